@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* wolfSSL TLS 1.3 contexts, exporter, peer identity, TCP sockets with TCP_NODELAY. */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/openssl/x509v3.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/tls.h"
+#include "common/util.h"
+
+static int tls_initialised;
+
+int tls_init(void)
+{
+	if (tls_initialised)
+		return 0;
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+		return -EIO;
+	tls_initialised = 1;
+	return 0;
+}
+
+/* Only ECDHE key exchange: P-256, X25519, P-384. */
+static int ctx_common(WOLFSSL_CTX *ctx, char *err, size_t err_len)
+{
+	int groups[] = { WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP384R1 };
+
+	if (wolfSSL_CTX_set_groups(ctx, groups, (int)ARRAY_SIZE(groups)) != WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot restrict TLS key exchange to ECDHE groups");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int load_cert_key(WOLFSSL_CTX *ctx, const char *cert_file, const char *key_file, char *err,
+			 size_t err_len)
+{
+	if (wolfSSL_CTX_use_certificate_chain_file(ctx, cert_file) != WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot load certificate %s (is it a readable PEM file?)",
+			 cert_file);
+		return access(cert_file, R_OK) < 0 ? -errno : -EINVAL;
+	}
+	if (wolfSSL_CTX_use_PrivateKey_file(ctx, key_file, WOLFSSL_FILETYPE_PEM) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot load private key %s (is it a readable PEM file?)",
+			 key_file);
+		return access(key_file, R_OK) < 0 ? -errno : -EINVAL;
+	}
+	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "private key %s does not match certificate %s", key_file,
+			 cert_file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_ca(WOLFSSL_CTX *ctx, const char *ca_file, char *err, size_t err_len)
+{
+	if (wolfSSL_CTX_load_verify_locations(ctx, ca_file, NULL) != WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot load CA certificate %s (is it a readable PEM file?)",
+			 ca_file);
+		return access(ca_file, R_OK) < 0 ? -errno : -EINVAL;
+	}
+	return 0;
+}
+
+WOLFSSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
+				const char *client_ca, char *err, size_t err_len)
+{
+	WOLFSSL_CTX *ctx;
+
+	if (tls_init() < 0) {
+		snprintf(err, err_len, "cannot initialise wolfSSL");
+		return NULL;
+	}
+	ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
+	if (!ctx) {
+		snprintf(err, err_len, "cannot create TLS 1.3 server context: out of memory");
+		return NULL;
+	}
+	if (ctx_common(ctx, err, err_len) < 0 || load_cert_key(ctx, cert_file, key_file, err, err_len) < 0)
+		goto fail;
+	if (client_ca) {
+		if (load_ca(ctx, client_ca, err, err_len) < 0)
+			goto fail;
+		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				       NULL);
+	} else {
+		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	}
+	/* One exchange per connection: no resumption tickets to manage. */
+	wolfSSL_CTX_NoTicketTLSv12(ctx);
+	wolfSSL_CTX_no_ticket_TLSv13(ctx);
+	return ctx;
+fail:
+	wolfSSL_CTX_free(ctx);
+	return NULL;
+}
+
+WOLFSSL_CTX *tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+				char *err, size_t err_len)
+{
+	WOLFSSL_CTX *ctx;
+
+	if (tls_init() < 0) {
+		snprintf(err, err_len, "cannot initialise wolfSSL");
+		return NULL;
+	}
+	if (!ca_file) {
+		snprintf(err, err_len, "no CA certificate configured to verify the server");
+		return NULL;
+	}
+	ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
+	if (!ctx) {
+		snprintf(err, err_len, "cannot create TLS 1.3 client context: out of memory");
+		return NULL;
+	}
+	if (ctx_common(ctx, err, err_len) < 0 || load_ca(ctx, ca_file, err, err_len) < 0)
+		goto fail;
+	if (cert_file && load_cert_key(ctx, cert_file, key_file, err, err_len) < 0)
+		goto fail;
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
+	return ctx;
+fail:
+	wolfSSL_CTX_free(ctx);
+	return NULL;
+}
+
+WOLFSSL *tls_client_new(WOLFSSL_CTX *ctx, int fd, const char *server_name, char *err,
+			size_t err_len)
+{
+	WOLFSSL *ssl = wolfSSL_new(ctx);
+
+	if (!ssl) {
+		snprintf(err, err_len, "cannot create TLS session: out of memory");
+		return NULL;
+	}
+	if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS)
+		goto fail;
+	if (server_name) {
+		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, server_name,
+				   (unsigned short)strlen(server_name)) != WOLFSSL_SUCCESS)
+			goto fail;
+		if (wolfSSL_check_domain_name(ssl, server_name) != WOLFSSL_SUCCESS)
+			goto fail;
+	}
+	return ssl;
+fail:
+	snprintf(err, err_len, "cannot set up TLS session for %s", server_name ? server_name : "?");
+	wolfSSL_free(ssl);
+	return NULL;
+}
+
+int tls_exporter(WOLFSSL *ssl, const char *label, uint8_t *out, size_t out_len)
+{
+	/* RFC 8446 7.5: in TLS 1.3 no context is the same as an empty one. */
+	if (wolfSSL_export_keying_material(ssl, out, out_len, label, strlen(label), NULL, 0, 0) !=
+	    WOLFSSL_SUCCESS)
+		return -EIO;
+	return 0;
+}
+
+static int copy_id(const char *s, size_t n, char *buf, size_t buf_len)
+{
+	if (n == 0)
+		return -ENOENT;
+	if (n >= buf_len)
+		return -ENAMETOOLONG;
+	if (memchr(s, '\0', n))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int tls_peer_id(WOLFSSL *ssl, char *buf, size_t buf_len)
+{
+	WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
+	WOLFSSL_STACK *names;
+	int r = -ENOENT;
+
+	if (!x)
+		return -ENOENT;
+	names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	if (names) {
+		int n = wolfSSL_sk_GENERAL_NAME_num(names);
+
+		for (int i = 0; i < n && r == -ENOENT; i++) {
+			WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(names, i);
+
+			if (g && g->type == GEN_URI && g->d.uniformResourceIdentifier)
+				r = copy_id((const char *)wolfSSL_ASN1_STRING_data(
+						    g->d.uniformResourceIdentifier),
+					    (size_t)wolfSSL_ASN1_STRING_length(
+						    g->d.uniformResourceIdentifier),
+					    buf, buf_len);
+		}
+		wolfSSL_sk_GENERAL_NAME_pop_free(names, wolfSSL_GENERAL_NAME_free);
+	}
+	if (r == -ENOENT) {
+		char cn[256];
+		int n = wolfSSL_X509_NAME_get_text_by_NID(wolfSSL_X509_get_subject_name(x),
+							  NID_commonName, cn, sizeof(cn));
+		if (n > 0)
+			r = copy_id(cn, (size_t)n, buf, buf_len);
+	}
+	wolfSSL_X509_free(x);
+	return r;
+}
+
+int tls_error(WOLFSSL *ssl, int ret, char *err, size_t err_len)
+{
+	char text[WOLFSSL_MAX_ERROR_SZ];
+	int e = ssl ? wolfSSL_get_error(ssl, ret) : ret;
+	int r;
+
+	switch (e) {
+	case WOLFSSL_ERROR_WANT_READ:
+	case WOLFSSL_ERROR_WANT_WRITE:
+		snprintf(err, err_len, "TLS operation would block");
+		return -EAGAIN;
+	case WOLFSSL_ERROR_ZERO_RETURN:
+		snprintf(err, err_len, "peer closed the TLS connection");
+		return -ECONNRESET;
+	case SOCKET_PEER_CLOSED_E:
+	case SOCKET_ERROR_E:
+		snprintf(err, err_len, "connection closed by peer during TLS");
+		return -ECONNRESET;
+	case ASN_NO_SIGNER_E:
+		snprintf(err, err_len,
+			 "peer certificate is not signed by the configured CA (check the CA file)");
+		return -EPERM;
+	case DOMAIN_NAME_MISMATCH:
+		snprintf(err, err_len,
+			 "peer certificate does not name the expected server (check server_name)");
+		return -EPERM;
+	case ASN_AFTER_DATE_E:
+		snprintf(err, err_len, "peer certificate has expired");
+		return -EPERM;
+	case ASN_BEFORE_DATE_E:
+		snprintf(err, err_len, "peer certificate is not yet valid (check the clock)");
+		return -EPERM;
+	default:
+		break;
+	}
+	wolfSSL_ERR_error_string_n((unsigned long)e, text, sizeof(text));
+	r = (e == VERIFY_CERT_ERROR || e == ASN_SIG_CONFIRM_E || e == NO_PEER_CERT) ? -EPERM
+										     : -EPROTO;
+	snprintf(err, err_len, "TLS failure: %s (wolfSSL %d)", text, e);
+	return r;
+}
+
+int tcp_set_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int wait_connected(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int r, soerr = 0;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return -errno;
+	return soerr ? -soerr : 0;
+}
+
+int tcp_connect(const char *host, uint16_t port, int timeout_ms)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+	struct addrinfo *res = NULL;
+	char service[8];
+	int r = -EHOSTUNREACH;
+
+	snprintf(service, sizeof(service), "%u", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+				ai->ai_protocol);
+		int flags;
+
+		if (fd < 0) {
+			r = -errno;
+			continue;
+		}
+		(void)tcp_set_nodelay(fd);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
+			r = -errno;
+		else
+			r = wait_connected(fd, timeout_ms);
+		if (r == 0) {
+			flags = fcntl(fd, F_GETFL);
+			if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+				r = -errno;
+				close(fd);
+				continue;
+			}
+			freeaddrinfo(res);
+			return fd;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char service[8];
+	int fd = -1, r, one = 1;
+
+	snprintf(service, sizeof(service), "%u", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return -EADDRNOTAVAIL;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	(void)tcp_set_nodelay(fd);
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 512) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (ret_port) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+			r = -errno;
+			goto out;
+		}
+		*ret_port = ntohs(ss.ss_family == AF_INET6
+					  ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					  : ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	r = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return r;
+}
+
+int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret_port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	unsigned long p;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= host_len)
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == '\0' || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*ret_port = (uint16_t)p;
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * wolfSSL TLS 1.3 plumbing shared by the agent, the MAS and the tools:
+ * contexts (TLS 1.3 only, ECDHE groups only), TCP with TCP_NODELAY, the RFC 8446
+ * exporter, the peer's CSE-ID from its certificate, and wolfSSL codes turned
+ * into -errno plus a message a person can act on.
+ */
+#pragma once
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLS_ERR_MAX 256
+
+/* Call once per process before any other tls_ function (idempotent). */
+int tls_init(void);
+
+/*
+ * Server context: certificate chain and key (PEM files). client_ca non-NULL
+ * turns on mutual TLS (peer certificate required and verified against it).
+ */
+WOLFSSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
+				const char *client_ca, char *err, size_t err_len);
+
+/*
+ * Client context: the server is verified against ca_file (required). cert/key
+ * non-NULL: present a client certificate (mutual TLS).
+ */
+WOLFSSL_CTX *tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+				char *err, size_t err_len);
+
+/*
+ * A client session on fd that checks the server's certificate names
+ * server_name (SNI is sent too).
+ */
+WOLFSSL *tls_client_new(WOLFSSL_CTX *ctx, int fd, const char *server_name, char *err,
+			size_t err_len);
+
+/* RFC 8446 7.5 exporter with an empty context. */
+int tls_exporter(WOLFSSL *ssl, const char *label, uint8_t *out, size_t out_len);
+
+/*
+ * The peer certificate's CSE-ID: the first URI subject alternative name if
+ * there is one, else the subject CN. -ENOENT if no certificate, -ENAMETOOLONG.
+ */
+int tls_peer_id(WOLFSSL *ssl, char *buf, size_t buf_len);
+
+/* Describe the last error on ssl for ret (a wolfSSL return code) into err. Returns -errno. */
+int tls_error(WOLFSSL *ssl, int ret, char *err, size_t err_len);
+
+/*
+ * TCP helpers: all fds are SOCK_CLOEXEC with TCP_NODELAY set.
+ * tcp_connect resolves host (numeric or name) and connects, blocking, with a
+ * timeout in milliseconds. tcp_listen binds host:port (port 0: any; the bound
+ * port is written to *ret_port if not NULL), non-blocking, SO_REUSEADDR.
+ */
+int tcp_connect(const char *host, uint16_t port, int timeout_ms);
+int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port);
+int tcp_set_nodelay(int fd);
+/* Split "host:port" / "[v6]:port"; host buffer len >= 256. */
+int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret_port);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2masd's configuration: /etc/m2msa/m2masd.conf plus m2masd.conf.d/*.conf.
+ * Shared by m2masd and m2masctl (which needs the store and master key paths).
+ * Every key is documented in docs/m2masd.conf.md.
+ *
+ *   [mas]
+ *   listen = 0.0.0.0:5683          node establishment (TLS 1.3, server cert)
+ *   retrieval_listen = 0.0.0.0:5684 key retrieval by targets (mutual TLS)
+ *   fqdn = mas.example.net         MAS-FQDN used in key IDs (required)
+ *   cert = /etc/m2msa/mas.crt      (required)
+ *   key = /etc/m2msa/mas.key       (required)
+ *   target_ca = /etc/m2msa/target-ca.crt  CA of IN-CSE client certificates (required)
+ *   lifetime = 1h                  default association lifetime
+ *   handshake_timeout = 10s
+ *   idle_timeout = 30s
+ *   max_failures = 5               failed proofs per node / per address ...
+ *   failure_window = 60s           ... within this window before rate limiting
+ *   [store]
+ *   path = /var/lib/m2msa/mas.db
+ *   master_key = /etc/m2msa/mas-master.key
+ *   [log]
+ *   level = info
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+
+#define MAS_CONF_DEFAULT "/etc/m2msa/m2masd.conf"
+
+struct mas_conf {
+	char *listen;
+	char *retrieval_listen;
+	char *fqdn;
+	char *cert;
+	char *key;
+	char *target_ca;
+	uint64_t lifetime;
+	uint64_t handshake_timeout;
+	uint64_t idle_timeout;
+	uint32_t max_failures;
+	uint64_t failure_window;
+	char *store_path;
+	char *master_key;
+	char *log_level; /* validated at load */
+};
+
+/* Defaults, then path and path.d/ (the drop-in folder is "<path>.d"). Checks required keys. */
+int mas_conf_load(const char *path, struct mas_conf *ret, char *err, size_t err_len);
+void mas_conf_free(struct mas_conf *c);

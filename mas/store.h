@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The MAS node store: nodes (subscriptions) and associations (registered keys).
+ * One interface; SQLite is the embedded default (store-sqlite.c). Km, Kc and
+ * AE roots are encrypted at rest with AES-256-GCM under the MAS master key
+ * (common/crypto.h crypto_seal), each record's ID bound as additional data,
+ * so a blob moved to another row does not decrypt.
+ * Nothing here logs; listings never carry key bytes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/secret.h"
+#include "common/wire.h"
+
+#define STORE_MASTER_KEY_LEN 32
+#define STORE_KCID_LEN 16
+
+struct store;
+
+enum store_node_state {
+	STORE_NODE_ACTIVE,
+	STORE_NODE_REVOKED,
+	_STORE_NODE_STATE_MAX,
+};
+
+struct store_node {
+	char node_id[WIRE_ID_MAX + 1];
+	char km_id[WIRE_KEY_ID_MAX + 1];
+	char target_id[WIRE_ID_MAX + 1]; /* the IN-CSE allowed to retrieve keys; may be empty */
+	uint8_t methods[WIRE_METHODS_MAX]; /* allowed methods (enum wire_method) */
+	size_t n_methods;
+	uint64_t lifetime; /* seconds; 0 = the MAS default */
+	enum store_node_state state;
+	uint64_t created; /* epoch seconds */
+};
+
+struct store_assoc {
+	uint8_t kcid[STORE_KCID_LEN];
+	char node_id[WIRE_ID_MAX + 1];
+	char target_id[WIRE_ID_MAX + 1];
+	uint8_t method;
+	uint64_t created;
+	uint64_t expiry;
+	bool revoked;
+};
+
+/*
+ * Open (creating the schema if needed) the SQLite store at path with the
+ * 32-byte master key. The master key is copied into locked memory.
+ * Errors: -ENOENT (folder missing), -EACCES, -EIO (not a store / corrupt).
+ */
+int store_open(const char *path, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
+	       struct store **ret);
+void store_close(struct store *s);
+
+/* Read a 32-byte master key file (raw 32 bytes or 64 hex digits); refuses group/other-readable files with -EPERM. */
+int store_master_key_load(const char *path, struct secret **ret);
+/* Create a new random master key file, mode 0600; -EEXIST if present. */
+int store_master_key_create(const char *path);
+
+/* Nodes. -EEXIST if node_id is taken, -ENOENT if unknown. */
+int store_node_add(struct store *s, const struct store_node *n, const uint8_t km[static 32]);
+int store_node_get(struct store *s, const char *node_id, struct store_node *ret);
+/* Decrypt the node's Km into ret (a new secret). */
+int store_node_get_km(struct store *s, const char *node_id, struct secret **ret);
+int store_node_set_target(struct store *s, const char *node_id, const char *target_id);
+int store_node_set_methods(struct store *s, const char *node_id, const uint8_t *methods,
+			   size_t n_methods);
+int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifetime);
+/* Revoking a node also revokes all its associations. */
+int store_node_revoke(struct store *s, const char *node_id);
+int store_node_delete(struct store *s, const char *node_id);
+/* Calls cb for every node in node_id order; cb returning non-zero stops with that value. */
+int store_node_foreach(struct store *s, int (*cb)(const struct store_node *n, void *userdata),
+		       void *userdata);
+
+/* Associations. kc and ae_root are 32 bytes each, stored encrypted. */
+int store_assoc_add(struct store *s, const struct store_assoc *a, const uint8_t kc[static 32],
+		    const uint8_t ae_root[static 32]);
+/* -ENOENT if unknown. */
+int store_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
+		    struct store_assoc *ret);
+/* Decrypt Kc and the AE root (either ret may be NULL). */
+int store_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
+			 struct secret **ret_kc, struct secret **ret_ae_root);
+int store_assoc_revoke(struct store *s, const uint8_t kcid[static STORE_KCID_LEN]);
+/* node_id NULL: all. */
+int store_assoc_foreach(struct store *s, const char *node_id,
+			int (*cb)(const struct store_assoc *a, void *userdata), void *userdata);
+/* Delete associations whose expiry is <= now; returns how many were removed. */
+int store_assoc_purge_expired(struct store *s, uint64_t now);
+
+const char *store_node_state_to_string(enum store_node_state st);
