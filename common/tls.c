@@ -327,6 +327,44 @@ int tcp_connect(const char *host, uint16_t port, int timeout_ms)
 	return r;
 }
 
+int tcp_connect_start(const char *host, uint16_t port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+	struct addrinfo *res = NULL;
+	char service[8];
+	int fd, r;
+
+	snprintf(service, sizeof(service), "%u", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    res->ai_protocol);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	(void)tcp_set_nodelay(fd);
+	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	r = fd;
+out:
+	freeaddrinfo(res);
+	return r;
+}
+
+int tcp_connect_result(int fd)
+{
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return -errno;
+	return soerr ? -soerr : 0;
+}
+
 int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };

@@ -59,6 +59,14 @@ int tls_error(WOLFSSL *ssl, int ret, char *err, size_t err_len);
  * port is written to *ret_port if not NULL), non-blocking, SO_REUSEADDR.
  */
 int tcp_connect(const char *host, uint16_t port, int timeout_ms);
+/*
+ * Start a non-blocking connect to host:port (first address getaddrinfo gives;
+ * name resolution itself may block). Returns the fd; the connection is complete
+ * when the fd is writable and tcp_connect_result() returns 0.
+ */
+int tcp_connect_start(const char *host, uint16_t port);
+/* 0 when the connect started by tcp_connect_start() succeeded, else -errno. */
+int tcp_connect_result(int fd);
 int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port);
 int tcp_set_nodelay(int fd);
 /* Split "host:port" / "[v6]:port"; host buffer len >= 256. */

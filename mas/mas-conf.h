@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * m2masd's configuration: /etc/m2msa/m2masd.conf plus m2masd.conf.d/*.conf.
+ * m2masd's configuration: /etc/m2msa/m2masd.conf plus m2masd.conf.d/NAME.conf.
  * Shared by m2masd and m2masctl (which needs the store and master key paths).
  * Every key is documented in docs/m2masd.conf.md.
  *

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Loading and validating the node side's configuration (m2msad.conf). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent-conf.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+/* methods and n_methods are adjacent in struct agent_conf; the parser fills both. */
+struct methods_field {
+	uint8_t methods[WIRE_METHODS_MAX];
+	size_t n_methods;
+};
+
+int agent_conf_parse_methods(const char *value, void *dst, char *err, size_t err_len)
+{
+	struct methods_field m = { .n_methods = 0 };
+	char buf[128], *save = NULL;
+
+	if (strlen(value) >= sizeof(buf)) {
+		snprintf(err, err_len, "list too long");
+		return -EINVAL;
+	}
+	strcpy(buf, value);
+	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		uint8_t method;
+
+		if (wire_method_from_string(t, &method) < 0) {
+			snprintf(err, err_len, "unknown method '%s' (known: psk, pki, gba)", t);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < m.n_methods; i++)
+			if (m.methods[i] == method) {
+				snprintf(err, err_len, "method '%s' listed twice", t);
+				return -EINVAL;
+			}
+		if (m.n_methods == WIRE_METHODS_MAX) {
+			snprintf(err, err_len, "at most %d methods", WIRE_METHODS_MAX);
+			return -EINVAL;
+		}
+		m.methods[m.n_methods++] = method;
+	}
+	if (m.n_methods == 0) {
+		snprintf(err, err_len, "expected a list such as psk,pki");
+		return -EINVAL;
+	}
+	memcpy(dst, &m, sizeof(m));
+	return 0;
+}
+
+static const struct conf_item agent_items[] = {
+	{ "node", "node_id", conf_parse_string, offsetof(struct agent_conf, node_id) },
+	{ "node", "state_dir", conf_parse_path, offsetof(struct agent_conf, state_dir) },
+	{ "node", "tcti", conf_parse_string, offsetof(struct agent_conf, tcti) },
+	{ "node", "methods", agent_conf_parse_methods, offsetof(struct agent_conf, methods) },
+	{ "mas", "address", conf_parse_string, offsetof(struct agent_conf, mas_address) },
+	{ "mas", "ca", conf_parse_path, offsetof(struct agent_conf, mas_ca) },
+	{ "mas", "server_name", conf_parse_string, offsetof(struct agent_conf, server_name) },
+	{ "mas", "timeout", conf_parse_duration, offsetof(struct agent_conf, timeout) },
+	{ "log", "level", conf_parse_string, offsetof(struct agent_conf, log_level) },
+};
+
+_Static_assert(offsetof(struct agent_conf, n_methods) - offsetof(struct agent_conf, methods) ==
+		       offsetof(struct methods_field, n_methods),
+	       "methods and n_methods must be laid out as struct methods_field");
+
+void agent_conf_free(struct agent_conf *c)
+{
+	if (!c)
+		return;
+	free(c->node_id);
+	free(c->state_dir);
+	free(c->tcti);
+	free(c->mas_address);
+	free(c->mas_ca);
+	free(c->server_name);
+	free(c->log_level);
+	memset(c, 0, sizeof(*c));
+}
+
+int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t err_len)
+{
+	struct agent_conf c = {
+		.methods = { WIRE_METHOD_PSK },
+		.n_methods = 1,
+		.timeout = 10,
+	};
+	char dropin[4096], host[256];
+	enum log_level lvl;
+	uint16_t port;
+	int r;
+
+	c.state_dir = strdup("/var/lib/m2msa");
+	c.tcti = strdup("device:/dev/tpmrm0");
+	c.log_level = strdup("info");
+	if (!c.state_dir || !c.tcti || !c.log_level) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	snprintf(dropin, sizeof(dropin), "%s.d", path);
+	r = conf_load(path, dropin, agent_items, ARRAY_SIZE(agent_items), &c, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = -EINVAL;
+	if (!c.mas_address || !c.mas_ca || !c.server_name) {
+		snprintf(err, err_len, "%s: [mas] %s is required", path,
+			 !c.mas_address ? "address" : !c.mas_ca ? "ca" : "server_name");
+		goto fail;
+	}
+	if (tcp_parse_hostport(c.mas_address, host, sizeof(host), &port) < 0) {
+		snprintf(err, err_len, "%s: [mas] address '%s' is not host:port", path,
+			 c.mas_address);
+		goto fail;
+	}
+	if (c.node_id && !wire_id_valid(c.node_id)) {
+		snprintf(err, err_len,
+			 "%s: [node] node_id '%s' is not a valid CSE-ID (A-Z a-z 0-9 . _ - @ /, at most %d)",
+			 path, c.node_id, WIRE_ID_MAX);
+		goto fail;
+	}
+	if (log_level_from_string(c.log_level, &lvl) < 0) {
+		snprintf(err, err_len, "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
+			 path, c.log_level);
+		goto fail;
+	}
+	if (c.timeout == 0) {
+		snprintf(err, err_len, "%s: [mas] timeout must be at least 1s", path);
+		goto fail;
+	}
+	*ret = c;
+	return 0;
+fail:
+	agent_conf_free(&c);
+	return r;
+}

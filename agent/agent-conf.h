@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node side's configuration: /etc/m2msa/m2msad.conf plus m2msad.conf.d/NAME.conf,
+ * read by m2msad and by `m2msactl establish`. Every key is in docs/m2msad.conf.md.
+ *
+ *   [node]
+ *   node_id = /mn-cse-1          CSE-ID; default: the one recorded at provisioning
+ *   state_dir = /var/lib/m2msa   where km.pub / km.priv live
+ *   tcti = device:/dev/tpmrm0
+ *   methods = psk                offered in this order
+ *   [mas]
+ *   address = mas.example.net:5683   (required)
+ *   ca = /etc/m2msa/mas-ca.crt       CA that signed the MAS certificate (required)
+ *   server_name = mas.example.net    name the MAS certificate must carry (required)
+ *   timeout = 10s
+ *   [log]
+ *   level = info
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+
+#define AGENT_CONF_DEFAULT "/etc/m2msa/m2msad.conf"
+
+struct agent_conf {
+	char *node_id;
+	char *state_dir;
+	char *tcti;
+	uint8_t methods[WIRE_METHODS_MAX];
+	size_t n_methods;
+	char *mas_address;
+	char *mas_ca;
+	char *server_name;
+	uint64_t timeout;
+	char *log_level;
+};
+
+/* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */
+int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t err_len);
+void agent_conf_free(struct agent_conf *c);
+/* conf_parse_fn for a comma-separated method list into struct agent_conf's methods. */
+int agent_conf_parse_methods(const char *value, void *dst, char *err, size_t err_len);

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node's side of the establishment exchange (docs/protocol.md): TLS 1.3 to
+ * the MAS, Hello / Challenge / Proof / Established, with every use of Km going
+ * through the caller's PRF (the TPM keystore in m2msad and m2msactl). The MAS
+ * proof is checked in constant time before any key is derived. The result is
+ * the seed's four outputs: SecureConnectionID (key ID), Kc, lifetime (expiry),
+ * method and parameters (suite).
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "common/kdf.h"
+#include "common/sa.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "common/wire.h"
+
+struct establish_params {
+	const char *mas_address; /* host:port */
+	const char *server_name; /* the name the MAS certificate must carry */
+	const char *node_id;
+	const uint8_t *methods; /* offered, in preference order */
+	size_t n_methods;
+	int timeout_ms; /* per network step */
+};
+
+struct establish_result {
+	char key_id[WIRE_KEY_ID_MAX + 1];
+	uint8_t kcid[SA_KCID_LEN];
+	struct secret *kc;      /* 32 bytes */
+	struct secret *ae_root; /* 32 bytes: per-AE keys are derived from it */
+	uint64_t expiry;	/* epoch seconds */
+	uint8_t method;
+	char suite[WIRE_SUITE_MAX + 1];
+};
+
+struct establish_error {
+	uint32_t wire_code; /* the MAS's error code, 0 if the failure was not the MAS's answer */
+	char msg[512];
+};
+
+/*
+ * Run one establishment, blocking (establish_op_* in a poll loop). ctx is a client context from tls_client_ctx_new() with
+ * the MAS CA (reuse it across runs). Returns 0 and fills ret, or -errno and err:
+ *   -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH  MAS unreachable
+ *   -EPERM           the MAS certificate did not verify (CA or server name)
+ *   -ENOENT          unknown node           (WIRE_ERR_UNKNOWN_NODE)
+ *   -EKEYREVOKED     node revoked           (WIRE_ERR_REVOKED)
+ *   -EKEYREJECTED    proof refused: wrong Km (WIRE_ERR_AUTH_FAILED)
+ *   -EPROTONOSUPPORT no common method / version
+ *   -EBUSY           rate limited
+ *   -EBADMSG         the MAS proof did not verify, or a malformed answer
+ *   other -errno     from the PRF (the TPM) or the system
+ */
+int establish_run(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
+		  struct establish_result *ret, struct establish_error *err);
+
+/*
+ * The same exchange as a non-blocking state machine, for an event loop: each
+ * establish_op_step() does at most one network read/write burst and, when a
+ * message arrives, the TPM commands it needs (one HMAC for the proof; three when
+ * Established arrives: MAS proof, Kc, AE root). Strings and km in p are copied
+ * or borrowed as noted; ctx and km must outlive the op.
+ */
+struct establish_op;
+
+/* Start: resolve and begin a non-blocking connect. */
+int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
+		     struct establish_op **ret, struct establish_error *err);
+int establish_op_fd(const struct establish_op *op);
+/* POLLIN and/or POLLOUT: what the op waits for. */
+short establish_op_events(const struct establish_op *op);
+/*
+ * Advance after the fd became ready (or spuriously). -EAGAIN: wait for
+ * establish_op_events() again. 0: done, the result is moved into *ret.
+ * Other -errno: failed, as establish_run(), with err filled.
+ */
+int establish_op_step(struct establish_op *op, struct establish_result *ret,
+		      struct establish_error *err);
+/* Close the connection and wipe everything; NULL is fine. */
+void establish_op_free(struct establish_op *op);
+
+/* Wipe and free the keys in r and zero it. */
+void establish_result_clear(struct establish_result *r);
+
+/* The -errno establish_run() returns for a MAS error code. */
+int establish_errno_from_wire(uint32_t code);

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2msactl provision and tpm-check: put Km into the TPM, and check that it works. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/ctl.h"
+#include "common/kdf.h"
+#include "common/secret.h"
+#include "tpm/keystore.h"
+
+/* Key files are tiny; anything longer than this is certainly not a key. */
+#define KEY_FILE_MAX 4096
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/*
+ * Km from buf: 32 raw bytes, or 64 hex digits with any whitespace around or between.
+ * On error a message naming the problem is in err.
+ */
+static int parse_key(const uint8_t *buf, size_t len, uint8_t km[static TPM_KM_LEN], char *err,
+		     size_t err_len)
+{
+	size_t digits = 0;
+	bool all_hex = true;
+
+	for (size_t i = 0; i < len; i++) {
+		if (is_space(buf[i]))
+			continue;
+		if (hexval((char)buf[i]) < 0)
+			all_hex = false;
+		digits++;
+	}
+	if (all_hex && digits == 2 * TPM_KM_LEN) {
+		size_t n = 0;
+		int hi = -1;
+
+		for (size_t i = 0; i < len; i++) {
+			if (is_space(buf[i]))
+				continue;
+			if (hi < 0) {
+				hi = hexval((char)buf[i]);
+			} else {
+				km[n++] = (uint8_t)(hi << 4 | hexval((char)buf[i]));
+				hi = -1;
+			}
+		}
+		return 0;
+	}
+	if (len == TPM_KM_LEN) {
+		memcpy(km, buf, TPM_KM_LEN);
+		return 0;
+	}
+	if (all_hex && digits > 0)
+		snprintf(err, err_len,
+			 "wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
+			 "(64 hex digits)",
+			 digits, digits / 2);
+	else
+		snprintf(err, err_len,
+			 "wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits", len);
+	return -EINVAL;
+}
+
+static int read_key_file(const char *path, uint8_t km[static TPM_KM_LEN], char *err,
+			 size_t err_len)
+{
+	_cleanup_secret_ struct secret *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	bool is_stdin = strcmp(path, "-") == 0;
+	size_t len = 0;
+	int r;
+
+	r = secret_new(KEY_FILE_MAX + 1, &buf);
+	if (r < 0)
+		return r;
+	if (is_stdin) {
+		fd = dup(STDIN_FILENO);
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, err_len, "cannot read the key file %s: %s", is_stdin ? "(stdin)" : path,
+			 strerror(errno));
+		return r;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf->data + len, buf->len - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, err_len, "cannot read the key file %s: %s",
+				 is_stdin ? "(stdin)" : path, strerror(errno));
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > KEY_FILE_MAX) {
+			snprintf(err, err_len,
+				 "%s is not a key file: more than %d bytes (Km is 32 raw bytes or 64 hex digits)",
+				 is_stdin ? "(stdin)" : path, KEY_FILE_MAX);
+			return -EINVAL;
+		}
+	}
+	{
+		char why[160];
+
+		r = parse_key(buf->data, len, km, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, err_len, "%s: %s", is_stdin ? "(stdin)" : path, why);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* "<prefix><message>" on stderr, and with -v the raw TSS2 code for a bug report. */
+static void report_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
+{
+	fprintf(stderr, "%s%s\n", prefix, tpm_last_error(t));
+	if (verbose && *tpm_last_error_detail(t))
+		fprintf(stderr, "%sdebug: %s\n", prefix, tpm_last_error_detail(t));
+}
+
+enum {
+	OPT_NODE_ID = 0x100,
+	OPT_KM_ID,
+	OPT_KEY_FILE,
+	OPT_PCRS,
+	OPT_TCTI,
+	OPT_STATE_DIR,
+};
+
+static const char provision_help[] =
+	"Usage: m2msactl provision --node-id CSE-ID --km-id KMID --key-file FILE\n"
+	"                          [--pcrs sha256:0,7] [--tcti TCTI] [--state-dir DIR] [-v]\n\n"
+	"Import the 32-byte long-term key Km into the TPM as an HMAC-SHA256 key under the\n"
+	"storage primary key, and write km.pub, km.priv and node.conf into DIR.\n\n"
+	"  --node-id ID     this node's CSE-ID\n"
+	"  --km-id ID       the key's KmID (relative@MAS-FQDN)\n"
+	"  --key-file FILE  32 raw bytes or 64 hex digits; '-' reads standard input\n"
+	"  --pcrs SEL       bind the key to the current values of these PCRs\n"
+	"  --tcti TCTI      default " TPM_DEFAULT_TCTI "\n"
+	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
+	"  -v, --verbose    show the TPM's raw response codes on failure\n";
+
+int ctl_provision(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node-id", required_argument, NULL, OPT_NODE_ID },
+		{ "km-id", required_argument, NULL, OPT_KM_ID },
+		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+		{ "pcrs", required_argument, NULL, OPT_PCRS },
+		{ "tcti", required_argument, NULL, OPT_TCTI },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *node_id = NULL, *km_id = NULL, *key_file = NULL, *pcrs = NULL;
+	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
+	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
+	_cleanup_key32_ struct key32 km = { 0 };
+	char err[512];
+	bool verbose = false;
+	uint32_t mask;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_NODE_ID: node_id = optarg; break;
+		case OPT_KM_ID: km_id = optarg; break;
+		case OPT_KEY_FILE: key_file = optarg; break;
+		case OPT_PCRS: pcrs = optarg; break;
+		case OPT_TCTI: tcti = optarg; break;
+		case OPT_STATE_DIR: state_dir = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': fputs(provision_help, stdout); return CTL_EXIT_OK;
+		default:
+			fputs("(see m2msactl provision --help)\n", stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "m2msactl provision: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	if (!node_id || !km_id || !key_file) {
+		fprintf(stderr, "m2msactl provision: --node-id, --km-id and --key-file are required "
+				"(see --help)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (pcrs && tpm_pcrs_parse(pcrs, &mask) < 0) {
+		fprintf(stderr, "m2msactl provision: invalid --pcrs '%s' (expected e.g. sha256:0,7; "
+				"PCRs 0 to 23)\n", pcrs);
+		return CTL_EXIT_USAGE;
+	}
+
+	r = read_key_file(key_file, km.b, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl provision: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	r = tpm_open(tcti, &t, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl provision: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
+	if (r < 0) {
+		report_tpm_error("m2msactl provision: ", t, verbose);
+		return CTL_EXIT_FAILURE;
+	}
+	printf("Provisioned Km for node %s (KmID %s) in %s%s%s.\n", node_id, km_id, state_dir,
+	       pcrs ? ", bound to PCRs " : "", pcrs ? pcrs : "");
+	return CTL_EXIT_OK;
+}
+
+static const char tpm_check_help[] =
+	"Usage: m2msactl tpm-check [--tcti TCTI] [--state-dir DIR] [-v]\n\n"
+	"Check that the TPM is reachable, that the storage key is present or can be\n"
+	"created, and that the provisioned key loads and derives (PCR policy satisfied).\n"
+	"Exits non-zero on any problem.\n\n"
+	"  --tcti TCTI      default " TPM_DEFAULT_TCTI "\n"
+	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
+	"  -v, --verbose    show the TPM's raw response codes on failure\n";
+
+int ctl_tpm_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tcti", required_argument, NULL, OPT_TCTI },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
+	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
+	_cleanup_(tpm_key_freep) struct tpm_key *k = NULL;
+	_cleanup_key32_ struct key32 out = { 0 };
+	struct kdf_prf prf;
+	char err[512];
+	bool verbose = false, persistent;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_TCTI: tcti = optarg; break;
+		case OPT_STATE_DIR: state_dir = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': fputs(tpm_check_help, stdout); return CTL_EXIT_OK;
+		default:
+			fputs("(see m2msactl tpm-check --help)\n", stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "m2msactl tpm-check: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+
+	r = tpm_open(tcti, &t, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "FAIL  TPM: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	printf("ok    TPM reachable at %s\n", tcti);
+
+	r = tpm_primary(t, &persistent);
+	if (r < 0) {
+		report_tpm_error("FAIL  storage key: ", t, verbose);
+		return CTL_EXIT_FAILURE;
+	}
+	if (persistent)
+		printf("ok    storage key: persistent SRK at 0x%08x\n", TPM_SRK_HANDLE);
+	else
+		printf("ok    storage key: no persistent SRK at 0x%08x; the standard ECC P-256 "
+		       "storage primary was created\n", TPM_SRK_HANDLE);
+
+	r = tpm_key_load(t, state_dir, &k);
+	if (r < 0) {
+		report_tpm_error("FAIL  provisioned key: ", t, verbose);
+		return CTL_EXIT_FAILURE;
+	}
+	printf("ok    provisioned key loads: node %s, KmID %s, %s%s\n", tpm_key_node_id(k),
+	       tpm_key_km_id(k), tpm_key_pcrs(k) ? "PCR policy " : "no PCR policy",
+	       tpm_key_pcrs(k) ? tpm_key_pcrs(k) : "");
+
+	tpm_key_prf(k, &prf);
+	r = kdf_derive(&prf, "m2msa tpm-check", NULL, 0, out.b);
+	if (r < 0) {
+		report_tpm_error("FAIL  derivation: ", t, verbose);
+		return CTL_EXIT_FAILURE;
+	}
+	printf("ok    derivation through TPM2_HMAC works%s\n",
+	       tpm_key_pcrs(k) ? " (PCR policy satisfied)" : "");
+	return CTL_EXIT_OK;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2msactl's command table. Each command lives in its own client/ctl-*.c file and
+ * has the signature int ctl_<name>(int argc, char **argv), where argv[0] is the
+ * command name; it handles its own --help and returns an exit status:
+ * CTL_EXIT_OK, CTL_EXIT_FAILURE (the operation failed; a message on stderr names
+ * the fix) or CTL_EXIT_USAGE (bad arguments).
+ * To add a command: declare it below, add one line to ctl_commands[], and one
+ * line to m2msactl_sources in client/meson.build.
+ */
+#pragma once
+
+#include "common/util.h"
+
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAILURE 1
+#define CTL_EXIT_USAGE 2
+
+struct ctl_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* ctl-tpm.c */
+int ctl_provision(int argc, char **argv);
+int ctl_tpm_check(int argc, char **argv);
+
+/* ctl-establish.c */
+int ctl_establish(int argc, char **argv);
+
+static const struct ctl_command ctl_commands[] _unused_ = {
+	{ "provision", "import the long-term key Km into the TPM", ctl_provision },
+	{ "tpm-check", "check the TPM, the storage key and the provisioned key", ctl_tpm_check },
+	{ "establish", "run one security association establishment with the MAS", ctl_establish },
+};

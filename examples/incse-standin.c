@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2msa-incse-standin: a stand-in for the IN-CSE (or the TLS front before it).
+ * It accepts TLS 1.3 PSK clients (psk_dhe_ke, TLS13-AES128-GCM-SHA256), and for
+ * each PSK identity it is offered it retrieves the key from the MAS over mutual
+ * TLS (examples/mas-retrieve.c). Serves one connection at a time. See docs/incse.md.
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/sa.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "common/wire.h"
+#include "examples/mas-retrieve.h"
+
+#define STANDIN_IDENTITY_MAX 128 /* TS-0003 10.4; also wolfSSL's MAX_PSK_ID_LEN */
+#define STANDIN_LINE_MAX 256
+#define STANDIN_IO_TIMEOUT_MS 10000
+
+struct options {
+	const char *listen;
+	const char *port_file;
+	bool once;
+	enum log_level level;
+	struct retrieve_conf mas;
+};
+
+/* What the PSK callback learnt about the client, for the log and the reply. */
+struct conn {
+	struct retrieve_client *mas;
+	char key_id[STANDIN_IDENTITY_MAX + 1];
+	char node_id[WIRE_ID_MAX + 1];
+	char ae_id[WIRE_ID_MAX + 1];
+	uint64_t expiry;
+	bool key_given;
+	char failure[RETRIEVE_ERR_MAX];
+};
+
+static volatile sig_atomic_t terminate;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	terminate = 1;
+}
+
+/* TS-0003 10.4: A-Z a-z 0-9 . _ - @ only, 1..128 octets. */
+static bool identity_chars_valid(const char *id)
+{
+	size_t n = strnlen(id, STANDIN_IDENTITY_MAX + 1);
+
+	if (n == 0 || n > STANDIN_IDENTITY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == '@'))
+			return false;
+	}
+	return true;
+}
+
+/* A log-safe rendering of an identity we refused (it may hold anything). */
+static void printable(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && s[i]; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+}
+
+/*
+ * wolfSSL's TLS 1.3 PSK server callback: identity -> key. Returns the key
+ * length, or 0 to refuse the identity (the handshake then fails).
+ */
+static unsigned int psk_server_cb(WOLFSSL *ssl, const char *identity, unsigned char *key,
+				  unsigned int key_max_len, const char **ciphersuite)
+{
+	struct conn *c = wolfSSL_get_psk_callback_ctx(ssl);
+	struct wire_key_response resp;
+	struct retrieve_refusal refusal = { 0 };
+	uint8_t kcid[SA_KCID_LEN];
+	char ae_id[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1], shown[STANDIN_IDENTITY_MAX + 1];
+	char err[RETRIEVE_ERR_MAX] = "";
+	unsigned int ret = 0;
+	int r;
+
+	if (!c || !identity)
+		return 0;
+	if (!identity_chars_valid(identity) ||
+	    sa_key_id_parse(identity, kcid, ae_id, fqdn) < 0) {
+		printable(identity, shown, sizeof(shown));
+		snprintf(c->failure, sizeof(c->failure),
+			 "PSK identity '%s' is not a key ID (TS-0003 10.4: hex(KcID)[-AE-ID]@FQDN, "
+			 "A-Z a-z 0-9 . _ - @, at most %d octets)",
+			 shown, STANDIN_IDENTITY_MAX);
+		return 0;
+	}
+	snprintf(c->key_id, sizeof(c->key_id), "%s", identity);
+	r = retrieve_key(c->mas, identity, &resp, &refusal, err, sizeof(err));
+	if (r == -EACCES) {
+		snprintf(c->failure, sizeof(c->failure), "MAS refused key ID %s: %s: %s", identity,
+			 wire_error_code_to_string(refusal.code), refusal.reason);
+		return 0;
+	}
+	if (r < 0) {
+		snprintf(c->failure, sizeof(c->failure), "cannot retrieve key ID %s from the MAS: %s",
+			 identity, err);
+		return 0;
+	}
+	if (resp.expiry <= (uint64_t)time(NULL)) {
+		/* TS-0003 8.2.2.3: after expiry B shall fail the PSK handshake. */
+		snprintf(c->failure, sizeof(c->failure),
+			 "key ID %s expired at %" PRIu64 "; failing the PSK handshake", identity,
+			 resp.expiry);
+		goto out;
+	}
+	if (strcmp(resp.ae_id, ae_id) != 0) {
+		snprintf(c->failure, sizeof(c->failure),
+			 "MAS answered key ID %s for AE '%s', expected '%s'", identity, resp.ae_id,
+			 ae_id);
+		goto out;
+	}
+	if (key_max_len < WIRE_KEY_LEN) {
+		snprintf(c->failure, sizeof(c->failure), "TLS library has no room for a %d-byte PSK",
+			 WIRE_KEY_LEN);
+		goto out;
+	}
+	memcpy(key, resp.key, WIRE_KEY_LEN);
+	*ciphersuite = SA_SUITE_PSK;
+	snprintf(c->node_id, sizeof(c->node_id), "%s", resp.node_id);
+	snprintf(c->ae_id, sizeof(c->ae_id), "%s", resp.ae_id);
+	c->expiry = resp.expiry;
+	c->key_given = true;
+	ret = WIRE_KEY_LEN;
+out:
+	secret_wipe(&resp, sizeof(resp));
+	return ret;
+}
+
+static WOLFSSL_CTX *server_ctx_new(void)
+{
+	int groups[] = { WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP384R1 };
+	WOLFSSL_CTX *ctx;
+
+	if (tls_init() < 0)
+		return NULL;
+	ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
+	if (!ctx)
+		return NULL;
+	/* ECDHE always: psk_dhe_ke (wolfSSL's default with a key share) over these groups. */
+	if (wolfSSL_CTX_set_groups(ctx, groups, (int)ARRAY_SIZE(groups)) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_set_cipher_list(ctx, SA_SUITE_PSK) != WOLFSSL_SUCCESS) {
+		wolfSSL_CTX_free(ctx);
+		return NULL;
+	}
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	wolfSSL_CTX_no_ticket_TLSv13(ctx);
+	wolfSSL_CTX_set_psk_server_tls13_callback(ctx, psk_server_cb);
+	return ctx;
+}
+
+/* Read one line (without '\n') from the client; a close ends the line too. */
+static int read_line(WOLFSSL *ssl, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		char ch;
+		int r = wolfSSL_read(ssl, &ch, 1);
+
+		if (r <= 0) {
+			if (n > 0 && wolfSSL_get_error(ssl, r) == WOLFSSL_ERROR_ZERO_RETURN)
+				break;
+			return -EIO;
+		}
+		if (ch == '\n')
+			break;
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* One client: PSK handshake (the callback asks the MAS), one line, one answer. */
+static int serve(WOLFSSL_CTX *ctx, struct retrieve_client *mas, int fd)
+{
+	struct conn c = { .mas = mas };
+	char line[STANDIN_LINE_MAX], reply[3 * WIRE_ID_MAX + 64], terr[TLS_ERR_MAX] = "";
+	WOLFSSL *ssl = NULL;
+	int r, n;
+
+	r = frame_set_timeouts(fd, STANDIN_IO_TIMEOUT_MS);
+	if (r < 0) {
+		log_error("cannot set socket timeouts: %s", strerror(-r));
+		return r;
+	}
+	ssl = wolfSSL_new(ctx);
+	if (!ssl || wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
+	    wolfSSL_set_psk_callback_ctx(ssl, &c) != WOLFSSL_SUCCESS) {
+		log_error("cannot set up a TLS session: out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	r = wolfSSL_accept(ssl);
+	if (r != WOLFSSL_SUCCESS) {
+		r = tls_error(ssl, r, terr, sizeof(terr));
+		if (c.failure[0])
+			log_error("PSK handshake failed: %s", c.failure);
+		else if (c.key_given)
+			log_error("PSK handshake with key ID %s failed: %s (wrong key on the "
+				  "client side?)",
+				  c.key_id, terr);
+		else
+			log_error("PSK handshake failed: %s", terr);
+		if (r == 0)
+			r = -EPROTO;
+		goto out;
+	}
+	if (!c.key_given) {
+		/* Cannot happen without a certificate, but never serve an unknown peer. */
+		log_error("TLS handshake completed without a PSK from the MAS; closing");
+		r = -EPROTO;
+		goto out;
+	}
+	log_info("PSK handshake ok: key ID %s, node %s, AE %s, %s %s, key expires %" PRIu64,
+		 c.key_id, c.node_id, c.ae_id[0] ? c.ae_id : "-", wolfSSL_get_version(ssl),
+		 wolfSSL_get_cipher_name(ssl), c.expiry);
+	n = read_line(ssl, line, sizeof(line));
+	if (n < 0) {
+		log_warning("client with key ID %s sent no line", c.key_id);
+	} else {
+		printable(line, line, sizeof(line));
+		log_debug("client said: %s", line);
+	}
+	n = snprintf(reply, sizeof(reply), "OK %s %s %" PRIu64 "\n", c.node_id,
+		     c.ae_id[0] ? c.ae_id : "-", c.expiry);
+	if (wolfSSL_write(ssl, reply, n) != n)
+		log_warning("cannot send the reply to key ID %s", c.key_id);
+	(void)wolfSSL_shutdown(ssl);
+	r = 0;
+out:
+	wolfSSL_free(ssl);
+	return r;
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		int r = -errno;
+
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: m2msa-incse-standin --listen HOST:PORT --mas HOST:PORT --mas-ca FILE\n"
+		"                           --mas-name NAME --cert FILE --key FILE\n"
+		"                           [--port-file FILE] [--once] [--log-level LEVEL]\n"
+		"\n"
+		"A stand-in for the IN-CSE: accepts TLS 1.3 PSK clients (identity = key ID) and\n"
+		"retrieves each key from the MAS over mutual TLS. See docs/incse.md.\n"
+		"\n"
+		"  --listen HOST:PORT  where to accept TLS 1.3 PSK clients (port 0: any free port)\n"
+		"  --mas HOST:PORT     the MAS key retrieval listener\n"
+		"  --mas-ca FILE       CA certificate that signed the MAS certificate\n"
+		"  --mas-name NAME     name the MAS certificate must carry\n"
+		"  --cert FILE         our client certificate for the MAS (URI SAN/CN = CSE-ID)\n"
+		"  --key FILE          its private key\n"
+		"  --port-file FILE    write the bound port there once listening\n"
+		"  --once              serve one connection; exit 0 if its handshake succeeded\n"
+		"  --log-level LEVEL   error, warning, notice, info (default), debug\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "mas", required_argument, NULL, 'm' },
+		{ "mas-ca", required_argument, NULL, 'A' },
+		{ "mas-name", required_argument, NULL, 'N' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "once", no_argument, NULL, '1' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': o->listen = optarg; break;
+		case 'm': o->mas.mas = optarg; break;
+		case 'A': o->mas.mas_ca = optarg; break;
+		case 'N': o->mas.mas_name = optarg; break;
+		case 'c': o->mas.cert = optarg; break;
+		case 'k': o->mas.key = optarg; break;
+		case 'p': o->port_file = optarg; break;
+		case '1': o->once = true; break;
+		case 'L':
+			if (log_level_from_string(optarg, &o->level) < 0) {
+				fprintf(stderr, "unknown log level '%s' (use error, warning, "
+						"notice, info or debug)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc || !o->listen || !o->mas.mas || !o->mas.mas_ca || !o->mas.mas_name ||
+	    !o->mas.cert || !o->mas.key) {
+		fprintf(stderr, "m2msa-incse-standin: --listen, --mas, --mas-ca, --mas-name, "
+				"--cert and --key are required (see --help)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Wait for a client or a signal; returns the client fd, -ECANCELED on SIGTERM/SIGINT, or -errno. */
+static int wait_client(int lfd, const sigset_t *run_mask)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int fd;
+
+	for (;;) {
+		if (terminate)
+			return -ECANCELED;
+		if (ppoll(&p, 1, NULL, run_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			(void)tcp_set_nodelay(fd);
+			return fd;
+		}
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			return -errno;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .level = LOG_LEVEL_INFO };
+	struct retrieve_client *mas = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, run_mask;
+	WOLFSSL_CTX *ctx = NULL;
+	char host[256], err[RETRIEVE_ERR_MAX] = "";
+	uint16_t port, bound = 0;
+	int lfd = -1, r, status = 1;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	log_setup("m2msa-incse-standin", LOG_TARGET_STDERR, o.level);
+	if (tcp_parse_hostport(o.listen, host, sizeof(host), &port) < 0) {
+		log_error("invalid --listen '%s' (expected HOST:PORT)", o.listen);
+		return 2;
+	}
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &run_mask);
+	sigdelset(&run_mask, SIGTERM);
+	sigdelset(&run_mask, SIGINT);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = retrieve_client_new(&o.mas, &mas, err, sizeof(err));
+	if (r < 0) {
+		log_error("cannot set up key retrieval from the MAS: %s", err);
+		goto out;
+	}
+	ctx = server_ctx_new();
+	if (!ctx) {
+		log_error("cannot create the TLS 1.3 PSK server context");
+		goto out;
+	}
+	lfd = tcp_listen(host, port, &bound);
+	if (lfd < 0) {
+		log_error("cannot listen on %s: %s", o.listen, strerror(-lfd));
+		goto out;
+	}
+	if (o.port_file) {
+		r = write_port_file(o.port_file, bound);
+		if (r < 0) {
+			log_error("cannot write port file %s: %s", o.port_file, strerror(-r));
+			goto out;
+		}
+	}
+	log_notice("listening for TLS 1.3 PSK clients on %s:%u; keys from the MAS at %s (%s)",
+		   host, bound, o.mas.mas, o.mas.mas_name);
+
+	for (;;) {
+		int fd = wait_client(lfd, &run_mask);
+
+		if (fd == -ECANCELED) {
+			log_notice("terminating");
+			status = 0;
+			break;
+		}
+		if (fd < 0) {
+			log_error("cannot accept a client: %s", strerror(-fd));
+			break;
+		}
+		r = serve(ctx, mas, fd);
+		close(fd);
+		if (o.once) {
+			status = r < 0 ? 1 : 0;
+			break;
+		}
+	}
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (ctx)
+		wolfSSL_CTX_free(ctx);
+	retrieve_client_free(mas);
+	wolfSSL_Cleanup();
+	return status;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The TPM keystore: the node's long-term key Km lives only inside the TPM, as a
+ * KEYEDHASH HMAC-SHA256 object under the storage primary key, and every
+ * derivation from it runs inside the TPM (TPM2_HMAC is the PRF of kdf_derive()).
+ *
+ * Usage:
+ *   struct tpm_ctx *t;  struct tpm_key *k;  struct kdf_prf prf;
+ *   tpm_open("device:/dev/tpmrm0", &t, err, sizeof(err)); // NULL tcti: that default
+ *   tpm_provision(t, "/var/lib/m2msa", node_id, km_id, km, 32, "sha256:0,7");
+ *   tpm_key_load(t, "/var/lib/m2msa", &k);
+ *   tpm_key_prf(k, &prf);
+ *   kdf_derive(&prf, "m2msa Kc", ctx, ctx_len, kc);
+ *   tpm_key_free(k);  tpm_close(t);
+ *
+ * State directory (written by tpm_provision, mode 0600 files in a 0700 dir):
+ *   km.pub    marshalled TPM2B_PUBLIC  (tpm2_load -u km.pub)
+ *   km.priv   marshalled TPM2B_PRIVATE (tpm2_load -r km.priv)
+ *   node.conf INI: [node] node_id=..., km_id=..., pcrs=sha256:0,7 (pcrs only with a policy)
+ * See docs/tpm.md for the templates, the policy and the error messages.
+ *
+ * Errors: every function returns 0 or -errno and leaves a message a person can
+ * act on in tpm_last_error() (e.g. "cannot open /dev/tpmrm0: Permission denied
+ * (is this user in group tss?)"). tpm_last_error_detail() holds the raw TSS2
+ * response code text for a debug log line, or "" when there is none. Nothing
+ * here prints; no key byte ever reaches either message.
+ *
+ * A tpm_ctx is not thread-safe. Keys must be freed before their context.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/kdf.h"
+
+#define TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
+#define TPM_DEFAULT_STATE_DIR "/var/lib/m2msa"
+#define TPM_KM_LEN 32
+/* The persistent storage root key handle tpm2-tools and the TCG guidance use. */
+#define TPM_SRK_HANDLE 0x81000001u
+
+#define TPM_KM_PUB_FILE "km.pub"
+#define TPM_KM_PRIV_FILE "km.priv"
+#define TPM_NODE_CONF_FILE "node.conf"
+
+struct tpm_ctx;
+struct tpm_key;
+
+/*
+ * Connect to the TPM through tcti (NULL: TPM_DEFAULT_TCTI), e.g.
+ * "swtpm:host=127.0.0.1,port=2321". ESYS's own stderr logging is silenced
+ * unless TSS2_LOG is already set. Errors: -ENOENT no TPM device, -EACCES
+ * permission denied, -ECONNREFUSED TCTI unreachable, -EINVAL bad TCTI string,
+ * -EIO other TPM failure. On failure *ret is untouched and, when err_buf is
+ * not NULL, the human message is copied to err_buf (err_len bytes).
+ */
+int tpm_open(const char *tcti, struct tpm_ctx **ret, char *err_buf, size_t err_len);
+/* Flush every handle this context created and disconnect; NULL is fine. */
+void tpm_close(struct tpm_ctx *t);
+static inline void tpm_closep(struct tpm_ctx **t)
+{
+	tpm_close(*t);
+	*t = NULL;
+}
+
+/* The message for the last failure on t ("" if none). Valid until the next call on t. */
+const char *tpm_last_error(const struct tpm_ctx *t);
+/* The raw TSS2 response code text of the last failure, for debug logs only ("" if none). */
+const char *tpm_last_error_detail(const struct tpm_ctx *t);
+
+/*
+ * Make sure the storage primary key is loaded: the persistent SRK at
+ * TPM_SRK_HANDLE if present, else the standard ECC P-256 storage primary created
+ * in the owner hierarchy. *ret_persistent (may be NULL) tells which.
+ */
+int tpm_primary(struct tpm_ctx *t, bool *ret_persistent);
+
+/*
+ * Import km (km_len must be TPM_KM_LEN) into the TPM under the storage primary
+ * key, over a salted, parameter-encrypted session, and write km.pub, km.priv and
+ * node.conf into state_dir (created 0700 if missing; files replaced atomically).
+ * pcrs: NULL/"" for no policy, or "sha256:0,7" to bind the key to the current
+ * values of those PCRs. The caller wipes km. Errors: -EINVAL bad argument or
+ * key length, -EACCES/-EROFS... on the state dir, TPM errors as tpm_open.
+ */
+int tpm_provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
+		  const char *km_id, const uint8_t *km, size_t km_len, const char *pcrs);
+
+/*
+ * Load the provisioned Km from state_dir and keep it loaded until
+ * tpm_key_free(). Errors: -ENOENT blobs or node.conf missing, -EBADMSG blobs
+ * corrupt or not made under this TPM's storage key, TPM errors as tpm_open.
+ */
+int tpm_key_load(struct tpm_ctx *t, const char *state_dir, struct tpm_key **ret);
+/* Flush the key and its sessions; NULL is fine. */
+void tpm_key_free(struct tpm_key *k);
+static inline void tpm_key_freep(struct tpm_key **k)
+{
+	tpm_key_free(*k);
+	*k = NULL;
+}
+
+const char *tpm_key_node_id(const struct tpm_key *k);
+const char *tpm_key_km_id(const struct tpm_key *k);
+/* The PCR selection the key is bound to ("sha256:0,7"), or NULL without a policy. */
+const char *tpm_key_pcrs(const struct tpm_key *k);
+
+/*
+ * out = HMAC-SHA256(Km, msg), computed by the TPM (TPM2_HMAC, or an HMAC
+ * sequence above 1024 bytes); the result comes back over an encrypted session.
+ * With a PCR policy, -EPERM when the PCR values differ from provisioning time.
+ * Errors are also recorded in the key's context (tpm_last_error).
+ */
+int tpm_key_hmac(struct tpm_key *k, const uint8_t *msg, size_t msg_len,
+		 uint8_t out[static SHA256_LEN]);
+
+/* A PRF for kdf_derive()/kdf_counter() backed by tpm_key_hmac(); k must outlive it. */
+void tpm_key_prf(struct tpm_key *k, struct kdf_prf *ret);
+
+/*
+ * Count the transient objects and loaded sessions present in the TPM
+ * (TPM2_GetCapability TPM2_CAP_HANDLES), including this context's own.
+ * For leak checks and m2msactl tpm-check.
+ */
+int tpm_count_handles(struct tpm_ctx *t, size_t *ret_transient, size_t *ret_sessions);
+
+/*
+ * Parse a PCR selection "sha256:0,7" (bank sha256 only, PCRs 0..23) into a
+ * TPML_PCR_SELECTION-compatible bitmap: bit i of *ret_mask = PCR i.
+ */
+int tpm_pcrs_parse(const char *s, uint32_t *ret_mask);

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The keystore's state directory: km.pub / km.priv (marshalled TPM2B) and node.conf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <tss2/tss2_mu.h>
+
+#include "common/conf.h"
+#include "common/secret.h"
+#include "tpm/tpm-internal.h"
+
+#define STATE_FILE_MAX 4096
+
+bool tpm_id_valid(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("._-@/:~", c)))
+			return false;
+	}
+	return true;
+}
+
+static int path_join(const char *dir, const char *name, char **ret)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	*ret = p;
+	return 0;
+}
+
+static int write_file_atomic(struct tpm_ctx *t, const char *dir, const char *name,
+			     const void *data, size_t len)
+{
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	const uint8_t *p = data;
+	int fd, r;
+
+	r = path_join(dir, name, &path);
+	if (r < 0)
+		return r;
+	if (asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, 0600) < 0) {
+		r = tpm_fail(t, -errno, 0, "cannot chmod %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		r = tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = tpm_fail(t, -errno, 0, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	(void)unlink(tmp);
+	return r;
+}
+
+int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC *pub,
+		    const TPM2B_PRIVATE *priv, const char *node_id, const char *km_id,
+		    uint32_t pcr_mask)
+{
+	uint8_t buf[sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE)];
+	_cleanup_free_ char *conf = NULL;
+	char pcrs[96] = "";
+	size_t off = 0;
+	TSS2_RC rc;
+	int r;
+
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		return tpm_fail(t, -errno, 0, "cannot create the state directory %s: %s", state_dir,
+				strerror(errno));
+
+	if (pcr_mask)
+		tpm_pcrs_format(pcr_mask, pcrs, sizeof(pcrs));
+	if (asprintf(&conf,
+		     "# Written by m2msactl provision; the key itself is in km.pub/km.priv.\n"
+		     "[node]\nnode_id = %s\nkm_id = %s\n%s%s%s",
+		     node_id, km_id, pcr_mask ? "pcrs = " : "", pcrs, pcr_mask ? "\n" : "") < 0)
+		return -ENOMEM;
+
+	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(t, -EIO, rc, "cannot encode the key's private blob");
+	r = write_file_atomic(t, state_dir, TPM_KM_PRIV_FILE, buf, off);
+	if (r < 0)
+		return r;
+	off = 0;
+	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(t, -EIO, rc, "cannot encode the key's public blob");
+	r = write_file_atomic(t, state_dir, TPM_KM_PUB_FILE, buf, off);
+	if (r < 0)
+		return r;
+	return write_file_atomic(t, state_dir, TPM_NODE_CONF_FILE, conf, strlen(conf));
+}
+
+static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf,
+		     size_t *len)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t n = 0;
+	int r;
+
+	r = path_join(dir, name, &path);
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return tpm_fail(t, -ENOENT, 0,
+					"no provisioned key: %s is missing (provision one with "
+					"m2msactl provision, or check the state directory)",
+					path);
+		return tpm_fail(t, -errno, 0, "cannot read %s: %s%s", path, strerror(errno),
+				errno == EACCES ? " (run as the m2msa user or root)" : "");
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + n, *len - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return tpm_fail(t, -errno, 0, "cannot read %s: %s", path, strerror(errno));
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n == *len)
+			return tpm_fail(t, -EBADMSG, 0,
+					"%s is corrupt: too large (re-provision the key)", path);
+	}
+	*len = n;
+	return 0;
+}
+
+struct node_conf {
+	char *node_id;
+	char *km_id;
+	char *pcrs;
+};
+
+static const struct conf_item node_conf_table[] = {
+	{ "node", "node_id", conf_parse_string, offsetof(struct node_conf, node_id) },
+	{ "node", "km_id", conf_parse_string, offsetof(struct node_conf, km_id) },
+	{ "node", "pcrs", conf_parse_string, offsetof(struct node_conf, pcrs) },
+};
+
+int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_pub,
+		   TPM2B_PRIVATE *ret_priv, char **ret_node_id, char **ret_km_id,
+		   uint32_t *ret_pcr_mask)
+{
+	uint8_t buf[STATE_FILE_MAX];
+	TPM2B_PUBLIC pub = { 0 };
+	TPM2B_PRIVATE priv = { 0 };
+	struct node_conf nc = { 0 };
+	_cleanup_free_ char *conf_path = NULL;
+	char err[CONF_ERR_MAX];
+	uint32_t mask = 0;
+	size_t len, off;
+	TSS2_RC rc;
+	int r;
+
+	len = sizeof(buf);
+	r = read_blob(t, state_dir, TPM_KM_PUB_FILE, buf, &len);
+	if (r < 0)
+		return r;
+	off = 0;
+	rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, &pub);
+	if (rc != TSS2_RC_SUCCESS || off != len)
+		return tpm_fail(t, -EBADMSG, rc,
+				"%s/%s is corrupt: not a marshalled TPM2B_PUBLIC (re-provision the key)",
+				state_dir, TPM_KM_PUB_FILE);
+	if (pub.publicArea.type != TPM2_ALG_KEYEDHASH ||
+	    pub.publicArea.parameters.keyedHashDetail.scheme.scheme != TPM2_ALG_HMAC ||
+	    pub.publicArea.parameters.keyedHashDetail.scheme.details.hmac.hashAlg !=
+		    TPM2_ALG_SHA256)
+		return tpm_fail(t, -EBADMSG, 0,
+				"%s/%s is not an HMAC-SHA256 key (re-provision the key)", state_dir,
+				TPM_KM_PUB_FILE);
+
+	len = sizeof(buf);
+	r = read_blob(t, state_dir, TPM_KM_PRIV_FILE, buf, &len);
+	if (r < 0)
+		return r;
+	off = 0;
+	rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, &priv);
+	secret_wipe(buf, sizeof(buf));
+	if (rc != TSS2_RC_SUCCESS || off != len)
+		return tpm_fail(t, -EBADMSG, rc,
+				"%s/%s is corrupt: not a marshalled TPM2B_PRIVATE (re-provision the key)",
+				state_dir, TPM_KM_PRIV_FILE);
+
+	r = path_join(state_dir, TPM_NODE_CONF_FILE, &conf_path);
+	if (r < 0)
+		return r;
+	r = conf_parse_file(conf_path, node_conf_table, ARRAY_SIZE(node_conf_table), &nc, err,
+			    sizeof(err));
+	if (r == -ENOENT) {
+		r = tpm_fail(t, -ENOENT, 0,
+			     "no provisioned key: %s is missing (provision one with m2msactl provision)",
+			     conf_path);
+		goto out;
+	}
+	if (r < 0) {
+		r = tpm_fail(t, r == -EACCES ? r : -EBADMSG, 0, "%s (re-provision the key)", err);
+		goto out;
+	}
+	if (!tpm_id_valid(nc.node_id) || !tpm_id_valid(nc.km_id)) {
+		r = tpm_fail(t, -EBADMSG, 0,
+			     "%s is corrupt: node_id and km_id must be set (re-provision the key)",
+			     conf_path);
+		goto out;
+	}
+	if (nc.pcrs && tpm_pcrs_parse(nc.pcrs, &mask) < 0) {
+		r = tpm_fail(t, -EBADMSG, 0,
+			     "%s is corrupt: bad pcrs '%s' (expected e.g. sha256:0,7)", conf_path,
+			     nc.pcrs);
+		goto out;
+	}
+	if (!!mask != !!pub.publicArea.authPolicy.size) {
+		r = tpm_fail(t, -EBADMSG, 0,
+			     "%s does not match %s/%s: the PCR policy differs (re-provision the key)",
+			     conf_path, state_dir, TPM_KM_PUB_FILE);
+		goto out;
+	}
+	*ret_pub = pub;
+	*ret_priv = priv;
+	*ret_node_id = nc.node_id;
+	*ret_km_id = nc.km_id;
+	*ret_pcr_mask = mask;
+	nc.node_id = nc.km_id = NULL;
+	r = 0;
+out:
+	free(nc.node_id);
+	free(nc.km_id);
+	free(nc.pcrs);
+	secret_wipe(&priv, sizeof(priv));
+	return r;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals shared by the tpm/ source files: the context, error recording, sessions. */
+#pragma once
+
+#include <stdarg.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "common/util.h"
+#include "tpm/keystore.h"
+
+#define TPM_ERR_MAX 512
+#define TPM_DETAIL_MAX 256
+
+struct tpm_ctx {
+	char *tcti_conf;
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	ESYS_TR primary;
+	bool primary_persistent;
+	char err[TPM_ERR_MAX];
+	char detail[TPM_DETAIL_MAX];
+};
+
+struct tpm_key {
+	struct tpm_ctx *t;
+	ESYS_TR handle;
+	ESYS_TR enc_session;    /* salted HMAC session, ENCRYPT: the output comes back encrypted */
+	ESYS_TR policy_session; /* PolicyPCR session, when the key has a policy */
+	uint32_t pcr_mask;
+	char *node_id;
+	char *km_id;
+	char *pcrs;
+};
+
+/* Record a message (and, if rc != 0, the decoded TSS2 code as detail); returns err. */
+int tpm_fail(struct tpm_ctx *t, int err, TSS2_RC rc, const char *fmt, ...) _printf_(4, 5);
+/* Map a TSS2 response code to -errno (communication failures: -ECONNRESET etc.). */
+int tpm_rc_to_errno(TSS2_RC rc);
+/* True when rc is the TPM format-one/zero error base (ignoring handle/session/parameter numbers). */
+bool tpm_rc_is(TSS2_RC rc, TSS2_RC base);
+/* A human sentence for an rc from a command on the TPM (no hex). */
+const char *tpm_rc_text(TSS2_RC rc);
+
+/* Start a session salted with the primary key, AES-128-CFB, SHA-256; type HMAC or POLICY. */
+int tpm_start_salted_session(struct tpm_ctx *t, TPM2_SE type, TPMA_SESSION attrs,
+			     ESYS_TR *ret);
+/* Flush a handle if it is not ESYS_TR_NONE and set it to ESYS_TR_NONE. */
+void tpm_flush(struct tpm_ctx *t, ESYS_TR *h);
+/* Fill a TPML_PCR_SELECTION for sha256 and the PCRs in mask. */
+void tpm_pcr_selection(uint32_t mask, TPML_PCR_SELECTION *ret);
+/* Format mask as "sha256:0,7" into buf. */
+void tpm_pcrs_format(uint32_t mask, char *buf, size_t len);
+
+/* state dir files (state.c) */
+int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC *pub,
+		    const TPM2B_PRIVATE *priv, const char *node_id, const char *km_id,
+		    uint32_t pcr_mask);
+int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_pub,
+		   TPM2B_PRIVATE *ret_priv, char **ret_node_id, char **ret_km_id,
+		   uint32_t *ret_pcr_mask);
+/* Node and key IDs: 1..255 characters from A-Z a-z 0-9 . _ - @ / : ~ */
+bool tpm_id_valid(const char *s);
