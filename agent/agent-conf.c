@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Loading and validating the node side's configuration (m2msad.conf). */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,20 @@ int agent_conf_parse_methods(const char *value, void *dst, char *err, size_t err
 	return 0;
 }
 
+/* An interface name: what the kernel accepts (1..IFNAMSIZ-1 bytes, no '/', ':' or blanks). */
+static int agent_conf_parse_ifname(const char *value, void *dst, char *err, size_t err_len)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || len >= IFNAMSIZ || strcmp(value, ".") == 0 || strcmp(value, "..") == 0 ||
+	    strpbrk(value, "/: \t")) {
+		snprintf(err, err_len, "expected an interface name such as eth0 (at most %d characters)",
+			 IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	return conf_parse_string(value, dst, err, err_len);
+}
+
 static const struct conf_item agent_items[] = {
 	{ "node", "node_id", conf_parse_string, offsetof(struct agent_conf, node_id) },
 	{ "node", "state_dir", conf_parse_path, offsetof(struct agent_conf, state_dir) },
@@ -63,6 +78,12 @@ static const struct conf_item agent_items[] = {
 	{ "mas", "server_name", conf_parse_string, offsetof(struct agent_conf, server_name) },
 	{ "mas", "timeout", conf_parse_duration, offsetof(struct agent_conf, timeout) },
 	{ "log", "level", conf_parse_string, offsetof(struct agent_conf, log_level) },
+	{ "agent", "status_file", conf_parse_path, offsetof(struct agent_conf, status_file) },
+	{ "agent", "uplink", agent_conf_parse_ifname, offsetof(struct agent_conf, uplink) },
+	{ "agent", "backoff_min", conf_parse_duration, offsetof(struct agent_conf, backoff_min) },
+	{ "agent", "backoff_max", conf_parse_duration, offsetof(struct agent_conf, backoff_max) },
+	{ "agent", "socket", conf_parse_path, offsetof(struct agent_conf, socket_path) },
+	{ "agent", "clients_dir", conf_parse_path, offsetof(struct agent_conf, clients_dir) },
 };
 
 _Static_assert(offsetof(struct agent_conf, n_methods) - offsetof(struct agent_conf, methods) ==
@@ -80,6 +101,10 @@ void agent_conf_free(struct agent_conf *c)
 	free(c->mas_ca);
 	free(c->server_name);
 	free(c->log_level);
+	free(c->status_file);
+	free(c->uplink);
+	free(c->socket_path);
+	free(c->clients_dir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -89,6 +114,8 @@ int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t 
 		.methods = { WIRE_METHOD_PSK },
 		.n_methods = 1,
 		.timeout = 10,
+		.backoff_min = 1,
+		.backoff_max = 300,
 	};
 	char dropin[4096], host[256];
 	enum log_level lvl;
@@ -98,7 +125,11 @@ int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t 
 	c.state_dir = strdup("/var/lib/m2msa");
 	c.tcti = strdup("device:/dev/tpmrm0");
 	c.log_level = strdup("info");
-	if (!c.state_dir || !c.tcti || !c.log_level) {
+	c.status_file = strdup(AGENT_CONF_STATUS_FILE_DEFAULT);
+	c.socket_path = strdup(AGENT_CONF_SOCKET_DEFAULT);
+	c.clients_dir = strdup(AGENT_CONF_CLIENTS_DIR_DEFAULT);
+	if (!c.state_dir || !c.tcti || !c.log_level || !c.status_file || !c.socket_path ||
+	    !c.clients_dir) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -130,6 +161,16 @@ int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t 
 	}
 	if (c.timeout == 0) {
 		snprintf(err, err_len, "%s: [mas] timeout must be at least 1s", path);
+		goto fail;
+	}
+	if (c.backoff_min == 0) {
+		snprintf(err, err_len, "%s: [agent] backoff_min must be at least 1s", path);
+		goto fail;
+	}
+	if (c.backoff_max < c.backoff_min) {
+		snprintf(err, err_len,
+			 "%s: [agent] backoff_max (%llus) must not be below backoff_min (%llus)", path,
+			 (unsigned long long)c.backoff_max, (unsigned long long)c.backoff_min);
 		goto fail;
 	}
 	*ret = c;

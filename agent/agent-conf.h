@@ -13,6 +13,13 @@
  *   ca = /etc/m2msa/mas-ca.crt       CA that signed the MAS certificate (required)
  *   server_name = mas.example.net    name the MAS certificate must carry (required)
  *   timeout = 10s
+ *   [agent]                      (m2msad only)
+ *   status_file = /run/m2msa/status.json
+ *   uplink = eth0                (unset: any non-loopback link)
+ *   backoff_min = 1s
+ *   backoff_max = 5m
+ *   socket = /run/m2msa/agent.sock       (parsed now; used by the local key service)
+ *   clients_dir = /etc/m2msa/clients.d   (parsed now; used by the local key service)
  *   [log]
  *   level = info
  */
@@ -24,6 +31,9 @@
 #include "common/wire.h"
 
 #define AGENT_CONF_DEFAULT "/etc/m2msa/m2msad.conf"
+#define AGENT_CONF_STATUS_FILE_DEFAULT "/run/m2msa/status.json"
+#define AGENT_CONF_SOCKET_DEFAULT "/run/m2msa/agent.sock"
+#define AGENT_CONF_CLIENTS_DIR_DEFAULT "/etc/m2msa/clients.d"
 
 struct agent_conf {
 	char *node_id;
@@ -36,6 +46,13 @@ struct agent_conf {
 	char *server_name;
 	uint64_t timeout;
 	char *log_level;
+	/* [agent] */
+	char *status_file;
+	char *uplink; /* NULL: any non-loopback link */
+	uint64_t backoff_min; /* seconds */
+	uint64_t backoff_max;
+	char *socket_path;
+	char *clients_dir;
 };
 
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */

@@ -29,8 +29,12 @@ int ctl_tpm_check(int argc, char **argv);
 /* ctl-establish.c */
 int ctl_establish(int argc, char **argv);
 
+/* ctl-status.c */
+int ctl_status(int argc, char **argv);
+
 static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "provision", "import the long-term key Km into the TPM", ctl_provision },
 	{ "tpm-check", "check the TPM, the storage key and the provisioned key", ctl_tpm_check },
 	{ "establish", "run one security association establishment with the MAS", ctl_establish },
+	{ "status", "show what the agent m2msad is doing (state, key ID, expiry, failures)", ctl_status },
 };

@@ -132,6 +132,12 @@ int wire_frame_length(const uint8_t prefix[static WIRE_PREFIX_LEN]);
 int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret);
 
 void wire_msg_wipe(struct wire_msg *m);
+/*
+ * 1 when a and b carry the same message: type, version and the fields of that
+ * type (string fields up to their terminator; key bytes compared in constant
+ * time), else 0.
+ */
+int wire_msg_equal(const struct wire_msg *a, const struct wire_msg *b);
 
 const char *wire_error_code_to_string(uint32_t code);
 const char *wire_method_to_string(uint8_t method);

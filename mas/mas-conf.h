@@ -50,4 +50,9 @@ struct mas_conf {
 
 /* Defaults, then path and path.d/ (the drop-in folder is "<path>.d"). Checks required keys. */
 int mas_conf_load(const char *path, struct mas_conf *ret, char *err, size_t err_len);
+/*
+ * For m2masctl: the same file, keys and value checks, but the [mas] keys that
+ * only the daemon needs (fqdn, cert, key, target_ca) may be missing.
+ */
+int mas_conf_load_store(const char *path, struct mas_conf *ret, char *err, size_t err_len);
 void mas_conf_free(struct mas_conf *c);

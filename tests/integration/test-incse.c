@@ -32,6 +32,7 @@ struct fixture {
 	char *db, *master;
 	pid_t mas_pid;
 	uint16_t ret_port;
+	pid_t standins[16]; /* stand-ins not yet reaped: killed in teardown if a test fails */
 };
 
 static struct fixture fx;
@@ -113,7 +114,8 @@ static void start_mas(void)
 	if (fx.mas_pid == 0) {
 		if (!freopen(log, "w", stderr))
 			_exit(126);
-		execl(mas, mas, "--config", conf, "--port-file", ports, (char *)NULL);
+		execl(mas, mas, "--config", conf, "--port-file", ports, "--log-target", "stderr",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
@@ -157,6 +159,11 @@ static void setup(void)
 
 static void teardown(void)
 {
+	for (size_t i = 0; i < ARRAY_SIZE(fx.standins); i++)
+		if (fx.standins[i] > 0) {
+			kill(fx.standins[i], SIGKILL);
+			waitpid(fx.standins[i], NULL, 0);
+		}
 	if (fx.mas_pid > 0) {
 		kill(fx.mas_pid, SIGTERM);
 		waitpid(fx.mas_pid, NULL, 0);
@@ -211,10 +218,13 @@ static void standin_start(const char *cert, bool once, struct standin *ret)
 	size_t len;
 
 	ret->log = harness_strdupf("%s/standin-%d.log", fx.dir, id);
+	cr_assert_lt((size_t)id, ARRAY_SIZE(fx.standins), "too many stand-ins in one test");
 	ret->pid = fork();
 	cr_assert_geq(ret->pid, 0);
+	if (ret->pid > 0)
+		fx.standins[id] = ret->pid;
 	if (ret->pid == 0) {
-		if (!freopen(ret->log, "w", stderr))
+		if (!freopen(ret->log, "w", stderr) || !freopen("/dev/null", "w", stdout))
 			_exit(126);
 		execl(exe, exe, "--listen", "127.0.0.1:0", "--mas", mas, "--mas-ca", ca,
 		      "--mas-name", FQDN, "--cert", crt, "--key", key, "--port-file", pf,
@@ -246,6 +256,9 @@ static int standin_wait(struct standin *st, char **ret_log)
 	size_t len;
 
 	cr_assert_eq(waitpid(st->pid, &status, 0), st->pid);
+	for (size_t i = 0; i < ARRAY_SIZE(fx.standins); i++)
+		if (fx.standins[i] == st->pid)
+			fx.standins[i] = 0;
 	cr_assert(WIFEXITED(status), "the stand-in died from a signal");
 	cr_assert_eq(harness_read_file(st->log, ret_log, &len), 0);
 	free(st->log);

@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2msad: the gateway agent. One epoll loop holds the establishment in flight,
+ * two timers (monotonic deadlines, wall-clock key instants), the uplink monitor,
+ * signals and the systemd watchdog; the association state machine itself is in
+ * sa-manager.c. See docs/m2msad.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent-conf.h"
+#include "agent/sa-manager.h"
+#include "agent/status.h"
+#include "common/conf.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "netlink/uplink.h"
+
+enum {
+	TAG_SIGNAL,
+	TAG_TIMER_MONO,
+	TAG_TIMER_WALL,
+	TAG_WATCHDOG,
+	TAG_UPLINK,
+	TAG_OP,
+};
+
+struct daemon {
+	const char *config_path;
+	bool log_level_forced;
+	struct agent_conf *conf;
+	struct sa_manager *sam;
+	struct nl_uplink *uplink;
+	int epfd, sigfd, tmono, twall, twatchdog;
+	bool status_write_failed;
+	bool quit;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: m2msad [--config FILE] [--check] [--log-level LEVEL] [--log-target stderr|journal]\n"
+		"\n"
+		"The m2msa gateway agent: establishes the node's security association with the\n"
+		"MAS (Km in the TPM), rekeys it before expiry and keeps it alive.\n"
+		"\n"
+		"  --config FILE       configuration (default %s, plus FILE.d/*.conf)\n"
+		"  --check             load and validate the configuration, then exit 0 or 1\n"
+		"  --log-level LEVEL   error, warning, notice, info or debug (overrides [log] level)\n"
+		"  --log-target T      stderr or journal (default: journal under systemd, else stderr)\n",
+		AGENT_CONF_DEFAULT);
+}
+
+static void harden(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	/* No core dumps and no ptrace by other users' processes: keys live in this memory. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+}
+
+static void apply_log_level(struct daemon *d)
+{
+	enum log_level lvl;
+
+	if (!d->log_level_forced && log_level_from_string(d->conf->log_level, &lvl) == 0)
+		log_set_level(lvl);
+}
+
+static void publish(struct daemon *d)
+{
+	struct agent_status st;
+	char words[768];
+	int r;
+
+	sa_manager_status(d->sam, &st);
+	st.pid = (int64_t)getpid();
+	r = agent_status_write(d->conf->status_file, &st);
+	if (r < 0 && !d->status_write_failed)
+		log_warning("cannot write the status file %s: %s (m2msactl status will not see this "
+			    "agent; is its folder writable?)",
+			    d->conf->status_file, strerror(-r));
+	d->status_write_failed = r < 0;
+	sa_manager_describe(d->sam, words, sizeof(words));
+	(void)sd_notifyf(0, "STATUS=%s", words);
+}
+
+static int arm(int fd, uint64_t ms, bool absolute)
+{
+	struct itimerspec its = { .it_value = { 0, 0 } };
+	int flags = 0;
+
+	if (ms) {
+		its.it_value.tv_sec = (time_t)(ms / 1000);
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+		if (absolute)
+			flags = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET;
+		else
+			flags = TFD_TIMER_ABSTIME;
+	}
+	return timerfd_settime(fd, flags, &its, NULL) < 0 ? -errno : 0;
+}
+
+static void sync_loop(struct daemon *d)
+{
+	short events = 0;
+	int fd = sa_manager_io(d->sam, &events);
+	uint64_t mono = sa_manager_next_mono_ms(d->sam), wall = sa_manager_next_wall_ms(d->sam);
+
+	/* A finished exchange closed its fd, which removed it from the epoll set; a new
+	 * one may reuse the number, hence MOD, then ADD when the kernel does not know it. */
+	if (fd >= 0) {
+		struct epoll_event ev = { .data.u32 = TAG_OP };
+
+		if (events & POLLIN)
+			ev.events |= EPOLLIN;
+		if (events & POLLOUT)
+			ev.events |= EPOLLOUT;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+			(void)epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	/* mono deadlines are CLOCK_BOOTTIME ms; wall instants CLOCK_REALTIME ms. A past
+	 * instant fires at once. */
+	(void)arm(d->tmono, mono, false);
+	(void)arm(d->twall, wall, true);
+	if (sa_manager_take_changed(d->sam))
+		publish(d);
+}
+
+static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
+{
+	struct daemon *d = userdata;
+	char why[128];
+
+	log_info("uplink %s: %s%s%s", ev->ifname, nl_uplink_event_type_to_string(ev->type),
+		 ev->addr[0] ? " " : "", ev->addr);
+	if (ev->type == NL_UPLINK_LINK_UP)
+		snprintf(why, sizeof(why), "uplink %s came back", ev->ifname);
+	else if (ev->type == NL_UPLINK_ADDR_ADDED)
+		snprintf(why, sizeof(why), "uplink %s has a new address %s", ev->ifname, ev->addr);
+	else
+		return;
+	sa_manager_kick(d->sam, why);
+}
+
+static int uplink_open(struct daemon *d)
+{
+	int r;
+
+	nl_uplink_free(d->uplink);
+	d->uplink = NULL;
+	r = nl_uplink_new(d->conf->uplink, on_uplink, d, &d->uplink);
+	if (r < 0) {
+		log_warning("cannot watch the uplink %s: %s (re-establishment waits for the backoff)",
+			    d->conf->uplink ? d->conf->uplink : "(any)", strerror(-r));
+		return r;
+	}
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, nl_uplink_fd(d->uplink),
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u32 = TAG_UPLINK }) < 0)
+		return -errno;
+	log_debug("watching uplink %s", d->conf->uplink ? d->conf->uplink : "(any non-loopback link)");
+	return 0;
+}
+
+static void reload(struct daemon *d)
+{
+	struct agent_conf *c = calloc(1, sizeof(*c)), *old = d->conf;
+	char err[CONF_ERR_MAX + 128] = "";
+	bool uplink_changed;
+	int r;
+
+	log_info("SIGHUP: reloading %s", d->config_path);
+	if (!c) {
+		log_error("reloading the configuration failed, keeping the running one: out of memory");
+		return;
+	}
+	r = agent_conf_load(d->config_path, c, err, sizeof(err));
+	if (r < 0) {
+		log_error("reloading the configuration failed, keeping the running one: %s", err);
+		free(c);
+		return;
+	}
+	uplink_changed = (!c->uplink != !old->uplink) ||
+			 (c->uplink && strcmp(c->uplink, old->uplink) != 0);
+	if (strcmp(c->status_file, old->status_file) != 0)
+		(void)unlink(old->status_file);
+	sa_manager_reconfigure(d->sam, c);
+	d->conf = c;
+	agent_conf_free(old);
+	free(old);
+	apply_log_level(d);
+	if (uplink_changed)
+		(void)uplink_open(d);
+	publish(d);
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_notice("%s: wiping keys and exiting", strsignal((int)si.ssi_signo));
+			d->quit = true;
+			break;
+		case SIGHUP:
+			reload(d);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int timerfd_drain(int fd)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return -errno; /* ECANCELED: the wall clock was set */
+	return 0;
+}
+
+static int setup_loop(struct daemon *d)
+{
+	sigset_t mask;
+	uint64_t wd_usec = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->tmono = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->twall = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->twatchdog = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->epfd < 0 || d->sigfd < 0 || d->tmono < 0 || d->twall < 0 || d->twatchdog < 0)
+		return -errno;
+	struct {
+		int fd;
+		uint32_t tag;
+	} fds[] = { { d->sigfd, TAG_SIGNAL },
+		    { d->tmono, TAG_TIMER_MONO },
+		    { d->twall, TAG_TIMER_WALL },
+		    { d->twatchdog, TAG_WATCHDOG } };
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fds[i].fd,
+			      &(struct epoll_event){ .events = EPOLLIN, .data.u32 = fds[i].tag }) < 0)
+			return -errno;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct itimerspec its;
+		uint64_t half = wd_usec / 2;
+
+		its.it_value.tv_sec = its.it_interval.tv_sec = (time_t)(half / 1000000);
+		its.it_value.tv_nsec = its.it_interval.tv_nsec = (long)(half % 1000000) * 1000;
+		if (timerfd_settime(d->twatchdog, 0, &its, NULL) < 0)
+			return -errno;
+		log_info("systemd watchdog every %llu ms", (unsigned long long)(half / 1000));
+	}
+	return 0;
+}
+
+static int run(struct daemon *d)
+{
+	uint64_t seed = 0;
+	int r;
+
+	r = setup_loop(d);
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r));
+		return r;
+	}
+	(void)crypto_random(&seed, sizeof(seed));
+	r = sa_manager_new(d->conf, seed, &d->sam);
+	if (r < 0) {
+		log_error("cannot start the association manager: %s", strerror(-r));
+		return r;
+	}
+	(void)uplink_open(d);
+	{
+		/* The status file's folder (normally made by systemd's RuntimeDirectory=). */
+		char dir[PATH_MAX];
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", d->conf->status_file);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			(void)mkdir(dir, 0755);
+		}
+	}
+	log_notice("m2msad started (pid %ld), MAS %s", (long)getpid(), d->conf->mas_address);
+	sa_manager_start(d->sam);
+	sync_loop(d);
+	publish(d);
+	(void)sd_notify(0, "READY=1");
+
+	while (!d->quit) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n && !d->quit; i++) {
+			switch (evs[i].data.u32) {
+			case TAG_SIGNAL:
+				on_signal(d);
+				break;
+			case TAG_TIMER_MONO:
+				(void)timerfd_drain(d->tmono);
+				sa_manager_on_timer(d->sam);
+				break;
+			case TAG_TIMER_WALL:
+				if (timerfd_drain(d->twall) == -ECANCELED)
+					log_info("the wall clock was set; re-checking key expiry");
+				sa_manager_on_timer(d->sam);
+				break;
+			case TAG_WATCHDOG:
+				(void)timerfd_drain(d->twatchdog);
+				(void)sd_notify(0, "WATCHDOG=1");
+				break;
+			case TAG_UPLINK:
+				if (d->uplink && (r = nl_uplink_process(d->uplink)) < 0)
+					log_warning("uplink monitor: %s", strerror(-r));
+				break;
+			case TAG_OP:
+				sa_manager_on_io(d->sam);
+				break;
+			default:
+				break;
+			}
+		}
+		if (!d->quit)
+			sync_loop(d);
+	}
+	(void)sd_notify(0, "STOPPING=1");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-target", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct daemon d = { .config_path = AGENT_CONF_DEFAULT, .epfd = -1, .sigfd = -1,
+			    .tmono = -1, .twall = -1, .twatchdog = -1 };
+	enum log_target target = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
+	enum log_level level = LOG_LEVEL_INFO;
+	char err[CONF_ERR_MAX + 128] = "";
+	bool check = false;
+	int c, r;
+	int *const fds[] = { &d.epfd, &d.sigfd, &d.tmono, &d.twall, &d.twatchdog };
+
+	harden();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'l':
+			if (log_level_from_string(optarg, &level) < 0) {
+				fprintf(stderr, "m2msad: --log-level '%s' is not one of error, warning, "
+						"notice, info, debug\n", optarg);
+				return 2;
+			}
+			d.log_level_forced = true;
+			break;
+		case 't':
+			if (strcmp(optarg, "stderr") == 0)
+				target = LOG_TARGET_STDERR;
+			else if (strcmp(optarg, "journal") == 0)
+				target = LOG_TARGET_JOURNAL;
+			else {
+				fprintf(stderr, "m2msad: --log-target must be stderr or journal\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "m2msad: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (check)
+		target = LOG_TARGET_STDERR;
+	log_setup("m2msad", target, level);
+	d.conf = calloc(1, sizeof(*d.conf));
+	if (!d.conf) {
+		log_error("out of memory");
+		return 1;
+	}
+	r = agent_conf_load(d.config_path, d.conf, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		(void)sd_notifyf(0, "STATUS=configuration error: %s", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", d.config_path);
+		agent_conf_free(d.conf);
+		free(d.conf);
+		return 0;
+	}
+	apply_log_level(&d);
+	r = tls_init();
+	if (r < 0) {
+		log_error("cannot initialise wolfSSL: %s", strerror(-r));
+		agent_conf_free(d.conf);
+		free(d.conf);
+		return 1;
+	}
+	r = run(&d);
+	sa_manager_free(d.sam); /* wipes every key */
+	nl_uplink_free(d.uplink);
+	(void)unlink(d.conf->status_file);
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	agent_conf_free(d.conf);
+	free(d.conf);
+	return r < 0 ? 1 : 0;
+}

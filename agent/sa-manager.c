@@ -1,0 +1,623 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2msad's association state machine: establish, rekey, back off, expire (sa-manager.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/backoff.h"
+#include "agent/establish.h"
+#include "agent/sa-manager.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "tpm/keystore.h"
+
+struct sa_assoc {
+	char key_id[WIRE_KEY_ID_MAX + 1];
+	struct secret *kc;
+	struct secret *ae_root;
+	uint64_t issued_ms; /* wall clock */
+	uint64_t expiry;    /* epoch seconds, from the MAS */
+	uint8_t method;
+	char suite[WIRE_SUITE_MAX + 1];
+};
+
+struct sa_manager {
+	const struct agent_conf *conf;
+	enum sa_manager_state state;
+	struct sa_assoc *current, *next;
+
+	struct tpm_ctx *tpm;
+	struct tpm_key *key;
+	struct kdf_prf prf;
+	WOLFSSL_CTX *tls;
+	char node_id[WIRE_ID_MAX + 1];
+
+	struct establish_op *op;
+	uint64_t op_deadline; /* mono ms */
+
+	struct backoff backoff;
+	uint64_t retry_at;      /* mono ms, 0: none */
+	uint64_t retry_at_wall; /* epoch s, for the status */
+	uint64_t rekey_at;      /* wall ms, 0: none */
+
+	uint32_t failures;
+	uint64_t last_failure_time;
+	char last_failure[AGENT_STATUS_REASON_MAX];
+	bool changed;
+};
+
+static const char *const state_names[_SA_MANAGER_STATE_MAX] = {
+	[SA_MANAGER_IDLE] = "idle",
+	[SA_MANAGER_ESTABLISHING] = "establishing",
+	[SA_MANAGER_ESTABLISHED] = "established",
+	[SA_MANAGER_REKEYING] = "rekeying",
+	[SA_MANAGER_BACKOFF] = "backoff",
+};
+
+const char *sa_manager_state_to_string(enum sa_manager_state s)
+{
+	return s < _SA_MANAGER_STATE_MAX ? state_names[s] : NULL;
+}
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	return clock_ms(CLOCK_BOOTTIME);
+}
+
+static uint64_t wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+static void set_state(struct sa_manager *m, enum sa_manager_state s)
+{
+	if (m->state != s)
+		log_debug("state %s -> %s", state_names[m->state], state_names[s]);
+	m->state = s;
+	m->changed = true;
+}
+
+static void assoc_free(struct sa_assoc *a)
+{
+	if (!a)
+		return;
+	secret_free(a->kc);
+	secret_free(a->ae_root);
+	secret_wipe(a, sizeof(*a));
+	free(a);
+}
+
+static bool assoc_valid(const struct sa_assoc *a, uint64_t now_wall)
+{
+	return a && a->expiry * 1000 > now_wall;
+}
+
+static void close_tpm(struct sa_manager *m)
+{
+	tpm_key_free(m->key);
+	m->key = NULL;
+	tpm_close(m->tpm);
+	m->tpm = NULL;
+}
+
+static void abort_op(struct sa_manager *m)
+{
+	establish_op_free(m->op);
+	m->op = NULL;
+	m->op_deadline = 0;
+}
+
+static void drop_keys(struct sa_manager *m)
+{
+	assoc_free(m->current);
+	assoc_free(m->next);
+	m->current = m->next = NULL;
+	m->rekey_at = 0;
+}
+
+int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct sa_manager **ret)
+{
+	struct sa_manager *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	r = backoff_init(&m->backoff, conf->backoff_min * 1000, conf->backoff_max * 1000, seed);
+	if (r < 0) {
+		free(m);
+		return r;
+	}
+	m->conf = conf;
+	m->state = SA_MANAGER_IDLE;
+	if (conf->node_id)
+		snprintf(m->node_id, sizeof(m->node_id), "%s", conf->node_id);
+	*ret = m;
+	return 0;
+}
+
+void sa_manager_free(struct sa_manager *m)
+{
+	if (!m)
+		return;
+	abort_op(m);
+	drop_keys(m);
+	close_tpm(m);
+	if (m->tls)
+		wolfSSL_CTX_free(m->tls);
+	free(m);
+}
+
+static void fmt_time(uint64_t epoch, char *buf, size_t len)
+{
+	time_t t = (time_t)epoch;
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || strftime(buf, len, "%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "%llu", (unsigned long long)epoch);
+}
+
+/* Rekey at issue + lifetime * U(0.75, 0.85) of the newest key. */
+static void schedule_rekey(struct sa_manager *m, const struct sa_assoc *a)
+{
+	uint64_t exp_ms = a->expiry * 1000, life, frac;
+	uint32_t u = 0;
+
+	if (exp_ms <= a->issued_ms) {
+		m->rekey_at = a->issued_ms;
+		return;
+	}
+	life = exp_ms - a->issued_ms;
+	(void)crypto_random(&u, sizeof(u));
+	frac = 750 + (uint64_t)(u % 101); /* per mille, 750..850 */
+	m->rekey_at = a->issued_ms + life * frac / 1000;
+}
+
+/* The TPM is suspect after a failure that is neither the MAS's answer nor the network's. */
+static bool failure_may_be_tpm(int r, const struct establish_error *eerr)
+{
+	if (eerr && eerr->wire_code != 0)
+		return false;
+	switch (r) {
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -ETIMEDOUT:
+	case -EPERM:
+	case -EPROTONOSUPPORT:
+	case -EBADMSG:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void begin_attempt(struct sa_manager *m);
+
+static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspect)
+{
+	uint64_t delay, now = mono_ms();
+	const char *what = assoc_valid(m->current, wall_ms()) || m->next ? "rekey" : "establishment";
+
+	abort_op(m);
+	if (tpm_suspect && m->tpm) {
+		log_info("closing the TPM connection; it is reopened on the next attempt");
+		close_tpm(m);
+	}
+	m->failures++;
+	m->last_failure_time = (uint64_t)time(NULL);
+	snprintf(m->last_failure, sizeof(m->last_failure), "%s", reason);
+	delay = backoff_next(&m->backoff);
+	m->retry_at = now + delay;
+	m->retry_at_wall = (wall_ms() + delay + 999) / 1000;
+	log_warning("%s failed (attempt %u): %s; retrying in %llu.%03llu s (backoff ceiling %llu s)",
+		    what, m->failures, reason, (unsigned long long)(delay / 1000),
+		    (unsigned long long)(delay % 1000),
+		    (unsigned long long)(m->backoff.ceiling_ms / 1000));
+	(void)r;
+	set_state(m, SA_MANAGER_BACKOFF);
+}
+
+static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
+{
+	int r;
+
+	if (!m->tpm) {
+		r = tpm_open(m->conf->tcti, &m->tpm, err, err_len);
+		if (r < 0)
+			return r;
+	}
+	if (!m->key) {
+		r = tpm_key_load(m->tpm, m->conf->state_dir, &m->key);
+		if (r < 0) {
+			snprintf(err, err_len, "%s", tpm_last_error(m->tpm));
+			if (tpm_last_error_detail(m->tpm)[0])
+				log_debug("TPM detail: %s", tpm_last_error_detail(m->tpm));
+			return r;
+		}
+		if (m->conf->node_id && strcmp(m->conf->node_id, tpm_key_node_id(m->key)) != 0) {
+			snprintf(err, err_len,
+				 "node_id '%s' is configured but the key in %s was provisioned for '%s' "
+				 "(fix node_id, or provision Km for this node)",
+				 m->conf->node_id, m->conf->state_dir, tpm_key_node_id(m->key));
+			tpm_key_free(m->key);
+			m->key = NULL;
+			return -EINVAL;
+		}
+		snprintf(m->node_id, sizeof(m->node_id), "%s", tpm_key_node_id(m->key));
+		tpm_key_prf(m->key, &m->prf);
+	}
+	return 0;
+}
+
+static void begin_attempt(struct sa_manager *m)
+{
+	struct establish_error eerr = { .wire_code = 0 };
+	char err[512] = "";
+	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
+	int r;
+
+	abort_op(m);
+	m->retry_at = 0;
+	m->retry_at_wall = 0;
+	if (!m->tls) {
+		m->tls = tls_client_ctx_new(m->conf->mas_ca, NULL, NULL, err, sizeof(err));
+		if (!m->tls) {
+			fail(m, -EINVAL, err, false);
+			return;
+		}
+	}
+	r = ensure_tpm(m, err, sizeof(err));
+	if (r < 0) {
+		fail(m, r, err, true);
+		return;
+	}
+	r = establish_op_new(m->tls,
+			     &(struct establish_params){
+				     .mas_address = m->conf->mas_address,
+				     .server_name = m->conf->server_name,
+				     .node_id = m->node_id,
+				     .methods = m->conf->methods,
+				     .n_methods = m->conf->n_methods,
+				     .timeout_ms = (int)(m->conf->timeout * 1000),
+			     },
+			     &m->prf, &m->op, &eerr);
+	if (r < 0) {
+		fail(m, r, eerr.msg, failure_may_be_tpm(r, &eerr));
+		return;
+	}
+	m->op_deadline = mono_ms() + m->conf->timeout * 1000;
+	log_info("%s with the MAS at %s", rekey ? "rekeying" : "establishing", m->conf->mas_address);
+	set_state(m, rekey ? SA_MANAGER_REKEYING : SA_MANAGER_ESTABLISHING);
+}
+
+void sa_manager_start(struct sa_manager *m)
+{
+	if (m->state == SA_MANAGER_IDLE)
+		begin_attempt(m);
+}
+
+static void on_success(struct sa_manager *m, struct establish_result *res)
+{
+	struct sa_assoc *a = calloc(1, sizeof(*a));
+	uint64_t now = wall_ms();
+	char exp[16], rk[16], red[SECRET_REDACT_MAX];
+
+	abort_op(m);
+	if (!a) {
+		establish_result_clear(res);
+		fail(m, -ENOMEM, "out of memory", false);
+		return;
+	}
+	snprintf(a->key_id, sizeof(a->key_id), "%s", res->key_id);
+	a->kc = res->kc;
+	a->ae_root = res->ae_root;
+	res->kc = res->ae_root = NULL;
+	a->issued_ms = now;
+	a->expiry = res->expiry;
+	a->method = res->method;
+	snprintf(a->suite, sizeof(a->suite), "%s", res->suite);
+	establish_result_clear(res);
+
+	if (!assoc_valid(m->current, now)) {
+		/* Nothing usable: the new key is current at once. */
+		assoc_free(m->current);
+		m->current = m->next;
+		m->next = NULL;
+		if (!assoc_valid(m->current, now)) {
+			assoc_free(m->current);
+			m->current = a;
+		} else {
+			m->next = a;
+		}
+	} else if (m->next) {
+		/* Keep the two newest: the oldest goes. */
+		log_info("key %s replaced by its successor %s before expiry", m->current->key_id,
+			 m->next->key_id);
+		assoc_free(m->current);
+		m->current = m->next;
+		m->next = a;
+	} else {
+		m->next = a;
+	}
+	schedule_rekey(m, a);
+	backoff_reset(&m->backoff);
+	m->failures = 0;
+	m->retry_at = 0;
+	m->retry_at_wall = 0;
+	fmt_time(a->expiry, exp, sizeof(exp));
+	fmt_time(m->rekey_at / 1000, rk, sizeof(rk));
+	log_notice("established key %s (%s, %s), expires %s, next rekey %s", a->key_id,
+		   wire_method_to_string(a->method), a->suite, exp, rk);
+	log_debug("Kc for %s: %s", a->key_id, secret_redact(a->kc->len, red));
+	if (m->next == a)
+		log_info("key %s stays usable until it expires; %s takes over then",
+			 m->current->key_id, a->key_id);
+	set_state(m, SA_MANAGER_ESTABLISHED);
+}
+
+void sa_manager_on_io(struct sa_manager *m)
+{
+	struct establish_result res = { .kc = NULL };
+	struct establish_error eerr = { .wire_code = 0 };
+	int r;
+
+	if (!m->op)
+		return;
+	r = establish_op_step(m->op, &res, &eerr);
+	if (r == -EAGAIN) {
+		m->op_deadline = mono_ms() + m->conf->timeout * 1000;
+		return;
+	}
+	if (r < 0) {
+		fail(m, r, eerr.msg[0] ? eerr.msg : strerror(-r), failure_may_be_tpm(r, &eerr));
+		return;
+	}
+	on_success(m, &res);
+}
+
+/* Drop expired keys; promote the successor. Returns true if the node lost its last key. */
+static bool expire_keys(struct sa_manager *m, uint64_t now)
+{
+	char exp[16];
+
+	if (m->next && !assoc_valid(m->next, now)) {
+		fmt_time(m->next->expiry, exp, sizeof(exp));
+		log_warning("key %s expired at %s", m->next->key_id, exp);
+		assoc_free(m->next);
+		m->next = NULL;
+		m->changed = true;
+	}
+	if (m->current && !assoc_valid(m->current, now)) {
+		fmt_time(m->current->expiry, exp, sizeof(exp));
+		if (m->next) {
+			log_info("key %s expired at %s; its successor %s is in use", m->current->key_id,
+				 exp, m->next->key_id);
+			assoc_free(m->current);
+			m->current = m->next;
+			m->next = NULL;
+			m->changed = true;
+		} else {
+			log_warning("key %s expired without a successor at %s", m->current->key_id, exp);
+			assoc_free(m->current);
+			m->current = NULL;
+			m->rekey_at = 0;
+			m->changed = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+void sa_manager_on_timer(struct sa_manager *m)
+{
+	uint64_t now = wall_ms(), mono = mono_ms();
+	bool lost = expire_keys(m, now);
+
+	if (m->op && m->op_deadline && mono >= m->op_deadline) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "no answer from the MAS at %s within %llu s",
+			 m->conf->mas_address, (unsigned long long)m->conf->timeout);
+		fail(m, -ETIMEDOUT, msg, false);
+		return;
+	}
+	switch (m->state) {
+	case SA_MANAGER_ESTABLISHED:
+		if (lost || (m->rekey_at && now >= m->rekey_at))
+			begin_attempt(m);
+		break;
+	case SA_MANAGER_REKEYING:
+		if (lost)
+			set_state(m, SA_MANAGER_ESTABLISHING);
+		break;
+	case SA_MANAGER_BACKOFF:
+		if (m->retry_at && mono >= m->retry_at)
+			begin_attempt(m);
+		break;
+	default:
+		break;
+	}
+}
+
+uint64_t sa_manager_next_mono_ms(const struct sa_manager *m)
+{
+	if (m->op)
+		return m->op_deadline;
+	if (m->state == SA_MANAGER_BACKOFF)
+		return m->retry_at;
+	return 0;
+}
+
+static uint64_t min_nonzero(uint64_t a, uint64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+uint64_t sa_manager_next_wall_ms(const struct sa_manager *m)
+{
+	uint64_t t = 0;
+
+	if (m->current)
+		t = min_nonzero(t, m->current->expiry * 1000);
+	if (m->next)
+		t = min_nonzero(t, m->next->expiry * 1000);
+	if (m->state == SA_MANAGER_ESTABLISHED)
+		t = min_nonzero(t, m->rekey_at);
+	return t;
+}
+
+int sa_manager_io(const struct sa_manager *m, short *ret_events)
+{
+	if (!m->op)
+		return -1;
+	*ret_events = establish_op_events(m->op);
+	return establish_op_fd(m->op);
+}
+
+void sa_manager_kick(struct sa_manager *m, const char *why)
+{
+	if (m->state == SA_MANAGER_BACKOFF) {
+		log_notice("%s: retrying now instead of waiting out the backoff", why);
+		begin_attempt(m);
+	} else if (m->op) {
+		log_notice("%s: restarting the exchange in flight", why);
+		begin_attempt(m);
+	} else {
+		log_debug("%s: nothing to do in state %s", why, state_names[m->state]);
+	}
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
+{
+	const struct agent_conf *o = m->conf;
+	bool identity = str_differs(o->node_id, c->node_id) || str_differs(o->state_dir, c->state_dir) ||
+			str_differs(o->tcti, c->tcti) || o->n_methods != c->n_methods ||
+			memcmp(o->methods, c->methods, o->n_methods) != 0 ||
+			str_differs(o->mas_address, c->mas_address) ||
+			str_differs(o->mas_ca, c->mas_ca) || str_differs(o->server_name, c->server_name);
+
+	m->conf = c;
+	(void)backoff_set_bounds(&m->backoff, c->backoff_min * 1000, c->backoff_max * 1000);
+	if (!identity) {
+		log_info("configuration reloaded; node, TPM and MAS settings unchanged, associations kept");
+		return;
+	}
+	log_notice("configuration reloaded; node, TPM or MAS settings changed: dropping the "
+		   "associations and establishing again");
+	abort_op(m);
+	drop_keys(m);
+	close_tpm(m);
+	if (m->tls) {
+		wolfSSL_CTX_free(m->tls);
+		m->tls = NULL;
+	}
+	m->node_id[0] = '\0';
+	if (c->node_id)
+		snprintf(m->node_id, sizeof(m->node_id), "%s", c->node_id);
+	backoff_reset(&m->backoff);
+	m->failures = 0;
+	m->changed = true;
+	if (m->state != SA_MANAGER_IDLE)
+		begin_attempt(m);
+}
+
+bool sa_manager_take_changed(struct sa_manager *m)
+{
+	bool c = m->changed;
+
+	m->changed = false;
+	return c;
+}
+
+enum sa_manager_state sa_manager_state(const struct sa_manager *m)
+{
+	return m->state;
+}
+
+void sa_manager_status(const struct sa_manager *m, struct agent_status *ret)
+{
+	struct agent_status st;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.state, sizeof(st.state), "%s", state_names[m->state]);
+	snprintf(st.node_id, sizeof(st.node_id), "%s", m->node_id);
+	snprintf(st.mas, sizeof(st.mas), "%s", m->conf->mas_address);
+	if (m->current) {
+		snprintf(st.key_id, sizeof(st.key_id), "%s", m->current->key_id);
+		st.expiry = m->current->expiry;
+	}
+	if (m->next) {
+		snprintf(st.next_key_id, sizeof(st.next_key_id), "%s", m->next->key_id);
+		st.next_expiry = m->next->expiry;
+	}
+	if (m->state == SA_MANAGER_ESTABLISHED && m->rekey_at)
+		st.next_rekey = m->rekey_at / 1000; /* rounded down: always before expiry */
+	if (m->state == SA_MANAGER_BACKOFF)
+		st.retry_at = m->retry_at_wall;
+	st.failures = m->failures;
+	st.last_failure_time = m->last_failure_time;
+	snprintf(st.last_failure_reason, sizeof(st.last_failure_reason), "%s", m->last_failure);
+	st.updated = (uint64_t)time(NULL);
+	*ret = st;
+}
+
+void sa_manager_describe(const struct sa_manager *m, char *buf, size_t len)
+{
+	const struct sa_assoc *a = m->next ? m->next : m->current;
+	char t1[16], t2[16];
+
+	switch (m->state) {
+	case SA_MANAGER_ESTABLISHED:
+		fmt_time(a ? a->expiry : 0, t1, sizeof(t1));
+		fmt_time(m->rekey_at / 1000, t2, sizeof(t2));
+		snprintf(buf, len, "established, key %s expires %s, next rekey %s",
+			 a ? a->key_id : "?", t1, t2);
+		break;
+	case SA_MANAGER_REKEYING:
+		fmt_time(a ? a->expiry : 0, t1, sizeof(t1));
+		snprintf(buf, len, "rekeying with %s, key %s expires %s", m->conf->mas_address,
+			 a ? a->key_id : "?", t1);
+		break;
+	case SA_MANAGER_BACKOFF:
+		fmt_time(m->retry_at_wall, t1, sizeof(t1));
+		if (a) {
+			fmt_time(a->expiry, t2, sizeof(t2));
+			snprintf(buf, len, "rekey failed %u times (%s), retry at %s; key %s expires %s",
+				 m->failures, m->last_failure, t1, a->key_id, t2);
+		} else {
+			snprintf(buf, len, "no key: establishment failed %u times (%s), retry at %s",
+				 m->failures, m->last_failure, t1);
+		}
+		break;
+	case SA_MANAGER_ESTABLISHING:
+		snprintf(buf, len, "establishing with %s", m->conf->mas_address);
+		break;
+	default:
+		snprintf(buf, len, "idle");
+		break;
+	}
+}

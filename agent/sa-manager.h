@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The association state machine of m2msad (DESIGN.md "The agent"): one slot
+ * "current" and one "next" (the successor during make-before-break), states
+ *
+ *   idle -> establishing -> established -> rekeying -> established ...
+ *                 \               \            \
+ *                  +--> backoff <--+------------+   (on failure; retried, never given up)
+ *
+ * Rekey at issue + lifetime * U(0.75, 0.85). A successful rekey puts the new
+ * key in "next"; "current" stays usable until its own expiry, then "next" is
+ * promoted. A key that expires without a successor is dropped (wiped) and the
+ * node establishes again. Keys are struct secret (mlocked, wiped when dropped).
+ *
+ * The manager owns the TPM context, the TLS client context and the one
+ * establishment in flight (establish_op); the event loop in m2msad.c polls
+ * the fd sa_manager_io() names and arms two timers from sa_manager_next_*():
+ * monotonic deadlines (exchange timeout, backoff retry) and wall-clock instants
+ * (rekey, expiries: the MAS gives expiry as epoch seconds). Every handler
+ * re-checks against the clocks, so a wall-clock jump never leaves a key in use
+ * past its expiry.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent-conf.h"
+#include "agent/status.h"
+
+enum sa_manager_state {
+	SA_MANAGER_IDLE,
+	SA_MANAGER_ESTABLISHING,
+	SA_MANAGER_ESTABLISHED,
+	SA_MANAGER_REKEYING,
+	SA_MANAGER_BACKOFF,
+	_SA_MANAGER_STATE_MAX,
+};
+
+struct sa_manager;
+
+/* conf is borrowed and must stay valid until sa_manager_reconfigure() or _free(). */
+int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct sa_manager **ret);
+/* Abort any exchange, wipe every key, close the TPM; NULL is fine. */
+void sa_manager_free(struct sa_manager *m);
+
+/* Leave idle: begin the first establishment now. */
+void sa_manager_start(struct sa_manager *m);
+
+/* The fd of the exchange in flight and the poll events it waits for; -1 if none. */
+int sa_manager_io(const struct sa_manager *m, short *ret_events);
+/* The fd from sa_manager_io() is ready. */
+void sa_manager_on_io(struct sa_manager *m);
+/* A timer fired (or the wall clock was set): handle everything that is due. */
+void sa_manager_on_timer(struct sa_manager *m);
+/* CLOCK_BOOTTIME deadline in ms (0: none) and CLOCK_REALTIME instant in ms (0: none). */
+uint64_t sa_manager_next_mono_ms(const struct sa_manager *m);
+uint64_t sa_manager_next_wall_ms(const struct sa_manager *m);
+
+/*
+ * The uplink came back or gained an address: if waiting out a backoff, or if
+ * an exchange is in flight over the old path, (re)start it now.
+ */
+void sa_manager_kick(struct sa_manager *m, const char *why);
+
+/*
+ * Switch to new_conf (the caller frees the old one afterwards). If the node,
+ * TPM or MAS settings changed, drop the associations and establish again;
+ * otherwise keep them and take the new timing settings.
+ */
+void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *new_conf);
+
+/* True once after every change worth a status update. */
+bool sa_manager_take_changed(struct sa_manager *m);
+
+enum sa_manager_state sa_manager_state(const struct sa_manager *m);
+const char *sa_manager_state_to_string(enum sa_manager_state s);
+/* Fill the status file's view (no key bytes). */
+void sa_manager_status(const struct sa_manager *m, struct agent_status *ret);
+/* One line in words for systemd's STATUS= and the operator. */
+void sa_manager_describe(const struct sa_manager *m, char *buf, size_t buf_len);

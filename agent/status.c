@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's status file: JSON out (atomically) and back in, for m2msactl status. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/status.h"
+#include "common/util.h"
+
+struct out {
+	char *buf;
+	size_t len, pos;
+	bool overflow;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...) _printf_(2, 3);
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->pos) {
+		o->overflow = true;
+		return;
+	}
+	o->pos += (size_t)n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped (RFC 8259 7). */
+static void out_string(struct out *o, const char *s)
+{
+	out_printf(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			out_printf(o, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			out_printf(o, "\\u%04x", c);
+		else
+			out_printf(o, "%c", c);
+	}
+	out_printf(o, "\"");
+}
+
+int agent_status_format(const struct agent_status *st, char *buf, size_t buf_len)
+{
+	struct out o = { .buf = buf, .len = buf_len };
+
+	if (buf_len == 0)
+		return -ENOBUFS;
+	out_printf(&o, "{\"state\":");
+	out_string(&o, st->state);
+	out_printf(&o, ",\"node_id\":");
+	out_string(&o, st->node_id);
+	out_printf(&o, ",\"mas\":");
+	out_string(&o, st->mas);
+	out_printf(&o, ",\"key_id\":");
+	out_string(&o, st->key_id);
+	out_printf(&o, ",\"expiry\":%" PRIu64 ",\"next_key_id\":", st->expiry);
+	out_string(&o, st->next_key_id);
+	out_printf(&o, ",\"next_expiry\":%" PRIu64 ",\"next_rekey\":%" PRIu64
+		       ",\"retry_at\":%" PRIu64 ",\"failures\":%" PRIu32 ",\"last_failure\":",
+		   st->next_expiry, st->next_rekey, st->retry_at, st->failures);
+	if (st->last_failure_time) {
+		out_printf(&o, "{\"time\":%" PRIu64 ",\"reason\":", st->last_failure_time);
+		out_string(&o, st->last_failure_reason);
+		out_printf(&o, "}");
+	} else {
+		out_printf(&o, "null");
+	}
+	out_printf(&o, ",\"pid\":%" PRId64 ",\"updated\":%" PRIu64 "}\n", st->pid, st->updated);
+	return o.overflow ? -ENOBUFS : 0;
+}
+
+/* A small JSON reader for the object above: strings, integers, null, one nested object. */
+struct in {
+	const char *p;
+};
+
+static void skip_ws(struct in *in)
+{
+	while (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r')
+		in->p++;
+}
+
+static bool accept(struct in *in, char c)
+{
+	skip_ws(in);
+	if (*in->p != c)
+		return false;
+	in->p++;
+	return true;
+}
+
+/* Read a string into buf (truncated to buf_len - 1; buf may be NULL to skip). */
+static int read_string(struct in *in, char *buf, size_t buf_len)
+{
+	size_t n = 0;
+
+	if (!accept(in, '"'))
+		return -EBADMSG;
+	for (;;) {
+		char c = *in->p++;
+
+		if (c == '\0' || (unsigned char)c < 0x20)
+			return -EBADMSG;
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			char e = *in->p++;
+
+			switch (e) {
+			case '"': case '\\': case '/': c = e; break;
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': {
+				unsigned v = 0;
+
+				for (int i = 0; i < 4; i++) {
+					if (!isxdigit((unsigned char)in->p[i]))
+						return -EBADMSG;
+					v = v * 16 + (unsigned)(isdigit((unsigned char)in->p[i])
+						? in->p[i] - '0' : (tolower((unsigned char)in->p[i]) - 'a' + 10));
+				}
+				in->p += 4;
+				c = v < 0x80 ? (char)v : '?';
+				break;
+			}
+			default:
+				return -EBADMSG;
+			}
+		}
+		if (buf && n + 1 < buf_len)
+			buf[n++] = c;
+	}
+	if (buf && buf_len)
+		buf[n] = '\0';
+	return 0;
+}
+
+static int read_int(struct in *in, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	skip_ws(in);
+	if (!(*in->p == '-' || isdigit((unsigned char)*in->p)))
+		return -EBADMSG;
+	errno = 0;
+	v = strtoll(in->p, &end, 10);
+	if (errno || end == in->p)
+		return -EBADMSG;
+	in->p = end;
+	*ret = v;
+	return 0;
+}
+
+static int skip_value(struct in *in, int depth);
+
+static int skip_object(struct in *in, int depth)
+{
+	if (depth > 4 || !accept(in, '{'))
+		return -EBADMSG;
+	if (accept(in, '}'))
+		return 0;
+	do {
+		if (read_string(in, NULL, 0) < 0 || !accept(in, ':') || skip_value(in, depth + 1) < 0)
+			return -EBADMSG;
+	} while (accept(in, ','));
+	return accept(in, '}') ? 0 : -EBADMSG;
+}
+
+static int skip_value(struct in *in, int depth)
+{
+	int64_t v;
+
+	skip_ws(in);
+	if (*in->p == '"')
+		return read_string(in, NULL, 0);
+	if (*in->p == '{')
+		return skip_object(in, depth);
+	if (strncmp(in->p, "null", 4) == 0 || strncmp(in->p, "true", 4) == 0) {
+		in->p += 4;
+		return 0;
+	}
+	if (strncmp(in->p, "false", 5) == 0) {
+		in->p += 5;
+		return 0;
+	}
+	return read_int(in, &v);
+}
+
+static int read_u64(struct in *in, uint64_t *ret)
+{
+	int64_t v;
+
+	if (read_int(in, &v) < 0 || v < 0)
+		return -EBADMSG;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+static int read_failure(struct in *in, struct agent_status *st)
+{
+	skip_ws(in);
+	if (strncmp(in->p, "null", 4) == 0) {
+		in->p += 4;
+		return 0;
+	}
+	if (!accept(in, '{'))
+		return -EBADMSG;
+	if (accept(in, '}'))
+		return 0;
+	do {
+		char key[32];
+		int r;
+
+		if (read_string(in, key, sizeof(key)) < 0 || !accept(in, ':'))
+			return -EBADMSG;
+		if (strcmp(key, "time") == 0)
+			r = read_u64(in, &st->last_failure_time);
+		else if (strcmp(key, "reason") == 0)
+			r = read_string(in, st->last_failure_reason, sizeof(st->last_failure_reason));
+		else
+			r = skip_value(in, 2);
+		if (r < 0)
+			return r;
+	} while (accept(in, ','));
+	return accept(in, '}') ? 0 : -EBADMSG;
+}
+
+int agent_status_parse(const char *json, struct agent_status *ret)
+{
+	struct agent_status st;
+	struct in in = { json };
+
+	memset(&st, 0, sizeof(st));
+	if (!accept(&in, '{'))
+		return -EBADMSG;
+	if (!accept(&in, '}')) {
+		do {
+			char key[32];
+			int64_t v;
+			uint64_t failures = 0;
+			int r;
+
+			if (read_string(&in, key, sizeof(key)) < 0 || !accept(&in, ':'))
+				return -EBADMSG;
+			if (strcmp(key, "state") == 0)
+				r = read_string(&in, st.state, sizeof(st.state));
+			else if (strcmp(key, "node_id") == 0)
+				r = read_string(&in, st.node_id, sizeof(st.node_id));
+			else if (strcmp(key, "mas") == 0)
+				r = read_string(&in, st.mas, sizeof(st.mas));
+			else if (strcmp(key, "key_id") == 0)
+				r = read_string(&in, st.key_id, sizeof(st.key_id));
+			else if (strcmp(key, "next_key_id") == 0)
+				r = read_string(&in, st.next_key_id, sizeof(st.next_key_id));
+			else if (strcmp(key, "expiry") == 0)
+				r = read_u64(&in, &st.expiry);
+			else if (strcmp(key, "next_expiry") == 0)
+				r = read_u64(&in, &st.next_expiry);
+			else if (strcmp(key, "next_rekey") == 0)
+				r = read_u64(&in, &st.next_rekey);
+			else if (strcmp(key, "retry_at") == 0)
+				r = read_u64(&in, &st.retry_at);
+			else if (strcmp(key, "updated") == 0)
+				r = read_u64(&in, &st.updated);
+			else if (strcmp(key, "failures") == 0) {
+				r = read_u64(&in, &failures);
+				st.failures = failures > UINT32_MAX ? UINT32_MAX : (uint32_t)failures;
+			} else if (strcmp(key, "pid") == 0) {
+				r = read_int(&in, &v);
+				st.pid = v;
+			} else if (strcmp(key, "last_failure") == 0)
+				r = read_failure(&in, &st);
+			else
+				r = skip_value(&in, 1);
+			if (r < 0)
+				return r;
+		} while (accept(&in, ','));
+		if (!accept(&in, '}'))
+			return -EBADMSG;
+	}
+	skip_ws(&in);
+	if (*in.p != '\0' || st.state[0] == '\0')
+		return -EBADMSG;
+	*ret = st;
+	return 0;
+}
+
+int agent_status_write(const char *path, const struct agent_status *st)
+{
+	_cleanup_free_ char *tmp = NULL;
+	char buf[4096];
+	size_t len;
+	ssize_t n;
+	int fd, r;
+
+	r = agent_status_format(st, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	len = strlen(buf);
+	n = write(fd, buf, len);
+	if (n != (ssize_t)len || fchmod(fd, 0644) < 0) {
+		r = n < 0 ? -errno : -EIO;
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+int agent_status_read(const char *path, struct agent_status *ret)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return agent_status_parse(buf, ret);
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2msactl status: what m2msad is doing, from its status file, in words or as JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent-conf.h"
+#include "agent/status.h"
+#include "client/ctl.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: m2msactl status [--json] [--status-file FILE]\n"
+		"\n"
+		"Show what the agent m2msad is doing: its state, the key ID in use and when it\n"
+		"expires, the next rekey, the last failure and its reason, and the MAS. Never\n"
+		"shows key bytes.\n"
+		"\n"
+		"  --json               print the status object as JSON\n"
+		"  --status-file FILE   the agent's status file (default %s)\n",
+		AGENT_CONF_STATUS_FILE_DEFAULT);
+}
+
+static void when(uint64_t epoch, uint64_t now, char *buf, size_t len)
+{
+	time_t t = (time_t)epoch;
+	struct tm tm;
+	char s[32];
+	long long d = (long long)epoch - (long long)now;
+
+	if (!localtime_r(&t, &tm) || strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(s, sizeof(s), "%llu", (unsigned long long)epoch);
+	if (d >= 0)
+		snprintf(buf, len, "%s (in %lld s)", s, d);
+	else
+		snprintf(buf, len, "%s (%lld s ago)", s, -d);
+}
+
+static void print_words(const struct agent_status *st)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	char t[80];
+
+	printf("state:         %s\n", st->state);
+	printf("node ID:       %s\n", st->node_id[0] ? st->node_id : "(not known yet)");
+	printf("MAS:           %s\n", st->mas);
+	if (st->key_id[0]) {
+		when(st->expiry, now, t, sizeof(t));
+		printf("key ID:        %s\n", st->key_id);
+		printf("expires:       %s\n", t);
+	} else {
+		printf("key ID:        (none: the node holds no valid key)\n");
+	}
+	if (st->next_key_id[0]) {
+		when(st->next_expiry, now, t, sizeof(t));
+		printf("successor:     %s, expires %s\n", st->next_key_id, t);
+	}
+	if (st->next_rekey) {
+		when(st->next_rekey, now, t, sizeof(t));
+		printf("next rekey:    %s\n", t);
+	}
+	if (st->retry_at) {
+		when(st->retry_at, now, t, sizeof(t));
+		printf("next attempt:  %s (after %u failures)\n", t, st->failures);
+	}
+	if (st->last_failure_time) {
+		when(st->last_failure_time, now, t, sizeof(t));
+		printf("last failure:  %s: %s\n", t, st->last_failure_reason);
+	} else {
+		printf("last failure:  none\n");
+	}
+	printf("agent PID:     %lld\n", (long long)st->pid);
+}
+
+int ctl_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "status-file", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *file = AGENT_CONF_STATUS_FILE_DEFAULT;
+	struct agent_status st;
+	char buf[4096];
+	bool json = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		default:
+			usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "m2msactl status: unexpected argument '%s'\n", argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	r = agent_status_read(file, &st);
+	if (r == -ENOENT) {
+		fprintf(stderr, "m2msad is not running (no %s)\n", file);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r < 0) {
+		fprintf(stderr, "m2msactl status: cannot read %s: %s\n", file,
+			r == -EBADMSG ? "not an m2msad status file" : strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+	if (json) {
+		if (agent_status_format(&st, buf, sizeof(buf)) < 0)
+			return CTL_EXIT_FAILURE;
+		fputs(buf, stdout);
+	} else {
+		print_words(&st);
+	}
+	return CTL_EXIT_OK;
+}

@@ -1,0 +1,849 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The CBOR wire codec (docs/protocol.md). Encoding writes the map with libcbor's
+ * low-level cbor_encode_* head encoders straight into the caller's buffer, and
+ * decoding walks the body with libcbor's streaming decoder (cbor_stream_decode),
+ * one data item at a time: neither direction allocates, so no copy of a key ever
+ * sits in a libcbor heap item, and nothing has to be freed on the error paths.
+ */
+#include <cbor.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "common/secret.h"
+#include "common/wire.h"
+
+/* Map keys (docs/protocol.md "Map keys"). One key always carries one CBOR type. */
+enum wire_key {
+	WIRE_KEY_TYPE = 0,     /* uint */
+	WIRE_KEY_VERSION = 1,  /* uint */
+	WIRE_KEY_NODE_ID = 2,  /* tstr */
+	WIRE_KEY_METHODS = 3,  /* [1*4 uint] */
+	WIRE_KEY_NONCE = 4,    /* bstr .size 32 */
+	WIRE_KEY_METHOD = 5,   /* uint */
+	WIRE_KEY_PROOF = 6,    /* bstr .size 32 */
+	WIRE_KEY_KEY_ID = 7,   /* tstr */
+	WIRE_KEY_EXPIRY = 8,   /* uint */
+	WIRE_KEY_SUITE = 9,    /* tstr */
+	WIRE_KEY_CODE = 10,    /* uint */
+	WIRE_KEY_REASON = 11,  /* tstr */
+	WIRE_KEY_KEY = 12,     /* bstr .size 32 */
+	WIRE_KEY_AE_ID = 13,   /* tstr */
+	WIRE_KEY_SUID = 14,    /* uint */
+	_WIRE_KEY_MAX,
+};
+
+#define BIT(k) (1u << (k))
+#define COMMON_KEYS (BIT(WIRE_KEY_TYPE) | BIT(WIRE_KEY_VERSION))
+
+/* The keys each message type carries: all of them, exactly once, and no others. */
+static const uint32_t type_keys[_WIRE_MSG_MAX] = {
+	[WIRE_MSG_HELLO] = COMMON_KEYS | BIT(WIRE_KEY_NODE_ID) | BIT(WIRE_KEY_METHODS) |
+			   BIT(WIRE_KEY_NONCE),
+	[WIRE_MSG_CHALLENGE] = COMMON_KEYS | BIT(WIRE_KEY_METHOD) | BIT(WIRE_KEY_NONCE),
+	[WIRE_MSG_PROOF] = COMMON_KEYS | BIT(WIRE_KEY_PROOF),
+	[WIRE_MSG_ESTABLISHED] = COMMON_KEYS | BIT(WIRE_KEY_PROOF) | BIT(WIRE_KEY_KEY_ID) |
+				 BIT(WIRE_KEY_EXPIRY) | BIT(WIRE_KEY_METHOD) |
+				 BIT(WIRE_KEY_SUITE),
+	[WIRE_MSG_ERROR] = COMMON_KEYS | BIT(WIRE_KEY_CODE) | BIT(WIRE_KEY_REASON),
+	[WIRE_MSG_KEY_REQUEST] = COMMON_KEYS | BIT(WIRE_KEY_KEY_ID),
+	[WIRE_MSG_KEY_RESPONSE] = COMMON_KEYS | BIT(WIRE_KEY_KEY) | BIT(WIRE_KEY_EXPIRY) |
+				  BIT(WIRE_KEY_NODE_ID) | BIT(WIRE_KEY_AE_ID) |
+				  BIT(WIRE_KEY_SUID),
+};
+
+/* ---- identifiers and names ---------------------------------------------- */
+
+static bool id_char_valid(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-' || c == '@' || c == '/';
+}
+
+/* 1..max octets, each from the identifier set. */
+static bool id_bytes_valid(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!id_char_valid((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int wire_id_valid(const char *s)
+{
+	if (!s)
+		return 0;
+	return id_bytes_valid(s, strnlen(s, WIRE_ID_MAX + 1), WIRE_ID_MAX);
+}
+
+static bool method_known(uint64_t m)
+{
+	return m >= WIRE_METHOD_PSK && m < _WIRE_METHOD_MAX;
+}
+
+static const char *const method_names[_WIRE_METHOD_MAX] = {
+	[WIRE_METHOD_PSK] = "psk",
+	[WIRE_METHOD_PKI] = "pki",
+	[WIRE_METHOD_GBA] = "gba",
+};
+
+const char *wire_method_to_string(uint8_t method)
+{
+	return method_known(method) ? method_names[method] : "unknown";
+}
+
+int wire_method_from_string(const char *s, uint8_t *ret)
+{
+	if (!s)
+		return -EINVAL;
+	for (uint8_t m = WIRE_METHOD_PSK; m < _WIRE_METHOD_MAX; m++)
+		if (strcmp(s, method_names[m]) == 0) {
+			*ret = m;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static const char *const error_names[_WIRE_ERR_MAX] = {
+	[WIRE_ERR_MALFORMED] = "malformed",
+	[WIRE_ERR_VERSION] = "unsupported-version",
+	[WIRE_ERR_UNKNOWN_NODE] = "unknown-node",
+	[WIRE_ERR_REVOKED] = "revoked",
+	[WIRE_ERR_NO_METHOD] = "no-common-method",
+	[WIRE_ERR_AUTH_FAILED] = "auth-failed",
+	[WIRE_ERR_RATE_LIMITED] = "rate-limited",
+	[WIRE_ERR_UNKNOWN_KEY] = "unknown-key",
+	[WIRE_ERR_EXPIRED] = "expired",
+	[WIRE_ERR_NOT_AUTHORISED] = "not-authorised",
+	[WIRE_ERR_INTERNAL] = "internal",
+};
+
+const char *wire_error_code_to_string(uint32_t code)
+{
+	if (code >= WIRE_ERR_MALFORMED && code < _WIRE_ERR_MAX)
+		return error_names[code];
+	return "unknown";
+}
+
+static const char *const type_names[_WIRE_MSG_MAX] = {
+	[WIRE_MSG_HELLO] = "hello",
+	[WIRE_MSG_CHALLENGE] = "challenge",
+	[WIRE_MSG_PROOF] = "proof",
+	[WIRE_MSG_ESTABLISHED] = "established",
+	[WIRE_MSG_ERROR] = "error",
+	[WIRE_MSG_KEY_REQUEST] = "key-request",
+	[WIRE_MSG_KEY_RESPONSE] = "key-response",
+};
+
+static bool type_known(uint64_t t)
+{
+	return t >= WIRE_MSG_HELLO && t < _WIRE_MSG_MAX;
+}
+
+const char *wire_msg_type_to_string(enum wire_msg_type t)
+{
+	return type_known((uint64_t)t) ? type_names[t] : "unknown";
+}
+
+void wire_msg_wipe(struct wire_msg *m)
+{
+	secret_wipe(m, sizeof(*m));
+}
+
+static bool str_eq(const char *a, const char *b, size_t cap)
+{
+	return strncmp(a, b, cap) == 0;
+}
+
+int wire_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
+{
+	if (a->type != b->type || a->version != b->version)
+		return 0;
+	switch (a->type) {
+	case WIRE_MSG_HELLO:
+		return str_eq(a->hello.node_id, b->hello.node_id, sizeof(a->hello.node_id)) &&
+		       a->hello.n_methods == b->hello.n_methods &&
+		       a->hello.n_methods <= WIRE_METHODS_MAX &&
+		       memcmp(a->hello.methods, b->hello.methods, a->hello.n_methods) == 0 &&
+		       memcmp(a->hello.nonce, b->hello.nonce, WIRE_NONCE_LEN) == 0;
+	case WIRE_MSG_CHALLENGE:
+		return a->challenge.method == b->challenge.method &&
+		       memcmp(a->challenge.nonce, b->challenge.nonce, WIRE_NONCE_LEN) == 0;
+	case WIRE_MSG_PROOF:
+		return memcmp(a->proof.proof, b->proof.proof, WIRE_PROOF_LEN) == 0;
+	case WIRE_MSG_ESTABLISHED:
+		return memcmp(a->established.proof, b->established.proof, WIRE_PROOF_LEN) == 0 &&
+		       str_eq(a->established.key_id, b->established.key_id,
+			      sizeof(a->established.key_id)) &&
+		       a->established.expiry == b->established.expiry &&
+		       a->established.method == b->established.method &&
+		       str_eq(a->established.suite, b->established.suite,
+			      sizeof(a->established.suite));
+	case WIRE_MSG_ERROR:
+		return a->error.code == b->error.code &&
+		       str_eq(a->error.reason, b->error.reason, sizeof(a->error.reason));
+	case WIRE_MSG_KEY_REQUEST:
+		return str_eq(a->key_request.key_id, b->key_request.key_id,
+			      sizeof(a->key_request.key_id));
+	case WIRE_MSG_KEY_RESPONSE:
+		return secret_equal(a->key_response.key, b->key_response.key, WIRE_KEY_LEN) &&
+		       a->key_response.expiry == b->key_response.expiry &&
+		       str_eq(a->key_response.node_id, b->key_response.node_id,
+			      sizeof(a->key_response.node_id)) &&
+		       str_eq(a->key_response.ae_id, b->key_response.ae_id,
+			      sizeof(a->key_response.ae_id)) &&
+		       a->key_response.suid == b->key_response.suid;
+	default:
+		return 1; /* no fields beyond type and version */
+	}
+}
+
+int wire_frame_length(const uint8_t prefix[static WIRE_PREFIX_LEN])
+{
+	uint32_t n = (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16 |
+		     (uint32_t)prefix[2] << 8 | (uint32_t)prefix[3];
+
+	if (n == 0)
+		return -EBADMSG;
+	if (n > WIRE_FRAME_MAX)
+		return -EMSGSIZE;
+	return (int)n;
+}
+
+/* ---- field checks shared by encoder and decoder ------------------------- */
+
+/* Text of 0..max octets without NUL; with want_id, 1..max identifier octets. */
+static bool text_valid(const char *s, size_t len, size_t max, bool want_id)
+{
+	if (want_id)
+		return id_bytes_valid(s, len, max);
+	return len <= max && !memchr(s, '\0', len);
+}
+
+/* Methods offered: 1..WIRE_METHODS_MAX known methods, none twice. */
+static bool methods_valid(const uint64_t *methods, size_t n)
+{
+	if (n == 0 || n > WIRE_METHODS_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!method_known(methods[i]))
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (methods[j] == methods[i])
+				return false;
+	}
+	return true;
+}
+
+/* ---- encoder ------------------------------------------------------------- */
+
+struct writer {
+	uint8_t *p;
+	size_t len;
+	size_t off;
+	int error;
+};
+
+/* Record the result of one cbor_encode_* call (0 means it did not fit). */
+static void w_advance(struct writer *w, size_t n)
+{
+	if (n == 0)
+		w->error = -EMSGSIZE;
+	else
+		w->off += n;
+}
+
+static void w_uint(struct writer *w, uint64_t v)
+{
+	if (!w->error)
+		w_advance(w, cbor_encode_uint(v, w->p + w->off, w->len - w->off));
+}
+
+static void w_bytes(struct writer *w, bool text, const void *data, size_t n)
+{
+	if (w->error)
+		return;
+	if (text)
+		w_advance(w, cbor_encode_string_start(n, w->p + w->off, w->len - w->off));
+	else
+		w_advance(w, cbor_encode_bytestring_start(n, w->p + w->off, w->len - w->off));
+	if (w->error)
+		return;
+	if (n > w->len - w->off) {
+		w->error = -EMSGSIZE;
+		return;
+	}
+	if (n)
+		memcpy(w->p + w->off, data, n);
+	w->off += n;
+}
+
+static void w_key_uint(struct writer *w, enum wire_key k, uint64_t v)
+{
+	w_uint(w, k);
+	w_uint(w, v);
+}
+
+static void w_key_bytes(struct writer *w, enum wire_key k, const uint8_t *data, size_t n)
+{
+	w_uint(w, k);
+	w_bytes(w, false, data, n);
+}
+
+/* Text field from a fixed char array of size cap: must be terminated inside it. */
+static int w_key_text(struct writer *w, enum wire_key k, const char *s, size_t cap, size_t max,
+		      bool want_id)
+{
+	size_t n = strnlen(s, cap);
+
+	if (n == cap || !text_valid(s, n, max, want_id))
+		return -EINVAL;
+	w_uint(w, k);
+	w_bytes(w, true, s, n);
+	return 0;
+}
+
+static int encode_body(const struct wire_msg *m, struct writer *w)
+{
+	uint32_t keys = type_keys[m->type];
+	size_t n_keys = (size_t)__builtin_popcount(keys);
+	int r = 0;
+
+	if (!w->error)
+		w_advance(w, cbor_encode_map_start(n_keys, w->p + w->off, w->len - w->off));
+	/* Keys in ascending order: the RFC 8949 §4.2.1 deterministic order for small uints. */
+	w_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
+	w_key_uint(w, WIRE_KEY_VERSION, WIRE_VERSION);
+
+	switch (m->type) {
+	case WIRE_MSG_HELLO: {
+		const struct wire_hello *h = &m->hello;
+		uint64_t methods[WIRE_METHODS_MAX];
+
+		if (h->n_methods == 0 || h->n_methods > WIRE_METHODS_MAX)
+			return -EINVAL;
+		for (size_t i = 0; i < h->n_methods; i++)
+			methods[i] = h->methods[i];
+		if (!methods_valid(methods, h->n_methods))
+			return -EINVAL;
+		r = w_key_text(w, WIRE_KEY_NODE_ID, h->node_id, sizeof(h->node_id), WIRE_ID_MAX, true);
+		if (r < 0)
+			return r;
+		w_uint(w, WIRE_KEY_METHODS);
+		if (!w->error)
+			w_advance(w, cbor_encode_array_start(h->n_methods, w->p + w->off,
+							     w->len - w->off));
+		for (size_t i = 0; i < h->n_methods; i++)
+			w_uint(w, h->methods[i]);
+		w_key_bytes(w, WIRE_KEY_NONCE, h->nonce, WIRE_NONCE_LEN);
+		break;
+	}
+	case WIRE_MSG_CHALLENGE:
+		if (!method_known(m->challenge.method))
+			return -EINVAL;
+		w_key_bytes(w, WIRE_KEY_NONCE, m->challenge.nonce, WIRE_NONCE_LEN);
+		w_key_uint(w, WIRE_KEY_METHOD, m->challenge.method);
+		break;
+	case WIRE_MSG_PROOF:
+		w_key_bytes(w, WIRE_KEY_PROOF, m->proof.proof, WIRE_PROOF_LEN);
+		break;
+	case WIRE_MSG_ESTABLISHED: {
+		const struct wire_established *e = &m->established;
+
+		if (!method_known(e->method))
+			return -EINVAL;
+		w_key_uint(w, WIRE_KEY_METHOD, e->method);
+		w_key_bytes(w, WIRE_KEY_PROOF, e->proof, WIRE_PROOF_LEN);
+		r = w_key_text(w, WIRE_KEY_KEY_ID, e->key_id, sizeof(e->key_id), WIRE_KEY_ID_MAX,
+			       true);
+		if (r < 0)
+			return r;
+		w_key_uint(w, WIRE_KEY_EXPIRY, e->expiry);
+		r = w_key_text(w, WIRE_KEY_SUITE, e->suite, sizeof(e->suite), WIRE_SUITE_MAX, true);
+		break;
+	}
+	case WIRE_MSG_ERROR:
+		w_key_uint(w, WIRE_KEY_CODE, m->error.code);
+		r = w_key_text(w, WIRE_KEY_REASON, m->error.reason, sizeof(m->error.reason),
+			       WIRE_REASON_MAX, false);
+		break;
+	case WIRE_MSG_KEY_REQUEST:
+		r = w_key_text(w, WIRE_KEY_KEY_ID, m->key_request.key_id,
+			       sizeof(m->key_request.key_id), WIRE_KEY_ID_MAX, true);
+		break;
+	case WIRE_MSG_KEY_RESPONSE: {
+		const struct wire_key_response *k = &m->key_response;
+
+		r = w_key_text(w, WIRE_KEY_NODE_ID, k->node_id, sizeof(k->node_id), WIRE_ID_MAX,
+			       true);
+		if (r < 0)
+			return r;
+		w_key_uint(w, WIRE_KEY_EXPIRY, k->expiry);
+		w_key_bytes(w, WIRE_KEY_KEY, k->key, WIRE_KEY_LEN);
+		/* The AE-ID is empty for the node's own Kc, else an identifier. */
+		r = w_key_text(w, WIRE_KEY_AE_ID, k->ae_id, sizeof(k->ae_id), WIRE_ID_MAX,
+			       k->ae_id[0] != '\0');
+		if (r < 0)
+			return r;
+		w_key_uint(w, WIRE_KEY_SUID, k->suid);
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	if (r < 0)
+		return r;
+	return w->error;
+}
+
+int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *ret_len)
+{
+	struct writer w;
+	size_t body;
+	int r;
+
+	if (!m || !buf || !ret_len || !type_known((uint64_t)m->type))
+		return -EINVAL;
+	if (buf_len < WIRE_PREFIX_LEN)
+		return -EMSGSIZE;
+	w = (struct writer){ .p = buf + WIRE_PREFIX_LEN, .len = buf_len - WIRE_PREFIX_LEN };
+	r = encode_body(m, &w);
+	if (r < 0) {
+		/* The buffer may hold a partial KEY_RESPONSE key: do not leave it there. */
+		secret_wipe(buf, buf_len);
+		return r;
+	}
+	body = w.off;
+	if (body == 0 || body > WIRE_FRAME_MAX) {
+		secret_wipe(buf, buf_len);
+		return -EINVAL;
+	}
+	buf[0] = (uint8_t)(body >> 24);
+	buf[1] = (uint8_t)(body >> 16);
+	buf[2] = (uint8_t)(body >> 8);
+	buf[3] = (uint8_t)body;
+	*ret_len = WIRE_PREFIX_LEN + body;
+	return 0;
+}
+
+/* ---- decoder ------------------------------------------------------------- */
+
+enum item_kind {
+	ITEM_NONE,  /* no callback ran */
+	ITEM_UINT,  /* value */
+	ITEM_BYTES, /* data, len */
+	ITEM_TEXT,  /* data, len */
+	ITEM_ARRAY, /* value = number of elements (definite length) */
+	ITEM_MAP,   /* value = number of pairs (definite length) */
+	ITEM_OTHER, /* anything the protocol never uses: refused */
+};
+
+/* One data item as the streaming decoder reported it. data points into the body. */
+struct item {
+	enum item_kind kind;
+	uint64_t value;
+	const uint8_t *data;
+	size_t len;
+};
+
+static void on_uint8(void *ctx, uint8_t v)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
+}
+
+static void on_uint16(void *ctx, uint16_t v)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
+}
+
+static void on_uint32(void *ctx, uint32_t v)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
+}
+
+static void on_uint64(void *ctx, uint64_t v)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
+}
+
+static void on_bytes(void *ctx, cbor_data data, size_t len)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_BYTES, .data = data, .len = len };
+}
+
+static void on_text(void *ctx, cbor_data data, size_t len)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_TEXT, .data = data, .len = len };
+}
+
+static void on_array(void *ctx, size_t n)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_ARRAY, .value = n };
+}
+
+static void on_map(void *ctx, size_t n)
+{
+	*(struct item *)ctx = (struct item){ .kind = ITEM_MAP, .value = n };
+}
+
+/* Negative integers, indefinite-length items, tags, floats and simple values. */
+static void on_other_u8(void *ctx, uint8_t v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other_u16(void *ctx, uint16_t v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other_u32(void *ctx, uint32_t v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other_u64(void *ctx, uint64_t v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other(void *ctx)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other_float(void *ctx, float v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other_double(void *ctx, double v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+static void on_other_bool(void *ctx, bool v)
+{
+	((struct item *)ctx)->kind = ITEM_OTHER;
+}
+
+/* Every member is set: libcbor calls them without a NULL check. */
+static const struct cbor_callbacks item_callbacks = {
+	.uint8 = on_uint8,
+	.uint16 = on_uint16,
+	.uint32 = on_uint32,
+	.uint64 = on_uint64,
+	.negint64 = on_other_u64,
+	.negint32 = on_other_u32,
+	.negint16 = on_other_u16,
+	.negint8 = on_other_u8,
+	.byte_string_start = on_other,
+	.byte_string = on_bytes,
+	.string = on_text,
+	.string_start = on_other,
+	.indef_array_start = on_other,
+	.array_start = on_array,
+	.indef_map_start = on_other,
+	.map_start = on_map,
+	.tag = on_other_u64,
+	.float2 = on_other_float,
+	.float4 = on_other_float,
+	.float8 = on_other_double,
+	.undefined = on_other,
+	.null = on_other,
+	.boolean = on_other_bool,
+	.indef_break = on_other,
+};
+
+/* Length of the shortest head for argument v (RFC 8949 §4.2.1, preferred serialization). */
+static size_t head_len(uint64_t v)
+{
+	if (v < 24)
+		return 1;
+	if (v <= UINT8_MAX)
+		return 2;
+	if (v <= UINT16_MAX)
+		return 3;
+	if (v <= UINT32_MAX)
+		return 5;
+	return 9;
+}
+
+struct reader {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+};
+
+/*
+ * Decode the next data item (for arrays and maps: only their head). Refuses
+ * truncated input, item kinds the protocol never uses, and heads that are not
+ * in their shortest form. libcbor checks every length against the bytes left.
+ */
+static int next_item(struct reader *rd, struct item *ret)
+{
+	struct cbor_decoder_result res;
+	struct item it = { .kind = ITEM_NONE };
+	size_t arg_len;
+
+	if (rd->off >= rd->len)
+		return -EBADMSG;
+	res = cbor_stream_decode(rd->p + rd->off, rd->len - rd->off, &item_callbacks, &it);
+	if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > rd->len - rd->off)
+		return -EBADMSG;
+	switch (it.kind) {
+	case ITEM_UINT:
+	case ITEM_ARRAY:
+	case ITEM_MAP:
+		arg_len = head_len(it.value);
+		break;
+	case ITEM_BYTES:
+	case ITEM_TEXT:
+		if (it.len > res.read)
+			return -EBADMSG;
+		arg_len = head_len(it.len) + it.len;
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (arg_len != res.read)
+		return -EBADMSG;
+	rd->off += res.read;
+	*ret = it;
+	return 0;
+}
+
+/* What the first pass found: for each known key, its value item. */
+struct fields {
+	uint32_t present; /* BIT(key) for every key seen */
+	bool unknown_key;
+	struct item v[_WIRE_KEY_MAX];
+	uint64_t methods[WIRE_METHODS_MAX];
+	size_t n_methods;
+};
+
+/* The CBOR kind each key carries. */
+static const enum item_kind key_kind[_WIRE_KEY_MAX] = {
+	[WIRE_KEY_TYPE] = ITEM_UINT,    [WIRE_KEY_VERSION] = ITEM_UINT,
+	[WIRE_KEY_NODE_ID] = ITEM_TEXT, [WIRE_KEY_METHODS] = ITEM_ARRAY,
+	[WIRE_KEY_NONCE] = ITEM_BYTES,  [WIRE_KEY_METHOD] = ITEM_UINT,
+	[WIRE_KEY_PROOF] = ITEM_BYTES,  [WIRE_KEY_KEY_ID] = ITEM_TEXT,
+	[WIRE_KEY_EXPIRY] = ITEM_UINT,  [WIRE_KEY_SUITE] = ITEM_TEXT,
+	[WIRE_KEY_CODE] = ITEM_UINT,    [WIRE_KEY_REASON] = ITEM_TEXT,
+	[WIRE_KEY_KEY] = ITEM_BYTES,    [WIRE_KEY_AE_ID] = ITEM_TEXT,
+	[WIRE_KEY_SUID] = ITEM_UINT,
+};
+
+/*
+ * First pass: the body is exactly one definite-length map whose keys are
+ * unsigned integers, each at most once, and whose values are uint, bstr, tstr,
+ * or (methods only) an array of at most WIRE_METHODS_MAX uints. Known keys must
+ * carry their type; values of unknown keys must still have that flat shape, so
+ * that a message of a later version can be told apart from garbage.
+ */
+static int scan_map(struct reader *rd, struct fields *f)
+{
+	struct item map, key, val;
+	int r;
+
+	r = next_item(rd, &map);
+	if (r < 0)
+		return r;
+	if (map.kind != ITEM_MAP)
+		return -EBADMSG;
+	for (uint64_t i = 0; i < map.value; i++) {
+		r = next_item(rd, &key);
+		if (r < 0)
+			return r;
+		if (key.kind != ITEM_UINT)
+			return -EBADMSG;
+		r = next_item(rd, &val);
+		if (r < 0)
+			return r;
+		if (val.kind == ITEM_MAP)
+			return -EBADMSG;
+
+		if (key.value >= _WIRE_KEY_MAX) {
+			/* Unknown key: refused later, unless the version is not ours. */
+			if (val.kind == ITEM_ARRAY)
+				return -EBADMSG;
+			f->unknown_key = true;
+			continue;
+		}
+		if (f->present & BIT(key.value))
+			return -EBADMSG; /* duplicate */
+		if (val.kind != key_kind[key.value])
+			return -EBADMSG;
+		f->present |= BIT(key.value);
+		f->v[key.value] = val;
+
+		if (key.value == WIRE_KEY_METHODS) {
+			if (val.value == 0 || val.value > WIRE_METHODS_MAX)
+				return -EBADMSG;
+			for (size_t j = 0; j < val.value; j++) {
+				struct item m;
+
+				r = next_item(rd, &m);
+				if (r < 0)
+					return r;
+				if (m.kind != ITEM_UINT)
+					return -EBADMSG;
+				f->methods[j] = m.value;
+			}
+			f->n_methods = (size_t)val.value;
+		}
+	}
+	if (rd->off != rd->len)
+		return -EBADMSG; /* trailing bytes */
+	return 0;
+}
+
+static int get_text(const struct fields *f, enum wire_key k, size_t max, bool want_id, char *out)
+{
+	const struct item *it = &f->v[k];
+
+	if (!text_valid((const char *)it->data, it->len, max, want_id))
+		return -EBADMSG;
+	if (it->len)
+		memcpy(out, it->data, it->len);
+	out[it->len] = '\0';
+	return 0;
+}
+
+static int get_fixed(const struct fields *f, enum wire_key k, size_t len, uint8_t *out)
+{
+	const struct item *it = &f->v[k];
+
+	if (it->len != len)
+		return -EBADMSG;
+	memcpy(out, it->data, len);
+	return 0;
+}
+
+static int get_method(const struct fields *f, uint8_t *out)
+{
+	uint64_t v = f->v[WIRE_KEY_METHOD].value;
+
+	if (!method_known(v))
+		return -EBADMSG;
+	*out = (uint8_t)v;
+	return 0;
+}
+
+static int get_u32(const struct fields *f, enum wire_key k, uint32_t *out)
+{
+	uint64_t v = f->v[k].value;
+
+	if (v > UINT32_MAX)
+		return -EBADMSG;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Second pass: type-specific checks and copies into m (type and version are set). */
+static int fill_msg(const struct fields *f, struct wire_msg *m)
+{
+	int r = 0;
+
+	switch (m->type) {
+	case WIRE_MSG_HELLO:
+		r = get_text(f, WIRE_KEY_NODE_ID, WIRE_ID_MAX, true, m->hello.node_id);
+		if (r < 0)
+			return r;
+		if (!methods_valid(f->methods, f->n_methods))
+			return -EBADMSG;
+		for (size_t i = 0; i < f->n_methods; i++)
+			m->hello.methods[i] = (uint8_t)f->methods[i];
+		m->hello.n_methods = f->n_methods;
+		return get_fixed(f, WIRE_KEY_NONCE, WIRE_NONCE_LEN, m->hello.nonce);
+	case WIRE_MSG_CHALLENGE:
+		r = get_method(f, &m->challenge.method);
+		if (r < 0)
+			return r;
+		return get_fixed(f, WIRE_KEY_NONCE, WIRE_NONCE_LEN, m->challenge.nonce);
+	case WIRE_MSG_PROOF:
+		return get_fixed(f, WIRE_KEY_PROOF, WIRE_PROOF_LEN, m->proof.proof);
+	case WIRE_MSG_ESTABLISHED:
+		r = get_fixed(f, WIRE_KEY_PROOF, WIRE_PROOF_LEN, m->established.proof);
+		if (r < 0)
+			return r;
+		r = get_text(f, WIRE_KEY_KEY_ID, WIRE_KEY_ID_MAX, true, m->established.key_id);
+		if (r < 0)
+			return r;
+		r = get_method(f, &m->established.method);
+		if (r < 0)
+			return r;
+		m->established.expiry = f->v[WIRE_KEY_EXPIRY].value;
+		return get_text(f, WIRE_KEY_SUITE, WIRE_SUITE_MAX, true, m->established.suite);
+	case WIRE_MSG_ERROR:
+		r = get_u32(f, WIRE_KEY_CODE, &m->error.code);
+		if (r < 0)
+			return r;
+		return get_text(f, WIRE_KEY_REASON, WIRE_REASON_MAX, false, m->error.reason);
+	case WIRE_MSG_KEY_REQUEST:
+		return get_text(f, WIRE_KEY_KEY_ID, WIRE_KEY_ID_MAX, true, m->key_request.key_id);
+	case WIRE_MSG_KEY_RESPONSE:
+		r = get_fixed(f, WIRE_KEY_KEY, WIRE_KEY_LEN, m->key_response.key);
+		if (r < 0)
+			return r;
+		m->key_response.expiry = f->v[WIRE_KEY_EXPIRY].value;
+		r = get_text(f, WIRE_KEY_NODE_ID, WIRE_ID_MAX, true, m->key_response.node_id);
+		if (r < 0)
+			return r;
+		r = get_text(f, WIRE_KEY_AE_ID, WIRE_ID_MAX, f->v[WIRE_KEY_AE_ID].len > 0,
+			     m->key_response.ae_id);
+		if (r < 0)
+			return r;
+		return get_u32(f, WIRE_KEY_SUID, &m->key_response.suid);
+	default:
+		return -EBADMSG;
+	}
+}
+
+int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
+{
+	struct reader rd = { .p = body, .len = len };
+	struct fields f = { 0 };
+	struct wire_msg m = { 0 };
+	uint64_t type, version;
+	int r;
+
+	if (!ret || (!body && len))
+		return -EINVAL;
+	if (len == 0 || len > WIRE_FRAME_MAX)
+		return -EBADMSG;
+
+	r = scan_map(&rd, &f);
+	if (r < 0)
+		goto out;
+	if ((f.present & COMMON_KEYS) != COMMON_KEYS) {
+		r = -EBADMSG;
+		goto out;
+	}
+	type = f.v[WIRE_KEY_TYPE].value;
+	version = f.v[WIRE_KEY_VERSION].value;
+	if (version != WIRE_VERSION) {
+		/* Tell the caller what arrived, so it can answer with WIRE_ERR_VERSION. */
+		wire_msg_wipe(ret);
+		ret->type = type_known(type) ? (enum wire_msg_type)type : 0;
+		ret->version = version > UINT32_MAX ? UINT32_MAX : (uint32_t)version;
+		r = -EPROTONOSUPPORT;
+		goto out;
+	}
+	if (!type_known(type) || f.unknown_key || f.present != type_keys[type]) {
+		r = -EBADMSG;
+		goto out;
+	}
+	m.type = (enum wire_msg_type)type;
+	m.version = WIRE_VERSION;
+	r = fill_msg(&f, &m);
+	if (r < 0)
+		goto out;
+	*ret = m;
+out:
+	wire_msg_wipe(&m);
+	return r;
+}

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The MAS side of the establishment exchange: HELLO/CHALLENGE, PROOF/ESTABLISHED. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/kdf.h"
+#include "common/log.h"
+#include "common/sa.h"
+#include "common/secret.h"
+#include "mas/exchange.h"
+
+uint64_t mas_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void mas_reply_error(struct wire_msg *reply, enum wire_error_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(reply, 0, sizeof(*reply));
+	reply->type = WIRE_MSG_ERROR;
+	reply->error.code = code;
+	va_start(ap, fmt);
+	vsnprintf(reply->error.reason, sizeof(reply->error.reason), fmt, ap);
+	va_end(ap);
+}
+
+/* "psk, pki" into buf. */
+static const char *method_list(const uint8_t *methods, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+				 wire_method_to_string(methods[i]));
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+static bool method_supported(uint8_t m)
+{
+	return m == WIRE_METHOD_PSK;
+}
+
+static bool rate_limited(struct mas_ctx *ctx, const char *kind, const char *what,
+			 uint64_t *ret_remaining_ms)
+{
+	char key[MAS_RATELIMIT_KEY_MAX + 1];
+
+	snprintf(key, sizeof(key), "%s:%s", kind, what);
+	return mas_ratelimit_limited(ctx->rl, key, mas_now_ms(), ret_remaining_ms);
+}
+
+static void count_failure(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer)
+{
+	char key[MAS_RATELIMIT_KEY_MAX + 1];
+	uint64_t now = mas_now_ms();
+
+	snprintf(key, sizeof(key), "node:%s", node_id);
+	(void)mas_ratelimit_fail(ctx->rl, key, now);
+	snprintf(key, sizeof(key), "addr:%s", peer->addr);
+	(void)mas_ratelimit_fail(ctx->rl, key, now);
+}
+
+static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, const struct mas_peer *peer,
+			      const struct wire_hello *h, struct wire_msg *reply)
+{
+	struct store_node node;
+	char offered[64], allowed[64];
+	uint64_t wait_ms = 0;
+	uint8_t common = 0;
+	int r;
+
+	if (rate_limited(ctx, "addr", peer->addr, &wait_ms)) {
+		log_warning("refusing node %s from %s: too many failed proofs from this address",
+			    h->node_id, peer->name);
+		mas_reply_error(reply, WIRE_ERR_RATE_LIMITED,
+				"too many failed proofs from %s; try again in %" PRIu64 " s",
+				peer->addr, (wait_ms + 999) / 1000);
+		return MAS_NEXT_CLOSE;
+	}
+	r = store_node_get(ctx->store, h->node_id, &node);
+	if (r == -ENOENT) {
+		log_warning("unknown node %s from %s", h->node_id, peer->name);
+		mas_reply_error(reply, WIRE_ERR_UNKNOWN_NODE, "node %s is not registered with this MAS",
+				h->node_id);
+		return MAS_NEXT_CLOSE;
+	}
+	if (r < 0) {
+		log_error("cannot look up node %s (from %s) in the store: %s", h->node_id,
+			  peer->name, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
+		return MAS_NEXT_CLOSE;
+	}
+	if (node.state == STORE_NODE_REVOKED) {
+		log_warning("revoked node %s from %s", h->node_id, peer->name);
+		mas_reply_error(reply, WIRE_ERR_REVOKED, "node %s is revoked", h->node_id);
+		return MAS_NEXT_CLOSE;
+	}
+	/*
+	 * The first offered method the subscription allows and this MAS implements;
+	 * remember the first allowed one to name it if it is not implemented yet.
+	 */
+	for (size_t i = 0; i < h->n_methods && !st->method; i++)
+		for (size_t j = 0; j < node.n_methods; j++)
+			if (h->methods[i] == node.methods[j]) {
+				if (!common)
+					common = h->methods[i];
+				if (method_supported(h->methods[i]))
+					st->method = h->methods[i];
+				break;
+			}
+	if (!st->method) {
+		method_list(h->methods, h->n_methods, offered, sizeof(offered));
+		method_list(node.methods, node.n_methods, allowed, sizeof(allowed));
+		log_warning("no method for node %s from %s: node offered %s; subscription allows %s",
+			    h->node_id, peer->name, offered, allowed);
+		if (common)
+			mas_reply_error(reply, WIRE_ERR_NO_METHOD,
+					"method %s not supported by this MAS yet",
+					wire_method_to_string(common));
+		else
+			mas_reply_error(reply, WIRE_ERR_NO_METHOD,
+					"node offered %s; subscription allows %s", offered, allowed);
+		return MAS_NEXT_CLOSE;
+	}
+	if (rate_limited(ctx, "node", h->node_id, &wait_ms)) {
+		log_warning("refusing node %s from %s: too many failed proofs for this node",
+			    h->node_id, peer->name);
+		mas_reply_error(reply, WIRE_ERR_RATE_LIMITED,
+				"too many failed proofs for node %s; try again in %" PRIu64 " s",
+				h->node_id, (wait_ms + 999) / 1000);
+		return MAS_NEXT_CLOSE;
+	}
+	r = crypto_random(st->nm, sizeof(st->nm));
+	if (r < 0) {
+		log_error("cannot draw a nonce for node %s: %s", h->node_id, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS random number failure");
+		return MAS_NEXT_CLOSE;
+	}
+	snprintf(st->node_id, sizeof(st->node_id), "%s", h->node_id);
+	snprintf(st->target_id, sizeof(st->target_id), "%s", node.target_id);
+	st->lifetime = node.lifetime ? node.lifetime : ctx->lifetime;
+	memcpy(st->nn, h->nonce, sizeof(st->nn));
+	st->step = MAS_EST_WAIT_PROOF;
+	log_debug("node %s from %s: method %s, challenge sent", st->node_id, peer->name,
+		  wire_method_to_string(st->method));
+
+	memset(reply, 0, sizeof(*reply));
+	reply->type = WIRE_MSG_CHALLENGE;
+	reply->challenge.method = st->method;
+	memcpy(reply->challenge.nonce, st->nm, sizeof(st->nm));
+	return MAS_NEXT_CONTINUE;
+}
+
+/* Everything after a verified proof: derive, store, answer. Returns 0 or -errno. */
+static int establish(struct mas_ctx *ctx, struct mas_est *st, const struct kdf_prf *prf,
+		     const struct sa_binding *b, struct wire_msg *reply)
+{
+	_cleanup_key32_ struct key32 kc = { 0 }, ae_root = { 0 };
+	struct store_assoc a = { 0 };
+	char key_id[WIRE_KEY_ID_MAX + 1];
+	uint8_t mas_proof[KDF_OUT_LEN];
+	int r;
+
+	r = sa_kc(prf, b, st->nn, st->nm, kc.b);
+	if (r == 0)
+		r = sa_ae_root(prf, b, st->nn, st->nm, ae_root.b);
+	if (r == 0)
+		r = sa_proof(prf, SA_PROOF_MAS, b, st->nn, st->nm, st->node_id, mas_proof);
+	if (r < 0)
+		return r;
+	sa_kcid(b, a.kcid);
+	r = sa_key_id_format(a.kcid, NULL, ctx->fqdn, key_id, sizeof(key_id));
+	if (r < 0)
+		return r;
+	snprintf(a.node_id, sizeof(a.node_id), "%s", st->node_id);
+	snprintf(a.target_id, sizeof(a.target_id), "%s", st->target_id);
+	a.method = st->method;
+	a.created = (uint64_t)time(NULL);
+	a.expiry = a.created + st->lifetime;
+	r = store_assoc_add(ctx->store, &a, kc.b, ae_root.b);
+	if (r < 0)
+		return r;
+
+	memset(reply, 0, sizeof(*reply));
+	reply->type = WIRE_MSG_ESTABLISHED;
+	memcpy(reply->established.proof, mas_proof, sizeof(mas_proof));
+	snprintf(reply->established.key_id, sizeof(reply->established.key_id), "%s", key_id);
+	reply->established.expiry = a.expiry;
+	reply->established.method = st->method;
+	snprintf(reply->established.suite, sizeof(reply->established.suite), "%s", SA_SUITE_PSK);
+	log_info("established %s for node %s, target %s, expires %" PRIu64, key_id, st->node_id,
+		 st->target_id[0] ? st->target_id : "(none)", a.expiry);
+	secret_wipe(mas_proof, sizeof(mas_proof));
+	return 0;
+}
+
+static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+			      const struct mas_peer *peer, const struct wire_proof *p,
+			      struct wire_msg *reply)
+{
+	_cleanup_secret_ struct secret *km = NULL;
+	struct sa_binding b;
+	struct kdf_sw_key sw;
+	struct kdf_prf prf;
+	uint8_t expected[KDF_OUT_LEN];
+	int r;
+
+	st->step = MAS_EST_DONE;
+	r = sa_binding_from_tls(ssl, &b);
+	if (r < 0) {
+		log_error("cannot export the TLS channel binding for node %s from %s: %s",
+			  st->node_id, peer->name, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS TLS exporter failure");
+		return MAS_NEXT_CLOSE;
+	}
+	r = store_node_get_km(ctx->store, st->node_id, &km);
+	if (r < 0) {
+		log_error("cannot read the long-term key of node %s (from %s): %s", st->node_id,
+			  peer->name, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
+		goto out;
+	}
+	sw = (struct kdf_sw_key){ .key = km->data, .len = km->len };
+	kdf_prf_software(&sw, &prf);
+	r = sa_proof(&prf, SA_PROOF_NODE, &b, st->nn, st->nm, st->node_id, expected);
+	if (r < 0) {
+		log_error("cannot compute the proof for node %s: %s", st->node_id, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS key derivation failure");
+		goto out;
+	}
+	if (!secret_equal(expected, p->proof, sizeof(expected))) {
+		count_failure(ctx, st->node_id, peer);
+		log_warning("proof of node %s from %s did not verify (wrong long-term key, or a "
+			    "replayed or relayed proof)",
+			    st->node_id, peer->name);
+		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED, "proof did not verify");
+		goto out;
+	}
+	r = establish(ctx, st, &prf, &b, reply);
+	if (r < 0) {
+		log_error("cannot register the association of node %s (from %s): %s", st->node_id,
+			  peer->name, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
+	}
+out:
+	secret_wipe(expected, sizeof(expected));
+	sa_binding_wipe(&b);
+	return MAS_NEXT_CLOSE;
+}
+
+enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+				   const struct mas_peer *peer, const struct wire_msg *msg,
+				   struct wire_msg *reply)
+{
+	if (st->step == MAS_EST_WAIT_HELLO && msg->type == WIRE_MSG_HELLO)
+		return on_hello(ctx, st, peer, &msg->hello, reply);
+	if (st->step == MAS_EST_WAIT_PROOF && msg->type == WIRE_MSG_PROOF)
+		return on_proof(ctx, st, ssl, peer, &msg->proof, reply);
+	log_warning("unexpected %s message from %s%s%s", wire_msg_type_to_string(msg->type),
+		    peer->name, st->node_id[0] ? " for node " : "", st->node_id);
+	mas_reply_error(reply, WIRE_ERR_MALFORMED, "expected %s, got %s",
+			wire_msg_type_to_string(st->step == MAS_EST_WAIT_PROOF ? WIRE_MSG_PROOF
+									: WIRE_MSG_HELLO),
+			wire_msg_type_to_string(msg->type));
+	st->step = MAS_EST_DONE;
+	return MAS_NEXT_CLOSE;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2masd's two exchanges, one decoded message in, one reply out, independent of
+ * the event loop (server.c) that moves the bytes:
+ *   establishment (establish.c): HELLO -> CHALLENGE, PROOF -> ESTABLISHED, or ERROR;
+ *   key retrieval (retrieve.c):  KEY_REQUEST -> KEY_RESPONSE, or ERROR.
+ * Each handler always fills *reply and says whether the exchange goes on.
+ * Replies may hold key bytes (KEY_RESPONSE): the caller wipes them.
+ */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "common/wire.h"
+#include "mas/ratelimit.h"
+#include "mas/store.h"
+
+#define MAS_FQDN_MAX 253
+
+/* What the handlers share; owned by m2masd.c. */
+struct mas_ctx {
+	struct store *store;
+	struct mas_ratelimit *rl;
+	char fqdn[MAS_FQDN_MAX + 1];
+	uint64_t lifetime; /* seconds, the default for nodes without their own */
+};
+
+/* The peer of one connection, for logs ("addr:port") and rate limiting (addr). */
+struct mas_peer {
+	char addr[INET6_ADDRSTRLEN];
+	char name[INET6_ADDRSTRLEN + 8];
+};
+
+enum mas_est_step {
+	MAS_EST_WAIT_HELLO,
+	MAS_EST_WAIT_PROOF,
+	MAS_EST_DONE,
+	_MAS_EST_STEP_MAX,
+};
+
+/* One establishment in progress (per connection). Holds no key bytes. */
+struct mas_est {
+	enum mas_est_step step;
+	char node_id[WIRE_ID_MAX + 1];
+	char target_id[WIRE_ID_MAX + 1];
+	uint64_t lifetime;
+	uint8_t method;
+	uint8_t nn[WIRE_NONCE_LEN];
+	uint8_t nm[WIRE_NONCE_LEN];
+};
+
+/* Whether the connection carries on after the reply. */
+enum mas_next {
+	MAS_NEXT_CONTINUE,
+	MAS_NEXT_CLOSE,
+	_MAS_NEXT_MAX,
+};
+
+/* Fill reply with an ERROR message; reason is printf-style. */
+void mas_reply_error(struct wire_msg *reply, enum wire_error_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Establishment: hand it every message of the connection in order (st starts
+ * zeroed). ssl is the connection's established TLS session (for the channel
+ * binding). Decoding failures are the caller's.
+ */
+enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+				   const struct mas_peer *peer, const struct wire_msg *msg,
+				   struct wire_msg *reply);
+
+/* Key retrieval: the one request of a connection; ssl carries the target's certificate. */
+enum mas_next mas_retrieve_handle(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_peer *peer,
+				  const struct wire_msg *msg, struct wire_msg *reply);
+
+/* Monotonic milliseconds (rate limiting, timeouts). */
+uint64_t mas_now_ms(void);

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2masd, the M2M Authentication Server: options, configuration, start-up, reload, stop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/sa.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "mas/mas-conf.h"
+#include "mas/ratelimit.h"
+#include "mas/server.h"
+#include "mas/store.h"
+
+/* Rate-limiting table: node IDs and addresses tracked at once. */
+#define RATELIMIT_SLOTS 4096
+
+struct options {
+	const char *config;
+	const char *port_file;
+	const char *log_level;
+	const char *log_target;
+	size_t max_conns;
+	bool check;
+};
+
+struct daemon {
+	struct options opt;
+	struct mas_conf conf;
+	bool have_conf;
+	WOLFSSL_CTX *est_ctx, *ret_ctx;
+	struct store *store;
+	struct mas_ratelimit *rl;
+	struct mas_ctx ctx;
+	struct mas_server *server;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: m2masd [--config FILE] [--check] [--foreground] [--log-level LEVEL]\n"
+		"              [--log-target stderr|journal] [--port-file FILE]\n"
+		"              [--max-connections N]\n"
+		"The M2M Authentication Server: establishes security associations with nodes\n"
+		"and hands their keys to the registered targets (IN-CSEs).\n\n"
+		"  -c, --config FILE       configuration file (default " MAS_CONF_DEFAULT ")\n"
+		"      --check             check the configuration, certificates, store and master\n"
+		"                          key, then exit 0 (usable) or 1\n"
+		"  -f, --foreground        accepted for compatibility; m2masd never forks\n"
+		"      --log-level LEVEL   error, warning, notice, info or debug (overrides [log])\n"
+		"      --log-target T      stderr or journal (default: journal under systemd)\n"
+		"      --port-file FILE    once listening, write \"establish=P retrieve=P\"\n"
+		"      --max-connections N at most N connections at once (default 1024)\n"
+		"  -h, --help              this text\n"
+		"See docs/m2masd.md and docs/m2masd.conf.md.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_CHECK = 256, OPT_LEVEL, OPT_TARGET, OPT_PORT_FILE, OPT_MAX_CONNS };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, OPT_LEVEL },
+		{ "log-target", required_argument, NULL, OPT_TARGET },
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->config = MAS_CONF_DEFAULT;
+	o->max_conns = MAS_MAX_CONNS_DEFAULT;
+	while ((c = getopt_long(argc, argv, "c:fh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case OPT_CHECK:
+			o->check = true;
+			break;
+		case 'f':
+			break;
+		case OPT_LEVEL:
+			o->log_level = optarg;
+			break;
+		case OPT_TARGET:
+			o->log_target = optarg;
+			break;
+		case OPT_PORT_FILE:
+			o->port_file = optarg;
+			break;
+		case OPT_MAX_CONNS: {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '\0' || optarg[0] == '-' || n == 0 ||
+			    n > 65536) {
+				fprintf(stderr, "m2masd: --max-connections wants a number from 1 "
+						"to 65536, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->max_conns = n;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "m2masd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int setup_logging(const struct options *o, enum log_level *ret_level)
+{
+	enum log_target target = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
+	enum log_level level = LOG_LEVEL_INFO;
+
+	if (o->log_target) {
+		if (strcmp(o->log_target, "stderr") == 0)
+			target = LOG_TARGET_STDERR;
+		else if (strcmp(o->log_target, "journal") == 0)
+			target = LOG_TARGET_JOURNAL;
+		else {
+			fprintf(stderr, "m2masd: unknown log target '%s' (use stderr or journal)\n",
+				o->log_target);
+			return -EINVAL;
+		}
+	}
+	if (o->log_level && log_level_from_string(o->log_level, &level) < 0) {
+		fprintf(stderr,
+			"m2masd: unknown log level '%s' (use error, warning, notice, info or debug)\n",
+			o->log_level);
+		return -EINVAL;
+	}
+	log_setup("m2masd", target, level);
+	*ret_level = level;
+	return 0;
+}
+
+static void apply_log_level(const struct daemon *d)
+{
+	enum log_level level;
+
+	if (d->opt.log_level || !d->conf.log_level)
+		return;
+	if (log_level_from_string(d->conf.log_level, &level) == 0)
+		log_set_level(level);
+}
+
+static int check_fqdn(const char *fqdn, char *err, size_t err_len)
+{
+	static const uint8_t zero[SA_KCID_LEN];
+	char buf[WIRE_KEY_ID_MAX + 1];
+
+	if (strlen(fqdn) > MAS_FQDN_MAX || sa_key_id_format(zero, NULL, fqdn, buf, sizeof(buf)) < 0) {
+		snprintf(err, err_len, "fqdn '%s' is not a valid host name for key IDs", fqdn);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Everything m2masd needs besides its sockets; --check stops after this. */
+static int open_resources(struct daemon *d, char *err, size_t err_len)
+{
+	_cleanup_secret_ struct secret *mk = NULL;
+	char tls_err[TLS_ERR_MAX];
+	int r;
+
+	r = check_fqdn(d->conf.fqdn, err, err_len);
+	if (r < 0)
+		return r;
+	d->est_ctx = tls_server_ctx_new(d->conf.cert, d->conf.key, NULL, tls_err, sizeof(tls_err));
+	if (!d->est_ctx) {
+		snprintf(err, err_len, "%s", tls_err);
+		return -EINVAL;
+	}
+	d->ret_ctx = tls_server_ctx_new(d->conf.cert, d->conf.key, d->conf.target_ca, tls_err,
+					sizeof(tls_err));
+	if (!d->ret_ctx) {
+		snprintf(err, err_len, "%s (target_ca)", tls_err);
+		return -EINVAL;
+	}
+	r = store_master_key_load(d->conf.master_key, &mk);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot read master key %s: %s%s", d->conf.master_key,
+			 strerror(-r),
+			 r == -EPERM  ? " (it must be readable by its owner only: chmod 600)"
+			 : r == -ENOENT ? " (create it with m2masctl init)"
+					: "");
+		return r;
+	}
+	r = store_open(d->conf.store_path, mk->data, &d->store);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot open node store %s: %s%s", d->conf.store_path,
+			 strerror(-r),
+			 r == -EIO ? " (not an m2masd store, or the master key does not match)"
+				   : " (does the folder exist and belong to the m2masd user?)");
+		return r;
+	}
+	r = mas_ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
+			      d->conf.failure_window * 1000, &d->rl);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot set up rate limiting: %s", strerror(-r));
+		return r;
+	}
+	d->ctx.store = d->store;
+	d->ctx.rl = d->rl;
+	snprintf(d->ctx.fqdn, sizeof(d->ctx.fqdn), "%s", d->conf.fqdn);
+	d->ctx.lifetime = d->conf.lifetime;
+	return 0;
+}
+
+static void close_resources(struct daemon *d)
+{
+	mas_server_free(d->server);
+	d->server = NULL;
+	mas_ratelimit_free(d->rl);
+	d->rl = NULL;
+	store_close(d->store);
+	d->store = NULL;
+	wolfSSL_CTX_free(d->est_ctx);
+	wolfSSL_CTX_free(d->ret_ctx);
+	d->est_ctx = d->ret_ctx = NULL;
+	secret_wipe(&d->ctx, sizeof(d->ctx));
+	if (d->have_conf)
+		mas_conf_free(&d->conf);
+	d->have_conf = false;
+}
+
+static int write_port_file(const char *path, uint16_t est, uint16_t ret)
+{
+	_cleanup_free_ char *tmp = NULL;
+	FILE *f;
+	int r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "establish=%u retrieve=%u\n", est, ret);
+	if (fclose(f) != 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static void on_reload(struct mas_server *srv, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct mas_conf nc = { 0 };
+	char err[CONF_ERR_MAX];
+	int r;
+
+	sd_notify(0, "RELOADING=1");
+	r = mas_conf_load(d->opt.config, &nc, err, sizeof(err));
+	if (r < 0) {
+		log_error("cannot reload %s, keeping the running configuration: %s", d->opt.config,
+			  err);
+		mas_conf_free(&nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (str_differs(nc.listen, d->conf.listen) ||
+	    str_differs(nc.retrieval_listen, d->conf.retrieval_listen) ||
+	    str_differs(nc.fqdn, d->conf.fqdn) || str_differs(nc.cert, d->conf.cert) ||
+	    str_differs(nc.key, d->conf.key) || str_differs(nc.target_ca, d->conf.target_ca) ||
+	    str_differs(nc.store_path, d->conf.store_path) ||
+	    str_differs(nc.master_key, d->conf.master_key))
+		log_notice("listen addresses, fqdn, certificates and the store are read only at "
+			   "start; restart m2masd to apply those changes");
+	/* Keep the settings that only take effect at start; take the others. */
+	d->conf.lifetime = nc.lifetime;
+	d->conf.handshake_timeout = nc.handshake_timeout;
+	d->conf.idle_timeout = nc.idle_timeout;
+	d->conf.max_failures = nc.max_failures;
+	d->conf.failure_window = nc.failure_window;
+	free(d->conf.log_level);
+	d->conf.log_level = nc.log_level;
+	nc.log_level = NULL;
+	mas_conf_free(&nc);
+
+	apply_log_level(d);
+	d->ctx.lifetime = d->conf.lifetime;
+	mas_server_set_timeouts(srv, d->conf.handshake_timeout * 1000, d->conf.idle_timeout * 1000);
+	mas_ratelimit_set_limits(d->rl, d->conf.max_failures, d->conf.failure_window * 1000);
+	log_info("configuration reloaded from %s", d->opt.config);
+	sd_notify(0, "READY=1");
+}
+
+/* Under systemd up to 1024 connections need more than the default 1024 fds. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* "host:port" of a listener with the port it really got (the configured one may be 0). */
+static const char *bound_addr(const char *conf_addr, uint16_t port, char *buf, size_t len)
+{
+	char host[256];
+	uint16_t unused;
+
+	if (tcp_parse_hostport(conf_addr, host, sizeof(host), &unused) < 0)
+		snprintf(buf, len, "%s", conf_addr);
+	else if (strchr(host, ':'))
+		snprintf(buf, len, "[%s]:%u", host, port);
+	else
+		snprintf(buf, len, "%s:%u", host, port);
+	return buf;
+}
+
+static int run(struct daemon *d)
+{
+	struct mas_server_conf sc = {
+		.listen = d->conf.listen,
+		.retrieval_listen = d->conf.retrieval_listen,
+		.est_ctx = d->est_ctx,
+		.ret_ctx = d->ret_ctx,
+		.max_conns = d->opt.max_conns,
+		.handshake_timeout_ms = d->conf.handshake_timeout * 1000,
+		.idle_timeout_ms = d->conf.idle_timeout * 1000,
+	};
+	char err[CONF_ERR_MAX], est_addr[300], ret_addr[300];
+	uint16_t est, ret;
+	int r;
+
+	r = mas_server_new(&sc, &d->ctx, &d->server, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	mas_server_set_reload(d->server, on_reload, d);
+	mas_server_ports(d->server, &est, &ret);
+	log_info("listening on %s (establishment), %s (retrieval)",
+		 bound_addr(d->conf.listen, est, est_addr, sizeof(est_addr)),
+		 bound_addr(d->conf.retrieval_listen, ret, ret_addr, sizeof(ret_addr)));
+	if (d->opt.port_file) {
+		r = write_port_file(d->opt.port_file, est, ret);
+		if (r < 0) {
+			log_error("cannot write port file %s: %s", d->opt.port_file, strerror(-r));
+			return r;
+		}
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=establishment on port %u, retrieval on port %u", est, ret);
+	r = mas_server_run(d->server);
+	sd_notify(0, "STOPPING=1");
+	log_info("m2masd stopped");
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	char err[CONF_ERR_MAX];
+	enum log_level level;
+	int r;
+
+	if (parse_options(argc, argv, &d.opt) < 0 || setup_logging(&d.opt, &level) < 0)
+		return EXIT_FAILURE;
+	signal(SIGPIPE, SIG_IGN);
+	r = tls_init();
+	if (r < 0) {
+		log_error("cannot initialise wolfSSL");
+		return EXIT_FAILURE;
+	}
+	r = mas_conf_load(d.opt.config, &d.conf, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		if (d.opt.check)
+			fprintf(stderr, "m2masd: configuration %s is not usable\n", d.opt.config);
+		return EXIT_FAILURE;
+	}
+	d.have_conf = true;
+	apply_log_level(&d);
+
+	r = open_resources(&d, err, sizeof(err));
+	if (d.opt.check) {
+		if (r < 0)
+			fprintf(stderr, "m2masd: %s\nm2masd: configuration %s is not usable\n", err,
+				d.opt.config);
+		else
+			printf("m2masd: configuration %s is usable (certificates, target CA, master "
+			       "key and store %s checked)\n",
+			       d.opt.config, d.conf.store_path);
+		close_resources(&d);
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	if (r < 0) {
+		log_error("%s", err);
+		close_resources(&d);
+		return EXIT_FAILURE;
+	}
+	raise_fd_limit();
+	r = run(&d);
+	close_resources(&d);
+	wolfSSL_Cleanup();
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

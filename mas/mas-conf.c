@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Loading and validating the MAS configuration (m2masd.conf and its drop-in folder). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/util.h"
+#include "mas/mas-conf.h"
+
+static const struct conf_item mas_items[] = {
+	{ "mas", "listen", conf_parse_string, offsetof(struct mas_conf, listen) },
+	{ "mas", "retrieval_listen", conf_parse_string, offsetof(struct mas_conf, retrieval_listen) },
+	{ "mas", "fqdn", conf_parse_string, offsetof(struct mas_conf, fqdn) },
+	{ "mas", "cert", conf_parse_path, offsetof(struct mas_conf, cert) },
+	{ "mas", "key", conf_parse_path, offsetof(struct mas_conf, key) },
+	{ "mas", "target_ca", conf_parse_path, offsetof(struct mas_conf, target_ca) },
+	{ "mas", "lifetime", conf_parse_duration, offsetof(struct mas_conf, lifetime) },
+	{ "mas", "handshake_timeout", conf_parse_duration,
+	  offsetof(struct mas_conf, handshake_timeout) },
+	{ "mas", "idle_timeout", conf_parse_duration, offsetof(struct mas_conf, idle_timeout) },
+	{ "mas", "max_failures", conf_parse_uint32, offsetof(struct mas_conf, max_failures) },
+	{ "mas", "failure_window", conf_parse_duration, offsetof(struct mas_conf, failure_window) },
+	{ "store", "path", conf_parse_path, offsetof(struct mas_conf, store_path) },
+	{ "store", "master_key", conf_parse_path, offsetof(struct mas_conf, master_key) },
+	{ "log", "level", conf_parse_string, offsetof(struct mas_conf, log_level) },
+};
+
+void mas_conf_free(struct mas_conf *c)
+{
+	if (!c)
+		return;
+	free(c->listen);
+	free(c->retrieval_listen);
+	free(c->fqdn);
+	free(c->cert);
+	free(c->key);
+	free(c->target_ca);
+	free(c->store_path);
+	free(c->master_key);
+	free(c->log_level);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A DNS name as used in key IDs: labels of A-Z a-z 0-9 and '-', separated by dots. */
+static bool fqdn_valid(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+static int check_listen(const char *path, const char *key, const char *value, char *err,
+			size_t err_len)
+{
+	char host[256];
+	uint16_t port;
+
+	if (tcp_parse_hostport(value, host, sizeof(host), &port) < 0) {
+		snprintf(err, err_len,
+			 "%s: [mas] %s '%s' is not host:port (e.g. 0.0.0.0:5683 or [::]:5683)", path,
+			 key, value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The checks every user of the file needs: values that parse but make no sense. */
+static int check_values(const char *path, const struct mas_conf *c, char *err, size_t err_len)
+{
+	enum log_level lvl;
+	int r;
+
+	r = check_listen(path, "listen", c->listen, err, err_len);
+	if (r < 0)
+		return r;
+	r = check_listen(path, "retrieval_listen", c->retrieval_listen, err, err_len);
+	if (r < 0)
+		return r;
+	if (c->fqdn && !fqdn_valid(c->fqdn)) {
+		snprintf(err, err_len, "%s: [mas] fqdn '%s' is not a DNS name such as mas.example.net",
+			 path, c->fqdn);
+		return -EINVAL;
+	}
+	if (c->lifetime == 0) {
+		snprintf(err, err_len, "%s: [mas] lifetime must be at least 1s", path);
+		return -EINVAL;
+	}
+	if (c->handshake_timeout == 0) {
+		snprintf(err, err_len, "%s: [mas] handshake_timeout must be at least 1s", path);
+		return -EINVAL;
+	}
+	if (c->idle_timeout == 0) {
+		snprintf(err, err_len, "%s: [mas] idle_timeout must be at least 1s", path);
+		return -EINVAL;
+	}
+	if (c->max_failures == 0) {
+		snprintf(err, err_len, "%s: [mas] max_failures must be at least 1", path);
+		return -EINVAL;
+	}
+	if (c->failure_window == 0) {
+		snprintf(err, err_len, "%s: [mas] failure_window must be at least 1s", path);
+		return -EINVAL;
+	}
+	if (log_level_from_string(c->log_level, &lvl) < 0) {
+		snprintf(err, err_len,
+			 "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
+			 path, c->log_level);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_required(const char *path, const struct mas_conf *c, char *err, size_t err_len)
+{
+	const char *missing = !c->fqdn ? "fqdn" :
+			      !c->cert ? "cert" :
+			      !c->key ? "key" :
+			      !c->target_ca ? "target_ca" : NULL;
+
+	if (missing) {
+		snprintf(err, err_len, "%s: [mas] %s is required", path, missing);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load(const char *path, bool require_server, struct mas_conf *ret, char *err,
+		size_t err_len)
+{
+	struct mas_conf c = {
+		.lifetime = 3600,
+		.handshake_timeout = 10,
+		.idle_timeout = 30,
+		.max_failures = 5,
+		.failure_window = 60,
+	};
+	_cleanup_free_ char *dropin = NULL;
+	int r;
+
+	if (err_len > 0)
+		err[0] = '\0';
+	c.listen = strdup("0.0.0.0:5683");
+	c.retrieval_listen = strdup("0.0.0.0:5684");
+	c.store_path = strdup("/var/lib/m2msa/mas.db");
+	c.master_key = strdup("/etc/m2msa/mas-master.key");
+	c.log_level = strdup("info");
+	if (!c.listen || !c.retrieval_listen || !c.store_path || !c.master_key || !c.log_level ||
+	    asprintf(&dropin, "%s.d", path) < 0) {
+		dropin = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = conf_load(path, dropin, mas_items, ARRAY_SIZE(mas_items), &c, err, err_len);
+	if (r < 0)
+		goto fail;
+	if (require_server) {
+		r = check_required(path, &c, err, err_len);
+		if (r < 0)
+			goto fail;
+	}
+	r = check_values(path, &c, err, err_len);
+	if (r < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	mas_conf_free(&c);
+	return r;
+}
+
+int mas_conf_load(const char *path, struct mas_conf *ret, char *err, size_t err_len)
+{
+	return load(path, true, ret, err, err_len);
+}
+
+int mas_conf_load_store(const char *path, struct mas_conf *ret, char *err, size_t err_len)
+{
+	return load(path, false, ret, err, err_len);
+}

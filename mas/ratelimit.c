@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fixed-size, set-associative table of failure counts with per-key windows. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crypto.h"
+#include "mas/ratelimit.h"
+
+#define WAYS 8
+
+struct entry {
+	uint64_t start_ms; /* first failure of the current window */
+	uint32_t count;    /* 0: the slot is free */
+	char key[MAS_RATELIMIT_KEY_MAX + 1];
+};
+
+struct mas_ratelimit {
+	struct entry *table;
+	size_t n_sets;
+	uint32_t max_failures;
+	uint64_t window_ms;
+	uint64_t seed;
+};
+
+int mas_ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
+		      struct mas_ratelimit **ret)
+{
+	struct mas_ratelimit *rl;
+	size_t n_sets = (n_slots + WAYS - 1) / WAYS;
+
+	if (n_sets == 0)
+		return -EINVAL;
+	rl = calloc(1, sizeof(*rl));
+	if (!rl)
+		return -ENOMEM;
+	rl->table = calloc(n_sets * WAYS, sizeof(struct entry));
+	if (!rl->table) {
+		free(rl);
+		return -ENOMEM;
+	}
+	/* A secret seed keeps a peer from choosing keys that collide in one set. */
+	if (crypto_random(&rl->seed, sizeof(rl->seed)) < 0)
+		rl->seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)rl;
+	rl->n_sets = n_sets;
+	rl->max_failures = max_failures;
+	rl->window_ms = window_ms;
+	*ret = rl;
+	return 0;
+}
+
+void mas_ratelimit_free(struct mas_ratelimit *rl)
+{
+	if (!rl)
+		return;
+	free(rl->table);
+	free(rl);
+}
+
+void mas_ratelimit_set_limits(struct mas_ratelimit *rl, uint32_t max_failures,
+			      uint64_t window_ms)
+{
+	rl->max_failures = max_failures;
+	rl->window_ms = window_ms;
+}
+
+/* FNV-1a over the key, mixed with the seed. */
+static size_t set_of(const struct mas_ratelimit *rl, const char *key)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ rl->seed;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 29;
+	return (size_t)(h % rl->n_sets);
+}
+
+static bool expired(const struct mas_ratelimit *rl, const struct entry *e, uint64_t now_ms)
+{
+	return e->count == 0 || now_ms - e->start_ms >= rl->window_ms;
+}
+
+static struct entry *lookup(struct mas_ratelimit *rl, const char *key)
+{
+	struct entry *set = rl->table + set_of(rl, key) * WAYS;
+
+	for (size_t i = 0; i < WAYS; i++)
+		if (set[i].count > 0 && strcmp(set[i].key, key) == 0)
+			return &set[i];
+	return NULL;
+}
+
+bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_ms,
+			   uint64_t *ret_remaining_ms)
+{
+	struct entry *e;
+
+	if (rl->max_failures == 0 || strlen(key) > MAS_RATELIMIT_KEY_MAX)
+		return false;
+	e = lookup(rl, key);
+	if (!e || expired(rl, e, now_ms) || e->count < rl->max_failures)
+		return false;
+	if (ret_remaining_ms)
+		*ret_remaining_ms = e->start_ms + rl->window_ms - now_ms;
+	return true;
+}
+
+int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
+{
+	size_t len = strlen(key);
+	struct entry *e, *set;
+
+	if (len > MAS_RATELIMIT_KEY_MAX)
+		return -ENAMETOOLONG;
+	e = lookup(rl, key);
+	if (!e) {
+		/* A free or expired slot, else the one whose window ends first. */
+		set = rl->table + set_of(rl, key) * WAYS;
+		e = &set[0];
+		for (size_t i = 0; i < WAYS; i++) {
+			if (expired(rl, &set[i], now_ms)) {
+				e = &set[i];
+				break;
+			}
+			if (set[i].start_ms < e->start_ms)
+				e = &set[i];
+		}
+		memcpy(e->key, key, len + 1);
+		e->count = 0;
+	}
+	if (expired(rl, e, now_ms)) {
+		e->start_ms = now_ms;
+		e->count = 0;
+	}
+	if (e->count < UINT32_MAX)
+		e->count++;
+	return 0;
+}

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2masd's epoll loop: listeners, non-blocking TLS connections, signals, the purge timer. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "mas/server.h"
+
+/* After the final reply and close_notify: drain the peer until EOF for at most this long. */
+#define LINGER_MS 2000
+#define MAX_EVENTS 64
+
+enum watch_kind {
+	WATCH_LISTEN_EST,
+	WATCH_LISTEN_RET,
+	WATCH_SIGNAL,
+	WATCH_PURGE,
+	WATCH_CONN,
+	_WATCH_KIND_MAX,
+};
+
+/* What epoll's data.ptr points at: the first member of every watched object. */
+struct watch {
+	enum watch_kind kind;
+	int fd;
+};
+
+enum conn_state {
+	CONN_HANDSHAKE, /* TLS accept */
+	CONN_READ,      /* reading one frame: prefix, then body */
+	CONN_WRITE,     /* sending the reply in wbuf */
+	CONN_SHUTDOWN,  /* sending close_notify */
+	CONN_LINGER,    /* write side shut; draining until the peer closes */
+	_CONN_STATE_MAX,
+};
+
+enum step {
+	STEP_AGAIN,
+	STEP_WANT_READ,
+	STEP_WANT_WRITE,
+	STEP_CLOSE,
+};
+
+struct mas_conn {
+	struct watch w; /* first */
+	struct mas_conn *prev, *next;
+	bool retrieval;
+	enum conn_state state;
+	enum mas_next after_write;
+	WOLFSSL *ssl;
+	uint32_t events; /* registered with epoll */
+	uint64_t deadline_ms;
+	struct mas_peer peer;
+	struct mas_est est;
+	size_t have, need; /* bytes in rbuf, bytes wanted */
+	size_t wlen;
+	uint8_t rbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
+	uint8_t wbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
+};
+
+struct mas_server {
+	int epfd;
+	struct watch est_listen, ret_listen, sig, purge;
+	uint16_t est_port, ret_port;
+	WOLFSSL_CTX *est_ctx, *ret_ctx;
+	struct mas_ctx *ctx;
+	struct mas_conn *conns;
+	size_t n_conns, max_conns;
+	bool accept_paused;
+	uint64_t cap_logged_ms; /* last "maximum reached" warning */
+	uint64_t cap_refused;   /* refusals since that warning */
+	uint64_t handshake_timeout_ms, idle_timeout_ms;
+	mas_reload_fn reload;
+	void *reload_userdata;
+	sigset_t old_mask;
+	bool mask_set;
+	bool quit;
+};
+
+static int watch_ctl(struct mas_server *s, int op, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(s->epfd, op, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+static void peer_from(const struct sockaddr_storage *ss, struct mas_peer *p)
+{
+	unsigned port = 0;
+
+	snprintf(p->addr, sizeof(p->addr), "unknown");
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, p->addr, sizeof(p->addr));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], p->addr, sizeof(p->addr));
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, p->addr, sizeof(p->addr));
+		port = ntohs(in6->sin6_port);
+	}
+	if (strchr(p->addr, ':'))
+		snprintf(p->name, sizeof(p->name), "[%s]:%u", p->addr, port);
+	else
+		snprintf(p->name, sizeof(p->name), "%s:%u", p->addr, port);
+}
+
+static const char *conn_role(const struct mas_conn *c)
+{
+	return c->retrieval ? "target" : "node";
+}
+
+static void accept_pause(struct mas_server *s, bool pause)
+{
+	uint32_t ev = pause ? 0 : EPOLLIN;
+
+	if (s->accept_paused == pause)
+		return;
+	s->accept_paused = pause;
+	(void)watch_ctl(s, EPOLL_CTL_MOD, &s->est_listen, ev);
+	(void)watch_ctl(s, EPOLL_CTL_MOD, &s->ret_listen, ev);
+}
+
+static void conn_free(struct mas_server *s, struct mas_conn *c)
+{
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
+	wolfSSL_free(c->ssl);
+	close(c->w.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	/* rbuf may hold a proof, wbuf a key: wipe the whole connection. */
+	secret_wipe(c, sizeof(*c));
+	free(c);
+	accept_pause(s, false);
+}
+
+static enum step conn_queue(struct mas_conn *c, const struct wire_msg *reply, enum mas_next next)
+{
+	int r = wire_encode(reply, c->wbuf, sizeof(c->wbuf), &c->wlen);
+
+	if (r < 0) {
+		log_error("cannot encode the %s reply to %s %s: %s",
+			  wire_msg_type_to_string(reply->type), conn_role(c), c->peer.name,
+			  strerror(-r));
+		return STEP_CLOSE;
+	}
+	c->after_write = next;
+	c->state = CONN_WRITE;
+	return STEP_AGAIN;
+}
+
+static enum step conn_error(struct mas_conn *c, enum wire_error_code code, const char *reason)
+{
+	struct wire_msg reply;
+
+	mas_reply_error(&reply, code, "%s", reason);
+	return conn_queue(c, &reply, MAS_NEXT_CLOSE);
+}
+
+static enum step want(WOLFSSL *ssl, int ret)
+{
+	int e = wolfSSL_get_error(ssl, ret);
+
+	if (e == WOLFSSL_ERROR_WANT_READ)
+		return STEP_WANT_READ;
+	if (e == WOLFSSL_ERROR_WANT_WRITE)
+		return STEP_WANT_WRITE;
+	return STEP_CLOSE;
+}
+
+static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
+{
+	char err[TLS_ERR_MAX];
+	int r = wolfSSL_accept(c->ssl);
+	enum step st;
+
+	if (r == WOLFSSL_SUCCESS) {
+		log_debug("TLS handshake with %s %s done (%s)", conn_role(c), c->peer.name,
+			  wolfSSL_get_cipher(c->ssl));
+		c->state = CONN_READ;
+		c->need = WIRE_PREFIX_LEN;
+		c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
+		return STEP_AGAIN;
+	}
+	st = want(c->ssl, r);
+	if (st != STEP_CLOSE)
+		return st;
+	tls_error(c->ssl, r, err, sizeof(err));
+	if (c->retrieval)
+		log_warning("TLS handshake with target %s failed: %s", c->peer.name, err);
+	else
+		log_info("TLS handshake with node %s failed: %s", c->peer.name, err);
+	return STEP_CLOSE;
+}
+
+static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
+{
+	struct wire_msg msg, reply;
+	enum mas_next next;
+	enum step st;
+	int r;
+
+	r = wire_decode(c->rbuf + WIRE_PREFIX_LEN, c->need - WIRE_PREFIX_LEN, &msg);
+	secret_wipe(c->rbuf, c->need);
+	c->have = 0;
+	c->need = WIRE_PREFIX_LEN;
+	c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
+	if (r == -EPROTONOSUPPORT) {
+		char reason[WIRE_REASON_MAX + 1];
+
+		log_warning("%s %s speaks protocol version %" PRIu32 "; this MAS speaks %d",
+			    conn_role(c), c->peer.name, msg.version, WIRE_VERSION);
+		snprintf(reason, sizeof(reason), "protocol version %" PRIu32
+			 " not supported; this MAS speaks version %d", msg.version, WIRE_VERSION);
+		wire_msg_wipe(&msg);
+		return conn_error(c, WIRE_ERR_VERSION, reason);
+	}
+	if (r < 0) {
+		log_warning("malformed message from %s %s", conn_role(c), c->peer.name);
+		return conn_error(c, WIRE_ERR_MALFORMED, "malformed message");
+	}
+	if (c->retrieval)
+		next = mas_retrieve_handle(s->ctx, c->ssl, &c->peer, &msg, &reply);
+	else
+		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
+	st = conn_queue(c, &reply, next);
+	wire_msg_wipe(&msg);
+	wire_msg_wipe(&reply);
+	return st;
+}
+
+static enum step conn_read(struct mas_server *s, struct mas_conn *c)
+{
+	while (c->have < c->need) {
+		int n = wolfSSL_read(c->ssl, c->rbuf + c->have, (int)(c->need - c->have));
+
+		if (n <= 0) {
+			enum step st = want(c->ssl, n);
+			char err[TLS_ERR_MAX];
+
+			if (st != STEP_CLOSE)
+				return st;
+			tls_error(c->ssl, n, err, sizeof(err));
+			if (c->have > 0 || c->est.step == MAS_EST_WAIT_PROOF)
+				log_info("%s %s went away in the middle of the exchange: %s",
+					 conn_role(c), c->peer.name, err);
+			else
+				log_debug("%s %s closed the connection: %s", conn_role(c),
+					  c->peer.name, err);
+			return STEP_CLOSE;
+		}
+		c->have += (size_t)n;
+		if (c->need == WIRE_PREFIX_LEN && c->have == WIRE_PREFIX_LEN) {
+			int len = wire_frame_length(c->rbuf);
+
+			if (len < 0) {
+				uint32_t v = (uint32_t)c->rbuf[0] << 24 | (uint32_t)c->rbuf[1] << 16 |
+					     (uint32_t)c->rbuf[2] << 8 | c->rbuf[3];
+				char reason[WIRE_REASON_MAX + 1];
+
+				log_warning("%s %s sent a frame of %" PRIu32
+					    " bytes (limit %d); closing",
+					    conn_role(c), c->peer.name, v, WIRE_FRAME_MAX);
+				snprintf(reason, sizeof(reason),
+					 "frame length %" PRIu32 " is outside 1..%d", v,
+					 WIRE_FRAME_MAX);
+				c->have = 0;
+				return conn_error(c, WIRE_ERR_MALFORMED, reason);
+			}
+			c->need = WIRE_PREFIX_LEN + (size_t)len;
+		}
+	}
+	return conn_dispatch(s, c);
+}
+
+static enum step conn_write(struct mas_conn *c)
+{
+	int n = wolfSSL_write(c->ssl, c->wbuf, (int)c->wlen);
+
+	if (n <= 0) {
+		enum step st = want(c->ssl, n);
+		char err[TLS_ERR_MAX];
+
+		if (st != STEP_CLOSE)
+			return st;
+		tls_error(c->ssl, n, err, sizeof(err));
+		log_info("cannot send to %s %s: %s", conn_role(c), c->peer.name, err);
+		return STEP_CLOSE;
+	}
+	secret_wipe(c->wbuf, c->wlen);
+	c->wlen = 0;
+	c->state = c->after_write == MAS_NEXT_CONTINUE ? CONN_READ : CONN_SHUTDOWN;
+	return STEP_AGAIN;
+}
+
+static enum step conn_shutdown(struct mas_conn *c)
+{
+	int r = wolfSSL_shutdown(c->ssl);
+
+	if (r != WOLFSSL_SUCCESS && r != WOLFSSL_SHUTDOWN_NOT_DONE) {
+		enum step st = want(c->ssl, r);
+
+		if (st == STEP_WANT_WRITE)
+			return st;
+		/* Anything else: the peer is gone or broken; nothing more to tell it. */
+	}
+	(void)shutdown(c->w.fd, SHUT_WR);
+	c->state = CONN_LINGER;
+	c->deadline_ms = mas_now_ms() + LINGER_MS;
+	return STEP_AGAIN;
+}
+
+/*
+ * Closing with unread input makes the kernel send a reset, which can destroy our
+ * last reply before the peer reads it; so read and discard until the peer closes.
+ */
+static enum step conn_linger(struct mas_conn *c)
+{
+	uint8_t buf[4096];
+
+	/* At most 64 KiB per wake-up, so a peer that keeps sending cannot hog the loop. */
+	for (int i = 0; i < 16;) {
+		ssize_t n = recv(c->w.fd, buf, sizeof(buf), 0);
+
+		if (n > 0) {
+			i++;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_WANT_READ;
+		return STEP_CLOSE;
+	}
+	return STEP_WANT_READ;
+}
+
+static void conn_run(struct mas_server *s, struct mas_conn *c)
+{
+	for (;;) {
+		enum step st = STEP_CLOSE;
+		uint32_t ev;
+
+		switch (c->state) {
+		case CONN_HANDSHAKE:
+			st = conn_handshake(s, c);
+			break;
+		case CONN_READ:
+			st = conn_read(s, c);
+			break;
+		case CONN_WRITE:
+			st = conn_write(c);
+			break;
+		case CONN_SHUTDOWN:
+			st = conn_shutdown(c);
+			break;
+		case CONN_LINGER:
+			st = conn_linger(c);
+			break;
+		case _CONN_STATE_MAX:
+			break;
+		}
+		if (st == STEP_AGAIN)
+			continue;
+		if (st == STEP_CLOSE) {
+			conn_free(s, c);
+			return;
+		}
+		ev = st == STEP_WANT_READ ? EPOLLIN : EPOLLOUT;
+		if (ev != c->events) {
+			if (watch_ctl(s, EPOLL_CTL_MOD, &c->w, ev) < 0) {
+				conn_free(s, c);
+				return;
+			}
+			c->events = ev;
+		}
+		return;
+	}
+}
+
+static void conn_new(struct mas_server *s, int fd, bool retrieval,
+		     const struct sockaddr_storage *ss)
+{
+	struct mas_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		log_error("out of memory: dropping a connection");
+		close(fd);
+		return;
+	}
+	c->w.kind = WATCH_CONN;
+	c->w.fd = fd;
+	c->retrieval = retrieval;
+	c->state = CONN_HANDSHAKE;
+	c->need = WIRE_PREFIX_LEN;
+	c->deadline_ms = mas_now_ms() + s->handshake_timeout_ms;
+	peer_from(ss, &c->peer);
+	(void)tcp_set_nodelay(fd);
+	c->ssl = wolfSSL_new(retrieval ? s->ret_ctx : s->est_ctx);
+	if (!c->ssl || wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS) {
+		log_error("cannot create a TLS session for %s (out of memory?)", c->peer.name);
+		wolfSSL_free(c->ssl);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->events = EPOLLIN;
+	if (watch_ctl(s, EPOLL_CTL_ADD, &c->w, c->events) < 0) {
+		log_error("cannot watch the connection from %s: %s", c->peer.name, strerror(errno));
+		wolfSSL_free(c->ssl);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	log_debug("connection from %s %s (%zu open)", conn_role(c), c->peer.name, s->n_conns);
+	conn_run(s, c);
+}
+
+static void on_accept(struct mas_server *s, struct watch *w)
+{
+	bool retrieval = w->kind == WATCH_LISTEN_RET;
+
+	/* A bounded batch per wake-up; the listener stays readable for the rest. */
+	for (int i = 0; i < MAX_EVENTS; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Out of fds or memory: stop accepting until a connection closes. */
+			log_warning("cannot accept connections: %s; pausing until one closes",
+				    strerror(errno));
+			if (s->n_conns > 0)
+				accept_pause(s, true);
+			return;
+		}
+		if (s->n_conns >= s->max_conns) {
+			uint64_t now = mas_now_ms();
+			struct mas_peer p;
+
+			/* One warning a second at most: a flood must not flood the log too. */
+			s->cap_refused++;
+			if (now - s->cap_logged_ms >= 1000 || s->cap_logged_ms == 0) {
+				peer_from(&ss, &p);
+				log_warning("refusing connection from %s: %zu connections open (the "
+					    "maximum); %" PRIu64 " refused since the last warning",
+					    p.name, s->n_conns, s->cap_refused);
+				s->cap_logged_ms = now;
+				s->cap_refused = 0;
+			}
+			close(fd);
+			continue;
+		}
+		conn_new(s, fd, retrieval, &ss);
+	}
+}
+
+static void purge(struct mas_server *s)
+{
+	int r = store_assoc_purge_expired(s->ctx->store, (uint64_t)time(NULL));
+
+	if (r < 0)
+		log_error("cannot purge expired associations from the store: %s", strerror(-r));
+	else if (r > 0)
+		log_info("purged %d expired association%s", r, r == 1 ? "" : "s");
+}
+
+static void on_purge_timer(struct mas_server *s)
+{
+	uint64_t ticks;
+
+	if (read(s->purge.fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks))
+		purge(s);
+}
+
+static void on_signal(struct mas_server *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("received SIGHUP, reloading the configuration");
+			if (s->reload)
+				s->reload(s, s->reload_userdata);
+		} else {
+			log_notice("received %s, stopping",
+				   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			s->quit = true;
+		}
+	}
+}
+
+static void expire_conns(struct mas_server *s, uint64_t now)
+{
+	struct mas_conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms > now)
+			continue;
+		if (c->state == CONN_HANDSHAKE)
+			log_info("closing connection from %s %s: no TLS handshake within %" PRIu64
+				 " ms",
+				 conn_role(c), c->peer.name, s->handshake_timeout_ms);
+		else if (c->state != CONN_LINGER)
+			log_info("closing connection from %s %s%s%s: idle for %" PRIu64 " ms",
+				 conn_role(c), c->peer.name, c->est.node_id[0] ? " of node " : "",
+				 c->est.node_id, s->idle_timeout_ms);
+		conn_free(s, c);
+	}
+}
+
+static int next_timeout(const struct mas_server *s, uint64_t now)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (const struct mas_conn *c = s->conns; c; c = c->next)
+		if (c->deadline_ms < min)
+			min = c->deadline_ms;
+	if (min == UINT64_MAX)
+		return -1;
+	if (min <= now)
+		return 0;
+	return min - now > 60000 ? 60000 : (int)(min - now);
+}
+
+static int listen_on(const char *hostport, struct watch *w, uint16_t *ret_port, char *err,
+		     size_t err_len)
+{
+	char host[256];
+	uint16_t port;
+	int fd;
+
+	if (tcp_parse_hostport(hostport, host, sizeof(host), &port) < 0) {
+		snprintf(err, err_len, "invalid listen address '%s' (expected HOST:PORT or [V6]:PORT)",
+			 hostport);
+		return -EINVAL;
+	}
+	fd = tcp_listen(host, port, ret_port);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot listen on %s: %s", hostport, strerror(-fd));
+		return fd;
+	}
+	w->fd = fd;
+	return 0;
+}
+
+int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
+		   struct mas_server **ret, char *err, size_t err_len)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = MAS_PURGE_INTERVAL_MS / 1000 },
+		.it_value = { .tv_sec = MAS_PURGE_INTERVAL_MS / 1000 },
+	};
+	struct mas_server *s;
+	sigset_t mask;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	s->epfd = s->est_listen.fd = s->ret_listen.fd = s->sig.fd = s->purge.fd = -1;
+	s->est_listen.kind = WATCH_LISTEN_EST;
+	s->ret_listen.kind = WATCH_LISTEN_RET;
+	s->sig.kind = WATCH_SIGNAL;
+	s->purge.kind = WATCH_PURGE;
+	s->ctx = ctx;
+	s->est_ctx = conf->est_ctx;
+	s->ret_ctx = conf->ret_ctx;
+	s->max_conns = conf->max_conns ? conf->max_conns : MAS_MAX_CONNS_DEFAULT;
+	mas_server_set_timeouts(s, conf->handshake_timeout_ms, conf->idle_timeout_ms);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, &s->old_mask) < 0) {
+		r = -errno;
+		snprintf(err, err_len, "cannot block signals: %s", strerror(errno));
+		goto fail;
+	}
+	s->mask_set = true;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->purge.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epfd < 0 || s->sig.fd < 0 || s->purge.fd < 0 ||
+	    timerfd_settime(s->purge.fd, 0, &its, NULL) < 0) {
+		r = -errno;
+		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(errno));
+		goto fail;
+	}
+	r = listen_on(conf->listen, &s->est_listen, &s->est_port, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = listen_on(conf->retrieval_listen, &s->ret_listen, &s->ret_port, err, err_len);
+	if (r < 0)
+		goto fail;
+	if ((r = watch_ctl(s, EPOLL_CTL_ADD, &s->est_listen, EPOLLIN)) < 0 ||
+	    (r = watch_ctl(s, EPOLL_CTL_ADD, &s->ret_listen, EPOLLIN)) < 0 ||
+	    (r = watch_ctl(s, EPOLL_CTL_ADD, &s->sig, EPOLLIN)) < 0 ||
+	    (r = watch_ctl(s, EPOLL_CTL_ADD, &s->purge, EPOLLIN)) < 0) {
+		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(-r));
+		goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	mas_server_free(s);
+	return r;
+}
+
+void mas_server_free(struct mas_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_free(s, s->conns);
+	if (s->est_listen.fd >= 0)
+		close(s->est_listen.fd);
+	if (s->ret_listen.fd >= 0)
+		close(s->ret_listen.fd);
+	if (s->sig.fd >= 0)
+		close(s->sig.fd);
+	if (s->purge.fd >= 0)
+		close(s->purge.fd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->mask_set)
+		(void)sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+	free(s);
+}
+
+void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *ret_ret)
+{
+	*ret_est = s->est_port;
+	*ret_ret = s->ret_port;
+}
+
+void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
+			     uint64_t idle_timeout_ms)
+{
+	s->handshake_timeout_ms = handshake_timeout_ms ? handshake_timeout_ms : 10000;
+	s->idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 30000;
+}
+
+void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata)
+{
+	s->reload = fn;
+	s->reload_userdata = userdata;
+}
+
+size_t mas_server_n_conns(const struct mas_server *s)
+{
+	return s->n_conns;
+}
+
+int mas_server_run(struct mas_server *s)
+{
+	purge(s);
+	while (!s->quit) {
+		struct epoll_event evs[MAX_EVENTS];
+		int n = epoll_wait(s->epfd, evs, MAX_EVENTS, next_timeout(s, mas_now_ms()));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("event loop failed: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			switch (w->kind) {
+			case WATCH_LISTEN_EST:
+			case WATCH_LISTEN_RET:
+				on_accept(s, w);
+				break;
+			case WATCH_SIGNAL:
+				on_signal(s);
+				break;
+			case WATCH_PURGE:
+				on_purge_timer(s);
+				break;
+			case WATCH_CONN:
+				conn_run(s, (struct mas_conn *)w);
+				break;
+			case _WATCH_KIND_MAX:
+				break;
+			}
+		}
+		expire_conns(s, mas_now_ms());
+	}
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2masd's event loop: one epoll with the establishment and retrieval
+ * listeners, every connection (non-blocking wolfSSL), a signalfd (SIGTERM,
+ * SIGINT: stop; SIGHUP: reload) and a timerfd that purges expired associations.
+ * Each connection carries one exchange (exchange.h) and is closed after its
+ * final reply; handshake and idle timeouts and a connection cap keep slow or
+ * silent peers from holding the MAS. The server never logs key bytes.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "mas/exchange.h"
+
+#define MAS_MAX_CONNS_DEFAULT 1024
+#define MAS_PURGE_INTERVAL_MS (60 * 1000)
+
+struct mas_server;
+
+struct mas_server_conf {
+	const char *listen;           /* "host:port" for establishment (port 0: any) */
+	const char *retrieval_listen; /* "host:port" for key retrieval */
+	WOLFSSL_CTX *est_ctx;         /* server certificate, no client certificate */
+	WOLFSSL_CTX *ret_ctx;         /* mutual TLS against the targets' CA */
+	size_t max_conns;             /* 0: MAS_MAX_CONNS_DEFAULT */
+	uint64_t handshake_timeout_ms;
+	uint64_t idle_timeout_ms;
+};
+
+/* Called on SIGHUP from the loop; its errors are the callback's to log. */
+typedef void (*mas_reload_fn)(struct mas_server *s, void *userdata);
+
+/*
+ * Block SIGTERM/SIGINT/SIGHUP, bind both listeners. The contexts and ctx must
+ * outlive the server. Returns 0 or -errno with a message in err.
+ */
+int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
+		   struct mas_server **ret, char *err, size_t err_len);
+/* Close every connection and listener; the TLS contexts are the caller's. */
+void mas_server_free(struct mas_server *s);
+
+void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *ret_ret);
+void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
+			     uint64_t idle_timeout_ms);
+void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata);
+size_t mas_server_n_conns(const struct mas_server *s);
+
+/* Purge expired associations now, then run until SIGTERM/SIGINT. Returns 0 or -errno. */
+int mas_server_run(struct mas_server *s);

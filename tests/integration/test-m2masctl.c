@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2masctl, the built binary, run against a store in a temp dir: commands, output, exit codes. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/secret.h"
+#include "harness.h"
+#include "mas/keyfile.h"
+#include "mas/store.h"
+
+struct run {
+	int status;
+	char *out;
+	char *err;
+};
+
+static char *dir, *bin, *store_path, *key_path;
+
+static void setup(void)
+{
+	const char *build = getenv("BUILDDIR");
+
+	cr_assert_not_null(build, "BUILDDIR is not set (run through meson test)");
+	bin = harness_strdupf("%s/mas/m2masctl", build);
+	if (access(bin, X_OK) != 0)
+		cr_skip_test("%s is not built (meson compile m2masctl)", bin);
+	cr_assert_eq(harness_tmpdir(&dir), 0);
+	store_path = harness_strdupf("%s/mas.db", dir);
+	key_path = harness_strdupf("%s/master.key", dir);
+}
+
+static void teardown(void)
+{
+	if (dir)
+		harness_rmtree(dir);
+	free(dir);
+	free(bin);
+	free(store_path);
+	free(key_path);
+	dir = bin = store_path = key_path = NULL;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* m2masctl --store S --master-key K ARGS... (NULL-terminated), stdin from stdin_data. */
+static struct run ctl_in(const char *stdin_data, const char *arg, ...)
+{
+	const char *argv[32] = { bin, "--store", store_path, "--master-key", key_path };
+	struct run r = { 0 };
+	size_t n = 5;
+	va_list ap;
+
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		cr_assert_lt(n, 31);
+		argv[n++] = a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	cr_assert_eq(harness_run(argv, NULL, stdin_data, &r.status, &r.out, &r.err), 0);
+	return r;
+}
+#define ctl(...) ctl_in(NULL, __VA_ARGS__, NULL)
+
+static void init_store(void)
+{
+	struct run r = ctl("init");
+
+	cr_assert_eq(r.status, 0, "init: %s", r.err);
+	run_free(&r);
+}
+
+static struct store *open_store(void)
+{
+	_cleanup_secret_ struct secret *mk = NULL;
+	struct store *s = NULL;
+
+	cr_assert_eq(store_master_key_load(key_path, &mk), 0);
+	cr_assert_eq(store_open(store_path, mk->data, &s), 0);
+	return s;
+}
+
+static bool is_hex64_line(const char *s)
+{
+	if (strlen(s) != 65 || s[64] != '\n')
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+TestSuite(m2masctl, .init = setup, .fini = teardown);
+
+Test(m2masctl, init_creates_and_refuses_to_overwrite)
+{
+	struct stat st;
+	struct run r;
+
+	init_store();
+	cr_assert_eq(stat(key_path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "master key file mode");
+	cr_assert_eq(stat(store_path, &st), 0);
+	cr_assert_eq(st.st_mode & 0077, 0, "store not readable by others");
+
+	r = ctl("init");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "refusing to overwrite"), "%s", r.err);
+	run_free(&r);
+}
+
+Test(m2masctl, add_generate_km_prints_it_once)
+{
+	_cleanup_secret_ struct secret *km = NULL;
+	char hex[2 * MAS_KEY_LEN + 1];
+	struct store *s;
+	struct run r;
+
+	init_store();
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "km-1@mas.example.net", "--target",
+		"/in-cse", "--methods", "psk,pki", "--lifetime", "2h", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(is_hex64_line(r.out), "stdout is the Km as 64 hex digits: '%s'", r.out);
+	cr_assert(strstr(r.err, "only this once"), "%s", r.err);
+	cr_assert(strstr(r.err, "m2msactl provision"), "%s", r.err);
+
+	s = open_store();
+	cr_assert_eq(store_node_get_km(s, "/mn-cse-1", &km), 0);
+	store_close(s);
+	mas_key_to_hex(km->data, hex);
+	cr_assert_eq(strncmp(r.out, hex, 64), 0, "the printed key is the stored Km");
+	hex[64] = '\0';
+
+	{
+		struct run l = ctl("node", "list");
+		struct run j = ctl("node", "list", "--json");
+		struct run sh = ctl("node", "show", "/mn-cse-1");
+
+		cr_assert_eq(l.status, 0);
+		cr_assert(strstr(l.out, "/mn-cse-1") && strstr(l.out, "km-1@mas.example.net") &&
+				  strstr(l.out, "psk,pki") && strstr(l.out, "2h"),
+			  "%s", l.out);
+		cr_assert_null(strstr(l.out, hex), "list shows no key bytes");
+		cr_assert_null(strstr(j.out, hex), "list --json shows no key bytes");
+		cr_assert_null(strstr(sh.out, hex), "show shows no key bytes");
+		cr_assert(strstr(sh.out, "state:        active"), "%s", sh.out);
+		run_free(&l);
+		run_free(&j);
+		run_free(&sh);
+	}
+	run_free(&r);
+}
+
+Test(m2masctl, add_from_file_and_stdin)
+{
+	_cleanup_secret_ struct secret *km = NULL;
+	uint8_t raw[32];
+	char *file = harness_strdupf("%s/km.bin", dir);
+	struct store *s;
+	struct run r;
+
+	init_store();
+	for (int i = 0; i < 32; i++)
+		raw[i] = (uint8_t)(0xa0 + i);
+	cr_assert_eq(harness_write_file(file, raw, sizeof(raw), 0600), 0);
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k1", "--target", "/in-cse", "--km-file",
+		file);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "", "nothing on stdout without --generate-km");
+	run_free(&r);
+
+	r = ctl_in("a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n", "node",
+		   "add", "/mn-cse-2", "--km-id", "k2", "--target", "/in-cse", "--km-file", "-",
+		   NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+
+	s = open_store();
+	cr_assert_eq(store_node_get_km(s, "/mn-cse-1", &km), 0);
+	cr_assert(secret_equal(km->data, raw, 32), "raw file");
+	secret_free(km);
+	km = NULL;
+	cr_assert_eq(store_node_get_km(s, "/mn-cse-2", &km), 0);
+	cr_assert(secret_equal(km->data, raw, 32), "hex on stdin");
+	store_close(s);
+
+	r = ctl_in("not a key", "node", "add", "/mn-cse-3", "--km-id", "k3", "--target", "/in-cse",
+		   "--km-file", "-", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "32 raw bytes or 64 hex digits"), "%s", r.err);
+	run_free(&r);
+	free(file);
+}
+
+Test(m2masctl, list_json_parses)
+{
+	struct run r;
+	const char *argv[] = {
+		"python3", "-c",
+		"import json,sys\n"
+		"d=json.load(sys.stdin)\n"
+		"assert isinstance(d,list) and len(d)==2, d\n"
+		"assert d[0]['node_id']=='/mn-cse-a' and d[1]['node_id']=='/mn-cse-b', d\n"
+		"assert d[0]['methods']==['psk'] and d[0]['state']=='active', d\n"
+		"assert d[1]['target_id']=='/in-cse-2' and d[1]['lifetime']==6, d\n"
+		"assert set(d[0])=={'node_id','km_id','target_id','methods','lifetime','state','created'}\n"
+		"print('ok')\n",
+		NULL,
+	};
+	int status;
+	char *out = NULL, *err = NULL;
+
+	if (!harness_have_program("python3"))
+		cr_skip_test("python3 is needed to check the JSON (apt install python3)");
+	init_store();
+	r = ctl("node", "list", "--json");
+	cr_assert_eq(r.status, 0);
+	cr_assert_str_eq(r.out, "[]\n", "empty store");
+	run_free(&r);
+	r = ctl("node", "add", "/mn-cse-b", "--km-id", "kb", "--target", "/in-cse", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "add", "/mn-cse-a", "--km-id", "ka", "--target", "/in-cse", "--generate-km");
+	run_free(&r);
+	r = ctl("node", "set-target", "/mn-cse-b", "/in-cse-2");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "set-lifetime", "/mn-cse-b", "6s");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "list", "--json");
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(harness_run(argv, NULL, r.out, &status, &out, &err), 0);
+	cr_assert_eq(status, 0, "JSON check failed: %s\n%s", err, r.out);
+	cr_assert_str_eq(out, "ok\n");
+	free(out);
+	free(err);
+	run_free(&r);
+}
+
+Test(m2masctl, revoke_node_and_assocs)
+{
+	struct store_assoc a = { .method = WIRE_METHOD_PSK, .created = 1000 };
+	char kcid_hex[33], key_id[64];
+	uint8_t k[32] = { 0 };
+	struct store *s;
+	struct run r;
+
+	init_store();
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k1", "--target", "/in-cse", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+
+	/* Two associations as m2masd would register them: one live, one long expired. */
+	s = open_store();
+	strcpy(a.node_id, "/mn-cse-1");
+	strcpy(a.target_id, "/in-cse");
+	memset(a.kcid, 0x11, sizeof(a.kcid));
+	a.expiry = (uint64_t)time(NULL) + 3600;
+	cr_assert_eq(store_assoc_add(s, &a, k, k), 0);
+	memset(a.kcid, 0x22, sizeof(a.kcid));
+	a.expiry = 2000;
+	cr_assert_eq(store_assoc_add(s, &a, k, k), 0);
+	store_close(s);
+
+	memset(kcid_hex, '1', 32);
+	kcid_hex[32] = '\0';
+	r = ctl("assoc", "list");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, kcid_hex), "%s", r.out);
+	cr_assert(strstr(r.out, "active") && strstr(r.out, "expired"), "%s", r.out);
+	run_free(&r);
+
+	snprintf(key_id, sizeof(key_id), "%s@mas.example.net", kcid_hex);
+	r = ctl("assoc", "revoke", key_id);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("assoc", "list", "--node", "/mn-cse-1", "--json");
+	cr_assert(strstr(r.out, "\"state\":\"revoked\"") && strstr(r.out, "\"state\":\"expired\""),
+		  "%s", r.out);
+	run_free(&r);
+
+	r = ctl("assoc", "purge");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "removed 1 expired association"), "%s", r.err);
+	run_free(&r);
+
+	r = ctl("node", "revoke", "/mn-cse-1");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "show", "/mn-cse-1");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "state:        revoked"), "%s", r.out);
+	cr_assert(strstr(r.out, "0 active, 0 expired, 1 revoked"), "%s", r.out);
+	run_free(&r);
+
+	r = ctl("node", "delete", "/mn-cse-1");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("assoc", "list", "--json");
+	cr_assert_str_eq(r.out, "[]\n");
+	run_free(&r);
+}
+
+Test(m2masctl, failures_exit_1_and_name_the_fix)
+{
+	struct run r;
+
+	r = ctl("node", "list");
+	cr_assert_eq(r.status, 1, "no store yet");
+	cr_assert(strstr(r.err, "run m2masctl init"), "%s", r.err);
+	run_free(&r);
+
+	init_store();
+	r = ctl("node", "show", "/nobody");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "node '/nobody' not found (see m2masctl node list)"), "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "revoke", "/nobody");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "not found"), "%s", r.err);
+	run_free(&r);
+
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", "--generate-km");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "already exists"), "%s", r.err);
+	cr_assert_str_eq(r.out, "", "no key printed when the add failed");
+	run_free(&r);
+
+	r = ctl("assoc", "revoke", "00112233445566778899aabbccddeeff");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "not found (see m2masctl assoc list)"), "%s", r.err);
+	run_free(&r);
+
+	cr_assert_eq(chmod(key_path, 0644), 0);
+	r = ctl("node", "list");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "chmod 600"), "%s", r.err);
+	run_free(&r);
+
+	cr_assert_eq(unlink(key_path), 0);
+	cr_assert_eq(store_master_key_create(key_path), 0);
+	r = ctl("node", "list");
+	cr_assert_eq(r.status, 1, "another master key");
+	cr_assert(strstr(r.err, "does not belong"), "%s", r.err);
+	run_free(&r);
+}
+
+Test(m2masctl, usage_errors_exit_2)
+{
+	static const char *const cases[][12] = {
+		{ NULL },
+		{ "frobnicate", NULL },
+		{ "node", NULL },
+		{ "node", "frob", NULL },
+		{ "node", "add", NULL },
+		{ "node", "add", "/mn-cse-1", "--target", "/in", "--generate-km", NULL },
+		{ "node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", NULL },
+		{ "node", "add", "bad id!", "--km-id", "k", "--target", "/in", "--generate-km", NULL },
+		{ "node", "add", "/n", "--km-id", "k", "--target", "/in", "--methods", "psk,xyz", NULL },
+		{ "node", "list", "--bogus", NULL },
+		{ "node", "show", NULL },
+		{ "node", "show", "/a", "/b", NULL },
+		{ "node", "set-lifetime", "/a", "soon", NULL },
+		{ "assoc", "revoke", "xyz", NULL },
+	};
+
+	init_store();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[16] = { bin, "--store", store_path, "--master-key", key_path };
+		struct run r = { 0 };
+		size_t n = 5;
+
+		for (size_t j = 0; cases[i][j]; j++)
+			argv[n++] = cases[i][j];
+		argv[n] = NULL;
+		cr_assert_eq(harness_run(argv, NULL, NULL, &r.status, &r.out, &r.err), 0);
+		cr_assert_eq(r.status, 2, "case %zu (%s %s): status %d, %s", i,
+			     cases[i][0] ? cases[i][0] : "", cases[i][0] && cases[i][1] ? cases[i][1] : "",
+			     r.status, r.err);
+		cr_assert_neq(r.err[0], '\0', "case %zu says what is wrong", i);
+		cr_assert_str_eq(r.out, "", "case %zu prints nothing on stdout", i);
+		run_free(&r);
+	}
+	{
+		struct run r = { 0 };
+		const char *argv[] = { bin, "--bogus", NULL };
+
+		cr_assert_eq(harness_run(argv, NULL, NULL, &r.status, &r.out, &r.err), 0);
+		cr_assert_eq(r.status, 2);
+		run_free(&r);
+	}
+}
+
+Test(m2masctl, config_file_supplies_store_paths)
+{
+	char *conf = harness_strdupf("%s/m2masd.conf", dir);
+	char *text = harness_strdupf("[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = debug\n",
+				     store_path, key_path);
+	struct run r = { 0 };
+	const char *init[] = { bin, "--config", conf, "init", NULL };
+	const char *list[] = { bin, "--config", conf, "node", "list", "--json", NULL };
+	const char *missing[] = { bin, "--config", "/nonexistent/m2masd.conf", "node", "list", NULL };
+
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0644), 0);
+	cr_assert_eq(harness_run(init, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	cr_assert_eq(access(store_path, F_OK), 0, "init used [store] path");
+	cr_assert_eq(harness_run(list, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "[]\n");
+	run_free(&r);
+	cr_assert_eq(harness_run(missing, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "/nonexistent/m2masd.conf"), "%s", r.err);
+	run_free(&r);
+	free(conf);
+	free(text);
+}

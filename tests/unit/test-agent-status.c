@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's status file: JSON out and back, escaping, malformed input, atomic write (agent/status.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/status.h"
+
+static struct agent_status sample(void)
+{
+	struct agent_status st;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.state, sizeof(st.state), "backoff");
+	snprintf(st.node_id, sizeof(st.node_id), "/mn-cse-1");
+	snprintf(st.mas, sizeof(st.mas), "[2001:db8::1]:5683");
+	snprintf(st.key_id, sizeof(st.key_id), "00112233445566778899aabbccddeeff@mas.test");
+	st.expiry = 1700000000;
+	st.next_rekey = 0;
+	st.retry_at = 1699999999;
+	st.failures = 7;
+	st.last_failure_time = 1699999990;
+	snprintf(st.last_failure_reason, sizeof(st.last_failure_reason),
+		 "MAS said \"no\" \\ twice\n\tand a control char \x01");
+	st.pid = 4242;
+	st.updated = 1699999991;
+	return st;
+}
+
+Test(agent_status, round_trip_with_escapes)
+{
+	struct agent_status a = sample(), b;
+	char buf[4096];
+
+	cr_assert_eq(agent_status_format(&a, buf, sizeof(buf)), 0);
+	cr_expect_null(strchr(buf, '\t'), "raw control character in JSON: %s", buf);
+	cr_expect_not_null(strstr(buf, "\\\"no\\\""), "%s", buf);
+	cr_expect_not_null(strstr(buf, "\\u0001"), "%s", buf);
+	cr_assert_eq(agent_status_parse(buf, &b), 0, "%s", buf);
+	cr_expect_str_eq(b.state, a.state);
+	cr_expect_str_eq(b.node_id, a.node_id);
+	cr_expect_str_eq(b.mas, a.mas);
+	cr_expect_str_eq(b.key_id, a.key_id);
+	cr_expect_str_eq(b.next_key_id, "");
+	cr_expect_eq(b.expiry, a.expiry);
+	cr_expect_eq(b.retry_at, a.retry_at);
+	cr_expect_eq(b.failures, 7);
+	cr_expect_eq(b.last_failure_time, a.last_failure_time);
+	cr_expect_str_eq(b.last_failure_reason, a.last_failure_reason);
+	cr_expect_eq(b.pid, 4242);
+	cr_expect_eq(b.updated, a.updated);
+}
+
+Test(agent_status, no_failure_is_null_and_unknown_keys_are_skipped)
+{
+	struct agent_status a = sample(), b;
+	char buf[4096];
+
+	a.last_failure_time = 0;
+	cr_assert_eq(agent_status_format(&a, buf, sizeof(buf)), 0);
+	cr_expect_not_null(strstr(buf, "\"last_failure\":null"), "%s", buf);
+	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"future\":{\"a\":[1]},\"pid\":1}", &b),
+		     -EBADMSG, "arrays are not part of the format");
+	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"future\":{\"a\":true},\"pid\":1}", &b), 0);
+	cr_expect_str_eq(b.state, "idle");
+	cr_expect_eq(b.pid, 1);
+}
+
+Test(agent_status, malformed_is_refused)
+{
+	static const char *const bad[] = {
+		"", "{", "{\"state\":}", "{\"state\":\"x\"", "{\"state\":\"x\"} trailing",
+		"{\"expiry\":\"soon\",\"state\":\"x\"}", "{\"expiry\":-1,\"state\":\"x\"}",
+		"{\"pid\":1}", /* no state */
+		"{\"state\":\"a\\qb\"}",
+	};
+	struct agent_status st = { .pid = 99 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(agent_status_parse(bad[i], &st), -EBADMSG, "accepted: %s", bad[i]);
+	cr_expect_eq(st.pid, 99, "a failed parse wrote its output");
+}
+
+Test(agent_status, too_small_buffer)
+{
+	struct agent_status a = sample();
+	char buf[64];
+
+	cr_expect_eq(agent_status_format(&a, buf, sizeof(buf)), -ENOBUFS);
+}
+
+Test(agent_status, write_is_atomic_0644_and_readable)
+{
+	char dir[] = "/tmp/m2msa-status-XXXXXX", path[64], tmp[80];
+	struct agent_status a = sample(), b;
+	struct stat s;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/status.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	cr_expect_eq(agent_status_read(path, &b), -ENOENT);
+	umask(077);
+	cr_assert_eq(agent_status_write(path, &a), 0);
+	cr_assert_eq(stat(path, &s), 0);
+	cr_expect_eq(s.st_mode & 0777, 0644);
+	cr_expect_neq(access(tmp, F_OK), 0, "temporary file left behind");
+	cr_assert_eq(agent_status_read(path, &b), 0);
+	cr_expect_str_eq(b.key_id, a.key_id);
+	snprintf(a.state, sizeof(a.state), "established");
+	cr_assert_eq(agent_status_write(path, &a), 0);
+	cr_assert_eq(agent_status_read(path, &b), 0);
+	cr_expect_str_eq(b.state, "established");
+	unlink(path);
+	rmdir(dir);
+}
