@@ -32,7 +32,7 @@
 /* ---- key source: where the AE's key comes from (later: the agent via libm2msa) ---- */
 
 struct key_source {
-	const char *hex;  /* --key-hex */
+	char *hex;        /* --key-hex (wiped from argv once read) */
 	const char *file; /* --key-file: 32 raw bytes or 64 hex digits */
 };
 
@@ -79,6 +79,8 @@ static int key_source_load(const struct key_source *src, struct key32 *ret, char
 
 	if (src->hex) {
 		r = key_from_hex(src->hex, strlen(src->hex), ret);
+		/* Take the key out of our argv (/proc/PID/cmdline) as soon as it is read. */
+		secret_wipe(src->hex, strlen(src->hex));
 		if (r < 0)
 			snprintf(err, err_len, "--key-hex needs exactly 64 hex digits (32 bytes)");
 		return r;

@@ -206,6 +206,7 @@ static int serve(WOLFSSL_CTX *ctx, struct retrieve_client *mas, int fd)
 	struct conn c = { .mas = mas };
 	char line[STANDIN_LINE_MAX], reply[3 * WIRE_ID_MAX + 64], terr[TLS_ERR_MAX] = "";
 	WOLFSSL *ssl = NULL;
+	const char *group;
 	int r, n;
 
 	r = frame_set_timeouts(fd, STANDIN_IO_TIMEOUT_MS);
@@ -241,9 +242,18 @@ static int serve(WOLFSSL_CTX *ctx, struct retrieve_client *mas, int fd)
 		r = -EPROTO;
 		goto out;
 	}
-	log_info("PSK handshake ok: key ID %s, node %s, AE %s, %s %s, key expires %" PRIu64,
+	group = wolfSSL_get_curve_name(ssl);
+	if (!group) {
+		/* psk_ke alone: no forward secrecy (wolfSSL cannot refuse it up front). */
+		log_error("client with key ID %s used PSK without ECDHE (psk_ke); refusing: "
+			  "configure it for psk_dhe_ke",
+			  c.key_id);
+		r = -EPROTO;
+		goto out;
+	}
+	log_info("PSK handshake ok: key ID %s, node %s, AE %s, %s %s, %s, key expires %" PRIu64,
 		 c.key_id, c.node_id, c.ae_id[0] ? c.ae_id : "-", wolfSSL_get_version(ssl),
-		 wolfSSL_get_cipher_name(ssl), c.expiry);
+		 wolfSSL_get_cipher_name(ssl), group, c.expiry);
 	n = read_line(ssl, line, sizeof(line));
 	if (n < 0) {
 		log_warning("client with key ID %s sent no line", c.key_id);

@@ -128,6 +128,18 @@ static const char *conn_role(const struct mas_conn *c)
 	return c->retrieval ? "target" : "node";
 }
 
+/* "node /mn-cse-1 at 192.0.2.1:4711" once the node has said who it is, else "node 192.0.2.1:4711". */
+static const char *conn_who(const struct mas_conn *c, char *buf, size_t len)
+{
+	if (c->est.node_id[0])
+		snprintf(buf, len, "node %s at %s", c->est.node_id, c->peer.name);
+	else
+		snprintf(buf, len, "%s %s", conn_role(c), c->peer.name);
+	return buf;
+}
+
+#define WHO_MAX (WIRE_ID_MAX + sizeof(((struct mas_peer *)0)->name) + 16)
+
 static void accept_pause(struct mas_server *s, bool pause)
 {
 	uint32_t ev = pause ? 0 : EPOLLIN;
@@ -219,6 +231,7 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 {
 	struct wire_msg msg, reply;
+	char who[WHO_MAX];
 	enum mas_next next;
 	enum step st;
 	int r;
@@ -231,15 +244,15 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 	if (r == -EPROTONOSUPPORT) {
 		char reason[WIRE_REASON_MAX + 1];
 
-		log_warning("%s %s speaks protocol version %" PRIu32 "; this MAS speaks %d",
-			    conn_role(c), c->peer.name, msg.version, WIRE_VERSION);
+		log_warning("%s speaks protocol version %" PRIu32 "; this MAS speaks %d",
+			    conn_who(c, who, sizeof(who)), msg.version, WIRE_VERSION);
 		snprintf(reason, sizeof(reason), "protocol version %" PRIu32
 			 " not supported; this MAS speaks version %d", msg.version, WIRE_VERSION);
 		wire_msg_wipe(&msg);
 		return conn_error(c, WIRE_ERR_VERSION, reason);
 	}
 	if (r < 0) {
-		log_warning("malformed message from %s %s", conn_role(c), c->peer.name);
+		log_warning("malformed message from %s", conn_who(c, who, sizeof(who)));
 		return conn_error(c, WIRE_ERR_MALFORMED, "malformed message");
 	}
 	if (c->retrieval)
@@ -279,11 +292,10 @@ static enum step conn_read(struct mas_server *s, struct mas_conn *c)
 			if (len < 0) {
 				uint32_t v = (uint32_t)c->rbuf[0] << 24 | (uint32_t)c->rbuf[1] << 16 |
 					     (uint32_t)c->rbuf[2] << 8 | c->rbuf[3];
-				char reason[WIRE_REASON_MAX + 1];
+				char reason[WIRE_REASON_MAX + 1], who[WHO_MAX];
 
-				log_warning("%s %s sent a frame of %" PRIu32
-					    " bytes (limit %d); closing",
-					    conn_role(c), c->peer.name, v, WIRE_FRAME_MAX);
+				log_warning("%s sent a frame of %" PRIu32 " bytes (limit %d); closing",
+					    conn_who(c, who, sizeof(who)), v, WIRE_FRAME_MAX);
 				snprintf(reason, sizeof(reason),
 					 "frame length %" PRIu32 " is outside 1..%d", v,
 					 WIRE_FRAME_MAX);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/crypto.h"
+#include "common/tls.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/wire.h"
@@ -499,7 +500,8 @@ Test(incse, openssl_s_client_interop)
 	standin_start("target", true, &st);
 	addr = harness_strdupf("127.0.0.1:%u", st.port);
 	{
-		const char *argv[] = { "openssl", "s_client", "-tls1_3", "-quiet", "-psk", khex,
+		/* -ign_eof: keep reading after stdin ends, print the session summary. */
+		const char *argv[] = { "openssl", "s_client", "-tls1_3", "-ign_eof", "-psk", khex,
 				       "-psk_identity", a.key_id, "-ciphersuites",
 				       "TLS_AES_128_GCM_SHA256", "-connect", addr, NULL };
 
@@ -508,6 +510,10 @@ Test(incse, openssl_s_client_interop)
 	want = harness_strdupf("OK " NODE " - ");
 	cr_assert_not_null(strstr(out, want), "s_client got no reply (status %d): %s / %s", status,
 			   out, err);
+	/* OpenSSL reports a PSK handshake as "Reused"; a temp key means psk_dhe_ke (ECDHE). */
+	cr_assert_not_null(strstr(out, "Reused, TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256"),
+			   "not a TLS 1.3 PSK session: %s", out);
+	cr_assert_not_null(strstr(out, "Server Temp Key:"), "no ECDHE (psk_dhe_ke): %s", out);
 	cr_assert_eq(standin_wait(&st, &log), 0, "stand-in failed with s_client: %s", log);
 	cr_assert_not_null(strstr(log, "TLS13-AES128-GCM-SHA256"), "suite not logged: %s", log);
 	secret_wipe(khex, sizeof(khex));
@@ -650,4 +656,59 @@ Test(incse, retrieve_rejects_wrong_mas_name)
 	free(ca);
 	free(crt);
 	free(key);
+}
+
+/* A wolfSSL PSK client that offers psk_ke only (no ECDHE), for the test below. */
+static const char *psk_ke_identity;
+static const uint8_t *psk_ke_key;
+
+static unsigned int psk_ke_cb(WOLFSSL *ssl, const char *hint, char *identity,
+			      unsigned int id_max_len, unsigned char *key, unsigned int key_max_len,
+			      const char **ciphersuite)
+{
+	if (strlen(psk_ke_identity) >= id_max_len || key_max_len < 32)
+		return 0;
+	strcpy(identity, psk_ke_identity);
+	memcpy(key, psk_ke_key, 32);
+	*ciphersuite = SA_SUITE_PSK;
+	return 32;
+}
+
+/* psk_ke has no forward secrecy: the stand-in refuses it even with the right key. */
+Test(incse, psk_ke_without_ecdhe_refused)
+{
+	struct assoc a;
+	struct standin st;
+	WOLFSSL_CTX *ctx;
+	WOLFSSL *ssl;
+	char *log = NULL, buf[64];
+	int fd, r;
+
+	add_assoc(60, &a);
+	standin_start("target", true, &st);
+	cr_assert_eq(tls_init(), 0);
+	ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
+	cr_assert_not_null(ctx);
+	cr_assert_eq(wolfSSL_CTX_set_cipher_list(ctx, SA_SUITE_PSK), WOLFSSL_SUCCESS);
+	wolfSSL_CTX_set_psk_client_tls13_callback(ctx, psk_ke_cb);
+	psk_ke_identity = a.key_id;
+	psk_ke_key = a.kc;
+	fd = tcp_connect("127.0.0.1", st.port, 5000);
+	cr_assert_geq(fd, 0);
+	ssl = wolfSSL_new(ctx);
+	cr_assert_not_null(ssl);
+	cr_assert_eq(wolfSSL_no_dhe_psk(ssl), 0);
+	cr_assert_eq(wolfSSL_set_fd(ssl, fd), WOLFSSL_SUCCESS);
+	r = wolfSSL_connect(ssl);
+	if (r == WOLFSSL_SUCCESS) {
+		/* Handshake done without ECDHE: the stand-in must close without a reply. */
+		wolfSSL_write(ssl, "hello\n", 6);
+		cr_assert_leq(wolfSSL_read(ssl, buf, sizeof(buf)), 0, "stand-in answered a psk_ke client");
+	}
+	wolfSSL_free(ssl);
+	close(fd);
+	wolfSSL_CTX_free(ctx);
+	cr_assert_eq(standin_wait(&st, &log), 1, "stand-in accepted psk_ke: %s", log);
+	cr_assert_not_null(strstr(log, "psk_ke"), "no reason logged: %s", log);
+	free(log);
 }

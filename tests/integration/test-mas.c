@@ -632,23 +632,30 @@ Test(mas, revoked_association)
 
 /* ---- bad input, slow peers ---- */
 
-/* Read from fd until EOF/reset; returns true when the peer closed within timeout_ms. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read and discard from fd; true when the peer closed (EOF or reset) within timeout_ms. */
 static bool closed_within(int fd, int timeout_ms)
 {
-	uint64_t end = (uint64_t)time(NULL) * 1000 + (uint64_t)timeout_ms + 1000;
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
 	uint8_t buf[512];
 
 	for (;;) {
+		uint64_t now = now_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&p, 1, timeout_ms) <= 0)
+		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
 			return false;
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return true;
-		if ((uint64_t)time(NULL) * 1000 > end)
-			return false;
 	}
 }
 
