@@ -434,6 +434,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		log_error("%s", err);
 		(void)sd_notifyf(0, "STATUS=configuration error: %s", err);
+		free(d.conf);
 		return 1;
 	}
 	if (check) {

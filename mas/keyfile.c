@@ -44,7 +44,7 @@ int mas_key_parse(const uint8_t *buf, size_t len, uint8_t out[static MAS_KEY_LEN
 		int hi = hex_nibble(buf[2 * i]), lo = hex_nibble(buf[2 * i + 1]);
 
 		bad |= hi < 0 || lo < 0;
-		k.b[i] = (uint8_t)((hi << 4) | (lo & 0xf));
+		k.b[i] = (uint8_t)(((unsigned)hi << 4) | ((unsigned)lo & 0xf));
 	}
 	if (bad)
 		return -EINVAL;

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 #include "agent/establish.h"
 #include "common/frame.h"
 #include "common/sa.h"
@@ -475,6 +478,8 @@ out:
 	wolfSSL_CTX_free(ctx);
 	free(cert);
 	free(key);
+	/* wolfSSL's fixed-point ECC cache is per thread: free this thread's. */
+	wc_ecc_fp_free();
 	return NULL;
 }
 
