@@ -154,7 +154,7 @@ enum {
 
 static const char provision_help[] =
 	"Usage: m2msactl provision --node-id CSE-ID --km-id KMID --key-file FILE\n"
-	"                          [--pcrs sha256:0,7] [--tcti TCTI] [--state-dir DIR] [-v]\n\n"
+	"                          [--pcrs sha256:0,7] [--tcti TCTI] [--state-dir DIR] [--force] [-v]\n\n"
 	"Import the 32-byte long-term key Km into the TPM as an HMAC-SHA256 key under the\n"
 	"storage primary key, and write km.pub, km.priv and node.conf into DIR.\n\n"
 	"  --node-id ID     this node's CSE-ID\n"
@@ -163,6 +163,7 @@ static const char provision_help[] =
 	"  --pcrs SEL       bind the key to the current values of these PCRs\n"
 	"  --tcti TCTI      default " TPM_DEFAULT_TCTI "\n"
 	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
+	"  --force          replace a key already provisioned in the state dir\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
 
 int ctl_provision(int argc, char **argv)
@@ -174,11 +175,14 @@ int ctl_provision(int argc, char **argv)
 		{ "pcrs", required_argument, NULL, OPT_PCRS },
 		{ "tcti", required_argument, NULL, OPT_TCTI },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *node_id = NULL, *km_id = NULL, *key_file = NULL, *pcrs = NULL;
+	bool force = false;
+	char existing[4096];
 	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
 	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
 	_cleanup_key32_ struct key32 km = { 0 };
@@ -196,6 +200,7 @@ int ctl_provision(int argc, char **argv)
 		case OPT_PCRS: pcrs = optarg; break;
 		case OPT_TCTI: tcti = optarg; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
+		case 'f': force = true; break;
 		case 'v': verbose = true; break;
 		case 'h': fputs(provision_help, stdout); return CTL_EXIT_OK;
 		default:
@@ -217,6 +222,13 @@ int ctl_provision(int argc, char **argv)
 		fprintf(stderr, "m2msactl provision: invalid --pcrs '%s' (expected e.g. sha256:0,7; "
 				"PCRs 0 to 23)\n", pcrs);
 		return CTL_EXIT_USAGE;
+	}
+	snprintf(existing, sizeof(existing), "%s/" TPM_KM_PUB_FILE, state_dir);
+	if (!force && access(existing, F_OK) == 0) {
+		fprintf(stderr, "m2msactl provision: a key is already provisioned in %s; replacing it "
+				"destroys it for good (add --force if that is what you want)\n",
+			state_dir);
+		return CTL_EXIT_FAILURE;
 	}
 
 	r = read_key_file(key_file, km.b, err, sizeof(err));

@@ -561,6 +561,25 @@ Test(m2msactl, provision_and_tpm_check, .fini = fixture_fini)
 		free(out);
 		free(err);
 	}
+	/* A second provision into the same state dir needs --force. */
+	{
+		const char *a[] = { ctl, "provision", "--node-id", NODE_ID, "--km-id", KM_ID,
+				    "--key-file", keyfile, "--tcti", tcti, "--state-dir", fx.state,
+				    NULL };
+		const char *f[] = { ctl, "provision", "--node-id", NODE_ID, "--km-id", KM_ID,
+				    "--key-file", keyfile, "--tcti", tcti, "--state-dir", fx.state,
+				    "--force", NULL };
+
+		st = run_ctl(a, NULL, &out, &err);
+		cr_assert_eq(st, 1, "re-provision without --force: %d", st);
+		cr_assert(strstr(err, "already provisioned") && strstr(err, "--force"), "%s", err);
+		free(out);
+		free(err);
+		st = run_ctl(f, NULL, &out, &err);
+		cr_assert_eq(st, 0, "re-provision with --force: %d %s", st, err);
+		free(out);
+		free(err);
+	}
 	/* The CLI-provisioned key equals Km: derive through the API and compare. */
 	{
 		struct tpm_ctx *t = open_tpm(&fx);
