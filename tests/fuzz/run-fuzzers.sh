@@ -19,7 +19,7 @@ build="$src/build-fuzz"
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$src" -Dfuzz=true
 else
-	meson configure "$build" -Dfuzz=true
+	meson setup --reconfigure "$build" "$src" -Dfuzz=true
 fi
 
 fuzzers=""
