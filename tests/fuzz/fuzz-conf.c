@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer harness for the INI configuration parser (common/conf.c). */
+/*
+ * libFuzzer harness for the INI configuration parser (common/conf.c) and the two
+ * configuration loaders built on it: the node's (agent/agent-conf.c, with its
+ * method-list parser and checks) and the MAS's (mas/mas-conf.c).
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "agent/agent-conf.h"
 #include "common/conf.h"
+#include "mas/mas-conf.h"
 
 struct fuzz_cfg {
 	char *s;
@@ -46,5 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)conf_parse_file(path, items, sizeof(items) / sizeof(items[0]), &c, err, sizeof(err));
 	free(c.s);
 	free(c.p);
+	{
+		struct agent_conf a;
+
+		if (agent_conf_load(path, &a, err, sizeof(err)) == 0)
+			agent_conf_free(&a);
+	}
+	{
+		struct mas_conf m;
+
+		if (mas_conf_load(path, &m, err, sizeof(err)) == 0)
+			mas_conf_free(&m);
+	}
 	return 0;
 }
