@@ -21,72 +21,38 @@
 #include "agent/establish.h"
 #include "common/frame.h"
 #include "common/sa.h"
+#include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
 
 #define NODE "/mn-cse-1"
-#define TARGET "/in-cse"
-#define FQDN "mas.test"
+#define TARGET FIXTURE_TARGET
+#define FQDN FIXTURE_FQDN
 
 struct fixture {
-	char *dir;
+	struct mas_fixture mas;
 	struct harness_swtpm *tpm;
-	pid_t mas_pid;
-	uint16_t est_port, ret_port;
 	uint8_t km[32];
-	char *db, *master;
 };
 
 static struct fixture fx;
 
-static const char *bindir(void)
-{
-	const char *b = getenv("BUILDDIR");
-
-	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
-	return b;
-}
-
 static char *path(const char *name)
 {
-	return harness_strdupf("%s/%s", fx.dir, name);
-}
-
-static void make_certs(void)
-{
-	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", getenv("SRCDIR"));
-	char *pki = path("pki");
-	const char *argv[] = { "sh", script, pki, NULL };
-	int status = -1;
-
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, NULL, NULL), 0);
-	cr_assert_eq(status, 0, "mkcerts.sh failed");
-	free(script);
-	free(pki);
-}
-
-static struct store *open_store(void)
-{
-	_cleanup_secret_ struct secret *mk = NULL;
-	struct store *s = NULL;
-
-	cr_assert_eq(store_master_key_load(fx.master, &mk), 0);
-	cr_assert_eq(store_open(fx.db, mk->data, &s), 0);
-	return s;
+	return mas_fixture_path(&fx.mas, name);
 }
 
 static void add_node(const char *node_id, const uint8_t km[32], uint64_t lifetime)
 {
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK },
-				.lifetime = lifetime };
-	struct store *s = open_store();
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
 
-	snprintf(n.node_id, sizeof(n.node_id), "%s", node_id);
-	snprintf(n.km_id, sizeof(n.km_id), "km-1@%s", FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "%s", TARGET);
-	cr_assert_eq(store_node_add(s, &n, km), 0);
-	store_close(s);
+	mas_fixture_add_node(&fx.mas, node_id, km, psk, 1, lifetime);
+}
+
+static size_t count_assocs(void)
+{
+	return mas_fixture_count_assocs(&fx.mas);
 }
 
 static void provision(const char *node_id, const uint8_t km[32])
@@ -101,77 +67,23 @@ static void provision(const char *node_id, const uint8_t km[32])
 	free(state);
 }
 
-static void start_mas(void)
-{
-	char *conf = path("m2masd.conf"), *ports = path("mas.ports"), *log = path("m2masd.log");
-	char *mas = harness_strdupf("%s/mas/m2masd", bindir());
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\nhandshake_timeout = 5s\n[store]\npath = %s\nmaster_key = %s\n"
-		"[log]\nlevel = debug\n",
-		fx.dir, fx.dir, fx.dir, fx.db, fx.master);
-	char *content = NULL;
-	size_t len;
-
-	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
-	fx.mas_pid = fork();
-	cr_assert_geq(fx.mas_pid, 0);
-	if (fx.mas_pid == 0) {
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (harness_read_file(ports, &content, &len) == 0 && strchr(content, '\n'))
-			break;
-		free(content);
-		content = NULL;
-		usleep(50 * 1000);
-	}
-	cr_assert_not_null(content, "m2masd did not write its port file (see %s)", log);
-	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &fx.est_port, &fx.ret_port), 2);
-	free(content);
-	free(conf);
-	free(ports);
-	free(log);
-	free(mas);
-	free(text);
-}
-
 static void setup(void)
 {
 	/* A peer that hangs up must give an error, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
 	HARNESS_REQUIRE_SWTPM();
-	cr_assert_eq(harness_tmpdir(&fx.dir), 0);
-	make_certs();
+	mas_fixture_init(&fx.mas);
+	mas_fixture_write_conf(&fx.mas, "handshake_timeout = 5s\n");
 	cr_assert_eq(harness_swtpm_start(NULL, &fx.tpm), 0);
-	fx.db = path("mas.db");
-	fx.master = path("master.key");
-	cr_assert_eq(store_master_key_create(fx.master), 0);
-	{
-		struct store *s = open_store();
-
-		store_close(s);
-	}
 	cr_assert_eq(crypto_random(fx.km, sizeof(fx.km)), 0);
-	start_mas();
+	mas_fixture_start(&fx.mas, NULL, NULL);
 }
 
 static void teardown(void)
 {
-	if (fx.mas_pid > 0) {
-		kill(fx.mas_pid, SIGTERM);
-		waitpid(fx.mas_pid, NULL, 0);
-	}
+	mas_fixture_fini(&fx.mas);
 	harness_swtpm_stop(fx.tpm);
-	if (fx.dir)
-		harness_rmtree(fx.dir);
-	free(fx.dir);
-	free(fx.db);
-	free(fx.master);
+	fx.tpm = NULL;
 	secret_wipe(fx.km, sizeof(fx.km));
 }
 
@@ -224,51 +136,9 @@ static int run_node(const char *ca, const char *server_name, uint16_t port,
 	return r;
 }
 
-/* The IN-CSE's side: ask the MAS for the key behind key_id with the given client cert. */
 static int retrieve(const char *cert, const char *key_id, struct wire_msg *ret)
 {
-	char err[256] = "", *ca = path("pki/ca.crt");
-	char *c = harness_strdupf("%s/pki/%s.crt", fx.dir, cert);
-	char *k = harness_strdupf("%s/pki/%s.key", fx.dir, cert);
-	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, c, k, err, sizeof(err));
-	struct wire_msg req = { .type = WIRE_MSG_KEY_REQUEST };
-	WOLFSSL *ssl;
-	int fd, r;
-
-	cr_assert_not_null(ctx, "%s", err);
-	fd = tcp_connect("127.0.0.1", fx.ret_port, 5000);
-	cr_assert_geq(fd, 0);
-	frame_set_timeouts(fd, 5000);
-	ssl = tls_client_new(ctx, fd, FQDN, err, sizeof(err));
-	cr_assert_not_null(ssl);
-	cr_assert_eq(wolfSSL_connect(ssl), WOLFSSL_SUCCESS);
-	snprintf(req.key_request.key_id, sizeof(req.key_request.key_id), "%s", key_id);
-	cr_assert_eq(frame_send(ssl, &req, err, sizeof(err)), 0, "%s", err);
-	r = frame_recv(ssl, ret, err, sizeof(err));
-	wolfSSL_free(ssl);
-	close(fd);
-	wolfSSL_CTX_free(ctx);
-	free(ca);
-	free(c);
-	free(k);
-	return r;
-}
-
-static int count_cb(const struct store_assoc *a, void *userdata)
-{
-	(void)a;
-	(*(size_t *)userdata)++;
-	return 0;
-}
-
-static size_t count_assocs(void)
-{
-	struct store *s = open_store();
-	size_t n = 0;
-
-	cr_assert_geq(store_assoc_foreach(s, NULL, count_cb, &n), 0);
-	store_close(s);
-	return n;
+	return fixture_retrieve(&fx.mas, cert, key_id, ret);
 }
 
 Test(establish, success_node_kc_equals_target_retrieval)
@@ -281,7 +151,7 @@ Test(establish, success_node_kc_equals_target_retrieval)
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
-	r = run_node("pki/ca.crt", FQDN, fx.est_port, &res, &eerr);
+	r = run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr);
 	cr_assert_eq(r, 0, "establish failed: %s", eerr.msg);
 	/* SecureConnectionID in TS-0003 form: hex(KcID)@MAS-FQDN. */
 	cr_assert_eq(regcomp(&re, "^[0-9a-f]{32}@mas\\.test$", REG_EXTENDED | REG_NOSUB), 0);
@@ -316,8 +186,8 @@ Test(establish, two_establishments_give_different_keys)
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.est_port, &a, &eerr), 0, "%s", eerr.msg);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.est_port, &b, &eerr), 0, "%s", eerr.msg);
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &a, &eerr), 0, "%s", eerr.msg);
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &b, &eerr), 0, "%s", eerr.msg);
 	cr_expect_str_neq(a.key_id, b.key_id);
 	cr_expect(memcmp(a.kc->data, b.kc->data, 32) != 0);
 	cr_expect(memcmp(a.kc->data, a.ae_root->data, 32) != 0);
@@ -335,7 +205,7 @@ Test(establish, wrong_km_refused_nothing_stored)
 	memcpy(other, fx.km, 32);
 	other[31] ^= 0x01;
 	provision(NODE, other);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.est_port, &res, &eerr), -EKEYREJECTED);
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EKEYREJECTED);
 	cr_expect_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
 	cr_expect_not_null(strstr(eerr.msg, "auth"), "message: %s", eerr.msg);
 	cr_expect_eq(count_assocs(), 0);
@@ -348,7 +218,7 @@ Test(establish, unknown_node_refused)
 	struct establish_error eerr;
 
 	provision("/mn-cse-unknown", fx.km);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.est_port, &res, &eerr), -ENOENT);
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -ENOENT);
 	cr_expect_eq(eerr.wire_code, WIRE_ERR_UNKNOWN_NODE);
 	cr_expect_eq(count_assocs(), 0);
 }
@@ -361,10 +231,10 @@ Test(establish, revoked_node_refused)
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
-	s = open_store();
+	s = mas_fixture_store(&fx.mas);
 	cr_assert_eq(store_node_revoke(s, NODE), 0);
 	store_close(s);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.est_port, &res, &eerr), -EKEYREVOKED);
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EKEYREVOKED);
 	cr_expect_eq(eerr.wire_code, WIRE_ERR_REVOKED);
 	cr_expect_eq(count_assocs(), 0);
 }
@@ -376,7 +246,7 @@ Test(establish, wrong_ca_refuses_mas)
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
-	cr_assert_eq(run_node("pki/other-ca.crt", FQDN, fx.est_port, &res, &eerr), -EPERM);
+	cr_assert_eq(run_node("pki/other-ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EPERM);
 	cr_expect_not_null(strstr(eerr.msg, "CA"), "message: %s", eerr.msg);
 	cr_expect_eq(count_assocs(), 0);
 }
@@ -388,7 +258,7 @@ Test(establish, wrong_server_name_refuses_mas)
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
-	cr_assert_eq(run_node("pki/ca.crt", "other.test", fx.est_port, &res, &eerr), -EPERM);
+	cr_assert_eq(run_node("pki/ca.crt", "other.test", fx.mas.est_port, &res, &eerr), -EPERM);
 	cr_expect_not_null(strstr(eerr.msg, "server_name"), "message: %s", eerr.msg);
 }
 
@@ -413,7 +283,7 @@ Test(establish, expired_association_refused_to_target)
 
 	add_node(NODE, fx.km, 1);
 	provision(NODE, fx.km);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.est_port, &res, &eerr), 0, "%s", eerr.msg);
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), 0, "%s", eerr.msg);
 	sleep(2);
 	cr_assert_eq(retrieve("target", res.key_id, &m), 0);
 	cr_assert_eq(m.type, WIRE_MSG_ERROR);
@@ -507,10 +377,10 @@ Test(establish, impostor_mas_proof_refused)
 Test(establish, m2msactl_establish_prints_outputs_but_no_key)
 {
 	char *conf = path("m2msad.conf"), *kc_file = path("kc.bin");
-	char *ctl = harness_strdupf("%s/client/m2msactl", bindir());
+	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
 	char *text = harness_strdupf("[node]\nstate_dir = %s/node\ntcti = %s\n[mas]\n"
 				     "address = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FQDN "\n",
-				     fx.dir, harness_swtpm_tcti(fx.tpm), fx.est_port, fx.dir);
+				     fx.mas.dir, harness_swtpm_tcti(fx.tpm), fx.mas.est_port, fx.mas.dir);
 	const char *argv[] = { ctl, "establish", "--config", conf, "--key-out", kc_file, NULL };
 	const char *argv_json[] = { ctl, "establish", "--config", conf, "--json", NULL };
 	char *out = NULL, *errout = NULL, *kc = NULL, hex[65];

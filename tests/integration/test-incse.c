@@ -20,19 +20,17 @@
 #include "common/secret.h"
 #include "common/wire.h"
 #include "examples/mas-retrieve.h"
+#include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
 
 #define NODE "/mn-cse-1"
-#define TARGET "/in-cse"
-#define FQDN "mas.test"
+#define TARGET FIXTURE_TARGET
+#define FQDN FIXTURE_FQDN
 #define SUITE_LINE "psk handshake ok (TLS1.3, TLS13-AES128-GCM-SHA256)"
 
 struct fixture {
-	char *dir;
-	char *db, *master;
-	pid_t mas_pid;
-	uint16_t ret_port;
+	struct mas_fixture mas;
 	pid_t standins[16]; /* stand-ins not yet reaped: killed in teardown if a test fails */
 };
 
@@ -55,15 +53,12 @@ struct standin {
 
 static const char *builddir(void)
 {
-	const char *b = getenv("BUILDDIR");
-
-	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
-	return b;
+	return fixture_builddir();
 }
 
 static char *path(const char *name)
 {
-	return harness_strdupf("%s/%s", fx.dir, name);
+	return mas_fixture_path(&fx.mas, name);
 }
 
 static void hex(const uint8_t *b, size_t len, char *out)
@@ -74,88 +69,20 @@ static void hex(const uint8_t *b, size_t len, char *out)
 
 static struct store *open_store(void)
 {
-	_cleanup_secret_ struct secret *mk = NULL;
-	struct store *s = NULL;
-
-	cr_assert_eq(store_master_key_load(fx.master, &mk), 0);
-	cr_assert_eq(store_open(fx.db, mk->data, &s), 0);
-	return s;
-}
-
-static void make_certs(void)
-{
-	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", getenv("SRCDIR"));
-	char *pki = path("pki");
-	const char *argv[] = { "sh", script, pki, NULL };
-	int status = -1;
-
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, NULL, NULL), 0);
-	cr_assert_eq(status, 0, "mkcerts.sh failed");
-	free(script);
-	free(pki);
-}
-
-static void start_mas(void)
-{
-	char *conf = path("m2masd.conf"), *ports = path("mas.ports"), *log = path("m2masd.log");
-	char *mas = harness_strdupf("%s/mas/m2masd", builddir());
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\nhandshake_timeout = 5s\n[store]\npath = %s\nmaster_key = %s\n"
-		"[log]\nlevel = debug\n",
-		fx.dir, fx.dir, fx.dir, fx.db, fx.master);
-	char *content = NULL;
-	uint16_t est_port;
-	size_t len;
-
-	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
-	fx.mas_pid = fork();
-	cr_assert_geq(fx.mas_pid, 0);
-	if (fx.mas_pid == 0) {
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(mas, mas, "--config", conf, "--port-file", ports, "--log-target", "stderr",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (harness_read_file(ports, &content, &len) == 0 && strchr(content, '\n'))
-			break;
-		free(content);
-		content = NULL;
-		usleep(50 * 1000);
-	}
-	cr_assert_not_null(content, "m2masd did not write its port file (see %s)", log);
-	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &est_port, &fx.ret_port), 2);
-	free(content);
-	free(conf);
-	free(ports);
-	free(log);
-	free(mas);
-	free(text);
+	return mas_fixture_store(&fx.mas);
 }
 
 static void setup(void)
 {
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK } };
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
 	uint8_t km[32];
-	struct store *s;
 
-	cr_assert_eq(harness_tmpdir(&fx.dir), 0);
-	make_certs();
-	fx.db = path("mas.db");
-	fx.master = path("master.key");
-	cr_assert_eq(store_master_key_create(fx.master), 0);
-	snprintf(n.node_id, sizeof(n.node_id), "%s", NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km-1@%s", FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "%s", TARGET);
+	mas_fixture_init(&fx.mas);
+	mas_fixture_write_conf(&fx.mas, "handshake_timeout = 5s\n");
 	cr_assert_eq(crypto_random(km, sizeof(km)), 0);
-	s = open_store();
-	cr_assert_eq(store_node_add(s, &n, km), 0);
-	store_close(s);
+	mas_fixture_add_node(&fx.mas, NODE, km, psk, 1, 0);
 	secret_wipe(km, sizeof(km));
-	start_mas();
+	mas_fixture_start(&fx.mas, NULL, NULL);
 }
 
 static void teardown(void)
@@ -165,15 +92,7 @@ static void teardown(void)
 			kill(fx.standins[i], SIGKILL);
 			waitpid(fx.standins[i], NULL, 0);
 		}
-	if (fx.mas_pid > 0) {
-		kill(fx.mas_pid, SIGTERM);
-		waitpid(fx.mas_pid, NULL, 0);
-	}
-	if (fx.dir && !getenv("KEEP_TEST_DIR"))
-		harness_rmtree(fx.dir);
-	free(fx.dir);
-	free(fx.db);
-	free(fx.master);
+	mas_fixture_fini(&fx.mas);
 	memset(&fx, 0, sizeof(fx));
 }
 
@@ -208,17 +127,17 @@ static void ae_key_id(const struct assoc *a, const char *ae_id, char *buf, size_
 static void standin_start(const char *cert, bool once, struct standin *ret)
 {
 	char *exe = harness_strdupf("%s/examples/m2msa-incse-standin", builddir());
-	char *mas = harness_strdupf("127.0.0.1:%u", fx.ret_port);
+	char *mas = harness_strdupf("127.0.0.1:%u", fx.mas.ret_port);
 	char *ca = path("pki/ca.crt");
-	char *crt = harness_strdupf("%s/pki/%s.crt", fx.dir, cert);
-	char *key = harness_strdupf("%s/pki/%s.key", fx.dir, cert);
+	char *crt = harness_strdupf("%s/pki/%s.crt", fx.mas.dir, cert);
+	char *key = harness_strdupf("%s/pki/%s.key", fx.mas.dir, cert);
 	static int n;
 	int id = n++;
-	char *pf = harness_strdupf("%s/standin-%d.port", fx.dir, id);
+	char *pf = harness_strdupf("%s/standin-%d.port", fx.mas.dir, id);
 	char *content = NULL;
 	size_t len;
 
-	ret->log = harness_strdupf("%s/standin-%d.log", fx.dir, id);
+	ret->log = harness_strdupf("%s/standin-%d.log", fx.mas.dir, id);
 	cr_assert_lt((size_t)id, ARRAY_SIZE(fx.standins), "too many stand-ins in one test");
 	ret->pid = fork();
 	cr_assert_geq(ret->pid, 0);
@@ -587,7 +506,7 @@ Test(incse, retrieve_key_direct)
 	struct wire_key_response resp;
 	struct retrieve_refusal refusal = { 0 };
 	char err[RETRIEVE_ERR_MAX] = "", id[WIRE_KEY_ID_MAX + 1];
-	char *mas = harness_strdupf("127.0.0.1:%u", fx.ret_port), *ca = path("pki/ca.crt");
+	char *mas = harness_strdupf("127.0.0.1:%u", fx.mas.ret_port), *ca = path("pki/ca.crt");
 	char *crt = path("pki/target.crt"), *key = path("pki/target.key");
 	char *ocrt = path("pki/other-target.crt"), *okey = path("pki/other-target.key");
 	struct retrieve_conf conf = { .mas = mas, .mas_ca = ca, .mas_name = FQDN, .cert = crt,
@@ -641,7 +560,7 @@ Test(incse, retrieve_rejects_wrong_mas_name)
 	struct retrieve_client *c = NULL;
 	struct wire_key_response resp;
 	char err[RETRIEVE_ERR_MAX] = "";
-	char *mas = harness_strdupf("127.0.0.1:%u", fx.ret_port), *ca = path("pki/ca.crt");
+	char *mas = harness_strdupf("127.0.0.1:%u", fx.mas.ret_port), *ca = path("pki/ca.crt");
 	char *crt = path("pki/target.crt"), *key = path("pki/target.key");
 	struct retrieve_conf conf = { .mas = mas, .mas_ca = ca, .mas_name = "evil.test",
 				      .cert = crt, .key = key };

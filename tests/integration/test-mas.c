@@ -26,20 +26,18 @@
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
+#include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
 
 #define NODE "/mn-cse-1"
 #define NODE_B "/mn-cse-2"
-#define TARGET "/in-cse"
-#define FQDN "mas.test"
+#define TARGET FIXTURE_TARGET
+#define FQDN FIXTURE_FQDN
 #define MAX_FAILURES 3
 
 struct fixture {
-	char *dir;
-	char *db, *master, *conf, *log;
-	pid_t mas_pid;
-	uint16_t est_port, ret_port;
+	struct mas_fixture mas;
 	uint8_t km[32];
 };
 
@@ -47,103 +45,36 @@ static struct fixture fx;
 
 static char *path(const char *name)
 {
-	return harness_strdupf("%s/%s", fx.dir, name);
-}
-
-static const char *builddir(void)
-{
-	const char *b = getenv("BUILDDIR");
-
-	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
-	return b;
-}
-
-static void make_certs(void)
-{
-	const char *src = getenv("SRCDIR");
-	char *script, *pki = path("pki");
-	const char *argv[] = { "sh", NULL, pki, NULL };
-	int status = -1;
-
-	cr_assert_not_null(src, "SRCDIR is not set (run through meson test)");
-	script = harness_strdupf("%s/tests/integration/mkcerts.sh", src);
-	argv[1] = script;
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, NULL, NULL), 0);
-	cr_assert_eq(status, 0, "mkcerts.sh failed");
-	free(script);
-	free(pki);
+	return mas_fixture_path(&fx.mas, name);
 }
 
 static struct store *open_store(void)
 {
-	_cleanup_secret_ struct secret *mk = NULL;
-	struct store *s = NULL;
-
-	cr_assert_eq(store_master_key_load(fx.master, &mk), 0);
-	cr_assert_eq(store_open(fx.db, mk->data, &s), 0);
-	return s;
+	return mas_fixture_store(&fx.mas);
 }
 
 static void add_node(const char *node_id, const uint8_t km[32], const uint8_t *methods,
 		     size_t n_methods, uint64_t lifetime)
 {
-	struct store_node n = { .lifetime = lifetime, .n_methods = n_methods };
-	struct store *s = open_store();
-
-	memcpy(n.methods, methods, n_methods);
-	snprintf(n.node_id, sizeof(n.node_id), "%s", node_id);
-	snprintf(n.km_id, sizeof(n.km_id), "km-1@%s", FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "%s", TARGET);
-	cr_assert_eq(store_node_add(s, &n, km), 0);
-	store_close(s);
+	mas_fixture_add_node(&fx.mas, node_id, km, methods, n_methods, lifetime);
 }
 
 static const uint8_t psk_only[] = { WIRE_METHOD_PSK };
 
 static void write_conf(const char *extra)
 {
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\nhandshake_timeout = 1s\nidle_timeout = 5s\n"
-		"max_failures = %d\nfailure_window = 60s\n%s"
-		"[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = debug\n",
-		fx.dir, fx.dir, fx.dir, MAX_FAILURES, extra ? extra : "", fx.db, fx.master);
+	char *text = harness_strdupf("handshake_timeout = 1s\nidle_timeout = 5s\n"
+				     "max_failures = %d\nfailure_window = 60s\n%s",
+				     MAX_FAILURES, extra ? extra : "");
 
-	cr_assert_eq(harness_write_file(fx.conf, text, strlen(text), 0600), 0);
+	mas_fixture_write_conf(&fx.mas, text);
 	free(text);
 }
 
 /* Start m2masd; opt/val: one more option and its value, or NULL. */
 static void start_mas_with(const char *opt, const char *val)
 {
-	char *ports = path("mas.ports"), *mas = harness_strdupf("%s/mas/m2masd", builddir());
-	char *content = NULL;
-	size_t len;
-
-	unlink(ports);
-	fx.mas_pid = fork();
-	cr_assert_geq(fx.mas_pid, 0);
-	if (fx.mas_pid == 0) {
-		if (!freopen(fx.log, "a", stderr))
-			_exit(126);
-		execl(mas, mas, "--config", fx.conf, "--port-file", ports, "--foreground",
-		      "--log-target", "stderr", opt, val, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		if (harness_read_file(ports, &content, &len) == 0 && strchr(content, '\n'))
-			break;
-		free(content);
-		content = NULL;
-		usleep(25 * 1000);
-	}
-	cr_assert_not_null(content, "m2masd did not write its port file (see %s)", fx.log);
-	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &fx.est_port, &fx.ret_port), 2,
-		     "bad port file: %s", content);
-	free(content);
-	free(ports);
-	free(mas);
+	mas_fixture_start(&fx.mas, opt, val);
 }
 
 static void start_mas(void)
@@ -154,41 +85,20 @@ static void start_mas(void)
 static void setup(void)
 {
 	memset(&fx, 0, sizeof(fx));
-	if (!harness_have_program("openssl"))
-		cr_skip_test("openssl is not installed (apt install openssl)");
-	cr_assert_eq(harness_tmpdir(&fx.dir), 0);
-	make_certs();
-	fx.db = path("mas.db");
-	fx.master = path("master.key");
-	fx.conf = path("m2masd.conf");
-	fx.log = path("m2masd.log");
-	cr_assert_eq(store_master_key_create(fx.master), 0);
-	store_close(open_store());
+	mas_fixture_init(&fx.mas);
 	cr_assert_eq(crypto_random(fx.km, sizeof(fx.km)), 0);
 	add_node(NODE, fx.km, psk_only, 1, 0);
 	write_conf(NULL);
-	cr_assert_eq(tls_init(), 0);
 }
 
 static void stop_mas(void)
 {
-	if (fx.mas_pid > 0) {
-		kill(fx.mas_pid, SIGTERM);
-		waitpid(fx.mas_pid, NULL, 0);
-		fx.mas_pid = 0;
-	}
+	mas_fixture_stop(&fx.mas);
 }
 
 static void teardown(void)
 {
-	stop_mas();
-	if (fx.dir && !getenv("KEEP_TEST_DIR"))
-		harness_rmtree(fx.dir);
-	free(fx.dir);
-	free(fx.db);
-	free(fx.master);
-	free(fx.conf);
-	free(fx.log);
+	mas_fixture_fini(&fx.mas);
 	secret_wipe(&fx, sizeof(fx));
 }
 
@@ -237,8 +147,8 @@ static void tls_open(const char *src, uint16_t port, const char *cert, struct tl
 	int r;
 
 	if (cert) {
-		crt = harness_strdupf("%s/pki/%s.crt", fx.dir, cert);
-		key = harness_strdupf("%s/pki/%s.key", fx.dir, cert);
+		crt = harness_strdupf("%s/pki/%s.crt", fx.mas.dir, cert);
+		key = harness_strdupf("%s/pki/%s.key", fx.mas.dir, cert);
 	}
 	ret->ctx = tls_client_ctx_new(ca, crt, key, err, sizeof(err));
 	cr_assert_not_null(ret->ctx, "%s", err);
@@ -292,7 +202,7 @@ static void node_run(const struct node_in *in, struct node_out *out)
 
 	memset(out, 0, sizeof(*out));
 	kdf_prf_software(&sw, &prf);
-	tls_open(in->src, fx.est_port, NULL, &c);
+	tls_open(in->src, fx.mas.est_port, NULL, &c);
 
 	snprintf(m.hello.node_id, sizeof(m.hello.node_id), "%s", in->node_id);
 	m.hello.n_methods = in->methods ? in->n_methods : 1;
@@ -358,7 +268,7 @@ static uint32_t target_get(const char *cert, const char *key_id, struct wire_key
 	struct tls_conn c;
 	uint32_t code = 0;
 
-	tls_open(NULL, fx.ret_port, cert, &c);
+	tls_open(NULL, fx.mas.ret_port, cert, &c);
 	snprintf(m.key_request.key_id, sizeof(m.key_request.key_id), "%s", key_id);
 	cr_assert_eq(frame_send(c.ssl, &m, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(frame_recv(c.ssl, &r, err, sizeof(err)), 0, "KEY_REQUEST: %s", err);
@@ -375,29 +285,14 @@ static uint32_t target_get(const char *cert, const char *key_id, struct wire_key
 	return code;
 }
 
-static int count_assoc(const struct store_assoc *a, void *userdata)
-{
-	(*(size_t *)userdata)++;
-	return 0;
-}
-
 static size_t n_assocs(void)
 {
-	struct store *s = open_store();
-	size_t n = 0;
-
-	cr_assert_eq(store_assoc_foreach(s, NULL, count_assoc, &n), 0);
-	store_close(s);
-	return n;
+	return mas_fixture_count_assocs(&fx.mas);
 }
 
 static char *read_log(void)
 {
-	char *log = NULL;
-	size_t len;
-
-	cr_assert_eq(harness_read_file(fx.log, &log, &len), 0);
-	return log;
+	return mas_fixture_read_log(&fx.mas);
 }
 
 /* No log line may carry key bytes, in hex of either case. */
@@ -668,7 +563,7 @@ static void expect_error_after(const uint8_t *bytes, size_t len, uint32_t code)
 	uint8_t one;
 	int n;
 
-	tls_open(NULL, fx.est_port, NULL, &c);
+	tls_open(NULL, fx.mas.est_port, NULL, &c);
 	cr_assert_eq(wolfSSL_write(c.ssl, bytes, (int)len), (int)len);
 	cr_assert_eq(frame_recv(c.ssl, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(r.type, WIRE_MSG_ERROR);
@@ -728,9 +623,9 @@ Test(mas, broken_peers_do_not_disturb_a_good_node)
 	static const uint8_t half_hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc,
 					      0x03, 0x03 };
 	struct node_out out;
-	int garbage = connect_from(NULL, fx.est_port);
-	int half = connect_from(NULL, fx.est_port);
-	int early_close = connect_from(NULL, fx.est_port);
+	int garbage = connect_from(NULL, fx.mas.est_port);
+	int half = connect_from(NULL, fx.mas.est_port);
+	int early_close = connect_from(NULL, fx.mas.est_port);
 
 	cr_assert_eq(send(garbage, http, sizeof(http) - 1, 0), (ssize_t)(sizeof(http) - 1));
 	cr_assert_eq(send(half, half_hello, sizeof(half_hello), 0), (ssize_t)sizeof(half_hello));
@@ -757,7 +652,7 @@ Test(mas, silent_client_does_not_stall_others)
 	struct timespec t0, t1;
 
 	for (size_t i = 0; i < 8; i++)
-		silent[i] = connect_from(NULL, i % 2 ? fx.ret_port : fx.est_port);
+		silent[i] = connect_from(NULL, i % 2 ? fx.mas.ret_port : fx.mas.est_port);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	node_simple(NODE, fx.km, &out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -787,7 +682,7 @@ Test(mas, interleaved_nodes_all_establish)
 
 	kdf_prf_software(&sw, &prf);
 	for (int i = 0; i < N; i++)
-		tls_open(NULL, fx.est_port, NULL, &c[i]);
+		tls_open(NULL, fx.mas.est_port, NULL, &c[i]);
 	for (int i = 0; i < N; i++) {
 		memset(&m, 0, sizeof(m));
 		m.type = WIRE_MSG_HELLO;
@@ -825,10 +720,10 @@ Test(mas, connections_over_the_cap_are_closed)
 	stop_mas();
 	start_mas_with("--max-connections", "3");
 	for (size_t i = 0; i < 3; i++)
-		held[i] = connect_from(NULL, fx.est_port);
+		held[i] = connect_from(NULL, fx.mas.est_port);
 	usleep(100 * 1000);
 	/* The fourth is accepted and closed at once, long before the handshake timeout. */
-	extra = connect_from(NULL, fx.ret_port);
+	extra = connect_from(NULL, fx.mas.ret_port);
 	cr_assert(closed_within(extra, 500), "the connection over the cap stayed open");
 	close(extra);
 	assert_log_has("connections open (the maximum)");
@@ -888,11 +783,11 @@ Test(mas, rate_limit_window_passes)
 		char *text = NULL, *p;
 		size_t len;
 
-		cr_assert_eq(harness_read_file(fx.conf, &text, &len), 0);
+		cr_assert_eq(harness_read_file(fx.mas.conf, &text, &len), 0);
 		p = strstr(text, "failure_window = 60s");
 		cr_assert_not_null(p);
 		memcpy(p, "failure_window =  2s", 20);
-		cr_assert_eq(harness_write_file(fx.conf, text, len, 0600), 0);
+		cr_assert_eq(harness_write_file(fx.mas.conf, text, len, 0600), 0);
 		free(text);
 	}
 	start_mas();
@@ -913,7 +808,7 @@ Test(mas, rate_limit_window_passes)
 
 static int run_mas(const char *conf, char **ret_out, char **ret_err)
 {
-	char *mas = harness_strdupf("%s/mas/m2masd", builddir());
+	char *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
 	const char *argv[] = { mas, "--config", conf, "--check", "--log-target", "stderr", NULL };
 	int status = -1;
 
@@ -926,7 +821,7 @@ Test(mas, check_accepts_a_good_configuration)
 {
 	char *out = NULL, *err = NULL;
 
-	cr_assert_eq(run_mas(fx.conf, &out, &err), 0, "stdout: %s\nstderr: %s", out, err);
+	cr_assert_eq(run_mas(fx.mas.conf, &out, &err), 0, "stdout: %s\nstderr: %s", out, err);
 	cr_assert_not_null(strstr(out, "usable"), "%s", out);
 	free(out);
 	free(err);
@@ -937,7 +832,7 @@ Test(mas, check_refuses_a_missing_certificate)
 	char *text = harness_strdupf("[mas]\nfqdn = " FQDN "\ncert = %s/pki/nope.crt\n"
 				     "key = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
 				     "[store]\npath = %s\nmaster_key = %s\n",
-				     fx.dir, fx.dir, fx.dir, fx.db, fx.master);
+				     fx.mas.dir, fx.mas.dir, fx.mas.dir, fx.mas.db, fx.mas.master);
 	char *conf = path("bad.conf"), *out = NULL, *err = NULL;
 
 	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
@@ -953,9 +848,9 @@ Test(mas, check_refuses_a_readable_master_key)
 {
 	char *out = NULL, *err = NULL;
 
-	cr_assert_eq(chmod(fx.master, 0644), 0);
-	cr_assert_eq(run_mas(fx.conf, &out, &err), 1, "stdout: %s\nstderr: %s", out, err);
-	cr_assert_not_null(strstr(err, fx.master), "%s", err);
+	cr_assert_eq(chmod(fx.mas.master, 0644), 0);
+	cr_assert_eq(run_mas(fx.mas.conf, &out, &err), 1, "stdout: %s\nstderr: %s", out, err);
+	cr_assert_not_null(strstr(err, fx.mas.master), "%s", err);
 	free(out);
 	free(err);
 }
@@ -971,14 +866,14 @@ Test(mas, sighup_reloads_and_sigterm_exits_cleanly)
 		char *text = NULL, *p;
 		size_t len;
 
-		cr_assert_eq(harness_read_file(fx.conf, &text, &len), 0);
+		cr_assert_eq(harness_read_file(fx.mas.conf, &text, &len), 0);
 		p = strstr(text, "lifetime = 1h");
 		cr_assert_not_null(p);
 		memcpy(p, "lifetime = 2h", 13);
-		cr_assert_eq(harness_write_file(fx.conf, text, len, 0600), 0);
+		cr_assert_eq(harness_write_file(fx.mas.conf, text, len, 0600), 0);
 		free(text);
 	}
-	cr_assert_eq(kill(fx.mas_pid, SIGHUP), 0);
+	cr_assert_eq(kill(fx.mas.pid, SIGHUP), 0);
 	for (int i = 0; i < 100; i++) {
 		char *log = read_log();
 		bool done = strstr(log, "configuration reloaded") != NULL;
@@ -993,8 +888,8 @@ Test(mas, sighup_reloads_and_sigterm_exits_cleanly)
 	cr_assert_eq(out.code, 0, "%s", out.reason);
 	cr_assert_geq(out.est.expiry, (uint64_t)time(NULL) + 7200 - 5);
 
-	cr_assert_eq(kill(fx.mas_pid, SIGTERM), 0);
-	cr_assert_eq(waitpid(fx.mas_pid, &status, 0), fx.mas_pid);
-	fx.mas_pid = 0;
+	cr_assert_eq(kill(fx.mas.pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(fx.mas.pid, &status, 0), fx.mas.pid);
+	fx.mas.pid = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "m2masd exited with %d", status);
 }

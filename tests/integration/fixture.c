@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The provider side of integration tests: PKI, store, and a running m2masd. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/frame.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "fixture.h"
+#include "harness.h"
+
+const char *fixture_builddir(void)
+{
+	const char *b = getenv("BUILDDIR");
+
+	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
+	return b;
+}
+
+char *mas_fixture_path(const struct mas_fixture *m, const char *name)
+{
+	return harness_strdupf("%s/%s", m->dir, name);
+}
+
+static void make_certs(const struct mas_fixture *m)
+{
+	const char *src = getenv("SRCDIR");
+	char *script, *pki = mas_fixture_path(m, "pki");
+	const char *argv[] = { "sh", NULL, pki, NULL };
+	int status = -1;
+
+	cr_assert_not_null(src, "SRCDIR is not set (run through meson test)");
+	script = harness_strdupf("%s/tests/integration/mkcerts.sh", src);
+	argv[1] = script;
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, NULL, NULL), 0);
+	cr_assert_eq(status, 0, "mkcerts.sh failed");
+	free(script);
+	free(pki);
+}
+
+void mas_fixture_init(struct mas_fixture *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (!harness_have_program("openssl"))
+		cr_skip_test("openssl is not installed (apt install openssl)");
+	cr_assert_eq(harness_tmpdir(&m->dir), 0);
+	make_certs(m);
+	m->db = mas_fixture_path(m, "mas.db");
+	m->master = mas_fixture_path(m, "master.key");
+	m->conf = mas_fixture_path(m, "m2masd.conf");
+	m->log = mas_fixture_path(m, "m2masd.log");
+	m->ports = mas_fixture_path(m, "mas.ports");
+	cr_assert_eq(store_master_key_create(m->master), 0);
+	store_close(mas_fixture_store(m));
+	mas_fixture_write_conf(m, NULL);
+	cr_assert_eq(tls_init(), 0);
+}
+
+void mas_fixture_fini(struct mas_fixture *m)
+{
+	mas_fixture_stop(m);
+	if (m->dir && !getenv("KEEP_TEST_DIR"))
+		harness_rmtree(m->dir);
+	free(m->dir);
+	free(m->db);
+	free(m->master);
+	free(m->conf);
+	free(m->log);
+	free(m->ports);
+	memset(m, 0, sizeof(*m));
+}
+
+void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra)
+{
+	char *text = harness_strdupf(
+		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = " FIXTURE_FQDN
+		"\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
+		"lifetime = 1h\n%s[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = debug\n",
+		m->est_port, m->ret_port, m->dir, m->dir, m->dir, mas_extra ? mas_extra : "", m->db,
+		m->master);
+
+	cr_assert_eq(harness_write_file(m->conf, text, strlen(text), 0600), 0);
+	free(text);
+}
+
+void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)
+{
+	char *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
+	char *content = NULL;
+	size_t len;
+
+	unlink(m->ports);
+	m->pid = fork();
+	cr_assert_geq(m->pid, 0);
+	if (m->pid == 0) {
+		if (!freopen(m->log, "a", stderr))
+			_exit(126);
+		execl(mas, mas, "--config", m->conf, "--port-file", m->ports, "--log-target",
+		      "stderr", opt, val, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if (harness_read_file(m->ports, &content, &len) == 0 && strchr(content, '\n'))
+			break;
+		free(content);
+		content = NULL;
+		usleep(25 * 1000);
+	}
+	cr_assert_not_null(content, "m2masd did not write its port file (see %s)", m->log);
+	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &m->est_port, &m->ret_port), 2,
+		     "bad port file: %s", content);
+	free(content);
+	free(mas);
+}
+
+void mas_fixture_stop(struct mas_fixture *m)
+{
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		waitpid(m->pid, NULL, 0);
+		m->pid = 0;
+	}
+}
+
+struct store *mas_fixture_store(const struct mas_fixture *m)
+{
+	_cleanup_secret_ struct secret *mk = NULL;
+	struct store *s = NULL;
+
+	cr_assert_eq(store_master_key_load(m->master, &mk), 0);
+	cr_assert_eq(store_open(m->db, mk->data, &s), 0);
+	return s;
+}
+
+void mas_fixture_add_node(const struct mas_fixture *m, const char *node_id, const uint8_t km[32],
+			  const uint8_t *methods, size_t n_methods, uint64_t lifetime)
+{
+	struct store_node n = { .lifetime = lifetime, .n_methods = n_methods };
+	struct store *s = mas_fixture_store(m);
+
+	memcpy(n.methods, methods, n_methods);
+	snprintf(n.node_id, sizeof(n.node_id), "%s", node_id);
+	snprintf(n.km_id, sizeof(n.km_id), "km-1@%s", FIXTURE_FQDN);
+	snprintf(n.target_id, sizeof(n.target_id), "%s", FIXTURE_TARGET);
+	cr_assert_eq(store_node_add(s, &n, km), 0);
+	store_close(s);
+}
+
+static int count_cb(const struct store_assoc *a, void *userdata)
+{
+	(void)a;
+	(*(size_t *)userdata)++;
+	return 0;
+}
+
+size_t mas_fixture_count_assocs(const struct mas_fixture *m)
+{
+	struct store *s = mas_fixture_store(m);
+	size_t n = 0;
+
+	cr_assert_geq(store_assoc_foreach(s, NULL, count_cb, &n), 0);
+	store_close(s);
+	return n;
+}
+
+char *mas_fixture_read_log(const struct mas_fixture *m)
+{
+	char *text = NULL;
+	size_t len;
+
+	cr_assert_eq(harness_read_file(m->log, &text, &len), 0, "cannot read %s", m->log);
+	return text;
+}
+
+int fixture_retrieve(const struct mas_fixture *m, const char *cert, const char *key_id,
+		     struct wire_msg *ret)
+{
+	char err[256] = "", *ca = mas_fixture_path(m, "pki/ca.crt");
+	char *c = harness_strdupf("%s/pki/%s.crt", m->dir, cert);
+	char *k = harness_strdupf("%s/pki/%s.key", m->dir, cert);
+	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, c, k, err, sizeof(err));
+	struct wire_msg req = { .type = WIRE_MSG_KEY_REQUEST };
+	WOLFSSL *ssl = NULL;
+	int fd, r;
+
+	cr_assert_not_null(ctx, "%s", err);
+	fd = tcp_connect("127.0.0.1", m->ret_port, 5000);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	frame_set_timeouts(fd, 5000);
+	ssl = tls_client_new(ctx, fd, FIXTURE_FQDN, err, sizeof(err));
+	cr_assert_not_null(ssl, "%s", err);
+	r = wolfSSL_connect(ssl);
+	if (r != WOLFSSL_SUCCESS) {
+		r = tls_error(ssl, r, err, sizeof(err));
+		goto out;
+	}
+	snprintf(req.key_request.key_id, sizeof(req.key_request.key_id), "%s", key_id);
+	r = frame_send(ssl, &req, err, sizeof(err));
+	if (r == 0)
+		r = frame_recv(ssl, ret, err, sizeof(err));
+out:
+	if (ssl)
+		wolfSSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	wolfSSL_CTX_free(ctx);
+	free(ca);
+	free(c);
+	free(k);
+	return r;
+}
+
+void fixture_assert_key_absent(const char *text, size_t len, const uint8_t key[32], const char *what)
+{
+	char lower[65], upper[65];
+
+	for (int i = 0; i < 32; i++) {
+		snprintf(lower + 2 * i, 3, "%02x", key[i]);
+		snprintf(upper + 2 * i, 3, "%02X", key[i]);
+	}
+	cr_assert_null(strstr(text, lower), "key bytes (hex) in %s", what);
+	cr_assert_null(strstr(text, upper), "key bytes (HEX) in %s", what);
+	cr_assert_null(memmem(text, len, key, 32), "key bytes (raw) in %s", what);
+}

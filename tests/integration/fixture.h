@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A provider side for integration tests: a temp dir with a throwaway PKI
+ * (mkcerts.sh: ca, mas, target, other-target, other-ca ...), an m2masd store with
+ * its master key, and the real m2masd as a child process. Uses Criterion asserts,
+ * so only Criterion tests link it (harness.c is the Criterion-free part).
+ *
+ *   struct mas_fixture m;
+ *   mas_fixture_init(&m);                              // dir, PKI, store, m2masd.conf
+ *   mas_fixture_add_node(&m, "/mn-cse-1", km, psk, 1, 0);
+ *   mas_fixture_start(&m, NULL, NULL);                 // m.est_port, m.ret_port
+ *   ... fixture_retrieve(&m, "target", key_id, &msg) ...
+ *   mas_fixture_fini(&m);                              // stops m2masd, removes the dir
+ *
+ * KEEP_TEST_DIR=1 in the environment keeps the dir (and the m2masd log) for a look.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/wire.h"
+#include "mas/store.h"
+
+#define FIXTURE_FQDN "mas.test"
+#define FIXTURE_TARGET "/in-cse"
+
+struct mas_fixture {
+	char *dir;
+	char *db, *master, *conf, *log, *ports;
+	/* Listening ports for write_conf (0: ephemeral); after start, the bound ones. */
+	uint16_t est_port, ret_port;
+	pid_t pid;
+};
+
+/* $BUILDDIR, asserted to be set (meson test sets it). */
+const char *fixture_builddir(void);
+/* "<dir>/<name>", free() it. */
+char *mas_fixture_path(const struct mas_fixture *m, const char *name);
+
+/* Skips the test without openssl. Writes m2masd.conf with mas_fixture_write_conf(m, NULL). */
+void mas_fixture_init(struct mas_fixture *m);
+void mas_fixture_fini(struct mas_fixture *m);
+
+/*
+ * m2masd.conf: listen on 127.0.0.1 (est_port/ret_port), fqdn FIXTURE_FQDN, the
+ * fixture's PKI, lifetime 1h, log level debug; mas_extra: more "key = value\n"
+ * lines for [mas] (later lines override earlier ones), or NULL.
+ */
+void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra);
+
+/* Start m2masd (logging to m->log) and wait for its port file; opt/val: one more option. */
+void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val);
+/* SIGTERM and wait; no-op when not running. */
+void mas_fixture_stop(struct mas_fixture *m);
+
+struct store *mas_fixture_store(const struct mas_fixture *m);
+/* A node with KmID "km-1@FIXTURE_FQDN" and target FIXTURE_TARGET. lifetime 0: MAS default. */
+void mas_fixture_add_node(const struct mas_fixture *m, const char *node_id, const uint8_t km[32],
+			  const uint8_t *methods, size_t n_methods, uint64_t lifetime);
+size_t mas_fixture_count_assocs(const struct mas_fixture *m);
+/* m2masd's log so far (free()). */
+char *mas_fixture_read_log(const struct mas_fixture *m);
+
+/*
+ * The IN-CSE's retrieval: mutual TLS to m->ret_port with pki/<cert>.crt/.key,
+ * KEY_REQUEST key_id, the answer in ret (KEY_RESPONSE or ERROR). Returns 0 or -errno.
+ */
+int fixture_retrieve(const struct mas_fixture *m, const char *cert, const char *key_id,
+		     struct wire_msg *ret);
+
+/* Assert that text holds none of key's bytes: lower- or uppercase hex, or raw. */
+void fixture_assert_key_absent(const char *text, size_t len, const uint8_t key[32], const char *what);
