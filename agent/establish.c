@@ -34,6 +34,7 @@ struct establish_op {
 	size_t n_methods;
 	uint8_t method;
 	struct key32 nn, nm;
+	struct key32 pki_kc; /* method pki: Kc = X[16..47], also the confirmation key */
 	struct sa_binding binding;
 	/* The frame being written (wolfSSL wants the same buffer again after WANT_WRITE). */
 	uint8_t out[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
@@ -100,6 +101,11 @@ static int tls_wait_or_fail(struct establish_op *op, int ret, const char *what,
 		op->events = POLLOUT;
 		return -EAGAIN;
 	}
+	/* In TLS 1.3 the MAS's verdict on our certificate arrives after our handshake ended. */
+	if (tls_peer_refused_cert(op->ssl, why, sizeof(why)))
+		return fail(err, -EKEYREJECTED,
+			    "the MAS at %s refused this node's certificate (%s)",
+			    op->mas_address, why);
 	return fail(err, tls_error(op->ssl, ret, why, sizeof(why)), "%s with the MAS at %s failed: %s",
 		    what, op->mas_address, why);
 }
@@ -113,6 +119,9 @@ int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const s
 	int fd;
 
 	memset(err, 0, sizeof(*err));
+	for (size_t i = 0; i < p->n_methods && i < WIRE_METHODS_MAX; i++)
+		if (p->methods[i] == WIRE_METHOD_PSK && !km)
+			return fail(err, -EINVAL, "method psk offered without a long-term key Km");
 	if (!wire_id_valid(p->node_id) || p->n_methods == 0 || p->n_methods > WIRE_METHODS_MAX ||
 	    strlen(p->server_name) >= sizeof(op->server_name) ||
 	    strlen(p->mas_address) >= sizeof(op->mas_address))
@@ -242,7 +251,7 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 	if (!offered)
 		return fail(err, -EBADMSG, "MAS chose method %s, which this node did not offer",
 			    wire_method_to_string(m->challenge.method));
-	if (m->challenge.method != WIRE_METHOD_PSK)
+	if (m->challenge.method != WIRE_METHOD_PSK && m->challenge.method != WIRE_METHOD_PKI)
 		return fail(err, -EPROTONOSUPPORT, "method %s is not implemented on this node yet",
 			    wire_method_to_string(m->challenge.method));
 	op->method = m->challenge.method;
@@ -251,6 +260,21 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 	r = sa_binding_from_tls(op->ssl, &op->binding);
 	if (r < 0)
 		return fail(err, r, "TLS exporter failed");
+	if (op->method == WIRE_METHOD_PKI) {
+		struct kdf_prf prf;
+		struct kdf_sw_key sw = { op->pki_kc.b, sizeof(op->pki_kc.b) };
+
+		/* TS-0003 10.3.1: Kc is X[16..47]; the confirmation is keyed with it. */
+		sa_pki_kc(&op->binding, op->pki_kc.b);
+		kdf_prf_software(&sw, &prf);
+		r = sa_proof(&prf, SA_PROOF_NODE, &op->binding, op->nn.b, op->nm.b, op->node_id,
+			     proof.proof.proof);
+		if (r < 0)
+			return fail(err, r, "cannot compute the pki confirmation: %s", strerror(-r));
+		r = queue_msg(op, &proof, OP_SEND_PROOF, err);
+		wire_msg_wipe(&proof);
+		return r;
+	}
 	r = sa_proof(op->km, SA_PROOF_NODE, &op->binding, op->nn.b, op->nm.b, op->node_id,
 		     proof.proof.proof);
 	if (r < 0)
@@ -265,18 +289,25 @@ static int on_established(struct establish_op *op, const struct wire_msg *m,
 {
 	_cleanup_key32_ struct key32 mas_proof = { 0 };
 	struct establish_result res = { .method = op->method };
+	struct kdf_sw_key sw = { op->pki_kc.b, sizeof(op->pki_kc.b) };
+	struct kdf_prf pki_prf;
+	bool pki = op->method == WIRE_METHOD_PKI;
 	uint8_t id_kcid[SA_KCID_LEN];
 	char ae[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1];
 	int r;
 
 	/* Check the MAS proof before any key is derived. */
-	r = sa_proof(op->km, SA_PROOF_MAS, &op->binding, op->nn.b, op->nm.b, op->node_id,
-		     mas_proof.b);
+	kdf_prf_software(&sw, &pki_prf);
+	r = sa_proof(pki ? &pki_prf : op->km, SA_PROOF_MAS, &op->binding, op->nn.b, op->nm.b,
+		     op->node_id, mas_proof.b);
 	if (r < 0)
-		return fail(err, r, "cannot compute the MAS proof with Km: %s", strerror(-r));
+		return fail(err, r, "cannot compute the MAS proof with %s: %s", pki ? "Kc" : "Km",
+			    strerror(-r));
 	if (!secret_equal(mas_proof.b, m->established.proof, WIRE_PROOF_LEN))
 		return fail(err, -EBADMSG,
-			    "the MAS proof did not verify: this MAS does not hold the node's Km");
+			    pki ? "the MAS confirmation did not verify: the MAS does not share this "
+				  "TLS session's keys"
+				: "the MAS proof did not verify: this MAS does not hold the node's Km");
 	sa_kcid(&op->binding, res.kcid);
 	r = sa_key_id_parse(m->established.key_id, id_kcid, ae, fqdn);
 	if (r < 0 || ae[0] || memcmp(id_kcid, res.kcid, SA_KCID_LEN) != 0)
@@ -293,13 +324,17 @@ static int on_established(struct establish_op *op, const struct wire_msg *m,
 	r = secret_new(KDF_OUT_LEN, &res.kc);
 	if (r == 0)
 		r = secret_new(KDF_OUT_LEN, &res.ae_root);
-	if (r == 0)
+	if (r == 0 && pki) {
+		memcpy(res.kc->data, op->pki_kc.b, KDF_OUT_LEN);
+		r = sa_pki_ae_root(op->ssl, res.ae_root->data);
+	} else if (r == 0) {
 		r = sa_kc(op->km, &op->binding, op->nn.b, op->nm.b, res.kc->data);
-	if (r == 0)
-		r = sa_ae_root(op->km, &op->binding, op->nn.b, op->nm.b, res.ae_root->data);
+		if (r == 0)
+			r = sa_ae_root(op->km, &op->binding, op->nn.b, op->nm.b, res.ae_root->data);
+	}
 	if (r < 0) {
 		establish_result_clear(&res);
-		return fail(err, r, "cannot derive Kc with Km: %s", strerror(-r));
+		return fail(err, r, "cannot derive Kc%s: %s", pki ? "" : " with Km", strerror(-r));
 	}
 	*ret = res;
 	return 0;

@@ -43,12 +43,19 @@ struct establish_error {
 
 /*
  * Run one establishment, blocking (establish_op_* in a poll loop). ctx is a client context from tls_client_ctx_new() with
- * the MAS CA (reuse it across runs). Returns 0 and fills ret, or -errno and err:
+ * the MAS CA (reuse it across runs); when the node offers pki, one from
+ * tls_client_ctx_new_signer() that presents the node certificate with the TPM
+ * signing key (it serves psk too). km may be NULL when psk is not offered.
+ * Method pki: Kc and KcID come from the TLS exporter (TS-0003 10.3.1), the
+ * PROOF/ESTABLISHED pair confirms them (docs/protocol.md "Method pki").
+ * Returns 0 and fills ret, or -errno and err:
  *   -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH  MAS unreachable
  *   -EPERM           the MAS certificate did not verify (CA or server name)
  *   -ENOENT          unknown node           (WIRE_ERR_UNKNOWN_NODE)
  *   -EKEYREVOKED     node revoked           (WIRE_ERR_REVOKED)
- *   -EKEYREJECTED    proof refused: wrong Km (WIRE_ERR_AUTH_FAILED)
+ *   -EKEYREJECTED    proof refused: wrong Km (WIRE_ERR_AUTH_FAILED); for pki: the
+ *                    MAS refused the node certificate (TLS alert: other CA, expired)
+ *                    or it names another node
  *   -EPROTONOSUPPORT no common method / version
  *   -EBUSY           rate limited
  *   -EBADMSG         the MAS proof did not verify, or a malformed answer

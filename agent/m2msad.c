@@ -2,8 +2,9 @@
 /*
  * m2msad: the gateway agent. One epoll loop holds the establishment in flight,
  * two timers (monotonic deadlines, wall-clock key instants), the uplink monitor,
- * signals and the systemd watchdog; the association state machine itself is in
- * sa-manager.c. See docs/m2msad.md.
+ * signals, the systemd watchdog and the local key service's fd; the association
+ * state machine itself is in sa-manager.c, the key service in keyservice.c.
+ * See docs/m2msad.md.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,8 @@
 #include <unistd.h>
 
 #include "agent/agent-conf.h"
+#include "agent/clients.h"
+#include "agent/keyservice.h"
 #include "agent/sa-manager.h"
 #include "agent/status.h"
 #include "common/conf.h"
@@ -39,6 +42,7 @@ enum {
 	TAG_WATCHDOG,
 	TAG_UPLINK,
 	TAG_OP,
+	_TAG_MAX, /* epoll data above this: a key service pointer (keyservice_dispatch) */
 };
 
 struct daemon {
@@ -47,9 +51,12 @@ struct daemon {
 	struct agent_conf *conf;
 	struct sa_manager *sam;
 	struct nl_uplink *uplink;
+	struct keyservice *keys;
 	int epfd, sigfd, tmono, twall, twatchdog;
 	bool status_write_failed;
 	bool quit;
+	bool armed; /* armed_* hold what the timers are set to */
+	uint64_t armed_mono, armed_wall;
 };
 
 static void usage(FILE *f)
@@ -127,7 +134,7 @@ static void sync_loop(struct daemon *d)
 	/* A finished exchange closed its fd, which removed it from the epoll set; a new
 	 * one may reuse the number, hence MOD, then ADD when the kernel does not know it. */
 	if (fd >= 0) {
-		struct epoll_event ev = { .data.u32 = TAG_OP };
+		struct epoll_event ev = { .data.u64 = TAG_OP };
 
 		if (events & POLLIN)
 			ev.events |= EPOLLIN;
@@ -138,8 +145,16 @@ static void sync_loop(struct daemon *d)
 	}
 	/* mono deadlines are CLOCK_BOOTTIME ms; wall instants CLOCK_REALTIME ms. A past
 	 * instant fires at once. */
-	(void)arm(d->tmono, mono, false);
-	(void)arm(d->twall, wall, true);
+	/* Re-arm only what changed: this runs after every event, key service requests too. */
+	if (mono != d->armed_mono || !d->armed) {
+		(void)arm(d->tmono, mono, false);
+		d->armed_mono = mono;
+	}
+	if (wall != d->armed_wall || !d->armed) {
+		(void)arm(d->twall, wall, true);
+		d->armed_wall = wall;
+	}
+	d->armed = true;
 	if (sa_manager_take_changed(d->sam))
 		publish(d);
 }
@@ -173,7 +188,7 @@ static int uplink_open(struct daemon *d)
 		return r;
 	}
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, nl_uplink_fd(d->uplink),
-		      &(struct epoll_event){ .events = EPOLLIN, .data.u32 = TAG_UPLINK }) < 0)
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = TAG_UPLINK }) < 0)
 		return -errno;
 	log_debug("watching uplink %s", d->conf->uplink ? d->conf->uplink : "(any non-loopback link)");
 	return 0;
@@ -201,6 +216,12 @@ static void reload(struct daemon *d)
 			 (c->uplink && strcmp(c->uplink, old->uplink) != 0);
 	if (strcmp(c->status_file, old->status_file) != 0)
 		(void)unlink(old->status_file);
+	if (strcmp(c->socket_path, old->socket_path) != 0)
+		log_warning("[agent] socket changed to %s: the key service stays on %s until m2msad "
+			    "restarts", c->socket_path, old->socket_path);
+	r = d->keys ? keyservice_reload(d->keys, c->clients_dir, err, sizeof(err)) : 0;
+	if (r < 0)
+		log_error("reloading clients.d failed, keeping the running policy: %s", err);
 	sa_manager_reconfigure(d->sam, c);
 	d->conf = c;
 	agent_conf_free(old);
@@ -261,14 +282,14 @@ static int setup_loop(struct daemon *d)
 		return -errno;
 	struct {
 		int fd;
-		uint32_t tag;
+		uint64_t tag;
 	} fds[] = { { d->sigfd, TAG_SIGNAL },
 		    { d->tmono, TAG_TIMER_MONO },
 		    { d->twall, TAG_TIMER_WALL },
 		    { d->twatchdog, TAG_WATCHDOG } };
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fds[i].fd,
-			      &(struct epoll_event){ .events = EPOLLIN, .data.u32 = fds[i].tag }) < 0)
+			      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = fds[i].tag }) < 0)
 			return -errno;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
 		struct itimerspec its;
@@ -283,8 +304,18 @@ static int setup_loop(struct daemon *d)
 	return 0;
 }
 
+static int check_clients(const struct agent_conf *conf, char *err, size_t err_len)
+{
+	struct clients *c = NULL;
+	int r = clients_load(conf->clients_dir, &c, err, err_len);
+
+	clients_free(c);
+	return r;
+}
+
 static int run(struct daemon *d)
 {
+	char err[CONF_ERR_MAX + 128] = "";
 	uint64_t seed = 0;
 	int r;
 
@@ -299,6 +330,21 @@ static int run(struct daemon *d)
 		log_error("cannot start the association manager: %s", strerror(-r));
 		return r;
 	}
+	/* A bad clients.d is a configuration error like a bad m2msad.conf. */
+	r = check_clients(d->conf, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	/* Without its socket the agent still keeps the association (and the status file):
+	 * loud, but not fatal, so that a fix of the path or the permissions and a restart
+	 * is all it takes. */
+	r = keyservice_new(d->conf->socket_path, d->conf->clients_dir, d->sam, d->epfd, &d->keys,
+			   err, sizeof(err));
+	if (r < 0)
+		log_error("cannot start the local key service, running without it (local "
+			  "applications cannot get keys): %s", err);
+
 	(void)uplink_open(d);
 	{
 		/* The status file's folder (normally made by systemd's RuntimeDirectory=). */
@@ -319,7 +365,7 @@ static int run(struct daemon *d)
 	(void)sd_notify(0, "READY=1");
 
 	while (!d->quit) {
-		struct epoll_event evs[8];
+		struct epoll_event evs[32];
 		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
 
 		if (n < 0) {
@@ -329,15 +375,21 @@ static int run(struct daemon *d)
 			return -errno;
 		}
 		for (int i = 0; i < n && !d->quit; i++) {
-			switch (evs[i].data.u32) {
+			if (evs[i].data.u64 >= _TAG_MAX) {
+				keyservice_dispatch(d->keys, evs[i].data.ptr, evs[i].events);
+				continue;
+			}
+			switch (evs[i].data.u64) {
 			case TAG_SIGNAL:
 				on_signal(d);
 				break;
 			case TAG_TIMER_MONO:
 				(void)timerfd_drain(d->tmono);
+				d->armed = false;
 				sa_manager_on_timer(d->sam);
 				break;
 			case TAG_TIMER_WALL:
+				d->armed = false;
 				if (timerfd_drain(d->twall) == -ECANCELED)
 					log_info("the wall clock was set; re-checking key expiry");
 				sa_manager_on_timer(d->sam);
@@ -357,6 +409,8 @@ static int run(struct daemon *d)
 				break;
 			}
 		}
+		if (d->keys)
+			keyservice_reap(d->keys);
 		if (!d->quit)
 			sync_loop(d);
 	}
@@ -438,6 +492,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		r = check_clients(d.conf, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			agent_conf_free(d.conf);
+			free(d.conf);
+			return 1;
+		}
 		printf("%s: configuration OK\n", d.config_path);
 		agent_conf_free(d.conf);
 		free(d.conf);
@@ -452,7 +513,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = run(&d);
-	sa_manager_free(d.sam); /* wipes every key */
+	keyservice_free(d.keys); /* disconnects clients, removes the socket */
+	sa_manager_free(d.sam);  /* wipes every key */
 	nl_uplink_free(d.uplink);
 	(void)unlink(d.conf->status_file);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)

@@ -49,6 +49,9 @@ struct sa_manager {
 	uint64_t last_failure_time;
 	char last_failure[AGENT_STATUS_REASON_MAX];
 	bool changed;
+
+	sa_manager_event_fn event_fn;
+	void *event_userdata;
 };
 
 static const char *const state_names[_SA_MANAGER_STATE_MAX] = {
@@ -88,6 +91,31 @@ static void set_state(struct sa_manager *m, enum sa_manager_state s)
 		log_debug("state %s -> %s", state_names[m->state], state_names[s]);
 	m->state = s;
 	m->changed = true;
+}
+
+static void emit(struct sa_manager *m, enum sa_manager_event_type type, const struct sa_assoc *a,
+		 bool with_keys, const char *reason)
+{
+	struct sa_manager_event ev = { .type = type, .reason = reason };
+
+	if (!m->event_fn)
+		return;
+	if (a) {
+		ev.key = (struct sa_manager_key){
+			.key_id = a->key_id,
+			.kc = with_keys && a->kc ? a->kc->data : NULL,
+			.ae_root = with_keys && a->ae_root ? a->ae_root->data : NULL,
+			.expiry = a->expiry,
+			.suite = a->suite,
+		};
+	}
+	m->event_fn(&ev, m->event_userdata);
+}
+
+void sa_manager_set_event_handler(struct sa_manager *m, sa_manager_event_fn fn, void *userdata)
+{
+	m->event_fn = fn;
+	m->event_userdata = userdata;
 }
 
 static void assoc_free(struct sa_assoc *a)
@@ -228,6 +256,7 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 		    (unsigned long long)(m->backoff.ceiling_ms / 1000));
 	(void)r;
 	set_state(m, SA_MANAGER_BACKOFF);
+	emit(m, SA_MANAGER_EVENT_FAILED, NULL, false, reason);
 }
 
 static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
@@ -366,6 +395,7 @@ static void on_success(struct sa_manager *m, struct establish_result *res)
 		log_info("key %s stays usable until it expires; %s takes over then",
 			 m->current->key_id, a->key_id);
 	set_state(m, SA_MANAGER_ESTABLISHED);
+	emit(m, SA_MANAGER_EVENT_NEW_KEY, a, true, NULL);
 }
 
 void sa_manager_on_io(struct sa_manager *m)
@@ -396,12 +426,14 @@ static bool expire_keys(struct sa_manager *m, uint64_t now)
 	if (m->next && !assoc_valid(m->next, now)) {
 		fmt_time(m->next->expiry, exp, sizeof(exp));
 		log_warning("key %s expired at %s", m->next->key_id, exp);
+		emit(m, SA_MANAGER_EVENT_EXPIRED, m->next, false, NULL);
 		assoc_free(m->next);
 		m->next = NULL;
 		m->changed = true;
 	}
 	if (m->current && !assoc_valid(m->current, now)) {
 		fmt_time(m->current->expiry, exp, sizeof(exp));
+		emit(m, SA_MANAGER_EVENT_EXPIRED, m->current, false, NULL);
 		if (m->next) {
 			log_info("key %s expired at %s; its successor %s is in use", m->current->key_id,
 				 exp, m->next->key_id);
@@ -529,6 +561,10 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	log_notice("configuration reloaded; node, TPM or MAS settings changed: dropping the "
 		   "associations and establishing again");
 	abort_op(m);
+	if (m->current)
+		emit(m, SA_MANAGER_EVENT_DROPPED, m->current, false, NULL);
+	if (m->next)
+		emit(m, SA_MANAGER_EVENT_DROPPED, m->next, false, NULL);
 	drop_keys(m);
 	close_tpm(m);
 	if (m->tls) {
@@ -543,6 +579,46 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	m->changed = true;
 	if (m->state != SA_MANAGER_IDLE)
 		begin_attempt(m);
+}
+
+int sa_manager_get_key(const struct sa_manager *m, struct sa_manager_key *ret)
+{
+	uint64_t now = wall_ms();
+	const struct sa_assoc *a = assoc_valid(m->next, now) ? m->next : m->current;
+
+	if (!assoc_valid(a, now) || !a->kc || !a->ae_root)
+		return -ENOKEY;
+	*ret = (struct sa_manager_key){
+		.key_id = a->key_id,
+		.kc = a->kc->data,
+		.ae_root = a->ae_root->data,
+		.expiry = a->expiry,
+		.suite = a->suite,
+	};
+	return 0;
+}
+
+bool sa_manager_want_key(struct sa_manager *m)
+{
+	uint64_t now = wall_ms();
+
+	if (m->op)
+		return true;
+	if (assoc_valid(m->current, now) || assoc_valid(m->next, now))
+		return false;
+	log_info("a local client asked for a key and the node holds none: establishing now");
+	begin_attempt(m);
+	return m->op != NULL;
+}
+
+void sa_manager_rekey(struct sa_manager *m, const char *why)
+{
+	if (m->op) {
+		log_info("%s: an exchange is already in flight", why);
+		return;
+	}
+	log_notice("%s: rekeying now", why);
+	begin_attempt(m);
 }
 
 bool sa_manager_take_changed(struct sa_manager *m)

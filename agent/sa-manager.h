@@ -75,6 +75,52 @@ bool sa_manager_take_changed(struct sa_manager *m);
 
 enum sa_manager_state sa_manager_state(const struct sa_manager *m);
 const char *sa_manager_state_to_string(enum sa_manager_state s);
+/*
+ * Events for the local key service (agent/keyservice.c). The handler runs inside
+ * the sa_manager_* call that caused the event and must not call back into the
+ * manager except sa_manager_get_key() and sa_manager_status().
+ */
+enum sa_manager_event_type {
+	SA_MANAGER_EVENT_NEW_KEY, /* key: a new association (kc, ae_root set) */
+	SA_MANAGER_EVENT_EXPIRED, /* key: expired (key_id, expiry only) */
+	SA_MANAGER_EVENT_DROPPED, /* key: dropped before expiry (reconfiguration) */
+	SA_MANAGER_EVENT_FAILED,  /* reason: an establishment or rekey attempt failed */
+	_SA_MANAGER_EVENT_MAX,
+};
+
+/* A view of one association; pointers borrowed from the manager. */
+struct sa_manager_key {
+	const char *key_id;
+	const uint8_t *kc;      /* 32 bytes; NULL in EXPIRED/DROPPED events */
+	const uint8_t *ae_root; /* 32 bytes; NULL in EXPIRED/DROPPED events */
+	uint64_t expiry;        /* epoch seconds */
+	const char *suite;
+};
+
+struct sa_manager_event {
+	enum sa_manager_event_type type;
+	struct sa_manager_key key;
+	const char *reason;
+};
+
+typedef void (*sa_manager_event_fn)(const struct sa_manager_event *ev, void *userdata);
+void sa_manager_set_event_handler(struct sa_manager *m, sa_manager_event_fn fn, void *userdata);
+
+/*
+ * The newest valid key (the successor during make-before-break). Returns 0, or
+ * -ENOKEY when the node holds no valid key. The pointers stay valid until the
+ * next sa_manager_* call other than the getters.
+ */
+int sa_manager_get_key(const struct sa_manager *m, struct sa_manager_key *ret);
+/*
+ * A local client wants a key: if the node holds none and no exchange is in
+ * flight, establish now (also cutting a backoff short). Returns true when an
+ * exchange is in flight afterwards.
+ */
+bool sa_manager_want_key(struct sa_manager *m);
+/* An administrator asked for a rekey: start an exchange now unless one is in flight. */
+void sa_manager_rekey(struct sa_manager *m, const char *why);
+
 /* Fill the status file's view (no key bytes). */
 void sa_manager_status(const struct sa_manager *m, struct agent_status *ret);
 /* One line in words for systemd's STATUS= and the operator. */

@@ -253,6 +253,7 @@ int main(int argc, char **argv)
 	printf("kdf_derive via tpm/: %.1f derivations/s\n", best_ours);
 	printf("bare Esys_HMAC:      %.1f HMACs/s\n", best_bare);
 	printf("ratio:               %.3f (target >= 0.9)\n", best_ours / best_bare);
+	printf("RATIO tpm-derive-throughput %.3f >=0.9\n", best_ours / best_bare);
 	status = 0;
 out:
 	tpm_close(t);

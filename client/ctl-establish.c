@@ -13,6 +13,7 @@
 #include "client/ctl.h"
 #include "common/log.h"
 #include "tpm/keystore.h"
+#include "tpm/signkey.h"
 
 static void usage(FILE *f)
 {
@@ -85,6 +86,10 @@ int ctl_establish(int argc, char **argv)
 	struct establish_error eerr;
 	_cleanup_(tpm_closep) struct tpm_ctx *tpm = NULL;
 	_cleanup_(tpm_key_freep) struct tpm_key *key = NULL;
+	_cleanup_(tpm_signkey_freep) struct tpm_signkey *signkey = NULL;
+	_cleanup_free_ char *cert = NULL, *chain = NULL;
+	struct tls_signer signer = { tpm_signkey_tls_sign, NULL };
+	bool offer_psk = false, offer_pki = false;
 	WOLFSSL_CTX *ctx = NULL;
 	struct kdf_prf prf;
 	char err[512];
@@ -129,12 +134,17 @@ int ctl_establish(int argc, char **argv)
 		fprintf(stderr, "m2msactl establish: %s\n", err);
 		goto out;
 	}
+	for (size_t i = 0; i < conf.n_methods; i++) {
+		offer_psk |= conf.methods[i] == WIRE_METHOD_PSK;
+		offer_pki |= conf.methods[i] == WIRE_METHOD_PKI;
+	}
+	/* Km is needed for psk only; a pki-only node names itself in node_id. */
 	r = tpm_key_load(tpm, conf.state_dir, &key);
-	if (r < 0) {
+	if (r < 0 && (offer_psk || !conf.node_id)) {
 		fprintf(stderr, "m2msactl establish: %s\n", tpm_last_error(tpm));
 		goto out;
 	}
-	node_id = tpm_key_node_id(key);
+	node_id = key ? tpm_key_node_id(key) : conf.node_id;
 	if (conf.node_id && strcmp(conf.node_id, node_id) != 0) {
 		fprintf(stderr,
 			"m2msactl establish: %s sets node_id '%s' but the key in %s was provisioned "
@@ -142,12 +152,35 @@ int ctl_establish(int argc, char **argv)
 			config, conf.node_id, conf.state_dir, node_id);
 		goto out;
 	}
-	ctx = tls_client_ctx_new(conf.mas_ca, NULL, NULL, err, sizeof(err));
+	if (offer_pki) {
+		/* The node certificate; its key signs the TLS CertificateVerify inside the TPM. */
+		if (asprintf(&cert, "%s/%s", conf.state_dir, TPM_NODE_CERT_FILE) < 0 ||
+		    asprintf(&chain, "%s/%s", conf.state_dir, TPM_NODE_CHAIN_FILE) < 0)
+			goto out;
+		if (access(cert, R_OK) < 0) {
+			fprintf(stderr, "m2msactl establish: method pki is configured but %s is "
+					"missing (m2msactl pki-keygen, then pki-install --cert FILE)\n",
+				cert);
+			goto out;
+		}
+		r = tpm_signkey_load(tpm, conf.state_dir, &signkey);
+		if (r < 0) {
+			fprintf(stderr, "m2msactl establish: %s\n", tpm_last_error(tpm));
+			goto out;
+		}
+		signer.userdata = signkey;
+		ctx = tls_client_ctx_new_signer(conf.mas_ca, cert,
+						access(chain, F_OK) == 0 ? chain : NULL, &signer, err,
+						sizeof(err));
+	} else {
+		ctx = tls_client_ctx_new(conf.mas_ca, NULL, NULL, err, sizeof(err));
+	}
 	if (!ctx) {
 		fprintf(stderr, "m2msactl establish: %s\n", err);
 		goto out;
 	}
-	tpm_key_prf(key, &prf);
+	if (key)
+		tpm_key_prf(key, &prf);
 	r = establish_run(ctx,
 			  &(struct establish_params){
 				  .mas_address = conf.mas_address,
@@ -157,10 +190,11 @@ int ctl_establish(int argc, char **argv)
 				  .n_methods = conf.n_methods,
 				  .timeout_ms = (int)(conf.timeout * 1000),
 			  },
-			  &prf, &res, &eerr);
+			  key ? &prf : NULL, &res, &eerr);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", eerr.msg);
-		if (r == -EKEYREJECTED)
+		/* With pki offered the refusal may be about the certificate: the message says which. */
+		if (r == -EKEYREJECTED && !offer_pki)
 			fprintf(stderr, "m2msactl establish: the MAS holds a different Km for %s: "
 					"provision the key the provider issued (m2msactl provision)\n",
 				node_id);

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* m2msactl status: what m2msad is doing, from its status file, in words or as JSON. */
+/*
+ * m2msactl status: what m2msad is doing, in words or as JSON: asked over the agent's
+ * socket (administrators), else read from its status file.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <m2msa/m2msa.h>
 
 #include "agent/agent-conf.h"
 #include "agent/status.h"
@@ -14,15 +20,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: m2msactl status [--json] [--status-file FILE]\n"
+		"Usage: m2msactl status [--json] [--socket PATH] [--status-file FILE]\n"
 		"\n"
 		"Show what the agent m2msad is doing: its state, the key ID in use and when it\n"
 		"expires, the next rekey, the last failure and its reason, and the MAS. Never\n"
-		"shows key bytes.\n"
+		"shows key bytes. Asks the agent over its socket (root or group m2msa-admin);\n"
+		"when that is not possible, reads the status file.\n"
 		"\n"
 		"  --json               print the status object as JSON\n"
+		"  --socket PATH        the agent's socket (default $M2MSA_SOCKET or %s)\n"
 		"  --status-file FILE   the agent's status file (default %s)\n",
-		AGENT_CONF_STATUS_FILE_DEFAULT);
+		M2MSA_SOCKET_DEFAULT, AGENT_CONF_STATUS_FILE_DEFAULT);
 }
 
 static void when(uint64_t epoch, uint64_t now, char *buf, size_t len)
@@ -76,15 +84,37 @@ static void print_words(const struct agent_status *st)
 	printf("agent PID:     %lld\n", (long long)st->pid);
 }
 
+/* Ask the agent itself: 0 and ret filled, or -errno (then the caller reads the file). */
+static int status_from_socket(const char *socket, struct agent_status *ret)
+{
+	struct m2msa *h = NULL;
+	char *json = NULL;
+	int r;
+
+	r = m2msa_open(socket, &h);
+	if (r < 0)
+		return r;
+	r = m2msa_set_timeout(h, 5000);
+	if (r == 0)
+		r = m2msa_status(h, &json);
+	m2msa_close(h);
+	if (r < 0)
+		return r;
+	r = agent_status_parse(json, ret);
+	free(json);
+	return r;
+}
+
 int ctl_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "status-file", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *file = AGENT_CONF_STATUS_FILE_DEFAULT;
+	const char *file = AGENT_CONF_STATUS_FILE_DEFAULT, *socket = NULL;
 	struct agent_status st;
 	char buf[4096];
 	bool json = false;
@@ -98,6 +128,9 @@ int ctl_status(int argc, char **argv)
 		case 's':
 			file = optarg;
 			break;
+		case 'S':
+			socket = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return CTL_EXIT_OK;
@@ -110,7 +143,9 @@ int ctl_status(int argc, char **argv)
 		fprintf(stderr, "m2msactl status: unexpected argument '%s'\n", argv[optind]);
 		return CTL_EXIT_USAGE;
 	}
-	r = agent_status_read(file, &st);
+	r = status_from_socket(socket, &st);
+	if (r < 0)
+		r = agent_status_read(file, &st);
 	if (r == -ENOENT) {
 		fprintf(stderr, "m2msad is not running (no %s)\n", file);
 		return CTL_EXIT_FAILURE;

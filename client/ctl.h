@@ -29,12 +29,26 @@ int ctl_tpm_check(int argc, char **argv);
 /* ctl-establish.c */
 int ctl_establish(int argc, char **argv);
 
+/* ctl-pki.c */
+int ctl_pki_keygen(int argc, char **argv);
+int ctl_pki_install(int argc, char **argv);
+
 /* ctl-status.c */
 int ctl_status(int argc, char **argv);
+
+/* ctl-keys.c */
+int ctl_get_key(int argc, char **argv);
+int ctl_subscribe(int argc, char **argv);
+int ctl_rekey(int argc, char **argv);
 
 static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "provision", "import the long-term key Km into the TPM", ctl_provision },
 	{ "tpm-check", "check the TPM, the storage key and the provisioned key", ctl_tpm_check },
 	{ "establish", "run one security association establishment with the MAS", ctl_establish },
+	{ "pki-keygen", "create the TPM signing key and a certificate request (method pki)", ctl_pki_keygen },
+	{ "pki-install", "store the node certificate the provider's CA issued", ctl_pki_install },
 	{ "status", "show what the agent m2msad is doing (state, key ID, expiry, failures)", ctl_status },
+	{ "get-key", "get the CSE's or an AE's current key from the agent", ctl_get_key },
+	{ "subscribe", "print every key event the agent pushes, one JSON line each", ctl_subscribe },
+	{ "rekey", "ask the agent to rekey now (administrators)", ctl_rekey },
 };

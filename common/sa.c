@@ -181,3 +181,13 @@ int sa_key_id_parse(const char *key_id, uint8_t ret_kcid[static SA_KCID_LEN],
 	snprintf(ret_fqdn, WIRE_KEY_ID_MAX + 1, "%s", at + 1);
 	return 0;
 }
+
+void sa_pki_kc(const struct sa_binding *b, uint8_t out[static KDF_OUT_LEN])
+{
+	memcpy(out, b->x + SA_KCID_LEN, KDF_OUT_LEN);
+}
+
+int sa_pki_ae_root(struct WOLFSSL *ssl, uint8_t out[static KDF_OUT_LEN])
+{
+	return tls_exporter(ssl, SA_LABEL_PKI_AE_ROOT, out, KDF_OUT_LEN);
+}

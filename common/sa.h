@@ -69,6 +69,17 @@ int sa_key_id_format(const uint8_t kcid[static SA_KCID_LEN], const char *ae_id, 
 int sa_key_id_parse(const char *key_id, uint8_t ret_kcid[static SA_KCID_LEN],
 		    char ret_ae_id[static WIRE_ID_MAX + 1], char ret_fqdn[static WIRE_KEY_ID_MAX + 1]);
 
+/*
+ * Method pki (docs/protocol.md "Method pki"): both ends authenticated by
+ * certificates in the TLS handshake, so the keys come from the session alone:
+ *   KcID = X[0..15], Kc = X[16..47]                                   TS-0003 10.3.1
+ *   AE root = Exporter("EXPORTER-m2msa-pki-AE-root", "", 32)  (independent of Kc)
+ *   node / MAS confirmation = sa_proof() with the PRF keyed by Kc
+ */
+#define SA_LABEL_PKI_AE_ROOT "EXPORTER-m2msa-pki-AE-root"
+void sa_pki_kc(const struct sa_binding *b, uint8_t out[static KDF_OUT_LEN]);
+int sa_pki_ae_root(struct WOLFSSL *ssl, uint8_t out[static KDF_OUT_LEN]);
+
 /* The TLS suite the node uses with the IN-CSE (method parameter). */
 #define SA_SUITE_PSK "TLS13-AES128-GCM-SHA256"
 #define SA_SUID 32

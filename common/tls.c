@@ -439,3 +439,174 @@ int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret
 	*ret_port = (uint16_t)p;
 	return 0;
 }
+
+/* wolfSSL's ECC PK callback: hand the digest to the caller's signer (the TPM). */
+static int ecc_sign_cb(WOLFSSL *ssl, const unsigned char *in, unsigned int in_len,
+		       unsigned char *out, word32 *out_len, const unsigned char *key_der,
+		       unsigned int key_len, void *ctx)
+{
+	const struct tls_signer *s = ctx;
+	size_t n = 0;
+
+	(void)ssl;
+	(void)key_der;
+	(void)key_len;
+	if (!s || !s->sign)
+		return BAD_FUNC_ARG;
+	if (s->sign(s->userdata, in, in_len, out, *out_len, &n) < 0 || n > *out_len)
+		return WC_HW_E;
+	*out_len = (word32)n;
+	return 0;
+}
+
+static int read_pem(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *p = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (n + 4096 > cap) {
+			char *q = realloc(p, cap + 8192);
+
+			if (!q || cap > 256 * 1024) {
+				free(q ? q : p);
+				fclose(f);
+				return -EFBIG;
+			}
+			p = q;
+			cap += 8192;
+		}
+		size_t k = fread(p + n, 1, cap - n, f);
+
+		n += k;
+		if (k == 0)
+			break;
+	}
+	fclose(f);
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+WOLFSSL_CTX *tls_client_ctx_new_signer(const char *ca_file, const char *cert_file,
+				       const char *chain_file, const struct tls_signer *signer,
+				       char *err, size_t err_len)
+{
+	WOLFSSL_CTX *ctx;
+	char *pem = NULL, *chain = NULL;
+	size_t pem_len = 0, chain_len = 0;
+	int r;
+
+	if (!cert_file || !signer || !signer->sign) {
+		snprintf(err, err_len, "no client certificate or signer given");
+		return NULL;
+	}
+	r = read_pem(cert_file, &pem, &pem_len);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot read certificate %s: %s", cert_file, strerror(-r));
+		return NULL;
+	}
+	if (chain_file) {
+		char *both;
+
+		r = read_pem(chain_file, &chain, &chain_len);
+		if (r < 0) {
+			snprintf(err, err_len, "cannot read certificate chain %s: %s", chain_file,
+				 strerror(-r));
+			free(pem);
+			return NULL;
+		}
+		both = realloc(pem, pem_len + chain_len + 1);
+		if (!both) {
+			snprintf(err, err_len, "out of memory");
+			free(pem);
+			free(chain);
+			return NULL;
+		}
+		pem = both;
+		pem[pem_len++] = '\n';
+		memcpy(pem + pem_len, chain, chain_len);
+		pem_len += chain_len;
+		free(chain);
+	}
+	ctx = tls_client_ctx_new(ca_file, NULL, NULL, err, err_len);
+	if (!ctx) {
+		free(pem);
+		return NULL;
+	}
+	if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx, (const unsigned char *)pem,
+							     (long)pem_len, WOLFSSL_FILETYPE_PEM) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot load certificate %s%s%s (is it PEM?)", cert_file,
+			 chain_file ? " with chain " : "", chain_file ? chain_file : "");
+		free(pem);
+		wolfSSL_CTX_free(ctx);
+		return NULL;
+	}
+	free(pem);
+	/* No private key: wolfSSL signs the CertificateVerify through the callback. */
+	wolfSSL_CTX_SetEccSignCb(ctx, ecc_sign_cb);
+	wolfSSL_CTX_SetEccSignCtx(ctx, (void *)(uintptr_t)signer);
+	return ctx;
+}
+
+int tls_server_ctx_request_client_cert(WOLFSSL_CTX *ctx, const char *ca_file, char *err,
+				       size_t err_len)
+{
+	int r = load_ca(ctx, ca_file, err, err_len);
+
+	if (r < 0)
+		return r;
+	/* VERIFY_PEER without FAIL_IF_NO_PEER_CERT: a sent certificate must verify. */
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
+bool tls_peer_has_cert(WOLFSSL *ssl)
+{
+	WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
+
+	if (!x)
+		return false;
+	wolfSSL_X509_free(x);
+	return true;
+}
+
+bool tls_peer_refused_cert(WOLFSSL *ssl, char *err, size_t err_len)
+{
+	WOLFSSL_ALERT_HISTORY h;
+	const char *why;
+
+	if (!ssl || wolfSSL_get_alert_history(ssl, &h) != WOLFSSL_SUCCESS)
+		return false;
+	switch (h.last_rx.code) {
+	case bad_certificate:
+		why = "bad_certificate: it does not verify against the peer's CA, or its key did not sign";
+		break;
+	case unsupported_certificate:
+		why = "unsupported_certificate";
+		break;
+	case certificate_revoked:
+		why = "certificate_revoked";
+		break;
+	case certificate_expired:
+		why = "certificate_expired: check its validity dates and the clocks";
+		break;
+	case certificate_unknown:
+		why = "certificate_unknown";
+		break;
+	case unknown_ca:
+		why = "unknown_ca: it was not issued by a CA the peer trusts";
+		break;
+	case certificate_required:
+		why = "certificate_required";
+		break;
+	default:
+		return false;
+	}
+	snprintf(err, err_len, "alert %s", why);
+	return true;
+}

@@ -71,3 +71,43 @@ int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port);
 int tcp_set_nodelay(int fd);
 /* Split "host:port" / "[v6]:port"; host buffer len >= 256. */
 int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret_port);
+
+/*
+ * Client certificates whose private key is held elsewhere (the TPM): the
+ * signer makes the ECDSA signature over the SHA-256 digest wolfSSL hands it
+ * (in TLS 1.3 the CertificateVerify transcript hash, RFC 8446 4.4.3) and
+ * writes a DER ECDSA-Sig-Value (at most sig_max bytes). Returns 0 or -errno.
+ */
+typedef int (*tls_ecc_sign_fn)(void *userdata, const uint8_t *digest, size_t digest_len,
+			       uint8_t *sig, size_t sig_max, size_t *ret_sig_len);
+struct tls_signer {
+	tls_ecc_sign_fn sign;
+	void *userdata;
+};
+
+/*
+ * Client context as tls_client_ctx_new() that presents cert_file (PEM leaf,
+ * optionally followed by intermediates) plus chain_file (NULL: none), with no
+ * private key loaded: wolfSSL's ECC PK callback calls signer, which must
+ * outlive the context. The certificate's key must be ECDSA P-256.
+ */
+WOLFSSL_CTX *tls_client_ctx_new_signer(const char *ca_file, const char *cert_file,
+				       const char *chain_file, const struct tls_signer *signer,
+				       char *err, size_t err_len);
+
+/*
+ * Server side of optional client certificates (the MAS establishment port):
+ * ask every client for a certificate and verify one that is sent against
+ * ca_file (expired, wrong CA: the handshake fails), but accept clients that
+ * send none. tls_peer_has_cert() then tells the two apart.
+ */
+int tls_server_ctx_request_client_cert(WOLFSSL_CTX *ctx, const char *ca_file, char *err,
+				       size_t err_len);
+bool tls_peer_has_cert(WOLFSSL *ssl);
+
+/*
+ * After a failed read or write: when the peer's last alert says it refused
+ * our certificate (bad_certificate, certificate_expired, unknown_ca, ...),
+ * describe the alert in err ("alert certificate_expired: ...") and return true.
+ */
+bool tls_peer_refused_cert(WOLFSSL *ssl, char *err, size_t err_len);

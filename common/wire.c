@@ -3,14 +3,15 @@
  * The CBOR wire codec (docs/protocol.md). Encoding writes the map with libcbor's
  * low-level cbor_encode_* head encoders straight into the caller's buffer, and
  * decoding walks the body with libcbor's streaming decoder (cbor_stream_decode),
- * one data item at a time: neither direction allocates, so no copy of a key ever
- * sits in a libcbor heap item, and nothing has to be freed on the error paths.
+ * one data item at a time (both through common/cbor-util.h): neither direction
+ * allocates, so no copy of a key ever sits in a libcbor heap item, and nothing
+ * has to be freed on the error paths.
  */
-#include <cbor.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "common/cbor-util.h"
 #include "common/secret.h"
 #include "common/wire.h"
 
@@ -240,80 +241,38 @@ static bool methods_valid(const uint64_t *methods, size_t n)
 
 /* ---- encoder ------------------------------------------------------------- */
 
-struct writer {
-	uint8_t *p;
-	size_t len;
-	size_t off;
-	int error;
-};
-
-/* Record the result of one cbor_encode_* call (0 means it did not fit). */
-static void w_advance(struct writer *w, size_t n)
+static void w_key_uint(struct cbor_util_writer *w, enum wire_key k, uint64_t v)
 {
-	if (n == 0)
-		w->error = -EMSGSIZE;
-	else
-		w->off += n;
+	cbor_util_put_uint(w, k);
+	cbor_util_put_uint(w, v);
 }
 
-static void w_uint(struct writer *w, uint64_t v)
+static void w_key_bytes(struct cbor_util_writer *w, enum wire_key k, const uint8_t *data, size_t n)
 {
-	if (!w->error)
-		w_advance(w, cbor_encode_uint(v, w->p + w->off, w->len - w->off));
-}
-
-static void w_bytes(struct writer *w, bool text, const void *data, size_t n)
-{
-	if (w->error)
-		return;
-	if (text)
-		w_advance(w, cbor_encode_string_start(n, w->p + w->off, w->len - w->off));
-	else
-		w_advance(w, cbor_encode_bytestring_start(n, w->p + w->off, w->len - w->off));
-	if (w->error)
-		return;
-	if (n > w->len - w->off) {
-		w->error = -EMSGSIZE;
-		return;
-	}
-	if (n)
-		memcpy(w->p + w->off, data, n);
-	w->off += n;
-}
-
-static void w_key_uint(struct writer *w, enum wire_key k, uint64_t v)
-{
-	w_uint(w, k);
-	w_uint(w, v);
-}
-
-static void w_key_bytes(struct writer *w, enum wire_key k, const uint8_t *data, size_t n)
-{
-	w_uint(w, k);
-	w_bytes(w, false, data, n);
+	cbor_util_put_uint(w, k);
+	cbor_util_put_bytes(w, false, data, n);
 }
 
 /* Text field from a fixed char array of size cap: must be terminated inside it. */
-static int w_key_text(struct writer *w, enum wire_key k, const char *s, size_t cap, size_t max,
+static int w_key_text(struct cbor_util_writer *w, enum wire_key k, const char *s, size_t cap, size_t max,
 		      bool want_id)
 {
 	size_t n = strnlen(s, cap);
 
 	if (n == cap || !text_valid(s, n, max, want_id))
 		return -EINVAL;
-	w_uint(w, k);
-	w_bytes(w, true, s, n);
+	cbor_util_put_uint(w, k);
+	cbor_util_put_bytes(w, true, s, n);
 	return 0;
 }
 
-static int encode_body(const struct wire_msg *m, struct writer *w)
+static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 {
 	uint32_t keys = type_keys[m->type];
 	size_t n_keys = (size_t)__builtin_popcount(keys);
 	int r = 0;
 
-	if (!w->error)
-		w_advance(w, cbor_encode_map_start(n_keys, w->p + w->off, w->len - w->off));
+	cbor_util_put_map(w, n_keys);
 	/* Keys in ascending order: the RFC 8949 §4.2.1 deterministic order for small uints. */
 	w_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
 	w_key_uint(w, WIRE_KEY_VERSION, WIRE_VERSION);
@@ -332,12 +291,10 @@ static int encode_body(const struct wire_msg *m, struct writer *w)
 		r = w_key_text(w, WIRE_KEY_NODE_ID, h->node_id, sizeof(h->node_id), WIRE_ID_MAX, true);
 		if (r < 0)
 			return r;
-		w_uint(w, WIRE_KEY_METHODS);
-		if (!w->error)
-			w_advance(w, cbor_encode_array_start(h->n_methods, w->p + w->off,
-							     w->len - w->off));
+		cbor_util_put_uint(w, WIRE_KEY_METHODS);
+		cbor_util_put_array(w, h->n_methods);
 		for (size_t i = 0; i < h->n_methods; i++)
-			w_uint(w, h->methods[i]);
+			cbor_util_put_uint(w, h->methods[i]);
 		w_key_bytes(w, WIRE_KEY_NONCE, h->nonce, WIRE_NONCE_LEN);
 		break;
 	}
@@ -401,7 +358,7 @@ static int encode_body(const struct wire_msg *m, struct writer *w)
 
 int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *ret_len)
 {
-	struct writer w;
+	struct cbor_util_writer w;
 	size_t body;
 	int r;
 
@@ -409,7 +366,7 @@ int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *
 		return -EINVAL;
 	if (buf_len < WIRE_PREFIX_LEN)
 		return -EMSGSIZE;
-	w = (struct writer){ .p = buf + WIRE_PREFIX_LEN, .len = buf_len - WIRE_PREFIX_LEN };
+	w = (struct cbor_util_writer){ .p = buf + WIRE_PREFIX_LEN, .len = buf_len - WIRE_PREFIX_LEN };
 	r = encode_body(m, &w);
 	if (r < 0) {
 		/* The buffer may hold a partial KEY_RESPONSE key: do not leave it there. */
@@ -431,210 +388,25 @@ int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *
 
 /* ---- decoder ------------------------------------------------------------- */
 
-enum item_kind {
-	ITEM_NONE,  /* no callback ran */
-	ITEM_UINT,  /* value */
-	ITEM_BYTES, /* data, len */
-	ITEM_TEXT,  /* data, len */
-	ITEM_ARRAY, /* value = number of elements (definite length) */
-	ITEM_MAP,   /* value = number of pairs (definite length) */
-	ITEM_OTHER, /* anything the protocol never uses: refused */
-};
-
-/* One data item as the streaming decoder reported it. data points into the body. */
-struct item {
-	enum item_kind kind;
-	uint64_t value;
-	const uint8_t *data;
-	size_t len;
-};
-
-static void on_uint8(void *ctx, uint8_t v)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
-}
-
-static void on_uint16(void *ctx, uint16_t v)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
-}
-
-static void on_uint32(void *ctx, uint32_t v)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
-}
-
-static void on_uint64(void *ctx, uint64_t v)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_UINT, .value = v };
-}
-
-static void on_bytes(void *ctx, cbor_data data, size_t len)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_BYTES, .data = data, .len = len };
-}
-
-static void on_text(void *ctx, cbor_data data, size_t len)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_TEXT, .data = data, .len = len };
-}
-
-static void on_array(void *ctx, size_t n)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_ARRAY, .value = n };
-}
-
-static void on_map(void *ctx, size_t n)
-{
-	*(struct item *)ctx = (struct item){ .kind = ITEM_MAP, .value = n };
-}
-
-/* Negative integers, indefinite-length items, tags, floats and simple values. */
-static void on_other_u8(void *ctx, uint8_t v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other_u16(void *ctx, uint16_t v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other_u32(void *ctx, uint32_t v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other_u64(void *ctx, uint64_t v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other(void *ctx)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other_float(void *ctx, float v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other_double(void *ctx, double v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-static void on_other_bool(void *ctx, bool v)
-{
-	((struct item *)ctx)->kind = ITEM_OTHER;
-}
-
-/* Every member is set: libcbor calls them without a NULL check. */
-static const struct cbor_callbacks item_callbacks = {
-	.uint8 = on_uint8,
-	.uint16 = on_uint16,
-	.uint32 = on_uint32,
-	.uint64 = on_uint64,
-	.negint64 = on_other_u64,
-	.negint32 = on_other_u32,
-	.negint16 = on_other_u16,
-	.negint8 = on_other_u8,
-	.byte_string_start = on_other,
-	.byte_string = on_bytes,
-	.string = on_text,
-	.string_start = on_other,
-	.indef_array_start = on_other,
-	.array_start = on_array,
-	.indef_map_start = on_other,
-	.map_start = on_map,
-	.tag = on_other_u64,
-	.float2 = on_other_float,
-	.float4 = on_other_float,
-	.float8 = on_other_double,
-	.undefined = on_other,
-	.null = on_other,
-	.boolean = on_other_bool,
-	.indef_break = on_other,
-};
-
-/* Length of the shortest head for argument v (RFC 8949 §4.2.1, preferred serialization). */
-static size_t head_len(uint64_t v)
-{
-	if (v < 24)
-		return 1;
-	if (v <= UINT8_MAX)
-		return 2;
-	if (v <= UINT16_MAX)
-		return 3;
-	if (v <= UINT32_MAX)
-		return 5;
-	return 9;
-}
-
-struct reader {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-/*
- * Decode the next data item (for arrays and maps: only their head). Refuses
- * truncated input, item kinds the protocol never uses, and heads that are not
- * in their shortest form. libcbor checks every length against the bytes left.
- */
-static int next_item(struct reader *rd, struct item *ret)
-{
-	struct cbor_decoder_result res;
-	struct item it = { .kind = ITEM_NONE };
-	size_t arg_len;
-
-	if (rd->off >= rd->len)
-		return -EBADMSG;
-	res = cbor_stream_decode(rd->p + rd->off, rd->len - rd->off, &item_callbacks, &it);
-	if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > rd->len - rd->off)
-		return -EBADMSG;
-	switch (it.kind) {
-	case ITEM_UINT:
-	case ITEM_ARRAY:
-	case ITEM_MAP:
-		arg_len = head_len(it.value);
-		break;
-	case ITEM_BYTES:
-	case ITEM_TEXT:
-		if (it.len > res.read)
-			return -EBADMSG;
-		arg_len = head_len(it.len) + it.len;
-		break;
-	default:
-		return -EBADMSG;
-	}
-	if (arg_len != res.read)
-		return -EBADMSG;
-	rd->off += res.read;
-	*ret = it;
-	return 0;
-}
-
 /* What the first pass found: for each known key, its value item. */
 struct fields {
 	uint32_t present; /* BIT(key) for every key seen */
 	bool unknown_key;
-	struct item v[_WIRE_KEY_MAX];
+	struct cbor_util_item v[_WIRE_KEY_MAX];
 	uint64_t methods[WIRE_METHODS_MAX];
 	size_t n_methods;
 };
 
 /* The CBOR kind each key carries. */
-static const enum item_kind key_kind[_WIRE_KEY_MAX] = {
-	[WIRE_KEY_TYPE] = ITEM_UINT,    [WIRE_KEY_VERSION] = ITEM_UINT,
-	[WIRE_KEY_NODE_ID] = ITEM_TEXT, [WIRE_KEY_METHODS] = ITEM_ARRAY,
-	[WIRE_KEY_NONCE] = ITEM_BYTES,  [WIRE_KEY_METHOD] = ITEM_UINT,
-	[WIRE_KEY_PROOF] = ITEM_BYTES,  [WIRE_KEY_KEY_ID] = ITEM_TEXT,
-	[WIRE_KEY_EXPIRY] = ITEM_UINT,  [WIRE_KEY_SUITE] = ITEM_TEXT,
-	[WIRE_KEY_CODE] = ITEM_UINT,    [WIRE_KEY_REASON] = ITEM_TEXT,
-	[WIRE_KEY_KEY] = ITEM_BYTES,    [WIRE_KEY_AE_ID] = ITEM_TEXT,
-	[WIRE_KEY_SUID] = ITEM_UINT,
+static const enum cbor_util_kind key_kind[_WIRE_KEY_MAX] = {
+	[WIRE_KEY_TYPE] = CBOR_UTIL_UINT,    [WIRE_KEY_VERSION] = CBOR_UTIL_UINT,
+	[WIRE_KEY_NODE_ID] = CBOR_UTIL_TEXT, [WIRE_KEY_METHODS] = CBOR_UTIL_ARRAY,
+	[WIRE_KEY_NONCE] = CBOR_UTIL_BYTES,  [WIRE_KEY_METHOD] = CBOR_UTIL_UINT,
+	[WIRE_KEY_PROOF] = CBOR_UTIL_BYTES,  [WIRE_KEY_KEY_ID] = CBOR_UTIL_TEXT,
+	[WIRE_KEY_EXPIRY] = CBOR_UTIL_UINT,  [WIRE_KEY_SUITE] = CBOR_UTIL_TEXT,
+	[WIRE_KEY_CODE] = CBOR_UTIL_UINT,    [WIRE_KEY_REASON] = CBOR_UTIL_TEXT,
+	[WIRE_KEY_KEY] = CBOR_UTIL_BYTES,    [WIRE_KEY_AE_ID] = CBOR_UTIL_TEXT,
+	[WIRE_KEY_SUID] = CBOR_UTIL_UINT,
 };
 
 /*
@@ -644,31 +416,31 @@ static const enum item_kind key_kind[_WIRE_KEY_MAX] = {
  * carry their type; values of unknown keys must still have that flat shape, so
  * that a message of a later version can be told apart from garbage.
  */
-static int scan_map(struct reader *rd, struct fields *f)
+static int scan_map(struct cbor_util_reader *rd, struct fields *f)
 {
-	struct item map, key, val;
+	struct cbor_util_item map, key, val;
 	int r;
 
-	r = next_item(rd, &map);
+	r = cbor_util_next(rd, &map);
 	if (r < 0)
 		return r;
-	if (map.kind != ITEM_MAP)
+	if (map.kind != CBOR_UTIL_MAP)
 		return -EBADMSG;
 	for (uint64_t i = 0; i < map.value; i++) {
-		r = next_item(rd, &key);
+		r = cbor_util_next(rd, &key);
 		if (r < 0)
 			return r;
-		if (key.kind != ITEM_UINT)
+		if (key.kind != CBOR_UTIL_UINT)
 			return -EBADMSG;
-		r = next_item(rd, &val);
+		r = cbor_util_next(rd, &val);
 		if (r < 0)
 			return r;
-		if (val.kind == ITEM_MAP)
+		if (val.kind == CBOR_UTIL_MAP)
 			return -EBADMSG;
 
 		if (key.value >= _WIRE_KEY_MAX) {
 			/* Unknown key: refused later, unless the version is not ours. */
-			if (val.kind == ITEM_ARRAY)
+			if (val.kind == CBOR_UTIL_ARRAY)
 				return -EBADMSG;
 			f->unknown_key = true;
 			continue;
@@ -684,12 +456,12 @@ static int scan_map(struct reader *rd, struct fields *f)
 			if (val.value == 0 || val.value > WIRE_METHODS_MAX)
 				return -EBADMSG;
 			for (size_t j = 0; j < val.value; j++) {
-				struct item m;
+				struct cbor_util_item m;
 
-				r = next_item(rd, &m);
+				r = cbor_util_next(rd, &m);
 				if (r < 0)
 					return r;
-				if (m.kind != ITEM_UINT)
+				if (m.kind != CBOR_UTIL_UINT)
 					return -EBADMSG;
 				f->methods[j] = m.value;
 			}
@@ -703,7 +475,7 @@ static int scan_map(struct reader *rd, struct fields *f)
 
 static int get_text(const struct fields *f, enum wire_key k, size_t max, bool want_id, char *out)
 {
-	const struct item *it = &f->v[k];
+	const struct cbor_util_item *it = &f->v[k];
 
 	if (!text_valid((const char *)it->data, it->len, max, want_id))
 		return -EBADMSG;
@@ -715,7 +487,7 @@ static int get_text(const struct fields *f, enum wire_key k, size_t max, bool wa
 
 static int get_fixed(const struct fields *f, enum wire_key k, size_t len, uint8_t *out)
 {
-	const struct item *it = &f->v[k];
+	const struct cbor_util_item *it = &f->v[k];
 
 	if (it->len != len)
 		return -EBADMSG;
@@ -805,7 +577,7 @@ static int fill_msg(const struct fields *f, struct wire_msg *m)
 
 int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 {
-	struct reader rd = { .p = body, .len = len };
+	struct cbor_util_reader rd = { .p = body, .len = len };
 	struct fields f = { 0 };
 	struct wire_msg m = { 0 };
 	uint64_t type, version;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/sa.h"
 #include "common/secret.h"
+#include "common/tls.h"
 #include "mas/exchange.h"
 
 uint64_t mas_now_ms(void)
@@ -51,9 +52,9 @@ static const char *method_list(const uint8_t *methods, size_t n, char *buf, size
 	return buf;
 }
 
-static bool method_supported(uint8_t m)
+static bool method_supported(const struct mas_ctx *ctx, uint8_t m)
 {
-	return m == WIRE_METHOD_PSK;
+	return m == WIRE_METHOD_PSK || (m == WIRE_METHOD_PKI && ctx->pki);
 }
 
 static bool rate_limited(struct mas_ctx *ctx, const char *kind, const char *what,
@@ -76,8 +77,42 @@ static void count_failure(struct mas_ctx *ctx, const char *node_id, const struct
 	(void)mas_ratelimit_fail(ctx->rl, key, now);
 }
 
-static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, const struct mas_peer *peer,
-			      const struct wire_hello *h, struct wire_msg *reply)
+/*
+ * Method pki: the TLS handshake verified the node's certificate against
+ * [mas] node_ca (expired or foreign certificates never get here); its CSE-ID
+ * (first URI subject alternative name, else the subject CN) must be the node
+ * the HELLO names. Returns true when it is, else fills reply.
+ */
+static bool pki_identity_ok(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_peer *peer,
+			    const char *node_id, struct wire_msg *reply)
+{
+	char cert_id[WIRE_ID_MAX + 1];
+	int r;
+
+	if (!tls_peer_has_cert(ssl)) {
+		log_warning("node %s from %s chose method pki without a client certificate",
+			    node_id, peer->name);
+		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED,
+				"method pki needs a node certificate from the node CA; this TLS "
+				"session presented none");
+		return false;
+	}
+	r = tls_peer_id(ssl, cert_id, sizeof(cert_id));
+	if (r < 0 || strcmp(cert_id, node_id) != 0) {
+		count_failure(ctx, node_id, peer);
+		log_warning("node %s from %s presented a certificate for %s: refused", node_id,
+			    peer->name, r < 0 ? "no readable CSE-ID" : cert_id);
+		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED,
+				"the node certificate is for %s, not for node %s",
+				r < 0 ? "no readable CSE-ID" : cert_id, node_id);
+		return false;
+	}
+	return true;
+}
+
+static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+			      const struct mas_peer *peer, const struct wire_hello *h,
+			      struct wire_msg *reply)
 {
 	struct store_node node;
 	char offered[64], allowed[64];
@@ -120,7 +155,7 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, const str
 			if (h->methods[i] == node.methods[j]) {
 				if (!common)
 					common = h->methods[i];
-				if (method_supported(h->methods[i]))
+				if (method_supported(ctx, h->methods[i]))
 					st->method = h->methods[i];
 				break;
 			}
@@ -146,6 +181,8 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, const str
 				h->node_id, (wait_ms + 999) / 1000);
 		return MAS_NEXT_CLOSE;
 	}
+	if (st->method == WIRE_METHOD_PKI && !pki_identity_ok(ctx, ssl, peer, h->node_id, reply))
+		return MAS_NEXT_CLOSE;
 	r = crypto_random(st->nm, sizeof(st->nm));
 	if (r < 0) {
 		log_error("cannot draw a nonce for node %s: %s", h->node_id, strerror(-r));
@@ -167,21 +204,20 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, const str
 	return MAS_NEXT_CONTINUE;
 }
 
-/* Everything after a verified proof: derive, store, answer. Returns 0 or -errno. */
+/*
+ * Everything after a verified proof: store, answer. prf makes the MAS proof
+ * (keyed with Km for psk, Kc for pki). Returns 0 or -errno.
+ */
 static int establish(struct mas_ctx *ctx, struct mas_est *st, const struct kdf_prf *prf,
-		     const struct sa_binding *b, struct wire_msg *reply)
+		     const struct sa_binding *b, const struct key32 *kc,
+		     const struct key32 *ae_root, struct wire_msg *reply)
 {
-	_cleanup_key32_ struct key32 kc = { 0 }, ae_root = { 0 };
 	struct store_assoc a = { 0 };
 	char key_id[WIRE_KEY_ID_MAX + 1];
 	uint8_t mas_proof[KDF_OUT_LEN];
 	int r;
 
-	r = sa_kc(prf, b, st->nn, st->nm, kc.b);
-	if (r == 0)
-		r = sa_ae_root(prf, b, st->nn, st->nm, ae_root.b);
-	if (r == 0)
-		r = sa_proof(prf, SA_PROOF_MAS, b, st->nn, st->nm, st->node_id, mas_proof);
+	r = sa_proof(prf, SA_PROOF_MAS, b, st->nn, st->nm, st->node_id, mas_proof);
 	if (r < 0)
 		return r;
 	sa_kcid(b, a.kcid);
@@ -193,9 +229,11 @@ static int establish(struct mas_ctx *ctx, struct mas_est *st, const struct kdf_p
 	a.method = st->method;
 	a.created = (uint64_t)time(NULL);
 	a.expiry = a.created + st->lifetime;
-	r = store_assoc_add(ctx->store, &a, kc.b, ae_root.b);
-	if (r < 0)
+	r = store_assoc_add(ctx->store, &a, kc->b, ae_root->b);
+	if (r < 0) {
+		secret_wipe(mas_proof, sizeof(mas_proof));
 		return r;
+	}
 
 	memset(reply, 0, sizeof(*reply));
 	reply->type = WIRE_MSG_ESTABLISHED;
@@ -204,7 +242,8 @@ static int establish(struct mas_ctx *ctx, struct mas_est *st, const struct kdf_p
 	reply->established.expiry = a.expiry;
 	reply->established.method = st->method;
 	snprintf(reply->established.suite, sizeof(reply->established.suite), "%s", SA_SUITE_PSK);
-	log_info("established %s for node %s, target %s, expires %" PRIu64, key_id, st->node_id,
+	log_info("established %s for node %s (method %s), target %s, expires %" PRIu64, key_id,
+		 st->node_id, wire_method_to_string(st->method),
 		 st->target_id[0] ? st->target_id : "(none)", a.expiry);
 	secret_wipe(mas_proof, sizeof(mas_proof));
 	return 0;
@@ -215,6 +254,7 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 			      struct wire_msg *reply)
 {
 	_cleanup_secret_ struct secret *km = NULL;
+	_cleanup_key32_ struct key32 kc = { 0 }, ae_root = { 0 };
 	struct sa_binding b;
 	struct kdf_sw_key sw;
 	struct kdf_prf prf;
@@ -229,14 +269,27 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS TLS exporter failure");
 		return MAS_NEXT_CLOSE;
 	}
-	r = store_node_get_km(ctx->store, st->node_id, &km);
-	if (r < 0) {
-		log_error("cannot read the long-term key of node %s (from %s): %s", st->node_id,
-			  peer->name, strerror(-r));
-		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
-		goto out;
+	if (st->method == WIRE_METHOD_PKI) {
+		/* TS-0003 10.3.1: Kc straight from the exporter; the confirmation is keyed with it. */
+		sa_pki_kc(&b, kc.b);
+		r = sa_pki_ae_root(ssl, ae_root.b);
+		if (r < 0) {
+			log_error("cannot export the AE root for node %s from %s: %s", st->node_id,
+				  peer->name, strerror(-r));
+			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS TLS exporter failure");
+			goto out;
+		}
+		sw = (struct kdf_sw_key){ .key = kc.b, .len = sizeof(kc.b) };
+	} else {
+		r = store_node_get_km(ctx->store, st->node_id, &km);
+		if (r < 0) {
+			log_error("cannot read the long-term key of node %s (from %s): %s",
+				  st->node_id, peer->name, strerror(-r));
+			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
+			goto out;
+		}
+		sw = (struct kdf_sw_key){ .key = km->data, .len = km->len };
 	}
-	sw = (struct kdf_sw_key){ .key = km->data, .len = km->len };
 	kdf_prf_software(&sw, &prf);
 	r = sa_proof(&prf, SA_PROOF_NODE, &b, st->nn, st->nm, st->node_id, expected);
 	if (r < 0) {
@@ -252,7 +305,17 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED, "proof did not verify");
 		goto out;
 	}
-	r = establish(ctx, st, &prf, &b, reply);
+	if (st->method == WIRE_METHOD_PSK) {
+		r = sa_kc(&prf, &b, st->nn, st->nm, kc.b);
+		if (r == 0)
+			r = sa_ae_root(&prf, &b, st->nn, st->nm, ae_root.b);
+		if (r < 0) {
+			log_error("cannot derive Kc for node %s: %s", st->node_id, strerror(-r));
+			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS key derivation failure");
+			goto out;
+		}
+	}
+	r = establish(ctx, st, &prf, &b, &kc, &ae_root, reply);
 	if (r < 0) {
 		log_error("cannot register the association of node %s (from %s): %s", st->node_id,
 			  peer->name, strerror(-r));
@@ -269,7 +332,7 @@ enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLF
 				   struct wire_msg *reply)
 {
 	if (st->step == MAS_EST_WAIT_HELLO && msg->type == WIRE_MSG_HELLO)
-		return on_hello(ctx, st, peer, &msg->hello, reply);
+		return on_hello(ctx, st, ssl, peer, &msg->hello, reply);
 	if (st->step == MAS_EST_WAIT_PROOF && msg->type == WIRE_MSG_PROOF)
 		return on_proof(ctx, st, ssl, peer, &msg->proof, reply);
 	log_warning("unexpected %s message from %s%s%s", wire_msg_type_to_string(msg->type),

@@ -2,7 +2,9 @@
 /*
  * m2masd's two exchanges, one decoded message in, one reply out, independent of
  * the event loop (server.c) that moves the bytes:
- *   establishment (establish.c): HELLO -> CHALLENGE, PROOF -> ESTABLISHED, or ERROR;
+ *   establishment (establish.c): HELLO -> CHALLENGE, PROOF -> ESTABLISHED, or ERROR
+ *     (method pki: the node was authenticated by its TLS client certificate; its
+ *     CSE-ID, tls_peer_id(), must equal the HELLO's node ID);
  *   key retrieval (retrieve.c):  KEY_REQUEST -> KEY_RESPONSE, or ERROR.
  * Each handler always fills *reply and says whether the exchange goes on.
  * Replies may hold key bytes (KEY_RESPONSE): the caller wipes them.
@@ -28,6 +30,7 @@ struct mas_ctx {
 	struct mas_ratelimit *rl;
 	char fqdn[MAS_FQDN_MAX + 1];
 	uint64_t lifetime; /* seconds, the default for nodes without their own */
+	bool pki;	   /* [mas] node_ca is set: client certificates verified, method pki on */
 };
 
 /* The peer of one connection, for logs ("addr:port") and rate limiting (addr). */
@@ -68,7 +71,8 @@ void mas_reply_error(struct wire_msg *reply, enum wire_error_code code, const ch
 /*
  * Establishment: hand it every message of the connection in order (st starts
  * zeroed). ssl is the connection's established TLS session (for the channel
- * binding). Decoding failures are the caller's.
+ * binding and, for pki, the node's verified certificate). Decoding failures are
+ * the caller's.
  */
 enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 				   const struct mas_peer *peer, const struct wire_msg *msg,

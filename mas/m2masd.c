@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
@@ -195,6 +196,13 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s", tls_err);
 		return -EINVAL;
 	}
+	/* Method pki: ask nodes for a certificate from node_ca; psk nodes send none. */
+	if (d->conf.node_ca &&
+	    tls_server_ctx_request_client_cert(d->est_ctx, d->conf.node_ca, tls_err,
+					       sizeof(tls_err)) < 0) {
+		snprintf(err, err_len, "%s (node_ca)", tls_err);
+		return -EINVAL;
+	}
 	d->ret_ctx = tls_server_ctx_new(d->conf.cert, d->conf.key, d->conf.target_ca, tls_err,
 					sizeof(tls_err));
 	if (!d->ret_ctx) {
@@ -228,6 +236,7 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 	d->ctx.rl = d->rl;
 	snprintf(d->ctx.fqdn, sizeof(d->ctx.fqdn), "%s", d->conf.fqdn);
 	d->ctx.lifetime = d->conf.lifetime;
+	d->ctx.pki = d->conf.node_ca != NULL;
 	return 0;
 }
 
@@ -294,6 +303,7 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	    str_differs(nc.retrieval_listen, d->conf.retrieval_listen) ||
 	    str_differs(nc.fqdn, d->conf.fqdn) || str_differs(nc.cert, d->conf.cert) ||
 	    str_differs(nc.key, d->conf.key) || str_differs(nc.target_ca, d->conf.target_ca) ||
+	    str_differs(nc.node_ca, d->conf.node_ca) ||
 	    str_differs(nc.store_path, d->conf.store_path) ||
 	    str_differs(nc.master_key, d->conf.master_key))
 		log_notice("listen addresses, fqdn, certificates and the store are read only at "
@@ -382,6 +392,15 @@ static int run(struct daemon *d)
 	return r;
 }
 
+/* No core dumps and no ptrace by other users' processes: Km and Kc live in this memory. */
+static void harden(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
@@ -391,6 +410,7 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &d.opt) < 0 || setup_logging(&d.opt, &level) < 0)
 		return EXIT_FAILURE;
+	harden();
 	signal(SIGPIPE, SIG_IGN);
 	r = tls_init();
 	if (r < 0) {

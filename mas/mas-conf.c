@@ -20,6 +20,7 @@ static const struct conf_item mas_items[] = {
 	{ "mas", "cert", conf_parse_path, offsetof(struct mas_conf, cert) },
 	{ "mas", "key", conf_parse_path, offsetof(struct mas_conf, key) },
 	{ "mas", "target_ca", conf_parse_path, offsetof(struct mas_conf, target_ca) },
+	{ "mas", "node_ca", conf_parse_path, offsetof(struct mas_conf, node_ca) },
 	{ "mas", "lifetime", conf_parse_duration, offsetof(struct mas_conf, lifetime) },
 	{ "mas", "handshake_timeout", conf_parse_duration,
 	  offsetof(struct mas_conf, handshake_timeout) },
@@ -41,6 +42,7 @@ void mas_conf_free(struct mas_conf *c)
 	free(c->cert);
 	free(c->key);
 	free(c->target_ca);
+	free(c->node_ca);
 	free(c->store_path);
 	free(c->master_key);
 	free(c->log_level);

@@ -11,6 +11,7 @@
  *   cert = /etc/m2msa/mas.crt      (required)
  *   key = /etc/m2msa/mas.key       (required)
  *   target_ca = /etc/m2msa/target-ca.crt  CA of IN-CSE client certificates (required)
+ *   node_ca = /etc/m2msa/node-ca.crt      CA of node certificates; enables method pki
  *   lifetime = 1h                  default association lifetime
  *   handshake_timeout = 10s
  *   idle_timeout = 30s
@@ -38,6 +39,7 @@ struct mas_conf {
 	char *cert;
 	char *key;
 	char *target_ca;
+	char *node_ca; /* NULL: method pki off, no client certificates on the establishment port */
 	uint64_t lifetime;
 	uint64_t handshake_timeout;
 	uint64_t idle_timeout;

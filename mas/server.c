@@ -220,11 +220,25 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 	st = want(c->ssl, r);
 	if (st != STEP_CLOSE)
 		return st;
-	tls_error(c->ssl, r, err, sizeof(err));
-	if (c->retrieval)
+	r = tls_error(c->ssl, r, err, sizeof(err));
+	if (c->retrieval) {
 		log_warning("TLS handshake with target %s failed: %s", c->peer.name, err);
-	else
-		log_info("TLS handshake with node %s failed: %s", c->peer.name, err);
+		return STEP_CLOSE;
+	}
+	if (r == -EPERM) {
+		/*
+		 * A node certificate refused (method pki: other CA, expired). wolfSSL
+		 * has sent the alert; the node's Certificate, CertificateVerify and
+		 * Finished are still unread, and closing now would reset the
+		 * connection and destroy the alert before the node reads it. Linger.
+		 */
+		log_warning("refused the certificate of node %s: %s", c->peer.name, err);
+		(void)shutdown(c->w.fd, SHUT_WR);
+		c->state = CONN_LINGER;
+		c->deadline_ms = mas_now_ms() + LINGER_MS;
+		return STEP_AGAIN;
+	}
+	log_info("TLS handshake with node %s failed: %s", c->peer.name, err);
 	return STEP_CLOSE;
 }
 

@@ -7,13 +7,62 @@
 #   other-target.crt/.key  a second target, CN "/other-cse", signed by ca
 #   other-ca.crt/.key      an unrelated CA (wrong-CA tests)
 #   other-ca-mas.crt/.key  a MAS certificate for mas.test signed by other-ca
+#   node-ca.crt/.key       CA of node certificates (m2masd [mas] node_ca, method pki)
 # The CSE-ID is the subject CN: wolfSSL refuses relative URIs such as "/in-cse"
 # in a URI subjectAltName (RFC 5280 4.2.1.6), so none is used.
 # Usage: mkcerts.sh DIR   (DIR is created; existing files are overwritten)
+#        mkcerts.sh sign-csr DIR CA CSR OUT [expired]
+#          sign the PKCS#10 request CSR with DIR/CA.crt/.key (e.g. CA = node-ca) as a
+#          node client certificate (CN and key from the request), written to OUT;
+#          "expired": valid from 2020-01-01 to 2021-01-01 only.
 set -eu
 
+if [ $# -ge 5 ] && [ "$1" = sign-csr ]; then
+	dir=$2 issuer=$3 csr=$4 out=$5 expired=${6:-}
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	cat > "$tmp/ca.cnf" <<CNF
+[ca]
+default_ca = ca
+[ca]
+database = $tmp/index.txt
+new_certs_dir = $tmp
+serial = $tmp/serial
+default_md = sha256
+default_days = 825
+policy = any
+copy_extensions = none
+x509_extensions = ext
+unique_subject = no
+[any]
+commonName = supplied
+organizationName = optional
+organizationalUnitName = optional
+countryName = optional
+stateOrProvinceName = optional
+localityName = optional
+[ext]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+	: > "$tmp/index.txt"
+	echo 01 > "$tmp/serial"
+	if [ "$expired" = expired ]; then
+		dates="-startdate 20200101000000Z -enddate 20210101000000Z"
+	else
+		dates="-days 825"
+	fi
+	# shellcheck disable=SC2086
+	openssl ca -batch -notext -config "$tmp/ca.cnf" -cert "$dir/$issuer.crt" \
+		-keyfile "$dir/$issuer.key" -in "$csr" -out "$out" $dates 2>/dev/null
+	chmod 644 "$out"
+	exit 0
+fi
 if [ $# -ne 1 ]; then
-	echo "usage: $0 DIR" >&2
+	echo "usage: $0 DIR | $0 sign-csr DIR CA CSR OUT [expired]" >&2
 	exit 2
 fi
 dir=$1
@@ -73,9 +122,10 @@ CNF
 
 ca ca "m2msa test CA"
 ca other-ca "m2msa other test CA"
+ca node-ca "m2msa test node CA"
 leaf mas mas.test ca "subjectAltName = DNS:mas.test" "extendedKeyUsage = serverAuth"
 leaf other-ca-mas mas.test other-ca "subjectAltName = DNS:mas.test" "extendedKeyUsage = serverAuth"
 leaf target /in-cse ca "extendedKeyUsage = clientAuth"
 leaf other-target /other-cse ca "extendedKeyUsage = clientAuth"
-rm -f ca.srl other-ca.srl
+rm -f ca.srl other-ca.srl node-ca.srl
 chmod 644 ./*.crt

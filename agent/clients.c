@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clients.d: the local key service's authorisation policy (clients.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "agent/clients.h"
+#include "common/conf.h"
+#include "common/util.h"
+#include "common/wire.h"
+
+#define CLIENTS_AE_MAX 64
+
+enum match_kind {
+	MATCH_NONE,
+	MATCH_UID,
+	MATCH_GID,
+};
+
+struct rule {
+	enum match_kind match;
+	unsigned id; /* uid or gid */
+	char **ae;
+	size_t n_ae;
+	bool cse;
+	bool admin;
+};
+
+struct clients {
+	struct rule *rules;
+	size_t n_rules;
+	bool have_admin_gid;
+	gid_t admin_gid;
+};
+
+/* What one file's [client] section parses into (conf.h table destinations). */
+struct client_file {
+	struct rule rule;
+	char *ae_text;
+	bool cse;
+	bool admin;
+};
+
+static void rule_clear(struct rule *r)
+{
+	for (size_t i = 0; i < r->n_ae; i++)
+		free(r->ae[i]);
+	free(r->ae);
+	r->ae = NULL;
+	r->n_ae = 0;
+}
+
+static int set_match(struct rule *r, enum match_kind k, unsigned id, char *err, size_t err_len)
+{
+	if (r->match != MATCH_NONE) {
+		snprintf(err, err_len, "only one of user=, uid= and group= per file");
+		return -EINVAL;
+	}
+	r->match = k;
+	r->id = id;
+	return 0;
+}
+
+static int parse_user(const char *value, void *dst, char *err, size_t err_len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwnam_r(value, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+		snprintf(err, err_len, "no such user '%s' (create it, or use uid=)", value);
+		return -EINVAL;
+	}
+	return set_match(dst, MATCH_UID, (unsigned)pw.pw_uid, err, err_len);
+}
+
+static int parse_uid(const char *value, void *dst, char *err, size_t err_len)
+{
+	uint32_t v;
+	int r = conf_parse_uint32(value, &v, err, err_len);
+
+	if (r < 0)
+		return r;
+	if (v == UINT32_MAX) {
+		snprintf(err, err_len, "uid 4294967295 is not a user");
+		return -EINVAL;
+	}
+	return set_match(dst, MATCH_UID, v, err, err_len);
+}
+
+static int parse_group(const char *value, void *dst, char *err, size_t err_len)
+{
+	struct group gr, *res = NULL;
+	char buf[8192];
+
+	if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) != 0 || !res) {
+		snprintf(err, err_len, "no such group '%s' (create it first)", value);
+		return -EINVAL;
+	}
+	return set_match(dst, MATCH_GID, (unsigned)gr.gr_gid, err, err_len);
+}
+
+/* "C-ae1, C-ae2": AE-IDs (identifiers without '@', which ends a key ID). */
+static int parse_ae(const char *value, void *dst, char *err, size_t err_len)
+{
+	struct rule *r = dst;
+	_cleanup_free_ char *copy = strdup(value);
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	rule_clear(r);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char **n;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		for (size_t l = strlen(tok); l > 0 && (tok[l - 1] == ' ' || tok[l - 1] == '\t'); l--)
+			tok[l - 1] = '\0';
+		if (!wire_id_valid(tok) || strchr(tok, '@')) {
+			snprintf(err, err_len,
+				 "'%s' is not an AE-ID (1..128 of A-Z a-z 0-9 . _ - /, no '@')", tok);
+			rule_clear(r);
+			return -EINVAL;
+		}
+		if (r->n_ae >= CLIENTS_AE_MAX) {
+			snprintf(err, err_len, "more than %d AE-IDs", CLIENTS_AE_MAX);
+			rule_clear(r);
+			return -EINVAL;
+		}
+		n = realloc(r->ae, (r->n_ae + 1) * sizeof(*n));
+		if (!n) {
+			rule_clear(r);
+			return -ENOMEM;
+		}
+		r->ae = n;
+		r->ae[r->n_ae] = strdup(tok);
+		if (!r->ae[r->n_ae]) {
+			rule_clear(r);
+			return -ENOMEM;
+		}
+		r->n_ae++;
+	}
+	if (r->n_ae == 0) {
+		snprintf(err, err_len, "expected a comma-separated list of AE-IDs");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct conf_item client_table[] = {
+	{ "client", "user", parse_user, offsetof(struct client_file, rule) },
+	{ "client", "uid", parse_uid, offsetof(struct client_file, rule) },
+	{ "client", "group", parse_group, offsetof(struct client_file, rule) },
+	{ "client", "ae", parse_ae, offsetof(struct client_file, rule) },
+	{ "client", "cse", conf_parse_bool, offsetof(struct client_file, cse) },
+	{ "client", "admin", conf_parse_bool, offsetof(struct client_file, admin) },
+};
+
+void clients_free(struct clients *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_rules; i++)
+		rule_clear(&c->rules[i]);
+	free(c->rules);
+	free(c);
+}
+
+size_t clients_count(const struct clients *c)
+{
+	return c ? c->n_rules : 0;
+}
+
+static int conf_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+static int load_file(struct clients *c, const char *path, char *err, size_t err_len)
+{
+	struct client_file f = { .cse = false };
+	struct rule *n;
+	int r;
+
+	r = conf_parse_file(path, client_table, ARRAY_SIZE(client_table), &f, err, err_len);
+	if (r < 0)
+		goto fail;
+	if (f.rule.match == MATCH_NONE) {
+		snprintf(err, err_len, "%s: [client] needs one of user=, uid= or group=", path);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (f.rule.n_ae == 0 && !f.cse && !f.admin) {
+		snprintf(err, err_len, "%s: the client is granted nothing (set ae=, cse=yes or admin=yes)",
+			 path);
+		r = -EINVAL;
+		goto fail;
+	}
+	n = realloc(c->rules, (c->n_rules + 1) * sizeof(*n));
+	if (!n) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	c->rules = n;
+	f.rule.cse = f.cse;
+	f.rule.admin = f.admin;
+	c->rules[c->n_rules++] = f.rule;
+	return 0;
+fail:
+	rule_clear(&f.rule);
+	return r;
+}
+
+int clients_load(const char *dir, struct clients **ret, char *err, size_t err_len)
+{
+	struct clients *c = calloc(1, sizeof(*c));
+	struct dirent **names = NULL;
+	struct group gr, *gres = NULL;
+	char buf[8192];
+	int n, r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	if (getgrnam_r(CLIENTS_ADMIN_GROUP, &gr, buf, sizeof(buf), &gres) == 0 && gres) {
+		c->have_admin_gid = true;
+		c->admin_gid = gr.gr_gid;
+	}
+	n = scandir(dir, &names, conf_filter, alphasort);
+	if (n < 0) {
+		r = -errno;
+		if (r == -ENOENT) {
+			*ret = c;
+			return 0;
+		}
+		snprintf(err, err_len, "cannot read %s: %s", dir, strerror(-r));
+		clients_free(c);
+		return r;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r == 0) {
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+			r = load_file(c, path, err, err_len);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (r < 0) {
+		clients_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int clients_peer_from_fd(int fd, struct clients_peer *ret)
+{
+	struct clients_peer p = { .pid = 0 };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[CLIENTS_MAX_GROUPS];
+	socklen_t glen = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	p.pid = cred.pid;
+	p.uid = cred.uid;
+	p.gid = cred.gid;
+	/* ERANGE: more groups than fit; the primary gid and the first ones still count. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+		p.n_groups = glen / sizeof(gid_t);
+	memcpy(p.groups, groups, p.n_groups * sizeof(gid_t));
+	*ret = p;
+	return 0;
+}
+
+static bool in_group(const struct clients_peer *p, gid_t g)
+{
+	if (p->gid == g)
+		return true;
+	for (size_t i = 0; i < p->n_groups; i++)
+		if (p->groups[i] == g)
+			return true;
+	return false;
+}
+
+static bool rule_matches(const struct rule *r, const struct clients_peer *p)
+{
+	if (r->match == MATCH_UID)
+		return p->uid == (uid_t)r->id;
+	if (r->match == MATCH_GID)
+		return in_group(p, (gid_t)r->id);
+	return false;
+}
+
+bool clients_may_act_as(const struct clients *c, const struct clients_peer *p, const char *ae_id)
+{
+	bool cse = !ae_id || !ae_id[0];
+
+	if (p->uid == 0)
+		return true;
+	for (size_t i = 0; c && i < c->n_rules; i++) {
+		const struct rule *r = &c->rules[i];
+
+		if (!rule_matches(r, p))
+			continue;
+		if (cse && r->cse)
+			return true;
+		for (size_t j = 0; !cse && j < r->n_ae; j++)
+			if (strcmp(r->ae[j], ae_id) == 0)
+				return true;
+	}
+	return false;
+}
+
+bool clients_is_admin(const struct clients *c, const struct clients_peer *p)
+{
+	if (p->uid == 0)
+		return true;
+	if (!c)
+		return false;
+	if (c->have_admin_gid && in_group(p, c->admin_gid))
+		return true;
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (c->rules[i].admin && rule_matches(&c->rules[i], p))
+			return true;
+	return false;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The local key service of m2msad (docs/m2msad.md "Local key service",
+ * docs/protocol.md "Local key service"): a SOCK_SEQPACKET socket (default
+ * /run/m2msa/agent.sock, mode 0660, group m2msa) where local AEs and the CSE
+ * get their keys (get-key), subscribe to new keys, expiries and revocations,
+ * and administrators ask for status and rekeys. Every request is authorised by
+ * the peer's SO_PEERCRED uid/gid against clients.d (agent/clients.h).
+ *
+ * The listening socket and every client socket sit in the agent's own epoll set
+ * with data.ptr set by the service; the loop hands those events to
+ * keyservice_dispatch() and calls keyservice_reap() after each batch. Sends never
+ * block: a message that does not fit is queued, and a client whose queue
+ * overflows (it does not read) is disconnected.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/sa-manager.h"
+
+#define KEYSERVICE_GROUP "m2msa"
+#define KEYSERVICE_MAX_CLIENTS 1024
+
+struct keyservice;
+
+/*
+ * Create the socket at path (its folder too, mode 0755, if missing), load
+ * clients_dir and add the socket to loop_epfd (borrowed: it must outlive the
+ * service). Registers itself as sam's event handler. Errors: -errno with a
+ * message naming the path and the fix in err.
+ */
+int keyservice_new(const char *path, const char *clients_dir, struct sa_manager *sam,
+		   int loop_epfd, struct keyservice **ret, char *err, size_t err_len);
+/* Disconnect every client, remove the socket (if it is still ours); NULL is fine. */
+void keyservice_free(struct keyservice *ks);
+
+/*
+ * An event of loop_epfd whose data.ptr the service registered (any pointer that
+ * is not one of the loop's own small tags): accept, answer, flush. Never blocks;
+ * closed clients are only marked, so later events of the same batch stay valid.
+ */
+void keyservice_dispatch(struct keyservice *ks, void *ptr, uint32_t events);
+/* Free the clients marked closed: call after each batch of events. */
+void keyservice_reap(struct keyservice *ks);
+
+/*
+ * Reload clients_dir (SIGHUP). On error the old policy stays and err says why.
+ * Subscriptions the new policy no longer allows are ended with a "denied" error.
+ */
+int keyservice_reload(struct keyservice *ks, const char *clients_dir, char *err, size_t err_len);
+
+/* Connected clients (for tests and the log). */
+size_t keyservice_n_clients(const struct keyservice *ks);

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * loadgen: N simulated nodes (Km in software, real TLS, the real protocol)
+ * establishing and re-establishing with one m2masd for S seconds over C
+ * concurrent connections; counts failures by error, checks a sample of keys by
+ * retrieving them as the target IN-CSE (mutual TLS), and watches m2masd's RSS.
+ *
+ *   loadgen --mas HOST:PORT --retrieve HOST:PORT --ca FILE --server-name NAME
+ *           --store DB --master-key FILE --target-cert FILE --target-key FILE
+ *           --mas-pid PID --nodes N --duration S --concurrency C [--lifetime L]
+ *   loadgen --spawn --nodes N --duration S --concurrency C   (needs BUILDDIR, SRCDIR)
+ *
+ * --spawn makes a temp PKI and store and starts its own m2masd. Exit status 0
+ * only when no establishment failed, every sampled key matched and the RSS
+ * after the second half grew by at most 10% (+ 2 MiB) over the first half.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
+#include "agent/establish.h"
+#include "common/crypto.h"
+#include "common/secret.h"
+#include "common/tls.h"
+#include "harness.h"
+#include "mas-retrieve.h"
+#include "mas/store.h"
+
+#define TARGET "/in-cse"
+#define MAX_LAT 2000000
+#define SAMPLE_EVERY 50
+#define N_ERRS 16
+
+struct node {
+	char id[64];
+	uint8_t km[32];
+	atomic_flag busy;
+};
+
+static struct {
+	const char *mas, *retrieve, *ca, *server_name, *store, *master_key;
+	const char *target_cert, *target_key;
+	pid_t mas_pid;
+	long nodes, concurrency;
+	double duration;
+	uint64_t lifetime;
+	bool spawn;
+} opt = { .server_name = "mas.test", .nodes = 1000, .concurrency = 32, .duration = 60 };
+
+static struct node *nodes;
+static WOLFSSL_CTX *ctx;
+static struct retrieve_client *rc;
+static atomic_long n_ok, n_fail, n_sampled, n_bad_sample, next_node, n_lat;
+static atomic_long err_count[N_ERRS]; /* index: wire code (0: local failure) */
+static float *lat_ms;
+static double t_end;
+static char spawn_dir_buf[512];
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "loadgen: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static long rss_kb(pid_t pid)
+{
+	char p[64], *text = NULL, *at;
+	size_t len;
+	long v = -1;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+	if (harness_read_file(p, &text, &len) == 0 && (at = strstr(text, "\nVmRSS:")))
+		v = strtol(at + 7, NULL, 10);
+	free(text);
+	return v;
+}
+
+static void add_nodes(void)
+{
+	_cleanup_secret_ struct secret *mk = NULL;
+	struct store *s = NULL;
+	int r;
+
+	if (store_master_key_load(opt.master_key, &mk) < 0 || store_open(opt.store, mk->data, &s) < 0)
+		die("cannot open the store %s", opt.store);
+	nodes = calloc((size_t)opt.nodes, sizeof(*nodes));
+	if (!nodes)
+		die("%s", "out of memory");
+	for (long i = 0; i < opt.nodes; i++) {
+		struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK },
+					.lifetime = opt.lifetime };
+
+		snprintf(nodes[i].id, sizeof(nodes[i].id), "/mn-load-%d-%ld", (int)getpid(), i);
+		if (crypto_random(nodes[i].km, 32) < 0)
+			die("%s", "no randomness");
+		snprintf(n.node_id, sizeof(n.node_id), "%s", nodes[i].id);
+		snprintf(n.km_id, sizeof(n.km_id), "km-%ld@%s", i, opt.server_name);
+		snprintf(n.target_id, sizeof(n.target_id), TARGET);
+		r = store_node_add(s, &n, nodes[i].km);
+		if (r < 0)
+			die("cannot add a node: %s", strerror(-r));
+	}
+	store_close(s);
+}
+
+/* Retrieve key_id as the target and compare with what the node derived. */
+static void check_sample(const struct establish_result *res)
+{
+	struct wire_key_response k;
+	char err[RETRIEVE_ERR_MAX];
+
+	atomic_fetch_add(&n_sampled, 1);
+	if (retrieve_key(rc, res->key_id, &k, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadgen: retrieving %s failed: %s\n", res->key_id, err);
+		atomic_fetch_add(&n_bad_sample, 1);
+		return;
+	}
+	if (!secret_equal(k.key, res->kc->data, 32)) {
+		fprintf(stderr, "loadgen: the MAS holds another key for %s\n", res->key_id);
+		atomic_fetch_add(&n_bad_sample, 1);
+	}
+	secret_wipe(&k, sizeof(k));
+}
+
+static void *worker(void *arg)
+{
+	static const uint8_t methods[] = { WIRE_METHOD_PSK };
+
+	(void)arg;
+	while (now() < t_end) {
+		long i = atomic_fetch_add(&next_node, 1) % opt.nodes;
+		struct node *n = &nodes[i];
+		struct kdf_sw_key key = { n->km, 32 };
+		struct establish_result res = { .kc = NULL };
+		struct establish_error err = { 0 };
+		struct kdf_prf prf;
+		double a;
+		int r;
+
+		if (atomic_flag_test_and_set(&n->busy))
+			continue; /* one connection per node at a time, like a real node */
+		kdf_prf_software(&key, &prf);
+		a = now();
+		r = establish_run(ctx,
+				  &(struct establish_params){ .mas_address = opt.mas,
+							      .server_name = opt.server_name,
+							      .node_id = n->id, .methods = methods,
+							      .n_methods = 1, .timeout_ms = 10000 },
+				  &prf, &res, &err);
+		if (r == 0) {
+			long k = atomic_fetch_add(&n_ok, 1);
+			long l = atomic_fetch_add(&n_lat, 1);
+
+			if (l < MAX_LAT)
+				lat_ms[l] = (float)((now() - a) * 1000);
+			if (rc && k % SAMPLE_EVERY == 0)
+				check_sample(&res);
+		} else {
+			atomic_fetch_add(&n_fail, 1);
+			atomic_fetch_add(&err_count[err.wire_code < N_ERRS ? err.wire_code : 0], 1);
+			if (atomic_load(&n_fail) <= 5)
+				fprintf(stderr, "loadgen: %s: %s\n", n->id, err.msg);
+		}
+		establish_result_clear(&res);
+		atomic_flag_clear(&n->busy);
+	}
+	wc_ecc_fp_free(); /* wolfSSL's per-thread fixed-point ECC cache (FP_ECC) */
+	return NULL;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
+static pid_t spawn_mas(void)
+{
+	const char *builddir = getenv("BUILDDIR"), *srcdir = getenv("SRCDIR");
+	char *dir, *cmd, *conf, *ports, *text, *mas, *content = NULL, *log;
+	static char addr_est[32], addr_ret[32];
+	uint16_t est, ret;
+	size_t len;
+	pid_t pid;
+
+	if (!builddir || !srcdir)
+		die("%s", "--spawn needs BUILDDIR and SRCDIR (bench/run sets them)");
+	if (harness_tmpdir(&dir) < 0)
+		die("%s", "no temp dir");
+	snprintf(spawn_dir_buf, sizeof(spawn_dir_buf), "%s", dir);
+	cmd = harness_strdupf("sh %s/tests/integration/mkcerts.sh %s/pki >/dev/null", srcdir, dir);
+	if (system(cmd) != 0)
+		die("%s", "mkcerts.sh failed");
+	opt.store = harness_strdupf("%s/mas.db", dir);
+	opt.master_key = harness_strdupf("%s/master.key", dir);
+	opt.ca = harness_strdupf("%s/pki/ca.crt", dir);
+	opt.target_cert = harness_strdupf("%s/pki/target.crt", dir);
+	opt.target_key = harness_strdupf("%s/pki/target.key", dir);
+	if (store_master_key_create(opt.master_key) < 0)
+		die("%s", "cannot create the master key");
+	{
+		_cleanup_secret_ struct secret *mk = NULL;
+		struct store *s = NULL;
+
+		if (store_master_key_load(opt.master_key, &mk) < 0 ||
+		    store_open(opt.store, mk->data, &s) < 0)
+			die("%s", "cannot create the store");
+		store_close(s);
+	}
+	conf = harness_strdupf("%s/m2masd.conf", dir);
+	ports = harness_strdupf("%s/mas.ports", dir);
+	log = harness_strdupf("%s/m2masd.log", dir);
+	text = harness_strdupf(
+		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = %s\n"
+		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
+		"lifetime = 1h\n[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = warning\n",
+		opt.server_name, dir, dir, dir, opt.store, opt.master_key);
+	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
+		die("%s", "cannot write the MAS config");
+	mas = harness_strdupf("%s/mas/m2masd", builddir);
+	pid = fork();
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen(log, "a", stderr))
+			_exit(126);
+		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && !content; i++) {
+		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
+			free(content);
+			content = NULL;
+			usleep(25000);
+		}
+	}
+	if (!content || sscanf(content, "establish=%hu retrieve=%hu", &est, &ret) != 2)
+		die("m2masd did not start (see %s)", log);
+	snprintf(addr_est, sizeof(addr_est), "127.0.0.1:%u", est);
+	snprintf(addr_ret, sizeof(addr_ret), "127.0.0.1:%u", ret);
+	opt.mas = addr_est;
+	opt.retrieve = addr_ret;
+	free(content);
+	free(dir);
+	free(cmd);
+	free(conf);
+	free(ports);
+	free(text);
+	free(mas);
+	free(log);
+	return pid;
+}
+
+static void usage(void)
+{
+	fputs("usage: loadgen (--spawn | --mas HOST:PORT --retrieve HOST:PORT --ca FILE\n"
+	      "         --store DB --master-key FILE --target-cert FILE --target-key FILE\n"
+	      "         [--mas-pid PID] [--server-name NAME])\n"
+	      "         [--nodes N] [--duration S] [--concurrency C] [--lifetime L]\n",
+	      stderr);
+	exit(2);
+}
+
+static void parse(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "mas", required_argument, NULL, 'm' },
+		{ "retrieve", required_argument, NULL, 'r' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "server-name", required_argument, NULL, 's' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "master-key", required_argument, NULL, 'k' },
+		{ "target-cert", required_argument, NULL, 'C' },
+		{ "target-key", required_argument, NULL, 'K' },
+		{ "mas-pid", required_argument, NULL, 'p' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "lifetime", required_argument, NULL, 'l' },
+		{ "spawn", no_argument, NULL, 'x' },
+		{ 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", o, NULL)) >= 0) {
+		switch (c) {
+		case 'm': opt.mas = optarg; break;
+		case 'r': opt.retrieve = optarg; break;
+		case 'a': opt.ca = optarg; break;
+		case 's': opt.server_name = optarg; break;
+		case 'S': opt.store = optarg; break;
+		case 'k': opt.master_key = optarg; break;
+		case 'C': opt.target_cert = optarg; break;
+		case 'K': opt.target_key = optarg; break;
+		case 'p': opt.mas_pid = (pid_t)atol(optarg); break;
+		case 'n': opt.nodes = atol(optarg); break;
+		case 'd': opt.duration = atof(optarg); break;
+		case 'c': opt.concurrency = atol(optarg); break;
+		case 'l': opt.lifetime = strtoull(optarg, NULL, 10); break;
+		case 'x': opt.spawn = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || opt.nodes < 1 || opt.concurrency < 1 || opt.duration <= 0 ||
+	    (!opt.spawn && (!opt.mas || !opt.ca || !opt.store || !opt.master_key)))
+		usage();
+}
+
+/* Run the workers until t_end. */
+static void run_phase(double secs)
+{
+	pthread_t *th = calloc((size_t)opt.concurrency, sizeof(*th));
+
+	if (!th)
+		die("%s", "out of memory");
+	t_end = now() + secs;
+	for (long i = 0; i < opt.concurrency; i++)
+		if (pthread_create(&th[i], NULL, worker, NULL) != 0)
+			die("%s", "cannot start a thread");
+	for (long i = 0; i < opt.concurrency; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	long rss0 = -1, rss1 = -1, rss2 = -1, rss3 = -1, ok, fail, lat_n;
+	double start, elapsed;
+	pid_t own = 0;
+	bool flat = true;
+	int status = 0;
+
+	parse(argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	if (tls_init() < 0)
+		die("%s", "cannot initialise wolfSSL");
+	if (opt.spawn)
+		own = opt.mas_pid = spawn_mas();
+	add_nodes();
+	ctx = tls_client_ctx_new(opt.ca, NULL, NULL, err, sizeof(err));
+	if (!ctx)
+		die("%s", err);
+	if (opt.retrieve && opt.target_cert && opt.target_key) {
+		struct retrieve_conf rcf = { .mas = opt.retrieve, .mas_ca = opt.ca,
+					     .mas_name = opt.server_name, .cert = opt.target_cert,
+					     .key = opt.target_key };
+
+		if (retrieve_client_new(&rcf, &rc, err, sizeof(err)) < 0)
+			die("%s", err);
+	}
+	lat_ms = calloc(MAX_LAT, sizeof(*lat_ms));
+	if (!lat_ms)
+		die("%s", "out of memory");
+
+	if (opt.mas_pid)
+		rss0 = rss_kb(opt.mas_pid);
+	start = now();
+	run_phase(opt.duration / 2);
+	if (opt.mas_pid)
+		rss1 = rss_kb(opt.mas_pid);
+	run_phase(opt.duration / 2);
+	elapsed = now() - start;
+	if (opt.mas_pid) {
+		rss2 = rss_kb(opt.mas_pid);
+		sleep(3); /* idle: connections closed, buffers returned */
+		rss3 = rss_kb(opt.mas_pid);
+		flat = rss3 >= 0 && rss1 >= 0 && rss3 <= rss1 + rss1 / 10 + 2048;
+	}
+
+	ok = atomic_load(&n_ok);
+	fail = atomic_load(&n_fail);
+	lat_n = ok < MAX_LAT ? ok : MAX_LAT;
+	qsort(lat_ms, (size_t)lat_n, sizeof(*lat_ms), cmp_float);
+	printf("loadgen: %ld nodes, %ld connections, %.0f s\n", opt.nodes, opt.concurrency, elapsed);
+	printf("  establishments: %ld ok, %ld failed (%.1f /s)\n", ok, fail, (double)ok / elapsed);
+	for (int i = 0; i < N_ERRS; i++)
+		if (atomic_load(&err_count[i]))
+			printf("    failures with %s: %ld\n",
+			       i ? wire_error_code_to_string((uint32_t)i) : "local error",
+			       atomic_load(&err_count[i]));
+	if (lat_n)
+		printf("  latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", lat_ms[lat_n / 2],
+		       lat_ms[lat_n * 99 / 100], lat_ms[lat_n - 1]);
+	printf("  keys sampled from the MAS as the target: %ld, mismatched or lost: %ld\n",
+	       atomic_load(&n_sampled), atomic_load(&n_bad_sample));
+	if (opt.mas_pid)
+		printf("  m2masd RSS (kB): start %ld, half %ld, end %ld, idle %ld: %s\n", rss0, rss1,
+		       rss2, rss3, flat ? "flat" : "GROWING");
+	printf("RATIO loadgen-failures %ld ==0\n", fail + atomic_load(&n_bad_sample));
+	if (rss1 > 0 && rss3 > 0)
+		printf("RATIO loadgen-mas-rss-growth %.3f <=1.1\n", (double)rss3 / (double)rss1);
+	if (fail || atomic_load(&n_bad_sample) || !flat || ok == 0)
+		status = 1;
+
+	if (own) {
+		kill(own, SIGTERM);
+		waitpid(own, NULL, 0);
+		harness_rmtree(spawn_dir_buf);
+	}
+	retrieve_client_free(rc);
+	wolfSSL_CTX_free(ctx);
+	free(lat_ms);
+	if (nodes)
+		secret_wipe(nodes, (size_t)opt.nodes * sizeof(*nodes));
+	free(nodes);
+	return status;
+}

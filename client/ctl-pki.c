@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * m2msactl pki-keygen and pki-install: an ECDSA P-256 key inside the TPM, a
+ * PKCS#10 request (RFC 2986) signed by that key for the provider's CA, and the
+ * certificate the CA issued stored next to the key for the pki method.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include "agent/agent-conf.h"
+#include "client/ctl.h"
+#include "tpm/keystore.h"
+#include "tpm/signkey.h"
+
+#define CSR_DER_MAX 2048
+#define CERT_FILE_MAX (64 * 1024)
+
+/* AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters (RFC 5758 3.2). */
+static const uint8_t alg_ecdsa_sha256[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
+					    0xce, 0x3d, 0x04, 0x03, 0x02 };
+
+static void keygen_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: m2msactl pki-keygen [--config FILE] [--subject DN] [--out FILE] [--new-key]\n"
+		"\n"
+		"Create the node's ECDSA P-256 key inside the TPM (unless there is one already) and\n"
+		"write a PKCS#10 certificate request signed by it, for the provider's CA. The\n"
+		"private key never leaves the TPM. The MAS reads the node's CSE-ID from the\n"
+		"certificate's subject CN, so the CN must be the node ID.\n"
+		"\n"
+		"  --config FILE  node configuration (default %s)\n"
+		"  --subject DN   e.g. \"CN=/mn-cse-1,O=Example,C=DE\" (CN, O, OU, L, ST, C);\n"
+		"                 default CN=<node ID>\n"
+		"  --out FILE     write the PEM request to FILE (default: standard output)\n"
+		"  --new-key      replace an existing signing key (its certificate stops working)\n",
+		AGENT_CONF_DEFAULT);
+}
+
+static void install_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: m2msactl pki-install --cert FILE [--chain FILE] [--config FILE]\n"
+		"\n"
+		"Store the certificate the provider's CA issued for the TPM key (and any\n"
+		"intermediate CA certificates) in the state directory as %s and %s.\n"
+		"The certificate must carry the public key of the TPM's signing key.\n",
+		TPM_NODE_CERT_FILE, TPM_NODE_CHAIN_FILE);
+}
+
+/* Set one "KEY=value" attribute of the subject. */
+static int set_attr(CertName *n, const char *attr, size_t len, char *err, size_t err_len)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{ "CN", offsetof(CertName, commonName) }, { "O", offsetof(CertName, org) },
+		{ "OU", offsetof(CertName, unit) },	  { "L", offsetof(CertName, locality) },
+		{ "ST", offsetof(CertName, state) },	  { "C", offsetof(CertName, country) },
+	};
+	const char *eq = memchr(attr, '=', len);
+	size_t klen, vlen;
+
+	if (!eq) {
+		snprintf(err, err_len, "'%.*s' is not KEY=value", (int)len, attr);
+		return -EINVAL;
+	}
+	klen = (size_t)(eq - attr);
+	vlen = len - klen - 1;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		char *dst = (char *)n + keys[i].off;
+
+		if (strlen(keys[i].key) != klen || strncasecmp(keys[i].key, attr, klen) != 0)
+			continue;
+		if (vlen == 0 || vlen >= CTC_NAME_SIZE) {
+			snprintf(err, err_len, "%s must be 1 to %d characters", keys[i].key,
+				 CTC_NAME_SIZE - 1);
+			return -EINVAL;
+		}
+		memcpy(dst, eq + 1, vlen);
+		dst[vlen] = '\0';
+		return 0;
+	}
+	snprintf(err, err_len, "unknown attribute '%.*s' (known: CN, O, OU, L, ST, C)", (int)klen,
+		 attr);
+	return -EINVAL;
+}
+
+static int parse_subject(const char *s, CertName *n, char *err, size_t err_len)
+{
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		int r = set_attr(n, s, len, err, err_len);
+
+		if (r < 0)
+			return r;
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	if (!n->commonName[0]) {
+		snprintf(err, err_len, "the subject needs a CN (the node's CSE-ID)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Append a DER length for n (< 65536). */
+static size_t der_len(size_t n, uint8_t *out)
+{
+	if (n < 0x80) {
+		out[0] = (uint8_t)n;
+		return 1;
+	}
+	if (n < 0x100) {
+		out[0] = 0x81;
+		out[1] = (uint8_t)n;
+		return 2;
+	}
+	out[0] = 0x82;
+	out[1] = (uint8_t)(n >> 8);
+	out[2] = (uint8_t)n;
+	return 3;
+}
+
+/*
+ * CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm,
+ * signature BIT STRING } (RFC 2986 4.2), the signature made by the TPM key.
+ */
+static int build_csr(struct tpm_signkey *k, const CertName *subject, uint8_t *out, size_t out_len,
+		     size_t *ret_len, char *err, size_t err_len)
+{
+	uint8_t x[TPM_P256_LEN], y[TPM_P256_LEN], tbs[CSR_DER_MAX], digest[WC_SHA256_DIGEST_SIZE];
+	uint8_t sig[TPM_ECDSA_DER_MAX], hdr[4], bits_hdr[4];
+	size_t sig_len, content, hl, bl, n = 0;
+	ecc_key pub;
+	Cert req;
+	int tbs_len, r;
+
+	tpm_signkey_public(k, x, y);
+	if (wc_ecc_init(&pub) != 0)
+		return -ENOMEM;
+	if (wc_ecc_import_unsigned(&pub, x, y, NULL, ECC_SECP256R1) != 0) {
+		wc_ecc_free(&pub);
+		snprintf(err, err_len, "the TPM key's public point is not on P-256");
+		return -EBADMSG;
+	}
+	wc_InitCert(&req);
+	req.version = 0;
+	req.sigType = CTC_SHA256wECDSA;
+	req.subject = *subject;
+	tbs_len = wc_MakeCertReq_ex(&req, tbs, sizeof(tbs), ECC_TYPE, &pub);
+	wc_ecc_free(&pub);
+	if (tbs_len <= 0) {
+		snprintf(err, err_len, "cannot encode the certificate request (wolfCrypt %d)",
+			 tbs_len);
+		return -EINVAL;
+	}
+	if (wc_Sha256Hash(tbs, (word32)tbs_len, digest) != 0)
+		return -EIO;
+	r = tpm_signkey_sign_der(k, digest, sizeof(digest), sig, sizeof(sig), &sig_len);
+	if (r < 0)
+		return r;
+	bits_hdr[0] = 0x03;
+	bl = 1 + der_len(sig_len + 1, bits_hdr + 1);
+	content = (size_t)tbs_len + sizeof(alg_ecdsa_sha256) + bl + 1 + sig_len;
+	hdr[0] = 0x30;
+	hl = 1 + der_len(content, hdr + 1);
+	if (hl + content > out_len)
+		return -ENOBUFS;
+	memcpy(out + n, hdr, hl);
+	n += hl;
+	memcpy(out + n, tbs, (size_t)tbs_len);
+	n += (size_t)tbs_len;
+	memcpy(out + n, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
+	n += sizeof(alg_ecdsa_sha256);
+	memcpy(out + n, bits_hdr, bl);
+	n += bl;
+	out[n++] = 0x00; /* no unused bits */
+	memcpy(out + n, sig, sig_len);
+	n += sig_len;
+	*ret_len = n;
+	return 0;
+}
+
+static int write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	const uint8_t *p = data;
+	int fd, r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	while (len > 0 && r == 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno != EINTR)
+			r = -errno;
+		else if (w > 0) {
+			p += w;
+			len -= (size_t)w;
+		}
+	}
+	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* The node ID: from the configuration, else the one recorded with Km. */
+static int node_id_of(const struct agent_conf *conf, struct tpm_ctx *t, char *buf, size_t len)
+{
+	struct tpm_key *km = NULL;
+
+	if (conf->node_id) {
+		snprintf(buf, len, "%s", conf->node_id);
+		return 0;
+	}
+	if (tpm_key_load(t, conf->state_dir, &km) < 0)
+		return -ENOENT;
+	snprintf(buf, len, "%s", tpm_key_node_id(km));
+	tpm_key_free(km);
+	return 0;
+}
+
+int ctl_pki_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "new-key", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = AGENT_CONF_DEFAULT, *subject = NULL, *out = NULL;
+	struct agent_conf conf = { .n_methods = 0 };
+	_cleanup_(tpm_closep) struct tpm_ctx *tpm = NULL;
+	_cleanup_(tpm_signkey_freep) struct tpm_signkey *key = NULL;
+	uint8_t der[CSR_DER_MAX], pem[2 * CSR_DER_MAX];
+	char err[512], node_id[WIRE_ID_MAX + 1], *pub_path = NULL;
+	CertName name;
+	size_t der_sz = 0;
+	bool new_key = false;
+	int c, r, pem_len, status = CTL_EXIT_FAILURE;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 's': subject = optarg; break;
+		case 'o': out = optarg; break;
+		case 'n': new_key = true; break;
+		case 'h': keygen_usage(stdout); return CTL_EXIT_OK;
+		default: keygen_usage(stderr); return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "m2msactl pki-keygen: unexpected argument '%s'\n", argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	/* The defaults wc_InitCert() gives a subject: empty fields, UTF8String encodings. */
+	{
+		Cert init;
+
+		wc_InitCert(&init);
+		name = init.subject;
+	}
+	if (subject && parse_subject(subject, &name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: invalid --subject '%s': %s\n", subject, err);
+		return CTL_EXIT_USAGE;
+	}
+	r = agent_conf_load(config, &conf, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	r = tpm_open(conf.tcti, &tpm, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: %s\n", err);
+		goto out;
+	}
+	if (!subject) {
+		if (node_id_of(&conf, tpm, node_id, sizeof(node_id)) < 0 ||
+		    strlen(node_id) >= CTC_NAME_SIZE) {
+			fprintf(stderr, "m2msactl pki-keygen: no node ID known: set node_id in %s or "
+					"give --subject CN=<node ID>\n",
+				config);
+			goto out;
+		}
+		snprintf(name.commonName, sizeof(name.commonName), "%s", node_id);
+	}
+	if (asprintf(&pub_path, "%s/%s", conf.state_dir, TPM_SIGNKEY_PUB_FILE) < 0)
+		goto out;
+	if (new_key || access(pub_path, F_OK) < 0) {
+		r = tpm_signkey_create(tpm, conf.state_dir);
+		if (r < 0) {
+			fprintf(stderr, "m2msactl pki-keygen: %s\n", tpm_last_error(tpm));
+			goto out;
+		}
+		fprintf(stderr, "Created an ECDSA P-256 signing key in the TPM (%s/%s).\n",
+			conf.state_dir, TPM_SIGNKEY_PUB_FILE);
+	}
+	r = tpm_signkey_load(tpm, conf.state_dir, &key);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: %s\n", tpm_last_error(tpm));
+		goto out;
+	}
+	r = build_csr(key, &name, der, sizeof(der), &der_sz, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: cannot make the request: %s\n",
+			r == -EINVAL || r == -EBADMSG ? err : tpm_last_error(tpm));
+		goto out;
+	}
+	pem_len = wc_DerToPem(der, (word32)der_sz, pem, sizeof(pem), CERTREQ_TYPE);
+	if (pem_len <= 0) {
+		fprintf(stderr, "m2msactl pki-keygen: cannot PEM-encode the request\n");
+		goto out;
+	}
+	if (out) {
+		r = write_file(out, pem, (size_t)pem_len, 0644);
+		if (r < 0) {
+			fprintf(stderr, "m2msactl pki-keygen: cannot write %s: %s\n", out,
+				strerror(-r));
+			goto out;
+		}
+		fprintf(stderr, "Wrote the certificate request for CN=%s to %s; have the provider's "
+				"CA sign it, then run m2msactl pki-install --cert FILE.\n",
+			name.commonName, out);
+	} else {
+		fwrite(pem, 1, (size_t)pem_len, stdout);
+	}
+	status = CTL_EXIT_OK;
+out:
+	free(pub_path);
+	agent_conf_free(&conf);
+	return status;
+}
+
+static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *buf;
+	size_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(CERT_FILE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t k = read(fd, buf + n, CERT_FILE_MAX - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			free(buf);
+			return -errno;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n == CERT_FILE_MAX) {
+			free(buf);
+			return -EFBIG;
+		}
+	}
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+/* 1 when the certificate in pem carries the TPM key's public key. */
+static int cert_matches_key(const uint8_t *pem, size_t len, struct tpm_signkey *k)
+{
+	uint8_t x[TPM_P256_LEN], y[TPM_P256_LEN], want[128], have[256];
+	int have_len = sizeof(have), want_len, match = 0;
+	WOLFSSL_X509 *cert;
+	ecc_key pub;
+
+	cert = wolfSSL_X509_load_certificate_buffer(pem, (int)len, WOLFSSL_FILETYPE_PEM);
+	if (!cert)
+		return -EBADMSG;
+	tpm_signkey_public(k, x, y);
+	if (wc_ecc_init(&pub) != 0) {
+		wolfSSL_X509_free(cert);
+		return -ENOMEM;
+	}
+	if (wc_ecc_import_unsigned(&pub, x, y, NULL, ECC_SECP256R1) == 0) {
+		want_len = wc_EccPublicKeyToDer(&pub, want, sizeof(want), 1);
+		if (want_len > 0 &&
+		    wolfSSL_X509_get_pubkey_buffer(cert, have, &have_len) == WOLFSSL_SUCCESS)
+			match = have_len == want_len && memcmp(have, want, (size_t)want_len) == 0;
+	}
+	wc_ecc_free(&pub);
+	wolfSSL_X509_free(cert);
+	return match;
+}
+
+int ctl_pki_install(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "chain", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = AGENT_CONF_DEFAULT, *cert = NULL, *chain = NULL;
+	struct agent_conf conf = { .n_methods = 0 };
+	_cleanup_(tpm_closep) struct tpm_ctx *tpm = NULL;
+	_cleanup_(tpm_signkey_freep) struct tpm_signkey *key = NULL;
+	_cleanup_free_ uint8_t *cert_pem = NULL, *chain_pem = NULL;
+	_cleanup_free_ char *cert_path = NULL, *chain_path = NULL;
+	size_t cert_len = 0, chain_len = 0;
+	char err[512];
+	int c, r, status = CTL_EXIT_FAILURE;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'C': cert = optarg; break;
+		case 'a': chain = optarg; break;
+		case 'h': install_usage(stdout); return CTL_EXIT_OK;
+		default: install_usage(stderr); return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !cert) {
+		fprintf(stderr, "m2msactl pki-install: %s\n",
+			cert ? "unexpected argument" : "--cert FILE is required");
+		return CTL_EXIT_USAGE;
+	}
+	r = read_file(cert, &cert_pem, &cert_len);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", cert, strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+	if (chain) {
+		r = read_file(chain, &chain_pem, &chain_len);
+		if (r < 0) {
+			fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", chain,
+				strerror(-r));
+			return CTL_EXIT_FAILURE;
+		}
+	}
+	r = agent_conf_load(config, &conf, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-install: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	r = tpm_open(conf.tcti, &tpm, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-install: %s\n", err);
+		goto out;
+	}
+	r = tpm_signkey_load(tpm, conf.state_dir, &key);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-install: %s\n", tpm_last_error(tpm));
+		goto out;
+	}
+	r = cert_matches_key(cert_pem, cert_len, key);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-install: %s is not a PEM certificate\n", cert);
+		goto out;
+	}
+	if (r == 0) {
+		fprintf(stderr,
+			"m2msactl pki-install: %s was not issued for this TPM's signing key (make a "
+			"request with m2msactl pki-keygen and have the CA sign that)\n",
+			cert);
+		goto out;
+	}
+	if (asprintf(&cert_path, "%s/%s", conf.state_dir, TPM_NODE_CERT_FILE) < 0 ||
+	    asprintf(&chain_path, "%s/%s", conf.state_dir, TPM_NODE_CHAIN_FILE) < 0)
+		goto out;
+	r = write_file(cert_path, cert_pem, cert_len, 0644);
+	if (r == 0 && chain)
+		r = write_file(chain_path, chain_pem, chain_len, 0644);
+	else if (r == 0 && unlink(chain_path) < 0 && errno != ENOENT)
+		r = -errno;
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-install: cannot write into %s: %s\n", conf.state_dir,
+			strerror(-r));
+		goto out;
+	}
+	printf("Installed %s%s in %s.\n", TPM_NODE_CERT_FILE, chain ? " and " TPM_NODE_CHAIN_FILE : "",
+	       conf.state_dir);
+	status = CTL_EXIT_OK;
+out:
+	agent_conf_free(&conf);
+	return status;
+}
