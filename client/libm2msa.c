@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -186,6 +187,14 @@ static void disconnect(struct m2msa *h)
 			&(struct epoll_event){ .events = EPOLLIN });
 }
 
+/* The socket's receive timeout: the first receive of a request blocks in recv() itself. */
+static void set_rcvtimeo(int fd, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 static int attach(struct m2msa *h, int fd)
 {
 	struct itimerspec off = { .it_value = { 0, 0 } };
@@ -196,6 +205,7 @@ static int attach(struct m2msa *h, int fd)
 	(void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->timer, NULL);
 	(void)timerfd_settime(h->timer, 0, &off, NULL);
 	(void)!read(h->timer, &n, sizeof(n));
+	set_rcvtimeo(fd, h->timeout_ms);
 	h->sock = fd;
 	return 0;
 }
@@ -242,17 +252,24 @@ static void queue_msg_event(struct m2msa *h, const struct local_msg *m)
 
 /*
  * Receive one message, waiting until deadline (monotonic ms; 0: do not wait).
+ * fresh: the first receive of a request, whose deadline is the socket's receive
+ * timeout: recv() blocks by itself, one system call instead of poll() + recv().
  * -EAGAIN: nothing arrived in time; -ECONNRESET: the agent closed the connection.
  */
-static int recv_msg(struct m2msa *h, uint64_t deadline, struct local_msg *ret)
+static int recv_msg(struct m2msa *h, uint64_t deadline, bool fresh, struct local_msg *ret)
 {
 	uint8_t buf[LOCAL_WIRE_MSG_MAX + 1];
-	ssize_t n;
+	ssize_t n = -1;
 	int r;
 
 	if (h->sock < 0)
 		return -ENOTCONN;
-	for (;;) {
+	if (deadline && fresh) {
+		n = recv(h->sock, buf, sizeof(buf), 0);
+		if (n < 0 && errno != EINTR)
+			return errno == EAGAIN ? -EAGAIN : -ECONNRESET;
+	}
+	while (n < 0) {
 		struct pollfd p = { .fd = h->sock, .events = POLLIN };
 		uint64_t now = now_ms();
 		int wait = deadline > now ? (int)(deadline - now) : 0;
@@ -264,11 +281,10 @@ static int recv_msg(struct m2msa *h, uint64_t deadline, struct local_msg *ret)
 			return -errno;
 		if (r == 0)
 			return -EAGAIN;
-		break;
+		n = recv(h->sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -ECONNRESET;
 	}
-	n = recv(h->sock, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -ECONNRESET;
 	if (n == 0)
 		return -ECONNRESET;
 	r = local_wire_decode(buf, (size_t)n, ret);
@@ -307,10 +323,10 @@ static int request(struct m2msa *h, struct local_msg *req, struct local_msg *ret
 		}
 		if (r < 0)
 			return r;
-		for (;;) {
+		for (bool fresh = true;; fresh = false) {
 			struct local_msg m;
 
-			r = recv_msg(h, deadline, &m);
+			r = recv_msg(h, deadline, fresh, &m);
 			if (r == -EAGAIN)
 				return -ETIMEDOUT;
 			if (r == -ECONNRESET) {
@@ -443,6 +459,8 @@ int m2msa_set_timeout(struct m2msa *h, int timeout_ms)
 	if (!h || timeout_ms <= 0)
 		return -EINVAL;
 	h->timeout_ms = timeout_ms;
+	if (h->sock >= 0)
+		set_rcvtimeo(h->sock, timeout_ms);
 	return 0;
 }
 
@@ -516,7 +534,7 @@ int m2msa_read_event(struct m2msa *h, enum m2msa_event_type *ret_type, struct m2
 	while (!h->eq_head && h->sock >= 0) {
 		struct local_msg m;
 
-		r = recv_msg(h, 0, &m);
+		r = recv_msg(h, 0, false, &m);
 		if (r == -EAGAIN)
 			break;
 		if (r == -ECONNRESET) {
