@@ -632,7 +632,7 @@ static void on_sa_event(const struct sa_manager_event *ev, void *userdata)
 static int make_socket(struct keyservice *ks, const char *path, char *err, size_t err_len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], tmp[sizeof(sa.sun_path) + 24];
 	char *slash;
 	struct group gr, *gres = NULL;
 	char gbuf[8192];
@@ -646,7 +646,12 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 		return -ENAMETOOLONG;
 	}
 	snprintf(ks->path, sizeof(ks->path), "%s", path);
-	memcpy(sa.sun_path, path, strlen(path));
+	/* Bound and listening under a temporary name, then renamed into place: a client
+	 * never finds a socket file that refuses connections, and a stale socket is
+	 * replaced in one step. A path too long for the suffix is bound directly. */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid()) >= sizeof(sa.sun_path))
+		snprintf(tmp, sizeof(tmp), "%s", path);
+	memcpy(sa.sun_path, tmp, strlen(tmp));
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -666,8 +671,10 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 		}
 		/* A stale socket from a crash, or another agent's: this agent takes the path. */
 		log_info("replacing the existing socket %s", path);
-		(void)unlink(path);
+		if (strcmp(tmp, path) == 0)
+			(void)unlink(path);
 	}
+	(void)unlink(tmp); /* left by an earlier agent with this pid */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
@@ -679,22 +686,23 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 	umask(old);
 	if (r < 0) {
-		snprintf(err, err_len, "cannot bind %s: %s", path, strerror(-r));
+		snprintf(err, err_len, "cannot bind %s: %s", tmp, strerror(-r));
 		close(fd);
 		return r;
 	}
 	if (getgrnam_r(KEYSERVICE_GROUP, &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres) {
-		if (chown(path, (uid_t)-1, gr.gr_gid) < 0)
+		if (chown(tmp, (uid_t)-1, gr.gr_gid) < 0)
 			log_warning("cannot give %s to group %s: %s (local clients in that group "
 				    "cannot connect)", path, KEYSERVICE_GROUP, strerror(errno));
 	} else {
 		log_info("group %s does not exist: %s keeps the agent's group", KEYSERVICE_GROUP,
 			 path);
 	}
-	if (chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0 || stat(path, &st) < 0) {
+	if (chmod(tmp, 0660) < 0 || listen(fd, SOMAXCONN) < 0 ||
+	    (strcmp(tmp, path) != 0 && rename(tmp, path) < 0) || stat(path, &st) < 0) {
 		r = -errno;
 		snprintf(err, err_len, "cannot set up %s: %s", path, strerror(-r));
-		(void)unlink(path);
+		(void)unlink(tmp);
 		close(fd);
 		return r;
 	}

@@ -230,6 +230,8 @@ static void reload(struct daemon *d)
 	if (uplink_changed)
 		(void)uplink_open(d);
 	publish(d);
+	log_info("SIGHUP: reload done (configuration applied, clients.d %s)",
+		 r < 0 ? "kept" : "applied");
 }
 
 static void on_signal(struct daemon *d)

@@ -132,6 +132,24 @@ static char *read_agent_log(void)
 	return text;
 }
 
+/* Wait until the agent's log holds needle at least n times (20 s at most). */
+static void wait_log_count(const char *needle, int n)
+{
+	for (int i = 0;; i++) {
+		char *log = read_agent_log();
+		int count = 0;
+
+		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
+			count++;
+		free(log);
+		if (count >= n)
+			return;
+		cr_assert_lt(i, 200, "the agent log has '%s' %d times, not %d, after 20 s", needle,
+			     count, n);
+		usleep(100 * 1000);
+	}
+}
+
 /* MAS + swtpm with Km provisioned; node lifetime in seconds (0: the MAS's 1 h). */
 static void setup_provider(uint64_t lifetime, bool start_mas)
 {
@@ -402,13 +420,13 @@ Test(keyservice, sighup_reloads_clients_d)
 	cr_assert_eq(c.r, -EACCES);
 	write_client("other.conf", "[client]\nuid = 65534\nae = Cae2\n");
 	cr_assert_eq(kill(agent_pid, SIGHUP), 0);
-	usleep(300 * 1000);
+	wait_log_count("SIGHUP: reload done", 1);
 	c = get_key_as(UID_OTHER, "Cae2");
 	cr_expect_eq(c.r, 0, "after SIGHUP: %d", c.r);
 	/* A bad file keeps the running policy, and the log names file, line and key. */
 	write_client("zz-bad.conf", "[client]\nuid = 65534\nae = Cae2\nfoo = bar\n");
 	cr_assert_eq(kill(agent_pid, SIGHUP), 0);
-	usleep(300 * 1000);
+	wait_log_count("SIGHUP: reload done", 2);
 	c = get_key_as(UID_OTHER, "Cae2");
 	cr_expect_eq(c.r, 0, "a bad reload dropped the policy: %d", c.r);
 	{
@@ -715,7 +733,8 @@ Test(keyservice, m2msactl_get_key_subscribe_rekey_status)
 			      sock_path, (char *)NULL);
 			_exit(127);
 		}
-		usleep(300 * 1000);
+		/* Rekey only once the agent has the subscription (its log says so). */
+		wait_log_count("subscribed to the keys of Cae1", 1);
 		{
 			const char *argv[] = { ctl, "rekey", "--socket", sock_path, NULL };
 
