@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <m2msa/m2msa.h>
 
@@ -183,7 +184,15 @@ int ctl_get_key(int argc, char **argv)
 	} else {
 		printf("key ID:  %s\n", m2msa_key_id(k));
 		printf("AE-ID:   %s\n", m2msa_key_ae_id(k)[0] ? m2msa_key_ae_id(k) : "(the node's CSE)");
-		printf("expires: %llu\n", (unsigned long long)m2msa_key_expiry(k));
+		{
+			time_t t = (time_t)m2msa_key_expiry(k);
+			struct tm tm;
+			char when[40] = "?";
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("expires: %s (%llu)\n", when, (unsigned long long)m2msa_key_expiry(k));
+		}
 		printf("suite:   %s\n", m2msa_key_suite(k));
 		if (o.show_key) {
 			printf("key:     ");
