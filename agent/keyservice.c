@@ -691,7 +691,10 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 		return r;
 	}
 	if (getgrnam_r(KEYSERVICE_GROUP, &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres) {
-		if (chown(tmp, (uid_t)-1, gr.gr_gid) < 0)
+		/* No chown when the socket has the group already (the agent runs as group
+		 * m2msa): m2msad.service's system call filter denies @chown. */
+		if ((lstat(tmp, &st) < 0 || st.st_gid != gr.gr_gid) &&
+		    chown(tmp, (uid_t)-1, gr.gr_gid) < 0)
 			log_warning("cannot give %s to group %s: %s (local clients in that group "
 				    "cannot connect)", path, KEYSERVICE_GROUP, strerror(errno));
 	} else {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msad's association state machine: establish, rekey, back off, expire (sa-manager.h). */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/backoff.h"
 #include "agent/establish.h"
@@ -15,6 +17,7 @@
 #include "common/secret.h"
 #include "common/tls.h"
 #include "tpm/keystore.h"
+#include "tpm/signkey.h"
 
 struct sa_assoc {
 	char key_id[WIRE_KEY_ID_MAX + 1];
@@ -32,9 +35,13 @@ struct sa_manager {
 	struct sa_assoc *current, *next;
 
 	struct tpm_ctx *tpm;
-	struct tpm_key *key;
+	struct tpm_key *key;   /* Km; NULL for a pki-only node without one */
+	bool km_checked;       /* pki-only: Km was looked for once on this TPM context */
 	struct kdf_prf prf;
+	struct tpm_signkey *signkey; /* method pki: the node certificate's key */
+	struct tls_signer signer;    /* borrowed by tls while signkey is loaded */
 	WOLFSSL_CTX *tls;
+	bool tls_stale; /* rebuild tls before the next attempt (node.crt may be new) */
 	char node_id[WIRE_ID_MAX + 1];
 
 	struct establish_op *op;
@@ -133,10 +140,24 @@ static bool assoc_valid(const struct sa_assoc *a, uint64_t now_wall)
 	return a && a->expiry * 1000 > now_wall;
 }
 
+static void free_tls(struct sa_manager *m)
+{
+	if (m->tls)
+		wolfSSL_CTX_free(m->tls);
+	m->tls = NULL;
+	m->tls_stale = false;
+}
+
 static void close_tpm(struct sa_manager *m)
 {
+	/* A pki context signs with the key freed here: it goes with it. */
+	if (m->signkey)
+		free_tls(m);
+	tpm_signkey_free(m->signkey);
+	m->signkey = NULL;
 	tpm_key_free(m->key);
 	m->key = NULL;
+	m->km_checked = false;
 	tpm_close(m->tpm);
 	m->tpm = NULL;
 }
@@ -183,8 +204,7 @@ void sa_manager_free(struct sa_manager *m)
 	abort_op(m);
 	drop_keys(m);
 	close_tpm(m);
-	if (m->tls)
-		wolfSSL_CTX_free(m->tls);
+	free_tls(m);
 	free(m);
 }
 
@@ -232,6 +252,14 @@ static bool failure_may_be_tpm(int r, const struct establish_error *eerr)
 	}
 }
 
+static bool offers(const struct agent_conf *c, uint8_t method)
+{
+	for (size_t i = 0; i < c->n_methods; i++)
+		if (c->methods[i] == method)
+			return true;
+	return false;
+}
+
 static void begin_attempt(struct sa_manager *m);
 
 static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspect)
@@ -240,6 +268,9 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	const char *what = assoc_valid(m->current, wall_ms()) || m->next ? "rekey" : "establishment";
 
 	abort_op(m);
+	/* The certificate may be what failed (expired, refused): read it again next time. */
+	if (offers(m->conf, WIRE_METHOD_PKI))
+		m->tls_stale = true;
 	if (tpm_suspect && m->tpm) {
 		log_info("closing the TPM connection; it is reopened on the next attempt");
 		close_tpm(m);
@@ -259,8 +290,14 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	emit(m, SA_MANAGER_EVENT_FAILED, NULL, false, reason);
 }
 
+/*
+ * Open the TPM and load Km. Km is needed for psk, and to learn the node ID when
+ * node_id is not configured; a pki-only node with node_id looks for it once (to
+ * check the two agree) and does without it.
+ */
 static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
 {
+	bool need_km = offers(m->conf, WIRE_METHOD_PSK) || !m->conf->node_id;
 	int r;
 
 	if (!m->tpm) {
@@ -268,10 +305,19 @@ static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
 		if (r < 0)
 			return r;
 	}
-	if (!m->key) {
+	if (!m->key && (need_km || !m->km_checked)) {
+		m->km_checked = true;
 		r = tpm_key_load(m->tpm, m->conf->state_dir, &m->key);
+		if (r < 0 && !need_km) {
+			log_debug("no usable Km in %s (%s); method pki needs none", m->conf->state_dir,
+				  tpm_last_error(m->tpm));
+			return 0;
+		}
 		if (r < 0) {
-			snprintf(err, err_len, "%s", tpm_last_error(m->tpm));
+			snprintf(err, err_len, "%s%s", tpm_last_error(m->tpm),
+				 offers(m->conf, WIRE_METHOD_PSK)
+					 ? ""
+					 : " (a pki-only node without Km sets node_id in [node])");
 			if (tpm_last_error_detail(m->tpm)[0])
 				log_debug("TPM detail: %s", tpm_last_error_detail(m->tpm));
 			return r;
@@ -283,6 +329,7 @@ static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
 				 m->conf->node_id, m->conf->state_dir, tpm_key_node_id(m->key));
 			tpm_key_free(m->key);
 			m->key = NULL;
+			m->km_checked = false;
 			return -EINVAL;
 		}
 		snprintf(m->node_id, sizeof(m->node_id), "%s", tpm_key_node_id(m->key));
@@ -291,26 +338,105 @@ static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
 	return 0;
 }
 
+/* state_dir's node.crt and chain.crt; 0, or -errno with err naming the fix. */
+static int node_cert_paths(const struct sa_manager *m, char cert[static PATH_MAX],
+			   char chain[static PATH_MAX], char *err, size_t err_len)
+{
+	int r;
+
+	if ((size_t)snprintf(cert, PATH_MAX, "%s/%s", m->conf->state_dir, TPM_NODE_CERT_FILE) >=
+		    PATH_MAX ||
+	    (size_t)snprintf(chain, PATH_MAX, "%s/%s", m->conf->state_dir, TPM_NODE_CHAIN_FILE) >=
+		    PATH_MAX) {
+		snprintf(err, err_len, "state_dir %s is too long", m->conf->state_dir);
+		return -ENAMETOOLONG;
+	}
+	if (access(cert, R_OK) < 0) {
+		r = -errno;
+		snprintf(err, err_len,
+			 "method pki is configured but the node certificate %s is %s (run m2msactl "
+			 "pki-keygen, have the CSR signed by the provider's node CA, then m2msactl "
+			 "pki-install --cert FILE; m2msad picks it up at its next retry)",
+			 cert, r == -ENOENT ? "missing" : strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * The TLS client context. With pki offered: node.crt (and chain.crt if present)
+ * from state_dir, the CertificateVerify signed by the TPM key, both read afresh
+ * whenever the context is rebuilt (start, after a failure, on SIGHUP) so that a
+ * pki-install takes effect without a restart. *ret_tpm tells a TPM failure.
+ */
+static int ensure_tls(struct sa_manager *m, char *err, size_t err_len, bool *ret_tpm)
+{
+	char cert[PATH_MAX], chain[PATH_MAX];
+	int r;
+
+	*ret_tpm = false;
+	if (m->tls && !m->tls_stale)
+		return 0;
+	free_tls(m);
+	tpm_signkey_free(m->signkey);
+	m->signkey = NULL;
+	if (!offers(m->conf, WIRE_METHOD_PKI)) {
+		m->tls = tls_client_ctx_new(m->conf->mas_ca, NULL, NULL, err, err_len);
+		return m->tls ? 0 : -EINVAL;
+	}
+	r = node_cert_paths(m, cert, chain, err, err_len);
+	if (r < 0)
+		return r;
+	r = tpm_signkey_load(m->tpm, m->conf->state_dir, &m->signkey);
+	if (r < 0) {
+		snprintf(err, err_len, "%s", tpm_last_error(m->tpm));
+		if (tpm_last_error_detail(m->tpm)[0])
+			log_debug("TPM detail: %s", tpm_last_error_detail(m->tpm));
+		*ret_tpm = r != -ENOENT;
+		return r;
+	}
+	m->signer = (struct tls_signer){ tpm_signkey_tls_sign, m->signkey };
+	m->tls = tls_client_ctx_new_signer(m->conf->mas_ca, cert,
+					   access(chain, F_OK) == 0 ? chain : NULL, &m->signer, err,
+					   err_len);
+	if (!m->tls) {
+		tpm_signkey_free(m->signkey);
+		m->signkey = NULL;
+		return -EINVAL;
+	}
+	log_debug("presenting the node certificate %s (key in the TPM)", cert);
+	return 0;
+}
+
 static void begin_attempt(struct sa_manager *m)
 {
 	struct establish_error eerr = { .wire_code = 0 };
 	char err[512] = "";
 	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
+	bool tpm_failed = false;
 	int r;
 
 	abort_op(m);
 	m->retry_at = 0;
 	m->retry_at_wall = 0;
-	if (!m->tls) {
-		m->tls = tls_client_ctx_new(m->conf->mas_ca, NULL, NULL, err, sizeof(err));
-		if (!m->tls) {
-			fail(m, -EINVAL, err, false);
+	if (offers(m->conf, WIRE_METHOD_PKI) && (!m->tls || m->tls_stale)) {
+		/* Without a certificate there is nothing to do yet: leave the TPM alone. */
+		char cert[PATH_MAX], chain[PATH_MAX];
+
+		r = node_cert_paths(m, cert, chain, err, sizeof(err));
+		if (r < 0) {
+			fail(m, r, err, false);
 			return;
 		}
 	}
 	r = ensure_tpm(m, err, sizeof(err));
 	if (r < 0) {
 		fail(m, r, err, true);
+		return;
+	}
+	r = ensure_tls(m, err, sizeof(err), &tpm_failed);
+	if (r < 0) {
+		fail(m, r, err, tpm_failed);
 		return;
 	}
 	r = establish_op_new(m->tls,
@@ -322,7 +448,7 @@ static void begin_attempt(struct sa_manager *m)
 				     .n_methods = m->conf->n_methods,
 				     .timeout_ms = (int)(m->conf->timeout * 1000),
 			     },
-			     &m->prf, &m->op, &eerr);
+			     m->key ? &m->prf : NULL, &m->op, &eerr);
 	if (r < 0) {
 		fail(m, r, eerr.msg, failure_may_be_tpm(r, &eerr));
 		return;
@@ -556,6 +682,9 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	(void)backoff_set_bounds(&m->backoff, c->backoff_min * 1000, c->backoff_max * 1000);
 	if (!identity) {
 		log_info("configuration reloaded; node, TPM and MAS settings unchanged, associations kept");
+		/* pki: the next exchange reads node.crt again (pki-install of a renewed one). */
+		if (offers(c, WIRE_METHOD_PKI))
+			m->tls_stale = true;
 		return;
 	}
 	log_notice("configuration reloaded; node, TPM or MAS settings changed: dropping the "
@@ -567,10 +696,7 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 		emit(m, SA_MANAGER_EVENT_DROPPED, m->next, false, NULL);
 	drop_keys(m);
 	close_tpm(m);
-	if (m->tls) {
-		wolfSSL_CTX_free(m->tls);
-		m->tls = NULL;
-	}
+	free_tls(m);
 	m->node_id[0] = '\0';
 	if (c->node_id)
 		snprintf(m->node_id, sizeof(m->node_id), "%s", c->node_id);

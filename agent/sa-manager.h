@@ -12,8 +12,12 @@
  * promoted. A key that expires without a successor is dropped (wiped) and the
  * node establishes again. Keys are struct secret (mlocked, wiped when dropped).
  *
- * The manager owns the TPM context, the TLS client context and the one
- * establishment in flight (establish_op); the event loop in m2msad.c polls
+ * The manager owns the TPM context (Km for psk; for pki the signing key of
+ * state_dir/node.crt, which signs the TLS CertificateVerify), the TLS client
+ * context and the one establishment in flight (establish_op). Method pki reads
+ * node.crt and the signing key again before the next attempt after a failure and
+ * after a reload; while node.crt is missing it fails each attempt with a message
+ * naming the file and the enrolment steps, and backs off. The event loop in m2msad.c polls
  * the fd sa_manager_io() names and arms two timers from sa_manager_next_*():
  * monotonic deadlines (exchange timeout, backoff retry) and wall-clock instants
  * (rekey, expiries: the MAS gives expiry as epoch seconds). Every handler

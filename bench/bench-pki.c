@@ -6,7 +6,8 @@
  *   bare   TLS 1.3 ECDHE-ECDSA handshake with a server holding the MAS certificate
  *   psk    establishment with Km in the TPM (4 TPM HMACs)
  *   pki    establishment with the TPM-held ECDSA key (1 TPM signature in the handshake)
- * The three are interleaved; prints each mean and the ratios pki/psk, pki/bare, psk/bare.
+ * The three are interleaved; prints each mean and the ratios pki/bare, pki/psk and
+ * psk/bare as "RATIO name value target" lines for bench/run's table (targets below).
  * Usage: bench-pki [iterations, default 40]  (BUILDDIR and SRCDIR set, as in bench/run)
  */
 #include <errno.h>
@@ -301,9 +302,22 @@ int main(int argc, char **argv)
 	       1000 * t_psk / iterations);
 	printf("  pki:  establishment, TPM-held ECDSA key signs the handshake   %8.2f ms\n",
 	       1000 * t_pki / iterations);
-	printf("RATIO pki/psk %.3f\n", t_pki / t_psk);
-	printf("RATIO pki/bare %.3f\n", t_pki / t_bare);
-	printf("RATIO psk/bare %.3f\n", t_psk / t_bare);
+	/*
+	 * Targets (measured on a 2-core VM with swtpm, release build, 3 runs of 40:
+	 * pki/bare 1.73-1.78, pki/psk 0.26-0.30, psk/bare 5.7-6.8):
+	 *  pki/bare <= 2.5  pki is the bare handshake plus the client certificate (one TPM
+	 *                   signature, one verification at the MAS) and one round trip of
+	 *                   CBOR with a store write; it must stay within 2.5 handshakes.
+	 *  pki/psk  <= 1.0  one TPM command instead of four: pki must never be the slower.
+	 *  psk/bare <= 10   four swtpm HMACs in salted sessions dominate; a fifth TPM command
+	 *                   or a second session per HMAC would cross it.
+	 */
+	printf("  ratios: pki/bare %.2f (target <= 2.5), pki/psk %.2f (target <= 1.0), "
+	       "psk/bare %.2f (target <= 10)\n",
+	       t_pki / t_bare, t_pki / t_psk, t_psk / t_bare);
+	printf("RATIO pki/bare %.3f <=2.5\n", t_pki / t_bare);
+	printf("RATIO pki/psk %.3f <=1.0\n", t_pki / t_psk);
+	printf("RATIO psk/bare %.3f <=10\n", t_psk / t_bare);
 
 	atomic_store(&bare_stop, true);
 	shutdown(bare_listen_fd, SHUT_RDWR);

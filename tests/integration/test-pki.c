@@ -4,13 +4,18 @@
  * by m2msactl pki-keygen and signed by the test node CA (openssl), TLS 1.3
  * mutual authentication with the CertificateVerify signed by the TPM (wolfSSL
  * PK callback), the real m2masd with [mas] node_ca, method negotiation, and the
- * target's retrieval over mutual TLS.
+ * target's retrieval over mutual TLS. The real agent m2msad with methods = pki:
+ * the keys its local key service hands out equal the target's retrieval, and a
+ * node without its certificate says what to do and waits for it.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,4 +474,193 @@ Test(pki, m2msactl_establish_with_pki_then_psk)
 	free(err);
 	free(ctl);
 	free(kc_file);
+}
+
+/* ---- the agent m2msad with method pki ---- */
+
+struct agent {
+	pid_t pid;
+	char *conf, *log, *sock;
+};
+
+static void agent_start(struct agent *a, const char *methods)
+{
+	char *bin = harness_strdupf("%s/agent/m2msad", fixture_builddir());
+	char *text;
+
+	a->conf = path("m2msad-agent.conf");
+	a->log = path("m2msad.log");
+	a->sock = path("agent.sock");
+	/* backoff 1..2 s: a node waiting for its certificate retries often in the test. */
+	text = harness_strdupf("[node]\nnode_id = " NODE "\nstate_dir = %s/node\ntcti = %s\n"
+			       "methods = %s\n[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\n"
+			       "server_name = " FQDN "\ntimeout = 5s\n[agent]\n"
+			       "status_file = %s/status.json\nbackoff_min = 1s\nbackoff_max = 2s\n"
+			       "socket = %s\nclients_dir = %s/clients.d\n",
+			       fx.mas.dir, harness_swtpm_tcti(fx.tpm), methods, fx.mas.est_port,
+			       fx.mas.dir, fx.mas.dir, a->sock, fx.mas.dir);
+	cr_assert_eq(harness_write_file(a->conf, text, strlen(text), 0644), 0);
+	free(text);
+	a->pid = fork();
+	cr_assert_geq(a->pid, 0);
+	if (a->pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen(a->log, "a", stderr))
+			_exit(126);
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("JOURNAL_STREAM");
+		execl(bin, bin, "--config", a->conf, "--log-level", "debug", "--log-target", "stderr",
+		      (char *)NULL);
+		_exit(127);
+	}
+	free(bin);
+	for (int i = 0;; i++) {
+		struct stat st;
+
+		if (stat(a->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			break;
+		cr_assert_lt(i, 400, "m2msad did not create %s (see %s)", a->sock, a->log);
+		usleep(25 * 1000);
+	}
+}
+
+/* SIGTERM; asserts m2msad was still running and exits 0 on it. */
+static void agent_stop(struct agent *a)
+{
+	int status = -1;
+
+	cr_assert_eq(waitpid(a->pid, &status, WNOHANG), 0, "m2msad exited early (0x%x), see %s",
+		     status, a->log);
+	kill(a->pid, SIGTERM);
+	cr_assert_eq(waitpid(a->pid, &status, 0), a->pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "m2msad: status 0x%x", status);
+	free(a->conf);
+	free(a->log);
+	free(a->sock);
+	memset(a, 0, sizeof(*a));
+}
+
+static char *agent_log(const struct agent *a)
+{
+	char *text = NULL;
+	size_t len;
+
+	cr_assert_eq(harness_read_file(a->log, &text, &len), 0);
+	return text;
+}
+
+/* Wait until the agent's log holds needle n times (60 s at most, a slow shared machine). */
+static void agent_wait_log(const struct agent *a, const char *needle, int n)
+{
+	for (int i = 0;; i++) {
+		char *log = agent_log(a);
+		int count = 0;
+
+		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
+			count++;
+		if (count >= n) {
+			free(log);
+			return;
+		}
+		cr_assert_lt(i, 600, "the m2msad log has '%s' %d times, not %d:\n%s", needle, count,
+			     n, log);
+		free(log);
+		usleep(100 * 1000);
+	}
+}
+
+/* m2msactl get-key --json --show-key for ae ("" : the CSE): key ID and key bytes. */
+static void agent_get_key(const struct agent *a, const char *ae, char key_id[WIRE_KEY_ID_MAX + 1],
+			  uint8_t key[32])
+{
+	char *ctl = ctl_path(), *out = NULL, *err = NULL, hex[65] = "";
+	const char *argv[] = { ctl, "get-key", "--json", "--show-key", "--socket", a->sock,
+			       ae[0] ? "--ae" : NULL, ae, NULL };
+	const char *p;
+	int status = -1;
+
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+	cr_assert_eq(status, 0, "m2msactl get-key %s failed: %s", ae, err);
+	p = strstr(out, "\"key_id\":\"");
+	cr_assert_not_null(p, "%s", out);
+	cr_assert_eq(sscanf(p + strlen("\"key_id\":\""), "%255[^\"]", key_id), 1);
+	p = strstr(out, "\"key\":\"");
+	cr_assert_not_null(p, "%s", out);
+	cr_assert_eq(sscanf(p + strlen("\"key\":\""), "%64[0-9a-f]", hex), 1);
+	cr_assert_eq(strlen(hex), 64, "%s", out);
+	for (int i = 0; i < 32; i++)
+		cr_assert_eq(sscanf(hex + 2 * i, "%2hhx", &key[i]), 1);
+	secret_wipe(hex, sizeof(hex));
+	secret_wipe(out, strlen(out));
+	free(out);
+	free(err);
+	free(ctl);
+}
+
+Test(pki, m2msad_with_pki_serves_keys_the_target_retrieves)
+{
+	struct agent a;
+	uint8_t kc[32], ae_key[32];
+	char kc_id[WIRE_KEY_ID_MAX + 1], ae_id[WIRE_KEY_ID_MAX + 1];
+	char *log;
+
+	add_node(NODE, only_pki, 1);
+	/* No Km in the TPM at all: a pki node needs only its certificate and signing key. */
+	enrol(NODE, "node-ca", false);
+	agent_start(&a, "pki");
+	agent_wait_log(&a, "(pki, " SA_SUITE_PSK ")", 1);
+	cr_assert_eq(mas_fixture_count_assocs(&fx.mas), 1);
+
+	/* The CSE's key: Kc straight from the TLS exporter, as the target gets it. */
+	agent_get_key(&a, "", kc_id, kc);
+	assert_target_gets(kc_id, kc);
+	/* An AE's key: derived from the pki AE root, retrievable by its key ID alone. */
+	agent_get_key(&a, "CAE1", ae_id, ae_key);
+	cr_expect(strncmp(ae_id, kc_id, 2 * SA_KCID_LEN) == 0, "%s and %s: not one association",
+		  ae_id, kc_id);
+	cr_expect(memcmp(ae_key, kc, 32) != 0, "the AE key equals Kc");
+	assert_target_gets(ae_id, ae_key);
+	agent_stop(&a);
+
+	log = mas_fixture_read_log(&fx.mas);
+	fixture_assert_key_absent(log, strlen(log), kc, "m2masd log (Kc)");
+	fixture_assert_key_absent(log, strlen(log), ae_key, "m2masd log (AE key)");
+	free(log);
+	a.log = path("m2msad.log");
+	log = agent_log(&a);
+	fixture_assert_key_absent(log, strlen(log), kc, "m2msad log (Kc)");
+	fixture_assert_key_absent(log, strlen(log), ae_key, "m2msad log (AE key)");
+	free(log);
+	free(a.log);
+	secret_wipe(kc, sizeof(kc));
+	secret_wipe(ae_key, sizeof(ae_key));
+}
+
+Test(pki, m2msad_with_pki_and_no_certificate_says_what_to_do_and_stays_up)
+{
+	struct agent a;
+	char *log, *crt = path("node/" TPM_NODE_CERT_FILE);
+	char want[512];
+
+	add_node(NODE, only_pki, 1);
+	agent_start(&a, "pki");
+	snprintf(want, sizeof(want),
+		 "method pki is configured but the node certificate %s is missing (run m2msactl "
+		 "pki-keygen",
+		 crt);
+	/* Retried with backoff, not a crash loop: the same clear line, twice, same process. */
+	agent_wait_log(&a, want, 2);
+	log = agent_log(&a);
+	cr_expect_not_null(strstr(log, "then m2msactl pki-install --cert FILE"), "%s", log);
+	cr_expect_null(strstr(log, "m2msactl provision"), "a pki node was told to provision Km");
+	free(log);
+	cr_assert_eq(waitpid(a.pid, NULL, WNOHANG), 0, "m2msad exited without a certificate");
+	cr_expect_eq(mas_fixture_count_assocs(&fx.mas), 0);
+
+	/* Enrolled while it runs: the next retry establishes with pki, no restart needed. */
+	enrol(NODE, "node-ca", false);
+	agent_wait_log(&a, "(pki, " SA_SUITE_PSK ")", 1);
+	cr_expect_eq(mas_fixture_count_assocs(&fx.mas), 1);
+	agent_stop(&a);
+	free(crt);
 }
