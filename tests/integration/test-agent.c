@@ -298,6 +298,24 @@ static char *agent_log(void)
 	return log;
 }
 
+/* Wait until the agent's log holds needle at least n times (10 s at most). */
+static void wait_log_count(const char *needle, int n)
+{
+	for (int i = 0;; i++) {
+		char *log = agent_log();
+		int count = 0;
+
+		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
+			count++;
+		free(log);
+		if (count >= n)
+			return;
+		cr_assert_lt(i, 200, "the agent log has '%s' %d times, not %d (see %s)", needle, count,
+			     n, fx.agent_log);
+		usleep(50 * 1000);
+	}
+}
+
 static size_t count_matches(const char *text, const char *needle)
 {
 	size_t n = 0;
@@ -788,7 +806,7 @@ Test(agent, sighup_reload_and_m2msactl_status)
 	/* A harmless change: the association is kept. */
 	write_agent_conf(NULL, 2, 8, NULL);
 	cr_assert_eq(kill(fx.agent_pid, SIGHUP), 0);
-	usleep(500 * 1000);
+	wait_log_count("SIGHUP: reload done", 1);
 	cr_assert_eq(read_status(&st), 0);
 	cr_expect_str_eq(st.state, "established");
 	cr_expect_str_eq(st.key_id, first, "a timing-only reload replaced the key");
@@ -796,7 +814,7 @@ Test(agent, sighup_reload_and_m2msactl_status)
 	/* A broken config: logged with file, line and key; the old one keeps running. */
 	write_agent_conf(NULL, 1, 4, "bogus_key = 1\n");
 	cr_assert_eq(kill(fx.agent_pid, SIGHUP), 0);
-	usleep(500 * 1000);
+	wait_log_count("keeping the running one", 1);
 	cr_expect_eq(waitpid(fx.agent_pid, &status, WNOHANG), 0, "m2msad died on a bad reload");
 	cr_assert_eq(read_status(&st), 0);
 	cr_expect_str_eq(st.state, "established");
