@@ -639,6 +639,13 @@ fail:
 	return r;
 }
 
+const char *store_filename(const struct store *s)
+{
+	const char *p = s && s->db ? sqlite3_db_filename(s->db, "main") : NULL;
+
+	return p && *p ? p : "(the store)";
+}
+
 /* ---- master key file ---- */
 
 int store_master_key_load(const char *path, struct secret **ret)

@@ -56,6 +56,8 @@ struct store_assoc {
 int store_open(const char *path, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
 	       struct store **ret);
 void store_close(struct store *s);
+/* The store's file (absolute, as SQLite resolved it), for messages. */
+const char *store_filename(const struct store *s);
 
 /* Read a 32-byte master key file (raw 32 bytes or 64 hex digits); refuses group/other-readable files with -EPERM. */
 int store_master_key_load(const char *path, struct secret **ret);

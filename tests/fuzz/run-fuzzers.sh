@@ -3,6 +3,7 @@
 # Build the libFuzzer harnesses with clang in build-fuzz/ and run each for N seconds
 # (default 20) over its seed corpus. Exits non-zero when a harness crashes.
 #   tests/fuzz/run-fuzzers.sh [seconds]
+# FUZZ_BUILD=DIR builds in DIR instead of build-fuzz/.
 set -eu
 
 secs=${1:-20}
@@ -14,7 +15,7 @@ case $secs in
 esac
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build="$src/build-fuzz"
+build=${FUZZ_BUILD:-"$src/build-fuzz"}
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$src" -Dfuzz=true

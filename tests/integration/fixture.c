@@ -14,6 +14,7 @@
 #include "common/tls.h"
 #include "fixture.h"
 #include "harness.h"
+#include "secrets.h"
 
 const char *fixture_builddir(void)
 {
@@ -65,6 +66,8 @@ void mas_fixture_init(struct mas_fixture *m)
 void mas_fixture_fini(struct mas_fixture *m)
 {
 	mas_fixture_stop(m);
+	/* Every key in the store (and any the test noted) is absent from the logs. */
+	secrets_assert_logs_clean(m->dir, m->db, m->master);
 	if (m->dir && !getenv("KEEP_TEST_DIR"))
 		harness_rmtree(m->dir);
 	free(m->dir);

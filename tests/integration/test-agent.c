@@ -27,6 +27,7 @@
 #include "harness.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
+#include "secrets.h"
 
 #define NODE "/mn-cse-1"
 #define TARGET "/in-cse"
@@ -381,6 +382,8 @@ static void teardown(void)
 	kill_wait(&fx.mas_pid, SIGKILL);
 	kill_wait(&fx.swtpm_pid, SIGKILL);
 	harness_swtpm_stop(fx.tpm);
+	secrets_note(fx.km, sizeof(fx.km), "Km (test)");
+	secrets_assert_logs_clean(fx.dir, fx.db, fx.master); /* no key byte in any log */
 	if (fx.dir && !getenv("M2MSA_KEEP_TEST_DIR"))
 		harness_rmtree(fx.dir);
 	free(fx.dir);

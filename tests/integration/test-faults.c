@@ -32,10 +32,12 @@
 #include "agent/establish.h"
 #include "common/crypto.h"
 #include "common/frame.h"
+#include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "harness.h"
 #include "mas/store.h"
+#include "secrets.h"
 #include "tpm/keystore.h"
 
 #define NODE "/mn-cse-f"
@@ -217,6 +219,8 @@ static void teardown(void)
 	harness_swtpm_stop(fx.tpm);
 	if (fx.client)
 		wolfSSL_CTX_free(fx.client);
+	secrets_note(fx.km, sizeof(fx.km), "Km (test)");
+	secrets_assert_logs_clean(fx.dir, fx.db, fx.master); /* no key byte in any log */
 	if (fx.mounted)
 		(void)umount2(fx.mnt, MNT_DETACH);
 	harness_rmtree(fx.dir);
@@ -473,6 +477,8 @@ Test(faults, store_on_full_filesystem_clear_error_no_corruption_recovers)
 	cr_assert_eq(harness_read_file(fx.mas_log, &log, &len), 0);
 	cr_assert_not_null(strstr(log, "No space left on device"),
 			   "m2masd's log does not say the disk is full:\n%s", log);
+	cr_assert_not_null(strstr(log, fx.db), "m2masd's full-disk line does not name the store %s:\n%s",
+			   fx.db, log);
 	free(log);
 	/* m2masd stays up and answers while full. */
 	cr_assert_eq(kill(fx.mas_pid, 0), 0);
@@ -703,4 +709,96 @@ Test(faults, corrupted_state_blob_clear_message_from_m2msactl)
 	free(state);
 	free(conf);
 	free(ctl);
+}
+
+/* --- the log scan every suite's .fini runs (secrets.h) can fail --- */
+
+static void b64_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+		out[o++] = a[v >> 6 & 63];
+		out[o++] = a[v & 63];
+	}
+	out[o] = '\0';
+}
+
+Test(faults, log_scan_finds_planted_key_bytes)
+{
+	struct store_assoc a = { .method = WIRE_METHOD_PSK };
+	uint8_t kc[32], root[32], ae_key[32];
+	char report[2048], kcid_hex[33], b64[64], *text, *log = path("planted.log");
+	char *sub = path("sub"), *log2;
+	struct store *s;
+	int r;
+
+	add_node();
+	cr_assert_eq(crypto_random(kc, sizeof(kc)), 0);
+	cr_assert_eq(crypto_random(root, sizeof(root)), 0);
+	cr_assert_eq(crypto_random(a.kcid, sizeof(a.kcid)), 0);
+	snprintf(a.node_id, sizeof(a.node_id), "%s", NODE);
+	snprintf(a.target_id, sizeof(a.target_id), "%s", TARGET);
+	a.created = (uint64_t)time(NULL);
+	a.expiry = a.created + 3600;
+	s = open_store();
+	cr_assert_eq(store_assoc_add(s, &a, kc, root), 0);
+	store_close(s);
+	for (int i = 0; i < 16; i++)
+		snprintf(kcid_hex + 2 * i, 3, "%02x", a.kcid[i]);
+
+	/* Clean logs: key IDs only. */
+	text = harness_strdupf("issued %s@" FQDN " and %s-Cae9@" FQDN "\n", kcid_hex, kcid_hex);
+	cr_assert_eq(harness_write_file(log, text, strlen(text), 0600), 0);
+	free(text);
+	cr_assert_eq(secrets_check_dir(fx.dir, fx.db, fx.master, report, sizeof(report)), 0, "%s",
+		     report);
+
+	/* The per-AE key of Cae9 (named only by its key ID in the log), in base64, in a
+	 * log in a subfolder; Km's first bytes in uppercase hex in a .json file. */
+	cr_assert_eq(sa_ae_key(root, "Cae9", ae_key), 0);
+	b64_encode(ae_key, 30, b64);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	log2 = harness_strdupf("%s/agent.log", sub);
+	text = harness_strdupf("key %s-Cae9@" FQDN " is %s\n", kcid_hex, b64);
+	cr_assert_eq(harness_write_file(log2, text, strlen(text), 0600), 0);
+	free(text);
+	free(log2);
+	log2 = path("status.json");
+	text = harness_strdupf("{\"x\":\"%02X%02X%02X%02X%02X%02X%02X%02X%02X\"}", fx.km[0],
+			       fx.km[1], fx.km[2], fx.km[3], fx.km[4], fx.km[5], fx.km[6], fx.km[7],
+			       fx.km[8]);
+	cr_assert_eq(harness_write_file(log2, text, strlen(text), 0600), 0);
+	free(text);
+	r = secrets_check_dir(fx.dir, fx.db, fx.master, report, sizeof(report));
+	cr_expect_eq(r, 2, "hits %d:\n%s", r, report);
+	cr_expect_not_null(strstr(report, "key of AE Cae9"), "%s", report);
+	cr_expect_not_null(strstr(report, "base64"), "%s", report);
+	cr_expect_not_null(strstr(report, "Km of " NODE " (HEX)"), "%s", report);
+	/* Kc in raw bytes, noted by the test rather than found in a store. */
+	text = malloc(40);
+	memcpy(text, "raw:", 4);
+	memcpy(text + 4, kc, 32);
+	cr_assert_eq(harness_write_file(log, text, 36, 0600), 0);
+	free(text);
+	secrets_note(kc, sizeof(kc), "the planted Kc");
+	r = secrets_scan(fx.dir, report, sizeof(report));
+	cr_expect_eq(r, 1, "hits %d:\n%s", r, report);
+	cr_expect_not_null(strstr(report, "the planted Kc (raw bytes)"), "%s", report);
+
+	/* Leave clean logs for this suite's own .fini check. */
+	cr_assert_eq(harness_rmtree(sub), 0);
+	cr_assert_eq(unlink(log2), 0);
+	cr_assert_eq(unlink(log), 0);
+	secret_wipe(kc, sizeof(kc));
+	secret_wipe(root, sizeof(root));
+	secret_wipe(ae_key, sizeof(ae_key));
+	free(log2);
+	free(sub);
+	free(log);
 }

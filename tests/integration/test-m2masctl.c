@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "mas/keyfile.h"
 #include "mas/store.h"
+#include "secrets.h"
 
 struct run {
 	int status;
@@ -38,6 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	secrets_assert_logs_clean(dir, store_path, key_path); /* no key byte in any log */
 	if (dir)
 		harness_rmtree(dir);
 	free(dir);

@@ -14,6 +14,7 @@
 #include "common/kdf.h"
 #include "common/secret.h"
 #include "harness.h"
+#include "secrets.h"
 #include "tpm/keystore.h"
 
 #define NODE_ID "/mn-cse-test"
@@ -38,6 +39,8 @@ static void fixture_start(struct fixture *f)
 static void fixture_stop(struct fixture *f)
 {
 	harness_swtpm_stop(f->tpm);
+	secrets_note(f->km, sizeof(f->km), "Km (test)");
+	secrets_assert_logs_clean(f->dir, NULL, NULL); /* no key byte in any log */
 	if (f->dir)
 		harness_rmtree(f->dir);
 	free(f->dir);
