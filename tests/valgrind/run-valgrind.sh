@@ -27,9 +27,6 @@ trap cleanup EXIT INT TERM
 
 vg="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 vg="$vg --track-fds=no --quiet --log-file=$dir/vg-%p.log"
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 wait_file() {
 	i=0
 	while [ ! -s "$1" ]; do
@@ -41,16 +38,10 @@ wait_file() {
 
 sh "$src/tests/integration/mkcerts.sh" "$dir/pki" >/dev/null
 
-# swtpm on a free port pair (ctrl = port + 1)
-tport=$(free_port)
-while ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$tport+1))" 2>/dev/null; do
-	tport=$(free_port)
-done
-mkdir "$dir/tpmstate"
-swtpm socket --tpm2 --server type=tcp,port="$tport",bindaddr=127.0.0.1 \
-	--ctrl type=tcp,port=$((tport + 1)),bindaddr=127.0.0.1 --tpmstate dir="$dir/tpmstate" \
-	--flags not-need-init,startup-clear &
-pids="$pids $!"
+# swtpm on a free port pair (ctrl = port + 1), listening before we go on
+set -- $(sh "$src/scripts/start-swtpm" "$dir/tpmstate")
+tport=$1
+pids="$pids $2"
 tcti="swtpm:host=127.0.0.1,port=$tport"
 
 # The MAS store, the node, and Km in the TPM
