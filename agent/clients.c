@@ -38,14 +38,6 @@ struct clients {
 	gid_t admin_gid;
 };
 
-/* What one file's [client] section parses into (conf.h table destinations). */
-struct client_file {
-	struct rule rule;
-	char *ae_text;
-	bool cse;
-	bool admin;
-};
-
 static void rule_clear(struct rule *r)
 {
 	for (size_t i = 0; i < r->n_ae; i++)
@@ -152,13 +144,14 @@ static int parse_ae(const char *value, void *dst, char *err, size_t err_len)
 	return 0;
 }
 
+/* One file's [client] section parses straight into its rule (conf.h table destinations). */
 static const struct conf_item client_table[] = {
-	{ "client", "user", parse_user, offsetof(struct client_file, rule) },
-	{ "client", "uid", parse_uid, offsetof(struct client_file, rule) },
-	{ "client", "group", parse_group, offsetof(struct client_file, rule) },
-	{ "client", "ae", parse_ae, offsetof(struct client_file, rule) },
-	{ "client", "cse", conf_parse_bool, offsetof(struct client_file, cse) },
-	{ "client", "admin", conf_parse_bool, offsetof(struct client_file, admin) },
+	{ "client", "user", parse_user, 0 }, /* the parsers of the match and ae get the rule */
+	{ "client", "uid", parse_uid, 0 },
+	{ "client", "group", parse_group, 0 },
+	{ "client", "ae", parse_ae, 0 },
+	{ "client", "cse", conf_parse_bool, offsetof(struct rule, cse) },
+	{ "client", "admin", conf_parse_bool, offsetof(struct rule, admin) },
 };
 
 void clients_free(struct clients *c)
@@ -185,19 +178,19 @@ static int conf_filter(const struct dirent *d)
 
 static int load_file(struct clients *c, const char *path, char *err, size_t err_len)
 {
-	struct client_file f = { .cse = false };
+	struct rule rule = { .match = MATCH_NONE };
 	struct rule *n;
 	int r;
 
-	r = conf_parse_file(path, client_table, ARRAY_SIZE(client_table), &f, err, err_len);
+	r = conf_parse_file(path, client_table, ARRAY_SIZE(client_table), &rule, err, err_len);
 	if (r < 0)
 		goto fail;
-	if (f.rule.match == MATCH_NONE) {
+	if (rule.match == MATCH_NONE) {
 		snprintf(err, err_len, "%s: [client] needs one of user=, uid= or group=", path);
 		r = -EINVAL;
 		goto fail;
 	}
-	if (f.rule.n_ae == 0 && !f.cse && !f.admin) {
+	if (rule.n_ae == 0 && !rule.cse && !rule.admin) {
 		snprintf(err, err_len, "%s: the client is granted nothing (set ae=, cse=yes or admin=yes)",
 			 path);
 		r = -EINVAL;
@@ -209,12 +202,10 @@ static int load_file(struct clients *c, const char *path, char *err, size_t err_
 		goto fail;
 	}
 	c->rules = n;
-	f.rule.cse = f.cse;
-	f.rule.admin = f.admin;
-	c->rules[c->n_rules++] = f.rule;
+	c->rules[c->n_rules++] = rule;
 	return 0;
 fail:
-	rule_clear(&f.rule);
+	rule_clear(&rule);
 	return r;
 }
 

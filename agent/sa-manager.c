@@ -364,14 +364,15 @@ static int node_cert_paths(const struct sa_manager *m, char cert[static PATH_MAX
 }
 
 /*
- * The TLS client context. With pki offered: node.crt (and chain.crt if present)
- * from state_dir, the CertificateVerify signed by the TPM key, both read afresh
- * whenever the context is rebuilt (start, after a failure, on SIGHUP) so that a
- * pki-install takes effect without a restart. *ret_tpm tells a TPM failure.
+ * The TLS client context. With pki offered: cert and chain (node_cert_paths(),
+ * which begin_attempt() checked before touching the TPM; chain if present), the
+ * CertificateVerify signed by the TPM key, both read afresh whenever the context
+ * is rebuilt (start, after a failure, on SIGHUP) so that a pki-install takes
+ * effect without a restart. *ret_tpm tells a TPM failure.
  */
-static int ensure_tls(struct sa_manager *m, char *err, size_t err_len, bool *ret_tpm)
+static int ensure_tls(struct sa_manager *m, const char *cert, const char *chain, char *err,
+		      size_t err_len, bool *ret_tpm)
 {
-	char cert[PATH_MAX], chain[PATH_MAX];
 	int r;
 
 	*ret_tpm = false;
@@ -384,9 +385,6 @@ static int ensure_tls(struct sa_manager *m, char *err, size_t err_len, bool *ret
 		m->tls = tls_client_ctx_new(m->conf->mas_ca, NULL, NULL, err, err_len);
 		return m->tls ? 0 : -EINVAL;
 	}
-	r = node_cert_paths(m, cert, chain, err, err_len);
-	if (r < 0)
-		return r;
 	r = tpm_signkey_load(m->tpm, m->conf->state_dir, &m->signkey);
 	if (r < 0) {
 		snprintf(err, err_len, "%s", tpm_last_error(m->tpm));
@@ -414,6 +412,7 @@ static void begin_attempt(struct sa_manager *m)
 	char err[512] = "";
 	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
 	bool tpm_failed = false;
+	char cert[PATH_MAX], chain[PATH_MAX];
 	int r;
 
 	abort_op(m);
@@ -421,8 +420,6 @@ static void begin_attempt(struct sa_manager *m)
 	m->retry_at_wall = 0;
 	if (offers(m->conf, WIRE_METHOD_PKI) && (!m->tls || m->tls_stale)) {
 		/* Without a certificate there is nothing to do yet: leave the TPM alone. */
-		char cert[PATH_MAX], chain[PATH_MAX];
-
 		r = node_cert_paths(m, cert, chain, err, sizeof(err));
 		if (r < 0) {
 			fail(m, r, err, false);
@@ -434,7 +431,7 @@ static void begin_attempt(struct sa_manager *m)
 		fail(m, r, err, true);
 		return;
 	}
-	r = ensure_tls(m, err, sizeof(err), &tpm_failed);
+	r = ensure_tls(m, cert, chain, err, sizeof(err), &tpm_failed);
 	if (r < 0) {
 		fail(m, r, err, tpm_failed);
 		return;

@@ -54,6 +54,19 @@ void cbor_util_put_bytes(struct cbor_util_writer *w, bool text, const void *data
 	w->off += n;
 }
 
+void cbor_util_put_key_uint(struct cbor_util_writer *w, uint64_t key, uint64_t v)
+{
+	cbor_util_put_uint(w, key);
+	cbor_util_put_uint(w, v);
+}
+
+void cbor_util_put_key_bytes(struct cbor_util_writer *w, uint64_t key, bool text, const void *data,
+			     size_t n)
+{
+	cbor_util_put_uint(w, key);
+	cbor_util_put_bytes(w, text, data, n);
+}
+
 /* ---- reader ---- */
 
 static void on_uint8(void *ctx, uint8_t v)
@@ -211,5 +224,71 @@ int cbor_util_next(struct cbor_util_reader *rd, struct cbor_util_item *ret)
 		return -EBADMSG;
 	rd->off += res.read;
 	*ret = it;
+	return 0;
+}
+
+void cbor_util_copy_text(const struct cbor_util_item *it, char *out)
+{
+	if (it->len)
+		memcpy(out, it->data, it->len);
+	out[it->len] = '\0';
+}
+
+/* ---- message maps ---- */
+
+int cbor_util_read_map(struct cbor_util_reader *rd, const struct cbor_util_map_rules *rules,
+		       struct cbor_util_map *ret)
+{
+	struct cbor_util_item map, key, val;
+	int r;
+
+	ret->present = 0;
+	ret->unknown_key = false;
+	r = cbor_util_next(rd, &map);
+	if (r < 0)
+		return r;
+	if (map.kind != CBOR_UTIL_MAP || map.value > rules->max_pairs)
+		return -EBADMSG;
+	for (uint64_t i = 0; i < map.value; i++) {
+		r = cbor_util_next(rd, &key);
+		if (r < 0)
+			return r;
+		if (key.kind != CBOR_UTIL_UINT)
+			return -EBADMSG;
+		r = cbor_util_next(rd, &val);
+		if (r < 0)
+			return r;
+		if (val.kind == CBOR_UTIL_MAP)
+			return -EBADMSG;
+		if (key.value >= rules->n_keys) {
+			/* Unknown key: refused by the caller, unless the version is not its own. */
+			if (val.kind == CBOR_UTIL_ARRAY)
+				return -EBADMSG;
+			ret->unknown_key = true;
+			continue;
+		}
+		if (ret->present & (1u << key.value))
+			return -EBADMSG; /* duplicate */
+		if (val.kind != rules->kinds[key.value])
+			return -EBADMSG;
+		ret->present |= 1u << key.value;
+		ret->v[key.value] = val;
+		if (val.kind != CBOR_UTIL_ARRAY)
+			continue;
+		if (val.value == 0 || val.value > rules->array_max || val.value > CBOR_UTIL_ARRAY_MAX)
+			return -EBADMSG;
+		for (size_t j = 0; j < val.value; j++) {
+			struct cbor_util_item e;
+
+			r = cbor_util_next(rd, &e);
+			if (r < 0)
+				return r;
+			if (e.kind != CBOR_UTIL_UINT)
+				return -EBADMSG;
+			ret->array[j] = e.value;
+		}
+	}
+	if (rd->off != rd->len)
+		return -EBADMSG; /* trailing bytes */
 	return 0;
 }

@@ -29,6 +29,10 @@ void cbor_util_put_uint(struct cbor_util_writer *w, uint64_t v);
 void cbor_util_put_bytes(struct cbor_util_writer *w, bool text, const void *data, size_t n);
 void cbor_util_put_map(struct cbor_util_writer *w, size_t n_pairs);
 void cbor_util_put_array(struct cbor_util_writer *w, size_t n);
+/* One pair of a map with uint keys: the key, then its uint or string value. */
+void cbor_util_put_key_uint(struct cbor_util_writer *w, uint64_t key, uint64_t v);
+void cbor_util_put_key_bytes(struct cbor_util_writer *w, uint64_t key, bool text, const void *data,
+			     size_t n);
 
 /* ---- reader ---- */
 
@@ -62,3 +66,39 @@ struct cbor_util_reader {
  * heads that are not in their shortest form.
  */
 int cbor_util_next(struct cbor_util_reader *rd, struct cbor_util_item *ret);
+
+/* Copy a TEXT item's bytes into out (room for len + 1) and terminate them. */
+void cbor_util_copy_text(const struct cbor_util_item *it, char *out);
+
+/* ---- message maps ---- */
+
+#define CBOR_UTIL_MAP_KEYS 32 /* known keys 0..31 (bits of cbor_util_map.present) */
+#define CBOR_UTIL_ARRAY_MAX 4
+
+/* How a protocol's message map looks: which keys it knows and what each carries. */
+struct cbor_util_map_rules {
+	const enum cbor_util_kind *kinds; /* kinds[k]: the kind key k carries */
+	size_t n_keys;                    /* keys >= n_keys are unknown; <= CBOR_UTIL_MAP_KEYS */
+	uint64_t max_pairs;               /* a map with more pairs is refused */
+	size_t array_max;                 /* an ARRAY value holds 1..array_max uints */
+};
+
+/* What cbor_util_read_map() found. */
+struct cbor_util_map {
+	uint32_t present; /* bit k for every known key k seen */
+	bool unknown_key; /* a key >= n_keys was seen (with a flat value) */
+	struct cbor_util_item v[CBOR_UTIL_MAP_KEYS];
+	/* The elements of the ARRAY value (a protocol has at most one array-valued key;
+	 * its item's value is the count). */
+	uint64_t array[CBOR_UTIL_ARRAY_MAX];
+};
+
+/*
+ * Read the whole body as one definite-length map whose keys are uints, each at
+ * most once, and whose values are uint, bstr or tstr, or an array of uints where
+ * rules->kinds says so. Known keys must carry their kind; values of unknown keys
+ * must still be flat, so that a message of a later version can be told apart
+ * from garbage. Returns 0 or -EBADMSG (also for trailing bytes).
+ */
+int cbor_util_read_map(struct cbor_util_reader *rd, const struct cbor_util_map_rules *rules,
+		       struct cbor_util_map *ret);

@@ -169,18 +169,6 @@ static bool key_len_valid(uint32_t type, uint32_t event, size_t len)
 
 /* ---- encoder ---- */
 
-static void put_key_uint(struct cbor_util_writer *w, enum local_key k, uint64_t v)
-{
-	cbor_util_put_uint(w, k);
-	cbor_util_put_uint(w, v);
-}
-
-static void put_key_text(struct cbor_util_writer *w, enum local_key k, const char *s, size_t n)
-{
-	cbor_util_put_uint(w, k);
-	cbor_util_put_bytes(w, true, s, n);
-}
-
 /* strnlen within the field, -1 when unterminated. */
 static ssize_t field_len(const char *s, size_t cap)
 {
@@ -228,26 +216,25 @@ int local_wire_encode(const struct local_msg *m, uint8_t *buf, size_t buf_len, s
 
 	/* Keys in ascending order (RFC 8949 §4.2.1 deterministic order for small uints). */
 	cbor_util_put_map(&w, (size_t)__builtin_popcount(keys));
-	put_key_uint(&w, LKEY_TYPE, m->type);
-	put_key_uint(&w, LKEY_VERSION, LOCAL_WIRE_VERSION);
-	put_key_uint(&w, LKEY_REQ, m->req);
+	cbor_util_put_key_uint(&w, LKEY_TYPE, m->type);
+	cbor_util_put_key_uint(&w, LKEY_VERSION, LOCAL_WIRE_VERSION);
+	cbor_util_put_key_uint(&w, LKEY_REQ, m->req);
 	if (keys & BIT(LKEY_AE_ID))
-		put_key_text(&w, LKEY_AE_ID, m->ae_id, (size_t)ae);
+		cbor_util_put_key_bytes(&w, LKEY_AE_ID, true, m->ae_id, (size_t)ae);
 	if (keys & BIT(LKEY_KEY_ID)) {
-		put_key_text(&w, LKEY_KEY_ID, m->key_id, (size_t)kid);
-		cbor_util_put_uint(&w, LKEY_KEY);
-		cbor_util_put_bytes(&w, false, m->key, m->key_len);
-		put_key_uint(&w, LKEY_EXPIRY, m->expiry);
-		put_key_text(&w, LKEY_SUITE, m->suite, (size_t)suite);
+		cbor_util_put_key_bytes(&w, LKEY_KEY_ID, true, m->key_id, (size_t)kid);
+		cbor_util_put_key_bytes(&w, LKEY_KEY, false, m->key, m->key_len);
+		cbor_util_put_key_uint(&w, LKEY_EXPIRY, m->expiry);
+		cbor_util_put_key_bytes(&w, LKEY_SUITE, true, m->suite, (size_t)suite);
 	}
 	if (keys & BIT(LKEY_EVENT))
-		put_key_uint(&w, LKEY_EVENT, m->event);
+		cbor_util_put_key_uint(&w, LKEY_EVENT, m->event);
 	if (keys & BIT(LKEY_CODE)) {
-		put_key_uint(&w, LKEY_CODE, m->code);
-		put_key_text(&w, LKEY_REASON, m->reason, (size_t)reason);
+		cbor_util_put_key_uint(&w, LKEY_CODE, m->code);
+		cbor_util_put_key_bytes(&w, LKEY_REASON, true, m->reason, (size_t)reason);
 	}
 	if (keys & BIT(LKEY_STATUS))
-		put_key_text(&w, LKEY_STATUS, m->status, (size_t)status);
+		cbor_util_put_key_bytes(&w, LKEY_STATUS, true, m->status, (size_t)status);
 	if (w.error) {
 		secret_wipe(buf, buf_len); /* may hold a partial key */
 		return w.error;
@@ -258,58 +245,16 @@ int local_wire_encode(const struct local_msg *m, uint8_t *buf, size_t buf_len, s
 
 /* ---- decoder ---- */
 
-struct fields {
-	uint32_t present;
-	bool unknown_key;
-	struct cbor_util_item v[_LKEY_MAX];
-};
+_Static_assert(_LKEY_MAX <= CBOR_UTIL_MAP_KEYS, "map keys fit cbor_util_map");
 
 /* The message is one definite-length map of uint keys to uint/bstr/tstr values. */
-static int scan_map(struct cbor_util_reader *rd, struct fields *f)
-{
-	struct cbor_util_item map, key, val;
-	int r;
+static const struct cbor_util_map_rules map_rules = {
+	.kinds = key_kind,
+	.n_keys = _LKEY_MAX,
+	.max_pairs = 2 * _LKEY_MAX,
+};
 
-	r = cbor_util_next(rd, &map);
-	if (r < 0)
-		return r;
-	if (map.kind != CBOR_UTIL_MAP || map.value > 2 * _LKEY_MAX)
-		return -EBADMSG;
-	for (uint64_t i = 0; i < map.value; i++) {
-		r = cbor_util_next(rd, &key);
-		if (r < 0)
-			return r;
-		if (key.kind != CBOR_UTIL_UINT)
-			return -EBADMSG;
-		r = cbor_util_next(rd, &val);
-		if (r < 0)
-			return r;
-		if (val.kind == CBOR_UTIL_MAP || val.kind == CBOR_UTIL_ARRAY)
-			return -EBADMSG;
-		if (key.value >= _LKEY_MAX) {
-			f->unknown_key = true; /* refused later, unless the version is not ours */
-			continue;
-		}
-		if (f->present & BIT(key.value))
-			return -EBADMSG;
-		if (val.kind != key_kind[key.value])
-			return -EBADMSG;
-		f->present |= BIT(key.value);
-		f->v[key.value] = val;
-	}
-	if (rd->off != rd->len)
-		return -EBADMSG;
-	return 0;
-}
-
-static void copy_text(const struct cbor_util_item *it, char *out)
-{
-	if (it->len)
-		memcpy(out, it->data, it->len);
-	out[it->len] = '\0';
-}
-
-static int fill(const struct fields *f, struct local_msg *m)
+static int fill(const struct cbor_util_map *f, struct local_msg *m)
 {
 	const struct cbor_util_item *v = f->v;
 	uint32_t keys = type_keys[m->type];
@@ -317,7 +262,7 @@ static int fill(const struct fields *f, struct local_msg *m)
 	if (keys & BIT(LKEY_AE_ID)) {
 		if (!ae_id_valid((const char *)v[LKEY_AE_ID].data, v[LKEY_AE_ID].len))
 			return -EBADMSG;
-		copy_text(&v[LKEY_AE_ID], m->ae_id);
+		cbor_util_copy_text(&v[LKEY_AE_ID], m->ae_id);
 	}
 	if (keys & BIT(LKEY_EVENT)) {
 		if (!event_known(v[LKEY_EVENT].value))
@@ -329,8 +274,8 @@ static int fill(const struct fields *f, struct local_msg *m)
 		    !text_valid((const char *)v[LKEY_SUITE].data, v[LKEY_SUITE].len, WIRE_SUITE_MAX) ||
 		    !key_len_valid(m->type, m->event, v[LKEY_KEY].len))
 			return -EBADMSG;
-		copy_text(&v[LKEY_KEY_ID], m->key_id);
-		copy_text(&v[LKEY_SUITE], m->suite);
+		cbor_util_copy_text(&v[LKEY_KEY_ID], m->key_id);
+		cbor_util_copy_text(&v[LKEY_SUITE], m->suite);
 		if (v[LKEY_KEY].len)
 			memcpy(m->key, v[LKEY_KEY].data, v[LKEY_KEY].len);
 		m->key_len = v[LKEY_KEY].len;
@@ -341,13 +286,13 @@ static int fill(const struct fields *f, struct local_msg *m)
 		    !text_valid((const char *)v[LKEY_REASON].data, v[LKEY_REASON].len, WIRE_REASON_MAX))
 			return -EBADMSG;
 		m->code = (uint32_t)v[LKEY_CODE].value;
-		copy_text(&v[LKEY_REASON], m->reason);
+		cbor_util_copy_text(&v[LKEY_REASON], m->reason);
 	}
 	if (keys & BIT(LKEY_STATUS)) {
 		if (!text_valid((const char *)v[LKEY_STATUS].data, v[LKEY_STATUS].len,
 				LOCAL_WIRE_STATUS_MAX))
 			return -EBADMSG;
-		copy_text(&v[LKEY_STATUS], m->status);
+		cbor_util_copy_text(&v[LKEY_STATUS], m->status);
 	}
 	return 0;
 }
@@ -355,7 +300,7 @@ static int fill(const struct fields *f, struct local_msg *m)
 int local_wire_decode(const uint8_t *buf, size_t len, struct local_msg *ret)
 {
 	struct cbor_util_reader rd = { .p = buf, .len = len };
-	struct fields f = { 0 };
+	struct cbor_util_map f;
 	struct local_msg m;
 	uint64_t type, version, req;
 	int r;
@@ -365,7 +310,7 @@ int local_wire_decode(const uint8_t *buf, size_t len, struct local_msg *ret)
 	if (len == 0 || len > LOCAL_WIRE_MSG_MAX)
 		return -EBADMSG;
 	memset(&m, 0, sizeof(m));
-	r = scan_map(&rd, &f);
+	r = cbor_util_read_map(&rd, &map_rules, &f);
 	if (r < 0)
 		goto out;
 	if ((f.present & COMMON_KEYS) != COMMON_KEYS || f.v[LKEY_REQ].value > UINT32_MAX) {

@@ -241,18 +241,6 @@ static bool methods_valid(const uint64_t *methods, size_t n)
 
 /* ---- encoder ------------------------------------------------------------- */
 
-static void w_key_uint(struct cbor_util_writer *w, enum wire_key k, uint64_t v)
-{
-	cbor_util_put_uint(w, k);
-	cbor_util_put_uint(w, v);
-}
-
-static void w_key_bytes(struct cbor_util_writer *w, enum wire_key k, const uint8_t *data, size_t n)
-{
-	cbor_util_put_uint(w, k);
-	cbor_util_put_bytes(w, false, data, n);
-}
-
 /* Text field from a fixed char array of size cap: must be terminated inside it. */
 static int w_key_text(struct cbor_util_writer *w, enum wire_key k, const char *s, size_t cap, size_t max,
 		      bool want_id)
@@ -261,8 +249,7 @@ static int w_key_text(struct cbor_util_writer *w, enum wire_key k, const char *s
 
 	if (n == cap || !text_valid(s, n, max, want_id))
 		return -EINVAL;
-	cbor_util_put_uint(w, k);
-	cbor_util_put_bytes(w, true, s, n);
+	cbor_util_put_key_bytes(w, k, true, s, n);
 	return 0;
 }
 
@@ -274,8 +261,8 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 
 	cbor_util_put_map(w, n_keys);
 	/* Keys in ascending order: the RFC 8949 §4.2.1 deterministic order for small uints. */
-	w_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
-	w_key_uint(w, WIRE_KEY_VERSION, WIRE_VERSION);
+	cbor_util_put_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
+	cbor_util_put_key_uint(w, WIRE_KEY_VERSION, WIRE_VERSION);
 
 	switch (m->type) {
 	case WIRE_MSG_HELLO: {
@@ -295,35 +282,35 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 		cbor_util_put_array(w, h->n_methods);
 		for (size_t i = 0; i < h->n_methods; i++)
 			cbor_util_put_uint(w, h->methods[i]);
-		w_key_bytes(w, WIRE_KEY_NONCE, h->nonce, WIRE_NONCE_LEN);
+		cbor_util_put_key_bytes(w, WIRE_KEY_NONCE, false, h->nonce, WIRE_NONCE_LEN);
 		break;
 	}
 	case WIRE_MSG_CHALLENGE:
 		if (!method_known(m->challenge.method))
 			return -EINVAL;
-		w_key_bytes(w, WIRE_KEY_NONCE, m->challenge.nonce, WIRE_NONCE_LEN);
-		w_key_uint(w, WIRE_KEY_METHOD, m->challenge.method);
+		cbor_util_put_key_bytes(w, WIRE_KEY_NONCE, false, m->challenge.nonce, WIRE_NONCE_LEN);
+		cbor_util_put_key_uint(w, WIRE_KEY_METHOD, m->challenge.method);
 		break;
 	case WIRE_MSG_PROOF:
-		w_key_bytes(w, WIRE_KEY_PROOF, m->proof.proof, WIRE_PROOF_LEN);
+		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, m->proof.proof, WIRE_PROOF_LEN);
 		break;
 	case WIRE_MSG_ESTABLISHED: {
 		const struct wire_established *e = &m->established;
 
 		if (!method_known(e->method))
 			return -EINVAL;
-		w_key_uint(w, WIRE_KEY_METHOD, e->method);
-		w_key_bytes(w, WIRE_KEY_PROOF, e->proof, WIRE_PROOF_LEN);
+		cbor_util_put_key_uint(w, WIRE_KEY_METHOD, e->method);
+		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, e->proof, WIRE_PROOF_LEN);
 		r = w_key_text(w, WIRE_KEY_KEY_ID, e->key_id, sizeof(e->key_id), WIRE_KEY_ID_MAX,
 			       true);
 		if (r < 0)
 			return r;
-		w_key_uint(w, WIRE_KEY_EXPIRY, e->expiry);
+		cbor_util_put_key_uint(w, WIRE_KEY_EXPIRY, e->expiry);
 		r = w_key_text(w, WIRE_KEY_SUITE, e->suite, sizeof(e->suite), WIRE_SUITE_MAX, true);
 		break;
 	}
 	case WIRE_MSG_ERROR:
-		w_key_uint(w, WIRE_KEY_CODE, m->error.code);
+		cbor_util_put_key_uint(w, WIRE_KEY_CODE, m->error.code);
 		r = w_key_text(w, WIRE_KEY_REASON, m->error.reason, sizeof(m->error.reason),
 			       WIRE_REASON_MAX, false);
 		break;
@@ -338,14 +325,14 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 			       true);
 		if (r < 0)
 			return r;
-		w_key_uint(w, WIRE_KEY_EXPIRY, k->expiry);
-		w_key_bytes(w, WIRE_KEY_KEY, k->key, WIRE_KEY_LEN);
+		cbor_util_put_key_uint(w, WIRE_KEY_EXPIRY, k->expiry);
+		cbor_util_put_key_bytes(w, WIRE_KEY_KEY, false, k->key, WIRE_KEY_LEN);
 		/* The AE-ID is empty for the node's own Kc, else an identifier. */
 		r = w_key_text(w, WIRE_KEY_AE_ID, k->ae_id, sizeof(k->ae_id), WIRE_ID_MAX,
 			       k->ae_id[0] != '\0');
 		if (r < 0)
 			return r;
-		w_key_uint(w, WIRE_KEY_SUID, k->suid);
+		cbor_util_put_key_uint(w, WIRE_KEY_SUID, k->suid);
 		break;
 	}
 	default:
@@ -388,15 +375,6 @@ int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *
 
 /* ---- decoder ------------------------------------------------------------- */
 
-/* What the first pass found: for each known key, its value item. */
-struct fields {
-	uint32_t present; /* BIT(key) for every key seen */
-	bool unknown_key;
-	struct cbor_util_item v[_WIRE_KEY_MAX];
-	uint64_t methods[WIRE_METHODS_MAX];
-	size_t n_methods;
-};
-
 /* The CBOR kind each key carries. */
 static const enum cbor_util_kind key_kind[_WIRE_KEY_MAX] = {
 	[WIRE_KEY_TYPE] = CBOR_UTIL_UINT,    [WIRE_KEY_VERSION] = CBOR_UTIL_UINT,
@@ -409,83 +387,29 @@ static const enum cbor_util_kind key_kind[_WIRE_KEY_MAX] = {
 	[WIRE_KEY_SUID] = CBOR_UTIL_UINT,
 };
 
-/*
- * First pass: the body is exactly one definite-length map whose keys are
- * unsigned integers, each at most once, and whose values are uint, bstr, tstr,
- * or (methods only) an array of at most WIRE_METHODS_MAX uints. Known keys must
- * carry their type; values of unknown keys must still have that flat shape, so
- * that a message of a later version can be told apart from garbage.
- */
-static int scan_map(struct cbor_util_reader *rd, struct fields *f)
-{
-	struct cbor_util_item map, key, val;
-	int r;
+_Static_assert(_WIRE_KEY_MAX <= CBOR_UTIL_MAP_KEYS, "map keys fit cbor_util_map");
+_Static_assert(WIRE_METHODS_MAX <= CBOR_UTIL_ARRAY_MAX, "methods fit cbor_util_map");
 
-	r = cbor_util_next(rd, &map);
-	if (r < 0)
-		return r;
-	if (map.kind != CBOR_UTIL_MAP)
-		return -EBADMSG;
-	for (uint64_t i = 0; i < map.value; i++) {
-		r = cbor_util_next(rd, &key);
-		if (r < 0)
-			return r;
-		if (key.kind != CBOR_UTIL_UINT)
-			return -EBADMSG;
-		r = cbor_util_next(rd, &val);
-		if (r < 0)
-			return r;
-		if (val.kind == CBOR_UTIL_MAP)
-			return -EBADMSG;
+/* First pass: the body is one flat map; the methods are its only array. */
+static const struct cbor_util_map_rules map_rules = {
+	.kinds = key_kind,
+	.n_keys = _WIRE_KEY_MAX,
+	.max_pairs = UINT64_MAX,
+	.array_max = WIRE_METHODS_MAX,
+};
 
-		if (key.value >= _WIRE_KEY_MAX) {
-			/* Unknown key: refused later, unless the version is not ours. */
-			if (val.kind == CBOR_UTIL_ARRAY)
-				return -EBADMSG;
-			f->unknown_key = true;
-			continue;
-		}
-		if (f->present & BIT(key.value))
-			return -EBADMSG; /* duplicate */
-		if (val.kind != key_kind[key.value])
-			return -EBADMSG;
-		f->present |= BIT(key.value);
-		f->v[key.value] = val;
-
-		if (key.value == WIRE_KEY_METHODS) {
-			if (val.value == 0 || val.value > WIRE_METHODS_MAX)
-				return -EBADMSG;
-			for (size_t j = 0; j < val.value; j++) {
-				struct cbor_util_item m;
-
-				r = cbor_util_next(rd, &m);
-				if (r < 0)
-					return r;
-				if (m.kind != CBOR_UTIL_UINT)
-					return -EBADMSG;
-				f->methods[j] = m.value;
-			}
-			f->n_methods = (size_t)val.value;
-		}
-	}
-	if (rd->off != rd->len)
-		return -EBADMSG; /* trailing bytes */
-	return 0;
-}
-
-static int get_text(const struct fields *f, enum wire_key k, size_t max, bool want_id, char *out)
+static int get_text(const struct cbor_util_map *f, enum wire_key k, size_t max, bool want_id,
+		    char *out)
 {
 	const struct cbor_util_item *it = &f->v[k];
 
 	if (!text_valid((const char *)it->data, it->len, max, want_id))
 		return -EBADMSG;
-	if (it->len)
-		memcpy(out, it->data, it->len);
-	out[it->len] = '\0';
+	cbor_util_copy_text(it, out);
 	return 0;
 }
 
-static int get_fixed(const struct fields *f, enum wire_key k, size_t len, uint8_t *out)
+static int get_fixed(const struct cbor_util_map *f, enum wire_key k, size_t len, uint8_t *out)
 {
 	const struct cbor_util_item *it = &f->v[k];
 
@@ -495,7 +419,7 @@ static int get_fixed(const struct fields *f, enum wire_key k, size_t len, uint8_
 	return 0;
 }
 
-static int get_method(const struct fields *f, uint8_t *out)
+static int get_method(const struct cbor_util_map *f, uint8_t *out)
 {
 	uint64_t v = f->v[WIRE_KEY_METHOD].value;
 
@@ -505,7 +429,7 @@ static int get_method(const struct fields *f, uint8_t *out)
 	return 0;
 }
 
-static int get_u32(const struct fields *f, enum wire_key k, uint32_t *out)
+static int get_u32(const struct cbor_util_map *f, enum wire_key k, uint32_t *out)
 {
 	uint64_t v = f->v[k].value;
 
@@ -516,8 +440,9 @@ static int get_u32(const struct fields *f, enum wire_key k, uint32_t *out)
 }
 
 /* Second pass: type-specific checks and copies into m (type and version are set). */
-static int fill_msg(const struct fields *f, struct wire_msg *m)
+static int fill_msg(const struct cbor_util_map *f, struct wire_msg *m)
 {
+	size_t n_methods;
 	int r = 0;
 
 	switch (m->type) {
@@ -525,11 +450,12 @@ static int fill_msg(const struct fields *f, struct wire_msg *m)
 		r = get_text(f, WIRE_KEY_NODE_ID, WIRE_ID_MAX, true, m->hello.node_id);
 		if (r < 0)
 			return r;
-		if (!methods_valid(f->methods, f->n_methods))
+		n_methods = (size_t)f->v[WIRE_KEY_METHODS].value;
+		if (!methods_valid(f->array, n_methods))
 			return -EBADMSG;
-		for (size_t i = 0; i < f->n_methods; i++)
-			m->hello.methods[i] = (uint8_t)f->methods[i];
-		m->hello.n_methods = f->n_methods;
+		for (size_t i = 0; i < n_methods; i++)
+			m->hello.methods[i] = (uint8_t)f->array[i];
+		m->hello.n_methods = n_methods;
 		return get_fixed(f, WIRE_KEY_NONCE, WIRE_NONCE_LEN, m->hello.nonce);
 	case WIRE_MSG_CHALLENGE:
 		r = get_method(f, &m->challenge.method);
@@ -578,7 +504,7 @@ static int fill_msg(const struct fields *f, struct wire_msg *m)
 int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 {
 	struct cbor_util_reader rd = { .p = body, .len = len };
-	struct fields f = { 0 };
+	struct cbor_util_map f;
 	struct wire_msg m = { 0 };
 	uint64_t type, version;
 	int r;
@@ -588,7 +514,7 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 	if (len == 0 || len > WIRE_FRAME_MAX)
 		return -EBADMSG;
 
-	r = scan_map(&rd, &f);
+	r = cbor_util_read_map(&rd, &map_rules, &f);
 	if (r < 0)
 		goto out;
 	if ((f.present & COMMON_KEYS) != COMMON_KEYS) {

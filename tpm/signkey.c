@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The node's ECDSA P-256 signing key inside the TPM: create, store, load, sign. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <tss2/tss2_mu.h>
-#include <unistd.h>
 
 #include "common/secret.h"
 #include "tpm/signkey.h"
@@ -22,85 +19,12 @@ struct tpm_signkey {
 	uint8_t y[TPM_P256_LEN];
 };
 
-static int join(const char *dir, const char *name, char **ret)
-{
-	return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
-}
-
-/* Write dir/name atomically (temp file, fsync, rename), mode 0600. */
-static int write_atomic(struct tpm_ctx *t, const char *dir, const char *name, const uint8_t *p,
-			size_t len)
-{
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	if (join(dir, name, &path) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fchmod(fd, 0600) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	return 0;
-fail:
-	r = tpm_fail(t, -errno, 0, "cannot write %s: %s", path, strerror(errno));
-	(void)unlink(tmp);
-	return r;
-}
-
+/* A signing key blob in the state directory. */
 static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf,
 		     size_t *len)
 {
-	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t n = 0;
-
-	if (join(dir, name, &path) < 0)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return tpm_fail(t, -ENOENT, 0,
-					"no PKI signing key: %s is missing (create one with "
-					"m2msactl pki-keygen)",
-					path);
-		return tpm_fail(t, -errno, 0, "cannot read %s: %s", path, strerror(errno));
-	}
-	for (;;) {
-		ssize_t k = read(fd, buf + n, *len - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return tpm_fail(t, -errno, 0, "cannot read %s: %s", path, strerror(errno));
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (n == *len)
-			return tpm_fail(t, -EBADMSG, 0,
-					"%s is corrupt: too large (run m2msactl pki-keygen again)",
-					path);
-	}
-	*len = n;
-	return 0;
+	return tpm_file_read(t, dir, name, buf, len, "no PKI signing key",
+			     "create one with m2msactl pki-keygen", "run m2msactl pki-keygen again");
 }
 
 int tpm_signkey_create(struct tpm_ctx *t, const char *state_dir)
@@ -153,7 +77,7 @@ int tpm_signkey_create(struct tpm_ctx *t, const char *state_dir)
 		r = tpm_fail(t, -EIO, rc, "cannot encode the signing key's private blob");
 		goto out;
 	}
-	r = write_atomic(t, state_dir, TPM_SIGNKEY_PRIV_FILE, buf, off);
+	r = tpm_file_write_atomic(t, state_dir, TPM_SIGNKEY_PRIV_FILE, buf, off);
 	if (r < 0)
 		goto out;
 	off = 0;
@@ -162,7 +86,7 @@ int tpm_signkey_create(struct tpm_ctx *t, const char *state_dir)
 		r = tpm_fail(t, -EIO, rc, "cannot encode the signing key's public blob");
 		goto out;
 	}
-	r = write_atomic(t, state_dir, TPM_SIGNKEY_PUB_FILE, buf, off);
+	r = tpm_file_write_atomic(t, state_dir, TPM_SIGNKEY_PUB_FILE, buf, off);
 out:
 	secret_wipe(buf, sizeof(buf));
 	Esys_Free(priv);

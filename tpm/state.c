@@ -43,8 +43,8 @@ static int path_join(const char *dir, const char *name, char **ret)
 	return 0;
 }
 
-static int write_file_atomic(struct tpm_ctx *t, const char *dir, const char *name,
-			     const void *data, size_t len)
+int tpm_file_write_atomic(struct tpm_ctx *t, const char *dir, const char *name, const void *data,
+			  size_t len)
 {
 	_cleanup_free_ char *path = NULL, *tmp = NULL;
 	const uint8_t *p = data;
@@ -122,21 +122,21 @@ int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC
 	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(t, -EIO, rc, "cannot encode the key's private blob");
-	r = write_file_atomic(t, state_dir, TPM_KM_PRIV_FILE, buf, off);
+	r = tpm_file_write_atomic(t, state_dir, TPM_KM_PRIV_FILE, buf, off);
 	if (r < 0)
 		return r;
 	off = 0;
 	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(t, -EIO, rc, "cannot encode the key's public blob");
-	r = write_file_atomic(t, state_dir, TPM_KM_PUB_FILE, buf, off);
+	r = tpm_file_write_atomic(t, state_dir, TPM_KM_PUB_FILE, buf, off);
 	if (r < 0)
 		return r;
-	return write_file_atomic(t, state_dir, TPM_NODE_CONF_FILE, conf, strlen(conf));
+	return tpm_file_write_atomic(t, state_dir, TPM_NODE_CONF_FILE, conf, strlen(conf));
 }
 
-static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf,
-		     size_t *len)
+int tpm_file_read(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf, size_t *len,
+		  const char *missing, const char *remedy, const char *fix)
 {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1;
@@ -149,10 +149,8 @@ static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return tpm_fail(t, -ENOENT, 0,
-					"no provisioned key: %s is missing (provision one with "
-					"m2msactl provision, or check the state directory)",
-					path);
+			return tpm_fail(t, -ENOENT, 0, "%s: %s is missing (%s)", missing, path,
+					remedy);
 		return tpm_fail(t, -errno, 0, "cannot read %s: %s%s", path, strerror(errno),
 				errno == EACCES ? " (run as the m2msa user or root)" : "");
 	}
@@ -167,11 +165,19 @@ static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8
 			break;
 		n += (size_t)k;
 		if (n == *len)
-			return tpm_fail(t, -EBADMSG, 0,
-					"%s is corrupt: too large (re-provision the key)", path);
+			return tpm_fail(t, -EBADMSG, 0, "%s is corrupt: too large (%s)", path, fix);
 	}
 	*len = n;
 	return 0;
+}
+
+/* A km.pub/km.priv blob of the provisioned key. */
+static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf,
+		     size_t *len)
+{
+	return tpm_file_read(t, dir, name, buf, len, "no provisioned key",
+			     "provision one with m2msactl provision, or check the state directory",
+			     "re-provision the key");
 }
 
 struct node_conf {
