@@ -19,100 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/establish.h"
-#include "common/crypto.h"
-#include "common/secret.h"
+#include "bench-common.h"
 #include "common/tls.h"
-#include "harness.h"
-#include "mas/store.h"
 #include "tpm/keystore.h"
 
 #define NODE "/mn-cse-bench"
-#define FQDN "mas.test"
 #define THREADS 32
 
-static char *dir;
-static uint16_t est_port;
 static WOLFSSL_CTX *client_ctx;
-static uint8_t km[32];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int die(const char *what)
-{
-	fprintf(stderr, "bench-establish: %s\n", what);
-	exit(1);
-}
-
-static pid_t start_mas(const char *builddir)
-{
-	char *conf = harness_strdupf("%s/m2masd.conf", dir);
-	char *ports = harness_strdupf("%s/mas.ports", dir);
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n[store]\npath = %s/mas.db\nmaster_key = %s/master.key\n"
-		"[log]\nlevel = warning\n",
-		dir, dir, dir, dir, dir);
-	char *mas = harness_strdupf("%s/mas/m2masd", builddir), *content = NULL;
-	uint16_t ret_port;
-	size_t len;
-	pid_t pid;
-
-	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
-		die("cannot write the MAS config");
-	pid = fork();
-	if (pid == 0) {
-		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !content; i++) {
-		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
-			free(content);
-			content = NULL;
-			usleep(25000);
-		}
-	}
-	if (!content || sscanf(content, "establish=%hu retrieve=%hu", &est_port, &ret_port) != 2)
-		die("m2masd did not start");
-	free(content);
-	free(conf);
-	free(ports);
-	free(text);
-	free(mas);
-	return pid;
-}
-
-static void setup_store(void)
-{
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK } };
-	char *db = harness_strdupf("%s/mas.db", dir), *mk = harness_strdupf("%s/master.key", dir);
-	struct secret *master = NULL;
-	struct store *s = NULL;
-
-	if (store_master_key_create(mk) < 0 || store_master_key_load(mk, &master) < 0 ||
-	    store_open(db, master->data, &s) < 0)
-		die("cannot create the MAS store");
-	snprintf(n.node_id, sizeof(n.node_id), NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km@" FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "/in-cse");
-	if (store_node_add(s, &n, km) < 0)
-		die("cannot add the node");
-	store_close(s);
-	secret_free(master);
-	free(db);
-	free(mk);
-}
 
 /* --- baseline server: bare TLS 1.3 handshakes with the MAS certificate --- */
 
@@ -150,7 +67,7 @@ static int bare_handshake(uint16_t port)
 
 	if (fd < 0)
 		return fd;
-	ssl = tls_client_new(client_ctx, fd, FQDN, err, sizeof(err));
+	ssl = tls_client_new(client_ctx, fd, BENCH_FQDN, err, sizeof(err));
 	ok = ssl && wolfSSL_connect(ssl) == WOLFSSL_SUCCESS;
 	if (ssl)
 		wolfSSL_free(ssl);
@@ -166,9 +83,9 @@ static int node_establish(const struct kdf_prf *prf)
 	char addr[32];
 	int r;
 
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", est_port);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
 	r = establish_run(client_ctx,
-			  &(struct establish_params){ .mas_address = addr, .server_name = FQDN,
+			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
 						      .node_id = NODE, .methods = methods,
 						      .n_methods = 1, .timeout_ms = 10000 },
 			  prf, &res, &err);
@@ -190,12 +107,12 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct kdf_sw_key key = { km, sizeof(km) };
+	struct kdf_sw_key key = { bench.km, sizeof(bench.km) };
 	struct kdf_prf prf;
 
 	kdf_prf_software(&key, &prf);
-	while (now() < w->until) {
-		int r = w->bare ? bare_handshake(est_port) : node_establish(&prf);
+	while (bench_now() < w->until) {
+		int r = w->bare ? bare_handshake(bench.est_port) : node_establish(&prf);
 
 		if (r == 0)
 			w->done++;
@@ -208,7 +125,7 @@ static void *worker_main(void *arg)
 static double throughput(int bare, double secs, long *ret_failed)
 {
 	struct worker w[THREADS];
-	double start = now();
+	double start = bench_now();
 	long total = 0, failed = 0;
 
 	for (int i = 0; i < THREADS; i++) {
@@ -221,77 +138,63 @@ static double throughput(int bare, double secs, long *ret_failed)
 		failed += w[i].failed;
 	}
 	*ret_failed = failed;
-	return (double)total / (now() - start);
+	return (double)total / (bench_now() - start);
 }
 
 int main(int argc, char **argv)
 {
 	int iterations = argc > 1 ? atoi(argv[1]) : 40;
 	double secs = argc > 2 ? atof(argv[2]) : 3.0;
-	const char *builddir = getenv("BUILDDIR");
-	const char *srcdir = getenv("SRCDIR");
-	struct harness_swtpm *swtpm = NULL;
 	struct tpm_ctx *t = NULL;
 	struct tpm_key *k = NULL;
 	struct kdf_prf prf;
 	WOLFSSL_CTX *server_ctx;
 	pthread_t bare_th;
-	char err[512], *state, *ca, *cert, *key, *mkcerts;
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
+	char err[512], *state, *ca, *cert, *key;
 	double t_ours = 0, t_base = 0, thr_ours, thr_base;
 	long failed_ours, failed_base;
 	uint8_t out[32], msg[160] = { 0 };
-	pid_t mas;
-	int status;
 
-	if (!builddir || !srcdir)
-		die("run through bench/run, or set BUILDDIR and SRCDIR");
 	signal(SIGPIPE, SIG_IGN);
-	if (harness_tmpdir(&dir) < 0)
-		die("no temp dir");
-	mkcerts = harness_strdupf("%s/tests/integration/mkcerts.sh %s/pki >/dev/null", srcdir, dir);
-	if (system(mkcerts) != 0)
-		die("mkcerts.sh failed");
-	crypto_random(km, sizeof(km));
-	setup_store();
-	if (harness_swtpm_start(NULL, &swtpm) < 0)
-		die("cannot start swtpm");
-	state = harness_strdupf("%s/node", dir);
-	if (tpm_open(harness_swtpm_tcti(swtpm), &t, err, sizeof(err)) < 0 ||
-	    tpm_provision(t, state, NODE, "km@" FQDN, km, 32, NULL) < 0 ||
-	    tpm_key_load(t, state, &k) < 0)
-		die("cannot provision the TPM");
+	bench_init_pki();
+	bench_store(NODE, psk, 1);
+	bench_provision(NODE, &t);
+	state = bench_path("node");
+	if (tpm_key_load(t, state, &k) < 0)
+		bench_die("cannot provision the TPM");
 	tpm_key_prf(k, &prf);
-	mas = start_mas(builddir);
+	bench_start_mas(BENCH_FQDN, NULL, false);
 
-	ca = harness_strdupf("%s/pki/ca.crt", dir);
-	cert = harness_strdupf("%s/pki/mas.crt", dir);
-	key = harness_strdupf("%s/pki/mas.key", dir);
+	ca = bench_path("pki/ca.crt");
+	cert = bench_path("pki/mas.crt");
+	key = bench_path("pki/mas.key");
 	client_ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
 	server_ctx = tls_server_ctx_new(cert, key, NULL, err, sizeof(err));
 	if (!client_ctx || !server_ctx)
-		die(err);
+		bench_die("%s", err);
 	bare_listen_fd = tcp_listen("127.0.0.1", 0, &bare_port);
 	if (bare_listen_fd < 0 || fcntl(bare_listen_fd, F_SETFL, 0) < 0)
-		die("cannot listen");
+		bench_die("cannot listen");
 	pthread_create(&bare_th, NULL, bare_server, server_ctx);
 
 	/* Warm up both paths once. */
 	if (node_establish(&prf) < 0 || bare_handshake(bare_port) < 0)
-		die("warm-up failed");
+		bench_die("warm-up failed");
 	/* Interleave so that machine noise hits both sides alike. */
 	for (int i = 0; i < iterations; i++) {
-		double a = now();
+		double a = bench_now();
 
 		if (bare_handshake(bare_port) < 0)
-			die("bare handshake failed");
+			bench_die("bare handshake failed");
 		for (int j = 0; j < 4; j++)
 			if (tpm_key_hmac(k, msg, sizeof(msg), out) < 0)
-				die("bare TPM HMAC failed");
-		t_base += now() - a;
-		a = now();
+				bench_die("bare TPM HMAC failed");
+		t_base += bench_now() - a;
+		a = bench_now();
 		if (node_establish(&prf) < 0)
-			die("establishment failed");
-		t_ours += now() - a;
+			bench_die("establishment failed");
+		t_ours += bench_now() - a;
 	}
 	printf("establishment latency (%d runs, swtpm):\n", iterations);
 	printf("  baseline: bare TLS 1.3 ECDHE-ECDSA handshake + 4 TPM HMACs  %8.2f ms\n",
@@ -315,13 +218,14 @@ int main(int argc, char **argv)
 	shutdown(bare_listen_fd, SHUT_RDWR);
 	close(bare_listen_fd);
 	pthread_join(bare_th, NULL);
-	kill(mas, SIGTERM);
-	waitpid(mas, &status, 0);
 	tpm_key_free(k);
 	tpm_close(t);
-	harness_swtpm_stop(swtpm);
-	harness_rmtree(dir);
+	bench_cleanup();
 	wolfSSL_CTX_free(client_ctx);
 	wolfSSL_CTX_free(server_ctx);
+	free(state);
+	free(ca);
+	free(cert);
+	free(key);
 	return 0;
 }

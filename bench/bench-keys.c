@@ -13,174 +13,25 @@
  *    MAS is in both; their difference is the push itself).
  * Usage: bench-keys [seconds per round, default 2]   (run as root: BUILDDIR, SRCDIR set)
  */
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <m2msa/m2msa.h>
 
-#include "common/crypto.h"
+#include "bench-common.h"
 #include "common/local-wire.h"
 #include "common/secret.h"
-#include "harness.h"
-#include "mas/store.h"
-#include "tpm/keystore.h"
 
 #define NODE "/mn-cse-bench"
-#define FQDN "mas.test"
 #define AE "Cbench1"
 #define ROUNDS 3
 #define SUBSCRIBERS 500
-
-static char *dir, *sock_path;
-static uint16_t est_port;
-static uint8_t km[32];
-static struct harness_swtpm *tpm;
-static pid_t mas_pid, agent_pid;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void cleanup(void)
-{
-	if (agent_pid > 0) {
-		kill(agent_pid, SIGTERM);
-		waitpid(agent_pid, NULL, 0);
-	}
-	if (mas_pid > 0) {
-		kill(mas_pid, SIGTERM);
-		waitpid(mas_pid, NULL, 0);
-	}
-	harness_swtpm_stop(tpm);
-	if (dir && !getenv("KEEP_TEST_DIR"))
-		harness_rmtree(dir);
-	secret_wipe(km, sizeof(km));
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench-keys: %s\n", what);
-	cleanup();
-	exit(1);
-}
-
-static void setup(const char *builddir, const char *srcdir)
-{
-	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", srcdir);
-	char *pki = harness_strdupf("%s/pki", dir), *db = harness_strdupf("%s/mas.db", dir);
-	char *mk = harness_strdupf("%s/master.key", dir), *state = harness_strdupf("%s/node", dir);
-	const char *argv[] = { "sh", script, pki, NULL };
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK } };
-	struct secret *master = NULL;
-	struct store *s = NULL;
-	struct tpm_ctx *t = NULL;
-	char err[256];
-	int status = -1;
-
-	if (harness_run(argv, NULL, NULL, &status, NULL, NULL) < 0 || status != 0)
-		die("mkcerts.sh failed (is openssl installed?)");
-	if (crypto_random(km, sizeof(km)) < 0 || store_master_key_create(mk) < 0 ||
-	    store_master_key_load(mk, &master) < 0 || store_open(db, master->data, &s) < 0)
-		die("cannot create the MAS store");
-	snprintf(n.node_id, sizeof(n.node_id), NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km@" FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "/in-cse");
-	if (store_node_add(s, &n, km) < 0)
-		die("cannot add the node");
-	store_close(s);
-	secret_free(master);
-	if (harness_swtpm_start(NULL, &tpm) < 0)
-		die("cannot start swtpm (apt install swtpm)");
-	if (tpm_open(harness_swtpm_tcti(tpm), &t, err, sizeof(err)) < 0 ||
-	    tpm_provision(t, state, NODE, "km@" FQDN, km, 32, NULL) < 0)
-		die("cannot provision Km into swtpm");
-	tpm_close(t);
-	free(script);
-	free(pki);
-	free(db);
-	free(mk);
-	free(state);
-	(void)builddir;
-}
-
-static pid_t spawn(const char *exe, char **args, const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (log && !freopen(log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		execv(exe, args);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void start_daemons(const char *builddir)
-{
-	char *conf = harness_strdupf("%s/m2masd.conf", dir), *ports = harness_strdupf("%s/mas.ports", dir);
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n[store]\npath = %s/mas.db\nmaster_key = %s/master.key\n"
-		"[log]\nlevel = warning\n", dir, dir, dir, dir, dir);
-	char *mas = harness_strdupf("%s/mas/m2masd", builddir), *agent = harness_strdupf("%s/agent/m2msad", builddir);
-	char *aconf = harness_strdupf("%s/m2msad.conf", dir), *alog = harness_strdupf("%s/m2msad.log", dir);
-	char *mlog = harness_strdupf("%s/m2masd.log", dir), *content = NULL, *atext;
-	char *margs[] = { mas, "--config", conf, "--port-file", ports, "--foreground", NULL };
-	char *aargs[] = { agent, "--config", aconf, "--log-level", "warning", "--log-target",
-			  "stderr", NULL };
-	uint16_t ret_port;
-	size_t len;
-
-	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
-		die("cannot write m2masd.conf");
-	mas_pid = spawn(mas, margs, mlog);
-	for (int i = 0; i < 200 && !content; i++) {
-		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
-			free(content);
-			content = NULL;
-			usleep(25000);
-		}
-	}
-	if (!content || sscanf(content, "establish=%hu retrieve=%hu", &est_port, &ret_port) != 2)
-		die("m2masd did not start");
-	atext = harness_strdupf(
-		"[node]\nstate_dir = %s/node\ntcti = %s\n[mas]\naddress = 127.0.0.1:%u\n"
-		"ca = %s/pki/ca.crt\nserver_name = " FQDN "\ntimeout = 5s\n[agent]\n"
-		"status_file = %s/status.json\nsocket = %s\nclients_dir = %s/clients.d\n",
-		dir, harness_swtpm_tcti(tpm), est_port, dir, dir, sock_path, dir);
-	if (harness_write_file(aconf, atext, strlen(atext), 0600) < 0)
-		die("cannot write m2msad.conf");
-	agent_pid = spawn(agent, aargs, alog);
-	free(content);
-	free(conf);
-	free(ports);
-	free(text);
-	free(mas);
-	free(agent);
-	free(aconf);
-	free(alog);
-	free(mlog);
-	free(atext);
-}
 
 /* Wait for the agent's first key. */
 static struct m2msa *connect_agent(void)
@@ -188,17 +39,17 @@ static struct m2msa *connect_agent(void)
 	struct m2msa *h = NULL;
 	struct m2msa_key *k = NULL;
 
-	for (int i = 0; i < 200 && m2msa_open(sock_path, &h) < 0; i++)
+	for (int i = 0; i < 200 && m2msa_open(bench.sock, &h) < 0; i++)
 		usleep(25000);
 	if (!h || m2msa_get_key(h, AE, &k) < 0)
-		die("m2msad did not serve a key (see its log in the temp dir; KEEP_TEST_DIR=1)");
+		bench_die("m2msad did not serve a key (see its log in the temp dir; KEEP_TEST_DIR=1)");
 	m2msa_key_free(k);
 	return h;
 }
 
 static double rate_ours(struct m2msa *h, double secs)
 {
-	double t0 = now(), t;
+	double t0 = bench_now(), t;
 	long n = 0;
 
 	do {
@@ -206,11 +57,11 @@ static double rate_ours(struct m2msa *h, double secs)
 
 		for (int i = 0; i < 100; i++) {
 			if (m2msa_get_key(h, AE, &k) < 0)
-				die("get-key failed during the benchmark");
+				bench_die("get-key failed during the benchmark");
 			m2msa_key_free(k);
 		}
 		n += 100;
-		t = now();
+		t = bench_now();
 	} while (t - t0 < secs);
 	return (double)n / (t - t0);
 }
@@ -225,7 +76,7 @@ static double rate_bare(size_t req_len, size_t rep_len, double secs)
 	long n = 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		die("socketpair");
+		bench_die("socketpair");
 	pid = fork();
 	if (pid == 0) {
 		uint8_t buf[LOCAL_WIRE_MSG_MAX + 1];
@@ -246,17 +97,17 @@ static double rate_bare(size_t req_len, size_t rep_len, double secs)
 		}
 	}
 	close(sv[1]);
-	t0 = now();
+	t0 = bench_now();
 	do {
 		for (int i = 0; i < 100; i++) {
 			struct pollfd p = { .fd = sv[0], .events = POLLIN };
 
 			if (send(sv[0], req, req_len, MSG_NOSIGNAL) < 0 || poll(&p, 1, 5000) != 1 ||
 			    recv(sv[0], rep, sizeof(rep), 0) <= 0)
-				die("the baseline ping-pong failed");
+				bench_die("the baseline ping-pong failed");
 		}
 		n += 100;
-		t = now();
+		t = bench_now();
 	} while (t - t0 < secs);
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
@@ -272,14 +123,14 @@ static void message_sizes(struct m2msa *h, size_t *ret_req, size_t *ret_rep)
 
 	snprintf(q.ae_id, sizeof(q.ae_id), AE);
 	if (local_wire_encode(&q, buf, sizeof(buf), ret_req) < 0 || m2msa_get_key(h, AE, &k) < 0)
-		die("cannot size the messages");
+		bench_die("cannot size the messages");
 	a = (struct local_msg){ .type = LOCAL_MSG_KEY, .req = 100000, .key_len = 32,
 				.expiry = m2msa_key_expiry(k) };
 	snprintf(a.ae_id, sizeof(a.ae_id), AE);
 	snprintf(a.key_id, sizeof(a.key_id), "%s", m2msa_key_id(k));
 	snprintf(a.suite, sizeof(a.suite), "%s", m2msa_key_suite(k));
 	if (local_wire_encode(&a, buf, sizeof(buf), ret_rep) < 0)
-		die("cannot size the messages");
+		bench_die("cannot size the messages");
 	m2msa_key_free(k);
 	secret_wipe(buf, sizeof(buf));
 }
@@ -295,16 +146,16 @@ static void fanout(struct m2msa *admin)
 
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 	for (int i = 0; i < SUBSCRIBERS; i++)
-		if (m2msa_open(sock_path, &subs[i]) < 0 || m2msa_subscribe(subs[i], AE) < 0)
-			die("cannot open 500 subscribers (RLIMIT_NOFILE?)");
-	t0 = now();
+		if (m2msa_open(bench.sock, &subs[i]) < 0 || m2msa_subscribe(subs[i], AE) < 0)
+			bench_die("cannot open 500 subscribers (RLIMIT_NOFILE?)");
+	t0 = bench_now();
 	if (m2msa_rekey(admin) < 0)
-		die("rekey refused");
-	while (have < SUBSCRIBERS && now() - t0 < 20) {
+		bench_die("rekey refused");
+	while (have < SUBSCRIBERS && bench_now() - t0 < 20) {
 		for (int i = 0; i < SUBSCRIBERS; i++)
 			p[i] = (struct pollfd){ .fd = m2msa_fd(subs[i]), .events = POLLIN };
 		if (poll(p, SUBSCRIBERS, 1000) < 0)
-			die("poll");
+			bench_die("poll");
 		for (int i = 0; i < SUBSCRIBERS; i++) {
 			enum m2msa_event_type t;
 			struct m2msa_key *k = NULL;
@@ -315,7 +166,7 @@ static void fanout(struct m2msa *admin)
 				if (t == M2MSA_EVENT_NEW_KEY && m2msa_key_len(k) == 32) {
 					got[i] = true;
 					have++;
-					last = now() - t0;
+					last = bench_now() - t0;
 					if (have == 1)
 						first = last;
 				}
@@ -325,7 +176,7 @@ static void fanout(struct m2msa *admin)
 		}
 	}
 	if (have < SUBSCRIBERS)
-		die("not every subscriber got the new key within 20 s");
+		bench_die("not every subscriber got the new key within 20 s");
 	printf("rekey -> first of %d subscribers holds the new key: %.1f ms\n", SUBSCRIBERS,
 	       first * 1e3);
 	printf("rekey -> last of %d subscribers holds the new key:  %.1f ms (push fan-out %.1f ms)\n",
@@ -337,12 +188,11 @@ static void fanout(struct m2msa *admin)
 
 int main(int argc, char **argv)
 {
-	const char *builddir = getenv("BUILDDIR"), *srcdir = getenv("SRCDIR");
 	double secs = argc > 1 ? atof(argv[1]) : 2.0, sum_ours = 0, sum_bare = 0;
 	size_t req_len = 0, rep_len = 0;
 	struct m2msa *h;
 
-	if (!builddir || !srcdir || secs <= 0) {
+	if (!getenv("BUILDDIR") || !getenv("SRCDIR") || secs <= 0) {
 		fprintf(stderr, "usage: BUILDDIR=... SRCDIR=... bench-keys [seconds per round]\n");
 		return 2;
 	}
@@ -351,11 +201,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (harness_tmpdir(&dir) < 0)
-		die("mkdtemp");
-	sock_path = harness_strdupf("%s/agent.sock", dir);
-	setup(builddir, srcdir);
-	start_daemons(builddir);
+	bench_start_key_service(NODE);
 	h = connect_agent();
 	message_sizes(h, &req_len, &rep_len);
 	printf("get-key round trip: request %zu bytes, answer %zu bytes\n", req_len, rep_len);
@@ -373,6 +219,6 @@ int main(int argc, char **argv)
 	printf("RATIO keys-get-key-throughput %.3f >=0.8\n", sum_ours / sum_bare);
 	fanout(h);
 	m2msa_close(h);
-	cleanup();
+	bench_cleanup();
 	return 0;
 }

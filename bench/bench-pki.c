@@ -18,132 +18,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/establish.h"
-#include "common/crypto.h"
-#include "common/secret.h"
+#include "bench-common.h"
 #include "common/tls.h"
 #include "harness.h"
-#include "mas/store.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
 
 #define NODE "/mn-cse-bench"
-#define FQDN "mas.test"
-
-static char *dir;
-static uint16_t est_port;
-static uint8_t km[32];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static _Noreturn void die(const char *what)
-{
-	fprintf(stderr, "bench-pki: %s\n", what);
-	exit(1);
-}
-
-static void sh(const char *cmd)
-{
-	if (system(cmd) != 0) {
-		fprintf(stderr, "bench-pki: failed: %s\n", cmd);
-		exit(1);
-	}
-}
-
-static pid_t start_mas(const char *builddir)
-{
-	char *conf = harness_strdupf("%s/m2masd.conf", dir);
-	char *ports = harness_strdupf("%s/mas.ports", dir);
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"node_ca = %s/pki/node-ca.crt\nlifetime = 1h\n[store]\npath = %s/mas.db\n"
-		"master_key = %s/master.key\n[log]\nlevel = warning\n",
-		dir, dir, dir, dir, dir, dir);
-	char *mas = harness_strdupf("%s/mas/m2masd", builddir), *content = NULL;
-	uint16_t ret_port;
-	size_t len;
-	pid_t pid;
-
-	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
-		die("cannot write the MAS config");
-	pid = fork();
-	if (pid == 0) {
-		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !content; i++) {
-		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
-			free(content);
-			content = NULL;
-			usleep(25000);
-		}
-	}
-	if (!content || sscanf(content, "establish=%hu retrieve=%hu", &est_port, &ret_port) != 2)
-		die("m2masd did not start");
-	free(content);
-	free(conf);
-	free(ports);
-	free(text);
-	free(mas);
-	return pid;
-}
-
-static void setup_store(void)
-{
-	struct store_node n = { .n_methods = 2, .methods = { WIRE_METHOD_PSK, WIRE_METHOD_PKI } };
-	char *db = harness_strdupf("%s/mas.db", dir), *mk = harness_strdupf("%s/master.key", dir);
-	struct secret *master = NULL;
-	struct store *s = NULL;
-
-	if (store_master_key_create(mk) < 0 || store_master_key_load(mk, &master) < 0 ||
-	    store_open(db, master->data, &s) < 0)
-		die("cannot create the MAS store");
-	snprintf(n.node_id, sizeof(n.node_id), NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km@" FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "/in-cse");
-	if (store_node_add(s, &n, km) < 0)
-		die("cannot add the node");
-	store_close(s);
-	secret_free(master);
-	free(db);
-	free(mk);
-}
 
 /* Km into the TPM, then the signing key, CSR, certificate from the node CA (m2msactl + openssl). */
-static void enrol(const char *builddir, const char *srcdir, const char *tcti)
+static void enrol(void)
 {
-	char *state = harness_strdupf("%s/node", dir), *conf = harness_strdupf("%s/node.conf", dir);
-	char *text = harness_strdupf("[node]\nnode_id = " NODE "\nstate_dir = %s\ntcti = %s\n"
-				     "[mas]\naddress = 127.0.0.1:1\nca = %s/pki/ca.crt\n"
-				     "server_name = " FQDN "\n",
-				     state, tcti, dir);
-	char *cmd;
-	struct tpm_ctx *t = NULL;
-	char err[512];
+	const char *dir = bench.dir, *builddir = bench.builddir;
+	char *state = bench_path("node"), *conf = bench_path("node.conf"), *text, *cmd;
 
-	if (tpm_open(tcti, &t, err, sizeof(err)) < 0 ||
-	    tpm_provision(t, state, NODE, "km@" FQDN, km, 32, NULL) < 0)
-		die("cannot provision Km");
-	tpm_close(t); /* swtpm serves one client at a time */
+	bench_provision(NODE, NULL); /* closes it: swtpm serves one client at a time */
+	text = harness_strdupf("[node]\nnode_id = " NODE "\nstate_dir = %s\ntcti = %s\n"
+			       "[mas]\naddress = 127.0.0.1:1\nca = %s/pki/ca.crt\n"
+			       "server_name = " BENCH_FQDN "\n",
+			       state, harness_swtpm_tcti(bench.tpm), dir);
 	if (harness_write_file(conf, text, strlen(text), 0644) < 0)
-		die("cannot write the node config");
+		bench_die("cannot write the node config");
 	cmd = harness_strdupf("%s/client/m2msactl pki-keygen --config %s --out %s/node.csr "
 			      "2>/dev/null && sh %s/tests/integration/mkcerts.sh sign-csr %s/pki "
 			      "node-ca %s/node.csr %s/issued.crt && %s/client/m2msactl pki-install "
 			      "--config %s --cert %s/issued.crt >/dev/null",
-			      builddir, conf, dir, srcdir, dir, dir, dir, builddir, conf, dir);
-	sh(cmd);
+			      builddir, conf, dir, bench.srcdir, dir, dir, dir, builddir, conf, dir);
+	if (system(cmd) != 0)
+		bench_die("failed: %s", cmd);
 	free(cmd);
 	free(text);
 	free(conf);
@@ -185,7 +90,7 @@ static int bare_handshake(WOLFSSL_CTX *ctx, uint16_t port)
 
 	if (fd < 0)
 		return fd;
-	ssl = tls_client_new(ctx, fd, FQDN, err, sizeof(err));
+	ssl = tls_client_new(ctx, fd, BENCH_FQDN, err, sizeof(err));
 	ok = ssl && wolfSSL_connect(ssl) == WOLFSSL_SUCCESS;
 	if (ssl)
 		wolfSSL_free(ssl);
@@ -200,9 +105,9 @@ static int node_establish(WOLFSSL_CTX *ctx, uint8_t method, const struct kdf_prf
 	char addr[32];
 	int r;
 
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", est_port);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
 	r = establish_run(ctx,
-			  &(struct establish_params){ .mas_address = addr, .server_name = FQDN,
+			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
 						      .node_id = NODE, .methods = &method,
 						      .n_methods = 1, .timeout_ms = 10000 },
 			  prf, &res, &err);
@@ -217,9 +122,6 @@ static int node_establish(WOLFSSL_CTX *ctx, uint8_t method, const struct kdf_prf
 int main(int argc, char **argv)
 {
 	int iterations = argc > 1 ? atoi(argv[1]) : 40;
-	const char *builddir = getenv("BUILDDIR");
-	const char *srcdir = getenv("SRCDIR");
-	struct harness_swtpm *swtpm = NULL;
 	struct tpm_ctx *t = NULL;
 	struct tpm_key *k = NULL;
 	struct tpm_signkey *sk = NULL;
@@ -227,73 +129,64 @@ int main(int argc, char **argv)
 	struct kdf_prf prf;
 	WOLFSSL_CTX *plain_ctx, *cert_ctx, *server_ctx;
 	pthread_t bare_th;
-	char err[512], *state, *ca, *cert, *key, *node_cert, *cmd;
+	static const uint8_t methods[] = { WIRE_METHOD_PSK, WIRE_METHOD_PKI };
+	char err[512], *state, *ca, *cert, *key, *node_cert, *node_ca;
 	double t_bare = 0, t_psk = 0, t_pki = 0;
 	uint16_t bare_port;
-	pid_t mas;
-	int status;
 
-	if (!builddir || !srcdir)
-		die("run through bench/run, or set BUILDDIR and SRCDIR");
 	if (iterations <= 0)
-		die("iterations must be positive");
+		bench_die("iterations must be positive");
 	signal(SIGPIPE, SIG_IGN);
-	if (harness_tmpdir(&dir) < 0)
-		die("no temp dir");
-	cmd = harness_strdupf("sh %s/tests/integration/mkcerts.sh %s/pki >/dev/null", srcdir, dir);
-	sh(cmd);
-	free(cmd);
-	crypto_random(km, sizeof(km));
-	setup_store();
-	if (harness_swtpm_start(NULL, &swtpm) < 0)
-		die("cannot start swtpm");
-	enrol(builddir, srcdir, harness_swtpm_tcti(swtpm));
-	state = harness_strdupf("%s/node", dir);
-	if (tpm_open(harness_swtpm_tcti(swtpm), &t, err, sizeof(err)) < 0 ||
+	bench_init_pki();
+	bench_store(NODE, methods, 2);
+	enrol();
+	state = bench_path("node");
+	if (tpm_open(harness_swtpm_tcti(bench.tpm), &t, err, sizeof(err)) < 0 ||
 	    tpm_key_load(t, state, &k) < 0 || tpm_signkey_load(t, state, &sk) < 0)
-		die("cannot load the node's TPM keys");
+		bench_die("cannot load the node's TPM keys");
 	tpm_key_prf(k, &prf);
 	signer.userdata = sk;
-	mas = start_mas(builddir);
+	node_ca = harness_strdupf("node_ca = %s/pki/node-ca.crt\n", bench.dir);
+	bench_start_mas(BENCH_FQDN, node_ca, false);
 
-	ca = harness_strdupf("%s/pki/ca.crt", dir);
-	cert = harness_strdupf("%s/pki/mas.crt", dir);
-	key = harness_strdupf("%s/pki/mas.key", dir);
+	ca = bench_path("pki/ca.crt");
+	cert = bench_path("pki/mas.crt");
+	key = bench_path("pki/mas.key");
 	node_cert = harness_strdupf("%s/" TPM_NODE_CERT_FILE, state);
 	plain_ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
 	if (!plain_ctx)
-		die(err);
+		bench_die("%s", err);
 	cert_ctx = tls_client_ctx_new_signer(ca, node_cert, NULL, &signer, err, sizeof(err));
 	if (!cert_ctx)
-		die(err);
+		bench_die("%s", err);
 	server_ctx = tls_server_ctx_new(cert, key, NULL, err, sizeof(err));
 	if (!server_ctx)
-		die(err);
+		bench_die("%s", err);
 	bare_listen_fd = tcp_listen("127.0.0.1", 0, &bare_port);
 	if (bare_listen_fd < 0 || fcntl(bare_listen_fd, F_SETFL, 0) < 0)
-		die("cannot listen");
+		bench_die("cannot listen");
 	pthread_create(&bare_th, NULL, bare_server, server_ctx);
 
 	/* Warm up every path once. */
 	if (bare_handshake(plain_ctx, bare_port) < 0 ||
 	    node_establish(plain_ctx, WIRE_METHOD_PSK, &prf) < 0 ||
 	    node_establish(cert_ctx, WIRE_METHOD_PKI, NULL) < 0)
-		die("warm-up failed");
+		bench_die("warm-up failed");
 	/* Interleave so that machine noise hits every path alike. */
 	for (int i = 0; i < iterations; i++) {
-		double a = now();
+		double a = bench_now();
 
 		if (bare_handshake(plain_ctx, bare_port) < 0)
-			die("bare handshake failed");
-		t_bare += now() - a;
-		a = now();
+			bench_die("bare handshake failed");
+		t_bare += bench_now() - a;
+		a = bench_now();
 		if (node_establish(plain_ctx, WIRE_METHOD_PSK, &prf) < 0)
-			die("psk establishment failed");
-		t_psk += now() - a;
-		a = now();
+			bench_die("psk establishment failed");
+		t_psk += bench_now() - a;
+		a = bench_now();
 		if (node_establish(cert_ctx, WIRE_METHOD_PKI, NULL) < 0)
-			die("pki establishment failed");
-		t_pki += now() - a;
+			bench_die("pki establishment failed");
+		t_pki += bench_now() - a;
 	}
 	printf("establishment latency (%d runs each, swtpm, m2masd on 127.0.0.1):\n", iterations);
 	printf("  bare: TLS 1.3 ECDHE-ECDSA handshake, server certificate only  %8.2f ms\n",
@@ -323,13 +216,10 @@ int main(int argc, char **argv)
 	shutdown(bare_listen_fd, SHUT_RDWR);
 	close(bare_listen_fd);
 	pthread_join(bare_th, NULL);
-	kill(mas, SIGTERM);
-	waitpid(mas, &status, 0);
 	tpm_signkey_free(sk);
 	tpm_key_free(k);
 	tpm_close(t);
-	harness_swtpm_stop(swtpm);
-	harness_rmtree(dir);
+	bench_cleanup();
 	wolfSSL_CTX_free(plain_ctx);
 	wolfSSL_CTX_free(cert_ctx);
 	wolfSSL_CTX_free(server_ctx);
@@ -338,5 +228,6 @@ int main(int argc, char **argv)
 	free(cert);
 	free(key);
 	free(node_cert);
+	free(node_ca);
 	return 0;
 }

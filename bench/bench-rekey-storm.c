@@ -22,181 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <m2msa/m2msa.h>
 
-#include "common/crypto.h"
+#include "bench-common.h"
 #include "common/secret.h"
-#include "harness.h"
-#include "mas/store.h"
-#include "tpm/keystore.h"
 
 #define NODE "/mn-cse-storm"
-#define FQDN "mas.test"
 #define AE "Cstorm1"
 #define SUBSCRIBERS 500
 #define REKEYS_MAX 10000
 #define KCID_HEX 32
-
-static char *dir, *sock_path;
-static uint16_t est_port;
-static uint8_t km[32];
-static struct harness_swtpm *tpm;
-static pid_t mas_pid, agent_pid;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void cleanup(void)
-{
-	if (agent_pid > 0) {
-		kill(agent_pid, SIGTERM);
-		waitpid(agent_pid, NULL, 0);
-	}
-	if (mas_pid > 0) {
-		kill(mas_pid, SIGTERM);
-		waitpid(mas_pid, NULL, 0);
-	}
-	harness_swtpm_stop(tpm);
-	if (dir && !getenv("KEEP_TEST_DIR"))
-		harness_rmtree(dir);
-	secret_wipe(km, sizeof(km));
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench-rekey-storm: %s\n", what);
-	cleanup();
-	exit(1);
-}
-
-static void setup(const char *builddir, const char *srcdir)
-{
-	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", srcdir);
-	char *pki = harness_strdupf("%s/pki", dir), *db = harness_strdupf("%s/mas.db", dir);
-	char *mk = harness_strdupf("%s/master.key", dir), *state = harness_strdupf("%s/node", dir);
-	const char *argv[] = { "sh", script, pki, NULL };
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK } };
-	struct secret *master = NULL;
-	struct store *s = NULL;
-	struct tpm_ctx *t = NULL;
-	char err[256];
-	int status = -1;
-
-	if (harness_run(argv, NULL, NULL, &status, NULL, NULL) < 0 || status != 0)
-		die("mkcerts.sh failed (is openssl installed?)");
-	if (crypto_random(km, sizeof(km)) < 0 || store_master_key_create(mk) < 0 ||
-	    store_master_key_load(mk, &master) < 0 || store_open(db, master->data, &s) < 0)
-		die("cannot create the MAS store");
-	snprintf(n.node_id, sizeof(n.node_id), NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km@" FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "/in-cse");
-	if (store_node_add(s, &n, km) < 0)
-		die("cannot add the node");
-	store_close(s);
-	secret_free(master);
-	if (harness_swtpm_start(NULL, &tpm) < 0)
-		die("cannot start swtpm (apt install swtpm)");
-	if (tpm_open(harness_swtpm_tcti(tpm), &t, err, sizeof(err)) < 0 ||
-	    tpm_provision(t, state, NODE, "km@" FQDN, km, 32, NULL) < 0)
-		die("cannot provision Km into swtpm");
-	tpm_close(t);
-	free(script);
-	free(pki);
-	free(db);
-	free(mk);
-	free(state);
-	(void)builddir;
-}
-
-static pid_t spawn(const char *exe, char **args, const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (log && !freopen(log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		execv(exe, args);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void start_daemons(const char *builddir)
-{
-	char *conf = harness_strdupf("%s/m2masd.conf", dir), *ports = harness_strdupf("%s/mas.ports", dir);
-	char *text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN "\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n[store]\npath = %s/mas.db\nmaster_key = %s/master.key\n"
-		"[log]\nlevel = warning\n", dir, dir, dir, dir, dir);
-	char *mas = harness_strdupf("%s/mas/m2masd", builddir), *agent = harness_strdupf("%s/agent/m2msad", builddir);
-	char *aconf = harness_strdupf("%s/m2msad.conf", dir), *alog = harness_strdupf("%s/m2msad.log", dir);
-	char *mlog = harness_strdupf("%s/m2masd.log", dir), *content = NULL, *atext;
-	char *margs[] = { mas, "--config", conf, "--port-file", ports, "--foreground", NULL };
-	char *aargs[] = { agent, "--config", aconf, "--log-level", "warning", "--log-target",
-			  "stderr", NULL };
-	uint16_t ret_port;
-	size_t len;
-
-	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
-		die("cannot write m2masd.conf");
-	mas_pid = spawn(mas, margs, mlog);
-	for (int i = 0; i < 200 && !content; i++) {
-		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
-			free(content);
-			content = NULL;
-			usleep(25000);
-		}
-	}
-	if (!content || sscanf(content, "establish=%hu retrieve=%hu", &est_port, &ret_port) != 2)
-		die("m2masd did not start");
-	atext = harness_strdupf(
-		"[node]\nstate_dir = %s/node\ntcti = %s\n[mas]\naddress = 127.0.0.1:%u\n"
-		"ca = %s/pki/ca.crt\nserver_name = " FQDN "\ntimeout = 5s\n[agent]\n"
-		"status_file = %s/status.json\nsocket = %s\nclients_dir = %s/clients.d\n",
-		dir, harness_swtpm_tcti(tpm), est_port, dir, dir, sock_path, dir);
-	if (harness_write_file(aconf, atext, strlen(atext), 0600) < 0)
-		die("cannot write m2msad.conf");
-	agent_pid = spawn(agent, aargs, alog);
-	free(content);
-	free(conf);
-	free(ports);
-	free(text);
-	free(mas);
-	free(agent);
-	free(aconf);
-	free(alog);
-	free(mlog);
-	free(atext);
-}
-
-/* VmRSS of pid in kB, or -1. */
-static long rss_kb(pid_t pid)
-{
-	char *p = harness_strdupf("/proc/%d/status", (int)pid), *text = NULL, *at;
-	size_t len;
-	long v = -1;
-
-	if (harness_read_file(p, &text, &len) == 0 && (at = strstr(text, "\nVmRSS:")))
-		v = strtol(at + 8, NULL, 10);
-	free(text);
-	free(p);
-	return v;
-}
 
 struct sub {
 	struct m2msa *h;
@@ -238,7 +76,7 @@ static void drain(int i)
 		} else if (t == M2MSA_EVENT_NEW_KEY) {
 			if (s->seen < cap) {
 				snprintf(s->ids[s->seen], KCID_HEX + 1, "%s", m2msa_key_id(k));
-				s->at[s->seen] = now();
+				s->at[s->seen] = bench_now();
 			}
 			s->seen++;
 			if (m2msa_key_len(k) == 32)
@@ -254,7 +92,6 @@ static void drain(int i)
 
 int main(int argc, char **argv)
 {
-	const char *builddir = getenv("BUILDDIR"), *srcdir = getenv("SRCDIR");
 	long n_rekeys = argc > 1 ? atol(argv[1]) : 100;
 	struct rlimit rl = { 8192, 8192 };
 	struct m2msa *admin = NULL, *adm_sub = NULL;
@@ -263,7 +100,7 @@ int main(int argc, char **argv)
 	unsigned bad = 0, bad_subs = 0, short_of_final = 0;
 	double t0, t_storm, growth;
 
-	if (!builddir || !srcdir || n_rekeys < 2 || n_rekeys > REKEYS_MAX) {
+	if (!getenv("BUILDDIR") || !getenv("SRCDIR") || n_rekeys < 2 || n_rekeys > REKEYS_MAX) {
 		fprintf(stderr, "usage: BUILDDIR=... SRCDIR=... bench-rekey-storm [rekeys 2..%d]\n",
 			REKEYS_MAX);
 		return 2;
@@ -277,41 +114,39 @@ int main(int argc, char **argv)
 	cap = (size_t)n_rekeys + 8;
 	seq = calloc(cap, sizeof(*seq));
 	issued_at = calloc(cap, sizeof(*issued_at));
-	if (!seq || !issued_at || harness_tmpdir(&dir) < 0)
-		die("out of memory or no temp dir");
+	if (!seq || !issued_at)
+		bench_die("out of memory");
 	for (int i = 0; i < SUBSCRIBERS; i++) {
 		subs[i].ids = calloc(cap, sizeof(*subs[i].ids));
 		subs[i].at = calloc(cap, sizeof(*subs[i].at));
 		if (!subs[i].ids || !subs[i].at)
-			die("out of memory");
+			bench_die("out of memory");
 	}
-	sock_path = harness_strdupf("%s/agent.sock", dir);
-	setup(builddir, srcdir);
-	start_daemons(builddir);
-	for (int i = 0; i < 200 && m2msa_open(sock_path, &admin) < 0; i++)
+	bench_start_key_service(NODE);
+	for (int i = 0; i < 200 && m2msa_open(bench.sock, &admin) < 0; i++)
 		usleep(25000);
 	if (!admin || m2msa_get_key(admin, AE, &k) < 0)
-		die("m2msad did not serve a key (KEEP_TEST_DIR=1 keeps its log)");
+		bench_die("m2msad did not serve a key (KEEP_TEST_DIR=1 keeps its log)");
 	m2msa_key_free(k);
-	if (m2msa_open(sock_path, &adm_sub) < 0 || m2msa_subscribe(adm_sub, NULL) < 0)
-		die("cannot subscribe the admin handle");
+	if (m2msa_open(bench.sock, &adm_sub) < 0 || m2msa_subscribe(adm_sub, NULL) < 0)
+		bench_die("cannot subscribe the admin handle");
 	for (int i = 0; i < SUBSCRIBERS; i++) {
 		subs[i].ae = i % 2 == 1;
-		if (m2msa_open(sock_path, &subs[i].h) < 0 ||
+		if (m2msa_open(bench.sock, &subs[i].h) < 0 ||
 		    m2msa_subscribe(subs[i].h, subs[i].ae ? AE : NULL) < 0)
-			die("cannot open 500 subscribers (RLIMIT_NOFILE?)");
+			bench_die("cannot open 500 subscribers (RLIMIT_NOFILE?)");
 	}
-	rss_start = rss_kb(agent_pid);
+	rss_start = bench_rss_kb(bench.agent_pid);
 	printf("%d subscribers (%d CSE, %d %s); agent VmRSS %ld kB\n", SUBSCRIBERS,
 	       SUBSCRIBERS / 2, SUBSCRIBERS / 2, AE, rss_start);
 
-	t0 = now();
+	t0 = bench_now();
 	for (long n = 0; n < n_rekeys; n++) {
 		bool have = false;
-		double deadline = now() + 30;
+		double deadline = bench_now() + 30;
 
 		if (m2msa_rekey(admin) < 0)
-			die("rekey refused");
+			bench_die("rekey refused");
 		while (!have) {
 			int np;
 
@@ -320,9 +155,9 @@ int main(int argc, char **argv)
 				pfds[i + 1] = (struct pollfd){ .fd = m2msa_fd(subs[i].h), .events = POLLIN };
 			np = poll(pfds, SUBSCRIBERS + 1, 1000);
 			if (np < 0)
-				die("poll");
-			if (now() > deadline)
-				die("a rekey took more than 30 s (see m2msad.log, KEEP_TEST_DIR=1)");
+				bench_die("poll");
+			if (bench_now() > deadline)
+				bench_die("a rekey took more than 30 s (see m2msad.log, KEEP_TEST_DIR=1)");
 			if (pfds[0].revents & POLLIN) {
 				enum m2msa_event_type t;
 
@@ -330,7 +165,7 @@ int main(int argc, char **argv)
 					if (t == M2MSA_EVENT_NEW_KEY) {
 						if (n_seq < cap) {
 							snprintf(seq[n_seq], KCID_HEX + 1, "%s", m2msa_key_id(k));
-							issued_at[n_seq++] = now();
+							issued_at[n_seq++] = bench_now();
 						}
 						have = true;
 					}
@@ -343,11 +178,11 @@ int main(int argc, char **argv)
 					drain(i);
 		}
 		if (n + 1 == n_rekeys / 2)
-			rss_half = rss_kb(agent_pid);
+			rss_half = bench_rss_kb(bench.agent_pid);
 	}
-	t_storm = now() - t0;
+	t_storm = bench_now() - t0;
 	/* The last pushes: until every subscriber has every key, or 10 s. */
-	for (double end = now() + 10; now() < end;) {
+	for (double end = bench_now() + 10; bench_now() < end;) {
 		size_t behind = 0;
 
 		for (int i = 0; i < SUBSCRIBERS; i++) {
@@ -357,16 +192,16 @@ int main(int argc, char **argv)
 		if (!behind)
 			break;
 		if (poll(pfds, SUBSCRIBERS, 200) < 0)
-			die("poll");
+			bench_die("poll");
 		for (int i = 0; i < SUBSCRIBERS; i++)
 			if (pfds[i].revents & POLLIN)
 				drain(i);
 	}
 	sleep(1);
-	rss_end = rss_kb(agent_pid);
+	rss_end = bench_rss_kb(bench.agent_pid);
 
 	if (m2msa_get_key(admin, NULL, &cse_final) < 0 || m2msa_get_key(admin, AE, &ae_final) < 0)
-		die("get-key failed after the storm");
+		bench_die("get-key failed after the storm");
 	/* Every subscriber: exactly the admin's sequence, in order; the final key. */
 	for (int i = 0; i < SUBSCRIBERS; i++) {
 		struct sub *s = &subs[i];
@@ -421,7 +256,7 @@ int main(int argc, char **argv)
 	m2msa_close(admin);
 	free(seq);
 	free(issued_at);
-	cleanup();
+	bench_cleanup();
 	/* Under ASan the quarantine of freed memory grows the RSS: that is not a leak,
 	 * but this exit status does not know it. */
 	return bad + short_of_final || growth > 1.1 ? 1 : 0;

@@ -18,24 +18,20 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "agent/establish.h"
+#include "bench-common.h"
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "common/tls.h"
-#include "harness.h"
 #include "mas-retrieve.h"
 #include "mas/store.h"
 
@@ -67,40 +63,6 @@ static atomic_long n_ok, n_fail, n_sampled, n_bad_sample, next_node, n_lat;
 static atomic_long err_count[N_ERRS]; /* index: wire code (0: local failure) */
 static float *lat_ms;
 static double t_end;
-static char spawn_dir_buf[512];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "loadgen: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static long rss_kb(pid_t pid)
-{
-	char p[64], *text = NULL, *at;
-	size_t len;
-	long v = -1;
-
-	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
-	if (harness_read_file(p, &text, &len) == 0 && (at = strstr(text, "\nVmRSS:")))
-		v = strtol(at + 7, NULL, 10);
-	free(text);
-	return v;
-}
 
 static void add_nodes(void)
 {
@@ -109,23 +71,23 @@ static void add_nodes(void)
 	int r;
 
 	if (store_master_key_load(opt.master_key, &mk) < 0 || store_open(opt.store, mk->data, &s) < 0)
-		die("cannot open the store %s", opt.store);
+		bench_die("cannot open the store %s", opt.store);
 	nodes = calloc((size_t)opt.nodes, sizeof(*nodes));
 	if (!nodes)
-		die("%s", "out of memory");
+		bench_die("out of memory");
 	for (long i = 0; i < opt.nodes; i++) {
 		struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK },
 					.lifetime = opt.lifetime };
 
 		snprintf(nodes[i].id, sizeof(nodes[i].id), "/mn-load-%d-%ld", (int)getpid(), i);
 		if (crypto_random(nodes[i].km, 32) < 0)
-			die("%s", "no randomness");
+			bench_die("no randomness");
 		snprintf(n.node_id, sizeof(n.node_id), "%s", nodes[i].id);
 		snprintf(n.km_id, sizeof(n.km_id), "km-%ld@%s", i, opt.server_name);
 		snprintf(n.target_id, sizeof(n.target_id), TARGET);
 		r = store_node_add(s, &n, nodes[i].km);
 		if (r < 0)
-			die("cannot add a node: %s", strerror(-r));
+			bench_die("cannot add a node: %s", strerror(-r));
 	}
 	store_close(s);
 }
@@ -154,7 +116,7 @@ static void *worker(void *arg)
 	static const uint8_t methods[] = { WIRE_METHOD_PSK };
 
 	(void)arg;
-	while (now() < t_end) {
+	while (bench_now() < t_end) {
 		long i = atomic_fetch_add(&next_node, 1) % opt.nodes;
 		struct node *n = &nodes[i];
 		struct kdf_sw_key key = { n->km, 32 };
@@ -167,7 +129,7 @@ static void *worker(void *arg)
 		if (atomic_flag_test_and_set(&n->busy))
 			continue; /* one connection per node at a time, like a real node */
 		kdf_prf_software(&key, &prf);
-		a = now();
+		a = bench_now();
 		r = establish_run(ctx,
 				  &(struct establish_params){ .mas_address = opt.mas,
 							      .server_name = opt.server_name,
@@ -179,7 +141,7 @@ static void *worker(void *arg)
 			long l = atomic_fetch_add(&n_lat, 1);
 
 			if (l < MAX_LAT)
-				lat_ms[l] = (float)((now() - a) * 1000);
+				lat_ms[l] = (float)((bench_now() - a) * 1000);
 			if (rc && k % SAMPLE_EVERY == 0)
 				check_sample(&res);
 		} else {
@@ -202,80 +164,24 @@ static int cmp_float(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static pid_t spawn_mas(void)
+/* A temp PKI and store and our own m2masd (bench-common.h); opt points at them. */
+static void spawn_mas(void)
 {
-	const char *builddir = getenv("BUILDDIR"), *srcdir = getenv("SRCDIR");
-	char *dir, *cmd, *conf, *ports, *text, *mas, *content = NULL, *log;
 	static char addr_est[32], addr_ret[32];
-	uint16_t est, ret;
-	size_t len;
-	pid_t pid;
 
-	if (!builddir || !srcdir)
-		die("%s", "--spawn needs BUILDDIR and SRCDIR (bench/run sets them)");
-	if (harness_tmpdir(&dir) < 0)
-		die("%s", "no temp dir");
-	snprintf(spawn_dir_buf, sizeof(spawn_dir_buf), "%s", dir);
-	cmd = harness_strdupf("sh %s/tests/integration/mkcerts.sh %s/pki >/dev/null", srcdir, dir);
-	if (system(cmd) != 0)
-		die("%s", "mkcerts.sh failed");
-	opt.store = harness_strdupf("%s/mas.db", dir);
-	opt.master_key = harness_strdupf("%s/master.key", dir);
-	opt.ca = harness_strdupf("%s/pki/ca.crt", dir);
-	opt.target_cert = harness_strdupf("%s/pki/target.crt", dir);
-	opt.target_key = harness_strdupf("%s/pki/target.key", dir);
-	if (store_master_key_create(opt.master_key) < 0)
-		die("%s", "cannot create the master key");
-	{
-		_cleanup_secret_ struct secret *mk = NULL;
-		struct store *s = NULL;
-
-		if (store_master_key_load(opt.master_key, &mk) < 0 ||
-		    store_open(opt.store, mk->data, &s) < 0)
-			die("%s", "cannot create the store");
-		store_close(s);
-	}
-	conf = harness_strdupf("%s/m2masd.conf", dir);
-	ports = harness_strdupf("%s/mas.ports", dir);
-	log = harness_strdupf("%s/m2masd.log", dir);
-	text = harness_strdupf(
-		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = %s\n"
-		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = warning\n",
-		opt.server_name, dir, dir, dir, opt.store, opt.master_key);
-	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
-		die("%s", "cannot write the MAS config");
-	mas = harness_strdupf("%s/mas/m2masd", builddir);
-	pid = fork();
-	if (pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(log, "a", stderr))
-			_exit(126);
-		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !content; i++) {
-		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
-			free(content);
-			content = NULL;
-			usleep(25000);
-		}
-	}
-	if (!content || sscanf(content, "establish=%hu retrieve=%hu", &est, &ret) != 2)
-		die("m2masd did not start (see %s)", log);
-	snprintf(addr_est, sizeof(addr_est), "127.0.0.1:%u", est);
-	snprintf(addr_ret, sizeof(addr_ret), "127.0.0.1:%u", ret);
+	bench_init_pki();
+	opt.store = bench_path("mas.db");
+	opt.master_key = bench_path("master.key");
+	opt.ca = bench_path("pki/ca.crt");
+	opt.target_cert = bench_path("pki/target.crt");
+	opt.target_key = bench_path("pki/target.key");
+	bench_store(NULL, NULL, 0);
+	bench_start_mas(opt.server_name, NULL, true);
+	snprintf(addr_est, sizeof(addr_est), "127.0.0.1:%u", bench.est_port);
+	snprintf(addr_ret, sizeof(addr_ret), "127.0.0.1:%u", bench.ret_port);
 	opt.mas = addr_est;
 	opt.retrieve = addr_ret;
-	free(content);
-	free(dir);
-	free(cmd);
-	free(conf);
-	free(ports);
-	free(text);
-	free(mas);
-	free(log);
-	return pid;
+	opt.mas_pid = bench.mas_pid;
 }
 
 static void usage(void)
@@ -339,11 +245,11 @@ static void run_phase(double secs)
 	pthread_t *th = calloc((size_t)opt.concurrency, sizeof(*th));
 
 	if (!th)
-		die("%s", "out of memory");
-	t_end = now() + secs;
+		bench_die("out of memory");
+	t_end = bench_now() + secs;
 	for (long i = 0; i < opt.concurrency; i++)
 		if (pthread_create(&th[i], NULL, worker, NULL) != 0)
-			die("%s", "cannot start a thread");
+			bench_die("cannot start a thread");
 	for (long i = 0; i < opt.concurrency; i++)
 		pthread_join(th[i], NULL);
 	free(th);
@@ -354,44 +260,44 @@ int main(int argc, char **argv)
 	char err[512];
 	long rss0 = -1, rss1 = -1, rss2 = -1, rss3 = -1, ok, fail, lat_n;
 	double start, elapsed;
-	pid_t own = 0;
 	bool flat = true;
 	int status = 0;
 
+	bench.die_status = 2;
 	parse(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	if (tls_init() < 0)
-		die("%s", "cannot initialise wolfSSL");
+		bench_die("cannot initialise wolfSSL");
 	if (opt.spawn)
-		own = opt.mas_pid = spawn_mas();
+		spawn_mas();
 	add_nodes();
 	ctx = tls_client_ctx_new(opt.ca, NULL, NULL, err, sizeof(err));
 	if (!ctx)
-		die("%s", err);
+		bench_die("%s", err);
 	if (opt.retrieve && opt.target_cert && opt.target_key) {
 		struct retrieve_conf rcf = { .mas = opt.retrieve, .mas_ca = opt.ca,
 					     .mas_name = opt.server_name, .cert = opt.target_cert,
 					     .key = opt.target_key };
 
 		if (retrieve_client_new(&rcf, &rc, err, sizeof(err)) < 0)
-			die("%s", err);
+			bench_die("%s", err);
 	}
 	lat_ms = calloc(MAX_LAT, sizeof(*lat_ms));
 	if (!lat_ms)
-		die("%s", "out of memory");
+		bench_die("out of memory");
 
 	if (opt.mas_pid)
-		rss0 = rss_kb(opt.mas_pid);
-	start = now();
+		rss0 = bench_rss_kb(opt.mas_pid);
+	start = bench_now();
 	run_phase(opt.duration / 2);
 	if (opt.mas_pid)
-		rss1 = rss_kb(opt.mas_pid);
+		rss1 = bench_rss_kb(opt.mas_pid);
 	run_phase(opt.duration / 2);
-	elapsed = now() - start;
+	elapsed = bench_now() - start;
 	if (opt.mas_pid) {
-		rss2 = rss_kb(opt.mas_pid);
+		rss2 = bench_rss_kb(opt.mas_pid);
 		sleep(3); /* idle: connections closed, buffers returned */
-		rss3 = rss_kb(opt.mas_pid);
+		rss3 = bench_rss_kb(opt.mas_pid);
 		flat = rss3 >= 0 && rss1 >= 0 && rss3 <= rss1 + rss1 / 10 + 2048;
 	}
 
@@ -420,11 +326,7 @@ int main(int argc, char **argv)
 	if (fail || atomic_load(&n_bad_sample) || !flat || ok == 0)
 		status = 1;
 
-	if (own) {
-		kill(own, SIGTERM);
-		waitpid(own, NULL, 0);
-		harness_rmtree(spawn_dir_buf);
-	}
+	bench_cleanup(); /* the --spawn m2masd and its dir */
 	retrieve_client_free(rc);
 	wolfSSL_CTX_free(ctx);
 	free(lat_ms);

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The benchmarks' shared setup (bench-common.h). */
+#include "bench-common.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/crypto.h"
+#include "common/secret.h"
+#include "harness.h"
+#include "mas/store.h"
+#include "tpm/keystore.h"
+
+struct bench_env bench;
+
+double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+long bench_rss_kb(pid_t pid)
+{
+	char *p = harness_strdupf("/proc/%d/status", (int)pid), *text = NULL, *at;
+	size_t len;
+	long v = -1;
+
+	if (harness_read_file(p, &text, &len) == 0 && (at = strstr(text, "\nVmRSS:")))
+		v = strtol(at + 7, NULL, 10);
+	free(text);
+	free(p);
+	return v;
+}
+
+char *bench_path(const char *name)
+{
+	return harness_strdupf("%s/%s", bench.dir, name);
+}
+
+static void stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+void bench_cleanup(void)
+{
+	stop(&bench.agent_pid);
+	stop(&bench.mas_pid);
+	harness_swtpm_stop(bench.tpm);
+	bench.tpm = NULL;
+	if (bench.dir && !getenv("KEEP_TEST_DIR"))
+		harness_rmtree(bench.dir);
+	free(bench.dir);
+	free(bench.sock);
+	bench.dir = bench.sock = NULL;
+	secret_wipe(bench.km, sizeof(bench.km));
+}
+
+void bench_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	bench_cleanup();
+	exit(bench.die_status ? bench.die_status : 1);
+}
+
+void bench_init_pki(void)
+{
+	char *script, *pki;
+	int status = -1;
+
+	bench.builddir = getenv("BUILDDIR");
+	bench.srcdir = getenv("SRCDIR");
+	if (!bench.builddir || !bench.srcdir)
+		bench_die("run through bench/run, or set BUILDDIR and SRCDIR");
+	if (harness_tmpdir(&bench.dir) < 0)
+		bench_die("no temp dir");
+	script = harness_strdupf("%s/tests/integration/mkcerts.sh", bench.srcdir);
+	pki = bench_path("pki");
+	if (harness_run((const char *[]){ "sh", script, pki, NULL }, NULL, NULL, &status, NULL,
+			NULL) < 0 ||
+	    status != 0)
+		bench_die("mkcerts.sh failed (is openssl installed?)");
+	free(script);
+	free(pki);
+}
+
+void bench_store(const char *node_id, const uint8_t *methods, size_t n_methods)
+{
+	char *db = bench_path("mas.db"), *mk = bench_path("master.key");
+	_cleanup_secret_ struct secret *master = NULL;
+	struct store *s = NULL;
+
+	if (store_master_key_create(mk) < 0 || store_master_key_load(mk, &master) < 0 ||
+	    store_open(db, master->data, &s) < 0)
+		bench_die("cannot create the MAS store");
+	if (node_id) {
+		struct store_node n = { .n_methods = n_methods };
+
+		memcpy(n.methods, methods, n_methods);
+		snprintf(n.node_id, sizeof(n.node_id), "%s", node_id);
+		snprintf(n.km_id, sizeof(n.km_id), "km@" BENCH_FQDN);
+		snprintf(n.target_id, sizeof(n.target_id), "/in-cse");
+		if (crypto_random(bench.km, sizeof(bench.km)) < 0 ||
+		    store_node_add(s, &n, bench.km) < 0)
+			bench_die("cannot add the node");
+	}
+	store_close(s);
+	free(db);
+	free(mk);
+}
+
+void bench_provision(const char *node_id, struct tpm_ctx **ret_open)
+{
+	char *state = bench_path("node"), err[512];
+	struct tpm_ctx *t = NULL;
+
+	if (harness_swtpm_start(NULL, &bench.tpm) < 0)
+		bench_die("cannot start swtpm (apt install swtpm)");
+	if (tpm_open(harness_swtpm_tcti(bench.tpm), &t, err, sizeof(err)) < 0 ||
+	    tpm_provision(t, state, node_id, "km@" BENCH_FQDN, bench.km, sizeof(bench.km), NULL) < 0)
+		bench_die("cannot provision Km into swtpm");
+	if (ret_open)
+		*ret_open = t;
+	else
+		tpm_close(t);
+	free(state);
+}
+
+static pid_t spawn(char **args, const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (log && !freopen(log, "a", stderr))
+			_exit(126);
+		unsetenv("NOTIFY_SOCKET");
+		execv(args[0], args);
+		_exit(127);
+	}
+	return pid;
+}
+
+void bench_start_mas(const char *fqdn, const char *mas_extra, bool log)
+{
+	const char *d = bench.dir;
+	char *conf = bench_path("m2masd.conf"), *ports = bench_path("mas.ports");
+	char *mlog = log ? bench_path("m2masd.log") : NULL, *content = NULL;
+	char *mas = harness_strdupf("%s/mas/m2masd", bench.builddir);
+	char *text = harness_strdupf(
+		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = %s\n"
+		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
+		"%slifetime = 1h\n[store]\npath = %s/mas.db\nmaster_key = %s/master.key\n"
+		"[log]\nlevel = warning\n",
+		fqdn, d, d, d, mas_extra ? mas_extra : "", d, d);
+	char *args[] = { mas, "--config", conf, "--port-file", ports, "--foreground", NULL };
+	size_t len;
+
+	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
+		bench_die("cannot write m2masd.conf");
+	bench.mas_pid = spawn(args, mlog);
+	for (int i = 0; i < 200 && !content; i++) {
+		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
+			free(content);
+			content = NULL;
+			usleep(25000);
+		}
+	}
+	if (!content ||
+	    sscanf(content, "establish=%hu retrieve=%hu", &bench.est_port, &bench.ret_port) != 2)
+		bench_die("m2masd did not start%s%s%s", mlog ? " (see " : "", mlog ? mlog : "",
+			  mlog ? "; KEEP_TEST_DIR=1 keeps it)" : "");
+	free(content);
+	free(conf);
+	free(ports);
+	free(mlog);
+	free(mas);
+	free(text);
+}
+
+void bench_start_agent(void)
+{
+	const char *d = bench.dir;
+	char *conf = bench_path("m2msad.conf"), *log = bench_path("m2msad.log");
+	char *agent = harness_strdupf("%s/agent/m2msad", bench.builddir);
+	char *text;
+	char *args[] = { agent, "--config", conf, "--log-level", "warning", "--log-target", "stderr",
+			 NULL };
+
+	bench.sock = bench_path("agent.sock");
+	text = harness_strdupf(
+		"[node]\nstate_dir = %s/node\ntcti = %s\n[mas]\naddress = 127.0.0.1:%u\n"
+		"ca = %s/pki/ca.crt\nserver_name = " BENCH_FQDN "\ntimeout = 5s\n[agent]\n"
+		"status_file = %s/status.json\nsocket = %s\nclients_dir = %s/clients.d\n",
+		d, harness_swtpm_tcti(bench.tpm), bench.est_port, d, d, bench.sock, d);
+	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
+		bench_die("cannot write m2msad.conf");
+	bench.agent_pid = spawn(args, log);
+	free(conf);
+	free(log);
+	free(agent);
+	free(text);
+}
+
+void bench_start_key_service(const char *node_id)
+{
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
+
+	bench_init_pki();
+	bench_store(node_id, psk, 1);
+	bench_provision(node_id, NULL);
+	bench_start_mas(BENCH_FQDN, NULL, true);
+	bench_start_agent();
+}

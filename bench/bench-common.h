@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The benchmarks' shared setup (harness.c is their other half): a temp dir with
+ * mkcerts.sh's PKI, an m2masd store, swtpm with Km, and the real m2masd and
+ * m2msad as children (PR_SET_PDEATHSIG: they die with the benchmark).
+ *
+ *   bench_init_pki();                                 // $BUILDDIR, $SRCDIR, dir, dir/pki
+ *   bench_store(NODE, methods, 1);                    // bench.km, dir/mas.db
+ *   bench_provision(NODE, NULL);                      // swtpm, Km in dir/node
+ *   bench_start_mas(BENCH_FQDN, NULL, true);          // bench.est_port, bench.ret_port
+ *   bench_start_agent();                              // bench.sock
+ *   ...
+ *   bench_cleanup();                                  // or bench_die("...") on failure
+ *
+ * KEEP_TEST_DIR=1 in the environment keeps the dir (and the daemons' logs).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BENCH_FQDN "mas.test"
+
+struct tpm_ctx;
+
+struct bench_env {
+	const char *builddir, *srcdir; /* $BUILDDIR, $SRCDIR */
+	char *dir;                     /* the temp dir */
+	char *sock;                    /* m2msad's key service socket, dir/agent.sock */
+	uint8_t km[32];                /* the node's Km */
+	struct harness_swtpm *tpm;
+	pid_t mas_pid, agent_pid;
+	uint16_t est_port, ret_port;   /* m2masd's bound ports */
+	int die_status;                /* bench_die's exit status; 0: 1 */
+};
+
+extern struct bench_env bench;
+
+/* CLOCK_MONOTONIC in seconds. */
+double bench_now(void);
+/* VmRSS of pid in kB, or -1. */
+long bench_rss_kb(pid_t pid);
+/* "dir/name", free() it. */
+char *bench_path(const char *name);
+
+/* Print "<program>: message" on stderr, bench_cleanup(), exit(bench.die_status or 1). */
+__attribute__((format(printf, 1, 2), noreturn)) void bench_die(const char *fmt, ...);
+/* Stop m2msad, m2masd and swtpm, remove the dir (unless KEEP_TEST_DIR), wipe Km. */
+void bench_cleanup(void);
+
+/* bench.builddir and srcdir from the environment (dies unless both are set), the
+ * temp dir, and mkcerts.sh's PKI in dir/pki. */
+void bench_init_pki(void);
+/* dir/master.key and the store dir/mas.db; with node_id, a fresh random bench.km and
+ * the node (KmID km@BENCH_FQDN, target /in-cse) with those methods. */
+void bench_store(const char *node_id, const uint8_t *methods, size_t n_methods);
+/* Start swtpm and provision bench.km for node_id into dir/node. ret_open NULL: close
+ * the TPM (swtpm serves one client at a time); else hand it over, open. */
+void bench_provision(const char *node_id, struct tpm_ctx **ret_open);
+/* Write dir/m2masd.conf (fqdn, the PKI, lifetime 1h; mas_extra: more [mas] lines, or
+ * NULL), start m2masd (stderr to dir/m2masd.log when log) and wait for its ports. */
+void bench_start_mas(const char *fqdn, const char *mas_extra, bool log);
+/* The key service's whole setup: bench_init_pki(), node_id with method psk in the
+ * store and in swtpm, m2masd (logging to dir/m2masd.log), then bench_start_agent(). */
+void bench_start_key_service(const char *node_id);
+/* Write dir/m2msad.conf (bench.tpm, m2masd at bench.est_port, socket bench.sock) and
+ * start m2msad, logging to dir/m2msad.log. */
+void bench_start_agent(void);
