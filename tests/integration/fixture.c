@@ -6,15 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/frame.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "fixture.h"
 #include "harness.h"
 #include "secrets.h"
+#include "tpm/keystore.h"
 
 const char *fixture_builddir(void)
 {
@@ -29,10 +33,10 @@ char *mas_fixture_path(const struct mas_fixture *m, const char *name)
 	return harness_strdupf("%s/%s", m->dir, name);
 }
 
-static void make_certs(const struct mas_fixture *m)
+void fixture_make_certs(const char *dir)
 {
 	const char *src = getenv("SRCDIR");
-	char *script, *pki = mas_fixture_path(m, "pki");
+	char *script, *pki = harness_strdupf("%s/pki", dir);
 	const char *argv[] = { "sh", NULL, pki, NULL };
 	int status = -1;
 
@@ -45,13 +49,117 @@ static void make_certs(const struct mas_fixture *m)
 	free(pki);
 }
 
+struct store *fixture_store_open(const char *db, const char *master)
+{
+	_cleanup_secret_ struct secret *mk = NULL;
+	struct store *s = NULL;
+
+	cr_assert_eq(store_master_key_load(master, &mk), 0);
+	cr_assert_eq(store_open(db, mk->data, &s), 0);
+	return s;
+}
+
+char *fixture_read_text(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+
+	cr_assert_eq(harness_read_file(path, &text, &len), 0, "cannot read %s", path);
+	return text;
+}
+
+void fixture_wait_log_count(const char *path, const char *needle, int n, int tries,
+			    unsigned interval_ms)
+{
+	for (int i = 0;; i++) {
+		char *log = fixture_read_text(path);
+		int count = 0;
+
+		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
+			count++;
+		if (count >= n) {
+			free(log);
+			return;
+		}
+		cr_assert_lt(i, tries, "%s has '%s' %d times, not %d, after %u ms:\n%s", path,
+			     needle, count, n, (unsigned)tries * interval_ms, log);
+		free(log);
+		usleep(interval_ms * 1000);
+	}
+}
+
+void fixture_read_ports(const char *ports, const char *log, uint16_t *est_port, uint16_t *ret_port)
+{
+	char *content = NULL;
+	size_t len;
+
+	for (int i = 0; i < 200; i++) {
+		if (harness_read_file(ports, &content, &len) == 0 && strchr(content, '\n'))
+			break;
+		free(content);
+		content = NULL;
+		usleep(25 * 1000);
+	}
+	if (!content) {
+		char *text = NULL;
+
+		(void)harness_read_file(log, &text, &len);
+		cr_assert_fail("m2masd did not write its port file (%s):\n%s", log,
+			       text ? text : "(no log)");
+	}
+	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", est_port, ret_port), 2,
+		     "bad port file: %s", content);
+	free(content);
+}
+
+void fixture_provision_km(const char *tcti, const char *state, const char *node_id,
+			  const char *km_id, const uint8_t km[32])
+{
+	struct tpm_ctx *t = NULL;
+	char err[256] = "";
+
+	cr_assert_eq(tpm_open(tcti, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tpm_provision(t, state, node_id, km_id, km, 32, NULL), 0, "%s",
+		     tpm_last_error(t));
+	tpm_close(t);
+}
+
+pid_t fixture_start_agent(const char *conf, const char *log, const char *sock, int tries)
+{
+	char *bin = harness_strdupf("%s/agent/m2msad", fixture_builddir());
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen(log, "a", stderr))
+			_exit(126);
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("JOURNAL_STREAM");
+		execl(bin, bin, "--config", conf, "--log-level", "debug", "--log-target", "stderr",
+		      (char *)NULL);
+		_exit(127);
+	}
+	free(bin);
+	/* The socket exists once the key service listens. */
+	for (int i = 0; sock; i++) {
+		struct stat st;
+
+		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			break;
+		cr_assert_lt(i, tries, "m2msad did not create %s (see %s)", sock, log);
+		usleep(25 * 1000);
+	}
+	return pid;
+}
+
 void mas_fixture_init(struct mas_fixture *m)
 {
 	memset(m, 0, sizeof(*m));
 	if (!harness_have_program("openssl"))
 		cr_skip_test("openssl is not installed (apt install openssl)");
 	cr_assert_eq(harness_tmpdir(&m->dir), 0);
-	make_certs(m);
+	fixture_make_certs(m->dir);
 	m->db = mas_fixture_path(m, "mas.db");
 	m->master = mas_fixture_path(m, "master.key");
 	m->conf = mas_fixture_path(m, "m2masd.conf");
@@ -92,11 +200,24 @@ void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra)
 	free(text);
 }
 
+void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
+				  const struct fixture_agent_conf *c)
+{
+	char *text = harness_strdupf(
+		"[node]\nstate_dir = %s/node\ntcti = %s\n%s"
+		"[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
+		"timeout = %us\n[agent]\nstatus_file = %s/status.json\nbackoff_min = %us\n"
+		"backoff_max = %us\nsocket = %s\nclients_dir = %s\n",
+		m->dir, c->tcti, c->node_extra ? c->node_extra : "", m->est_port, m->dir,
+		c->timeout_s, m->dir, c->backoff_min_s, c->backoff_max_s, c->sock, c->clients_dir);
+
+	cr_assert_eq(harness_write_file(path, text, strlen(text), 0644), 0);
+	free(text);
+}
+
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)
 {
 	char *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
-	char *content = NULL;
-	size_t len;
 
 	unlink(m->ports);
 	m->pid = fork();
@@ -108,51 +229,52 @@ void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)
 		      "stderr", opt, val, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 200; i++) {
-		if (harness_read_file(m->ports, &content, &len) == 0 && strchr(content, '\n'))
-			break;
-		free(content);
-		content = NULL;
-		usleep(25 * 1000);
-	}
-	cr_assert_not_null(content, "m2masd did not write its port file (see %s)", m->log);
-	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &m->est_port, &m->ret_port), 2,
-		     "bad port file: %s", content);
-	free(content);
+	fixture_read_ports(m->ports, m->log, &m->est_port, &m->ret_port);
 	free(mas);
 }
 
 void mas_fixture_stop(struct mas_fixture *m)
 {
-	if (m->pid > 0) {
-		kill(m->pid, SIGTERM);
-		waitpid(m->pid, NULL, 0);
-		m->pid = 0;
-	}
+	harness_kill_wait(&m->pid, SIGTERM);
 }
 
 struct store *mas_fixture_store(const struct mas_fixture *m)
 {
-	_cleanup_secret_ struct secret *mk = NULL;
-	struct store *s = NULL;
+	return fixture_store_open(m->db, m->master);
+}
 
-	cr_assert_eq(store_master_key_load(m->master, &mk), 0);
-	cr_assert_eq(store_open(m->db, mk->data, &s), 0);
-	return s;
+void fixture_add_node(const char *db, const char *master, const char *node_id, const char *km_id,
+		      const uint8_t km[32], const uint8_t *methods, size_t n_methods,
+		      uint64_t lifetime)
+{
+	struct store_node n = { .lifetime = lifetime, .n_methods = n_methods };
+	struct store *s = fixture_store_open(db, master);
+
+	memcpy(n.methods, methods, n_methods);
+	snprintf(n.node_id, sizeof(n.node_id), "%s", node_id);
+	snprintf(n.km_id, sizeof(n.km_id), "%s", km_id);
+	snprintf(n.target_id, sizeof(n.target_id), "%s", FIXTURE_TARGET);
+	cr_assert_eq(store_node_add(s, &n, km), 0);
+	store_close(s);
 }
 
 void mas_fixture_add_node(const struct mas_fixture *m, const char *node_id, const uint8_t km[32],
 			  const uint8_t *methods, size_t n_methods, uint64_t lifetime)
 {
-	struct store_node n = { .lifetime = lifetime, .n_methods = n_methods };
-	struct store *s = mas_fixture_store(m);
+	fixture_add_node(m->db, m->master, node_id, "km-1@" FIXTURE_FQDN, km, methods, n_methods,
+			 lifetime);
+}
 
-	memcpy(n.methods, methods, n_methods);
-	snprintf(n.node_id, sizeof(n.node_id), "%s", node_id);
-	snprintf(n.km_id, sizeof(n.km_id), "km-1@%s", FIXTURE_FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "%s", FIXTURE_TARGET);
-	cr_assert_eq(store_node_add(s, &n, km), 0);
-	store_close(s);
+void mas_fixture_provision_node(const struct mas_fixture *m, const char *tcti, const char *node_id,
+				uint8_t km[32], uint64_t lifetime)
+{
+	static const uint8_t psk = WIRE_METHOD_PSK;
+	char *state = mas_fixture_path(m, "node");
+
+	cr_assert_eq(crypto_random(km, 32), 0);
+	fixture_provision_km(tcti, state, node_id, "km-1@" FIXTURE_FQDN, km);
+	free(state);
+	mas_fixture_add_node(m, node_id, km, &psk, 1, lifetime);
 }
 
 static int count_cb(const struct store_assoc *a, void *userdata)
@@ -174,26 +296,28 @@ size_t mas_fixture_count_assocs(const struct mas_fixture *m)
 
 char *mas_fixture_read_log(const struct mas_fixture *m)
 {
-	char *text = NULL;
-	size_t len;
-
-	cr_assert_eq(harness_read_file(m->log, &text, &len), 0, "cannot read %s", m->log);
-	return text;
+	return fixture_read_text(m->log);
 }
 
 int fixture_retrieve(const struct mas_fixture *m, const char *cert, const char *key_id,
 		     struct wire_msg *ret)
 {
-	char err[256] = "", *ca = mas_fixture_path(m, "pki/ca.crt");
-	char *c = harness_strdupf("%s/pki/%s.crt", m->dir, cert);
-	char *k = harness_strdupf("%s/pki/%s.key", m->dir, cert);
+	return fixture_retrieve_at(m->dir, m->ret_port, cert, key_id, ret);
+}
+
+int fixture_retrieve_at(const char *dir, uint16_t ret_port, const char *cert, const char *key_id,
+			struct wire_msg *ret)
+{
+	char err[256] = "", *ca = harness_strdupf("%s/pki/ca.crt", dir);
+	char *c = harness_strdupf("%s/pki/%s.crt", dir, cert);
+	char *k = harness_strdupf("%s/pki/%s.key", dir, cert);
 	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, c, k, err, sizeof(err));
 	struct wire_msg req = { .type = WIRE_MSG_KEY_REQUEST };
 	WOLFSSL *ssl = NULL;
 	int fd, r;
 
 	cr_assert_not_null(ctx, "%s", err);
-	fd = tcp_connect("127.0.0.1", m->ret_port, 5000);
+	fd = tcp_connect("127.0.0.1", ret_port, 5000);
 	if (fd < 0) {
 		r = fd;
 		goto out;

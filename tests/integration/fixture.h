@@ -39,6 +39,27 @@ const char *fixture_builddir(void);
 /* "<dir>/<name>", free() it. */
 char *mas_fixture_path(const struct mas_fixture *m, const char *name);
 
+/* mkcerts.sh: the test PKI in <dir>/pki. */
+void fixture_make_certs(const char *dir);
+/* The m2masd store db with its master key file master (store_close() it). */
+struct store *fixture_store_open(const char *db, const char *master);
+/* The whole file at path, NUL-terminated (free()); asserts it can be read. */
+char *fixture_read_text(const char *path);
+/* Wait until the file at path holds needle at least n times: tries polls interval_ms apart. */
+void fixture_wait_log_count(const char *path, const char *needle, int n, int tries,
+			    unsigned interval_ms);
+/* Wait (5 s at most) for m2masd's port file ports; its log is log. */
+void fixture_read_ports(const char *ports, const char *log, uint16_t *est_port, uint16_t *ret_port);
+/* Provision Km into the TPM at tcti: state dir state, node node_id, KmID km_id. */
+void fixture_provision_km(const char *tcti, const char *state, const char *node_id,
+			  const char *km_id, const uint8_t km[32]);
+/*
+ * Start the agent m2msad --config conf, logging at debug level to log, killed when
+ * the test process dies. sock not NULL: wait (tries polls 25 ms apart) until the
+ * key service's socket sock exists. Returns its pid.
+ */
+pid_t fixture_start_agent(const char *conf, const char *log, const char *sock, int tries);
+
 /* Skips the test without openssl. Writes m2masd.conf with mas_fixture_write_conf(m, NULL). */
 void mas_fixture_init(struct mas_fixture *m);
 void mas_fixture_fini(struct mas_fixture *m);
@@ -50,15 +71,39 @@ void mas_fixture_fini(struct mas_fixture *m);
  */
 void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra);
 
+/* What varies in the agent m2msad's config between suites. */
+struct fixture_agent_conf {
+	const char *tcti;
+	const char *node_extra; /* more "key = value\n" lines for [node], or NULL */
+	unsigned timeout_s, backoff_min_s, backoff_max_s;
+	const char *sock, *clients_dir;
+};
+
+/*
+ * m2msad.conf at path for the node in the fixture's dir: state_dir <dir>/node, the
+ * MAS at 127.0.0.1:m->est_port (CA pki/ca.crt, FIXTURE_FQDN), status_file
+ * <dir>/status.json, the key service on c->sock with c->clients_dir.
+ */
+void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
+				  const struct fixture_agent_conf *c);
+
 /* Start m2masd (logging to m->log) and wait for its port file; opt/val: one more option. */
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val);
 /* SIGTERM and wait; no-op when not running. */
 void mas_fixture_stop(struct mas_fixture *m);
 
 struct store *mas_fixture_store(const struct mas_fixture *m);
+/* Add node_id (KmID km_id, target FIXTURE_TARGET) to the store db. lifetime 0: MAS default. */
+void fixture_add_node(const char *db, const char *master, const char *node_id, const char *km_id,
+		      const uint8_t km[32], const uint8_t *methods, size_t n_methods,
+		      uint64_t lifetime);
 /* A node with KmID "km-1@FIXTURE_FQDN" and target FIXTURE_TARGET. lifetime 0: MAS default. */
 void mas_fixture_add_node(const struct mas_fixture *m, const char *node_id, const uint8_t km[32],
 			  const uint8_t *methods, size_t n_methods, uint64_t lifetime);
+/* A random Km (into km) provisioned in the TPM at tcti (state <dir>/node) and node_id added
+ * to the store with method psk, as mas_fixture_add_node(). */
+void mas_fixture_provision_node(const struct mas_fixture *m, const char *tcti, const char *node_id,
+				uint8_t km[32], uint64_t lifetime);
 size_t mas_fixture_count_assocs(const struct mas_fixture *m);
 /* m2masd's log so far (free()). */
 char *mas_fixture_read_log(const struct mas_fixture *m);
@@ -69,6 +114,9 @@ char *mas_fixture_read_log(const struct mas_fixture *m);
  */
 int fixture_retrieve(const struct mas_fixture *m, const char *cert, const char *key_id,
 		     struct wire_msg *ret);
+/* The same against the m2masd at 127.0.0.1:ret_port, with the PKI in <dir>/pki. */
+int fixture_retrieve_at(const char *dir, uint16_t ret_port, const char *cert, const char *key_id,
+			struct wire_msg *ret);
 
 /* Assert that text holds none of key's bytes: lower- or uppercase hex, or raw. */
 void fixture_assert_key_absent(const char *text, size_t len, const uint8_t key[32], const char *what);

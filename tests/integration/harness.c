@@ -220,14 +220,19 @@ static int swtpm_spawn(struct harness_swtpm *s)
 	return -ETIMEDOUT;
 }
 
-static void swtpm_kill(struct harness_swtpm *s)
+void harness_kill_wait(pid_t *pid, int sig)
 {
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+	if (*pid > 0) {
+		kill(*pid, sig);
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	s->pid = 0;
+	*pid = 0;
+}
+
+static void swtpm_kill(struct harness_swtpm *s)
+{
+	harness_kill_wait(&s->pid, SIGKILL);
 }
 
 int harness_swtpm_start(const char *state_dir, struct harness_swtpm **ret)

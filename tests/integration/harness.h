@@ -73,6 +73,9 @@ const char *harness_swtpm_tcti(const struct harness_swtpm *s);
 const char *harness_swtpm_state_dir(const struct harness_swtpm *s);
 uint16_t harness_swtpm_port(const struct harness_swtpm *s);
 
+/* Send *pid sig and reap it, then *pid = 0; no-op when *pid <= 0. */
+void harness_kill_wait(pid_t *pid, int sig);
+
 /* A free TCP port P on 127.0.0.1 such that P+1 is free too (n_ports 1 or 2). */
 int harness_free_port(unsigned n_ports, uint16_t *ret);
 

@@ -24,6 +24,7 @@
 #include "common/crypto.h"
 #include "common/frame.h"
 #include "common/tls.h"
+#include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
@@ -55,14 +56,6 @@ struct fixture {
 
 static struct fixture fx;
 
-static const char *bindir(void)
-{
-	const char *b = getenv("BUILDDIR");
-
-	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
-	return b;
-}
-
 static char *path(const char *name)
 {
 	return harness_strdupf("%s/%s", fx.dir, name);
@@ -76,51 +69,18 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void make_certs(void)
-{
-	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", getenv("SRCDIR"));
-	char *pki = path("pki");
-	const char *argv[] = { "sh", script, pki, NULL };
-	int status = -1;
-
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, NULL, NULL), 0);
-	cr_assert_eq(status, 0, "mkcerts.sh failed");
-	free(script);
-	free(pki);
-}
-
-static struct store *open_store(void)
-{
-	_cleanup_secret_ struct secret *mk = NULL;
-	struct store *s = NULL;
-
-	cr_assert_eq(store_master_key_load(fx.master, &mk), 0);
-	cr_assert_eq(store_open(fx.db, mk->data, &s), 0);
-	return s;
-}
-
 static void add_node(uint64_t lifetime)
 {
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK },
-				.lifetime = lifetime };
-	struct store *s = open_store();
+	static const uint8_t psk = WIRE_METHOD_PSK;
 
-	snprintf(n.node_id, sizeof(n.node_id), "%s", NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km-1@%s", FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "%s", TARGET);
-	cr_assert_eq(store_node_add(s, &n, fx.km), 0);
-	store_close(s);
+	fixture_add_node(fx.db, fx.master, NODE, "km-1@" FQDN, fx.km, &psk, 1, lifetime);
 }
 
 static void provision(void)
 {
-	struct tpm_ctx *t = NULL;
-	char err[256] = "", *state = path("node");
+	char *state = path("node");
 
-	cr_assert_eq(tpm_open(harness_swtpm_tcti(fx.tpm), &t, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tpm_provision(t, state, NODE, "km-1@" FQDN, fx.km, 32, NULL), 0, "%s",
-		     tpm_last_error(t));
-	tpm_close(t);
+	fixture_provision_km(harness_swtpm_tcti(fx.tpm), state, NODE, "km-1@" FQDN, fx.km);
 	free(state);
 }
 
@@ -128,15 +88,13 @@ static void provision(void)
 static void start_mas(uint16_t est, uint16_t ret)
 {
 	char *conf = path("m2masd.conf"), *ports = path("mas.ports"), *log = path("m2masd.log");
-	char *mas = harness_strdupf("%s/mas/m2masd", bindir());
+	char *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
 	char *text = harness_strdupf(
 		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = " FQDN "\n"
 		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
 		"lifetime = 1h\nhandshake_timeout = 5s\n[store]\npath = %s\nmaster_key = %s\n"
 		"[log]\nlevel = debug\n",
 		est, ret, fx.dir, fx.dir, fx.dir, fx.db, fx.master);
-	char *content = NULL;
-	size_t len;
 
 	unlink(ports);
 	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
@@ -149,30 +107,12 @@ static void start_mas(uint16_t est, uint16_t ret)
 		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 100; i++) {
-		if (harness_read_file(ports, &content, &len) == 0 && strchr(content, '\n'))
-			break;
-		free(content);
-		content = NULL;
-		usleep(50 * 1000);
-	}
-	cr_assert_not_null(content, "m2masd did not write its port file (see %s)", log);
-	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &fx.est_port, &fx.ret_port), 2);
-	free(content);
+	fixture_read_ports(ports, log, &fx.est_port, &fx.ret_port);
 	free(conf);
 	free(ports);
 	free(log);
 	free(mas);
 	free(text);
-}
-
-static void kill_wait(pid_t *pid, int sig)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, sig);
-	waitpid(*pid, NULL, 0);
-	*pid = 0;
 }
 
 /*
@@ -198,21 +138,7 @@ static void write_agent_conf(const char *tcti, unsigned backoff_min, unsigned ba
 
 static void start_agent(void)
 {
-	char *agent = harness_strdupf("%s/agent/m2msad", bindir());
-
-	fx.agent_pid = fork();
-	cr_assert_geq(fx.agent_pid, 0);
-	if (fx.agent_pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(fx.agent_log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		unsetenv("JOURNAL_STREAM");
-		execl(agent, agent, "--config", fx.conf, "--log-level", "debug", "--log-target",
-		      "stderr", (char *)NULL);
-		_exit(127);
-	}
-	free(agent);
+	fx.agent_pid = fixture_start_agent(fx.conf, fx.agent_log, NULL, 0);
 }
 
 static int read_status(struct agent_status *st)
@@ -239,35 +165,6 @@ static int wait_state(const char *state, const char *not_key, int timeout_ms,
 	return -ETIMEDOUT;
 }
 
-/* The IN-CSE's side: ask the MAS for the key behind key_id. */
-static int retrieve(const char *key_id, struct wire_msg *ret)
-{
-	char err[256] = "", *ca = path("pki/ca.crt");
-	char *c = path("pki/target.crt"), *k = path("pki/target.key");
-	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, c, k, err, sizeof(err));
-	struct wire_msg req = { .type = WIRE_MSG_KEY_REQUEST };
-	WOLFSSL *ssl;
-	int fd, r;
-
-	cr_assert_not_null(ctx, "%s", err);
-	fd = tcp_connect("127.0.0.1", fx.ret_port, 5000);
-	cr_assert_geq(fd, 0);
-	frame_set_timeouts(fd, 5000);
-	ssl = tls_client_new(ctx, fd, FQDN, err, sizeof(err));
-	cr_assert_not_null(ssl);
-	cr_assert_eq(wolfSSL_connect(ssl), WOLFSSL_SUCCESS);
-	snprintf(req.key_request.key_id, sizeof(req.key_request.key_id), "%s", key_id);
-	cr_assert_eq(frame_send(ssl, &req, err, sizeof(err)), 0, "%s", err);
-	r = frame_recv(ssl, ret, err, sizeof(err));
-	wolfSSL_free(ssl);
-	close(fd);
-	wolfSSL_CTX_free(ctx);
-	free(ca);
-	free(c);
-	free(k);
-	return r;
-}
-
 /* Retrieve key_id (once) and remember its Kc for the log check. Returns the MAS's answer type. */
 static int learn_key(const char *key_id)
 {
@@ -277,7 +174,7 @@ static int learn_key(const char *key_id)
 	for (size_t i = 0; i < fx.n_keys; i++)
 		if (strcmp(fx.keys[i].key_id, key_id) == 0)
 			return WIRE_MSG_KEY_RESPONSE;
-	cr_assert_eq(retrieve(key_id, &m), 0);
+	cr_assert_eq(fixture_retrieve_at(fx.dir, fx.ret_port, "target", key_id, &m), 0);
 	type = m.type;
 	if (m.type == WIRE_MSG_KEY_RESPONSE && fx.n_keys < MAX_KEYS) {
 		struct known_key *k = &fx.keys[fx.n_keys++];
@@ -292,29 +189,13 @@ static int learn_key(const char *key_id)
 
 static char *agent_log(void)
 {
-	char *log = NULL;
-	size_t len;
-
-	cr_assert_eq(harness_read_file(fx.agent_log, &log, &len), 0);
-	return log;
+	return fixture_read_text(fx.agent_log);
 }
 
 /* Wait until the agent's log holds needle at least n times (10 s at most). */
 static void wait_log_count(const char *needle, int n)
 {
-	for (int i = 0;; i++) {
-		char *log = agent_log();
-		int count = 0;
-
-		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
-			count++;
-		free(log);
-		if (count >= n)
-			return;
-		cr_assert_lt(i, 200, "the agent log has '%s' %d times, not %d (see %s)", needle, count,
-			     n, fx.agent_log);
-		usleep(50 * 1000);
-	}
+	fixture_wait_log_count(fx.agent_log, needle, n, 200, 50);
 }
 
 static size_t count_matches(const char *text, const char *needle)
@@ -357,7 +238,7 @@ static void setup(void)
 	HARNESS_REQUIRE_SWTPM();
 	memset(&fx, 0, sizeof(fx));
 	cr_assert_eq(harness_tmpdir(&fx.dir), 0);
-	make_certs();
+	fixture_make_certs(fx.dir);
 	{
 		char *tpmstate = path("tpmstate");
 
@@ -378,9 +259,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kill_wait(&fx.agent_pid, SIGKILL);
-	kill_wait(&fx.mas_pid, SIGKILL);
-	kill_wait(&fx.swtpm_pid, SIGKILL);
+	harness_kill_wait(&fx.agent_pid, SIGKILL);
+	harness_kill_wait(&fx.mas_pid, SIGKILL);
+	harness_kill_wait(&fx.swtpm_pid, SIGKILL);
 	harness_swtpm_stop(fx.tpm);
 	secrets_note(fx.km, sizeof(fx.km), "Km (test)");
 	secrets_assert_logs_clean(fx.dir, fx.db, fx.master); /* no key byte in any log */
@@ -528,7 +409,7 @@ Test(agent, rekey_before_expiry_no_gap_old_key_retrievable_no_key_in_log)
 		    st.expiry * 1000 > wall + 400) {
 			struct wire_msg m;
 
-			cr_assert_eq(retrieve(st.key_id, &m), 0);
+			cr_assert_eq(fixture_retrieve_at(fx.dir, fx.ret_port, "target", st.key_id, &m), 0);
 			cr_expect_eq(m.type, WIRE_MSG_KEY_RESPONSE,
 				     "old key %s refused by the MAS before its expiry", st.key_id);
 			wire_msg_wipe(&m);
@@ -597,7 +478,7 @@ Test(agent, mas_outage_backoff_grows_with_jitter_then_recovers)
 	cr_assert_eq(wait_state("established", NULL, 5000, &st), 0, "see %s", fx.agent_log);
 	snprintf(first, sizeof(first), "%s", st.key_id);
 	cr_assert_eq(learn_key(first), WIRE_MSG_KEY_RESPONSE);
-	kill_wait(&fx.mas_pid, SIGKILL);
+	harness_kill_wait(&fx.mas_pid, SIGKILL);
 
 	/* Rekey at ~5 s fails; retries after 1, <=2, <=4, <=4 s. */
 	end = now_ms() + 20000;
@@ -700,7 +581,7 @@ Test(agent, uplink_flap_in_netns_reestablishes_within_one_second)
 
 	add_node(0);
 	start_mas(0, 0); /* to learn free ports, then down: the first attempt must fail */
-	kill_wait(&fx.mas_pid, SIGKILL);
+	harness_kill_wait(&fx.mas_pid, SIGKILL);
 	write_agent_conf(NULL, 30, 60, "uplink = veth0\n");
 	start_agent();
 	cr_assert_eq(wait_state("backoff", NULL, 5000, &st), 0, "see %s", fx.agent_log);
@@ -725,7 +606,7 @@ Test(agent, uplink_flap_in_netns_reestablishes_within_one_second)
 
 Test(agent, bad_config_names_file_line_and_key)
 {
-	char *agent = harness_strdupf("%s/agent/m2msad", bindir());
+	char *agent = harness_strdupf("%s/agent/m2msad", fixture_builddir());
 	char *where = harness_strdupf("%s:14:", fx.conf);
 	const char *check[] = { agent, "--config", fx.conf, "--check", NULL };
 	const char *run[] = { agent, "--config", fx.conf, "--log-target", "stderr", NULL };
@@ -765,7 +646,7 @@ Test(agent, bad_config_names_file_line_and_key)
 
 Test(agent, sighup_reload_and_m2msactl_status)
 {
-	char *ctl = harness_strdupf("%s/client/m2msactl", bindir());
+	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
 	const char *words[] = { ctl, "status", "--status-file", fx.status, NULL };
 	const char *json[] = { ctl, "status", "--json", "--status-file", fx.status, NULL };
 	struct agent_status st, parsed;

@@ -24,7 +24,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,7 +36,6 @@
 #include "fixture.h"
 #include "harness.h"
 #include "secrets.h"
-#include "tpm/keystore.h"
 
 #define NODE "/mn-cse-1"
 #define AE "Cae1"
@@ -171,66 +169,33 @@ static int restore_clock(void)
 
 static void write_agent_conf(void)
 {
-	char *text = harness_strdupf(
-		"[node]\nstate_dir = %s/node\ntcti = %s\n"
-		"[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
-		"timeout = 5s\n[agent]\nstatus_file = %s/status.json\nbackoff_min = 1s\n"
-		"backoff_max = 2s\nsocket = %s\nclients_dir = %s\n",
-		mas.dir, harness_swtpm_tcti(tpm), mas.est_port, mas.dir, mas.dir, sock_path,
-		clients_dir);
 	char *client = harness_strdupf("%s/app1.conf", clients_dir);
 	static const char rule[] = "[client]\nuid = 65533\nae = " AE "\n";
 
-	cr_assert_eq(harness_write_file(agent_conf, text, strlen(text), 0644), 0);
+	mas_fixture_write_agent_conf(&mas, agent_conf,
+				     &(struct fixture_agent_conf){
+					     .tcti = harness_swtpm_tcti(tpm),
+					     .timeout_s = 5,
+					     .backoff_min_s = 1,
+					     .backoff_max_s = 2,
+					     .sock = sock_path,
+					     .clients_dir = clients_dir,
+				     });
 	cr_assert_eq(harness_write_file(client, rule, strlen(rule), 0644), 0);
-	free(text);
 	free(client);
 }
 
 static void start_agent(void)
 {
-	char *bin = harness_strdupf("%s/agent/m2msad", fixture_builddir());
-
-	agent_pid = fork();
-	cr_assert_geq(agent_pid, 0);
-	if (agent_pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(agent_log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		unsetenv("JOURNAL_STREAM");
-		execl(bin, bin, "--config", agent_conf, "--log-level", "debug", "--log-target",
-		      "stderr", (char *)NULL);
-		_exit(127);
-	}
-	free(bin);
-	for (int i = 0; i < 400; i++) {
-		struct stat st;
-
-		if (stat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		usleep(25 * 1000);
-	}
-	cr_assert_fail("m2msad did not create %s (see %s)", sock_path, agent_log);
+	agent_pid = fixture_start_agent(agent_conf, agent_log, sock_path, 400);
 }
 
 static void setup(void)
 {
-	struct tpm_ctx *t = NULL;
-	char err[256] = "", *state;
-	const uint8_t psk = WIRE_METHOD_PSK;
-
 	HARNESS_REQUIRE_SWTPM();
 	mas_fixture_init(&mas);
 	cr_assert_eq(harness_swtpm_start(NULL, &tpm), 0);
-	cr_assert_eq(crypto_random(km, sizeof(km)), 0);
-	state = mas_fixture_path(&mas, "node");
-	cr_assert_eq(tpm_open(harness_swtpm_tcti(tpm), &t, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tpm_provision(t, state, NODE, "km-1@" FIXTURE_FQDN, km, 32, NULL), 0, "%s",
-		     tpm_last_error(t));
-	tpm_close(t);
-	free(state);
-	mas_fixture_add_node(&mas, NODE, km, &psk, 1, LIFETIME);
+	mas_fixture_provision_node(&mas, harness_swtpm_tcti(tpm), NODE, km, LIFETIME);
 	mas_fixture_start(&mas, NULL, NULL);
 	sock_path = mas_fixture_path(&mas, "agent.sock");
 	agent_log = mas_fixture_path(&mas, "m2msad.log");
@@ -244,11 +209,7 @@ static void setup(void)
 static void teardown(void)
 {
 	(void)restore_clock(); /* the guardian reports a failure itself */
-	if (agent_pid > 0) {
-		kill(agent_pid, SIGTERM);
-		waitpid(agent_pid, NULL, 0);
-		agent_pid = 0;
-	}
+	harness_kill_wait(&agent_pid, SIGTERM);
 	mas_fixture_stop(&mas);
 	secrets_note(km, sizeof(km), "Km (test)"); /* mas_fixture_fini() scans the logs */
 	mas_fixture_fini(&mas);

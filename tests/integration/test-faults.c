@@ -31,14 +31,13 @@
 
 #include "agent/establish.h"
 #include "common/crypto.h"
-#include "common/frame.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
+#include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
 #include "secrets.h"
-#include "tpm/keystore.h"
 
 #define NODE "/mn-cse-f"
 #define TARGET "/in-cse"
@@ -68,55 +67,18 @@ static struct {
 	char *mnt;
 } fx;
 
-static const char *bindir(void)
-{
-	const char *b = getenv("BUILDDIR");
-
-	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
-	return b;
-}
-
 static char *path(const char *name)
 {
 	return harness_strdupf("%s/%s", fx.dir, name);
 }
 
-static void make_certs(void)
-{
-	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", getenv("SRCDIR"));
-	char *pki = path("pki");
-	const char *argv[] = { "sh", script, pki, NULL };
-	int status = -1;
-
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, NULL, NULL), 0);
-	cr_assert_eq(status, 0, "mkcerts.sh failed");
-	free(script);
-	free(pki);
-}
-
-static struct store *open_store(void)
-{
-	_cleanup_secret_ struct secret *mk = NULL;
-	struct store *s = NULL;
-
-	cr_assert_eq(store_master_key_load(fx.master, &mk), 0);
-	cr_assert_eq(store_open(fx.db, mk->data, &s), 0);
-	return s;
-}
-
 static void add_node(void)
 {
-	struct store_node n = { .n_methods = 1, .methods = { WIRE_METHOD_PSK } };
-	struct store *s;
+	static const uint8_t psk = WIRE_METHOD_PSK;
 
 	if (access(fx.master, F_OK) != 0)
 		cr_assert_eq(store_master_key_create(fx.master), 0);
-	s = open_store();
-	snprintf(n.node_id, sizeof(n.node_id), "%s", NODE);
-	snprintf(n.km_id, sizeof(n.km_id), "km-f@%s", FQDN);
-	snprintf(n.target_id, sizeof(n.target_id), "%s", TARGET);
-	cr_assert_eq(store_node_add(s, &n, fx.km), 0);
-	store_close(s);
+	fixture_add_node(fx.db, fx.master, NODE, "km-f@" FQDN, fx.km, &psk, 1, 0);
 }
 
 /* PRAGMA integrity_check on the store file, read-only, through the SQLite API. */
@@ -144,15 +106,13 @@ static void run_as_nobody(void)
 static void start_mas(uint16_t est, uint16_t ret)
 {
 	char *conf = path("m2masd.conf"), *ports = path("mas.ports");
-	char *mas = harness_strdupf("%s/mas/m2masd", bindir());
+	char *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
 	char *text = harness_strdupf(
 		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = " FQDN "\n"
 		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
 		"lifetime = 1h\nhandshake_timeout = 5s\n[store]\npath = %s\nmaster_key = %s\n"
 		"[log]\nlevel = info\n",
 		est, ret, fx.dir, fx.dir, fx.dir, fx.db, fx.master);
-	char *content = NULL;
-	size_t len;
 
 	unlink(ports);
 	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
@@ -169,34 +129,11 @@ static void start_mas(uint16_t est, uint16_t ret)
 		execl(mas, mas, "--config", conf, "--port-file", ports, "--foreground", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 200; i++) {
-		if (harness_read_file(ports, &content, &len) == 0 && strchr(content, '\n'))
-			break;
-		free(content);
-		content = NULL;
-		usleep(25 * 1000);
-	}
-	if (!content) {
-		char *log = NULL;
-
-		(void)harness_read_file(fx.mas_log, &log, &len);
-		cr_assert_fail("m2masd did not write its port file:\n%s", log ? log : "(no log)");
-	}
-	cr_assert_eq(sscanf(content, "establish=%hu retrieve=%hu", &fx.est_port, &fx.ret_port), 2);
-	free(content);
+	fixture_read_ports(ports, fx.mas_log, &fx.est_port, &fx.ret_port);
 	free(conf);
 	free(ports);
 	free(mas);
 	free(text);
-}
-
-static void kill_wait(pid_t *pid, int sig)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, sig);
-	waitpid(*pid, NULL, 0);
-	*pid = 0;
 }
 
 static void setup(void)
@@ -208,14 +145,14 @@ static void setup(void)
 	fx.db = path("mas.db");
 	fx.master = path("master.key");
 	fx.mas_log = path("m2masd.log");
-	make_certs();
+	fixture_make_certs(fx.dir);
 	cr_assert_eq(crypto_random(fx.km, sizeof(fx.km)), 0);
 }
 
 static void teardown(void)
 {
-	kill_wait(&fx.agent_pid, SIGKILL);
-	kill_wait(&fx.mas_pid, SIGKILL);
+	harness_kill_wait(&fx.agent_pid, SIGKILL);
+	harness_kill_wait(&fx.mas_pid, SIGKILL);
 	harness_swtpm_stop(fx.tpm);
 	if (fx.client)
 		wolfSSL_CTX_free(fx.client);
@@ -270,41 +207,12 @@ static int node_establish(struct establish_result *ret, struct establish_error *
 	return r;
 }
 
-/* The IN-CSE's side: the MAS's answer to a KEY_REQUEST for key_id (0, or -errno on I/O). */
-static int retrieve(const char *key_id, struct wire_msg *ret)
-{
-	char err[256] = "", *ca = path("pki/ca.crt");
-	char *c = path("pki/target.crt"), *k = path("pki/target.key");
-	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, c, k, err, sizeof(err));
-	struct wire_msg req = { .type = WIRE_MSG_KEY_REQUEST };
-	WOLFSSL *ssl;
-	int fd, r;
-
-	cr_assert_not_null(ctx, "%s", err);
-	fd = tcp_connect("127.0.0.1", fx.ret_port, 5000);
-	cr_assert_geq(fd, 0);
-	frame_set_timeouts(fd, 5000);
-	ssl = tls_client_new(ctx, fd, FQDN, err, sizeof(err));
-	cr_assert_not_null(ssl);
-	cr_assert_eq(wolfSSL_connect(ssl), WOLFSSL_SUCCESS);
-	snprintf(req.key_request.key_id, sizeof(req.key_request.key_id), "%s", key_id);
-	cr_assert_eq(frame_send(ssl, &req, err, sizeof(err)), 0, "%s", err);
-	r = frame_recv(ssl, ret, err, sizeof(err));
-	wolfSSL_free(ssl);
-	close(fd);
-	wolfSSL_CTX_free(ctx);
-	free(ca);
-	free(c);
-	free(k);
-	return r;
-}
-
 /* The MAS hands out key_id with exactly kc. */
 static void assert_retrievable(const char *key_id, const uint8_t kc[32])
 {
 	struct wire_msg m;
 
-	cr_assert_eq(retrieve(key_id, &m), 0);
+	cr_assert_eq(fixture_retrieve_at(fx.dir, fx.ret_port, "target", key_id, &m), 0);
 	cr_assert_eq(m.type, WIRE_MSG_KEY_RESPONSE, "association %s was lost", key_id);
 	cr_assert(secret_equal(m.key_response.key, kc, 32), "wrong key for %s", key_id);
 	wire_msg_wipe(&m);
@@ -385,7 +293,7 @@ Test(faults, mas_sigkill_mid_handshake_loses_nothing_store_consistent)
 	cr_assert_eq(write(fd, "\x16\x03\x01\x02\x00\x01", 6), 6);
 	while (atomic_load(&n_done) < 20)
 		usleep(5 * 1000);
-	kill_wait(&fx.mas_pid, SIGKILL); /* eight handshakes are in flight right now */
+	harness_kill_wait(&fx.mas_pid, SIGKILL); /* eight handshakes are in flight right now */
 	before = atomic_load(&n_done);
 	usleep(300 * 1000);
 	atomic_store(&stop_workers, true);
@@ -405,7 +313,7 @@ Test(faults, mas_sigkill_mid_handshake_loses_nothing_store_consistent)
 	cr_assert_eq(node_establish(&res, &err), 0, "%s", err.msg);
 	assert_retrievable(res.key_id, res.kc->data);
 	establish_result_clear(&res);
-	kill_wait(&fx.mas_pid, SIGTERM);
+	harness_kill_wait(&fx.mas_pid, SIGTERM);
 	assert_store_intact();
 	for (int i = 0; i < total; i++)
 		assert_key_not_in(fx.mas_log, done[i].kc);
@@ -489,7 +397,7 @@ Test(faults, store_on_full_filesystem_clear_error_no_corruption_recovers)
 		     err.msg);
 	assert_retrievable(res.key_id, res.kc->data);
 	establish_result_clear(&res);
-	kill_wait(&fx.mas_pid, SIGTERM);
+	harness_kill_wait(&fx.mas_pid, SIGTERM);
 	assert_store_intact();
 	free(filler);
 }
@@ -570,7 +478,7 @@ Test(faults, dumpable_probe_detects_a_dumpable_process)
 	}
 	usleep(100 * 1000);
 	cr_assert(is_dumpable(c), "the probe cannot tell a dumpable process");
-	kill_wait(&c, SIGKILL);
+	harness_kill_wait(&c, SIGKILL);
 }
 
 Test(faults, mas_not_dumpable_no_core_key_memory_locked)
@@ -585,21 +493,19 @@ Test(faults, mas_not_dumpable_no_core_key_memory_locked)
 			     "m2masd holds its master key in unlocked memory");
 }
 
-static void provision(const char *state)
+/* swtpm with Km provisioned in <dir>/node, the node in the store, m2masd running; returns the
+ * path of an m2msad.conf for that node (free()). */
+static char *start_node_and_mas(void)
 {
-	struct tpm_ctx *t = NULL;
-	char err[256] = "";
+	char *conf = path("m2msad.conf"), *state = path("node");
+	char *text;
 
-	cr_assert_eq(tpm_open(harness_swtpm_tcti(fx.tpm), &t, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tpm_provision(t, state, NODE, "km-f@" FQDN, fx.km, 32, NULL), 0, "%s",
-		     tpm_last_error(t));
-	tpm_close(t);
-}
-
-static char *write_agent_conf(void)
-{
-	char *conf = path("m2msad.conf");
-	char *text = harness_strdupf(
+	HARNESS_REQUIRE_SWTPM();
+	cr_assert_eq(harness_swtpm_start(NULL, &fx.tpm), 0);
+	fixture_provision_km(harness_swtpm_tcti(fx.tpm), state, NODE, "km-f@" FQDN, fx.km);
+	add_node();
+	start_mas(0, 0);
+	text = harness_strdupf(
 		"[node]\nstate_dir = %s/node\ntcti = swtpm:host=127.0.0.1,port=%u\n"
 		"[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FQDN "\n"
 		"timeout = 3s\n[agent]\nstatus_file = %s/status\nbackoff_min = 1s\n"
@@ -608,24 +514,20 @@ static char *write_agent_conf(void)
 
 	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0644), 0);
 	free(text);
+	free(state);
 	return conf;
 }
 
 Test(faults, agent_not_dumpable_no_core_key_memory_locked)
 {
-	char *conf, *state = path("node"), *status = path("status"), *agent, *text = NULL;
+	char *conf, *status = path("status"), *agent, *text = NULL;
 	char *alog = path("m2msad.log");
 	size_t len;
 	int i;
 
-	HARNESS_REQUIRE_SWTPM();
-	cr_assert_eq(harness_swtpm_start(NULL, &fx.tpm), 0);
-	provision(state);
-	add_node();
-	start_mas(0, 0);
-	conf = write_agent_conf();
+	conf = start_node_and_mas();
 	give_dir_to_nobody();
-	agent = harness_strdupf("%s/agent/m2msad", bindir());
+	agent = harness_strdupf("%s/agent/m2msad", fixture_builddir());
 	fx.agent_pid = fork();
 	cr_assert_geq(fx.agent_pid, 0);
 	if (fx.agent_pid == 0) {
@@ -652,7 +554,6 @@ Test(faults, agent_not_dumpable_no_core_key_memory_locked)
 			     "m2msad holds Kc in unlocked memory");
 	free(text);
 	free(conf);
-	free(state);
 	free(status);
 	free(agent);
 	free(alog);
@@ -663,17 +564,12 @@ Test(faults, agent_not_dumpable_no_core_key_memory_locked)
 Test(faults, corrupted_state_blob_clear_message_from_m2msactl)
 {
 	char *state = path("node"), *priv = path("node/km.priv"), *conf, *blob = NULL;
-	char *ctl = harness_strdupf("%s/client/m2msactl", bindir());
+	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
 	char *out = NULL, *errout = NULL;
 	size_t len;
 	int st = -1;
 
-	HARNESS_REQUIRE_SWTPM();
-	cr_assert_eq(harness_swtpm_start(NULL, &fx.tpm), 0);
-	provision(state);
-	add_node();
-	start_mas(0, 0);
-	conf = write_agent_conf();
+	conf = start_node_and_mas();
 
 	/* Flip bytes in the middle of the sealed private part (past its size field). */
 	cr_assert_eq(harness_read_file(priv, &blob, &len), 0);
@@ -713,6 +609,7 @@ Test(faults, corrupted_state_blob_clear_message_from_m2msactl)
 
 /* --- the log scan every suite's .fini runs (secrets.h) can fail --- */
 
+/* An encoder of its own (not the scanner's), so that the scan is checked against it. */
 static void b64_encode(const uint8_t *in, size_t len, char *out)
 {
 	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -746,7 +643,7 @@ Test(faults, log_scan_finds_planted_key_bytes)
 	snprintf(a.target_id, sizeof(a.target_id), "%s", TARGET);
 	a.created = (uint64_t)time(NULL);
 	a.expiry = a.created + 3600;
-	s = open_store();
+	s = fixture_store_open(fx.db, fx.master);
 	cr_assert_eq(store_assoc_add(s, &a, kc, root), 0);
 	store_close(s);
 	for (int i = 0; i < 16; i++)

@@ -36,7 +36,6 @@
 #include "common/secret.h"
 #include "fixture.h"
 #include "harness.h"
-#include "tpm/keystore.h"
 
 #define NODE "/mn-cse-1"
 #define UID_APP 65533   /* clients.d: ae = Cae1 */
@@ -74,101 +73,46 @@ static void write_client(const char *name, const char *text)
 
 static void write_agent_conf(unsigned backoff_min)
 {
-	char *text = harness_strdupf(
-		"[node]\nstate_dir = %s/node\ntcti = %s\n"
-		"[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
-		"timeout = 3s\n[agent]\nstatus_file = %s/status.json\nbackoff_min = %us\n"
-		"backoff_max = %us\nsocket = %s\nclients_dir = %s\n",
-		mas.dir, harness_swtpm_tcti(tpm), mas.est_port, mas.dir, mas.dir, backoff_min,
-		backoff_min * 2, sock_path, clients_dir);
-
-	cr_assert_eq(harness_write_file(agent_conf, text, strlen(text), 0644), 0);
-	free(text);
+	mas_fixture_write_agent_conf(&mas, agent_conf,
+				     &(struct fixture_agent_conf){
+					     .tcti = harness_swtpm_tcti(tpm),
+					     .timeout_s = 3,
+					     .backoff_min_s = backoff_min,
+					     .backoff_max_s = backoff_min * 2,
+					     .sock = sock_path,
+					     .clients_dir = clients_dir,
+				     });
 }
 
 static void start_agent(void)
 {
-	char *bin = harness_strdupf("%s/agent/m2msad", fixture_builddir());
-
-	agent_pid = fork();
-	cr_assert_geq(agent_pid, 0);
-	if (agent_pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(agent_log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		unsetenv("JOURNAL_STREAM");
-		execl(bin, bin, "--config", agent_conf, "--log-level", "debug", "--log-target",
-		      "stderr", (char *)NULL);
-		_exit(127);
-	}
-	free(bin);
-	/* The socket exists once the key service listens. */
-	for (int i = 0; i < 200; i++) {
-		struct stat st;
-
-		if (stat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		usleep(25 * 1000);
-	}
-	cr_assert_fail("m2msad did not create %s (see %s)", sock_path, agent_log);
+	agent_pid = fixture_start_agent(agent_conf, agent_log, sock_path, 200);
 }
 
 static void stop_agent(int sig)
 {
-	if (agent_pid > 0) {
-		kill(agent_pid, sig);
-		waitpid(agent_pid, NULL, 0);
-		agent_pid = 0;
-	}
+	harness_kill_wait(&agent_pid, sig);
 }
 
 static char *read_agent_log(void)
 {
-	char *text = NULL;
-	size_t len;
-
-	cr_assert_eq(harness_read_file(agent_log, &text, &len), 0);
-	return text;
+	return fixture_read_text(agent_log);
 }
 
 /* Wait until the agent's log holds needle at least n times (20 s at most). */
 static void wait_log_count(const char *needle, int n)
 {
-	for (int i = 0;; i++) {
-		char *log = read_agent_log();
-		int count = 0;
-
-		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
-			count++;
-		free(log);
-		if (count >= n)
-			return;
-		cr_assert_lt(i, 200, "the agent log has '%s' %d times, not %d, after 20 s", needle,
-			     count, n);
-		usleep(100 * 1000);
-	}
+	fixture_wait_log_count(agent_log, needle, n, 200, 100);
 }
 
 /* MAS + swtpm with Km provisioned; node lifetime in seconds (0: the MAS's 1 h). */
 static void setup_provider(uint64_t lifetime, bool start_mas)
 {
-	struct tpm_ctx *t = NULL;
-	char err[256] = "", *state;
-	const uint8_t psk = WIRE_METHOD_PSK;
-
 	HARNESS_REQUIRE_SWTPM();
 	mas_fixture_init(&mas);
 	cr_assert_eq(chmod(mas.dir, 0711), 0);
 	cr_assert_eq(harness_swtpm_start(NULL, &tpm), 0);
-	cr_assert_eq(crypto_random(km, sizeof(km)), 0);
-	state = mas_fixture_path(&mas, "node");
-	cr_assert_eq(tpm_open(harness_swtpm_tcti(tpm), &t, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tpm_provision(t, state, NODE, "km-1@" FIXTURE_FQDN, km, 32, NULL), 0, "%s",
-		     tpm_last_error(t));
-	tpm_close(t);
-	free(state);
-	mas_fixture_add_node(&mas, NODE, km, &psk, 1, lifetime);
+	mas_fixture_provision_node(&mas, harness_swtpm_tcti(tpm), NODE, km, lifetime);
 	if (start_mas)
 		mas_fixture_start(&mas, NULL, NULL);
 	sock_path = mas_fixture_path(&mas, "agent.sock");

@@ -13,8 +13,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,13 +99,9 @@ static void add_node(const char *node_id, const uint8_t *methods, size_t n)
 
 static void provision_km(void)
 {
-	struct tpm_ctx *t = NULL;
-	char err[256] = "", *state = path("node");
+	char *state = path("node");
 
-	cr_assert_eq(tpm_open(harness_swtpm_tcti(fx.tpm), &t, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tpm_provision(t, state, NODE, "km-1@" FQDN, fx.km, 32, NULL), 0, "%s",
-		     tpm_last_error(t));
-	tpm_close(t);
+	fixture_provision_km(harness_swtpm_tcti(fx.tpm), state, NODE, "km-1@" FQDN, fx.km);
 	free(state);
 }
 
@@ -485,43 +479,26 @@ struct agent {
 
 static void agent_start(struct agent *a, const char *methods)
 {
-	char *bin = harness_strdupf("%s/agent/m2msad", fixture_builddir());
-	char *text;
+	char *node_extra = harness_strdupf("node_id = " NODE "\nmethods = %s\n", methods);
+	char *clients_dir = path("clients.d");
 
 	a->conf = path("m2msad-agent.conf");
 	a->log = path("m2msad.log");
 	a->sock = path("agent.sock");
 	/* backoff 1..2 s: a node waiting for its certificate retries often in the test. */
-	text = harness_strdupf("[node]\nnode_id = " NODE "\nstate_dir = %s/node\ntcti = %s\n"
-			       "methods = %s\n[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\n"
-			       "server_name = " FQDN "\ntimeout = 5s\n[agent]\n"
-			       "status_file = %s/status.json\nbackoff_min = 1s\nbackoff_max = 2s\n"
-			       "socket = %s\nclients_dir = %s/clients.d\n",
-			       fx.mas.dir, harness_swtpm_tcti(fx.tpm), methods, fx.mas.est_port,
-			       fx.mas.dir, fx.mas.dir, a->sock, fx.mas.dir);
-	cr_assert_eq(harness_write_file(a->conf, text, strlen(text), 0644), 0);
-	free(text);
-	a->pid = fork();
-	cr_assert_geq(a->pid, 0);
-	if (a->pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(a->log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		unsetenv("JOURNAL_STREAM");
-		execl(bin, bin, "--config", a->conf, "--log-level", "debug", "--log-target", "stderr",
-		      (char *)NULL);
-		_exit(127);
-	}
-	free(bin);
-	for (int i = 0;; i++) {
-		struct stat st;
-
-		if (stat(a->sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			break;
-		cr_assert_lt(i, 400, "m2msad did not create %s (see %s)", a->sock, a->log);
-		usleep(25 * 1000);
-	}
+	mas_fixture_write_agent_conf(&fx.mas, a->conf,
+				     &(struct fixture_agent_conf){
+					     .tcti = harness_swtpm_tcti(fx.tpm),
+					     .node_extra = node_extra,
+					     .timeout_s = 5,
+					     .backoff_min_s = 1,
+					     .backoff_max_s = 2,
+					     .sock = a->sock,
+					     .clients_dir = clients_dir,
+				     });
+	free(node_extra);
+	free(clients_dir);
+	a->pid = fixture_start_agent(a->conf, a->log, a->sock, 400);
 }
 
 /* SIGTERM; asserts m2msad was still running and exits 0 on it. */
@@ -542,31 +519,13 @@ static void agent_stop(struct agent *a)
 
 static char *agent_log(const struct agent *a)
 {
-	char *text = NULL;
-	size_t len;
-
-	cr_assert_eq(harness_read_file(a->log, &text, &len), 0);
-	return text;
+	return fixture_read_text(a->log);
 }
 
 /* Wait until the agent's log holds needle n times (60 s at most, a slow shared machine). */
 static void agent_wait_log(const struct agent *a, const char *needle, int n)
 {
-	for (int i = 0;; i++) {
-		char *log = agent_log(a);
-		int count = 0;
-
-		for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
-			count++;
-		if (count >= n) {
-			free(log);
-			return;
-		}
-		cr_assert_lt(i, 600, "the m2msad log has '%s' %d times, not %d:\n%s", needle, count,
-			     n, log);
-		free(log);
-		usleep(100 * 1000);
-	}
+	fixture_wait_log_count(a->log, needle, n, 600, 100);
 }
 
 /* m2msactl get-key --json --show-key for ae ("" : the CSE): key ID and key bytes. */
