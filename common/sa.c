@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
@@ -119,8 +120,7 @@ int sa_key_id_format(const uint8_t kcid[static SA_KCID_LEN], const char *ae_id, 
 
 	if (!fqdn_valid(fqdn) || (ae_id && ae_id[0] && (!wire_id_valid(ae_id) || strchr(ae_id, '@'))))
 		return -EINVAL;
-	for (size_t i = 0; i < SA_KCID_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", kcid[i]);
+	hex_encode(kcid, SA_KCID_LEN, hex);
 	if (ae_id && ae_id[0])
 		n = snprintf(buf, buf_len, "%s-%s@%s", hex, ae_id, fqdn);
 	else
@@ -128,15 +128,6 @@ int sa_key_id_format(const uint8_t kcid[static SA_KCID_LEN], const char *ae_id, 
 	if (n < 0 || (size_t)n >= buf_len || n > WIRE_KEY_ID_MAX)
 		return -ENAMETOOLONG;
 	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1; /* key IDs use lowercase hex only */
 }
 
 int sa_key_id_parse(const char *key_id, uint8_t ret_kcid[static SA_KCID_LEN],
@@ -148,13 +139,10 @@ int sa_key_id_parse(const char *key_id, uint8_t ret_kcid[static SA_KCID_LEN],
 
 	if (len > WIRE_KEY_ID_MAX || len < 2 * SA_KCID_LEN + 2)
 		return -EINVAL;
-	for (size_t i = 0; i < SA_KCID_LEN; i++) {
-		int hi = hexval(key_id[2 * i]), lo = hexval(key_id[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		kcid[i] = (uint8_t)(hi << 4 | lo);
-	}
+	/* Key IDs use lowercase hex only. */
+	if (strspn(key_id, "0123456789abcdef") < 2 * SA_KCID_LEN ||
+	    hex_decode(key_id, SA_KCID_LEN, kcid) < 0)
+		return -EINVAL;
 	p = key_id + 2 * SA_KCID_LEN;
 	at = strrchr(p, '@');
 	if (!at || !fqdn_valid(at + 1))

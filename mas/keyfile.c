@@ -5,21 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "mas/keyfile.h"
 
 /* More than either form may hold, so an over-long file is detected. */
 #define KEY_FILE_MAX 256
-
-/* Value of one hex digit, or -1; no table indexed by the (secret) digit. */
-static int hex_nibble(uint8_t c)
-{
-	int d = -1;
-
-	d = (c >= '0' && c <= '9') ? c - '0' : d;
-	d = (c >= 'a' && c <= 'f') ? c - 'a' + 10 : d;
-	d = (c >= 'A' && c <= 'F') ? c - 'A' + 10 : d;
-	return d;
-}
 
 static bool is_space(uint8_t c)
 {
@@ -29,7 +19,6 @@ static bool is_space(uint8_t c)
 int mas_key_parse(const uint8_t *buf, size_t len, uint8_t out[static MAS_KEY_LEN])
 {
 	_cleanup_key32_ struct key32 k = { { 0 } };
-	bool bad = false;
 
 	if (len == MAS_KEY_LEN) {
 		memcpy(out, buf, MAS_KEY_LEN);
@@ -40,13 +29,7 @@ int mas_key_parse(const uint8_t *buf, size_t len, uint8_t out[static MAS_KEY_LEN
 	for (size_t i = 2 * MAS_KEY_LEN; i < len; i++)
 		if (!is_space(buf[i]))
 			return -EINVAL;
-	for (size_t i = 0; i < MAS_KEY_LEN; i++) {
-		int hi = hex_nibble(buf[2 * i]), lo = hex_nibble(buf[2 * i + 1]);
-
-		bad |= hi < 0 || lo < 0;
-		k.b[i] = (uint8_t)(((unsigned)hi << 4) | ((unsigned)lo & 0xf));
-	}
-	if (bad)
+	if (hex_decode((const char *)buf, MAS_KEY_LEN, k.b) < 0)
 		return -EINVAL;
 	memcpy(out, k.b, MAS_KEY_LEN);
 	return 0;
@@ -91,11 +74,5 @@ out:
 
 void mas_key_to_hex(const uint8_t key[static MAS_KEY_LEN], char out[static 2 * MAS_KEY_LEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < MAS_KEY_LEN; i++) {
-		out[2 * i] = digits[key[i] >> 4];
-		out[2 * i + 1] = digits[key[i] & 0xf];
-	}
-	out[2 * MAS_KEY_LEN] = '\0';
+	hex_encode(key, MAS_KEY_LEN, out);
 }

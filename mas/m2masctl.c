@@ -3,7 +3,7 @@
  * m2masctl: the MAS administrator's tool. It works on the node store file
  * directly (m2masd reads the rows again for every request, so no IPC is needed;
  * SQLite's WAL journal and busy timeout let both use the file at once).
- * Exit status: 0 success, 1 the operation failed, 2 bad usage.
+ * Exit status: common/cli.h's (0 success, 1 the operation failed, 2 bad usage).
  * Key bytes reach stdout exactly once: the Km that `node add --generate-km` made.
  */
 #include <errno.h>
@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "common/conf.h"
+#include "common/hex.h"
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "common/util.h"
@@ -27,42 +29,14 @@
 #include "mas/mas-conf.h"
 #include "mas/store.h"
 
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-
 struct ctl {
-	const char *cmd; /* "node add", for messages */
+	struct cli cli; /* "m2masctl" and "node add", for messages */
 	const char *config_path;
 	bool config_given;
 	char *store_path;
 	char *master_key_path;
 	char *fqdn; /* from the config, for key IDs; may be NULL */
 };
-
-static _printf_(1, 2) int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("m2masctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_FAIL;
-}
-
-static _printf_(2, 3) int usage_error(const struct ctl *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "m2masctl%s%s: ", c->cmd[0] ? " " : "", c->cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see m2masctl --help)\n");
-	return EXIT_USAGE;
-}
 
 static void usage(FILE *f)
 {
@@ -132,34 +106,6 @@ static void format_methods(const uint8_t *m, size_t n, char buf[static 64])
 					wire_method_to_string(m[i]));
 }
 
-static void hex_encode(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
-/* A JSON string; IDs are validated to a safe set already, but escape anyway. */
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static const char *assoc_state(const struct store_assoc *a, uint64_t now)
 {
 	if (a->revoked)
@@ -198,7 +144,7 @@ static int check_id(const struct ctl *c, const char *what, const char *id)
 {
 	if (wire_id_valid(id))
 		return 0;
-	return usage_error(c,
+	return cli_usage_error(&c->cli,
 			   "%s '%s' is not valid: use 1 to %d of A-Z a-z 0-9 . _ - @ / "
 			   "(e.g. /mn-cse-1)",
 			   what, id, WIRE_ID_MAX);
@@ -217,10 +163,10 @@ static int ctl_resolve_paths(struct ctl *c)
 	r = mas_conf_load_store(c->config_path, &conf, err, sizeof(err));
 	if (r < 0) {
 		if (r == -ENOENT && !c->config_given)
-			return fail("cannot read %s: %s (give --config FILE, or --store PATH "
+			return cli_fail(&c->cli, "cannot read %s: %s (give --config FILE, or --store PATH "
 				    "and --master-key PATH)",
 				    c->config_path, strerror(-r));
-		return fail("%s", err[0] ? err : strerror(-r));
+		return cli_fail(&c->cli, "%s", err[0] ? err : strerror(-r));
 	}
 	if (!c->store_path) {
 		c->store_path = conf.store_path;
@@ -240,18 +186,18 @@ static int report_key_error(const struct ctl *c, int r)
 {
 	switch (r) {
 	case -ENOENT:
-		return fail("master key file %s not found (run m2masctl init, or set [store] "
+		return cli_fail(&c->cli, "master key file %s not found (run m2masctl init, or set [store] "
 			    "master_key)",
 			    c->master_key_path);
 	case -EPERM:
-		return fail("master key file %s is accessible by group or others; "
+		return cli_fail(&c->cli, "master key file %s is accessible by group or others; "
 			    "run chmod 600 %s",
 			    c->master_key_path, c->master_key_path);
 	case -EINVAL:
-		return fail("master key file %s does not hold 32 raw bytes or 64 hex digits",
+		return cli_fail(&c->cli, "master key file %s does not hold 32 raw bytes or 64 hex digits",
 			    c->master_key_path);
 	default:
-		return fail("cannot read master key file %s: %s", c->master_key_path,
+		return cli_fail(&c->cli, "cannot read master key file %s: %s", c->master_key_path,
 			    strerror(-r));
 	}
 }
@@ -260,30 +206,30 @@ static int report_open_error(const struct ctl *c, int r)
 {
 	switch (r) {
 	case -EIO:
-		return fail("%s is not an m2msa store (not an SQLite database, or damaged)",
+		return cli_fail(&c->cli, "%s is not an m2msa store (not an SQLite database, or damaged)",
 			    c->store_path);
 	case -EPROTO:
-		return fail("%s has an unknown schema (made by another program or another "
+		return cli_fail(&c->cli, "%s has an unknown schema (made by another program or another "
 			    "m2msa version)",
 			    c->store_path);
 	case -EKEYREJECTED:
-		return fail("the master key in %s does not belong to the store %s (wrong key "
+		return cli_fail(&c->cli, "the master key in %s does not belong to the store %s (wrong key "
 			    "file?)",
 			    c->master_key_path, c->store_path);
 	case -EACCES:
 	case -EPERM:
-		return fail("cannot open store %s: %s (run m2masctl as the user m2masd runs "
+		return cli_fail(&c->cli, "cannot open store %s: %s (run m2masctl as the user m2masd runs "
 			    "as, or root)",
 			    c->store_path, strerror(-r));
 	case -EBUSY:
-		return fail("store %s is locked by another process; try again",
+		return cli_fail(&c->cli, "store %s is locked by another process; try again",
 			    c->store_path);
 	default:
-		return fail("cannot open store %s: %s", c->store_path, strerror(-r));
+		return cli_fail(&c->cli, "cannot open store %s: %s", c->store_path, strerror(-r));
 	}
 }
 
-/* Open the existing store: EXIT_OK and *ret, or the exit status after a message. */
+/* Open the existing store: CLI_EXIT_OK and *ret, or the exit status after a message. */
 static int ctl_open(struct ctl *c, struct store **ret)
 {
 	_cleanup_secret_ struct secret *mk = NULL;
@@ -291,14 +237,14 @@ static int ctl_open(struct ctl *c, struct store **ret)
 	int r;
 
 	r = ctl_resolve_paths(c);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	if (stat(c->store_path, &st) < 0) {
 		if (errno == ENOENT)
-			return fail("store %s does not exist (run m2masctl init, or check [store] "
+			return cli_fail(&c->cli, "store %s does not exist (run m2masctl init, or check [store] "
 				    "path)",
 				    c->store_path);
-		return fail("cannot access store %s: %s", c->store_path, strerror(errno));
+		return cli_fail(&c->cli, "cannot access store %s: %s", c->store_path, strerror(errno));
 	}
 	r = store_master_key_load(c->master_key_path, &mk);
 	if (r < 0)
@@ -306,24 +252,24 @@ static int ctl_open(struct ctl *c, struct store **ret)
 	r = store_open(c->store_path, mk->data, ret);
 	if (r < 0)
 		return report_open_error(c, r);
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
-static int report_node_error(const char *node_id, const char *action, int r)
+static int report_node_error(const struct ctl *c, const char *node_id, const char *action, int r)
 {
 	switch (r) {
 	case -ENOENT:
-		return fail("node '%s' not found (see m2masctl node list)", node_id);
+		return cli_fail(&c->cli, "node '%s' not found (see m2masctl node list)", node_id);
 	case -EEXIST:
-		return fail("node '%s' already exists (see m2masctl node show %s; delete it "
+		return cli_fail(&c->cli, "node '%s' already exists (see m2masctl node show %s; delete it "
 			    "first to replace it)",
 			    node_id, node_id);
 	case -EBUSY:
-		return fail("cannot %s node '%s': the store is locked by another process; "
+		return cli_fail(&c->cli, "cannot %s node '%s': the store is locked by another process; "
 			    "try again",
 			    action, node_id);
 	default:
-		return fail("cannot %s node '%s': %s", action, node_id, strerror(-r));
+		return cli_fail(&c->cli, "cannot %s node '%s': %s", action, node_id, strerror(-r));
 	}
 }
 
@@ -338,16 +284,16 @@ static int next_opt(const struct ctl *c, int argc, char **argv, const struct opt
 	opterr = 0;
 	/* Global options stop at the command word; a command's options may follow its
 	 * arguments (GNU getopt reorders argv). */
-	o = getopt_long(argc, argv, c->cmd[0] ? ":h" : "+:h", opts, NULL);
+	o = getopt_long(argc, argv, c->cli.cmd[0] ? ":h" : "+:h", opts, NULL);
 	if (o == ':') {
-		usage_error(c, "option '%s' needs a value", argv[optind - 1]);
+		cli_usage_error(&c->cli, "option '%s' needs a value", argv[optind - 1]);
 		return '?';
 	}
 	if (o == '?') {
 		if (optopt && optopt != '?')
-			usage_error(c, "unknown option '-%c'", optopt);
+			cli_usage_error(&c->cli, "unknown option '-%c'", optopt);
 		else
-			usage_error(c, "unknown option '%s'", argv[optind - 1]);
+			cli_usage_error(&c->cli, "unknown option '%s'", argv[optind - 1]);
 		return '?';
 	}
 	return o;
@@ -366,24 +312,24 @@ static int cmd_init(struct ctl *c, int argc, char **argv)
 	while ((o = next_opt(c, argc, argv, opts)) != -1) {
 		if (o == 'h') {
 			usage(stdout);
-			return EXIT_OK;
+			return CLI_EXIT_OK;
 		}
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (optind != argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+		return cli_no_more_args(&c->cli, argc, argv, optind);
 	r = ctl_resolve_paths(c);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	if (stat(c->store_path, &st) == 0)
-		return fail("store %s already exists; refusing to overwrite it", c->store_path);
+		return cli_fail(&c->cli, "store %s already exists; refusing to overwrite it", c->store_path);
 	r = store_master_key_create(c->master_key_path);
 	if (r == -EEXIST)
-		return fail("master key file %s already exists; refusing to overwrite it (a "
+		return cli_fail(&c->cli, "master key file %s already exists; refusing to overwrite it (a "
 			    "store encrypted under it would become unreadable)",
 			    c->master_key_path);
 	if (r < 0)
-		return fail("cannot create master key file %s: %s (does its folder exist?)",
+		return cli_fail(&c->cli, "cannot create master key file %s: %s (does its folder exist?)",
 			    c->master_key_path, strerror(-r));
 	r = store_master_key_load(c->master_key_path, &mk);
 	if (r >= 0)
@@ -391,7 +337,7 @@ static int cmd_init(struct ctl *c, int argc, char **argv)
 	if (r < 0) {
 		(void)unlink(c->master_key_path);
 		if (r == -ENOENT)
-			return fail("cannot create store %s: its folder does not exist",
+			return cli_fail(&c->cli, "cannot create store %s: its folder does not exist",
 				    c->store_path);
 		return report_open_error(c, r);
 	}
@@ -400,7 +346,7 @@ static int cmd_init(struct ctl *c, int argc, char **argv)
 		"m2masctl: created master key %s (mode 0600) and store %s\n"
 		"m2masctl: back up the master key: without it no key in the store can be read\n",
 		c->master_key_path, c->store_path);
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 /* ---- node ---- */
@@ -449,13 +395,13 @@ static int cmd_node_add(struct ctl *c, int argc, char **argv)
 			break;
 		case 'm':
 			if (parse_methods(optarg, n.methods, &n.n_methods) < 0)
-				return usage_error(c, "invalid --methods '%s' (a list such as "
+				return cli_usage_error(&c->cli, "invalid --methods '%s' (a list such as "
 						      "psk,pki; known: psk, pki, gba)",
 						   optarg);
 			break;
 		case 'l':
 			if (conf_parse_duration(optarg, &n.lifetime, err, sizeof(err)) < 0)
-				return usage_error(c, "invalid --lifetime '%s' (%s)", optarg, err);
+				return cli_usage_error(&c->cli, "invalid --lifetime '%s' (%s)", optarg, err);
 			break;
 		case 'f':
 			km_file = optarg;
@@ -465,23 +411,23 @@ static int cmd_node_add(struct ctl *c, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return CLI_EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind == argc)
-		return usage_error(c, "NODE-ID is missing");
+		return cli_usage_error(&c->cli, "NODE-ID is missing");
 	if (optind + 1 != argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_no_more_args(&c->cli, argc, argv, optind + 1);
 	if (!km_id || !target)
-		return usage_error(c, "--km-id and --target are required");
+		return cli_usage_error(&c->cli, "--km-id and --target are required");
 	if (!!km_file == generate)
-		return usage_error(c, "give exactly one of --km-file FILE and --generate-km");
+		return cli_usage_error(&c->cli, "give exactly one of --km-file FILE and --generate-km");
 	if (check_id(c, "node ID", argv[optind]) != 0 || check_id(c, "target", target) != 0)
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	if (strlen(km_id) > WIRE_KEY_ID_MAX || strpbrk(km_id, " \t\n") || !*km_id)
-		return usage_error(c, "--km-id '%s' is not valid (1 to %d characters, no blanks, "
+		return cli_usage_error(&c->cli, "--km-id '%s' is not valid (1 to %d characters, no blanks, "
 				      "e.g. km-1@mas.example.net)",
 				   km_id, WIRE_KEY_ID_MAX);
 	strcpy(n.node_id, argv[optind]);
@@ -493,24 +439,24 @@ static int cmd_node_add(struct ctl *c, int argc, char **argv)
 		if (r >= 0)
 			r = crypto_random(km->data, km->len);
 		if (r < 0)
-			return fail("cannot generate a key: %s", strerror(-r));
+			return cli_fail(&c->cli, "cannot generate a key: %s", strerror(-r));
 	} else {
 		r = read_km_file(km_file, &km);
 		if (r == -EINVAL)
-			return fail("%s does not hold a 32-byte key (32 raw bytes or 64 hex "
+			return cli_fail(&c->cli, "%s does not hold a 32-byte key (32 raw bytes or 64 hex "
 				    "digits)",
 				    strcmp(km_file, "-") == 0 ? "standard input" : km_file);
 		if (r < 0)
-			return fail("cannot read Km from %s: %s", km_file, strerror(-r));
+			return cli_fail(&c->cli, "cannot read Km from %s: %s", km_file, strerror(-r));
 	}
 
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	r = store_node_add(s, &n, km->data);
 	store_close(s);
 	if (r < 0)
-		return report_node_error(n.node_id, "add", r);
+		return report_node_error(c, n.node_id, "add", r);
 	if (generate) {
 		mas_key_to_hex(km->data, hex);
 		printf("%s\n", hex);
@@ -525,7 +471,7 @@ static int cmd_node_add(struct ctl *c, int argc, char **argv)
 	} else {
 		fprintf(stderr, "m2masctl: node '%s' added\n", n.node_id);
 	}
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 struct list_ctx {
@@ -542,11 +488,11 @@ static void print_node_json(const struct store_node *n)
 
 	format_time(n->created, created);
 	printf("{\"node_id\":");
-	json_string(n->node_id);
+	cli_json_string(stdout, n->node_id);
 	printf(",\"km_id\":");
-	json_string(n->km_id);
+	cli_json_string(stdout, n->km_id);
 	printf(",\"target_id\":");
-	json_string(n->target_id);
+	cli_json_string(stdout, n->target_id);
 	printf(",\"methods\":[");
 	for (size_t i = 0; i < n->n_methods; i++)
 		printf("%s\"%s\"", i ? "," : "", wire_method_to_string(n->methods[i]));
@@ -598,11 +544,11 @@ static int parse_list_opts(struct ctl *c, int argc, char **argv, bool *json, con
 			return -1;
 		} else {
 			if (o == 'n')
-				usage_error(c, "unknown option '--node'");
-			return EXIT_USAGE;
+				cli_usage_error(&c->cli, "unknown option '--node'");
+			return CLI_EXIT_USAGE;
 		}
 	}
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int cmd_node_list(struct ctl *c, int argc, char **argv)
@@ -612,24 +558,24 @@ static int cmd_node_list(struct ctl *c, int argc, char **argv)
 	int r;
 
 	r = parse_list_opts(c, argc, argv, &l.json, NULL);
-	if (r != EXIT_OK)
-		return r < 0 ? EXIT_OK : r;
+	if (r != CLI_EXIT_OK)
+		return r < 0 ? CLI_EXIT_OK : r;
 	if (optind != argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+		return cli_no_more_args(&c->cli, argc, argv, optind);
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	if (l.json)
 		printf("[");
 	r = store_node_foreach(s, list_node_cb, &l);
 	store_close(s);
 	if (r < 0)
-		return fail("cannot list nodes: %s", strerror(-r));
+		return cli_fail(&c->cli, "cannot list nodes: %s", strerror(-r));
 	if (l.json)
 		printf("%s]\n", l.count ? "\n" : "");
 	else if (l.count == 0)
 		fprintf(stderr, "m2masctl: no nodes (add one with m2masctl node add)\n");
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int count_assoc_cb(const struct store_assoc *a, void *userdata)
@@ -664,16 +610,16 @@ static int node_arg(struct ctl *c, int argc, char **argv, size_t n_extra, bool *
 			return -1;
 		} else {
 			if (o == 'j')
-				usage_error(c, "unknown option '--json'");
-			return EXIT_USAGE;
+				cli_usage_error(&c->cli, "unknown option '--json'");
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind == argc)
-		return usage_error(c, "NODE-ID is missing");
+		return cli_usage_error(&c->cli, "NODE-ID is missing");
 	if ((size_t)(argc - optind) < 1 + n_extra)
-		return usage_error(c, "an argument is missing after '%s'", argv[argc - 1]);
+		return cli_usage_error(&c->cli, "an argument is missing after '%s'", argv[argc - 1]);
 	if ((size_t)(argc - optind) > 1 + n_extra)
-		return usage_error(c, "unexpected argument '%s'", argv[optind + 1 + n_extra]);
+		return cli_no_more_args(&c->cli, argc, argv, optind + 1 + (int)n_extra);
 	return check_id(c, "node ID", argv[optind]);
 }
 
@@ -687,22 +633,22 @@ static int cmd_node_show(struct ctl *c, int argc, char **argv)
 	int r;
 
 	r = node_arg(c, argc, argv, 0, &l.json);
-	if (r != EXIT_OK)
-		return r < 0 ? EXIT_OK : r;
+	if (r != CLI_EXIT_OK)
+		return r < 0 ? CLI_EXIT_OK : r;
 	id = argv[optind];
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	r = store_node_get(s, id, &n);
 	if (r >= 0)
 		r = store_assoc_foreach(s, id, count_assoc_cb, &l);
 	store_close(s);
 	if (r < 0)
-		return report_node_error(id, "show", r);
+		return report_node_error(c, id, "show", r);
 	if (l.json) {
 		print_node_json(&n);
 		printf("\n");
-		return EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	format_methods(n.methods, n.n_methods, methods);
 	format_duration(n.lifetime, lifetime);
@@ -718,7 +664,7 @@ static int cmd_node_show(struct ctl *c, int argc, char **argv)
 	       n.node_id, n.km_id, n.target_id[0] ? n.target_id : "(none)", methods, lifetime,
 	       store_node_state_to_string(n.state), created, l.n_active, l.n_expired,
 	       l.n_revoked);
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 enum node_op {
@@ -742,21 +688,21 @@ static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 	int r;
 
 	r = node_arg(c, argc, argv, op >= NODE_OP_SET_TARGET ? 1 : 0, NULL);
-	if (r != EXIT_OK)
-		return r < 0 ? EXIT_OK : r;
+	if (r != CLI_EXIT_OK)
+		return r < 0 ? CLI_EXIT_OK : r;
 	id = argv[optind];
 	if (op >= NODE_OP_SET_TARGET)
 		value = argv[optind + 1];
 	if (op == NODE_OP_SET_TARGET && check_id(c, "target", value) != 0)
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	if (op == NODE_OP_SET_METHODS && parse_methods(value, methods, &n_methods) < 0)
-		return usage_error(c, "invalid method list '%s' (e.g. psk,pki; known: psk, pki, gba)",
+		return cli_usage_error(&c->cli, "invalid method list '%s' (e.g. psk,pki; known: psk, pki, gba)",
 				   value);
 	if (op == NODE_OP_SET_LIFETIME && conf_parse_duration(value, &lifetime, err, sizeof(err)) < 0)
-		return usage_error(c, "invalid lifetime '%s' (%s; 0 = the MAS default)", value, err);
+		return cli_usage_error(&c->cli, "invalid lifetime '%s' (%s; 0 = the MAS default)", value, err);
 
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	switch (op) {
 	case NODE_OP_REVOKE:
@@ -777,7 +723,7 @@ static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 	}
 	store_close(s);
 	if (r < 0)
-		return report_node_error(id, verbs[op], r);
+		return report_node_error(c, id, verbs[op], r);
 	switch (op) {
 	case NODE_OP_REVOKE:
 		fprintf(stderr, "m2masctl: node '%s' revoked, with all its associations\n", id);
@@ -789,7 +735,7 @@ static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 		fprintf(stderr, "m2masctl: node '%s' updated\n", id);
 		break;
 	}
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int cmd_node_revoke(struct ctl *c, int argc, char **argv)
@@ -831,15 +777,15 @@ static int list_assoc_cb(const struct store_assoc *a, void *userdata)
 		printf("%s\n  {\"kcid\":\"%s\"", l->count ? "," : "", kcid);
 		if (l->fqdn) {
 			printf(",\"key_id\":\"%s@", kcid);
-			json_string(l->fqdn);
+			cli_json_string(stdout, l->fqdn);
 			printf(",");
 		} else {
 			printf(",");
 		}
 		printf("\"node_id\":");
-		json_string(a->node_id);
+		cli_json_string(stdout, a->node_id);
 		printf(",\"target_id\":");
-		json_string(a->target_id);
+		cli_json_string(stdout, a->target_id);
 		printf(",\"method\":\"%s\",\"created\":%llu,\"expiry\":%llu,\"state\":\"%s\"}",
 		       wire_method_to_string(a->method), (unsigned long long)a->created,
 		       (unsigned long long)a->expiry, assoc_state(a, l->now));
@@ -864,32 +810,32 @@ static int cmd_assoc_list(struct ctl *c, int argc, char **argv)
 	int r;
 
 	r = parse_list_opts(c, argc, argv, &l.json, &node);
-	if (r != EXIT_OK)
-		return r < 0 ? EXIT_OK : r;
+	if (r != CLI_EXIT_OK)
+		return r < 0 ? CLI_EXIT_OK : r;
 	if (optind != argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+		return cli_no_more_args(&c->cli, argc, argv, optind);
 	if (node && check_id(c, "node ID", node) != 0)
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	l.fqdn = c->fqdn;
 	r = node ? store_node_get(s, node, &n) : 0;
 	if (r < 0) {
 		store_close(s);
-		return report_node_error(node, "list the associations of", r);
+		return report_node_error(c, node, "list the associations of", r);
 	}
 	if (l.json)
 		printf("[");
 	r = store_assoc_foreach(s, node, list_assoc_cb, &l);
 	store_close(s);
 	if (r < 0)
-		return fail("cannot list associations: %s", strerror(-r));
+		return cli_fail(&c->cli, "cannot list associations: %s", strerror(-r));
 	if (l.json)
 		printf("%s]\n", l.count ? "\n" : "");
 	else if (l.count == 0)
 		fprintf(stderr, "m2masctl: no associations\n");
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 /* "hex(KcID)" or "hex(KcID)@MAS-FQDN" -> KcID. */
@@ -900,15 +846,8 @@ static int parse_kcid(const char *s, uint8_t kcid[static STORE_KCID_LEN])
 
 	if (len != 2 * STORE_KCID_LEN || (at && at[1] == '\0'))
 		return -EINVAL;
-	for (size_t i = 0; i < STORE_KCID_LEN; i++) {
-		unsigned v;
-		char byte[3] = { s[2 * i], s[2 * i + 1], '\0' };
-
-		if (!strchr("0123456789abcdefABCDEF", byte[0]) ||
-		    !strchr("0123456789abcdefABCDEF", byte[1]) || sscanf(byte, "%2x", &v) != 1)
-			return -EINVAL;
-		kcid[i] = (uint8_t)v;
-	}
+	if (hex_decode(s, STORE_KCID_LEN, kcid) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -922,29 +861,29 @@ static int cmd_assoc_revoke(struct ctl *c, int argc, char **argv)
 	while ((o = next_opt(c, argc, argv, opts)) != -1) {
 		if (o == 'h') {
 			usage(stdout);
-			return EXIT_OK;
+			return CLI_EXIT_OK;
 		}
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (optind == argc)
-		return usage_error(c, "KCID or KEY-ID is missing");
+		return cli_usage_error(&c->cli, "KCID or KEY-ID is missing");
 	if (optind + 1 != argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_no_more_args(&c->cli, argc, argv, optind + 1);
 	if (parse_kcid(argv[optind], kcid) < 0)
-		return usage_error(c, "'%s' is not a key ID (32 hex digits, optionally "
+		return cli_usage_error(&c->cli, "'%s' is not a key ID (32 hex digits, optionally "
 				      "followed by @MAS-FQDN)",
 				   argv[optind]);
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	r = store_assoc_revoke(s, kcid);
 	store_close(s);
 	if (r == -ENOENT)
-		return fail("association '%s' not found (see m2masctl assoc list)", argv[optind]);
+		return cli_fail(&c->cli, "association '%s' not found (see m2masctl assoc list)", argv[optind]);
 	if (r < 0)
-		return fail("cannot revoke association '%s': %s", argv[optind], strerror(-r));
+		return cli_fail(&c->cli, "cannot revoke association '%s': %s", argv[optind], strerror(-r));
 	fprintf(stderr, "m2masctl: association %s revoked\n", argv[optind]);
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int cmd_assoc_purge(struct ctl *c, int argc, char **argv)
@@ -956,21 +895,21 @@ static int cmd_assoc_purge(struct ctl *c, int argc, char **argv)
 	while ((o = next_opt(c, argc, argv, opts)) != -1) {
 		if (o == 'h') {
 			usage(stdout);
-			return EXIT_OK;
+			return CLI_EXIT_OK;
 		}
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (optind != argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+		return cli_no_more_args(&c->cli, argc, argv, optind);
 	r = ctl_open(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	r = store_assoc_purge_expired(s, (uint64_t)time(NULL));
 	store_close(s);
 	if (r < 0)
-		return fail("cannot purge associations: %s", strerror(-r));
+		return cli_fail(&c->cli, "cannot purge associations: %s", strerror(-r));
 	fprintf(stderr, "m2masctl: removed %d expired association%s\n", r, r == 1 ? "" : "s");
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 /* ---- dispatch ---- */
@@ -1008,7 +947,7 @@ static int run(struct ctl *c, int argc, char **argv)
 	char cmd[64];
 	int o;
 
-	c->cmd = "";
+	c->cli.cmd = "";
 	while ((o = next_opt(c, argc, argv, opts)) != -1) {
 		switch (o) {
 		case 'c':
@@ -1019,30 +958,30 @@ static int run(struct ctl *c, int argc, char **argv)
 			free(c->store_path);
 			c->store_path = strdup(optarg);
 			if (!c->store_path)
-				return fail("out of memory");
+				return cli_fail(&c->cli, "out of memory");
 			break;
 		case 'k':
 			free(c->master_key_path);
 			c->master_key_path = strdup(optarg);
 			if (!c->master_key_path)
-				return fail("out of memory");
+				return cli_fail(&c->cli, "out of memory");
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return CLI_EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind == argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	argc -= optind;
 	argv += optind;
 	if (strcmp(argv[0], "help") == 0) {
 		usage(stdout);
-		return EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct command *cm = &commands[i];
@@ -1055,32 +994,32 @@ static int run(struct ctl *c, int argc, char **argv)
 			continue;
 		snprintf(cmd, sizeof(cmd), "%s%s%s", cm->group ? cm->group : "",
 			 cm->group ? " " : "", cm->name);
-		c->cmd = cmd;
+		c->cli.cmd = cmd;
 		optind = 0; /* glibc: start a fresh scan of the new argv */
 		return cm->run(c, argc - skip, argv + skip);
 	}
 	if ((strcmp(argv[0], "node") == 0 || strcmp(argv[0], "assoc") == 0) && argc < 2) {
 		fprintf(stderr, "m2masctl: '%s' needs a subcommand (see m2masctl --help)\n",
 			argv[0]);
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	fprintf(stderr, "m2masctl: unknown command '%s%s%s' (see m2masctl --help)\n", argv[0],
 		argc > 1 && (strcmp(argv[0], "node") == 0 || strcmp(argv[0], "assoc") == 0) ? " " : "",
 		argc > 1 && (strcmp(argv[0], "node") == 0 || strcmp(argv[0], "assoc") == 0) ? argv[1] :
 											      "");
-	return EXIT_USAGE;
+	return CLI_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { .config_path = MAS_CONF_DEFAULT };
+	struct ctl c = { .cli = { .tool = "m2masctl", .cmd = "" }, .config_path = MAS_CONF_DEFAULT };
 	int r;
 
 	r = run(&c, argc, argv);
 	free(c.store_path);
 	free(c.master_key_path);
 	free(c.fqdn);
-	if (fflush(stdout) != 0 && r == EXIT_OK)
-		r = fail("cannot write to standard output: %s", strerror(errno));
+	if (fflush(stdout) != 0 && r == CLI_EXIT_OK)
+		r = cli_fail(&c.cli, "cannot write to standard output: %s", strerror(errno));
 	return r;
 }
