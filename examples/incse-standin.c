@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/sa.h"
@@ -274,22 +275,10 @@ out:
 
 static int write_port_file(const char *path, uint16_t port)
 {
-	char tmp[4096];
-	FILE *f;
+	char line[16];
+	int n = snprintf(line, sizeof(line), "%u\n", port);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "%u\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		int r = -errno;
-
-		unlink(tmp);
-		return r;
-	}
-	return 0;
+	return fileio_write_atomic(path, line, (size_t)n, 0644);
 }
 
 static void usage(FILE *f)

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "common/conf.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/sa.h"
 #include "common/secret.h"
@@ -259,23 +260,10 @@ static void close_resources(struct daemon *d)
 
 static int write_port_file(const char *path, uint16_t est, uint16_t ret)
 {
-	_cleanup_free_ char *tmp = NULL;
-	FILE *f;
-	int r = 0;
+	char line[64];
+	int n = snprintf(line, sizeof(line), "establish=%u retrieve=%u\n", est, ret);
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -ENOMEM;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "establish=%u retrieve=%u\n", est, ret);
-	if (fclose(f) != 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return fileio_write_atomic(path, line, (size_t)n, 0644);
 }
 
 static bool str_differs(const char *a, const char *b)

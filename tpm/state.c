@@ -9,6 +9,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "common/conf.h"
+#include "common/fileio.h"
 #include "common/secret.h"
 #include "tpm/tpm-internal.h"
 
@@ -46,54 +47,16 @@ static int path_join(const char *dir, const char *name, char **ret)
 int tpm_file_write_atomic(struct tpm_ctx *t, const char *dir, const char *name, const void *data,
 			  size_t len)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
-	const uint8_t *p = data;
-	int fd, r;
+	_cleanup_free_ char *path = NULL;
+	int r;
 
 	r = path_join(dir, name, &path);
 	if (r < 0)
 		return r;
-	if (asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
-	if (fchmod(fd, 0600) < 0) {
-		r = tpm_fail(t, -errno, 0, "cannot chmod %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0) {
-		r = tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = tpm_fail(t, -errno, 0, "cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		r = tpm_fail(t, -errno, 0, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto fail;
-	}
+	r = fileio_write_atomic(path, data, len, 0600);
+	if (r < 0)
+		return tpm_fail(t, r, 0, "cannot write %s: %s", path, strerror(-r));
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	(void)unlink(tmp);
-	return r;
 }
 
 int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC *pub,
@@ -139,36 +102,23 @@ int tpm_file_read(struct tpm_ctx *t, const char *dir, const char *name, uint8_t 
 		  const char *missing, const char *remedy, const char *fix)
 {
 	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t n = 0;
 	int r;
 
 	r = path_join(dir, name, &path);
 	if (r < 0)
 		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return tpm_fail(t, -ENOENT, 0, "%s: %s is missing (%s)", missing, path,
-					remedy);
-		return tpm_fail(t, -errno, 0, "cannot read %s: %s%s", path, strerror(errno),
-				errno == EACCES ? " (run as the m2msa user or root)" : "");
+	r = fileio_read(path, buf, *len, len);
+	switch (r) {
+	case 0:
+		return 0;
+	case -ENOENT:
+		return tpm_fail(t, r, 0, "%s: %s is missing (%s)", missing, path, remedy);
+	case -EFBIG:
+		return tpm_fail(t, -EBADMSG, 0, "%s is corrupt: too large (%s)", path, fix);
+	default:
+		return tpm_fail(t, r, 0, "cannot read %s: %s%s", path, strerror(-r),
+				r == -EACCES ? " (run as the m2msa user or root)" : "");
 	}
-	for (;;) {
-		ssize_t k = read(fd, buf + n, *len - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return tpm_fail(t, -errno, 0, "cannot read %s: %s", path, strerror(errno));
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (n == *len)
-			return tpm_fail(t, -EBADMSG, 0, "%s is corrupt: too large (%s)", path, fix);
-	}
-	*len = n;
-	return 0;
 }
 
 /* A km.pub/km.priv blob of the provisioned key. */

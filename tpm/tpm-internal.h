@@ -53,13 +53,13 @@ void tpm_pcr_selection(uint32_t mask, TPML_PCR_SELECTION *ret);
 void tpm_pcrs_format(uint32_t mask, char *buf, size_t len);
 
 /* state dir files (state.c) */
-/* Write dir/name atomically (temp file, fsync, rename), mode 0600. */
+/* Write dir/name atomically (common/fileio.h), mode 0600. */
 int tpm_file_write_atomic(struct tpm_ctx *t, const char *dir, const char *name, const void *data,
 			  size_t len);
 /*
  * Read dir/name into buf (*len: its size in, the bytes read out). A missing file
- * fails with -ENOENT and "<missing>: <path> is missing (<remedy>)", a file that
- * fills buf with -EBADMSG and "<path> is corrupt: too large (<fix>)".
+ * fails with -ENOENT and "<missing>: <path> is missing (<remedy>)", a file larger
+ * than buf with -EBADMSG and "<path> is corrupt: too large (<fix>)".
  */
 int tpm_file_read(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf, size_t *len,
 		  const char *missing, const char *remedy, const char *fix);
