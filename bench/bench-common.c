@@ -16,6 +16,7 @@
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "harness.h"
+#include "mas/keyfile.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
 
@@ -110,7 +111,7 @@ void bench_store(const char *node_id, const uint8_t *methods, size_t n_methods)
 	_cleanup_secret_ struct secret *master = NULL;
 	struct store *s = NULL;
 
-	if (store_master_key_create(mk) < 0 || store_master_key_load(mk, &master) < 0 ||
+	if (mas_master_key_create(mk) < 0 || mas_master_key_load(mk, &master) < 0 ||
 	    store_open(db, master->data, &s) < 0)
 		bench_die("cannot create the MAS store");
 	if (node_id) {

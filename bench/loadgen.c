@@ -33,6 +33,7 @@
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas-retrieve.h"
+#include "mas/keyfile.h"
 #include "mas/store.h"
 
 #define TARGET "/in-cse"
@@ -70,7 +71,7 @@ static void add_nodes(void)
 	struct store *s = NULL;
 	int r;
 
-	if (store_master_key_load(opt.master_key, &mk) < 0 || store_open(opt.store, mk->data, &s) < 0)
+	if (mas_master_key_load(opt.master_key, &mk) < 0 || store_open(opt.store, mk->data, &s) < 0)
 		bench_die("cannot open the store %s", opt.store);
 	nodes = calloc((size_t)opt.nodes, sizeof(*nodes));
 	if (!nodes)

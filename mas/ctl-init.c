@@ -7,6 +7,7 @@
 
 #include "common/secret.h"
 #include "mas/ctl.h"
+#include "mas/keyfile.h"
 
 int ctl_init(struct ctl *c, int argc, char **argv)
 {
@@ -23,7 +24,7 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 		return r;
 	if (stat(c->store_path, &st) == 0)
 		return cli_fail(&c->cli, "store %s already exists; refusing to overwrite it", c->store_path);
-	r = store_master_key_create(c->master_key_path);
+	r = mas_master_key_create(c->master_key_path);
 	if (r == -EEXIST)
 		return cli_fail(&c->cli, "master key file %s already exists; refusing to overwrite it (a "
 			    "store encrypted under it would become unreadable)",
@@ -31,7 +32,7 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(&c->cli, "cannot create master key file %s: %s (does its folder exist?)",
 			    c->master_key_path, strerror(-r));
-	r = store_master_key_load(c->master_key_path, &mk);
+	r = mas_master_key_load(c->master_key_path, &mk);
 	if (r >= 0)
 		r = store_open(c->store_path, mk->data, &s);
 	if (r < 0) {

@@ -8,6 +8,7 @@
 #include "common/conf.h"
 #include "common/secret.h"
 #include "mas/ctl.h"
+#include "mas/keyfile.h"
 #include "mas/mas-conf.h"
 
 int ctl_resolve_paths(struct ctl *c)
@@ -104,7 +105,7 @@ int ctl_open(struct ctl *c, struct store **ret)
 				    c->store_path);
 		return cli_fail(&c->cli, "cannot access store %s: %s", c->store_path, strerror(errno));
 	}
-	r = store_master_key_load(c->master_key_path, &mk);
+	r = mas_master_key_load(c->master_key_path, &mk);
 	if (r < 0)
 		return report_key_error(c, r);
 	r = store_open(c->store_path, mk->data, ret);

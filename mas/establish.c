@@ -319,7 +319,7 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 	if (r < 0) {
 		log_error("cannot register the association of node %s (from %s) in the store %s: "
 			  "%s%s",
-			  st->node_id, peer->name, store_filename(ctx->store), strerror(-r),
+			  st->node_id, peer->name, store_location(ctx->store), strerror(-r),
 			  r == -ENOSPC ? " (free space on that filesystem; m2masd recovers by itself)" :
 					 "");
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Reading 32-byte keys given as raw bytes or hex digits (master key, Km files). */
+/* 32-byte key files (raw bytes or hex digits): Km files, and the MAS master key file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
+#include "common/fileio.h"
 #include "common/hex.h"
 #include "mas/keyfile.h"
 
@@ -75,4 +79,37 @@ out:
 void mas_key_to_hex(const uint8_t key[static MAS_KEY_LEN], char out[static 2 * MAS_KEY_LEN + 1])
 {
 	hex_encode(key, MAS_KEY_LEN, out);
+}
+
+int mas_master_key_load(const char *path, struct secret **ret)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return -EPERM;
+	return mas_key_read_fd(fd, ret);
+}
+
+int mas_master_key_create(const char *path)
+{
+	_cleanup_key32_ struct key32 k = { { 0 } };
+	char hex[2 * MAS_KEY_LEN + 1];
+	int r;
+
+	r = crypto_random(k.b, sizeof(k.b));
+	if (r < 0)
+		return r;
+	mas_key_to_hex(k.b, hex);
+	hex[2 * MAS_KEY_LEN] = '\n';
+	r = fileio_write_exclusive(path, hex, sizeof(hex), 0600);
+	secret_wipe(hex, sizeof(hex));
+	return r;
 }

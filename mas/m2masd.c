@@ -20,6 +20,7 @@
 #include "mas/mas-conf.h"
 #include "mas/ratelimit.h"
 #include "mas/server.h"
+#include "mas/keyfile.h"
 #include "mas/store.h"
 
 /* Rate-limiting table: node IDs and addresses tracked at once. */
@@ -210,7 +211,7 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s (target_ca)", tls_err);
 		return -EINVAL;
 	}
-	r = store_master_key_load(d->conf.master_key, &mk);
+	r = mas_master_key_load(d->conf.master_key, &mk);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot read master key %s: %s%s", d->conf.master_key,
 			 strerror(-r),

@@ -37,7 +37,6 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/wire.h"
-#include "mas/keyfile.h"
 #include "mas/store.h"
 
 #define STORE_APP_ID 0x6d326d61 /* "m2ma" */
@@ -639,68 +638,11 @@ fail:
 	return r;
 }
 
-const char *store_filename(const struct store *s)
+const char *store_location(const struct store *s)
 {
 	const char *p = s && s->db ? sqlite3_db_filename(s->db, "main") : NULL;
 
 	return p && *p ? p : "(the store)";
-}
-
-/* ---- master key file ---- */
-
-int store_master_key_load(const char *path, struct secret **ret)
-{
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return -EPERM;
-	return mas_key_read_fd(fd, ret);
-}
-
-int store_master_key_create(const char *path)
-{
-	_cleanup_key32_ struct key32 k = { { 0 } };
-	char hex[2 * KEY_LEN + 2];
-	size_t off = 0;
-	int fd, r;
-
-	r = crypto_random(k.b, sizeof(k.b));
-	if (r < 0)
-		return r;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	mas_key_to_hex(k.b, hex);
-	hex[2 * KEY_LEN] = '\n';
-	r = 0;
-	if (fchmod(fd, 0600) < 0)
-		r = -errno;
-	while (r == 0 && off < sizeof(hex) - 1) {
-		ssize_t n = write(fd, hex + off, sizeof(hex) - 1 - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		else
-			off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	secret_wipe(hex, sizeof(hex));
-	if (r < 0)
-		(void)unlink(path);
-	return r;
 }
 
 /* ---- nodes ---- */

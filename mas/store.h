@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The MAS node store: nodes (subscriptions) and associations (registered keys).
- * One interface; SQLite is the embedded default (store-sqlite.c). Km, Kc and
- * AE roots are encrypted at rest with AES-256-GCM under the MAS master key
- * (common/crypto.h crypto_seal), each record's ID bound as additional data,
- * so a blob moved to another row does not decrypt.
- * Nothing here logs; listings never carry key bytes.
+ * This is the one interface m2masd and m2masctl use, whatever keeps the rows; a
+ * backend implements every function below in its own file (store-sqlite.c, the
+ * embedded default; each backend documents its location format and files there).
+ * The master key comes from the caller (mas/keyfile.h reads its file). Km, Kc
+ * and AE roots are encrypted at rest with AES-256-GCM under it (common/crypto.h
+ * crypto_seal), each record's ID bound as additional data, so a blob moved to
+ * another row does not decrypt; a backend stores only sealed key blobs.
+ * Errors are -errno, the same for every backend (below). Nothing here logs;
+ * listings never carry key bytes.
  */
 #pragma once
 
@@ -49,20 +53,17 @@ struct store_assoc {
 };
 
 /*
- * Open (creating the schema if needed) the SQLite store at path with the
- * 32-byte master key. The master key is copied into locked memory.
- * Errors: -ENOENT (folder missing), -EACCES, -EIO (not a store / corrupt).
+ * Open (creating the schema if needed) the store at location (for SQLite a file
+ * path) with the 32-byte master key, which is copied into locked memory.
+ * Errors: -ENOENT (location missing, e.g. its folder), -EACCES/-EPERM, -EIO (not
+ * a store, or damaged), -EPROTO (unknown schema), -EKEYREJECTED (the master key
+ * is not this store's), -EBUSY (locked).
  */
-int store_open(const char *path, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
+int store_open(const char *location, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
 	       struct store **ret);
 void store_close(struct store *s);
-/* The store's file (absolute, as SQLite resolved it), for messages. */
-const char *store_filename(const struct store *s);
-
-/* Read a 32-byte master key file (raw 32 bytes or 64 hex digits); refuses group/other-readable files with -EPERM. */
-int store_master_key_load(const char *path, struct secret **ret);
-/* Create a new random master key file, mode 0600; -EEXIST if present. */
-int store_master_key_create(const char *path);
+/* Where the store is (for SQLite the absolute file name), for messages. */
+const char *store_location(const struct store *s);
 
 /* Nodes. -EEXIST if node_id is taken, -ENOENT if unknown. */
 int store_node_add(struct store *s, const struct store_node *n, const uint8_t km[static 32]);

@@ -18,6 +18,7 @@
 #include "fixture.h"
 #include "harness.h"
 #include "secrets.h"
+#include "mas/keyfile.h"
 #include "tpm/keystore.h"
 
 const char *fixture_builddir(void)
@@ -54,7 +55,7 @@ struct store *fixture_store_open(const char *db, const char *master)
 	_cleanup_secret_ struct secret *mk = NULL;
 	struct store *s = NULL;
 
-	cr_assert_eq(store_master_key_load(master, &mk), 0);
+	cr_assert_eq(mas_master_key_load(master, &mk), 0);
 	cr_assert_eq(store_open(db, mk->data, &s), 0);
 	return s;
 }
@@ -165,7 +166,7 @@ void mas_fixture_init(struct mas_fixture *m)
 	m->conf = mas_fixture_path(m, "m2masd.conf");
 	m->log = mas_fixture_path(m, "m2masd.log");
 	m->ports = mas_fixture_path(m, "mas.ports");
-	cr_assert_eq(store_master_key_create(m->master), 0);
+	cr_assert_eq(mas_master_key_create(m->master), 0);
 	store_close(mas_fixture_store(m));
 	mas_fixture_write_conf(m, NULL);
 	cr_assert_eq(tls_init(), 0);

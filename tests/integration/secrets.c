@@ -12,6 +12,7 @@
 
 #include "common/sa.h"
 #include "common/secret.h"
+#include "mas/keyfile.h"
 #include "mas/store.h"
 #include "secrets.h"
 
@@ -237,7 +238,7 @@ int secrets_note_store(const char *db, const char *master, const char *dir)
 		return -ENOMEM;
 	if (dir && (r = for_each_log(dir, collect_ae_ids, ids)) < 0)
 		goto out;
-	r = store_master_key_load(master, &mk);
+	r = mas_master_key_load(master, &mk);
 	if (r < 0)
 		goto out;
 	r = store_open(db, mk->data, &w.s);

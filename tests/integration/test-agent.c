@@ -26,6 +26,7 @@
 #include "common/tls.h"
 #include "fixture.h"
 #include "harness.h"
+#include "mas/keyfile.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
 #include "secrets.h"
@@ -252,7 +253,7 @@ static void setup(void)
 	fx.status = path("status.json");
 	fx.conf = path("m2msad.conf");
 	fx.agent_log = path("m2msad.log");
-	cr_assert_eq(store_master_key_create(fx.master), 0);
+	cr_assert_eq(mas_master_key_create(fx.master), 0);
 	cr_assert_eq(crypto_random(fx.km, sizeof(fx.km)), 0);
 	provision();
 }

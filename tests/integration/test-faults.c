@@ -36,6 +36,7 @@
 #include "common/tls.h"
 #include "fixture.h"
 #include "harness.h"
+#include "mas/keyfile.h"
 #include "mas/store.h"
 #include "secrets.h"
 
@@ -77,7 +78,7 @@ static void add_node(void)
 	static const uint8_t psk = WIRE_METHOD_PSK;
 
 	if (access(fx.master, F_OK) != 0)
-		cr_assert_eq(store_master_key_create(fx.master), 0);
+		cr_assert_eq(mas_master_key_create(fx.master), 0);
 	fixture_add_node(fx.db, fx.master, NODE, "km-f@" FQDN, fx.km, &psk, 1, 0);
 }
 

@@ -89,7 +89,7 @@ static struct store *open_store(void)
 	_cleanup_secret_ struct secret *mk = NULL;
 	struct store *s = NULL;
 
-	cr_assert_eq(store_master_key_load(key_path, &mk), 0);
+	cr_assert_eq(mas_master_key_load(key_path, &mk), 0);
 	cr_assert_eq(store_open(store_path, mk->data, &s), 0);
 	return s;
 }
@@ -356,7 +356,7 @@ Test(m2masctl, failures_exit_1_and_name_the_fix)
 	run_free(&r);
 
 	cr_assert_eq(unlink(key_path), 0);
-	cr_assert_eq(store_master_key_create(key_path), 0);
+	cr_assert_eq(mas_master_key_create(key_path), 0);
 	r = ctl("node", "list");
 	cr_assert_eq(r.status, 1, "another master key");
 	cr_assert(strstr(r.err, "does not belong"), "%s", r.err);

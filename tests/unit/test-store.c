@@ -591,12 +591,12 @@ Test(store, master_key_group_readable_is_eperm)
 
 	snprintf(path, sizeof(path), "%s/mk", dir);
 	write_file(path, mk, sizeof(mk), 0644);
-	cr_assert_eq(store_master_key_load(path, &k), -EPERM);
+	cr_assert_eq(mas_master_key_load(path, &k), -EPERM);
 	cr_assert_null(k);
 	cr_assert_eq(chmod(path, 0640), 0);
-	cr_assert_eq(store_master_key_load(path, &k), -EPERM);
+	cr_assert_eq(mas_master_key_load(path, &k), -EPERM);
 	cr_assert_eq(chmod(path, 0600), 0);
-	cr_assert_eq(store_master_key_load(path, &k), 0);
+	cr_assert_eq(mas_master_key_load(path, &k), 0);
 	cr_assert(secret_equal(k->data, mk, 32));
 	secret_free(k);
 }
@@ -610,24 +610,24 @@ Test(store, master_key_raw_and_hex_agree)
 
 	snprintf(path, sizeof(path), "%s/mk", dir);
 	write_file(path, mk, sizeof(mk), 0600);
-	cr_assert_eq(store_master_key_load(path, &raw), 0);
+	cr_assert_eq(mas_master_key_load(path, &raw), 0);
 	mas_key_to_hex(mk, text);
 	strcat(text, "\n");
 	write_file(path, text, strlen(text), 0600);
-	cr_assert_eq(store_master_key_load(path, &hex), 0);
+	cr_assert_eq(mas_master_key_load(path, &hex), 0);
 	cr_assert(secret_equal(raw->data, mk, 32));
 	cr_assert(secret_equal(hex->data, mk, 32));
 
 	text[10] = 'x';
 	write_file(path, text, strlen(text), 0600);
-	cr_assert_eq(store_master_key_load(path, &bad), -EINVAL, "not hex");
+	cr_assert_eq(mas_master_key_load(path, &bad), -EINVAL, "not hex");
 	write_file(path, mk, 31, 0600);
-	cr_assert_eq(store_master_key_load(path, &bad), -EINVAL, "31 bytes");
+	cr_assert_eq(mas_master_key_load(path, &bad), -EINVAL, "31 bytes");
 	write_file(path, "", 0, 0600);
-	cr_assert_eq(store_master_key_load(path, &bad), -EINVAL, "empty");
+	cr_assert_eq(mas_master_key_load(path, &bad), -EINVAL, "empty");
 	cr_assert_null(bad);
 	snprintf(path, sizeof(path), "%s/absent", dir);
-	cr_assert_eq(store_master_key_load(path, &bad), -ENOENT);
+	cr_assert_eq(mas_master_key_load(path, &bad), -ENOENT);
 }
 
 Test(store, master_key_create)
@@ -640,13 +640,13 @@ Test(store, master_key_create)
 	snprintf(path, sizeof(path), "%s/mk", dir);
 	snprintf(path2, sizeof(path2), "%s/mk2", dir);
 	umask(0);
-	cr_assert_eq(store_master_key_create(path), 0);
+	cr_assert_eq(mas_master_key_create(path), 0);
 	cr_assert_eq(stat(path, &sb), 0);
 	cr_assert_eq(sb.st_mode & 0777, 0600, "mode 0600 whatever the umask");
-	cr_assert_eq(store_master_key_create(path), -EEXIST, "never overwritten");
-	cr_assert_eq(store_master_key_create(path2), 0);
-	cr_assert_eq(store_master_key_load(path, &a), 0);
-	cr_assert_eq(store_master_key_load(path2, &b), 0);
+	cr_assert_eq(mas_master_key_create(path), -EEXIST, "never overwritten");
+	cr_assert_eq(mas_master_key_create(path2), 0);
+	cr_assert_eq(mas_master_key_load(path, &a), 0);
+	cr_assert_eq(mas_master_key_load(path2, &b), 0);
 	cr_assert_not(secret_equal(a->data, b->data, 32), "two keys differ (random)");
 	st = NULL;
 	cr_assert_eq(store_open(db_path, a->data, &st), 0, "a created key opens a store");
