@@ -32,8 +32,8 @@
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "common/tls.h"
-#include "mas-retrieve.h"
 #include "mas/keyfile.h"
+#include "mas/retrieve-client.h"
 #include "mas/store.h"
 
 #define TARGET "/in-cse"

@@ -3,7 +3,7 @@
  * m2msa-incse-standin: a stand-in for the IN-CSE (or the TLS front before it).
  * It accepts TLS 1.3 PSK clients (psk_dhe_ke, TLS13-AES128-GCM-SHA256), and for
  * each PSK identity it is offered it retrieves the key from the MAS over mutual
- * TLS (examples/mas-retrieve.c). Serves one connection at a time. See docs/incse.md.
+ * TLS (mas/retrieve-client.c). Serves one connection at a time. See docs/incse.md.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -28,7 +28,7 @@
 #include "common/secret.h"
 #include "common/tls.h"
 #include "common/wire.h"
-#include "examples/mas-retrieve.h"
+#include "mas/retrieve-client.h"
 
 #define STANDIN_IDENTITY_MAX 128 /* TS-0003 10.4; also wolfSSL's MAX_PSK_ID_LEN */
 #define STANDIN_LINE_MAX 256

@@ -19,7 +19,7 @@
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/wire.h"
-#include "examples/mas-retrieve.h"
+#include "mas/retrieve-client.h"
 #include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
@@ -498,7 +498,7 @@ Test(incse, serves_many_and_exits_0_on_sigterm)
 	free(log);
 }
 
-/* The retrieval client on its own (examples/mas-retrieve.c). */
+/* The retrieval client on its own (mas/retrieve-client.c). */
 Test(incse, retrieve_key_direct)
 {
 	struct assoc a;

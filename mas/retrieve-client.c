@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Key retrieval client: KEY_REQUEST / KEY_RESPONSE with the MAS over mutual TLS 1.3. */
+/* The key retrieval client library: KEY_REQUEST / KEY_RESPONSE with the MAS over mutual TLS 1.3. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
-#include "examples/mas-retrieve.h"
+#include "mas/retrieve-client.h"
 
 struct retrieve_client {
 	WOLFSSL_CTX *ctx;

@@ -5,7 +5,9 @@
  * read KEY_RESPONSE (key, expiry, node ID, AE-ID, SUID) or ERROR. The MAS knows
  * the requester by its client certificate (URI SAN or CN = its CSE-ID) and
  * answers only the target registered for the node. Used by the IN-CSE stand-in,
- * the integration tests and the benchmarks. Nothing here logs or prints.
+ * the integration tests and the benchmarks (its own small library,
+ * retrieve_client_dep in mas/meson.build: it needs only common/, not the store).
+ * Nothing here logs or prints.
  */
 #pragma once
 
