@@ -19,6 +19,7 @@
 #include "mas/keyfile.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 struct bench_env bench;
 

@@ -25,6 +25,7 @@
 #include "bench-common.h"
 #include "common/tls.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 #define NODE "/mn-cse-bench"
 #define THREADS 32

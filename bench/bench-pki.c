@@ -26,6 +26,7 @@
 #include "harness.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
+#include "tpm/tpm-ctx.h"
 
 #define NODE "/mn-cse-bench"
 

@@ -20,6 +20,7 @@
 #include "common/secret.h"
 #include "harness.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 #define ROUNDS 3
 /* DESIGN.md's Kc derivation: context = KcID(16) || E(32) || Nn(32) || Nm(32). */

@@ -11,6 +11,7 @@
 #include "common/kdf.h"
 #include "common/secret.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 /* Key files are tiny; anything longer than this is certainly not a key. */
 #define KEY_FILE_MAX 4096

@@ -19,6 +19,9 @@
  *   node.conf INI: [node] node_id=..., km_id=..., pcrs=sha256:0,7 (pcrs only with a policy)
  * See docs/tpm.md for the templates, the policy and the error messages.
  *
+ * The context (tpm_open, tpm_close, errors, the storage primary key) is in
+ * tpm/tpm-ctx.h, which this header includes.
+ *
  * Errors: every function returns 0 or -errno and leaves a message a person can
  * act on in tpm_last_error() (e.g. "cannot open /dev/tpmrm0: Permission denied
  * (is this user in group tss?)"). tpm_last_error_detail() holds the raw TSS2
@@ -34,48 +37,16 @@
 #include <stdint.h>
 
 #include "common/kdf.h"
+#include "tpm/tpm-ctx.h"
 
-#define TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
 #define TPM_DEFAULT_STATE_DIR "/var/lib/m2msa"
 #define TPM_KM_LEN 32
-/* The persistent storage root key handle tpm2-tools and the TCG guidance use. */
-#define TPM_SRK_HANDLE 0x81000001u
 
 #define TPM_KM_PUB_FILE "km.pub"
 #define TPM_KM_PRIV_FILE "km.priv"
 #define TPM_NODE_CONF_FILE "node.conf"
 
-struct tpm_ctx;
 struct tpm_key;
-
-/*
- * Connect to the TPM through tcti (NULL: TPM_DEFAULT_TCTI), e.g.
- * "swtpm:host=127.0.0.1,port=2321". ESYS's own stderr logging is silenced
- * unless TSS2_LOG is already set. Errors: -ENOENT no TPM device, -EACCES
- * permission denied, -ECONNREFUSED TCTI unreachable, -EINVAL bad TCTI string,
- * -EIO other TPM failure. On failure *ret is untouched and, when err_buf is
- * not NULL, the human message is copied to err_buf (err_len bytes).
- */
-int tpm_open(const char *tcti, struct tpm_ctx **ret, char *err_buf, size_t err_len);
-/* Flush every handle this context created and disconnect; NULL is fine. */
-void tpm_close(struct tpm_ctx *t);
-static inline void tpm_closep(struct tpm_ctx **t)
-{
-	tpm_close(*t);
-	*t = NULL;
-}
-
-/* The message for the last failure on t ("" if none). Valid until the next call on t. */
-const char *tpm_last_error(const struct tpm_ctx *t);
-/* The raw TSS2 response code text of the last failure, for debug logs only ("" if none). */
-const char *tpm_last_error_detail(const struct tpm_ctx *t);
-
-/*
- * Make sure the storage primary key is loaded: the persistent SRK at
- * TPM_SRK_HANDLE if present, else the standard ECC P-256 storage primary created
- * in the owner hierarchy. *ret_persistent (may be NULL) tells which.
- */
-int tpm_primary(struct tpm_ctx *t, bool *ret_persistent);
 
 /*
  * Import km (km_len must be TPM_KM_LEN) into the TPM under the storage primary
@@ -118,16 +89,3 @@ int tpm_key_hmac(struct tpm_key *k, const uint8_t *msg, size_t msg_len,
 
 /* A PRF for kdf_derive()/kdf_counter() backed by tpm_key_hmac(); k must outlive it. */
 void tpm_key_prf(struct tpm_key *k, struct kdf_prf *ret);
-
-/*
- * Count the transient objects and loaded sessions present in the TPM
- * (TPM2_GetCapability TPM2_CAP_HANDLES), including this context's own.
- * For leak checks and m2msactl tpm-check.
- */
-int tpm_count_handles(struct tpm_ctx *t, size_t *ret_transient, size_t *ret_sessions);
-
-/*
- * Parse a PCR selection "sha256:0,7" (bank sha256 only, PCRs 0..23) into a
- * TPML_PCR_SELECTION-compatible bitmap: bit i of *ret_mask = PCR i.
- */
-int tpm_pcrs_parse(const char *s, uint32_t *ret_mask);

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 #define TPM_SIGNKEY_PUB_FILE "signkey.pub"
 #define TPM_SIGNKEY_PRIV_FILE "signkey.priv"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <tss2/tss2_rc.h>
 
+#include "tpm/tpm-ctx.h"
 #include "tpm/tpm-internal.h"
 
 int tpm_fail(struct tpm_ctx *t, int err, TSS2_RC rc, const char *fmt, ...)

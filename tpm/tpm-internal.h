@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 #define TPM_ERR_MAX 512
 #define TPM_DETAIL_MAX 256

@@ -20,6 +20,7 @@
 #include "secrets.h"
 #include "mas/keyfile.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 const char *fixture_builddir(void)
 {

@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "mas/store.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 #define NODE "/mn-cse-1"
 #define TARGET FIXTURE_TARGET

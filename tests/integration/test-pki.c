@@ -27,6 +27,7 @@
 #include "mas/store.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
+#include "tpm/tpm-ctx.h"
 
 #define NODE "/mn-cse-1"
 #define FQDN FIXTURE_FQDN

@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "secrets.h"
 #include "tpm/keystore.h"
+#include "tpm/tpm-ctx.h"
 
 #define NODE_ID "/mn-cse-test"
 #define KM_ID "km-test@mas.example.org"
