@@ -13,6 +13,7 @@
 #include "agent/sa-manager.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/secret.h"
 
 struct sa_assoc {
@@ -34,6 +35,12 @@ struct sa_manager {
 
 	struct establish_op *op;
 	uint64_t op_deadline; /* mono ms */
+
+	struct loop *loop;
+	struct loop_watch *op_watch;	    /* the fd of op */
+	struct loop_watch *t_mono, *t_wall; /* CLOCK_BOOTTIME deadlines, CLOCK_REALTIME instants */
+	bool armed;			    /* armed_* hold what the timers are set to */
+	uint64_t armed_mono, armed_wall;
 
 	struct backoff backoff;
 	uint64_t retry_at;      /* mono ms, 0: none */
@@ -130,6 +137,9 @@ static bool assoc_valid(const struct sa_assoc *a, uint64_t now_wall)
 
 static void abort_op(struct sa_manager *m)
 {
+	/* Out of the loop before establish_op_free() closes the fd. */
+	loop_remove(m->op_watch);
+	m->op_watch = NULL;
 	establish_op_free(m->op);
 	m->op = NULL;
 	m->op_deadline = 0;
@@ -143,26 +153,34 @@ static void drop_keys(struct sa_manager *m)
 	m->rekey_at = 0;
 }
 
-int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct sa_manager **ret)
+static void on_mono_timer(struct loop_watch *w, bool clock_set, void *userdata);
+static void on_wall_timer(struct loop_watch *w, bool clock_set, void *userdata);
+
+int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct loop *loop,
+		   struct sa_manager **ret)
 {
-	struct sa_manager *m = calloc(1, sizeof(*m));
+	_cleanup_(sa_manager_freep) struct sa_manager *m = calloc(1, sizeof(*m));
 	int r;
 
 	if (!m)
 		return -ENOMEM;
-	r = backoff_init(&m->backoff, conf->backoff_min * 1000, conf->backoff_max * 1000, seed);
-	if (r < 0) {
-		free(m);
-		return r;
-	}
-	r = node_creds_new(conf, &m->creds);
-	if (r < 0) {
-		free(m);
-		return r;
-	}
 	m->conf = conf;
 	m->state = SA_MANAGER_IDLE;
+	m->loop = loop;
+	r = backoff_init(&m->backoff, conf->backoff_min * 1000, conf->backoff_max * 1000, seed);
+	if (r < 0)
+		return r;
+	r = node_creds_new(conf, &m->creds);
+	if (r < 0)
+		return r;
+	r = loop_add_timer(loop, CLOCK_BOOTTIME, on_mono_timer, m, &m->t_mono);
+	if (r < 0)
+		return r;
+	r = loop_add_timer(loop, CLOCK_REALTIME, on_wall_timer, m, &m->t_wall);
+	if (r < 0)
+		return r;
 	*ret = m;
+	m = NULL;
 	return 0;
 }
 
@@ -172,6 +190,8 @@ void sa_manager_free(struct sa_manager *m)
 		return;
 	abort_op(m);
 	drop_keys(m);
+	loop_remove(m->t_mono);
+	loop_remove(m->t_wall);
 	node_creds_free(m->creds);
 	free(m);
 }
@@ -245,6 +265,8 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	emit(m, SA_MANAGER_EVENT_FAILED, NULL, false, reason);
 }
 
+static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userdata);
+
 static void begin_attempt(struct sa_manager *m)
 {
 	struct establish_error eerr = { .wire_code = 0 };
@@ -275,15 +297,25 @@ static void begin_attempt(struct sa_manager *m)
 		fail(m, r, eerr.msg, failure_may_be_tpm(r, &eerr));
 		return;
 	}
+	r = loop_add_io(m->loop, establish_op_fd(m->op), establish_op_events(m->op), on_op_io, m,
+			&m->op_watch);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot watch the connection to the MAS: %s", strerror(-r));
+		fail(m, r, err, false);
+		return;
+	}
 	m->op_deadline = mono_ms() + m->conf->timeout * 1000;
 	log_info("%s with the MAS at %s", rekey ? "rekeying" : "establishing", m->conf->mas_address);
 	set_state(m, rekey ? SA_MANAGER_REKEYING : SA_MANAGER_ESTABLISHING);
 }
 
+static void sync_timers(struct sa_manager *m);
+
 void sa_manager_start(struct sa_manager *m)
 {
 	if (m->state == SA_MANAGER_IDLE)
 		begin_attempt(m);
+	sync_timers(m);
 }
 
 static void on_success(struct sa_manager *m, struct establish_result *res)
@@ -346,24 +378,25 @@ static void on_success(struct sa_manager *m, struct establish_result *res)
 	emit(m, SA_MANAGER_EVENT_NEW_KEY, a, true, NULL);
 }
 
-void sa_manager_on_io(struct sa_manager *m)
+static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
 {
+	struct sa_manager *m = userdata;
 	struct establish_result res = { .kc = NULL };
 	struct establish_error eerr = { .wire_code = 0 };
 	int r;
 
-	if (!m->op)
-		return;
 	r = establish_op_step(m->op, &res, &eerr);
 	if (r == -EAGAIN) {
 		m->op_deadline = mono_ms() + m->conf->timeout * 1000;
+		(void)loop_io_set_events(m->op_watch, establish_op_events(m->op));
+		sync_timers(m);
 		return;
 	}
-	if (r < 0) {
+	if (r < 0)
 		fail(m, r, eerr.msg[0] ? eerr.msg : strerror(-r), failure_may_be_tpm(r, &eerr));
-		return;
-	}
-	on_success(m, &res);
+	else
+		on_success(m, &res);
+	sync_timers(m);
 }
 
 /* Drop expired keys; promote the successor. Returns true if the node lost its last key. */
@@ -401,7 +434,7 @@ static bool expire_keys(struct sa_manager *m, uint64_t now)
 	return false;
 }
 
-void sa_manager_on_timer(struct sa_manager *m)
+static void on_timer(struct sa_manager *m)
 {
 	uint64_t now = wall_ms(), mono = mono_ms();
 	bool lost = expire_keys(m, now);
@@ -432,7 +465,7 @@ void sa_manager_on_timer(struct sa_manager *m)
 	}
 }
 
-uint64_t sa_manager_next_mono_ms(const struct sa_manager *m)
+static uint64_t next_mono_ms(const struct sa_manager *m)
 {
 	if (m->op)
 		return m->op_deadline;
@@ -450,7 +483,7 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-uint64_t sa_manager_next_wall_ms(const struct sa_manager *m)
+static uint64_t next_wall_ms(const struct sa_manager *m)
 {
 	uint64_t t = 0;
 
@@ -463,12 +496,45 @@ uint64_t sa_manager_next_wall_ms(const struct sa_manager *m)
 	return t;
 }
 
-int sa_manager_io(const struct sa_manager *m, short *ret_events)
+/*
+ * Arm the two timers for what is due next: mono deadlines are CLOCK_BOOTTIME ms,
+ * wall instants CLOCK_REALTIME ms; a past instant fires at once. Re-arm only what
+ * changed: this runs after every event, key service requests too.
+ */
+static void sync_timers(struct sa_manager *m)
 {
-	if (!m->op)
-		return -1;
-	*ret_events = establish_op_events(m->op);
-	return establish_op_fd(m->op);
+	uint64_t mono = next_mono_ms(m), wall = next_wall_ms(m);
+
+	if (mono != m->armed_mono || !m->armed) {
+		(void)loop_timer_set(m->t_mono, mono, 0, LOOP_TIMER_ABSOLUTE);
+		m->armed_mono = mono;
+	}
+	if (wall != m->armed_wall || !m->armed) {
+		(void)loop_timer_set(m->t_wall, wall, 0,
+				     LOOP_TIMER_ABSOLUTE | LOOP_TIMER_CANCEL_ON_SET);
+		m->armed_wall = wall;
+	}
+	m->armed = true;
+}
+
+static void on_mono_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	struct sa_manager *m = userdata;
+
+	m->armed = false;
+	on_timer(m);
+	sync_timers(m);
+}
+
+static void on_wall_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	struct sa_manager *m = userdata;
+
+	m->armed = false;
+	if (clock_set)
+		log_info("the wall clock was set; re-checking key expiry");
+	on_timer(m);
+	sync_timers(m);
 }
 
 void sa_manager_kick(struct sa_manager *m, const char *why)
@@ -482,6 +548,7 @@ void sa_manager_kick(struct sa_manager *m, const char *why)
 	} else {
 		log_debug("%s: nothing to do in state %s", why, state_names[m->state]);
 	}
+	sync_timers(m);
 }
 
 static bool str_differs(const char *a, const char *b)
@@ -505,6 +572,7 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	if (!identity) {
 		log_info("configuration reloaded; node, TPM and MAS settings unchanged, associations kept");
 		node_creds_set_conf(m->creds, c, false);
+		sync_timers(m);
 		return;
 	}
 	log_notice("configuration reloaded; node, TPM or MAS settings changed: dropping the "
@@ -521,6 +589,7 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	m->changed = true;
 	if (m->state != SA_MANAGER_IDLE)
 		begin_attempt(m);
+	sync_timers(m);
 }
 
 int sa_manager_get_key(const struct sa_manager *m, struct sa_manager_key *ret)
@@ -550,6 +619,7 @@ bool sa_manager_want_key(struct sa_manager *m)
 		return false;
 	log_info("a local client asked for a key and the node holds none: establishing now");
 	begin_attempt(m);
+	sync_timers(m);
 	return m->op != NULL;
 }
 
@@ -561,6 +631,7 @@ void sa_manager_rekey(struct sa_manager *m, const char *why)
 	}
 	log_notice("%s: rekeying now", why);
 	begin_attempt(m);
+	sync_timers(m);
 }
 
 bool sa_manager_take_changed(struct sa_manager *m)
