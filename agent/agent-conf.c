@@ -179,3 +179,11 @@ fail:
 	agent_conf_free(&c);
 	return r;
 }
+
+bool agent_conf_offers(const struct agent_conf *c, uint8_t method)
+{
+	for (size_t i = 0; i < c->n_methods; i++)
+		if (c->methods[i] == method)
+			return true;
+	return false;
+}

@@ -25,6 +25,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,7 @@ struct agent_conf {
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */
 int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t err_len);
 void agent_conf_free(struct agent_conf *c);
+/* True when c offers method (WIRE_METHOD_*). */
+bool agent_conf_offers(const struct agent_conf *c, uint8_t method);
 /* conf_parse_fn for a comma-separated method list into struct agent_conf's methods. */
 int agent_conf_parse_methods(const char *value, void *dst, char *err, size_t err_len);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 #include "agent/status.h"
 #include "common/local-wire.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/sa.h"
 #include "common/secret.h"
 
@@ -41,6 +41,7 @@ struct ks_out {
 
 struct ks_client {
 	struct ks_client *prev, *next;
+	struct keyservice *ks;
 	int fd;
 	struct clients_peer peer;
 	struct ks_ref subs[KS_SUBS_MAX];
@@ -49,6 +50,7 @@ struct ks_client {
 	size_t n_pending;
 	struct ks_out *out_head, *out_tail;
 	size_t n_out;
+	struct loop_watch *watch;
 	uint32_t epoll_events;
 	bool dead; /* closed at the end of keyservice_process() */
 };
@@ -63,8 +65,9 @@ struct ks_cache_entry {
 };
 
 struct keyservice {
-	int epfd; /* the agent's loop: the listener and every client are in it */
+	struct loop *loop; /* the agent's: the listener and every client are in it */
 	int listen_fd;
+	struct loop_watch *listen_watch;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
 	ino_t ino;
@@ -91,8 +94,7 @@ static void client_update_epoll(struct keyservice *ks, struct ks_client *c)
 
 	if (c->dead || want == c->epoll_events)
 		return;
-	if (epoll_ctl(ks->epfd, EPOLL_CTL_MOD, c->fd,
-		      &(struct epoll_event){ .events = want, .data.ptr = c }) == 0)
+	if (loop_io_set_events(c->watch, want) == 0)
 		c->epoll_events = want;
 }
 
@@ -104,10 +106,9 @@ static void client_free(struct keyservice *ks, struct ks_client *c)
 		n = o->next;
 		secret_free_buf(o, sizeof(*o) + o->len);
 	}
-	if (c->fd >= 0) {
-		(void)epoll_ctl(ks->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	loop_remove(c->watch);
+	if (c->fd >= 0)
 		close(c->fd);
-	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -499,8 +500,12 @@ static void client_read(struct keyservice *ks, struct ks_client *c)
 	secret_wipe(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
 }
 
-static void accept_clients(struct keyservice *ks)
+static void on_client(struct loop_watch *w, int fd, uint32_t events, void *userdata);
+
+static void on_listener(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
 {
+	struct keyservice *ks = userdata;
+
 	for (;;) {
 		int fd = accept4(ks->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct ks_client *c;
@@ -524,9 +529,9 @@ static void accept_clients(struct keyservice *ks)
 			continue;
 		}
 		c->fd = fd;
+		c->ks = ks;
 		if (clients_peer_from_fd(fd, &c->peer) < 0 ||
-		    epoll_ctl(ks->epfd, EPOLL_CTL_ADD, fd,
-			      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = c }) < 0) {
+		    loop_add_io(ks->loop, fd, EPOLLIN, on_client, c, &c->watch) < 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -542,14 +547,11 @@ static void accept_clients(struct keyservice *ks)
 	}
 }
 
-void keyservice_dispatch(struct keyservice *ks, void *ptr, uint32_t events)
+static void on_client(struct loop_watch *w, int fd, uint32_t events, void *userdata)
 {
-	struct ks_client *c = ptr;
+	struct ks_client *c = userdata;
+	struct keyservice *ks = c->ks;
 
-	if (ptr == ks) {
-		accept_clients(ks);
-		return;
-	}
 	if (c->dead)
 		return;
 	if (events & (EPOLLHUP | EPOLLERR)) {
@@ -716,14 +718,14 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 }
 
 int keyservice_new(const char *path, const char *clients_dir, struct sa_manager *sam,
-		   int loop_epfd, struct keyservice **ret, char *err, size_t err_len)
+		   struct loop *loop, struct keyservice **ret, char *err, size_t err_len)
 {
 	struct keyservice *ks = calloc(1, sizeof(*ks));
 	int r;
 
 	if (!ks)
 		return -ENOMEM;
-	ks->epfd = loop_epfd;
+	ks->loop = loop;
 	ks->listen_fd = -1;
 	ks->sam = sam;
 	ks->cache = calloc(KS_CACHE_MAX, sizeof(*ks->cache));
@@ -738,10 +740,9 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 	r = make_socket(ks, path, err, err_len);
 	if (r < 0)
 		goto fail;
-	if (epoll_ctl(ks->epfd, EPOLL_CTL_ADD, ks->listen_fd,
-		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = ks }) < 0) {
-		r = -errno;
-		snprintf(err, err_len, "epoll_ctl: %s", strerror(-r));
+	r = loop_add_io(ks->loop, ks->listen_fd, EPOLLIN, on_listener, ks, &ks->listen_watch);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot watch %s: %s", path, strerror(-r));
 		goto fail;
 	}
 	sa_manager_set_event_handler(sam, on_sa_event, ks);
@@ -768,7 +769,7 @@ void keyservice_free(struct keyservice *ks)
 		/* Remove the path only while it is still this agent's socket. */
 		if (stat(ks->path, &st) == 0 && st.st_dev == ks->dev && st.st_ino == ks->ino)
 			(void)unlink(ks->path);
-		(void)epoll_ctl(ks->epfd, EPOLL_CTL_DEL, ks->listen_fd, NULL);
+		loop_remove(ks->listen_watch);
 		close(ks->listen_fd);
 	}
 	clients_free(ks->clients);

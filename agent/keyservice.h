@@ -7,9 +7,9 @@
  * and administrators ask for status and rekeys. Every request is authorised by
  * the peer's SO_PEERCRED uid/gid against clients.d (agent/clients.h).
  *
- * The listening socket and every client socket sit in the agent's own epoll set
- * with data.ptr set by the service; the loop hands those events to
- * keyservice_dispatch() and calls keyservice_reap() after each batch. Sends never
+ * The listening socket and every client socket are watches in the agent's loop
+ * (common/loop.h); the agent calls keyservice_reap() after each batch of
+ * events. Sends never
  * block: a message that does not fit is queued, and a client whose queue
  * overflows (it does not read) is disconnected.
  */
@@ -20,6 +20,8 @@
 
 #include "agent/sa-manager.h"
 
+struct loop;
+
 #define KEYSERVICE_GROUP "m2msa"
 #define KEYSERVICE_MAX_CLIENTS 1024
 
@@ -27,22 +29,19 @@ struct keyservice;
 
 /*
  * Create the socket at path (its folder too, mode 0755, if missing), load
- * clients_dir and add the socket to loop_epfd (borrowed: it must outlive the
+ * clients_dir and watch the socket in loop (borrowed: it must outlive the
  * service). Registers itself as sam's event handler. Errors: -errno with a
  * message naming the path and the fix in err.
  */
 int keyservice_new(const char *path, const char *clients_dir, struct sa_manager *sam,
-		   int loop_epfd, struct keyservice **ret, char *err, size_t err_len);
+		   struct loop *loop, struct keyservice **ret, char *err, size_t err_len);
 /* Disconnect every client, remove the socket (if it is still ours); NULL is fine. */
 void keyservice_free(struct keyservice *ks);
 
 /*
- * An event of loop_epfd whose data.ptr the service registered (any pointer that
- * is not one of the loop's own small tags): accept, answer, flush. Never blocks;
- * closed clients are only marked, so later events of the same batch stay valid.
+ * Free the clients marked closed: call after each batch of events. (A client
+ * that fails is only marked while the service may be walking its client list.)
  */
-void keyservice_dispatch(struct keyservice *ks, void *ptr, uint32_t events);
-/* Free the clients marked closed: call after each batch of events. */
 void keyservice_reap(struct keyservice *ks);
 
 /*

@@ -9,17 +9,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,18 +28,9 @@
 #include "common/conf.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/tls.h"
 #include "netlink/uplink.h"
-
-enum {
-	TAG_SIGNAL,
-	TAG_TIMER_MONO,
-	TAG_TIMER_WALL,
-	TAG_WATCHDOG,
-	TAG_UPLINK,
-	TAG_OP,
-	_TAG_MAX, /* epoll data above this: a key service pointer (keyservice_dispatch) */
-};
 
 struct daemon {
 	const char *config_path;
@@ -52,11 +39,10 @@ struct daemon {
 	struct sa_manager *sam;
 	struct nl_uplink *uplink;
 	struct keyservice *keys;
-	int epfd, sigfd, tmono, twall, twatchdog;
+	struct loop *loop;
+	struct loop_watch *uplink_watch;
 	bool status_write_failed;
 	bool quit;
-	bool armed; /* armed_* hold what the timers are set to */
-	uint64_t armed_mono, armed_wall;
 };
 
 static void usage(FILE *f)
@@ -110,56 +96,6 @@ static void publish(struct daemon *d)
 	(void)sd_notifyf(0, "STATUS=%s", words);
 }
 
-static int arm(int fd, uint64_t ms, bool absolute)
-{
-	struct itimerspec its = { .it_value = { 0, 0 } };
-	int flags = 0;
-
-	if (ms) {
-		its.it_value.tv_sec = (time_t)(ms / 1000);
-		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
-		if (absolute)
-			flags = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET;
-		else
-			flags = TFD_TIMER_ABSTIME;
-	}
-	return timerfd_settime(fd, flags, &its, NULL) < 0 ? -errno : 0;
-}
-
-static void sync_loop(struct daemon *d)
-{
-	short events = 0;
-	int fd = sa_manager_io(d->sam, &events);
-	uint64_t mono = sa_manager_next_mono_ms(d->sam), wall = sa_manager_next_wall_ms(d->sam);
-
-	/* A finished exchange closed its fd, which removed it from the epoll set; a new
-	 * one may reuse the number, hence MOD, then ADD when the kernel does not know it. */
-	if (fd >= 0) {
-		struct epoll_event ev = { .data.u64 = TAG_OP };
-
-		if (events & POLLIN)
-			ev.events |= EPOLLIN;
-		if (events & POLLOUT)
-			ev.events |= EPOLLOUT;
-		if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
-			(void)epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
-	}
-	/* mono deadlines are CLOCK_BOOTTIME ms; wall instants CLOCK_REALTIME ms. A past
-	 * instant fires at once. */
-	/* Re-arm only what changed: this runs after every event, key service requests too. */
-	if (mono != d->armed_mono || !d->armed) {
-		(void)arm(d->tmono, mono, false);
-		d->armed_mono = mono;
-	}
-	if (wall != d->armed_wall || !d->armed) {
-		(void)arm(d->twall, wall, true);
-		d->armed_wall = wall;
-	}
-	d->armed = true;
-	if (sa_manager_take_changed(d->sam))
-		publish(d);
-}
-
 static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -176,21 +112,39 @@ static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
 	sa_manager_kick(d->sam, why);
 }
 
+static void on_uplink_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	r = nl_uplink_process(d->uplink);
+	if (r < 0)
+		log_warning("uplink monitor: %s", strerror(-r));
+}
+
+static void uplink_close(struct daemon *d)
+{
+	loop_remove(d->uplink_watch);
+	d->uplink_watch = NULL;
+	nl_uplink_free(d->uplink);
+	d->uplink = NULL;
+}
+
 static int uplink_open(struct daemon *d)
 {
 	int r;
 
-	nl_uplink_free(d->uplink);
-	d->uplink = NULL;
+	uplink_close(d);
 	r = nl_uplink_new(d->conf->uplink, on_uplink, d, &d->uplink);
 	if (r < 0) {
 		log_warning("cannot watch the uplink %s: %s (re-establishment waits for the backoff)",
 			    d->conf->uplink ? d->conf->uplink : "(any)", strerror(-r));
 		return r;
 	}
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, nl_uplink_fd(d->uplink),
-		      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = TAG_UPLINK }) < 0)
-		return -errno;
+	r = loop_add_io(d->loop, nl_uplink_fd(d->uplink), EPOLLIN, on_uplink_io, d,
+			&d->uplink_watch);
+	if (r < 0)
+		return r;
 	log_debug("watching uplink %s", d->conf->uplink ? d->conf->uplink : "(any non-loopback link)");
 	return 0;
 }
@@ -235,75 +189,54 @@ static void reload(struct daemon *d)
 		 r < 0 ? "kept" : "applied");
 }
 
-static void on_signal(struct daemon *d)
+static void on_signal(struct loop_watch *w, const struct signalfd_siginfo *si, void *userdata)
 {
-	struct signalfd_siginfo si;
+	struct daemon *d = userdata;
 
-	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGTERM:
-		case SIGINT:
-			log_notice("%s: wiping keys and exiting", strsignal((int)si.ssi_signo));
-			d->quit = true;
-			break;
-		case SIGHUP:
-			reload(d);
-			break;
-		default:
-			break;
-		}
+	switch (si->ssi_signo) {
+	case SIGTERM:
+	case SIGINT:
+		log_notice("%s: wiping keys and exiting", strsignal((int)si->ssi_signo));
+		d->quit = true;
+		loop_quit(d->loop);
+		break;
+	case SIGHUP:
+		reload(d);
+		break;
+	default:
+		break;
 	}
 }
 
-static int timerfd_drain(int fd)
+static void on_watchdog(struct loop_watch *w, bool clock_set, void *userdata)
 {
-	uint64_t n;
-
-	if (read(fd, &n, sizeof(n)) < 0)
-		return -errno; /* ECANCELED: the wall clock was set */
-	return 0;
+	(void)sd_notify(0, "WATCHDOG=1");
 }
 
 static int setup_loop(struct daemon *d)
 {
-	sigset_t mask;
-	uint64_t wd_usec = 0;
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct loop_watch *watchdog;
+	uint64_t wd_usec = 0, half;
+	int r;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->tmono = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->twall = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->twatchdog = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->epfd < 0 || d->sigfd < 0 || d->tmono < 0 || d->twall < 0 || d->twatchdog < 0)
-		return -errno;
-	struct {
-		int fd;
-		uint64_t tag;
-	} fds[] = { { d->sigfd, TAG_SIGNAL },
-		    { d->tmono, TAG_TIMER_MONO },
-		    { d->twall, TAG_TIMER_WALL },
-		    { d->twatchdog, TAG_WATCHDOG } };
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fds[i].fd,
-			      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = fds[i].tag }) < 0)
-			return -errno;
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		struct itimerspec its;
-		uint64_t half = wd_usec / 2;
-
-		its.it_value.tv_sec = its.it_interval.tv_sec = (time_t)(half / 1000000);
-		its.it_value.tv_nsec = its.it_interval.tv_nsec = (long)(half % 1000000) * 1000;
-		if (timerfd_settime(d->twatchdog, 0, &its, NULL) < 0)
-			return -errno;
-		log_info("systemd watchdog every %llu ms", (unsigned long long)(half / 1000));
-	}
+	r = loop_new(&d->loop);
+	if (r < 0)
+		return r;
+	r = loop_add_signals(d->loop, signals, ARRAY_SIZE(signals), on_signal, d, NULL);
+	if (r < 0)
+		return r;
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0 || wd_usec == 0)
+		return 0;
+	half = wd_usec / 2;
+	r = loop_add_timer(d->loop, CLOCK_MONOTONIC, on_watchdog, d, &watchdog);
+	if (r < 0)
+		return r;
+	r = loop_timer_set(watchdog, half / 1000, half / 1000, 0);
+	if (r < 0)
+		return r;
+	log_info("systemd watchdog every %llu ms", (unsigned long long)(half / 1000));
 	return 0;
 }
 
@@ -328,7 +261,7 @@ static int run(struct daemon *d)
 		return r;
 	}
 	(void)crypto_random(&seed, sizeof(seed));
-	r = sa_manager_new(d->conf, seed, &d->sam);
+	r = sa_manager_new(d->conf, seed, d->loop, &d->sam);
 	if (r < 0) {
 		log_error("cannot start the association manager: %s", strerror(-r));
 		return r;
@@ -342,7 +275,7 @@ static int run(struct daemon *d)
 	/* Without its socket the agent still keeps the association (and the status file):
 	 * loud, but not fatal, so that a fix of the path or the permissions and a restart
 	 * is all it takes. */
-	r = keyservice_new(d->conf->socket_path, d->conf->clients_dir, d->sam, d->epfd, &d->keys,
+	r = keyservice_new(d->conf->socket_path, d->conf->clients_dir, d->sam, d->loop, &d->keys,
 			   err, sizeof(err));
 	if (r < 0)
 		log_error("cannot start the local key service, running without it (local "
@@ -363,59 +296,20 @@ static int run(struct daemon *d)
 	}
 	log_notice("m2msad started (pid %ld), MAS %s", (long)getpid(), d->conf->mas_address);
 	sa_manager_start(d->sam);
-	sync_loop(d);
 	publish(d);
+	(void)sa_manager_take_changed(d->sam);
 	(void)sd_notify(0, "READY=1");
 
 	while (!d->quit) {
-		struct epoll_event evs[32];
-		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("epoll_wait: %s", strerror(errno));
-			return -errno;
-		}
-		for (int i = 0; i < n && !d->quit; i++) {
-			if (evs[i].data.u64 >= _TAG_MAX) {
-				keyservice_dispatch(d->keys, evs[i].data.ptr, evs[i].events);
-				continue;
-			}
-			switch (evs[i].data.u64) {
-			case TAG_SIGNAL:
-				on_signal(d);
-				break;
-			case TAG_TIMER_MONO:
-				(void)timerfd_drain(d->tmono);
-				d->armed = false;
-				sa_manager_on_timer(d->sam);
-				break;
-			case TAG_TIMER_WALL:
-				d->armed = false;
-				if (timerfd_drain(d->twall) == -ECANCELED)
-					log_info("the wall clock was set; re-checking key expiry");
-				sa_manager_on_timer(d->sam);
-				break;
-			case TAG_WATCHDOG:
-				(void)timerfd_drain(d->twatchdog);
-				(void)sd_notify(0, "WATCHDOG=1");
-				break;
-			case TAG_UPLINK:
-				if (d->uplink && (r = nl_uplink_process(d->uplink)) < 0)
-					log_warning("uplink monitor: %s", strerror(-r));
-				break;
-			case TAG_OP:
-				sa_manager_on_io(d->sam);
-				break;
-			default:
-				break;
-			}
+		r = loop_iterate(d->loop, -1);
+		if (r < 0) {
+			log_error("epoll_wait: %s", strerror(-r));
+			return r;
 		}
 		if (d->keys)
 			keyservice_reap(d->keys);
-		if (!d->quit)
-			sync_loop(d);
+		if (!d->quit && sa_manager_take_changed(d->sam))
+			publish(d);
 	}
 	(void)sd_notify(0, "STOPPING=1");
 	return 0;
@@ -431,14 +325,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct daemon d = { .config_path = AGENT_CONF_DEFAULT, .epfd = -1, .sigfd = -1,
-			    .tmono = -1, .twall = -1, .twatchdog = -1 };
+	struct daemon d = { .config_path = AGENT_CONF_DEFAULT };
 	enum log_target target = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
 	enum log_level level = LOG_LEVEL_INFO;
 	char err[CONF_ERR_MAX + 128] = "";
 	bool check = false;
 	int c, r;
-	int *const fds[] = { &d.epfd, &d.sigfd, &d.tmono, &d.twall, &d.twatchdog };
 
 	harden();
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -518,11 +410,9 @@ int main(int argc, char **argv)
 	r = run(&d);
 	keyservice_free(d.keys); /* disconnects clients, removes the socket */
 	sa_manager_free(d.sam);  /* wipes every key */
-	nl_uplink_free(d.uplink);
+	uplink_close(&d);
 	(void)unlink(d.conf->status_file);
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+	loop_free(d.loop);
 	agent_conf_free(d.conf);
 	free(d.conf);
 	return r < 0 ? 1 : 0;

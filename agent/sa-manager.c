@@ -1,23 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msad's association state machine: establish, rekey, back off, expire (sa-manager.h). */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "agent/backoff.h"
 #include "agent/establish.h"
+#include "agent/node-creds.h"
 #include "agent/sa-manager.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/secret.h"
-#include "common/tls.h"
-#include "tpm/keystore.h"
-#include "tpm/signkey.h"
 
 struct sa_assoc {
 	char key_id[WIRE_KEY_ID_MAX + 1];
@@ -34,18 +31,16 @@ struct sa_manager {
 	enum sa_manager_state state;
 	struct sa_assoc *current, *next;
 
-	struct tpm_ctx *tpm;
-	struct tpm_key *key;   /* Km; NULL for a pki-only node without one */
-	bool km_checked;       /* pki-only: Km was looked for once on this TPM context */
-	struct kdf_prf prf;
-	struct tpm_signkey *signkey; /* method pki: the node certificate's key */
-	struct tls_signer signer;    /* borrowed by tls while signkey is loaded */
-	WOLFSSL_CTX *tls;
-	bool tls_stale; /* rebuild tls before the next attempt (node.crt may be new) */
-	char node_id[WIRE_ID_MAX + 1];
+	struct node_creds *creds; /* TPM, Km, node certificate, TLS context: cached */
 
 	struct establish_op *op;
 	uint64_t op_deadline; /* mono ms */
+
+	struct loop *loop;
+	struct loop_watch *op_watch;	    /* the fd of op */
+	struct loop_watch *t_mono, *t_wall; /* CLOCK_BOOTTIME deadlines, CLOCK_REALTIME instants */
+	bool armed;			    /* armed_* hold what the timers are set to */
+	uint64_t armed_mono, armed_wall;
 
 	struct backoff backoff;
 	uint64_t retry_at;      /* mono ms, 0: none */
@@ -140,30 +135,11 @@ static bool assoc_valid(const struct sa_assoc *a, uint64_t now_wall)
 	return a && a->expiry * 1000 > now_wall;
 }
 
-static void free_tls(struct sa_manager *m)
-{
-	if (m->tls)
-		wolfSSL_CTX_free(m->tls);
-	m->tls = NULL;
-	m->tls_stale = false;
-}
-
-static void close_tpm(struct sa_manager *m)
-{
-	/* A pki context signs with the key freed here: it goes with it. */
-	if (m->signkey)
-		free_tls(m);
-	tpm_signkey_free(m->signkey);
-	m->signkey = NULL;
-	tpm_key_free(m->key);
-	m->key = NULL;
-	m->km_checked = false;
-	tpm_close(m->tpm);
-	m->tpm = NULL;
-}
-
 static void abort_op(struct sa_manager *m)
 {
+	/* Out of the loop before establish_op_free() closes the fd. */
+	loop_remove(m->op_watch);
+	m->op_watch = NULL;
 	establish_op_free(m->op);
 	m->op = NULL;
 	m->op_deadline = 0;
@@ -177,23 +153,34 @@ static void drop_keys(struct sa_manager *m)
 	m->rekey_at = 0;
 }
 
-int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct sa_manager **ret)
+static void on_mono_timer(struct loop_watch *w, bool clock_set, void *userdata);
+static void on_wall_timer(struct loop_watch *w, bool clock_set, void *userdata);
+
+int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct loop *loop,
+		   struct sa_manager **ret)
 {
-	struct sa_manager *m = calloc(1, sizeof(*m));
+	_cleanup_(sa_manager_freep) struct sa_manager *m = calloc(1, sizeof(*m));
 	int r;
 
 	if (!m)
 		return -ENOMEM;
-	r = backoff_init(&m->backoff, conf->backoff_min * 1000, conf->backoff_max * 1000, seed);
-	if (r < 0) {
-		free(m);
-		return r;
-	}
 	m->conf = conf;
 	m->state = SA_MANAGER_IDLE;
-	if (conf->node_id)
-		snprintf(m->node_id, sizeof(m->node_id), "%s", conf->node_id);
+	m->loop = loop;
+	r = backoff_init(&m->backoff, conf->backoff_min * 1000, conf->backoff_max * 1000, seed);
+	if (r < 0)
+		return r;
+	r = node_creds_new(conf, &m->creds);
+	if (r < 0)
+		return r;
+	r = loop_add_timer(loop, CLOCK_BOOTTIME, on_mono_timer, m, &m->t_mono);
+	if (r < 0)
+		return r;
+	r = loop_add_timer(loop, CLOCK_REALTIME, on_wall_timer, m, &m->t_wall);
+	if (r < 0)
+		return r;
 	*ret = m;
+	m = NULL;
 	return 0;
 }
 
@@ -203,8 +190,9 @@ void sa_manager_free(struct sa_manager *m)
 		return;
 	abort_op(m);
 	drop_keys(m);
-	close_tpm(m);
-	free_tls(m);
+	loop_remove(m->t_mono);
+	loop_remove(m->t_wall);
+	node_creds_free(m->creds);
 	free(m);
 }
 
@@ -252,14 +240,6 @@ static bool failure_may_be_tpm(int r, const struct establish_error *eerr)
 	}
 }
 
-static bool offers(const struct agent_conf *c, uint8_t method)
-{
-	for (size_t i = 0; i < c->n_methods; i++)
-		if (c->methods[i] == method)
-			return true;
-	return false;
-}
-
 static void begin_attempt(struct sa_manager *m);
 
 static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspect)
@@ -268,13 +248,8 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	const char *what = assoc_valid(m->current, wall_ms()) || m->next ? "rekey" : "establishment";
 
 	abort_op(m);
-	/* The certificate may be what failed (expired, refused): read it again next time. */
-	if (offers(m->conf, WIRE_METHOD_PKI))
-		m->tls_stale = true;
-	if (tpm_suspect && m->tpm) {
+	if (node_creds_failed(m->creds, tpm_suspect))
 		log_info("closing the TPM connection; it is reopened on the next attempt");
-		close_tpm(m);
-	}
 	m->failures++;
 	m->last_failure_time = (uint64_t)time(NULL);
 	snprintf(m->last_failure, sizeof(m->last_failure), "%s", reason);
@@ -290,164 +265,43 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	emit(m, SA_MANAGER_EVENT_FAILED, NULL, false, reason);
 }
 
-/*
- * Open the TPM and load Km. Km is needed for psk, and to learn the node ID when
- * node_id is not configured; a pki-only node with node_id looks for it once (to
- * check the two agree) and does without it.
- */
-static int ensure_tpm(struct sa_manager *m, char *err, size_t err_len)
-{
-	bool need_km = offers(m->conf, WIRE_METHOD_PSK) || !m->conf->node_id;
-	int r;
-
-	if (!m->tpm) {
-		r = tpm_open(m->conf->tcti, &m->tpm, err, err_len);
-		if (r < 0)
-			return r;
-	}
-	if (!m->key && (need_km || !m->km_checked)) {
-		m->km_checked = true;
-		r = tpm_key_load(m->tpm, m->conf->state_dir, &m->key);
-		if (r < 0 && !need_km) {
-			log_debug("no usable Km in %s (%s); method pki needs none", m->conf->state_dir,
-				  tpm_last_error(m->tpm));
-			return 0;
-		}
-		if (r < 0) {
-			snprintf(err, err_len, "%s%s", tpm_last_error(m->tpm),
-				 offers(m->conf, WIRE_METHOD_PSK)
-					 ? ""
-					 : " (a pki-only node without Km sets node_id in [node])");
-			if (tpm_last_error_detail(m->tpm)[0])
-				log_debug("TPM detail: %s", tpm_last_error_detail(m->tpm));
-			return r;
-		}
-		if (m->conf->node_id && strcmp(m->conf->node_id, tpm_key_node_id(m->key)) != 0) {
-			snprintf(err, err_len,
-				 "node_id '%s' is configured but the key in %s was provisioned for '%s' "
-				 "(fix node_id, or provision Km for this node)",
-				 m->conf->node_id, m->conf->state_dir, tpm_key_node_id(m->key));
-			tpm_key_free(m->key);
-			m->key = NULL;
-			m->km_checked = false;
-			return -EINVAL;
-		}
-		snprintf(m->node_id, sizeof(m->node_id), "%s", tpm_key_node_id(m->key));
-		tpm_key_prf(m->key, &m->prf);
-	}
-	return 0;
-}
-
-/* state_dir's node.crt and chain.crt; 0, or -errno with err naming the fix. */
-static int node_cert_paths(const struct sa_manager *m, char cert[static PATH_MAX],
-			   char chain[static PATH_MAX], char *err, size_t err_len)
-{
-	int r;
-
-	if ((size_t)snprintf(cert, PATH_MAX, "%s/%s", m->conf->state_dir, TPM_NODE_CERT_FILE) >=
-		    PATH_MAX ||
-	    (size_t)snprintf(chain, PATH_MAX, "%s/%s", m->conf->state_dir, TPM_NODE_CHAIN_FILE) >=
-		    PATH_MAX) {
-		snprintf(err, err_len, "state_dir %s is too long", m->conf->state_dir);
-		return -ENAMETOOLONG;
-	}
-	if (access(cert, R_OK) < 0) {
-		r = -errno;
-		snprintf(err, err_len,
-			 "method pki is configured but the node certificate %s is %s (run m2msactl "
-			 "pki-keygen, have the CSR signed by the provider's node CA, then m2msactl "
-			 "pki-install --cert FILE; m2msad picks it up at its next retry)",
-			 cert, r == -ENOENT ? "missing" : strerror(-r));
-		return r;
-	}
-	return 0;
-}
-
-/*
- * The TLS client context. With pki offered: cert and chain (node_cert_paths(),
- * which begin_attempt() checked before touching the TPM; chain if present), the
- * CertificateVerify signed by the TPM key, both read afresh whenever the context
- * is rebuilt (start, after a failure, on SIGHUP) so that a pki-install takes
- * effect without a restart. *ret_tpm tells a TPM failure.
- */
-static int ensure_tls(struct sa_manager *m, const char *cert, const char *chain, char *err,
-		      size_t err_len, bool *ret_tpm)
-{
-	int r;
-
-	*ret_tpm = false;
-	if (m->tls && !m->tls_stale)
-		return 0;
-	free_tls(m);
-	tpm_signkey_free(m->signkey);
-	m->signkey = NULL;
-	if (!offers(m->conf, WIRE_METHOD_PKI)) {
-		m->tls = tls_client_ctx_new(m->conf->mas_ca, NULL, NULL, err, err_len);
-		return m->tls ? 0 : -EINVAL;
-	}
-	r = tpm_signkey_load(m->tpm, m->conf->state_dir, &m->signkey);
-	if (r < 0) {
-		snprintf(err, err_len, "%s", tpm_last_error(m->tpm));
-		if (tpm_last_error_detail(m->tpm)[0])
-			log_debug("TPM detail: %s", tpm_last_error_detail(m->tpm));
-		*ret_tpm = r != -ENOENT;
-		return r;
-	}
-	m->signer = (struct tls_signer){ tpm_signkey_tls_sign, m->signkey };
-	m->tls = tls_client_ctx_new_signer(m->conf->mas_ca, cert,
-					   access(chain, F_OK) == 0 ? chain : NULL, &m->signer, err,
-					   err_len);
-	if (!m->tls) {
-		tpm_signkey_free(m->signkey);
-		m->signkey = NULL;
-		return -EINVAL;
-	}
-	log_debug("presenting the node certificate %s (key in the TPM)", cert);
-	return 0;
-}
+static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userdata);
 
 static void begin_attempt(struct sa_manager *m)
 {
 	struct establish_error eerr = { .wire_code = 0 };
 	char err[512] = "";
 	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
-	bool tpm_failed = false;
-	char cert[PATH_MAX], chain[PATH_MAX];
+	bool tpm_suspect = false;
 	int r;
 
 	abort_op(m);
 	m->retry_at = 0;
 	m->retry_at_wall = 0;
-	if (offers(m->conf, WIRE_METHOD_PKI) && (!m->tls || m->tls_stale)) {
-		/* Without a certificate there is nothing to do yet: leave the TPM alone. */
-		r = node_cert_paths(m, cert, chain, err, sizeof(err));
-		if (r < 0) {
-			fail(m, r, err, false);
-			return;
-		}
-	}
-	r = ensure_tpm(m, err, sizeof(err));
+	r = node_creds_prepare(m->creds, err, sizeof(err), &tpm_suspect);
 	if (r < 0) {
-		fail(m, r, err, true);
+		fail(m, r, err, tpm_suspect);
 		return;
 	}
-	r = ensure_tls(m, cert, chain, err, sizeof(err), &tpm_failed);
-	if (r < 0) {
-		fail(m, r, err, tpm_failed);
-		return;
-	}
-	r = establish_op_new(m->tls,
+	r = establish_op_new(node_creds_tls(m->creds),
 			     &(struct establish_params){
 				     .mas_address = m->conf->mas_address,
 				     .server_name = m->conf->server_name,
-				     .node_id = m->node_id,
+				     .node_id = node_creds_node_id(m->creds),
 				     .methods = m->conf->methods,
 				     .n_methods = m->conf->n_methods,
 				     .timeout_ms = (int)(m->conf->timeout * 1000),
 			     },
-			     m->key ? &m->prf : NULL, &m->op, &eerr);
+			     node_creds_km(m->creds), &m->op, &eerr);
 	if (r < 0) {
 		fail(m, r, eerr.msg, failure_may_be_tpm(r, &eerr));
+		return;
+	}
+	r = loop_add_io(m->loop, establish_op_fd(m->op), establish_op_events(m->op), on_op_io, m,
+			&m->op_watch);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot watch the connection to the MAS: %s", strerror(-r));
+		fail(m, r, err, false);
 		return;
 	}
 	m->op_deadline = mono_ms() + m->conf->timeout * 1000;
@@ -455,10 +309,13 @@ static void begin_attempt(struct sa_manager *m)
 	set_state(m, rekey ? SA_MANAGER_REKEYING : SA_MANAGER_ESTABLISHING);
 }
 
+static void sync_timers(struct sa_manager *m);
+
 void sa_manager_start(struct sa_manager *m)
 {
 	if (m->state == SA_MANAGER_IDLE)
 		begin_attempt(m);
+	sync_timers(m);
 }
 
 static void on_success(struct sa_manager *m, struct establish_result *res)
@@ -521,24 +378,25 @@ static void on_success(struct sa_manager *m, struct establish_result *res)
 	emit(m, SA_MANAGER_EVENT_NEW_KEY, a, true, NULL);
 }
 
-void sa_manager_on_io(struct sa_manager *m)
+static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
 {
+	struct sa_manager *m = userdata;
 	struct establish_result res = { .kc = NULL };
 	struct establish_error eerr = { .wire_code = 0 };
 	int r;
 
-	if (!m->op)
-		return;
 	r = establish_op_step(m->op, &res, &eerr);
 	if (r == -EAGAIN) {
 		m->op_deadline = mono_ms() + m->conf->timeout * 1000;
+		(void)loop_io_set_events(m->op_watch, establish_op_events(m->op));
+		sync_timers(m);
 		return;
 	}
-	if (r < 0) {
+	if (r < 0)
 		fail(m, r, eerr.msg[0] ? eerr.msg : strerror(-r), failure_may_be_tpm(r, &eerr));
-		return;
-	}
-	on_success(m, &res);
+	else
+		on_success(m, &res);
+	sync_timers(m);
 }
 
 /* Drop expired keys; promote the successor. Returns true if the node lost its last key. */
@@ -576,7 +434,7 @@ static bool expire_keys(struct sa_manager *m, uint64_t now)
 	return false;
 }
 
-void sa_manager_on_timer(struct sa_manager *m)
+static void on_timer(struct sa_manager *m)
 {
 	uint64_t now = wall_ms(), mono = mono_ms();
 	bool lost = expire_keys(m, now);
@@ -607,7 +465,7 @@ void sa_manager_on_timer(struct sa_manager *m)
 	}
 }
 
-uint64_t sa_manager_next_mono_ms(const struct sa_manager *m)
+static uint64_t next_mono_ms(const struct sa_manager *m)
 {
 	if (m->op)
 		return m->op_deadline;
@@ -625,7 +483,7 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-uint64_t sa_manager_next_wall_ms(const struct sa_manager *m)
+static uint64_t next_wall_ms(const struct sa_manager *m)
 {
 	uint64_t t = 0;
 
@@ -638,12 +496,45 @@ uint64_t sa_manager_next_wall_ms(const struct sa_manager *m)
 	return t;
 }
 
-int sa_manager_io(const struct sa_manager *m, short *ret_events)
+/*
+ * Arm the two timers for what is due next: mono deadlines are CLOCK_BOOTTIME ms,
+ * wall instants CLOCK_REALTIME ms; a past instant fires at once. Re-arm only what
+ * changed: this runs after every event, key service requests too.
+ */
+static void sync_timers(struct sa_manager *m)
 {
-	if (!m->op)
-		return -1;
-	*ret_events = establish_op_events(m->op);
-	return establish_op_fd(m->op);
+	uint64_t mono = next_mono_ms(m), wall = next_wall_ms(m);
+
+	if (mono != m->armed_mono || !m->armed) {
+		(void)loop_timer_set(m->t_mono, mono, 0, LOOP_TIMER_ABSOLUTE);
+		m->armed_mono = mono;
+	}
+	if (wall != m->armed_wall || !m->armed) {
+		(void)loop_timer_set(m->t_wall, wall, 0,
+				     LOOP_TIMER_ABSOLUTE | LOOP_TIMER_CANCEL_ON_SET);
+		m->armed_wall = wall;
+	}
+	m->armed = true;
+}
+
+static void on_mono_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	struct sa_manager *m = userdata;
+
+	m->armed = false;
+	on_timer(m);
+	sync_timers(m);
+}
+
+static void on_wall_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	struct sa_manager *m = userdata;
+
+	m->armed = false;
+	if (clock_set)
+		log_info("the wall clock was set; re-checking key expiry");
+	on_timer(m);
+	sync_timers(m);
 }
 
 void sa_manager_kick(struct sa_manager *m, const char *why)
@@ -657,6 +548,7 @@ void sa_manager_kick(struct sa_manager *m, const char *why)
 	} else {
 		log_debug("%s: nothing to do in state %s", why, state_names[m->state]);
 	}
+	sync_timers(m);
 }
 
 static bool str_differs(const char *a, const char *b)
@@ -679,9 +571,8 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	(void)backoff_set_bounds(&m->backoff, c->backoff_min * 1000, c->backoff_max * 1000);
 	if (!identity) {
 		log_info("configuration reloaded; node, TPM and MAS settings unchanged, associations kept");
-		/* pki: the next exchange reads node.crt again (pki-install of a renewed one). */
-		if (offers(c, WIRE_METHOD_PKI))
-			m->tls_stale = true;
+		node_creds_set_conf(m->creds, c, false);
+		sync_timers(m);
 		return;
 	}
 	log_notice("configuration reloaded; node, TPM or MAS settings changed: dropping the "
@@ -692,16 +583,13 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	if (m->next)
 		emit(m, SA_MANAGER_EVENT_DROPPED, m->next, false, NULL);
 	drop_keys(m);
-	close_tpm(m);
-	free_tls(m);
-	m->node_id[0] = '\0';
-	if (c->node_id)
-		snprintf(m->node_id, sizeof(m->node_id), "%s", c->node_id);
+	node_creds_set_conf(m->creds, c, true);
 	backoff_reset(&m->backoff);
 	m->failures = 0;
 	m->changed = true;
 	if (m->state != SA_MANAGER_IDLE)
 		begin_attempt(m);
+	sync_timers(m);
 }
 
 int sa_manager_get_key(const struct sa_manager *m, struct sa_manager_key *ret)
@@ -731,6 +619,7 @@ bool sa_manager_want_key(struct sa_manager *m)
 		return false;
 	log_info("a local client asked for a key and the node holds none: establishing now");
 	begin_attempt(m);
+	sync_timers(m);
 	return m->op != NULL;
 }
 
@@ -742,6 +631,7 @@ void sa_manager_rekey(struct sa_manager *m, const char *why)
 	}
 	log_notice("%s: rekeying now", why);
 	begin_attempt(m);
+	sync_timers(m);
 }
 
 bool sa_manager_take_changed(struct sa_manager *m)
@@ -763,7 +653,7 @@ void sa_manager_status(const struct sa_manager *m, struct agent_status *ret)
 
 	memset(&st, 0, sizeof(st));
 	snprintf(st.state, sizeof(st.state), "%s", state_names[m->state]);
-	snprintf(st.node_id, sizeof(st.node_id), "%s", m->node_id);
+	snprintf(st.node_id, sizeof(st.node_id), "%s", node_creds_node_id(m->creds));
 	snprintf(st.mas, sizeof(st.mas), "%s", m->conf->mas_address);
 	if (m->current) {
 		snprintf(st.key_id, sizeof(st.key_id), "%s", m->current->key_id);

@@ -12,13 +12,14 @@
  * promoted. A key that expires without a successor is dropped (wiped) and the
  * node establishes again. Keys are struct secret (mlocked, wiped when dropped).
  *
- * The manager owns the TPM context (Km for psk; for pki the signing key of
- * state_dir/node.crt, which signs the TLS CertificateVerify), the TLS client
- * context and the one establishment in flight (establish_op). Method pki reads
+ * The manager owns the node's credentials (agent/node-creds.h: the TPM, Km for
+ * psk; for pki the signing key of state_dir/node.crt, which signs the TLS
+ * CertificateVerify; the TLS client context) and the one establishment in
+ * flight (establish_op). Method pki reads
  * node.crt and the signing key again before the next attempt after a failure and
  * after a reload; while node.crt is missing it fails each attempt with a message
- * naming the file and the enrolment steps, and backs off. The event loop in m2msad.c polls
- * the fd sa_manager_io() names and arms two timers from sa_manager_next_*():
+ * naming the file and the enrolment steps, and backs off. The manager puts the
+ * exchange's fd and two timers into the daemon's loop (common/loop.h):
  * monotonic deadlines (exchange timeout, backoff retry) and wall-clock instants
  * (rekey, expiries: the MAS gives expiry as epoch seconds). Every handler
  * re-checks against the clocks, so a wall-clock jump never leaves a key in use
@@ -31,6 +32,9 @@
 
 #include "agent/agent-conf.h"
 #include "agent/status.h"
+#include "common/util.h"
+
+struct loop;
 
 enum sa_manager_state {
 	SA_MANAGER_IDLE,
@@ -43,23 +47,18 @@ enum sa_manager_state {
 
 struct sa_manager;
 
-/* conf is borrowed and must stay valid until sa_manager_reconfigure() or _free(). */
-int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct sa_manager **ret);
+/*
+ * conf is borrowed and must stay valid until sa_manager_reconfigure() or _free();
+ * loop too, until _free().
+ */
+int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct loop *loop,
+		   struct sa_manager **ret);
 /* Abort any exchange, wipe every key, close the TPM; NULL is fine. */
 void sa_manager_free(struct sa_manager *m);
+DEFINE_CLEANUP(struct sa_manager *, sa_manager_free)
 
 /* Leave idle: begin the first establishment now. */
 void sa_manager_start(struct sa_manager *m);
-
-/* The fd of the exchange in flight and the poll events it waits for; -1 if none. */
-int sa_manager_io(const struct sa_manager *m, short *ret_events);
-/* The fd from sa_manager_io() is ready. */
-void sa_manager_on_io(struct sa_manager *m);
-/* A timer fired (or the wall clock was set): handle everything that is due. */
-void sa_manager_on_timer(struct sa_manager *m);
-/* CLOCK_BOOTTIME deadline in ms (0: none) and CLOCK_REALTIME instant in ms (0: none). */
-uint64_t sa_manager_next_mono_ms(const struct sa_manager *m);
-uint64_t sa_manager_next_wall_ms(const struct sa_manager *m);
 
 /*
  * The uplink came back or gained an address: if waiting out a backoff, or if

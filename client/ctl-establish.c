@@ -10,10 +10,9 @@
 
 #include "agent/agent-conf.h"
 #include "agent/establish.h"
+#include "agent/node-creds.h"
 #include "client/ctl.h"
 #include "common/log.h"
-#include "tpm/keystore.h"
-#include "tpm/signkey.h"
 
 static void usage(FILE *f)
 {
@@ -71,6 +70,56 @@ static void print_result(const struct establish_result *res, const char *node_id
 	printf("suite:     %s (TLS 1.3 PSK, identity = key ID)\n", res->suite);
 }
 
+/* One establishment with the credentials conf names; prints the result. An exit status. */
+static int establish_once(const struct agent_conf *conf, const char *key_out, bool json)
+{
+	_cleanup_(node_creds_freep) struct node_creds *creds = NULL;
+	struct establish_result res = { .kc = NULL };
+	struct establish_error eerr;
+	const char *node_id;
+	char err[512];
+	bool tpm_suspect;
+	int r;
+
+	r = node_creds_new(conf, &creds);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl establish: %s\n", strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+	r = node_creds_prepare(creds, err, sizeof(err), &tpm_suspect);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl establish: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	node_id = node_creds_node_id(creds);
+	r = establish_run(node_creds_tls(creds),
+			  &(struct establish_params){
+				  .mas_address = conf->mas_address,
+				  .server_name = conf->server_name,
+				  .node_id = node_id,
+				  .methods = conf->methods,
+				  .n_methods = conf->n_methods,
+				  .timeout_ms = (int)(conf->timeout * 1000),
+			  },
+			  node_creds_km(creds), &res, &eerr);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl establish: %s\n", eerr.msg);
+		/* With pki offered the refusal may be about the certificate: the message says which. */
+		if (r == -EKEYREJECTED && !agent_conf_offers(conf, WIRE_METHOD_PKI))
+			fprintf(stderr, "m2msactl establish: the MAS holds a different Km for %s: "
+					"provision the key the provider issued (m2msactl provision)\n",
+				node_id);
+		return CTL_EXIT_FAILURE;
+	}
+	r = key_out ? write_key(key_out, res.kc) : 0;
+	if (r < 0)
+		fprintf(stderr, "m2msactl establish: cannot write %s: %s\n", key_out, strerror(-r));
+	else
+		print_result(&res, node_id, json);
+	establish_result_clear(&res);
+	return r < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+}
+
 int ctl_establish(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -80,21 +129,11 @@ int ctl_establish(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *config = AGENT_CONF_DEFAULT, *key_out = NULL, *node_id;
+	const char *config = AGENT_CONF_DEFAULT, *key_out = NULL;
 	struct agent_conf conf = { .n_methods = 0 };
-	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
-	_cleanup_(tpm_closep) struct tpm_ctx *tpm = NULL;
-	_cleanup_(tpm_key_freep) struct tpm_key *key = NULL;
-	_cleanup_(tpm_signkey_freep) struct tpm_signkey *signkey = NULL;
-	_cleanup_free_ char *cert = NULL, *chain = NULL;
-	struct tls_signer signer = { tpm_signkey_tls_sign, NULL };
-	bool offer_psk = false, offer_pki = false;
-	WOLFSSL_CTX *ctx = NULL;
-	struct kdf_prf prf;
 	char err[512];
 	bool json = false;
-	int c, r, status = CTL_EXIT_FAILURE;
+	int c, r, status;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -129,91 +168,7 @@ int ctl_establish(int argc, char **argv)
 		fprintf(stderr, "m2msactl establish: %s\n", err);
 		return CTL_EXIT_FAILURE;
 	}
-	r = tpm_open(conf.tcti, &tpm, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "m2msactl establish: %s\n", err);
-		goto out;
-	}
-	for (size_t i = 0; i < conf.n_methods; i++) {
-		offer_psk |= conf.methods[i] == WIRE_METHOD_PSK;
-		offer_pki |= conf.methods[i] == WIRE_METHOD_PKI;
-	}
-	/* Km is needed for psk only; a pki-only node names itself in node_id. */
-	r = tpm_key_load(tpm, conf.state_dir, &key);
-	if (r < 0 && (offer_psk || !conf.node_id)) {
-		fprintf(stderr, "m2msactl establish: %s\n", tpm_last_error(tpm));
-		goto out;
-	}
-	node_id = key ? tpm_key_node_id(key) : conf.node_id;
-	if (conf.node_id && strcmp(conf.node_id, node_id) != 0) {
-		fprintf(stderr,
-			"m2msactl establish: %s sets node_id '%s' but the key in %s was provisioned "
-			"for '%s' (fix node_id, or provision Km for this node)\n",
-			config, conf.node_id, conf.state_dir, node_id);
-		goto out;
-	}
-	if (offer_pki) {
-		/* The node certificate; its key signs the TLS CertificateVerify inside the TPM. */
-		if (asprintf(&cert, "%s/%s", conf.state_dir, TPM_NODE_CERT_FILE) < 0 ||
-		    asprintf(&chain, "%s/%s", conf.state_dir, TPM_NODE_CHAIN_FILE) < 0)
-			goto out;
-		if (access(cert, R_OK) < 0) {
-			fprintf(stderr, "m2msactl establish: method pki is configured but %s is "
-					"missing (m2msactl pki-keygen, then pki-install --cert FILE)\n",
-				cert);
-			goto out;
-		}
-		r = tpm_signkey_load(tpm, conf.state_dir, &signkey);
-		if (r < 0) {
-			fprintf(stderr, "m2msactl establish: %s\n", tpm_last_error(tpm));
-			goto out;
-		}
-		signer.userdata = signkey;
-		ctx = tls_client_ctx_new_signer(conf.mas_ca, cert,
-						access(chain, F_OK) == 0 ? chain : NULL, &signer, err,
-						sizeof(err));
-	} else {
-		ctx = tls_client_ctx_new(conf.mas_ca, NULL, NULL, err, sizeof(err));
-	}
-	if (!ctx) {
-		fprintf(stderr, "m2msactl establish: %s\n", err);
-		goto out;
-	}
-	if (key)
-		tpm_key_prf(key, &prf);
-	r = establish_run(ctx,
-			  &(struct establish_params){
-				  .mas_address = conf.mas_address,
-				  .server_name = conf.server_name,
-				  .node_id = node_id,
-				  .methods = conf.methods,
-				  .n_methods = conf.n_methods,
-				  .timeout_ms = (int)(conf.timeout * 1000),
-			  },
-			  key ? &prf : NULL, &res, &eerr);
-	if (r < 0) {
-		fprintf(stderr, "m2msactl establish: %s\n", eerr.msg);
-		/* With pki offered the refusal may be about the certificate: the message says which. */
-		if (r == -EKEYREJECTED && !offer_pki)
-			fprintf(stderr, "m2msactl establish: the MAS holds a different Km for %s: "
-					"provision the key the provider issued (m2msactl provision)\n",
-				node_id);
-		goto out;
-	}
-	if (key_out) {
-		r = write_key(key_out, res.kc);
-		if (r < 0) {
-			fprintf(stderr, "m2msactl establish: cannot write %s: %s\n", key_out,
-				strerror(-r));
-			goto out;
-		}
-	}
-	print_result(&res, node_id, json);
-	status = CTL_EXIT_OK;
-out:
-	establish_result_clear(&res);
-	if (ctx)
-		wolfSSL_CTX_free(ctx);
+	status = establish_once(&conf, key_out, json);
 	agent_conf_free(&conf);
 	return status;
 }

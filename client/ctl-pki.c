@@ -19,6 +19,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "agent/agent-conf.h"
+#include "agent/node-creds.h"
 #include "client/ctl.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
@@ -227,22 +228,6 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 	return r;
 }
 
-/* The node ID: from the configuration, else the one recorded with Km. */
-static int node_id_of(const struct agent_conf *conf, struct tpm_ctx *t, char *buf, size_t len)
-{
-	struct tpm_key *km = NULL;
-
-	if (conf->node_id) {
-		snprintf(buf, len, "%s", conf->node_id);
-		return 0;
-	}
-	if (tpm_key_load(t, conf->state_dir, &km) < 0)
-		return -ENOENT;
-	snprintf(buf, len, "%s", tpm_key_node_id(km));
-	tpm_key_free(km);
-	return 0;
-}
-
 int ctl_pki_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -255,10 +240,11 @@ int ctl_pki_keygen(int argc, char **argv)
 	};
 	const char *config = AGENT_CONF_DEFAULT, *subject = NULL, *out = NULL;
 	struct agent_conf conf = { .n_methods = 0 };
-	_cleanup_(tpm_closep) struct tpm_ctx *tpm = NULL;
+	_cleanup_(node_creds_freep) struct node_creds *creds = NULL;
+	struct tpm_ctx *tpm;
 	_cleanup_(tpm_signkey_freep) struct tpm_signkey *key = NULL;
 	uint8_t der[CSR_DER_MAX], pem[2 * CSR_DER_MAX];
-	char err[512], node_id[WIRE_ID_MAX + 1], *pub_path = NULL;
+	char err[512], *pub_path = NULL;
 	CertName name;
 	size_t der_sz = 0;
 	bool new_key = false;
@@ -294,20 +280,25 @@ int ctl_pki_keygen(int argc, char **argv)
 		fprintf(stderr, "m2msactl pki-keygen: %s\n", err);
 		return CTL_EXIT_FAILURE;
 	}
-	r = tpm_open(conf.tcti, &tpm, err, sizeof(err));
+	/* The TPM, and the node ID for the CN: node_id, else the one recorded with Km. */
+	r = node_creds_new(&conf, &creds);
+	if (r == 0 && (subject || conf.node_id))
+		r = node_creds_open_tpm(creds, err, sizeof(err));
+	else if (r == 0)
+		r = node_creds_identity(creds, err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "m2msactl pki-keygen: %s\n", err);
+		fprintf(stderr, "m2msactl pki-keygen: %s%s\n", r == -ENOMEM ? strerror(-r) : err,
+			subject ? "" : " (or give --subject CN=<node ID>)");
 		goto out;
 	}
+	tpm = node_creds_tpm(creds);
 	if (!subject) {
-		if (node_id_of(&conf, tpm, node_id, sizeof(node_id)) < 0 ||
-		    strlen(node_id) >= CTC_NAME_SIZE) {
-			fprintf(stderr, "m2msactl pki-keygen: no node ID known: set node_id in %s or "
-					"give --subject CN=<node ID>\n",
-				config);
+		if (strlen(node_creds_node_id(creds)) >= CTC_NAME_SIZE) {
+			fprintf(stderr, "m2msactl pki-keygen: the node ID is too long for a CN: "
+					"give --subject CN=<node ID>\n");
 			goto out;
 		}
-		snprintf(name.commonName, sizeof(name.commonName), "%s", node_id);
+		snprintf(name.commonName, sizeof(name.commonName), "%s", node_creds_node_id(creds));
 	}
 	if (asprintf(&pub_path, "%s/%s", conf.state_dir, TPM_SIGNKEY_PUB_FILE) < 0)
 		goto out;
@@ -352,6 +343,10 @@ int ctl_pki_keygen(int argc, char **argv)
 	status = CTL_EXIT_OK;
 out:
 	free(pub_path);
+	tpm_signkey_free(key);
+	key = NULL;
+	node_creds_free(creds);
+	creds = NULL;
 	agent_conf_free(&conf);
 	return status;
 }

@@ -21,5 +21,16 @@ static inline void closep(int *fd)
 		close(*fd);
 }
 
+/*
+ * DEFINE_CLEANUP(struct foo *, foo_free) defines foo_freep(struct foo **) for
+ * _cleanup_(foo_freep): it calls foo_free() on a non-NULL pointer at scope exit.
+ */
+#define DEFINE_CLEANUP(type, fn)              \
+	static inline void fn##p(type *p)     \
+	{                                     \
+		if (*p)                       \
+			fn(*p);               \
+	}
+
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)

@@ -8,36 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas/server.h"
 
 /* After the final reply and close_notify: drain the peer until EOF for at most this long. */
 #define LINGER_MS 2000
-#define MAX_EVENTS 64
-
-enum watch_kind {
-	WATCH_LISTEN_EST,
-	WATCH_LISTEN_RET,
-	WATCH_SIGNAL,
-	WATCH_PURGE,
-	WATCH_CONN,
-	_WATCH_KIND_MAX,
-};
-
-/* What epoll's data.ptr points at: the first member of every watched object. */
-struct watch {
-	enum watch_kind kind;
-	int fd;
-};
+#define ACCEPT_BATCH 64 /* connections accepted per wake-up */
 
 enum conn_state {
 	CONN_HANDSHAKE, /* TLS accept */
@@ -56,13 +39,15 @@ enum step {
 };
 
 struct mas_conn {
-	struct watch w; /* first */
+	struct mas_server *server;
+	int fd;
+	struct loop_watch *watch;
 	struct mas_conn *prev, *next;
 	bool retrieval;
 	enum conn_state state;
 	enum mas_next after_write;
 	WOLFSSL *ssl;
-	uint32_t events; /* registered with epoll */
+	uint32_t events; /* registered with the loop */
 	uint64_t deadline_ms;
 	struct mas_peer peer;
 	struct mas_est est;
@@ -73,8 +58,9 @@ struct mas_conn {
 };
 
 struct mas_server {
-	int epfd;
-	struct watch est_listen, ret_listen, sig, purge;
+	struct loop *loop;
+	int est_fd, ret_fd; /* the listeners */
+	struct loop_watch *est_watch, *ret_watch;
 	uint16_t est_port, ret_port;
 	WOLFSSL_CTX *est_ctx, *ret_ctx;
 	struct mas_ctx *ctx;
@@ -86,17 +72,8 @@ struct mas_server {
 	uint64_t handshake_timeout_ms, idle_timeout_ms;
 	mas_reload_fn reload;
 	void *reload_userdata;
-	sigset_t old_mask;
-	bool mask_set;
 	bool quit;
 };
-
-static int watch_ctl(struct mas_server *s, int op, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(s->epfd, op, w->fd, &ev) < 0 ? -errno : 0;
-}
 
 static void peer_from(const struct sockaddr_storage *ss, struct mas_peer *p)
 {
@@ -147,15 +124,15 @@ static void accept_pause(struct mas_server *s, bool pause)
 	if (s->accept_paused == pause)
 		return;
 	s->accept_paused = pause;
-	(void)watch_ctl(s, EPOLL_CTL_MOD, &s->est_listen, ev);
-	(void)watch_ctl(s, EPOLL_CTL_MOD, &s->ret_listen, ev);
+	(void)loop_io_set_events(s->est_watch, ev);
+	(void)loop_io_set_events(s->ret_watch, ev);
 }
 
 static void conn_free(struct mas_server *s, struct mas_conn *c)
 {
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
+	loop_remove(c->watch);
 	wolfSSL_free(c->ssl);
-	close(c->w.fd);
+	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -233,7 +210,7 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 		 * connection and destroy the alert before the node reads it. Linger.
 		 */
 		log_warning("refused the certificate of node %s: %s", c->peer.name, err);
-		(void)shutdown(c->w.fd, SHUT_WR);
+		(void)shutdown(c->fd, SHUT_WR);
 		c->state = CONN_LINGER;
 		c->deadline_ms = mas_now_ms() + LINGER_MS;
 		return STEP_AGAIN;
@@ -353,7 +330,7 @@ static enum step conn_shutdown(struct mas_conn *c)
 			return st;
 		/* Anything else: the peer is gone or broken; nothing more to tell it. */
 	}
-	(void)shutdown(c->w.fd, SHUT_WR);
+	(void)shutdown(c->fd, SHUT_WR);
 	c->state = CONN_LINGER;
 	c->deadline_ms = mas_now_ms() + LINGER_MS;
 	return STEP_AGAIN;
@@ -369,7 +346,7 @@ static enum step conn_linger(struct mas_conn *c)
 
 	/* At most 64 KiB per wake-up, so a peer that keeps sending cannot hog the loop. */
 	for (int i = 0; i < 16;) {
-		ssize_t n = recv(c->w.fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 
 		if (n > 0) {
 			i++;
@@ -417,7 +394,7 @@ static void conn_run(struct mas_server *s, struct mas_conn *c)
 		}
 		ev = st == STEP_WANT_READ ? EPOLLIN : EPOLLOUT;
 		if (ev != c->events) {
-			if (watch_ctl(s, EPOLL_CTL_MOD, &c->w, ev) < 0) {
+			if (loop_io_set_events(c->watch, ev) < 0) {
 				conn_free(s, c);
 				return;
 			}
@@ -427,18 +404,26 @@ static void conn_run(struct mas_server *s, struct mas_conn *c)
 	}
 }
 
+static void on_conn(struct loop_watch *w, int fd, uint32_t events, void *userdata)
+{
+	struct mas_conn *c = userdata;
+
+	conn_run(c->server, c);
+}
+
 static void conn_new(struct mas_server *s, int fd, bool retrieval,
 		     const struct sockaddr_storage *ss)
 {
 	struct mas_conn *c = calloc(1, sizeof(*c));
+	int r;
 
 	if (!c) {
 		log_error("out of memory: dropping a connection");
 		close(fd);
 		return;
 	}
-	c->w.kind = WATCH_CONN;
-	c->w.fd = fd;
+	c->server = s;
+	c->fd = fd;
 	c->retrieval = retrieval;
 	c->state = CONN_HANDSHAKE;
 	c->need = WIRE_PREFIX_LEN;
@@ -454,8 +439,9 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 		return;
 	}
 	c->events = EPOLLIN;
-	if (watch_ctl(s, EPOLL_CTL_ADD, &c->w, c->events) < 0) {
-		log_error("cannot watch the connection from %s: %s", c->peer.name, strerror(errno));
+	r = loop_add_io(s->loop, fd, c->events, on_conn, c, &c->watch);
+	if (r < 0) {
+		log_error("cannot watch the connection from %s: %s", c->peer.name, strerror(-r));
 		wolfSSL_free(c->ssl);
 		close(fd);
 		free(c);
@@ -470,15 +456,16 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 	conn_run(s, c);
 }
 
-static void on_accept(struct mas_server *s, struct watch *w)
+static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
 {
-	bool retrieval = w->kind == WATCH_LISTEN_RET;
+	struct mas_server *s = userdata;
+	bool retrieval = w == s->ret_watch;
 
 	/* A bounded batch per wake-up; the listener stays readable for the rest. */
-	for (int i = 0; i < MAX_EVENTS; i++) {
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -523,28 +510,22 @@ static void purge(struct mas_server *s)
 		log_info("purged %d expired association%s", r, r == 1 ? "" : "s");
 }
 
-static void on_purge_timer(struct mas_server *s)
+static void on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)
 {
-	uint64_t ticks;
-
-	if (read(s->purge.fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks))
-		purge(s);
+	purge(userdata);
 }
 
-static void on_signal(struct mas_server *s)
+static void on_signal(struct loop_watch *w, const struct signalfd_siginfo *si, void *userdata)
 {
-	struct signalfd_siginfo si;
+	struct mas_server *s = userdata;
 
-	while (read(s->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
-			log_info("received SIGHUP, reloading the configuration");
-			if (s->reload)
-				s->reload(s, s->reload_userdata);
-		} else {
-			log_notice("received %s, stopping",
-				   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			s->quit = true;
-		}
+	if (si->ssi_signo == SIGHUP) {
+		log_info("received SIGHUP, reloading the configuration");
+		if (s->reload)
+			s->reload(s, s->reload_userdata);
+	} else {
+		log_notice("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		s->quit = true;
 	}
 }
 
@@ -582,7 +563,7 @@ static int next_timeout(const struct mas_server *s, uint64_t now)
 	return min - now > 60000 ? 60000 : (int)(min - now);
 }
 
-static int listen_on(const char *hostport, struct watch *w, uint16_t *ret_port, char *err,
+static int listen_on(const char *hostport, int *ret_fd, uint16_t *ret_port, char *err,
 		     size_t err_len)
 {
 	char host[256];
@@ -599,74 +580,65 @@ static int listen_on(const char *hostport, struct watch *w, uint16_t *ret_port, 
 		snprintf(err, err_len, "cannot listen on %s: %s", hostport, strerror(-fd));
 		return fd;
 	}
-	w->fd = fd;
+	*ret_fd = fd;
 	return 0;
+}
+
+/* The loop: signals, the purge timer, both listeners. */
+static int setup_loop(struct mas_server *s)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct loop_watch *purge_watch;
+	int r;
+
+	r = loop_new(&s->loop);
+	if (r < 0)
+		return r;
+	r = loop_add_signals(s->loop, signals, ARRAY_SIZE(signals), on_signal, s, NULL);
+	if (r < 0)
+		return r;
+	r = loop_add_timer(s->loop, CLOCK_MONOTONIC, on_purge_timer, s, &purge_watch);
+	if (r < 0)
+		return r;
+	r = loop_timer_set(purge_watch, MAS_PURGE_INTERVAL_MS, MAS_PURGE_INTERVAL_MS, 0);
+	if (r < 0)
+		return r;
+	r = loop_add_io(s->loop, s->est_fd, EPOLLIN, on_accept, s, &s->est_watch);
+	if (r < 0)
+		return r;
+	return loop_add_io(s->loop, s->ret_fd, EPOLLIN, on_accept, s, &s->ret_watch);
 }
 
 int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
 		   struct mas_server **ret, char *err, size_t err_len)
 {
-	struct itimerspec its = {
-		.it_interval = { .tv_sec = MAS_PURGE_INTERVAL_MS / 1000 },
-		.it_value = { .tv_sec = MAS_PURGE_INTERVAL_MS / 1000 },
-	};
-	struct mas_server *s;
-	sigset_t mask;
+	_cleanup_(mas_server_freep) struct mas_server *s = calloc(1, sizeof(*s));
 	int r;
 
-	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	s->epfd = s->est_listen.fd = s->ret_listen.fd = s->sig.fd = s->purge.fd = -1;
-	s->est_listen.kind = WATCH_LISTEN_EST;
-	s->ret_listen.kind = WATCH_LISTEN_RET;
-	s->sig.kind = WATCH_SIGNAL;
-	s->purge.kind = WATCH_PURGE;
+	s->est_fd = s->ret_fd = -1;
 	s->ctx = ctx;
 	s->est_ctx = conf->est_ctx;
 	s->ret_ctx = conf->ret_ctx;
 	s->max_conns = conf->max_conns ? conf->max_conns : MAS_MAX_CONNS_DEFAULT;
 	mas_server_set_timeouts(s, conf->handshake_timeout_ms, conf->idle_timeout_ms);
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, &s->old_mask) < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot block signals: %s", strerror(errno));
-		goto fail;
-	}
-	s->mask_set = true;
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	s->purge.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epfd < 0 || s->sig.fd < 0 || s->purge.fd < 0 ||
-	    timerfd_settime(s->purge.fd, 0, &its, NULL) < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(errno));
-		goto fail;
-	}
-	r = listen_on(conf->listen, &s->est_listen, &s->est_port, err, err_len);
+	r = listen_on(conf->listen, &s->est_fd, &s->est_port, err, err_len);
 	if (r < 0)
-		goto fail;
-	r = listen_on(conf->retrieval_listen, &s->ret_listen, &s->ret_port, err, err_len);
+		return r;
+	r = listen_on(conf->retrieval_listen, &s->ret_fd, &s->ret_port, err, err_len);
 	if (r < 0)
-		goto fail;
-	if ((r = watch_ctl(s, EPOLL_CTL_ADD, &s->est_listen, EPOLLIN)) < 0 ||
-	    (r = watch_ctl(s, EPOLL_CTL_ADD, &s->ret_listen, EPOLLIN)) < 0 ||
-	    (r = watch_ctl(s, EPOLL_CTL_ADD, &s->sig, EPOLLIN)) < 0 ||
-	    (r = watch_ctl(s, EPOLL_CTL_ADD, &s->purge, EPOLLIN)) < 0) {
+		return r;
+	r = setup_loop(s);
+	if (r < 0) {
 		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(-r));
-		goto fail;
+		return r;
 	}
 	*ret = s;
+	s = NULL;
 	return 0;
-fail:
-	mas_server_free(s);
-	return r;
 }
 
 void mas_server_free(struct mas_server *s)
@@ -675,18 +647,11 @@ void mas_server_free(struct mas_server *s)
 		return;
 	while (s->conns)
 		conn_free(s, s->conns);
-	if (s->est_listen.fd >= 0)
-		close(s->est_listen.fd);
-	if (s->ret_listen.fd >= 0)
-		close(s->ret_listen.fd);
-	if (s->sig.fd >= 0)
-		close(s->sig.fd);
-	if (s->purge.fd >= 0)
-		close(s->purge.fd);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->mask_set)
-		(void)sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+	loop_free(s->loop); /* unblocks the signals again */
+	if (s->est_fd >= 0)
+		close(s->est_fd);
+	if (s->ret_fd >= 0)
+		close(s->ret_fd);
 	free(s);
 }
 
@@ -718,35 +683,11 @@ int mas_server_run(struct mas_server *s)
 {
 	purge(s);
 	while (!s->quit) {
-		struct epoll_event evs[MAX_EVENTS];
-		int n = epoll_wait(s->epfd, evs, MAX_EVENTS, next_timeout(s, mas_now_ms()));
+		int r = loop_iterate(s->loop, next_timeout(s, mas_now_ms()));
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("event loop failed: %s", strerror(errno));
-			return -errno;
-		}
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-
-			switch (w->kind) {
-			case WATCH_LISTEN_EST:
-			case WATCH_LISTEN_RET:
-				on_accept(s, w);
-				break;
-			case WATCH_SIGNAL:
-				on_signal(s);
-				break;
-			case WATCH_PURGE:
-				on_purge_timer(s);
-				break;
-			case WATCH_CONN:
-				conn_run(s, (struct mas_conn *)w);
-				break;
-			case _WATCH_KIND_MAX:
-				break;
-			}
+		if (r < 0) {
+			log_error("event loop failed: %s", strerror(-r));
+			return r;
 		}
 		expire_conns(s, mas_now_ms());
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * m2masd's event loop: one epoll with the establishment and retrieval
- * listeners, every connection (non-blocking wolfSSL), a signalfd (SIGTERM,
- * SIGINT: stop; SIGHUP: reload) and a timerfd that purges expired associations.
+ * m2masd's event loop (common/loop.h) with the establishment and retrieval
+ * listeners, every connection (non-blocking wolfSSL), the signals (SIGTERM,
+ * SIGINT: stop; SIGHUP: reload) and a timer that purges expired associations.
  * Each connection carries one exchange (exchange.h) and is closed after its
  * final reply; handshake and idle timeouts and a connection cap keep slow or
  * silent peers from holding the MAS. The server never logs key bytes.
@@ -15,6 +15,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "common/util.h"
 #include "mas/exchange.h"
 
 #define MAS_MAX_CONNS_DEFAULT 1024
@@ -43,6 +44,7 @@ int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
 		   struct mas_server **ret, char *err, size_t err_len);
 /* Close every connection and listener; the TLS contexts are the caller's. */
 void mas_server_free(struct mas_server *s);
+DEFINE_CLEANUP(struct mas_server *, mas_server_free)
 
 void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *ret_ret);
 void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
