@@ -6,7 +6,7 @@
 
 #include "common/cli.h"
 
-static void cli_vprint(const struct cli *c, const char *fmt, va_list ap)
+static _printf_(2, 0) void cli_vprint(const struct cli *c, const char *fmt, va_list ap)
 {
 	bool has_cmd = c->cmd && c->cmd[0];
 
