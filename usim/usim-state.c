@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The tpm USIM backend's state files: IMPI, OPc, highest accepted SQN; atomic writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/aka.h"
+#include "common/secret.h"
+#include "usim/usim-state.h"
+#include "usim/usim.h"
+
+static int fail(char *err, size_t err_len, int r, const char *fmt, ...) _printf_(4, 5);
+static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* dir/name := data, via dir/.name.tmp, fsync, rename, fsync(dir). */
+static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
+			char *err, size_t err_len)
+{
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_close_ int dfd = -1;
+	int fd, r;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fail(err, err_len, -errno, "cannot write %s: %s", tmp, strerror(errno));
+	r = fchmod(fd, 0600) < 0 ? -errno : 0;
+	if (r == 0)
+		r = write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return fail(err, err_len, r, "cannot write %s: %s", path, strerror(-r));
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return fail(err, err_len, -errno, "cannot sync the folder %s: %s", dir,
+			    strerror(errno));
+	return 0;
+}
+
+/* Read dir/name into buf (up to *len bytes; *len gets the size). */
+static int read_small(const char *dir, const char *name, uint8_t *buf, size_t *len, char *err,
+		      size_t err_len)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t got = 0;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return fail(err, err_len, -ENOENT,
+			    "no USIM provisioned: %s is missing (import one with m2msactl usim "
+			    "provision)", path);
+	if (fd < 0)
+		return fail(err, err_len, -errno, "cannot read %s: %s", path, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, buf + got, *len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(err, err_len, -errno, "cannot read %s: %s", path,
+				    strerror(errno));
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == *len)
+			return fail(err, err_len, -EBADMSG,
+				    "%s is corrupt: too large (run m2msactl usim provision --force)",
+				    path);
+	}
+	*len = got;
+	return 0;
+}
+
+int usim_state_write(const char *dir, const char *impi, const uint8_t opc[static MILENAGE_OP_LEN],
+		     uint64_t sqn, char *err, size_t err_len)
+{
+	_cleanup_free_ char *conf = NULL;
+	int r;
+
+	if (!usim_impi_valid(impi))
+		return fail(err, err_len, -EINVAL,
+			    "invalid IMPI '%s' (1 to 255 characters from A-Z a-z 0-9 . _ - @ + ! ~ %%)",
+			    impi ? impi : "");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return fail(err, err_len, -errno, "cannot create the state folder %s: %s", dir,
+			    strerror(errno));
+	if (asprintf(&conf,
+		     "# Written by m2msactl usim provision; K itself is in usim.pub/usim.priv.\n"
+		     "[usim]\nimpi = %s\n", impi) < 0)
+		return -ENOMEM;
+	r = write_atomic(dir, USIM_OPC_FILE, opc, MILENAGE_OP_LEN, err, err_len);
+	if (r == 0)
+		r = usim_state_sqn_write(dir, sqn, err, err_len);
+	if (r == 0)
+		r = write_atomic(dir, USIM_CONF_FILE, conf, strlen(conf), err, err_len);
+	return r;
+}
+
+struct conf_ctx {
+	char *impi;
+	char bad[160];
+};
+
+static int conf_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_ctx *c = user;
+
+	if (strcmp(section, "usim") == 0 && strcmp(name, "impi") == 0 && !c->impi) {
+		c->impi = strdup(value);
+		return c->impi ? 1 : 0;
+	}
+	snprintf(c->bad, sizeof(c->bad), "unknown or repeated key '%s' in [%s]", name, section);
+	return 0;
+}
+
+int usim_state_read(const char *dir, char **ret_impi, uint8_t ret_opc[static MILENAGE_OP_LEN],
+		    char *err, size_t err_len)
+{
+	_cleanup_free_ char *path = NULL;
+	struct conf_ctx c = { 0 };
+	uint8_t opc[MILENAGE_OP_LEN + 1];
+	size_t len = sizeof(opc);
+	FILE *f;
+	int r;
+
+	if (asprintf(&path, "%s/" USIM_CONF_FILE, dir) < 0)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f)
+		return fail(err, err_len, errno == ENOENT ? -ENOENT : -errno,
+			    "no USIM provisioned: cannot read %s: %s (import one with m2msactl usim "
+			    "provision)", path, strerror(errno));
+	r = ini_parse_file(f, conf_handler, &c);
+	fclose(f);
+	if (r != 0 || !usim_impi_valid(c.impi)) {
+		char line[24] = "";
+
+		if (r > 0)
+			snprintf(line, sizeof(line), "line %d: ", r);
+		r = fail(err, err_len, -EBADMSG, "%s is corrupt: %s%s (run m2msactl usim provision "
+			 "--force)", path, line, c.bad[0] ? c.bad : "no valid impi in [usim]");
+		free(c.impi);
+		return r;
+	}
+	r = read_small(dir, USIM_OPC_FILE, opc, &len, err, err_len);
+	if (r == 0 && len != MILENAGE_OP_LEN)
+		r = fail(err, err_len, -EBADMSG, "%s/" USIM_OPC_FILE " is corrupt: %zu bytes, OPc is "
+			 "16 (run m2msactl usim provision --force)", dir, len);
+	if (r == 0) {
+		memcpy(ret_opc, opc, MILENAGE_OP_LEN);
+		*ret_impi = c.impi;
+	} else {
+		free(c.impi);
+	}
+	secret_wipe(opc, sizeof(opc));
+	return r;
+}
+
+int usim_state_sqn_read(const char *dir, uint64_t *ret, char *err, size_t err_len)
+{
+	char buf[32];
+	size_t len = sizeof(buf) - 1;
+	char *end;
+	unsigned long long v;
+	int r;
+
+	r = read_small(dir, USIM_SQN_FILE, (uint8_t *)buf, &len, err, err_len);
+	if (r < 0)
+		return r;
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || end == buf || (*end && strcmp(end, "\n") != 0) || buf[0] == '-' ||
+	    v > AKA_SQN_MAX)
+		return fail(err, err_len, -EBADMSG,
+			    "%s/" USIM_SQN_FILE " is corrupt: not a 48-bit decimal SQN (restore it, "
+			    "or re-provision with m2msactl usim provision --force --sqn N)", dir);
+	*ret = v;
+	return 0;
+}
+
+int usim_state_sqn_write(const char *dir, uint64_t sqn, char *err, size_t err_len)
+{
+	char buf[32];
+	int n;
+
+	if (sqn > AKA_SQN_MAX)
+		return fail(err, err_len, -EINVAL, "SQN %" PRIu64 " is beyond 48 bits", sqn);
+	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", sqn);
+	return write_atomic(dir, USIM_SQN_FILE, buf, (size_t)n, err, err_len);
+}
+
+int usim_state_lock(const char *dir, char *err, size_t err_len)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd;
+
+	if (asprintf(&path, "%s/" USIM_LOCK_FILE, dir) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fail(err, err_len, -errno, "cannot open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		close(fd);
+		return fail(err, err_len, -e, "cannot lock %s: %s", path, strerror(e));
+	}
+	return fd;
+}
