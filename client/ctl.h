@@ -36,6 +36,9 @@ int ctl_pki_install(int argc, char **argv);
 /* ctl-status.c */
 int ctl_status(int argc, char **argv);
 
+/* ctl-usim.c */
+int ctl_usim(int argc, char **argv);
+
 /* ctl-keys.c */
 int ctl_get_key(int argc, char **argv);
 int ctl_subscribe(int argc, char **argv);
@@ -51,4 +54,5 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "get-key", "get the CSE's or an AE's current key from the agent", ctl_get_key },
 	{ "subscribe", "print every key event the agent pushes, one JSON line each", ctl_subscribe },
 	{ "rekey", "ask the agent to rekey now (administrators)", ctl_rekey },
+	{ "usim", "the node's USIM for method gba: usim provision, usim check", ctl_usim },
 };

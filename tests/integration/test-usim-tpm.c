@@ -313,3 +313,92 @@ Test(usim_tpm, not_provisioned_names_the_fix, .fini = fixture_fini)
 	cr_expect_null(u);
 	cr_expect(strstr(err, "m2msactl usim provision"), "message: %s", err);
 }
+
+/* Run m2msactl from the build tree; returns the exit status, stdout/stderr in out/err (free()). */
+static int ctl(char **out, char **err, const char *const *args)
+{
+	const char *b = getenv("BUILDDIR");
+	char *bin;
+	const char *argv[16];
+	size_t n = 0;
+	int status = -1;
+
+	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
+	bin = harness_strdupf("%s/client/m2msactl", b);
+	argv[n++] = bin;
+	for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, out, err), 0);
+	free(bin);
+	return status;
+}
+
+Test(usim_tpm, m2msactl_usim_provision_and_check, .fini = fixture_fini)
+{
+	struct kat_bytes b;
+	char *kf, *opf, *badf, *tcti, *out = NULL, *err = NULL, *opc_path, *opc = NULL;
+	size_t opc_len = 0;
+	int st;
+
+	HARNESS_REQUIRE_SWTPM();
+	fixture_start(&fx);
+	milenage_kat_decode(&milenage_kats[0], &b);
+	memcpy(fx.k, b.k, 16); /* noted for the log scan */
+	kf = harness_strdupf("%s/k.hex", fx.dir);
+	opf = harness_strdupf("%s/op.hex", fx.dir);
+	badf = harness_strdupf("%s/short.hex", fx.dir);
+	tcti = harness_strdupf("%s", harness_swtpm_tcti(fx.tpm));
+	cr_assert_eq(harness_write_file(kf, milenage_kats[0].k, 32, 0600), 0);
+	cr_assert_eq(harness_write_file(opf, "cdc202d5 123e20f6\n2b6d676a c72cb318\n", 36, 0600), 0);
+	cr_assert_eq(harness_write_file(badf, milenage_kats[0].k, 30, 0600), 0);
+
+	{
+		const char *a[] = { "usim", "provision", "--impi", IMPI, "--k-file", kf, "--op-file",
+				    opf, "--sqn", "7", "--tcti", tcti, "--state-dir", fx.state, NULL };
+		st = ctl(&out, &err, a);
+		cr_assert_eq(st, 0, "provision failed: %s", err);
+		free(out);
+		free(err);
+	}
+	/* OPc was computed in the TPM from OP: TS 35.208 set 1's OPc. */
+	opc_path = harness_strdupf("%s/" USIM_OPC_FILE, fx.state);
+	cr_assert_eq(harness_read_file(opc_path, &opc, &opc_len), 0);
+	cr_assert_eq(opc_len, 16);
+	cr_expect_arr_eq(opc, b.opc, 16, "OPc computed in the TPM differs from TS 35.208 set 1");
+	cr_expect_eq(sqn_on_disk(), 7);
+	{
+		const char *a[] = { "usim", "check", "--tcti", tcti, "--state-dir", fx.state, NULL };
+		st = ctl(&out, &err, a);
+		cr_expect_eq(st, 0, "check failed: %s", err);
+		cr_expect(strstr(out, IMPI) && strstr(out, "SQN 7"), "check output: %s", out);
+		free(out);
+		free(err);
+	}
+	{
+		const char *a[] = { "usim", "provision", "--impi", IMPI, "--k-file", kf, "--op-file",
+				    opf, "--tcti", tcti, "--state-dir", fx.state, NULL };
+		st = ctl(&out, &err, a);
+		cr_expect_eq(st, 1, "a second provision without --force must fail");
+		cr_expect(strstr(err, "--force"), "message: %s", err);
+		free(out);
+		free(err);
+	}
+	{
+		const char *a[] = { "usim", "provision", "--impi", IMPI, "--k-file", badf,
+				    "--opc-file", opf, "--force", "--tcti", tcti, "--state-dir",
+				    fx.state, NULL };
+		st = ctl(&out, &err, a);
+		cr_expect_eq(st, 1);
+		cr_expect(strstr(err, "wrong length for K: 30 hex digits"), "message: %s", err);
+		free(out);
+		free(err);
+	}
+	cr_expect_eq(sqn_on_disk(), 7, "a failed provision changed the state");
+	free(kf);
+	free(opf);
+	free(badf);
+	free(tcti);
+	free(opc_path);
+	free(opc);
+}
