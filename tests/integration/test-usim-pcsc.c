@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pcsc USIM backend against a real pcscd with vsmartcard's vpcd driver and
+ * a virtual USIM card (tests/vcard/vusim.c, software Milenage): answers equal
+ * software Milenage, MAC failure, AUTS after a replay, PIN needed, no EF_DIR,
+ * no card, card pulled mid-exchange, no pcscd.
+ *
+ * pcscd's socket is fixed (/run/pcscd/pcscd.comm), so one pcscd runs at a time:
+ * each test takes an flock, and skips when some other pcscd is already running.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../vcard/vusim.h"
+#include "common/crypto.h"
+#include "common/secret.h"
+#include "harness.h"
+#include "secrets.h"
+#include "usim/usim.h"
+
+#define VPCD_DRIVER "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+#define PCSCD_PID "/run/pcscd/pcscd.pid"
+#define LOCK_PATH "/tmp/m2msa-test-pcscd.lock"
+#define IMPI "001010000000002@ims.mnc001.mcc001.3gppnetwork.org"
+
+struct fixture {
+	char *dir;
+	int lock;
+	pid_t pcscd;
+	uint16_t port;
+	struct vusim *card;
+	struct usim *usim;
+	uint8_t k[16], opc[16];
+};
+
+static struct fixture fx = { .lock = -1 };
+
+static bool pcscd_running(void)
+{
+	char *s = NULL;
+	size_t len;
+	bool alive = false;
+
+	if (harness_read_file(PCSCD_PID, &s, &len) == 0) {
+		long pid = strtol(s, NULL, 10);
+
+		alive = pid > 0 && kill((pid_t)pid, 0) == 0;
+		free(s);
+	}
+	return alive;
+}
+
+static void require_pcsc(void)
+{
+	if (!harness_have_program("pcscd"))
+		cr_skip_test("pcscd is not installed (apt install pcscd libpcsclite-dev)");
+	if (access(VPCD_DRIVER, R_OK) != 0)
+		cr_skip_test("vsmartcard's vpcd driver is not installed (apt install vsmartcard-vpcd)");
+}
+
+static void start_pcscd(struct fixture *f)
+{
+	char *conf_dir = harness_strdupf("%s/reader.conf.d", f->dir);
+	char *conf = harness_strdupf("%s/vpcd", conf_dir);
+	char *log = harness_strdupf("%s/pcscd.log", f->dir);
+	char *text;
+	const struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	cr_assert_eq(harness_free_port(2, &f->port), 0);
+	text = harness_strdupf("FRIENDLYNAME \"m2msa test vpcd\"\nDEVICENAME /dev/null:%u\n"
+			       "LIBPATH " VPCD_DRIVER "\nCHANNELID %u\n", f->port, f->port);
+	cr_assert_eq(mkdir(conf_dir, 0700), 0);
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
+	f->pcscd = fork();
+	cr_assert_geq(f->pcscd, 0);
+	if (f->pcscd == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("pcscd", "pcscd", "--foreground", "--config", conf_dir, (char *)NULL);
+		_exit(127);
+	}
+	/* Ready when its socket answers (pcscd writes the pid file once it is ready). */
+	for (int i = 0; i < 100 && !pcscd_running(); i++)
+		nanosleep(&pause, NULL);
+	cr_assert(pcscd_running(), "pcscd did not start (see %s)", log);
+	free(conf_dir);
+	free(conf);
+	free(log);
+	free(text);
+}
+
+static void fixture_start(struct fixture *f)
+{
+	require_pcsc();
+	f->lock = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(f->lock, 0);
+	cr_assert_eq(flock(f->lock, LOCK_EX), 0);
+	if (pcscd_running())
+		cr_skip_test("a pcscd is already running on this machine; this test needs its own "
+			     "(stop it: systemctl stop pcscd.socket pcscd)");
+	cr_assert_eq(harness_tmpdir(&f->dir), 0);
+	cr_assert_eq(crypto_random(f->k, 16), 0);
+	cr_assert_eq(crypto_random(f->opc, 16), 0);
+	start_pcscd(f);
+}
+
+static void stop_pcscd(struct fixture *f)
+{
+	if (f->pcscd > 0)
+		harness_kill_wait(&f->pcscd, SIGTERM);
+}
+
+static void fixture_fini(void)
+{
+	usim_free(fx.usim);
+	vusim_stop(fx.card);
+	stop_pcscd(&fx);
+	secrets_note(fx.k, 16, "USIM K (test)");
+	if (fx.dir) {
+		secrets_assert_logs_clean(fx.dir, NULL, NULL);
+		harness_rmtree(fx.dir);
+	}
+	free(fx.dir);
+	if (fx.lock >= 0)
+		close(fx.lock);
+	secret_wipe(&fx, sizeof(fx));
+	fx.lock = -1;
+}
+
+static void insert_card(struct fixture *f, struct vusim_config *cfg)
+{
+	cfg->port = f->port;
+	memcpy(cfg->k, f->k, 16);
+	memcpy(cfg->opc, f->opc, 16);
+	cr_assert_eq(vusim_start(cfg, &f->card), 0, "the virtual card cannot reach vpcd");
+}
+
+/* pcscd notices a new card on its next poll: retry the open for up to 5 s. */
+static int open_usim(struct fixture *f, char *err, size_t err_len)
+{
+	const struct timespec pause = { 0, 100 * 1000 * 1000 };
+	int r = -ENODEV;
+
+	for (int i = 0; i < 50; i++) {
+		r = usim_pcsc_open(NULL, IMPI, &f->usim, err, err_len);
+		if (r != -ENODEV)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return r;
+}
+
+struct auc_vector {
+	uint8_t rand[16], autn[16], xres[8], ck[16], ik[16];
+};
+
+static void auc_make(const uint8_t k[16], const uint8_t opc[16], uint64_t sqn,
+		     struct auc_vector *v)
+{
+	static const uint8_t amf[2] = { 0x80, 0x00 };
+	struct milenage_cipher c;
+	struct milenage m;
+	uint8_t sqn_b[6];
+
+	cr_assert_eq(crypto_random(v->rand, 16), 0);
+	aka_sqn_put(sqn, sqn_b);
+	cr_assert_eq(milenage_cipher_software_new(k, &c), 0);
+	cr_assert_eq(milenage_begin(&m, &c, opc, v->rand), 0);
+	cr_assert_eq(aka_autn_make(&m, sqn_b, amf, v->autn), 0);
+	cr_assert_eq(milenage_f2_f5(&m, v->xres, NULL), 0);
+	cr_assert_eq(milenage_f3(&m, v->ck), 0);
+	cr_assert_eq(milenage_f4(&m, v->ik), 0);
+	milenage_end(&m);
+	milenage_cipher_software_free(&c);
+}
+
+Test(usim_pcsc, answers_equal_software_milenage_then_replay_gives_auts, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { .sqn = 100 };
+	struct usim_result res;
+	struct auc_vector v;
+	struct milenage_cipher c;
+	struct milenage m;
+	uint8_t sqn_ms[6];
+	char err[512] = "";
+	int r;
+
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	r = open_usim(&fx, err, sizeof(err));
+	cr_assert_eq(r, 0, "usim_pcsc_open: %d %s", r, err);
+	cr_expect_str_eq(usim_backend_name(fx.usim), "pcsc");
+	cr_expect_str_eq(usim_impi(fx.usim), IMPI);
+
+	auc_make(fx.k, fx.opc, 101, &v);
+	r = usim_authenticate(fx.usim, v.rand, v.autn, &res);
+	cr_assert_eq(r, 0, "%d %s", r, usim_last_error(fx.usim));
+	cr_assert_eq(res.result, AKA_RESULT_OK, "%s", aka_result_to_string(res.result));
+	cr_assert_eq(res.res_len, 8);
+	cr_expect_arr_eq(res.res, v.xres, 8, "RES differs from XRES");
+	cr_expect_arr_eq(res.ck, v.ck, 16, "CK differs");
+	cr_expect_arr_eq(res.ik, v.ik, 16, "IK differs");
+	cr_expect_eq(vusim_sqn(fx.card), 101);
+	usim_result_wipe(&res);
+
+	r = usim_authenticate(fx.usim, v.rand, v.autn, &res);
+	cr_assert_eq(r, 0, "%d %s", r, usim_last_error(fx.usim));
+	cr_assert_eq(res.result, AKA_RESULT_SYNC_FAILURE, "%s", aka_result_to_string(res.result));
+	cr_assert_eq(milenage_cipher_software_new(fx.k, &c), 0);
+	cr_assert_eq(milenage_begin(&m, &c, fx.opc, v.rand), 0);
+	cr_assert_eq(aka_auts_open(&m, res.auts, sqn_ms), 0, "the AuC cannot verify the AUTS");
+	cr_expect_eq(aka_sqn_get(sqn_ms), 101);
+	milenage_end(&m);
+	milenage_cipher_software_free(&c);
+	cr_expect_eq(vusim_auth_count(fx.card), 2);
+}
+
+Test(usim_pcsc, wrong_network_key_is_mac_failure, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { 0 };
+	struct usim_result res;
+	struct auc_vector v;
+	uint8_t other[16];
+	char err[512] = "";
+
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	cr_assert_eq(open_usim(&fx, err, sizeof(err)), 0, "%s", err);
+	memcpy(other, fx.k, 16);
+	other[15] ^= 0x80;
+	auc_make(other, fx.opc, 1, &v);
+	cr_assert_eq(usim_authenticate(fx.usim, v.rand, v.autn, &res), 0, "%s",
+		     usim_last_error(fx.usim));
+	cr_expect_eq(res.result, AKA_RESULT_MAC_FAILURE, "%s", aka_result_to_string(res.result));
+	cr_expect_eq(vusim_sqn(fx.card), 0);
+}
+
+Test(usim_pcsc, no_ef_dir_uses_the_partial_aid, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { .no_ef_dir = true };
+	struct usim_result res;
+	struct auc_vector v;
+	char err[512] = "";
+
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	cr_assert_eq(open_usim(&fx, err, sizeof(err)), 0, "%s", err);
+	auc_make(fx.k, fx.opc, 5, &v);
+	cr_assert_eq(usim_authenticate(fx.usim, v.rand, v.autn, &res), 0, "%s",
+		     usim_last_error(fx.usim));
+	cr_expect_eq(res.result, AKA_RESULT_OK);
+	usim_result_wipe(&res);
+}
+
+Test(usim_pcsc, pin_needed_is_named, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { .pin_required = true };
+	struct usim_result res;
+	struct auc_vector v;
+	char err[512] = "";
+
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	cr_assert_eq(open_usim(&fx, err, sizeof(err)), 0, "%s", err);
+	auc_make(fx.k, fx.opc, 1, &v);
+	cr_expect_eq(usim_authenticate(fx.usim, v.rand, v.autn, &res), -EACCES);
+	cr_expect(strstr(usim_last_error(fx.usim), "PIN"), "message: %s",
+		  usim_last_error(fx.usim));
+}
+
+Test(usim_pcsc, card_pulled_mid_exchange, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { .drop_on_auth = true };
+	struct usim_result res;
+	struct auc_vector v;
+	char err[512] = "";
+	int r;
+
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	cr_assert_eq(open_usim(&fx, err, sizeof(err)), 0, "%s", err);
+	auc_make(fx.k, fx.opc, 1, &v);
+	r = usim_authenticate(fx.usim, v.rand, v.autn, &res);
+	cr_expect_eq(r, -ENXIO, "got %d: %s", r, usim_last_error(fx.usim));
+	cr_expect(strstr(usim_last_error(fx.usim), "removed"), "message: %s",
+		  usim_last_error(fx.usim));
+	cr_expect_eq(vusim_auth_count(fx.card), 1, "the command did not reach the card");
+}
+
+Test(usim_pcsc, no_card_and_no_pcscd, .fini = fixture_fini)
+{
+	char err[512] = "";
+	int r;
+
+	fixture_start(&fx);
+	r = usim_pcsc_open(NULL, IMPI, &fx.usim, err, sizeof(err));
+	cr_expect_eq(r, -ENODEV, "got %d: %s", r, err);
+	cr_expect(strstr(err, "no card"), "message: %s", err);
+	stop_pcscd(&fx);
+	r = usim_pcsc_open(NULL, IMPI, &fx.usim, err, sizeof(err));
+	cr_expect_eq(r, -ENODEV, "got %d: %s", r, err);
+	cr_expect(strstr(err, "pcscd is not running"), "message: %s", err);
+	cr_expect_eq(usim_pcsc_open(NULL, "bad impi", &fx.usim, err, sizeof(err)), -EINVAL);
+}
