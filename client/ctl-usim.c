@@ -11,6 +11,7 @@
 
 #include "client/ctl.h"
 #include "common/aka.h"
+#include "common/hex.h"
 #include "common/secret.h"
 #include "tpm/usimkey.h"
 #include "usim/usim-state.h"
@@ -29,45 +30,39 @@ static int hexval(uint8_t c)
 	return -1;
 }
 
-/* 16 bytes from buf: 16 raw bytes, or 32 hex digits with whitespace around or between. */
+/* 16 bytes from buf: 32 hex digits with any whitespace around or between, or 16 raw bytes. */
 static int parse_key16(const uint8_t *buf, size_t len, uint8_t out[static 16], const char *what,
 		       char *err, size_t err_len)
 {
-	size_t digits = 0, n = 0;
+	char digits[33];
+	size_t n = 0;
 	bool all_hex = true;
-	int hi = -1;
+	int r = -EINVAL;
 
 	for (size_t i = 0; i < len; i++) {
-		if (strchr(" \t\r\n\f\v", buf[i]) && buf[i])
+		if (buf[i] && strchr(" \t\r\n\f\v", buf[i]))
 			continue;
 		if (hexval(buf[i]) < 0)
 			all_hex = false;
-		digits++;
+		if (n < 32)
+			digits[n] = (char)buf[i];
+		n++;
 	}
-	if (all_hex && digits == 32) {
-		for (size_t i = 0; i < len; i++) {
-			if (hexval(buf[i]) < 0)
-				continue;
-			if (hi < 0) {
-				hi = hexval(buf[i]);
-			} else {
-				out[n++] = (uint8_t)(hi << 4 | hexval(buf[i]));
-				hi = -1;
-			}
-		}
-		return 0;
-	}
-	if (len == 16) {
+	if (all_hex && n == 32) {
+		digits[32] = '\0';
+		r = hex_decode(digits, 16, out); /* constant time: these are key bytes */
+	} else if (len == 16) {
 		memcpy(out, buf, 16);
-		return 0;
-	}
-	if (all_hex && digits)
-		snprintf(err, err_len, "wrong length for %s: %zu hex digits; it must be 32 hex digits "
-			 "(16 bytes)", what, digits);
-	else
+		r = 0;
+	} else if (all_hex && n) {
+		snprintf(err, err_len, "wrong length for %s: %zu hex digits; it must be 32 hex "
+			 "digits (16 bytes)", what, n);
+	} else {
 		snprintf(err, err_len, "wrong length for %s: %zu bytes; it must be 16 raw bytes or "
 			 "32 hex digits", what, len);
-	return -EINVAL;
+	}
+	secret_wipe(digits, sizeof(digits));
+	return r;
 }
 
 static int read_key16(const char *path, uint8_t out[static 16], const char *what, char *err,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/aka.h"
+#include "common/fileio.h"
 #include "common/secret.h"
 #include "usim/usim-state.h"
 #include "usim/usim.h"
@@ -30,47 +31,20 @@ static int fail(char *err, size_t err_len, int r, const char *fmt, ...)
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* dir/name := data, via dir/.name.tmp, fsync, rename, fsync(dir). */
+/* dir/name := data (common/fileio: temp file, fsync, rename), then fsync(dir) so the
+ * rename itself survives a crash. */
 static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			char *err, size_t err_len)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int dfd = -1;
-	int fd, r;
+	int r;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return fail(err, err_len, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	r = fchmod(fd, 0600) < 0 ? -errno : 0;
-	if (r == 0)
-		r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlink(tmp);
+	r = fileio_write_atomic(path, data, len, 0600);
+	if (r < 0)
 		return fail(err, err_len, r, "cannot write %s: %s", path, strerror(-r));
-	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
 		return fail(err, err_len, -errno, "cannot sync the folder %s: %s", dir,
@@ -78,40 +52,25 @@ static int write_atomic(const char *dir, const char *name, const void *data, siz
 	return 0;
 }
 
-/* Read dir/name into buf (up to *len bytes; *len gets the size). */
+/* Read dir/name into buf (at most *len bytes; *len gets the size). */
 static int read_small(const char *dir, const char *name, uint8_t *buf, size_t *len, char *err,
 		      size_t err_len)
 {
 	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t got = 0;
+	int r;
 
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT)
-		return fail(err, err_len, -ENOENT,
+	r = fileio_read(path, buf, *len, len);
+	if (r == -ENOENT)
+		return fail(err, err_len, r,
 			    "no USIM provisioned: %s is missing (import one with m2msactl usim "
 			    "provision)", path);
-	if (fd < 0)
-		return fail(err, err_len, -errno, "cannot read %s: %s", path, strerror(errno));
-	for (;;) {
-		ssize_t n = read(fd, buf + got, *len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail(err, err_len, -errno, "cannot read %s: %s", path,
-				    strerror(errno));
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == *len)
-			return fail(err, err_len, -EBADMSG,
-				    "%s is corrupt: too large (run m2msactl usim provision --force)",
-				    path);
-	}
-	*len = got;
+	if (r == -EFBIG)
+		return fail(err, err_len, -EBADMSG,
+			    "%s is corrupt: too large (run m2msactl usim provision --force)", path);
+	if (r < 0)
+		return fail(err, err_len, r, "cannot read %s: %s", path, strerror(-r));
 	return 0;
 }
 
