@@ -116,44 +116,78 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	return 0;
 }
 
+int usim_state_parse_conf(const char *text, size_t len, char **ret_impi, char *why,
+			  size_t why_len)
+{
+	_cleanup_free_ char *copy = NULL;
+	struct conf_ctx c = { 0 };
+	int r;
+
+	if (memchr(text, '\0', len))
+		return fail(why, why_len, -EBADMSG, "a NUL byte in the text");
+	copy = strndup(text, len);
+	if (!copy)
+		return -ENOMEM;
+	r = ini_parse_string(copy, conf_handler, &c);
+	if (r != 0 || !usim_impi_valid(c.impi)) {
+		if (r > 0)
+			fail(why, why_len, -EBADMSG, "line %d: %s", r,
+			     c.bad[0] ? c.bad : "not an INI line");
+		else
+			fail(why, why_len, -EBADMSG, "%s", c.bad[0] ? c.bad : "no valid impi in [usim]");
+		free(c.impi);
+		return -EBADMSG;
+	}
+	*ret_impi = c.impi;
+	return 0;
+}
+
+int usim_state_parse_sqn(const char *text, size_t len, uint64_t *ret)
+{
+	uint64_t v = 0;
+	size_t n = len;
+
+	if (n > 0 && text[n - 1] == '\n')
+		n--;
+	if (n == 0 || n > 15)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -EBADMSG;
+		v = v * 10 + (uint64_t)(text[i] - '0');
+	}
+	if (v > AKA_SQN_MAX)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
+}
+
 int usim_state_read(const char *dir, char **ret_impi, uint8_t ret_opc[static MILENAGE_OP_LEN],
 		    char *err, size_t err_len)
 {
-	_cleanup_free_ char *path = NULL;
-	struct conf_ctx c = { 0 };
+	char text[USIM_CONF_MAX], why[200] = "";
 	uint8_t opc[MILENAGE_OP_LEN + 1];
-	size_t len = sizeof(opc);
-	FILE *f;
+	size_t len = sizeof(text);
+	char *impi = NULL;
 	int r;
 
-	if (asprintf(&path, "%s/" USIM_CONF_FILE, dir) < 0)
-		return -ENOMEM;
-	f = fopen(path, "re");
-	if (!f)
-		return fail(err, err_len, errno == ENOENT ? -ENOENT : -errno,
-			    "no USIM provisioned: cannot read %s: %s (import one with m2msactl usim "
-			    "provision)", path, strerror(errno));
-	r = ini_parse_file(f, conf_handler, &c);
-	fclose(f);
-	if (r != 0 || !usim_impi_valid(c.impi)) {
-		char line[24] = "";
-
-		if (r > 0)
-			snprintf(line, sizeof(line), "line %d: ", r);
-		r = fail(err, err_len, -EBADMSG, "%s is corrupt: %s%s (run m2msactl usim provision "
-			 "--force)", path, line, c.bad[0] ? c.bad : "no valid impi in [usim]");
-		free(c.impi);
+	r = read_small(dir, USIM_CONF_FILE, (uint8_t *)text, &len, err, err_len);
+	if (r < 0)
 		return r;
-	}
+	r = usim_state_parse_conf(text, len, &impi, why, sizeof(why));
+	if (r < 0)
+		return fail(err, err_len, r, "%s/" USIM_CONF_FILE " is corrupt: %s (run m2msactl "
+			    "usim provision --force)", dir, why);
+	len = sizeof(opc);
 	r = read_small(dir, USIM_OPC_FILE, opc, &len, err, err_len);
 	if (r == 0 && len != MILENAGE_OP_LEN)
 		r = fail(err, err_len, -EBADMSG, "%s/" USIM_OPC_FILE " is corrupt: %zu bytes, OPc is "
 			 "16 (run m2msactl usim provision --force)", dir, len);
 	if (r == 0) {
 		memcpy(ret_opc, opc, MILENAGE_OP_LEN);
-		*ret_impi = c.impi;
+		*ret_impi = impi;
 	} else {
-		free(c.impi);
+		free(impi);
 	}
 	secret_wipe(opc, sizeof(opc));
 	return r;
@@ -162,23 +196,16 @@ int usim_state_read(const char *dir, char **ret_impi, uint8_t ret_opc[static MIL
 int usim_state_sqn_read(const char *dir, uint64_t *ret, char *err, size_t err_len)
 {
 	char buf[32];
-	size_t len = sizeof(buf) - 1;
-	char *end;
-	unsigned long long v;
+	size_t len = sizeof(buf);
 	int r;
 
 	r = read_small(dir, USIM_SQN_FILE, (uint8_t *)buf, &len, err, err_len);
 	if (r < 0)
 		return r;
-	buf[len] = '\0';
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno || end == buf || (*end && strcmp(end, "\n") != 0) || buf[0] == '-' ||
-	    v > AKA_SQN_MAX)
+	if (usim_state_parse_sqn(buf, len, ret) < 0)
 		return fail(err, err_len, -EBADMSG,
 			    "%s/" USIM_SQN_FILE " is corrupt: not a 48-bit decimal SQN (restore it, "
 			    "or re-provision with m2msactl usim provision --force --sqn N)", dir);
-	*ret = v;
 	return 0;
 }
 
