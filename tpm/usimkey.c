@@ -16,6 +16,7 @@ struct tpm_usim_key {
 	struct tpm_ctx *t;
 	ESYS_TR handle;
 	ESYS_TR session; /* salted, DECRYPT | ENCRYPT: the block is hidden on the wire both ways */
+	enum tpm_usim_mode mode;
 };
 
 static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf,
@@ -191,13 +192,50 @@ void tpm_usim_key_free(struct tpm_usim_key *k)
 	free(k);
 }
 
+enum tpm_usim_mode tpm_usim_key_mode(const struct tpm_usim_key *k)
+{
+	return k ? k->mode : TPM_USIM_MODE_CBC;
+}
+
+void tpm_usim_key_set_mode(struct tpm_usim_key *k, enum tpm_usim_mode mode)
+{
+	if (k)
+		k->mode = mode;
+}
+
+/*
+ * One TPM2_EncryptDecrypt2. CBC: inData = the block, IV = 0 (both encrypted on the
+ * wire by the session). CFB: inData = 0, IV = the block (the IV is not a parameter
+ * the session can encrypt).
+ */
+static TSS2_RC encrypt_once(struct tpm_usim_key *k, const uint8_t in[static MILENAGE_BLOCK_LEN],
+			    TPM2B_MAX_BUFFER **ret)
+{
+	TPM2B_IV iv = { .size = MILENAGE_BLOCK_LEN };
+	TPM2B_MAX_BUFFER data = { .size = MILENAGE_BLOCK_LEN };
+	TPM2B_IV *iv_out = NULL;
+	TSS2_RC rc;
+
+	if (k->mode == TPM_USIM_MODE_CBC)
+		memcpy(data.buffer, in, MILENAGE_BLOCK_LEN);
+	else
+		memcpy(iv.buffer, in, MILENAGE_BLOCK_LEN);
+	rc = Esys_EncryptDecrypt2(k->t->esys, k->handle, ESYS_TR_PASSWORD, k->session, ESYS_TR_NONE,
+				  &data, TPM2_NO,
+				  k->mode == TPM_USIM_MODE_CBC ? TPM2_ALG_CBC : TPM2_ALG_CFB, &iv,
+				  ret, &iv_out);
+	secret_wipe(&data, sizeof(data));
+	secret_wipe(&iv, sizeof(iv));
+	if (iv_out)
+		secret_wipe(iv_out, sizeof(*iv_out));
+	Esys_Free(iv_out);
+	return rc;
+}
+
 int tpm_usim_key_encrypt(struct tpm_usim_key *k, const uint8_t in[static MILENAGE_BLOCK_LEN],
 			 uint8_t out[static MILENAGE_BLOCK_LEN])
 {
-	const TPM2B_IV iv = { .size = MILENAGE_BLOCK_LEN }; /* zero IV: CBC of one block is ECB */
-	TPM2B_MAX_BUFFER data = { .size = MILENAGE_BLOCK_LEN };
 	TPM2B_MAX_BUFFER *res = NULL;
-	TPM2B_IV *iv_out = NULL;
 	TSS2_RC rc;
 	int r = 0;
 
@@ -211,10 +249,12 @@ int tpm_usim_key_encrypt(struct tpm_usim_key *k, const uint8_t in[static MILENAG
 		if (r < 0)
 			return r;
 	}
-	memcpy(data.buffer, in, MILENAGE_BLOCK_LEN);
-	rc = Esys_EncryptDecrypt2(k->t->esys, k->handle, ESYS_TR_PASSWORD, k->session, ESYS_TR_NONE,
-				  &data, TPM2_NO, TPM2_ALG_CBC, &iv, &res, &iv_out);
-	secret_wipe(&data, sizeof(data));
+	rc = encrypt_once(k, in, &res);
+	if (rc != TSS2_RC_SUCCESS && k->mode == TPM_USIM_MODE_CBC && tpm_rc_is(rc, TPM2_RC_MODE)) {
+		/* A TPM without AES-CBC (the PC Client profile only requires CFB). */
+		k->mode = TPM_USIM_MODE_CFB;
+		rc = encrypt_once(k, in, &res);
+	}
 	if (rc != TSS2_RC_SUCCESS) {
 		tpm_flush(k->t, &k->session);
 		return tpm_fail(k->t, tpm_rc_to_errno(rc), rc,
@@ -228,10 +268,7 @@ int tpm_usim_key_encrypt(struct tpm_usim_key *k, const uint8_t in[static MILENAG
 		memcpy(out, res->buffer, MILENAGE_BLOCK_LEN);
 	if (res)
 		secret_wipe(res, sizeof(*res));
-	if (iv_out)
-		secret_wipe(iv_out, sizeof(*iv_out));
 	Esys_Free(res);
-	Esys_Free(iv_out);
 	return r;
 }
 

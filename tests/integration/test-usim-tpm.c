@@ -402,3 +402,35 @@ Test(usim_tpm, m2msactl_usim_provision_and_check, .fini = fixture_fini)
 	free(opc_path);
 	free(opc);
 }
+
+/* E_K in both modes equals wolfCrypt's AES-128 on random blocks; swtpm keeps CBC (the
+ * mode that hides the block on the wire). */
+Test(usim_tpm, e_k_cbc_and_cfb_fallback_equal_software, .fini = fixture_fini)
+{
+	struct milenage_cipher sw;
+	struct tpm_ctx *t;
+	struct tpm_usim_key *key = NULL;
+
+	HARNESS_REQUIRE_SWTPM();
+	fixture_start(&fx);
+	provision(fx.k, fx.opc, 0);
+	cr_assert_eq(milenage_cipher_software_new(fx.k, &sw), 0);
+	t = open_tpm();
+	cr_assert_eq(tpm_usim_key_load(t, fx.state, &key), 0, "%s", tpm_last_error(t));
+	for (int mode = TPM_USIM_MODE_CBC; mode < _TPM_USIM_MODE_MAX; mode++) {
+		tpm_usim_key_set_mode(key, (enum tpm_usim_mode)mode);
+		for (int i = 0; i < 20; i++) {
+			uint8_t in[16], a[16], b[16];
+
+			cr_assert_eq(crypto_random(in, 16), 0);
+			cr_assert_eq(tpm_usim_key_encrypt(key, in, a), 0, "%s", tpm_last_error(t));
+			cr_assert_eq(sw.encrypt(sw.ctx, in, b), 0);
+			cr_assert_arr_eq(a, b, 16, "E_K differs in mode %d", mode);
+		}
+		cr_expect_eq(tpm_usim_key_mode(key), mode, "swtpm refused mode %d", mode);
+	}
+	tpm_usim_key_free(key);
+	tpm_close(t);
+	milenage_cipher_software_free(&sw);
+	assert_no_handles();
+}
