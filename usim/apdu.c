@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* UICC command building and response parsing for the pcsc USIM backend (TS 102 221, TS 31.102). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "usim/apdu.h"
@@ -118,6 +119,64 @@ int apdu_parse_dir_record(const uint8_t *rec, size_t len, uint8_t aid[static APD
 		off += 2 + (size_t)l;
 	}
 	return -EBADMSG;
+}
+
+int apdu_parse_imsi(const uint8_t *ef, size_t len, char imsi[static APDU_IMSI_MAX + 1])
+{
+	char d[2 * 8];
+	size_t n = 0, l;
+
+	if (!ef || len < 2 || ef[0] < 1 || ef[0] > 8 || ef[0] > len - 1)
+		return -EBADMSG;
+	l = ef[0];
+	/* The first byte: parity/type nibble (x001, IMSI) then the first digit. */
+	if ((ef[1] & 0x07) != 0x01)
+		return -EBADMSG;
+	for (size_t i = 1; i <= l; i++) {
+		uint8_t lo = ef[i] & 0x0F, hi = ef[i] >> 4;
+
+		if (i > 1)
+			d[n++] = (char)lo;
+		d[n++] = (char)hi;
+	}
+	/* Trailing F filler (only in the last position), digits 0-9 elsewhere. */
+	if (n > 0 && d[n - 1] == 0x0F)
+		n--;
+	if (n < 6 || n > APDU_IMSI_MAX)
+		return -EBADMSG;
+	/* The parity bit says whether the digit count is odd. */
+	if (((ef[1] & 0x08) != 0) != (n % 2 == 1))
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] > 9)
+			return -EBADMSG;
+		imsi[i] = (char)('0' + d[i]);
+	}
+	imsi[n] = '\0';
+	return (int)n;
+}
+
+int apdu_parse_mnc_len(const uint8_t *ef, size_t len)
+{
+	int m;
+
+	if (!ef || len < 4)
+		return -EBADMSG;
+	m = ef[3] & 0x0F;
+	return m == 2 || m == 3 ? m : -EBADMSG;
+}
+
+int apdu_impi_from_imsi(const char *imsi, int mnc_len, char *out, size_t out_len)
+{
+	size_t n = imsi ? strlen(imsi) : 0;
+	int w;
+
+	if (n < 6 || n > APDU_IMSI_MAX || (mnc_len != 2 && mnc_len != 3) ||
+	    strspn(imsi, "0123456789") != n)
+		return -EINVAL;
+	w = snprintf(out, out_len, "%s@ims.mnc%s%.*s.mcc%.3s.3gppnetwork.org", imsi,
+		     mnc_len == 2 ? "0" : "", mnc_len, imsi + 3, imsi);
+	return w < 0 || (size_t)w >= out_len ? -ENOBUFS : 0;
 }
 
 const char *apdu_sw_text(uint16_t sw)

@@ -295,6 +295,61 @@ static int pcsc_connect(struct usim *u, const char *reader)
 						  : "no card in any reader (insert the SIM card)");
 }
 
+/* SELECT an EF under the USIM ADF and READ BINARY all of it. */
+static int read_ef(struct usim *u, uint16_t fid, const char *name, uint8_t *out, size_t *len)
+{
+	const uint8_t sel[7] = { 0x00, 0xA4, 0x00, 0x04, 0x02, (uint8_t)(fid >> 8), (uint8_t)fid };
+	static const uint8_t read[5] = { 0x00, 0xB0, 0x00, 0x00, 0x00 };
+	struct usim_pcsc *p = u->backend;
+	uint8_t fcp[RAPDU_MAX];
+	size_t fcp_len = sizeof(fcp);
+	uint16_t sw;
+	int r;
+
+	r = transmit(u, sel, sizeof(sel), fcp, &fcp_len, &sw, name);
+	if (r == 0 && sw == APDU_SW_OK)
+		r = transmit(u, read, sizeof(read), out, len, &sw, name);
+	if (r < 0)
+		return r;
+	if (sw == APDU_SW_SECURITY_NOT_SATISFIED)
+		return usim_fail(u, -EACCES, "cannot read %s of the USIM in reader '%s': %s", name,
+				 p->reader, apdu_sw_text(sw));
+	if (sw != APDU_SW_OK)
+		return usim_fail(u, -ENOENT, "cannot read %s of the USIM in reader '%s': %s (SW "
+				 "%04X)", name, p->reader, apdu_sw_text(sw), sw);
+	return 0;
+}
+
+/* No IMPI configured: derive it from EF_IMSI and EF_AD (TS 23.003 §13.3). */
+static int impi_from_card(struct usim *u)
+{
+	char imsi[APDU_IMSI_MAX + 1], impi[APDU_IMPI_FROM_IMSI_MAX + 1];
+	uint8_t ef[RAPDU_MAX];
+	size_t len = sizeof(ef);
+	int r, mnc;
+
+	r = read_ef(u, 0x6F07, "EF_IMSI", ef, &len);
+	if (r < 0)
+		return r;
+	if (apdu_parse_imsi(ef, len, imsi) < 0)
+		return usim_fail(u, -EBADMSG, "the USIM's EF_IMSI is malformed (set the IMPI in "
+				 "the configuration)");
+	len = sizeof(ef);
+	r = read_ef(u, 0x6FAD, "EF_AD", ef, &len);
+	if (r < 0)
+		return r;
+	mnc = apdu_parse_mnc_len(ef, len);
+	if (mnc < 0)
+		return usim_fail(u, -EBADMSG, "the USIM's EF_AD does not give the MNC length (set "
+				 "the IMPI in the configuration)");
+	r = apdu_impi_from_imsi(imsi, mnc, impi, sizeof(impi));
+	if (r < 0)
+		return usim_fail(u, r, "cannot derive an IMPI from the IMSI (set the IMPI in the "
+				 "configuration)");
+	u->impi = strdup(impi);
+	return u->impi ? 0 : -ENOMEM;
+}
+
 int usim_pcsc_open(const char *reader, const char *impi, struct usim **ret, char *err,
 		   size_t err_len)
 {
@@ -303,9 +358,9 @@ int usim_pcsc_open(const char *reader, const char *impi, struct usim **ret, char
 
 	if (!ret)
 		return -EINVAL;
-	if (!usim_impi_valid(impi))
-		return usim_err_out(err, err_len, -EINVAL, "invalid or missing IMPI for the pcsc "
-				    "USIM (1 to 255 characters from A-Z a-z 0-9 . _ - @ + ! ~ %)");
+	if (impi && !usim_impi_valid(impi))
+		return usim_err_out(err, err_len, -EINVAL, "invalid IMPI for the pcsc USIM (1 to "
+				    "255 characters from A-Z a-z 0-9 . _ - @ + ! ~ %)");
 	r = usim_alloc(&pcsc_ops, impi, &u);
 	if (r < 0)
 		return r;
@@ -313,6 +368,8 @@ int usim_pcsc_open(const char *reader, const char *impi, struct usim **ret, char
 	r = u->backend ? pcsc_connect(u, reader) : -ENOMEM;
 	if (r == 0)
 		r = select_usim(u);
+	if (r == 0 && !impi)
+		r = impi_from_card(u);
 	if (r < 0) {
 		usim_err_out(err, err_len, r, u->err);
 		usim_free(u);

@@ -59,7 +59,9 @@ int usim_tpm_open(const char *tcti, const char *state_dir, struct usim **ret, ch
 
 /*
  * The pcsc backend: reader is a PC/SC reader name, or NULL for the first reader
- * with a card. impi is the subscriber's IMPI (from the configuration).
+ * with a card. impi is the subscriber's IMPI (from the configuration), or NULL
+ * to derive it from the card's IMSI (EF_IMSI, EF_AD; TS 23.003 §13.3), as a
+ * USIM without an ISIM does for GBA.
  */
 int usim_pcsc_open(const char *reader, const char *impi, struct usim **ret, char *err,
 		   size_t err_len);

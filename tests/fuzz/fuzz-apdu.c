@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for the UICC response parsers (usim/apdu.c): the pcsc USIM
  * backend parses what a card (or anything posing as one) sends back. The first
- * byte picks the parser: even = AUTHENTICATE response, odd = EF_DIR record.
+ * byte picks the parser (mod 3): AUTHENTICATE response, EF_DIR record, EF_IMSI
+ * (and the IMPI made from it, with EF_AD's MNC length from the same bytes).
  * An accepted AUTHENTICATE response must encode back to the same bytes (minus
  * an optional Kc), and lengths must stay in range.
  */
@@ -56,12 +57,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (data[0] % 2 == 0) {
+	switch (data[0] % 3) {
+	case 0:
 		check_auth(data + 1, size - 1);
-		return 0;
+		break;
+	case 1:
+		n = apdu_parse_dir_record(data + 1, size - 1, aid);
+		if (n > APDU_AID_MAX)
+			abort();
+		break;
+	default: {
+		char imsi[APDU_IMSI_MAX + 1], impi[APDU_IMPI_FROM_IMSI_MAX + 1];
+		int mnc = apdu_parse_mnc_len(data + 1, size - 1);
+
+		n = apdu_parse_imsi(data + 1, size - 1, imsi);
+		if (n < 0)
+			break;
+		if (n < 6 || n > APDU_IMSI_MAX || strlen(imsi) != (size_t)n)
+			abort();
+		/* Every parsed IMSI with a valid MNC length gives an IMPI that fits. */
+		if (mnc > 0 && apdu_impi_from_imsi(imsi, mnc, impi, sizeof(impi)) < 0)
+			abort();
+		if (mnc > 0 && !usim_impi_valid(impi))
+			abort();
+		break;
 	}
-	n = apdu_parse_dir_record(data + 1, size - 1, aid);
-	if (n > APDU_AID_MAX)
-		abort();
+	}
 	return 0;
 }

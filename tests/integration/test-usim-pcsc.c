@@ -150,18 +150,24 @@ static void insert_card(struct fixture *f, struct vusim_config *cfg)
 }
 
 /* pcscd notices a new card on its next poll: retry the open for up to 5 s. */
-static int open_usim(struct fixture *f, char *err, size_t err_len)
+static int open_usim_impi(struct fixture *f, const char *impi, char *err, size_t err_len)
 {
 	const struct timespec pause = { 0, 100 * 1000 * 1000 };
 	int r = -ENODEV;
 
 	for (int i = 0; i < 50; i++) {
-		r = usim_pcsc_open(NULL, IMPI, &f->usim, err, err_len);
-		if (r != -ENODEV)
+		r = usim_pcsc_open(NULL, impi, &f->usim, err, err_len);
+		/* A re-inserted card: until pcscd's next poll the old one looks pulled. */
+		if (r != -ENODEV && r != -ENXIO)
 			break;
 		nanosleep(&pause, NULL);
 	}
 	return r;
+}
+
+static int open_usim(struct fixture *f, char *err, size_t err_len)
+{
+	return open_usim_impi(f, IMPI, err, err_len);
 }
 
 struct auc_vector {
@@ -315,4 +321,39 @@ Test(usim_pcsc, no_card_and_no_pcscd, .fini = fixture_fini)
 	cr_expect_eq(r, -ENODEV, "got %d: %s", r, err);
 	cr_expect(strstr(err, "pcscd is not running"), "message: %s", err);
 	cr_expect_eq(usim_pcsc_open(NULL, "bad impi", &fx.usim, err, sizeof(err)), -EINVAL);
+}
+
+/* No IMPI configured: TS 23.003 §13.3 from EF_IMSI and EF_AD (2- and 3-digit MNCs). */
+Test(usim_pcsc, impi_from_the_card_imsi, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { .imsi = "310150123456789", .mnc_len = 3 };
+	char err[512] = "";
+	int r;
+
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	r = open_usim_impi(&fx, NULL, err, sizeof(err));
+	cr_assert_eq(r, 0, "%d %s", r, err);
+	cr_expect_str_eq(usim_impi(fx.usim), "310150123456789@ims.mnc150.mcc310.3gppnetwork.org");
+	usim_free(fx.usim);
+	fx.usim = NULL;
+	vusim_stop(fx.card);
+	fx.card = NULL;
+
+	/* A 14-digit IMSI (F filler), 2-digit MNC; and a card that wants its PIN for EF_IMSI. */
+	cfg = (struct vusim_config){ .imsi = "23415099999999", .mnc_len = 2 };
+	insert_card(&fx, &cfg);
+	r = open_usim_impi(&fx, NULL, err, sizeof(err));
+	cr_assert_eq(r, 0, "%d %s", r, err);
+	cr_expect_str_eq(usim_impi(fx.usim), "23415099999999@ims.mnc015.mcc234.3gppnetwork.org");
+	usim_free(fx.usim);
+	fx.usim = NULL;
+	vusim_stop(fx.card);
+	fx.card = NULL;
+
+	cfg = (struct vusim_config){ .pin_required = true };
+	insert_card(&fx, &cfg);
+	r = open_usim_impi(&fx, NULL, err, sizeof(err));
+	cr_expect_eq(r, -EACCES, "%d %s", r, err);
+	cr_expect(strstr(err, "EF_IMSI") && strstr(err, "PIN"), "message: %s", err);
 }

@@ -99,3 +99,44 @@ Test(apdu, status_word_texts)
 	cr_expect(strstr(apdu_sw_text(APDU_SW_MAC_FAILURE), "MAC"));
 	cr_expect_str_eq(apdu_sw_text(0x1234), "unexpected status word");
 }
+
+/* EF_IMSI bytes as TS 31.102 §4.2.2 lays them out, and the TS 23.003 §13.3 IMPI. */
+Test(apdu, imsi_and_impi)
+{
+	uint8_t ef[9];
+	char imsi[APDU_IMSI_MAX + 1], impi[APDU_IMPI_FROM_IMSI_MAX + 1];
+
+	/* 15 digits 001010000000001: 08 | 0 + parity odd/IMSI (9) | 10 10 00 00 00 00 10 */
+	cr_assert_eq(unhex("080910100000000010", ef, sizeof(ef)), 9);
+	cr_assert_eq(apdu_parse_imsi(ef, 9, imsi), 15);
+	cr_expect_str_eq(imsi, "001010000000001");
+	cr_assert_eq(apdu_impi_from_imsi(imsi, 2, impi, sizeof(impi)), 0);
+	cr_expect_str_eq(impi, "001010000000001@ims.mnc001.mcc001.3gppnetwork.org");
+	cr_assert_eq(apdu_impi_from_imsi("310150123456789", 3, impi, sizeof(impi)), 0);
+	cr_expect_str_eq(impi, "310150123456789@ims.mnc150.mcc310.3gppnetwork.org");
+	/* 14 digits 23415099999999: parity even (1), F filler in the last high nibble */
+	cr_assert_eq(unhex("082143519099999999", ef, sizeof(ef)), 9);
+	ef[8] = 0xF9;
+	cr_assert_eq(apdu_parse_imsi(ef, 9, imsi), 14, "%s", imsi);
+	cr_expect_str_eq(imsi, "23415099999999");
+	/* Wrong parity, a non-digit nibble, a length beyond the data, not type IMSI. */
+	ef[1] = 0x29;
+	cr_expect_eq(apdu_parse_imsi(ef, 9, imsi), -EBADMSG, "parity says odd");
+	ef[1] = 0x21;
+	ef[4] = 0xA9;
+	cr_expect_eq(apdu_parse_imsi(ef, 9, imsi), -EBADMSG, "nibble A");
+	cr_expect_eq(apdu_parse_imsi(ef, 5, imsi), -EBADMSG, "cut");
+	ef[4] = 0x99;
+	ef[1] = 0x22;
+	cr_expect_eq(apdu_parse_imsi(ef, 9, imsi), -EBADMSG, "type 010 is not an IMSI");
+	/* EF_AD's MNC length; IMPI inputs. */
+	cr_assert_eq(unhex("00000003", ef, sizeof(ef)), 4);
+	cr_expect_eq(apdu_parse_mnc_len(ef, 4), 3);
+	cr_expect_eq(apdu_parse_mnc_len(ef, 3), -EBADMSG);
+	ef[3] = 0x04;
+	cr_expect_eq(apdu_parse_mnc_len(ef, 4), -EBADMSG);
+	cr_expect_eq(apdu_impi_from_imsi("12345", 2, impi, sizeof(impi)), -EINVAL);
+	cr_expect_eq(apdu_impi_from_imsi("00101000000000a", 2, impi, sizeof(impi)), -EINVAL);
+	cr_expect_eq(apdu_impi_from_imsi("001010000000001", 4, impi, sizeof(impi)), -EINVAL);
+	cr_expect_eq(apdu_impi_from_imsi("001010000000001", 2, impi, 20), -ENOBUFS);
+}

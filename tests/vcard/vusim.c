@@ -15,7 +15,7 @@
 #include "common/secret.h"
 #include "vusim.h"
 
-enum sel { SEL_NONE, SEL_MF, SEL_DIR, SEL_ADF };
+enum sel { SEL_NONE, SEL_MF, SEL_DIR, SEL_ADF, SEL_IMSI, SEL_AD };
 
 struct vusim {
 	struct vusim_config cfg;
@@ -87,6 +87,9 @@ static size_t do_select(struct vusim *v, const uint8_t *c, size_t n, uint8_t *ou
 	} else if (c[2] == 0x00 && lc == 2 && c[5] == 0x2F && c[6] == 0x00 && v->sel == SEL_MF &&
 		   !v->cfg.no_ef_dir) {
 		v->sel = SEL_DIR;
+	} else if (c[2] == 0x00 && lc == 2 && c[5] == 0x6F && (c[6] == 0x07 || c[6] == 0xAD) &&
+		   (v->sel == SEL_ADF || v->sel == SEL_IMSI || v->sel == SEL_AD)) {
+		v->sel = c[6] == 0x07 ? SEL_IMSI : SEL_AD;
 	} else if (c[2] == 0x04 && lc >= 7 && lc <= sizeof(aid) && memcmp(c + 5, aid, lc) == 0) {
 		v->sel = SEL_ADF;
 	} else {
@@ -113,6 +116,47 @@ static size_t do_read_record(struct vusim *v, const uint8_t *c, uint8_t *out)
 	out[5 + sizeof(aid)] = 4;
 	memcpy(out + 6 + sizeof(aid), "USIM", 4);
 	return sw(out, 32, 0x9000);
+}
+
+/* EF_IMSI: length, parity/type nibble + digit 1, then digit pairs low nibble first, F fill. */
+static size_t imsi_ef(const char *imsi, uint8_t *ef)
+{
+	size_t n = strlen(imsi), k = 1;
+
+	memset(ef, 0xFF, 9);
+	ef[1] = (uint8_t)(((imsi[0] - '0') << 4) | (n % 2 ? 0x09 : 0x01));
+	for (size_t i = 1; i < n; i += 2) {
+		uint8_t lo = (uint8_t)(imsi[i] - '0');
+		uint8_t hi = i + 1 < n ? (uint8_t)(imsi[i + 1] - '0') : 0x0F;
+
+		ef[++k] = (uint8_t)(hi << 4 | lo);
+	}
+	ef[0] = (uint8_t)k;
+	return 9;
+}
+
+static size_t do_read_binary(struct vusim *v, const uint8_t *c, size_t n, uint8_t *out)
+{
+	uint8_t ef[9];
+	size_t len;
+
+	if (v->sel == SEL_IMSI) {
+		if (v->cfg.pin_required)
+			return sw(out, 0, 0x6982);
+		len = imsi_ef(v->cfg.imsi ? v->cfg.imsi : "001010000000001", ef);
+	} else if (v->sel == SEL_AD) {
+		ef[0] = 0x00;
+		ef[1] = 0x00;
+		ef[2] = 0x00;
+		ef[3] = (uint8_t)(v->cfg.mnc_len ? v->cfg.mnc_len : 2);
+		len = 4;
+	} else {
+		return sw(out, 0, 0x6986);
+	}
+	if (n < 5 || c[4] != len)
+		return sw(out, 0, (uint16_t)(0x6C00 | len));
+	memcpy(out, ef, len);
+	return sw(out, len, 0x9000);
 }
 
 static size_t do_authenticate(struct vusim *v, const uint8_t *c, size_t n, uint8_t *out)
@@ -170,6 +214,8 @@ static size_t answer(struct vusim *v, const uint8_t *c, size_t n, uint8_t *out)
 		return do_select(v, c, n, out);
 	case 0xB2:
 		return do_read_record(v, c, out);
+	case 0xB0:
+		return do_read_binary(v, c, n, out);
 	case 0x88:
 		if (v->cfg.drop_on_auth) {
 			v->auth_count++;

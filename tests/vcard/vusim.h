@@ -11,7 +11,8 @@
  *
  * The card: MF 3F00, EF_DIR 2F00 with one record naming the USIM AID
  * A0000000871002FF49FF0589 (unless no_ef_dir), the USIM ADF selectable by full
- * or partial AID, AUTHENTICATE 3G context (answered through 61 xx and GET
+ * or partial AID, under it EF_IMSI 6F07 and EF_AD 6FAD (READ BINARY answers
+ * 6C xx to a wrong Le, like a T=0 card), AUTHENTICATE 3G context (answered through 61 xx and GET
  * RESPONSE, like a T=0 card). Its SQN state is in memory.
  */
 #pragma once
@@ -29,6 +30,8 @@ struct vusim_config {
 	bool pin_required;       /* AUTHENTICATE answers 69 82 */
 	bool drop_on_auth;       /* close the connection when AUTHENTICATE arrives (card pulled) */
 	bool no_ef_dir;          /* EF_DIR missing: the reader must use the partial AID */
+	const char *imsi;        /* EF_IMSI digits (NULL: "001010000000001") */
+	int mnc_len;             /* EF_AD's MNC length (0: 2) */
 };
 
 /* Connect to vpcd (retrying up to 5 s) and serve in a thread. */
