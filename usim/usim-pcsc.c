@@ -257,6 +257,7 @@ static int pcsc_connect(struct usim *u, const char *reader)
 	_cleanup_free_ char *list = NULL;
 	DWORD n = 0;
 	LONG rv, last = SCARD_E_NO_SMARTCARD;
+	bool found = false;
 
 	rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &p->ctx);
 	if (rv != SCARD_S_SUCCESS) {
@@ -278,6 +279,7 @@ static int pcsc_connect(struct usim *u, const char *reader)
 	for (const char *r = list; *r; r += strlen(r) + 1) {
 		if (reader && strcmp(reader, r) != 0)
 			continue;
+		found = true;
 		last = SCardConnect(p->ctx, r, SCARD_SHARE_SHARED,
 				    SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &p->card, &p->proto);
 		if (last == SCARD_S_SUCCESS) {
@@ -286,13 +288,14 @@ static int pcsc_connect(struct usim *u, const char *reader)
 		}
 		p->card = 0;
 	}
-	if (reader && last == SCARD_E_NO_SMARTCARD)
-		return usim_fail(u, -ENODEV, "no card in reader '%s' (insert the SIM card)",
+	if (!reader)
+		return usim_fail(u, -ENODEV, "no card in any reader (insert the SIM card)");
+	if (!found)
+		return usim_fail(u, -ENODEV, "no reader named '%s' (pcsc_scan lists the readers)",
 				 reader);
-	if (reader && last != SCARD_S_SUCCESS && last != SCARD_E_NO_SMARTCARD)
-		return pcsc_fail(u, last, "connecting to the card");
-	return usim_fail(u, -ENODEV, "%s", reader ? "no such reader (see pcsc_scan for the names)"
-						  : "no card in any reader (insert the SIM card)");
+	if (last == SCARD_E_NO_SMARTCARD || last == SCARD_W_REMOVED_CARD)
+		return usim_fail(u, -ENODEV, "no card in reader '%s' (insert the SIM card)", reader);
+	return pcsc_fail(u, last, "connecting to the card");
 }
 
 /* SELECT an EF under the USIM ADF and READ BINARY all of it. */
