@@ -117,6 +117,8 @@ enum {
 	OPT_SQN,
 	OPT_TCTI,
 	OPT_STATE_DIR,
+	OPT_PCSC,
+	OPT_READER,
 };
 
 static const char provision_help[] =
@@ -286,25 +288,53 @@ out:
 }
 
 static const char check_help[] =
-	"Usage: m2msactl usim check [--tcti TCTI] [--state-dir DIR] [-v]\n\n"
+	"Usage: m2msactl usim check [--tcti TCTI] [--state-dir DIR] [-v]\n"
+	"       m2msactl usim check --pcsc [--reader NAME] [--impi IMPI]\n\n"
 	"Check the tpm USIM backend: the state files are readable, K loads in the TPM and\n"
-	"one AES-128 operation with it works. Prints the IMPI and the highest accepted SQN.\n\n"
+	"one AES-128 operation with it works. Prints the IMPI and the highest accepted SQN.\n"
+	"With --pcsc, check the pcsc backend instead: pcscd answers, the reader has a card\n"
+	"with a USIM application, and the IMPI (given, or derived from the card's IMSI).\n\n"
 	"  --tcti TCTI      default " TPM_DEFAULT_TCTI "\n"
 	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
+	"  --pcsc           check the card in a PC/SC reader\n"
+	"  --reader NAME    that reader (default: the first reader with a card)\n"
+	"  --impi IMPI      the configured IMPI (default: from the card's IMSI)\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
+
+static int check_pcsc(const char *reader, const char *impi)
+{
+	_cleanup_usim_ struct usim *u = NULL;
+	char err[512];
+	int r;
+
+	r = usim_pcsc_open(reader, impi, &u, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "FAIL  USIM card: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	printf("ok    USIM application selected on the card in %s\n",
+	       reader ? reader : "the first reader with a card");
+	printf("ok    IMPI %s%s\n", usim_impi(u), impi ? "" : " (from the card's IMSI)");
+	return CTL_EXIT_OK;
+}
 
 static int usim_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tcti", required_argument, NULL, OPT_TCTI },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "pcsc", no_argument, NULL, OPT_PCSC },
+		{ "reader", required_argument, NULL, OPT_READER },
+		{ "impi", required_argument, NULL, OPT_IMPI },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
+	const char *reader = NULL, *card_impi = NULL;
 	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
 	_cleanup_(tpm_usim_key_freep) struct tpm_usim_key *k = NULL;
+	bool pcsc = false;
 	_cleanup_free_ char *impi = NULL;
 	uint8_t opc[16], block[16] = { 0 };
 	bool verbose = false;
@@ -317,6 +347,9 @@ static int usim_check(int argc, char **argv)
 		switch (c) {
 		case OPT_TCTI: tcti = optarg; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
+		case OPT_PCSC: pcsc = true; break;
+		case OPT_READER: reader = optarg; break;
+		case OPT_IMPI: card_impi = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': fputs(check_help, stdout); return CTL_EXIT_OK;
 		default:
@@ -329,6 +362,13 @@ static int usim_check(int argc, char **argv)
 			argv[optind]);
 		return CTL_EXIT_USAGE;
 	}
+	if (!pcsc && (reader || card_impi)) {
+		fprintf(stderr, "m2msactl usim check: --reader and --impi go with --pcsc (see "
+				"--help)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (pcsc)
+		return check_pcsc(reader, card_impi);
 	r = usim_state_read(state_dir, &impi, opc, err, sizeof(err));
 	secret_wipe(opc, sizeof(opc));
 	if (r == 0)

@@ -370,3 +370,35 @@ Test(usim_pcsc, impi_from_imsi_needs_the_pin, .fini = fixture_fini)
 	cr_expect_eq(r, -EACCES, "%d %s", r, err);
 	cr_expect(strstr(err, "EF_IMSI") && strstr(err, "PIN"), "message: %s", err);
 }
+
+/* m2msactl usim check --pcsc: the card, its USIM and the IMPI from its IMSI. */
+Test(usim_pcsc, m2msactl_usim_check_pcsc, .fini = fixture_fini)
+{
+	struct vusim_config cfg = { .imsi = "001010123456789" };
+	const char *b = getenv("BUILDDIR");
+	char *bin, *out = NULL, *err = NULL;
+	int status = -1;
+
+	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
+	fixture_start(&fx);
+	insert_card(&fx, &cfg);
+	bin = harness_strdupf("%s/client/m2msactl", b);
+	/* pcscd notices the card on its next poll: retry for up to 5 s. */
+	for (int i = 0; i < 50; i++) {
+		const char *argv[] = { bin, "usim", "check", "--pcsc", NULL };
+		const struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+		free(out);
+		free(err);
+		cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+		if (status == 0)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	cr_expect_eq(status, 0, "usim check --pcsc: %s", err);
+	cr_expect(strstr(out, "IMPI 001010123456789@ims.mnc001.mcc001.3gppnetwork.org"),
+		  "output: %s", out);
+	free(out);
+	free(err);
+	free(bin);
+}
