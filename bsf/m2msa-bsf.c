@@ -355,11 +355,15 @@ static int run_loop(struct bsf *b, struct endpoint *eps, size_t n_eps, int sfd)
 			if (evs[i].data.ptr == NULL) {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
-				    si.ssi_signo != SIGHUP) {
-					log_info("signal %u: stopping", si.ssi_signo);
-					return 0;
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					log_notice("SIGHUP ignored: restart m2msa-bsf to change its "
+						   "configuration");
+					continue;
 				}
+				log_info("signal %u: stopping", si.ssi_signo);
+				return 0;
 			}
 		}
 		for (size_t i = 0; i < n_eps; i++)
