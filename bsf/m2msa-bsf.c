@@ -2,29 +2,27 @@
 /*
  * m2msa-bsf: the reference BSF (a lab and test component; see docs/gba.md).
  * Two HTTPS endpoints on libmicrohttpd (GnuTLS): Ub for nodes (server
- * certificate) and Zn for NAFs such as the MAS (mutual TLS). One event loop:
- * an epoll set holding both MHD epoll fds and a signalfd; MHD runs without
- * threads of its own. SIGTERM/SIGINT stop it; expired sessions are purged
- * once a minute.
+ * certificate) and Zn for NAFs such as the MAS (mutual TLS). One event loop
+ * (common/loop.h) holds both MHD epoll fds, the signals and a purge timer; MHD
+ * runs without threads of its own. SIGTERM/SIGINT stop it; expired sessions
+ * are purged once a minute.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "bsf/bsf.h"
 #include "common/conf.h"
+#include "common/fileio.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas/keyfile.h"
@@ -142,33 +140,23 @@ static int setup_logging(const struct options *o, const char *conf_level)
 /* A whole PEM file as a NUL-terminated string (at most 1 MiB). */
 static int read_pem(const char *path, char **ret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat st;
-	char *buf;
-	size_t off = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *text;
+	int r;
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (1 << 20))
-		return -EINVAL;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			secret_free_buf(buf, (size_t)st.st_size + 1);
-			return n < 0 ? -errno : -EIO;
-		}
-		off += (size_t)n;
+	r = fileio_read_alloc(path, 1 << 20, &buf, &len);
+	if (r < 0)
+		return r;
+	text = malloc(len + 1);
+	if (text) {
+		memcpy(text, buf, len);
+		text[len] = '\0';
 	}
-	buf[off] = '\0';
-	*ret = buf;
+	secret_free_buf(buf, len);
+	if (!text)
+		return -ENOMEM;
+	*ret = text;
 	return 0;
 }
 
@@ -257,23 +245,10 @@ static int endpoint_start(struct endpoint *ep, const char *name, const char *lis
 
 static int write_port_file(const char *path, uint16_t ub, uint16_t zn)
 {
-	_cleanup_free_ char *tmp = NULL;
-	FILE *f;
-	int r = 0;
+	char text[64];
+	int n = snprintf(text, sizeof(text), "ub=%u zn=%u\n", ub, zn);
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -ENOMEM;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "ub=%u zn=%u\n", ub, zn);
-	if (fclose(f) != 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return fileio_write_atomic(path, text, (size_t)n, 0644);
 }
 
 /* Store, master key, tables: everything but the sockets. */
@@ -308,67 +283,88 @@ static int open_state(struct bsf *b, const char *config)
 	return r;
 }
 
-static int add_fd(int ep, int fd, void *ptr)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ptr };
+struct runner {
+	struct bsf *b;
+	struct loop *l;
+	int status; /* 1 while running, then 0 or -errno */
+};
 
-	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+static void on_mhd(struct loop_watch *w, int fd, uint32_t events, void *userdata)
+{
+	struct endpoint *ep = userdata;
+
+	MHD_run(ep->d);
 }
 
-static int run_loop(struct bsf *b, struct endpoint *eps, size_t n_eps, int sfd)
+static void on_purge(struct loop_watch *w, bool clock_set, void *userdata)
 {
-	_cleanup_close_ int ep = epoll_create1(EPOLL_CLOEXEC);
-	uint64_t next_purge = 0;
+	struct runner *rn = userdata;
+	int n = bsf_store_session_purge(rn->b->store, bsf_now());
+
+	if (n > 0)
+		log_info("purged %d expired bootstrapping sessions", n);
+	else if (n < 0)
+		log_warning("cannot purge expired sessions from %s: %s", rn->b->conf.store_path,
+			    strerror(-n));
+}
+
+static void on_signal(struct loop_watch *w, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct runner *rn = userdata;
+
+	if (si->ssi_signo == SIGHUP) {
+		log_notice("SIGHUP ignored: restart m2msa-bsf to change its configuration");
+		return;
+	}
+	log_info("signal %u: stopping", si->ssi_signo);
+	rn->status = 0;
+	loop_quit(rn->l);
+}
+
+/* MHD's own epoll fds, the purge timer and the signals in one common/loop. */
+static int run_loop(struct bsf *b, struct endpoint *eps, size_t n_eps)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	_cleanup_(loop_freep) struct loop *l = NULL;
+	struct runner rn = { .b = b, .status = 1 };
+	struct loop_watch *timer = NULL;
 	int r;
 
-	if (ep < 0)
-		return -errno;
-	r = add_fd(ep, sfd, NULL);
+	r = loop_new(&l);
+	if (r < 0)
+		return r;
+	rn.l = l;
+	r = loop_add_signals(l, signals, ARRAY_SIZE(signals), on_signal, &rn, NULL);
+	if (r == 0)
+		r = loop_add_timer(l, CLOCK_MONOTONIC, on_purge, &rn, &timer);
+	if (r == 0)
+		r = loop_timer_set(timer, PURGE_INTERVAL_MS, PURGE_INTERVAL_MS, 0);
 	for (size_t i = 0; r == 0 && i < n_eps; i++) {
-		const union MHD_DaemonInfo *di = MHD_get_daemon_info(eps[i].d, MHD_DAEMON_INFO_EPOLL_FD);
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(eps[i].d, MHD_DAEMON_INFO_EPOLL_FD);
 
-		r = di ? add_fd(ep, di->epoll_fd, &eps[i]) : -EINVAL;
+		r = di ? loop_add_io(l, di->epoll_fd, EPOLLIN, on_mhd, &eps[i], NULL) : -EINVAL;
 	}
 	if (r < 0)
 		return r;
-	for (;;) {
-		struct epoll_event evs[8];
-		uint64_t now = bsf_now_ms(), timeout = PURGE_INTERVAL_MS;
-		int n;
+	on_purge(NULL, false, &rn);
+	while (rn.status == 1) {
+		int timeout = -1;
 
-		if (now >= next_purge) {
-			n = bsf_store_session_purge(b->store, bsf_now());
-			if (n > 0)
-				log_info("purged %d expired bootstrapping sessions", n);
-			next_purge = now + PURGE_INTERVAL_MS;
-		}
 		for (size_t i = 0; i < n_eps; i++) {
 			MHD_UNSIGNED_LONG_LONG t;
 
-			if (MHD_get_timeout(eps[i].d, &t) == MHD_YES && t < timeout)
-				timeout = t;
+			if (MHD_get_timeout(eps[i].d, &t) == MHD_YES &&
+			    (timeout < 0 || t < (MHD_UNSIGNED_LONG_LONG)timeout))
+				timeout = t > INT32_MAX ? INT32_MAX : (int)t;
 		}
-		n = epoll_wait(ep, evs, 8, (int)timeout);
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.ptr == NULL) {
-				struct signalfd_siginfo si;
-
-				if (read(sfd, &si, sizeof(si)) != sizeof(si))
-					continue;
-				if (si.ssi_signo == SIGHUP) {
-					log_notice("SIGHUP ignored: restart m2msa-bsf to change its "
-						   "configuration");
-					continue;
-				}
-				log_info("signal %u: stopping", si.ssi_signo);
-				return 0;
-			}
-		}
+		r = loop_iterate(l, timeout);
+		if (r < 0)
+			return r;
 		for (size_t i = 0; i < n_eps; i++)
-			MHD_run(eps[i].d);
+			MHD_run(eps[i].d); /* connection timeouts */
 	}
+	return rn.status;
 }
 
 int main(int argc, char **argv)
@@ -377,9 +373,7 @@ int main(int argc, char **argv)
 	struct bsf b = { 0 };
 	struct endpoint eps[2] = { { &b, false, NULL, 0 }, { &b, true, NULL, 0 } };
 	_cleanup_free_ char *cert = NULL, *key = NULL, *ca = NULL;
-	_cleanup_close_ int sfd = -1;
 	char err[CONF_ERR_MAX];
-	sigset_t mask;
 	int r, status = EXIT_FAILURE;
 
 	if (parse_options(argc, argv, &o) < 0)
@@ -405,14 +399,8 @@ int main(int argc, char **argv)
 		status = EXIT_SUCCESS;
 		goto out;
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || endpoint_start(&eps[0], "Ub", b.conf.ub_listen, cert, key, NULL) < 0 ||
+	if (endpoint_start(&eps[0], "Ub", b.conf.ub_listen, cert, key, NULL) < 0 ||
 	    endpoint_start(&eps[1], "Zn", b.conf.zn_listen, cert, key, ca) < 0)
 		goto out;
 	if (o.port_file && write_port_file(o.port_file, eps[0].port, eps[1].port) < 0) {
@@ -423,7 +411,7 @@ int main(int argc, char **argv)
 		   "and test use)",
 		   eps[0].port, eps[1].port, b.conf.domain);
 	sd_notifyf(0, "READY=1\nSTATUS=Ub on port %u, Zn on port %u", eps[0].port, eps[1].port);
-	r = run_loop(&b, eps, 2, sfd);
+	r = run_loop(&b, eps, 2);
 	sd_notify(0, "STOPPING=1");
 	if (r < 0)
 		log_error("event loop failed: %s", strerror(-r));

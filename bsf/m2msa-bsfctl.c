@@ -6,28 +6,22 @@
  * Exit status: 0 success, 1 the operation failed, 2 bad usage.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bsf/bsf-conf.h"
 #include "bsf/bsf-store.h"
+#include "common/cli.h"
 #include "common/conf.h"
+#include "common/fileio.h"
+#include "common/hex.h"
 #include "common/secret.h"
 #include "common/util.h"
 #include "gba/datetime.h"
 #include "mas/keyfile.h"
-
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
 
 struct ctl {
 	const char *config;
@@ -54,29 +48,10 @@ static void usage(FILE *f)
 	      f);
 }
 
-static _printf_(1, 2) int fail(const char *fmt, ...)
-{
-	va_list ap;
+static struct cli tool = { "m2msa-bsfctl", "" };
 
-	fputs("m2msa-bsfctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_FAIL;
-}
-
-static _printf_(1, 2) int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("m2msa-bsfctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see m2msa-bsfctl --help)\n", stderr);
-	return EXIT_USAGE;
-}
+#define fail(...) cli_fail(&tool, __VA_ARGS__)
+#define usage_error(...) cli_usage_error(&tool, __VA_ARGS__)
 
 static int open_store(struct ctl *c, struct bsf_store **ret)
 {
@@ -93,44 +68,25 @@ static int open_store(struct ctl *c, struct bsf_store **ret)
 		return fail("cannot open the store %s: %s%s", c->conf.store_path, strerror(-r),
 			    r == -EKEYREJECTED ? " (made with another master key)" :
 			    r == -EPROTO ? " (not an m2msa-bsf store)" : "");
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 /* 16 raw bytes, or 32 hex digits and trailing whitespace. */
 static int read_key16(const char *path, uint8_t out[static 16])
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	uint8_t buf[128];
-	ssize_t n;
-	int r = -EINVAL;
+	size_t n = 0;
+	int r;
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0)
-		return -errno;
+	r = fileio_read(path, buf, sizeof(buf), &n);
+	if (r < 0)
+		return r == -EFBIG ? -EINVAL : r;
 	if (n == 16) {
 		memcpy(out, buf, 16);
-		r = 0;
-	} else if (n >= 32) {
-		size_t len = (size_t)n;
-
-		while (len > 32 && strchr(" \t\r\n", buf[len - 1]) && buf[len - 1])
-			len--;
-		r = len == 32 ? 0 : -EINVAL;
-		for (size_t i = 0; r == 0 && i < 32; i++) {
-			char ch = (char)buf[i];
-			int v = ch >= '0' && ch <= '9' ? ch - '0' :
-				ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-				ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-
-			if (v < 0)
-				r = -EINVAL;
-			else if (i % 2 == 0)
-				out[i / 2] = (uint8_t)(v << 4);
-			else
-				out[i / 2] |= (uint8_t)v;
-		}
+	} else {
+		while (n > 32 && buf[n - 1] && strchr(" \t\r\n", buf[n - 1]))
+			n--;
+		r = n == 32 ? hex_decode((const char *)buf, 16, out) : -EINVAL;
 	}
 	secret_wipe(buf, sizeof(buf));
 	return r;
@@ -147,11 +103,11 @@ static int cmd_init(struct ctl *c)
 	if (r == 0)
 		printf("created master key %s\n", c->conf.master_key);
 	r = open_store(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	bsf_store_close(s);
 	printf("store %s ready\n", c->conf.store_path);
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int parse_amf(const char *s, uint8_t amf[static 2])
@@ -197,10 +153,10 @@ static int cmd_subscriber_add(struct ctl *c, int argc, char **argv)
 			if (errno || *end || !optarg[0] || sub.sqn >= (UINT64_C(1) << 48))
 				return usage_error("--sqn wants a number below 2^48, not '%s'", optarg);
 		} else if (o == '?' || o == ':')
-			return usage_error("subscriber add: bad option");
+			return usage_error("unknown option");
 	}
 	if (!impi || !kf || !of)
-		return usage_error("subscriber add needs --impi, --k-file and --opc-file");
+		return usage_error("--impi, --k-file and --opc-file are required");
 	if (!impi[0] || strlen(impi) > GBA_IMPI_MAX || strpbrk(impi, " \t\r\n\"\\"))
 		return usage_error("--impi '%s' is not an IMPI such as user@ims.example.net", impi);
 	snprintf(sub.impi, sizeof(sub.impi), "%s", impi);
@@ -215,17 +171,17 @@ static int cmd_subscriber_add(struct ctl *c, int argc, char **argv)
 			    strerror(-r));
 	}
 	r = open_store(c, &s);
-	if (r == EXIT_OK) {
+	if (r == CLI_EXIT_OK) {
 		int e = bsf_store_subscriber_add(s, &sub, k, opc);
 
-		r = e == 0 ? EXIT_OK :
+		r = e == 0 ? CLI_EXIT_OK :
 		    e == -EEXIST ? fail("subscriber %s exists already (delete it first)", impi) :
 				 fail("cannot add %s: %s", impi, strerror(-e));
 		bsf_store_close(s);
 	}
 	secret_wipe(k, sizeof(k));
 	secret_wipe(opc, sizeof(opc));
-	if (r == EXIT_OK)
+	if (r == CLI_EXIT_OK)
 		printf("added subscriber %s\n", impi);
 	return r;
 }
@@ -246,11 +202,11 @@ static int cmd_subscriber_list(struct ctl *c)
 	struct bsf_store *s = NULL;
 	int r = open_store(c, &s);
 
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	r = bsf_store_subscriber_foreach(s, print_sub, NULL);
 	bsf_store_close(s);
-	return r < 0 ? fail("cannot list subscribers: %s", strerror(-r)) : EXIT_OK;
+	return r < 0 ? fail("cannot list subscribers: %s", strerror(-r)) : CLI_EXIT_OK;
 }
 
 static int cmd_subscriber_delete(struct ctl *c, int argc, char **argv)
@@ -266,12 +222,12 @@ static int cmd_subscriber_delete(struct ctl *c, int argc, char **argv)
 		if (o == 'i')
 			impi = optarg;
 		else
-			return usage_error("subscriber delete: bad option");
+			return usage_error("unknown option");
 	}
 	if (!impi)
-		return usage_error("subscriber delete needs --impi");
+		return usage_error("--impi is required");
 	r = open_store(c, &s);
-	if (r != EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	r = bsf_store_subscriber_delete(s, impi);
 	bsf_store_close(s);
@@ -280,11 +236,15 @@ static int cmd_subscriber_delete(struct ctl *c, int argc, char **argv)
 	if (r < 0)
 		return fail("cannot delete %s: %s", impi, strerror(-r));
 	printf("deleted subscriber %s\n", impi);
-	return EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int dispatch(struct ctl *c, int argc, char **argv)
 {
+	static char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "%s%s%s", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	tool.cmd = cmd;
 	if (strcmp(argv[0], "init") == 0 && argc == 1)
 		return cmd_init(c);
 	if (strcmp(argv[0], "subscriber") == 0 && argc >= 2) {
@@ -313,10 +273,10 @@ int main(int argc, char **argv)
 			c.config = optarg;
 		else if (o == 'h') {
 			usage(stdout);
-			return EXIT_OK;
+			return CLI_EXIT_OK;
 		} else {
 			usage(stderr);
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)

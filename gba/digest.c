@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <wolfssl/wolfcrypt/md5.h>
 
+#include "common/hex.h"
 #include "common/secret.h"
 #include "common/util.h"
 #include "gba/base64.h"
@@ -285,17 +286,6 @@ int gba_authorization_format(const struct gba_authorization *a, char *out, size_
 	return format_params(authz_params, ARRAY_SIZE(authz_params), a, out, out_size, &o);
 }
 
-static void to_hex(const uint8_t *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 /* out = hex(MD5(p[0] ":" p[1] ":" ... )), each part (data, len). */
 static int md5_hex_parts(const uint8_t *const *parts, const size_t *lens, size_t n,
 			 char out[static GBA_DIGEST_HEX_LEN + 1])
@@ -314,7 +304,7 @@ static int md5_hex_parts(const uint8_t *const *parts, const size_t *lens, size_t
 	}
 	if (wc_Md5Final(&md5, d) != 0)
 		goto out;
-	to_hex(d, sizeof(d), out);
+	hex_encode(d, sizeof(d), out);
 	r = 0;
 out:
 	wc_Md5Free(&md5);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "common/secret.h"
 #include "common/util.h"
 #include "gba/datetime.h"
@@ -105,39 +106,12 @@ static int get_string(json_t *o, const char *key, bool required, char *out, size
 	return 0;
 }
 
+/* Exactly 2n hex digits into out. */
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
 	if (strlen(s) != 2 * n)
 		return -EINVAL;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v = c - 'A' + 10;
-		else
-			return -EINVAL;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
-}
-
-static void tohex(const uint8_t *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
+	return hex_decode(s, n, out);
 }
 
 static bool impi_valid(const char *s)
@@ -175,7 +149,7 @@ int gba_zn_request_format(const struct gba_zn_request *req, char **ret)
 	setup();
 	if (!gba_btid_valid(req->btid) || !gba_fqdn_valid(req->naf_fqdn))
 		return -EINVAL;
-	tohex(req->ua_id, GBA_UA_ID_LEN, ua);
+	hex_encode(req->ua_id, GBA_UA_ID_LEN, ua);
 	j = json_pack("{s:s, s:{s:s, s:s}}", "btId", req->btid, "nafId", "nafFqdn", req->naf_fqdn,
 		      "uaSecProtId", ua);
 	if (!j)
@@ -236,7 +210,7 @@ int gba_zn_response_format(const struct gba_zn_response *resp, char **ret)
 	out = malloc(n + 1);
 	if (!out)
 		return -ENOMEM;
-	tohex(resp->me_key, GBA_ZN_KEY_LEN, key);
+	hex_encode(resp->me_key, GBA_ZN_KEY_LEN, key);
 	snprintf(out, n + 1, "{\"meKeyMaterial\":\"%s\",%s", key, rest + 1);
 	secret_wipe(key, sizeof(key));
 	*ret = out;
