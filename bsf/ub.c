@@ -2,7 +2,8 @@
 /*
  * Ub (TS 24.109 §5.2, RFC 3310): HTTP Digest AKA between the node and the BSF.
  *   GET with Authorization username=IMPI, nonce=""  -> 401, a fresh challenge
- *   GET with the answer (response over RES, qop=auth-int) -> 200 BootstrappingInfo
+ *   GET with the answer (response over RES, qop=auth-int) -> 200 BootstrappingInfo,
+ *     Authentication-Info with rspauth (the BSF's proof that it knows RES too)
  *   GET with auts= (synchronisation failure)        -> SQN resync, 401, a new challenge
  * Each nonce is answered once (pending.h); wrong answers count against the IMPI
  * and the peer address (mas/ratelimit.h). Ks = CK || IK is stored sealed under
@@ -118,10 +119,42 @@ static int expected(const struct gba_authorization *a, const char *method, const
 	return gba_digest_response(&in, out);
 }
 
+/* Authentication-Info for the 200 OK with body doc: rspauth over XRES (RFC 2617 §3.2.3). */
+static int auth_info(const struct gba_authorization *a, const struct bsf_pending *p,
+		     const char *doc, char out[static GBA_HEADER_MAX])
+{
+	struct gba_auth_info ai = { 0 };
+	struct gba_digest_input in = {
+		.username = a->username,
+		.realm = a->realm,
+		.password = p->v.xres,
+		.password_len = sizeof(p->v.xres),
+		.method = "",
+		.uri = a->uri,
+		.nonce = a->nonce,
+		.nc = a->nc,
+		.cnonce = a->cnonce,
+		.qop = a->qop,
+		.body = (const uint8_t *)doc,
+		.body_len = strlen(doc),
+	};
+	int r;
+
+	snprintf(ai.qop, sizeof(ai.qop), "%s", a->qop);
+	snprintf(ai.cnonce, sizeof(ai.cnonce), "%s", a->cnonce);
+	snprintf(ai.nc, sizeof(ai.nc), "%s", a->nc);
+	r = gba_digest_response(&in, ai.rspauth);
+	if (r < 0)
+		return r;
+	return gba_auth_info_format(&ai, out, GBA_HEADER_MAX);
+}
+
 /* A right answer: store the session, 200 with BootstrappingInfo. */
 static enum MHD_Result bootstrapped(struct bsf *b, struct MHD_Connection *c,
-				    const struct bsf_pending *p, const char *addr)
+				    const struct gba_authorization *a, const struct bsf_pending *p,
+				    const char *addr)
 {
+	char ainfo[GBA_HEADER_MAX];
 	struct gba_bootstrap_info info = { 0 };
 	struct bsf_session sess = { 0 };
 	_cleanup_key32_ struct key32 ks;
@@ -147,14 +180,16 @@ static enum MHD_Result bootstrapped(struct bsf *b, struct MHD_Connection *c,
 	memcpy(info.btid, sess.btid, sizeof(info.btid));
 	info.lifetime = sess.expiry;
 	doc = malloc(GBA_BSF_XML_MAX);
-	if (!doc || gba_bootstrap_info_format(&info, doc, GBA_BSF_XML_MAX) < 0) {
+	if (!doc || gba_bootstrap_info_format(&info, doc, GBA_BSF_XML_MAX) < 0 ||
+	    auth_info(a, p, doc, ainfo) < 0) {
 		free(doc);
 		return bsf_reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
 	(void)gba_time_format(sess.expiry, when);
 	log_info("Ub: %s bootstrapped from %s: B-TID %s, valid until %s", p->impi, addr, sess.btid,
 		 when);
-	return bsf_reply(c, MHD_HTTP_OK, GBA_BSF_XML_TYPE, doc, NULL, NULL);
+	return bsf_reply(c, MHD_HTTP_OK, GBA_BSF_XML_TYPE, doc, MHD_HTTP_HEADER_AUTHENTICATION_INFO,
+			 ainfo);
 }
 
 /* The synchronisation failure answer: check the digest (empty password) and MAC-S. */
@@ -229,7 +264,7 @@ static enum MHD_Result answer(struct bsf *b, struct MHD_Connection *c,
 		ret = challenge(b, c, p.impi, addr, false);
 		goto out;
 	}
-	ret = bootstrapped(b, c, &p, addr);
+	ret = bootstrapped(b, c, a, &p, addr);
 out:
 	secret_wipe(want, sizeof(want));
 	secret_wipe(&p, sizeof(p));

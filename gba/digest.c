@@ -46,6 +46,14 @@ static const struct param_spec authz_params[] = {
 	{ "auts", offsetof(struct gba_authorization, auts), true, false },
 };
 
+static const struct param_spec auth_info_params[] = {
+	{ "qop", offsetof(struct gba_auth_info, qop), false, false },
+	{ "rspauth", offsetof(struct gba_auth_info, rspauth), true, false },
+	{ "cnonce", offsetof(struct gba_auth_info, cnonce), true, false },
+	{ "nc", offsetof(struct gba_auth_info, nc), false, false },
+	{ "nextnonce", offsetof(struct gba_auth_info, nextnonce), true, false },
+};
+
 static bool is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -110,11 +118,12 @@ static int parse_value(const char *s, size_t len, size_t *i, char *out)
 
 /*
  * credentials = "Digest" 1*SP auth-param *( OWS "," OWS auth-param ), with
- * auth-param = token BWS "=" BWS ( token / quoted-string ). Values go to obj at
- * the spec's offsets; the value of a spec with offset SIZE_MAX goes to flag_value.
+ * auth-param = token BWS "=" BWS ( token / quoted-string ); without the scheme
+ * (scheme false) for Authentication-Info. Values go to obj at the spec's
+ * offsets; the value of a spec with offset SIZE_MAX goes to flag_value.
  */
-static int parse_params(const char *s, size_t len, const struct param_spec *spec, size_t n,
-			void *obj, char *flag_value)
+static int parse_params(const char *s, size_t len, bool scheme, const struct param_spec *spec,
+			size_t n, void *obj, char *flag_value)
 {
 	uint32_t seen = 0;
 	size_t i = 0;
@@ -123,9 +132,11 @@ static int parse_params(const char *s, size_t len, const struct param_spec *spec
 		return -E2BIG;
 	while (i < len && is_ows((unsigned char)s[i]))
 		i++;
-	if (len - i < 7 || strncasecmp(s + i, "Digest", 6) != 0 || s[i + 6] != ' ')
-		return -EINVAL;
-	i += 7;
+	if (scheme) {
+		if (len - i < 7 || strncasecmp(s + i, "Digest", 6) != 0 || s[i + 6] != ' ')
+			return -EINVAL;
+		i += 7;
+	}
 	for (;;) {
 		char name[32];
 		size_t nl = 0, k;
@@ -170,7 +181,7 @@ int gba_challenge_parse(const char *hdr, size_t len, struct gba_challenge *ret)
 	char stale[GBA_VALUE_MAX + 1] = "";
 	int r;
 
-	r = parse_params(hdr, len, challenge_params, ARRAY_SIZE(challenge_params), &c, stale);
+	r = parse_params(hdr, len, true, challenge_params, ARRAY_SIZE(challenge_params), &c, stale);
 	if (r < 0)
 		return r;
 	if (!c.realm[0] || !c.nonce[0])
@@ -188,7 +199,7 @@ int gba_authorization_parse(const char *hdr, size_t len, struct gba_authorizatio
 	struct gba_authorization a = { 0 };
 	int r;
 
-	r = parse_params(hdr, len, authz_params, ARRAY_SIZE(authz_params), &a, NULL);
+	r = parse_params(hdr, len, true, authz_params, ARRAY_SIZE(authz_params), &a, NULL);
 	if (r < 0)
 		return r;
 	if (!a.username[0] || !a.uri[0])
@@ -203,14 +214,15 @@ int gba_authorization_parse(const char *hdr, size_t len, struct gba_authorizatio
 	return 0;
 }
 
-/* Append name=value (quoted and escaped, or a token) to out at *o. */
-static int append_param(char *out, size_t out_size, size_t *o, const char *name, const char *value,
-			bool quoted)
+/* Append name=value (quoted and escaped, or a token) to out at *o; the list began at start. */
+static int append_param(char *out, size_t out_size, size_t start, size_t *o, const char *name,
+			const char *value, bool quoted)
 {
 	size_t p = *o;
 	int n;
 
-	n = snprintf(out + p, out_size - p, "%s%s=%s", p > 7 ? ", " : "", name, quoted ? "\"" : "");
+	n = snprintf(out + p, out_size - p, "%s%s=%s", p > start ? ", " : "", name,
+		     quoted ? "\"" : "");
 	if (n < 0 || (size_t)n >= out_size - p)
 		return -ENOBUFS;
 	p += (size_t)n;
@@ -240,14 +252,16 @@ static int append_param(char *out, size_t out_size, size_t *o, const char *name,
 	return 0;
 }
 
-/* Write every non-empty field of obj named in spec, in spec order. */
-static int format_params(const struct param_spec *spec, size_t n, const void *obj, char *out,
-			 size_t out_size, size_t *o)
+/* prefix, then every non-empty field of obj named in spec, in spec order. */
+static int format_params(const char *prefix, const struct param_spec *spec, size_t n,
+			 const void *obj, char *out, size_t out_size, size_t *o)
 {
-	if (out_size < 8)
+	size_t start = strlen(prefix);
+
+	if (out_size < start + 1)
 		return -ENOBUFS;
-	memcpy(out, "Digest ", 8);
-	*o = 7;
+	memcpy(out, prefix, start + 1);
+	*o = start;
 	for (size_t k = 0; k < n; k++) {
 		const char *v;
 		int r;
@@ -257,7 +271,7 @@ static int format_params(const struct param_spec *spec, size_t n, const void *ob
 		v = (const char *)obj + spec[k].offset;
 		if (!v[0] && !spec[k].always)
 			continue;
-		r = append_param(out, out_size, o, spec[k].name, v, spec[k].quoted);
+		r = append_param(out, out_size, start, o, spec[k].name, v, spec[k].quoted);
 		if (r < 0)
 			return r;
 	}
@@ -271,9 +285,9 @@ int gba_challenge_format(const struct gba_challenge *c, char *out, size_t out_si
 
 	if (!c->realm[0] || !c->nonce[0])
 		return -EINVAL;
-	r = format_params(challenge_params, ARRAY_SIZE(challenge_params), c, out, out_size, &o);
+	r = format_params("Digest ", challenge_params, ARRAY_SIZE(challenge_params), c, out, out_size, &o);
 	if (r == 0 && c->stale)
-		r = append_param(out, out_size, &o, "stale", "true", false);
+		r = append_param(out, out_size, 7, &o, "stale", "true", false);
 	return r;
 }
 
@@ -283,7 +297,32 @@ int gba_authorization_format(const struct gba_authorization *a, char *out, size_
 
 	if (!a->username[0] || !a->uri[0])
 		return -EINVAL;
-	return format_params(authz_params, ARRAY_SIZE(authz_params), a, out, out_size, &o);
+	return format_params("Digest ", authz_params, ARRAY_SIZE(authz_params), a, out, out_size, &o);
+}
+
+int gba_auth_info_parse(const char *hdr, size_t len, struct gba_auth_info *ret)
+{
+	struct gba_auth_info ai = { 0 };
+	int r;
+
+	r = parse_params(hdr, len, false, auth_info_params, ARRAY_SIZE(auth_info_params), &ai,
+			 NULL);
+	if (r < 0)
+		return r;
+	if (ai.rspauth[0] && !is_hex_string(ai.rspauth, GBA_DIGEST_HEX_LEN))
+		return -EINVAL;
+	if (ai.nc[0] && !is_hex_string(ai.nc, 8))
+		return -EINVAL;
+	*ret = ai;
+	return 0;
+}
+
+int gba_auth_info_format(const struct gba_auth_info *ai, char *out, size_t out_size)
+{
+	size_t o;
+
+	return format_params("", auth_info_params, ARRAY_SIZE(auth_info_params), ai, out, out_size,
+			     &o);
 }
 
 /* out = hex(MD5(p[0] ":" p[1] ":" ... )), each part (data, len). */

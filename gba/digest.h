@@ -67,6 +67,24 @@ int gba_authorization_parse(const char *hdr, size_t len, struct gba_authorizatio
 int gba_challenge_format(const struct gba_challenge *c, char *out, size_t out_size);
 int gba_authorization_format(const struct gba_authorization *a, char *out, size_t out_size);
 
+/*
+ * Authentication-Info (RFC 2617 §3.2.3, RFC 7616 §3.5) on the BSF's 200 OK:
+ * rspauth proves that the server knew the password (RES) too. It is the digest
+ * response computed with an empty method and, for auth-int, the body of the
+ * 200 OK (gba_digest_response() with method "" and that body). The header has
+ * no scheme; empty fields are left out by the formatter.
+ */
+struct gba_auth_info {
+	char qop[GBA_VALUE_MAX + 1];
+	char rspauth[GBA_VALUE_MAX + 1];
+	char cnonce[GBA_VALUE_MAX + 1];
+	char nc[GBA_VALUE_MAX + 1];
+	char nextnonce[GBA_VALUE_MAX + 1];
+};
+
+int gba_auth_info_parse(const char *hdr, size_t len, struct gba_auth_info *ret);
+int gba_auth_info_format(const struct gba_auth_info *ai, char *out, size_t out_size);
+
 /* Everything the digest response covers (RFC 2617 §3.2.2). */
 struct gba_digest_input {
 	const char *username, *realm;

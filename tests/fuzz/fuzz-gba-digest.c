@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer harness for the HTTP Digest AKA header parsers (gba/digest.c) and the
+ * libFuzzer harness for the HTTP Digest AKA header parsers (gba/digest.c:
+ * WWW-Authenticate, Authorization, Authentication-Info) and the
  * nonce/auts decoders. A header that parses must format and parse back to the
  * same fields (the formatter escapes what the parser unescaped).
  */
@@ -45,8 +46,22 @@ static void authorization(const char *s, size_t n)
 		abort();
 }
 
+static void auth_info(const char *s, size_t n)
+{
+	struct gba_auth_info ai, back;
+	char out[GBA_HEADER_MAX * 2 + 64];
+
+	if (gba_auth_info_parse(s, n, &ai) != 0)
+		return;
+	if (gba_auth_info_format(&ai, out, sizeof(out)) != 0)
+		return;
+	if (gba_auth_info_parse(out, strlen(out), &back) != 0 || memcmp(&ai, &back, sizeof(ai)) != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	auth_info((const char *)data, size);
 	challenge((const char *)data, size);
 	authorization((const char *)data, size);
 	return 0;

@@ -52,6 +52,7 @@ static struct bsf_env T;
 struct http_reply {
 	long status;
 	char www[GBA_HEADER_MAX];
+	char ainfo[GBA_HEADER_MAX];
 	char ctype[128];
 	char body[16384];
 	size_t len;
@@ -70,6 +71,8 @@ static size_t on_header(char *b, size_t size, size_t n, void *userdata)
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strncasecmp(line, "WWW-Authenticate: ", 18) == 0)
 		snprintf(r->www, sizeof(r->www), "%s", line + 18);
+	if (strncasecmp(line, "Authentication-Info: ", 21) == 0)
+		snprintf(r->ainfo, sizeof(r->ainfo), "%s", line + 21);
 	if (strncasecmp(line, "Content-Type: ", 14) == 0)
 		snprintf(r->ctype, sizeof(r->ctype), "%s", line + 14);
 	return len;
@@ -368,6 +371,34 @@ static void challenge(struct node_run *n)
 	usim(r.www, n);
 }
 
+/* The BSF proves it knows RES too: rspauth over the 200 OK's body (RFC 2617 §3.2.3). */
+static void check_rspauth(const struct node_run *n, const struct http_reply *r)
+{
+	struct gba_auth_info ai;
+	char want[GBA_DIGEST_HEX_LEN + 1];
+	struct gba_digest_input in = {
+		.username = IMPI,
+		.realm = n->ch.realm,
+		.password = n->out.res,
+		.password_len = MILENAGE_RES_LEN,
+		.method = "",
+		.uri = "/",
+		.nonce = n->ch.nonce,
+		.nc = "00000001",
+		.cnonce = "0a4f113b",
+		.qop = "auth-int",
+		.body = (const uint8_t *)r->body,
+		.body_len = r->len,
+	};
+
+	cr_assert(r->ainfo[0], "200 OK without Authentication-Info");
+	cr_assert_eq(gba_auth_info_parse(r->ainfo, strlen(r->ainfo), &ai), 0, "%s", r->ainfo);
+	cr_assert_eq(gba_digest_response(&in, want), 0);
+	cr_assert(gba_digest_equal(ai.rspauth, want), "rspauth does not verify: %s", r->ainfo);
+	cr_assert_str_eq(ai.qop, "auth-int");
+	cr_assert_str_eq(ai.cnonce, "0a4f113b");
+}
+
 /* A full Ub run: ret gets the BootstrappingInfo, n the USIM's run. */
 static void bootstrap(struct node_run *n, struct gba_bootstrap_info *ret)
 {
@@ -381,6 +412,7 @@ static void bootstrap(struct node_run *n, struct gba_bootstrap_info *ret)
 	cr_assert_eq(r.status, 200, "answer: %ld %s", r.status, r.body);
 	cr_assert_str_eq(r.ctype, GBA_BSF_XML_TYPE);
 	cr_assert_eq(gba_bootstrap_info_parse(r.body, r.len, ret), 0, "body: %s", r.body);
+	check_rspauth(n, &r);
 }
 
 static void zn(const char *btid, const char *naf, const char *cert, struct http_reply *r)

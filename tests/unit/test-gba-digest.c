@@ -67,6 +67,51 @@ Test(gba_digest, auth_int_res_password)
 	cr_assert_eq(gba_digest_response(&in, out), -EINVAL);
 }
 
+/*
+ * rspauth (RFC 2617 §3.2.3): the response with an empty method and, for auth-int,
+ * the 200 OK's body. Independent value from Python hashlib:
+ *   ha1 = md5(b"node1@ims.example:bsf.example.com:" + bytes.fromhex("a54211d5e3ba50bf"))
+ *   ha2 = md5(b":/:" + md5(b"<BootstrappingInfo/>").hexdigest().encode())
+ *   md5(f"{ha1}:NONCE:00000001:c0ffee:auth-int:{ha2}") = 6205c4eeb9ec6d2e200f3391be9e240c
+ */
+Test(gba_digest, rspauth_and_authentication_info)
+{
+	static const char body[] = "<BootstrappingInfo/>";
+	uint8_t res[8];
+	struct gba_auth_info ai = { 0 }, back;
+	char hdr[GBA_HEADER_MAX];
+	struct gba_digest_input in = {
+		.username = "node1@ims.example",
+		.realm = "bsf.example.com",
+		.password = res,
+		.password_len = sizeof(res),
+		.method = "",
+		.uri = "/",
+		.nonce = "NONCE",
+		.nc = "00000001",
+		.cnonce = "c0ffee",
+		.qop = "auth-int",
+		.body = (const uint8_t *)body,
+		.body_len = sizeof(body) - 1,
+	};
+
+	unhex("a54211d5e3ba50bf", res, sizeof(res));
+	cr_assert_eq(gba_digest_response(&in, ai.rspauth), 0);
+	cr_assert_str_eq(ai.rspauth, "6205c4eeb9ec6d2e200f3391be9e240c");
+	strcpy(ai.qop, "auth-int");
+	strcpy(ai.cnonce, "c0ffee");
+	strcpy(ai.nc, "00000001");
+	cr_assert_eq(gba_auth_info_format(&ai, hdr, sizeof(hdr)), 0);
+	cr_assert_str_eq(hdr, "qop=auth-int, rspauth=\"6205c4eeb9ec6d2e200f3391be9e240c\", "
+			      "cnonce=\"c0ffee\", nc=00000001");
+	cr_assert_eq(gba_auth_info_parse(hdr, strlen(hdr), &back), 0);
+	cr_assert_eq(memcmp(&ai, &back, sizeof(ai)), 0);
+	/* No scheme in this header; rspauth must be 32 hex digits. */
+	cr_assert_eq(gba_auth_info_parse("Digest qop=auth", 15, &back), -EINVAL);
+	cr_assert_eq(gba_auth_info_parse("rspauth=\"abc\"", 13, &back), -EINVAL);
+	cr_assert_eq(gba_auth_info_parse("qop=auth, qop=auth", 18, &back), -EINVAL);
+}
+
 Test(gba_digest, challenge_round_trip)
 {
 	struct gba_challenge c = { 0 }, back;
