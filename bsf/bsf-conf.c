@@ -26,6 +26,7 @@ static const struct conf_item bsf_items[] = {
 	  offsetof(struct bsf_conf, challenge_timeout) },
 	{ "bsf", "max_failures", conf_parse_uint32, offsetof(struct bsf_conf, max_failures) },
 	{ "bsf", "failure_window", conf_parse_duration, offsetof(struct bsf_conf, failure_window) },
+	{ "bsf", "max_challenges", conf_parse_uint32, offsetof(struct bsf_conf, max_challenges) },
 	{ "store", "path", conf_parse_path, offsetof(struct bsf_conf, store_path) },
 	{ "store", "master_key", conf_parse_path, offsetof(struct bsf_conf, master_key) },
 	{ "log", "level", conf_parse_string, offsetof(struct bsf_conf, log_level) },
@@ -74,8 +75,9 @@ static int check_values(const char *path, const struct bsf_conf *c, char *err, s
 			 path);
 		return -EINVAL;
 	}
-	if (c->max_failures == 0) {
-		snprintf(err, err_len, "%s: [bsf] max_failures must be at least 1", path);
+	if (c->max_failures == 0 || c->max_challenges == 0) {
+		snprintf(err, err_len, "%s: [bsf] max_failures and max_challenges must be at least 1",
+			 path);
 		return -EINVAL;
 	}
 	if (log_level_from_string(c->log_level, &lvl) < 0) {
@@ -95,6 +97,7 @@ static int load(const char *path, bool require_server, struct bsf_conf *ret, cha
 		.challenge_timeout = 60,
 		.max_failures = 5,
 		.failure_window = 300,
+		.max_challenges = 30,
 	};
 	_cleanup_free_ char *dropin = NULL;
 	const char *missing;

@@ -15,6 +15,7 @@
  *   challenge_timeout = 60s        how long a challenge's nonce can be answered
  *   max_failures = 5               failed answers per IMPI / per address ...
  *   failure_window = 5m            ... within this window before rate limiting
+ *   max_challenges = 30            challenges per IMPI / per address per minute
  *   [store]
  *   path = /var/lib/m2msa/bsf.db
  *   master_key = /etc/m2msa/bsf-master.key
@@ -39,6 +40,7 @@ struct bsf_conf {
 	uint64_t challenge_timeout;
 	uint32_t max_failures;
 	uint64_t failure_window;
+	uint32_t max_challenges;
 	char *store_path;
 	char *master_key;
 	char *log_level;

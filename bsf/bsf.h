@@ -21,8 +21,11 @@ struct bsf {
 	struct bsf_conf conf;
 	struct bsf_store *store;
 	struct bsf_pending_table *pending;
-	struct mas_ratelimit *rl;
+	struct mas_ratelimit *rl;         /* failed answers */
+	struct mas_ratelimit *rl_challenge; /* challenges sent, per minute */
 };
+
+#define BSF_CHALLENGE_WINDOW_MS 60000
 
 /* CLOCK_MONOTONIC in milliseconds; wall clock in epoch seconds. */
 uint64_t bsf_now_ms(void);

@@ -276,6 +276,9 @@ static int open_state(struct bsf *b, const char *config)
 	if (r == 0)
 		r = mas_ratelimit_new(RATELIMIT_SLOTS, b->conf.max_failures,
 				      b->conf.failure_window * 1000, &b->rl);
+	if (r == 0)
+		r = mas_ratelimit_new(RATELIMIT_SLOTS, b->conf.max_challenges,
+				      BSF_CHALLENGE_WINDOW_MS, &b->rl_challenge);
 	if (r < 0)
 		log_error("cannot allocate the BSF tables: %s", strerror(-r));
 	(void)err;
@@ -425,6 +428,7 @@ out:
 		secret_wipe(key, strlen(key));
 	bsf_pending_free(b.pending);
 	mas_ratelimit_free(b.rl);
+	mas_ratelimit_free(b.rl_challenge);
 	bsf_store_close(b.store);
 	bsf_conf_free(&b.conf);
 	return status;

@@ -59,6 +59,40 @@ static int limited(struct bsf *b, struct MHD_Connection *c, const char *impi, co
 	return 1;
 }
 
+/*
+ * Count a challenge for impi and addr; true (and a 429 queued in *ret) when either
+ * had max_challenges in the last minute. Keeps a flood of first requests from
+ * pushing a subscriber's SQN ahead and from crowding the challenge table.
+ */
+static bool challenge_flood(struct bsf *b, struct MHD_Connection *c, const char *impi,
+			    const char *addr, enum MHD_Result *ret)
+{
+	const char *kinds[2][2] = { { "addr", addr }, { "impi", impi } };
+	uint64_t now = bsf_now_ms(), left = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		char key[RL_KEY_MAX], after[32];
+
+		snprintf(key, sizeof(key), "%s:%s", kinds[i][0], kinds[i][1]);
+		if (!mas_ratelimit_limited(b->rl_challenge, key, now, &left))
+			continue;
+		log_warning("Ub: too many challenges for %s %s (max_challenges a minute); %llu s left",
+			    i ? "IMPI" : "address", kinds[i][1], (unsigned long long)(left / 1000 + 1));
+		snprintf(after, sizeof(after), "%llu", (unsigned long long)(left / 1000 + 1));
+		*ret = bsf_reply(c, MHD_HTTP_TOO_MANY_REQUESTS, "text/plain; charset=utf-8",
+				 strdup("too many challenges; try again later\n"),
+				 MHD_HTTP_HEADER_RETRY_AFTER, after);
+		return true;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		char key[RL_KEY_MAX];
+
+		snprintf(key, sizeof(key), "%s:%s", kinds[i][0], kinds[i][1]);
+		(void)mas_ratelimit_fail(b->rl_challenge, key, now);
+	}
+	return false;
+}
+
 /* 401 with a fresh challenge for impi (a new vector from the AuC). */
 static enum MHD_Result challenge(struct bsf *b, struct MHD_Connection *c, const char *impi,
 				 const char *addr, bool stale)
@@ -66,8 +100,11 @@ static enum MHD_Result challenge(struct bsf *b, struct MHD_Connection *c, const 
 	struct bsf_pending p = { 0 };
 	struct gba_challenge ch = { 0 };
 	char hdr[GBA_HEADER_MAX];
+	enum MHD_Result ret;
 	int r;
 
+	if (challenge_flood(b, c, impi, addr, &ret))
+		return ret;
 	r = bsf_auc_vector(b->store, impi, &p.v);
 	if (r == -ENOENT) {
 		log_notice("Ub: unknown IMPI %s from %s", impi, addr);

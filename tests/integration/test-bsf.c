@@ -6,7 +6,7 @@
  * Milenage as the USIM (common/aka.h aka_usim_run) and libcurl as the HTTP client.
  * Covers: a full Ub run (B-TID, lifetime), Zn giving the Ks_NAF the node computed,
  * a wrong RES, AUTS resynchronisation, a replayed nonce, an unknown B-TID, Zn
- * without a client certificate, rate limiting; and after every test, that K, OPc,
+ * without a client certificate, rate limiting of failures and of challenges; and after every test, that K, OPc,
  * RES, CK, IK, Ks and Ks_NAF appear nowhere in the BSF's log (secrets.h).
  */
 #include <criterion/criterion.h>
@@ -606,4 +606,18 @@ Test(bsf, failed_answers_are_rate_limited, .fini = stop_bsf, .timeout = 120)
 	http(T.ub, "/", first_request, NULL, NULL, &r);
 	cr_assert_eq(r.status, 429, "after 2 failures: %ld %s", r.status, r.body);
 	fixture_wait_log_count(T.log, "is rate limited", 1, 40, 25);
+}
+
+Test(bsf, challenge_floods_are_limited, .fini = stop_bsf, .timeout = 120)
+{
+	struct http_reply r;
+
+	start_bsf("max_challenges = 3\n");
+	for (int i = 0; i < 3; i++) {
+		http(T.ub, "/", first_request, NULL, NULL, &r);
+		cr_assert_eq(r.status, 401, "challenge %d: %ld %s", i + 1, r.status, r.body);
+	}
+	http(T.ub, "/", first_request, NULL, NULL, &r);
+	cr_assert_eq(r.status, 429, "fourth challenge in a minute: %ld %s", r.status, r.body);
+	fixture_wait_log_count(T.log, "too many challenges for address 127.0.0.1", 1, 40, 25);
 }

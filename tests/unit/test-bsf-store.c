@@ -229,6 +229,7 @@ Test(bsf_store, conf_defaults_and_errors)
 	cr_assert_str_eq(c.ub_listen, "0.0.0.0:8443");
 	cr_assert_eq(c.lifetime, 86400);
 	cr_assert_eq(c.challenge_timeout, 60);
+	cr_assert_eq(c.max_challenges, 30);
 	bsf_conf_free(&c);
 	write_conf("[bsf]\ncert = /c\nkey = /k\nnaf_ca = /ca\n");
 	cr_assert_eq(bsf_conf_load(path, &c, err, sizeof(err)), -EINVAL);
