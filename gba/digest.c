@@ -309,6 +309,8 @@ int gba_auth_info_parse(const char *hdr, size_t len, struct gba_auth_info *ret)
 			 NULL);
 	if (r < 0)
 		return r;
+	if (!ai.rspauth[0] && !ai.nextnonce[0])
+		return -EINVAL; /* says nothing */
 	if (ai.rspauth[0] && !is_hex_string(ai.rspauth, GBA_DIGEST_HEX_LEN))
 		return -EINVAL;
 	if (ai.nc[0] && !is_hex_string(ai.nc, 8))
@@ -321,6 +323,8 @@ int gba_auth_info_format(const struct gba_auth_info *ai, char *out, size_t out_s
 {
 	size_t o;
 
+	if (!ai->rspauth[0] && !ai->nextnonce[0])
+		return -EINVAL;
 	return format_params("", auth_info_params, ARRAY_SIZE(auth_info_params), ai, out, out_size,
 			     &o);
 }

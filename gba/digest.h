@@ -72,7 +72,8 @@ int gba_authorization_format(const struct gba_authorization *a, char *out, size_
  * rspauth proves that the server knew the password (RES) too. It is the digest
  * response computed with an empty method and, for auth-int, the body of the
  * 200 OK (gba_digest_response() with method "" and that body). The header has
- * no scheme; empty fields are left out by the formatter.
+ * no scheme; empty fields are left out by the formatter. One without rspauth and
+ * without nextnonce says nothing: -EINVAL from both.
  */
 struct gba_auth_info {
 	char qop[GBA_VALUE_MAX + 1];

@@ -110,6 +110,11 @@ Test(gba_digest, rspauth_and_authentication_info)
 	cr_assert_eq(gba_auth_info_parse("Digest qop=auth", 15, &back), -EINVAL);
 	cr_assert_eq(gba_auth_info_parse("rspauth=\"abc\"", 13, &back), -EINVAL);
 	cr_assert_eq(gba_auth_info_parse("qop=auth, qop=auth", 18, &back), -EINVAL);
+	/* Found by fuzz-gba-digest: a header that says nothing did not format back. */
+	cr_assert_eq(gba_auth_info_parse("cnonce=\"\" \t", 11, &back), -EINVAL);
+	memset(&ai, 0, sizeof(ai));
+	strcpy(ai.qop, "auth-int");
+	cr_assert_eq(gba_auth_info_format(&ai, hdr, sizeof(hdr)), -EINVAL);
 }
 
 Test(gba_digest, challenge_round_trip)
