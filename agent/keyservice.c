@@ -781,11 +781,6 @@ void keyservice_free(struct keyservice *ks)
 	free(ks);
 }
 
-size_t keyservice_n_clients(const struct keyservice *ks)
-{
-	return ks->n_clients;
-}
-
 int keyservice_reload(struct keyservice *ks, const char *clients_dir, char *err, size_t err_len)
 {
 	struct clients *c = NULL;

@@ -49,6 +49,3 @@ void keyservice_reap(struct keyservice *ks);
  * Subscriptions the new policy no longer allows are ended with a "denied" error.
  */
 int keyservice_reload(struct keyservice *ks, const char *clients_dir, char *err, size_t err_len);
-
-/* Connected clients (for tests and the log). */
-size_t keyservice_n_clients(const struct keyservice *ks);

@@ -16,6 +16,15 @@
 #include "common/loop.h"
 #include "common/secret.h"
 
+enum sa_manager_state {
+	SA_MANAGER_IDLE,
+	SA_MANAGER_ESTABLISHING,
+	SA_MANAGER_ESTABLISHED,
+	SA_MANAGER_REKEYING,
+	SA_MANAGER_BACKOFF,
+	_SA_MANAGER_STATE_MAX,
+};
+
 struct sa_assoc {
 	char key_id[WIRE_KEY_ID_MAX + 1];
 	struct secret *kc;
@@ -63,11 +72,6 @@ static const char *const state_names[_SA_MANAGER_STATE_MAX] = {
 	[SA_MANAGER_REKEYING] = "rekeying",
 	[SA_MANAGER_BACKOFF] = "backoff",
 };
-
-const char *sa_manager_state_to_string(enum sa_manager_state s)
-{
-	return s < _SA_MANAGER_STATE_MAX ? state_names[s] : NULL;
-}
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -640,11 +644,6 @@ bool sa_manager_take_changed(struct sa_manager *m)
 
 	m->changed = false;
 	return c;
-}
-
-enum sa_manager_state sa_manager_state(const struct sa_manager *m)
-{
-	return m->state;
 }
 
 void sa_manager_status(const struct sa_manager *m, struct agent_status *ret)
