@@ -226,7 +226,7 @@ static void schedule_rekey(struct sa_manager *m, const struct sa_assoc *a)
 }
 
 /* The TPM is suspect after a failure that is neither the MAS's answer nor the network's. */
-static bool failure_may_be_tpm(int r, const struct establish_error *eerr)
+static bool failure_may_be_tpm(int r, const struct m2msa_err *eerr)
 {
 	if (eerr && eerr->wire_code != 0)
 		return false;
@@ -273,8 +273,7 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 
 static void begin_attempt(struct sa_manager *m)
 {
-	struct establish_error eerr = { .wire_code = 0 };
-	char err[512] = "";
+	struct m2msa_err err = { .wire_code = 0 };
 	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
 	bool tpm_suspect = false;
 	int r;
@@ -282,9 +281,9 @@ static void begin_attempt(struct sa_manager *m)
 	abort_op(m);
 	m->retry_at = 0;
 	m->retry_at_wall = 0;
-	r = node_creds_prepare(m->creds, err, sizeof(err), &tpm_suspect);
+	r = node_creds_prepare(m->creds, &err, &tpm_suspect);
 	if (r < 0) {
-		fail(m, r, err, tpm_suspect);
+		fail(m, r, err.msg, tpm_suspect);
 		return;
 	}
 	r = establish_op_new(node_creds_tls(m->creds),
@@ -296,16 +295,16 @@ static void begin_attempt(struct sa_manager *m)
 				     .n_methods = m->conf->n_methods,
 				     .timeout_ms = (int)(m->conf->timeout * 1000),
 			     },
-			     node_creds_km(m->creds), &m->op, &eerr);
+			     node_creds_km(m->creds), &m->op, &err);
 	if (r < 0) {
-		fail(m, r, eerr.msg, failure_may_be_tpm(r, &eerr));
+		fail(m, r, err.msg, failure_may_be_tpm(r, &err));
 		return;
 	}
 	r = loop_add_io(m->loop, establish_op_fd(m->op), establish_op_events(m->op), on_op_io, m,
 			&m->op_watch);
 	if (r < 0) {
-		snprintf(err, sizeof(err), "cannot watch the connection to the MAS: %s", strerror(-r));
-		fail(m, r, err, false);
+		err_set(&err, r, "cannot watch the connection to the MAS: %s", strerror(-r));
+		fail(m, r, err.msg, false);
 		return;
 	}
 	m->op_deadline = mono_ms() + m->conf->timeout * 1000;
@@ -386,7 +385,7 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 {
 	struct sa_manager *m = userdata;
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr = { .wire_code = 0 };
+	struct m2msa_err eerr = { .wire_code = 0 };
 	int r;
 
 	r = establish_op_step(m->op, &res, &eerr);
