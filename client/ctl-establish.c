@@ -12,6 +12,7 @@
 #include "agent/establish.h"
 #include "agent/node-creds.h"
 #include "client/ctl.h"
+#include "common/fileio.h"
 #include "common/log.h"
 
 static void usage(FILE *f)
@@ -28,24 +29,6 @@ static void usage(FILE *f)
 		"  --key-out FILE   also write Kc (32 raw bytes) to FILE, mode 0600, for handing\n"
 		"                   to an AE by hand; FILE must not exist yet\n",
 		AGENT_CONF_DEFAULT);
-}
-
-static int write_key(const char *path, const struct secret *kc)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, kc->data, kc->len);
-	if (n != (ssize_t)kc->len || fsync(fd) < 0) {
-		int r = n < 0 ? -errno : -EIO;
-
-		close(fd);
-		unlink(path);
-		return r;
-	}
-	return close(fd) < 0 ? -errno : 0;
 }
 
 static void print_result(const struct establish_result *res, const char *node_id, bool json)
@@ -110,7 +93,7 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 				node_id);
 		return CTL_EXIT_FAILURE;
 	}
-	r = key_out ? write_key(key_out, res.kc) : 0;
+	r = key_out ? fileio_write_exclusive(key_out, res.kc->data, res.kc->len, 0600) : 0;
 	if (r < 0)
 		fprintf(stderr, "m2msactl establish: cannot write %s: %s\n", key_out, strerror(-r));
 	else

@@ -21,6 +21,7 @@
 #include "agent/agent-conf.h"
 #include "agent/node-creds.h"
 #include "client/ctl.h"
+#include "common/fileio.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
 
@@ -186,36 +187,24 @@ static int build_csr(struct tpm_signkey *k, const CertName *subject, uint8_t *ou
 	return 0;
 }
 
-static int write_file(const char *path, const void *data, size_t len, mode_t mode)
+/* The PEM request to out (NULL: standard output). An exit status. */
+static int put_request(const char *out, const uint8_t *pem, size_t len, const char *cn)
 {
-	_cleanup_free_ char *tmp = NULL;
-	const uint8_t *p = data;
-	int fd, r = 0;
+	int r;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	while (len > 0 && r == 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno != EINTR)
-			r = -errno;
-		else if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-		}
+	if (!out) {
+		fwrite(pem, 1, len, stdout);
+		return CTL_EXIT_OK;
 	}
-	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	r = fileio_write_atomic(out, pem, len, 0644);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: cannot write %s: %s\n", out, strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+	fprintf(stderr, "Wrote the certificate request for CN=%s to %s; have the provider's "
+			"CA sign it, then run m2msactl pki-install --cert FILE.\n",
+		cn, out);
+	return CTL_EXIT_OK;
 }
 
 /* The TPM signing key in state_dir, created first if there is none or new_key. */
@@ -329,53 +318,7 @@ int ctl_pki_keygen(int argc, char **argv)
 		fprintf(stderr, "m2msactl pki-keygen: cannot PEM-encode the request\n");
 		return CTL_EXIT_FAILURE;
 	}
-	if (out) {
-		r = write_file(out, pem, (size_t)pem_len, 0644);
-		if (r < 0) {
-			fprintf(stderr, "m2msactl pki-keygen: cannot write %s: %s\n", out,
-				strerror(-r));
-			return CTL_EXIT_FAILURE;
-		}
-		fprintf(stderr, "Wrote the certificate request for CN=%s to %s; have the provider's "
-				"CA sign it, then run m2msactl pki-install --cert FILE.\n",
-			name.commonName, out);
-	} else {
-		fwrite(pem, 1, (size_t)pem_len, stdout);
-	}
-	return CTL_EXIT_OK;
-}
-
-static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf;
-	size_t n = 0;
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(CERT_FILE_MAX);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k = read(fd, buf + n, CERT_FILE_MAX - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			free(buf);
-			return -errno;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (n == CERT_FILE_MAX) {
-			free(buf);
-			return -EFBIG;
-		}
-	}
-	*ret = buf;
-	*ret_len = n;
-	return 0;
+	return put_request(out, pem, (size_t)pem_len, name.commonName);
 }
 
 /* 1 when the certificate in pem carries the TPM key's public key. */
@@ -438,13 +381,13 @@ int ctl_pki_install(int argc, char **argv)
 			cert ? "unexpected argument" : "--cert FILE is required");
 		return CTL_EXIT_USAGE;
 	}
-	r = read_file(cert, &cert_pem, &cert_len);
+	r = fileio_read_alloc(cert, CERT_FILE_MAX, &cert_pem, &cert_len);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", cert, strerror(-r));
 		return CTL_EXIT_FAILURE;
 	}
 	if (chain) {
-		r = read_file(chain, &chain_pem, &chain_len);
+		r = fileio_read_alloc(chain, CERT_FILE_MAX, &chain_pem, &chain_len);
 		if (r < 0) {
 			fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", chain,
 				strerror(-r));
@@ -481,9 +424,9 @@ int ctl_pki_install(int argc, char **argv)
 	if (asprintf(&cert_path, "%s/%s", conf.state_dir, TPM_NODE_CERT_FILE) < 0 ||
 	    asprintf(&chain_path, "%s/%s", conf.state_dir, TPM_NODE_CHAIN_FILE) < 0)
 		return CTL_EXIT_FAILURE;
-	r = write_file(cert_path, cert_pem, cert_len, 0644);
+	r = fileio_write_atomic(cert_path, cert_pem, cert_len, 0644);
 	if (r == 0 && chain)
-		r = write_file(chain_path, chain_pem, chain_len, 0644);
+		r = fileio_write_atomic(chain_path, chain_pem, chain_len, 0644);
 	else if (r == 0 && unlink(chain_path) < 0 && errno != ENOENT)
 		r = -errno;
 	if (r < 0) {
