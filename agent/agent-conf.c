@@ -108,9 +108,9 @@ void agent_conf_free(struct agent_conf *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t err_len)
+int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *err)
 {
-	struct agent_conf c = {
+	_cleanup_(agent_conf_free) struct agent_conf c = {
 		.methods = { WIRE_METHOD_PSK },
 		.n_methods = 1,
 		.timeout = 10,
@@ -129,55 +129,40 @@ int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t 
 	c.socket_path = strdup(AGENT_CONF_SOCKET_DEFAULT);
 	c.clients_dir = strdup(AGENT_CONF_CLIENTS_DIR_DEFAULT);
 	if (!c.state_dir || !c.tcti || !c.log_level || !c.status_file || !c.socket_path ||
-	    !c.clients_dir) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	    !c.clients_dir)
+		return err_set(err, -ENOMEM, "out of memory");
 	snprintf(dropin, sizeof(dropin), "%s.d", path);
-	r = conf_load(path, dropin, agent_items, ARRAY_SIZE(agent_items), &c, err, err_len);
+	r = conf_load(path, dropin, agent_items, ARRAY_SIZE(agent_items), &c, err->msg,
+		      sizeof(err->msg));
 	if (r < 0)
-		goto fail;
-	r = -EINVAL;
-	if (!c.mas_address || !c.mas_ca || !c.server_name) {
-		snprintf(err, err_len, "%s: [mas] %s is required", path,
-			 !c.mas_address ? "address" : !c.mas_ca ? "ca" : "server_name");
-		goto fail;
-	}
-	if (tcp_parse_hostport(c.mas_address, host, sizeof(host), &port) < 0) {
-		snprintf(err, err_len, "%s: [mas] address '%s' is not host:port", path,
-			 c.mas_address);
-		goto fail;
-	}
-	if (c.node_id && !wire_id_valid(c.node_id)) {
-		snprintf(err, err_len,
-			 "%s: [node] node_id '%s' is not a valid CSE-ID (A-Z a-z 0-9 . _ - @ /, at most %d)",
-			 path, c.node_id, WIRE_ID_MAX);
-		goto fail;
-	}
-	if (log_level_from_string(c.log_level, &lvl) < 0) {
-		snprintf(err, err_len, "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
-			 path, c.log_level);
-		goto fail;
-	}
-	if (c.timeout == 0) {
-		snprintf(err, err_len, "%s: [mas] timeout must be at least 1s", path);
-		goto fail;
-	}
-	if (c.backoff_min == 0) {
-		snprintf(err, err_len, "%s: [agent] backoff_min must be at least 1s", path);
-		goto fail;
-	}
-	if (c.backoff_max < c.backoff_min) {
-		snprintf(err, err_len,
-			 "%s: [agent] backoff_max (%llus) must not be below backoff_min (%llus)", path,
-			 (unsigned long long)c.backoff_max, (unsigned long long)c.backoff_min);
-		goto fail;
-	}
+		return r;
+	if (!c.mas_address || !c.mas_ca || !c.server_name)
+		return err_set(err, -EINVAL, "%s: [mas] %s is required", path,
+			       !c.mas_address ? "address" : !c.mas_ca ? "ca" : "server_name");
+	if (tcp_parse_hostport(c.mas_address, host, sizeof(host), &port) < 0)
+		return err_set(err, -EINVAL, "%s: [mas] address '%s' is not host:port", path,
+			       c.mas_address);
+	if (c.node_id && !wire_id_valid(c.node_id))
+		return err_set(err, -EINVAL,
+			       "%s: [node] node_id '%s' is not a valid CSE-ID (A-Z a-z 0-9 . _ - @ /, "
+			       "at most %d)",
+			       path, c.node_id, WIRE_ID_MAX);
+	if (log_level_from_string(c.log_level, &lvl) < 0)
+		return err_set(err, -EINVAL,
+			       "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
+			       path, c.log_level);
+	if (c.timeout == 0)
+		return err_set(err, -EINVAL, "%s: [mas] timeout must be at least 1s", path);
+	if (c.backoff_min == 0)
+		return err_set(err, -EINVAL, "%s: [agent] backoff_min must be at least 1s", path);
+	if (c.backoff_max < c.backoff_min)
+		return err_set(err, -EINVAL,
+			       "%s: [agent] backoff_max (%llus) must not be below backoff_min (%llus)",
+			       path, (unsigned long long)c.backoff_max,
+			       (unsigned long long)c.backoff_min);
 	*ret = c;
+	c = (struct agent_conf){ .n_methods = 0 }; /* handed over: nothing left to free */
 	return 0;
-fail:
-	agent_conf_free(&c);
-	return r;
 }
 
 bool agent_conf_offers(const struct agent_conf *c, uint8_t method)

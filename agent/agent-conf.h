@@ -28,7 +28,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "common/err.h"
 #include "common/wire.h"
 
 #define AGENT_CONF_DEFAULT "/etc/m2msa/m2msad.conf"
@@ -57,8 +59,17 @@ struct agent_conf {
 };
 
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */
-int agent_conf_load(const char *path, struct agent_conf *ret, char *err, size_t err_len);
+int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *err);
+/* Free c's strings (c itself is the caller's: _cleanup_(agent_conf_free) on the stack works). */
 void agent_conf_free(struct agent_conf *c);
+/* A heap-allocated conf: its strings, then itself. */
+static inline void agent_conf_freep(struct agent_conf **c)
+{
+	if (*c) {
+		agent_conf_free(*c);
+		free(*c);
+	}
+}
 /* True when c offers method (WIRE_METHOD_*). */
 bool agent_conf_offers(const struct agent_conf *c, uint8_t method);
 /* conf_parse_fn for a comma-separated method list into struct agent_conf's methods. */

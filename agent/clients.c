@@ -176,42 +176,35 @@ static int conf_filter(const struct dirent *d)
 	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-static int load_file(struct clients *c, const char *path, char *err, size_t err_len)
+static int load_file(struct clients *c, const char *path, struct m2msa_err *err)
 {
-	struct rule rule = { .match = MATCH_NONE };
+	_cleanup_(rule_clear) struct rule rule = { .match = MATCH_NONE };
 	struct rule *n;
 	int r;
 
-	r = conf_parse_file(path, client_table, ARRAY_SIZE(client_table), &rule, err, err_len);
+	r = conf_parse_file(path, client_table, ARRAY_SIZE(client_table), &rule, err->msg,
+			    sizeof(err->msg));
 	if (r < 0)
-		goto fail;
-	if (rule.match == MATCH_NONE) {
-		snprintf(err, err_len, "%s: [client] needs one of user=, uid= or group=", path);
-		r = -EINVAL;
-		goto fail;
-	}
-	if (rule.n_ae == 0 && !rule.cse && !rule.admin) {
-		snprintf(err, err_len, "%s: the client is granted nothing (set ae=, cse=yes or admin=yes)",
-			 path);
-		r = -EINVAL;
-		goto fail;
-	}
+		return r;
+	if (rule.match == MATCH_NONE)
+		return err_set(err, -EINVAL, "%s: [client] needs one of user=, uid= or group=",
+			       path);
+	if (rule.n_ae == 0 && !rule.cse && !rule.admin)
+		return err_set(err, -EINVAL,
+			       "%s: the client is granted nothing (set ae=, cse=yes or admin=yes)",
+			       path);
 	n = realloc(c->rules, (c->n_rules + 1) * sizeof(*n));
-	if (!n) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	if (!n)
+		return err_set(err, -ENOMEM, "out of memory");
 	c->rules = n;
 	c->rules[c->n_rules++] = rule;
+	rule = (struct rule){ .match = MATCH_NONE }; /* handed over: nothing left to free */
 	return 0;
-fail:
-	rule_clear(&rule);
-	return r;
 }
 
-int clients_load(const char *dir, struct clients **ret, char *err, size_t err_len)
+int clients_load(const char *dir, struct clients **ret, struct m2msa_err *err)
 {
-	struct clients *c = calloc(1, sizeof(*c));
+	_cleanup_(clients_freep) struct clients *c = calloc(1, sizeof(*c));
 	struct dirent **names = NULL;
 	struct group gr, *gres = NULL;
 	char buf[8192];
@@ -227,28 +220,24 @@ int clients_load(const char *dir, struct clients **ret, char *err, size_t err_le
 	if (n < 0) {
 		r = -errno;
 		if (r == -ENOENT) {
-			*ret = c;
+			*ret = TAKE_PTR(c);
 			return 0;
 		}
-		snprintf(err, err_len, "cannot read %s: %s", dir, strerror(-r));
-		clients_free(c);
-		return r;
+		return err_set(err, r, "cannot read %s: %s", dir, strerror(-r));
 	}
 	for (int i = 0; i < n; i++) {
 		if (r == 0) {
 			char path[4096];
 
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-			r = load_file(c, path, err, err_len);
+			r = load_file(c, path, err);
 		}
 		free(names[i]);
 	}
 	free(names);
-	if (r < 0) {
-		clients_free(c);
+	if (r < 0)
 		return r;
-	}
-	*ret = c;
+	*ret = TAKE_PTR(c);
 	return 0;
 }
 

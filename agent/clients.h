@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/err.h"
+#include "common/util.h"
+
 #define CLIENTS_ADMIN_GROUP "m2msa-admin"
 #define CLIENTS_MAX_GROUPS 64
 
@@ -37,8 +40,9 @@ struct clients_peer {
  * Load every *.conf in dir in lexical order. A missing dir is an empty policy.
  * Errors: -EINVAL with "file:line: ..." (or "file: ...") in err, -ENOMEM, -EACCES.
  */
-int clients_load(const char *dir, struct clients **ret, char *err, size_t err_len);
+int clients_load(const char *dir, struct clients **ret, struct m2msa_err *err);
 void clients_free(struct clients *c);
+DEFINE_CLEANUP(struct clients *, clients_free)
 /* Number of client files loaded. */
 size_t clients_count(const struct clients *c);
 

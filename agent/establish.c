@@ -74,21 +74,9 @@ void establish_result_clear(struct establish_result *r)
 	secret_wipe(r, sizeof(*r));
 }
 
-static int fail(struct establish_error *err, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct establish_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* Turn a wolfSSL result into -EAGAIN (with the events to wait for) or an error. */
 static int tls_wait_or_fail(struct establish_op *op, int ret, const char *what,
-			    struct establish_error *err)
+			    struct m2msa_err *err)
 {
 	char why[TLS_ERR_MAX];
 	int e = wolfSSL_get_error(op->ssl, ret);
@@ -103,15 +91,15 @@ static int tls_wait_or_fail(struct establish_op *op, int ret, const char *what,
 	}
 	/* In TLS 1.3 the MAS's verdict on our certificate arrives after our handshake ended. */
 	if (tls_peer_refused_cert(op->ssl, why, sizeof(why)))
-		return fail(err, -EKEYREJECTED,
+		return err_set(err, -EKEYREJECTED,
 			    "the MAS at %s refused this node's certificate (%s)",
 			    op->mas_address, why);
-	return fail(err, tls_error(op->ssl, ret, why, sizeof(why)), "%s with the MAS at %s failed: %s",
+	return err_set(err, tls_error(op->ssl, ret, why, sizeof(why)), "%s with the MAS at %s failed: %s",
 		    what, op->mas_address, why);
 }
 
 int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
-		     struct establish_op **ret, struct establish_error *err)
+		     struct establish_op **ret, struct m2msa_err *err)
 {
 	struct establish_op *op;
 	char host[256];
@@ -121,20 +109,20 @@ int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const s
 	memset(err, 0, sizeof(*err));
 	for (size_t i = 0; i < p->n_methods && i < WIRE_METHODS_MAX; i++)
 		if (p->methods[i] == WIRE_METHOD_PSK && !km)
-			return fail(err, -EINVAL, "method psk offered without a long-term key Km");
+			return err_set(err, -EINVAL, "method psk offered without a long-term key Km");
 	if (!wire_id_valid(p->node_id) || p->n_methods == 0 || p->n_methods > WIRE_METHODS_MAX ||
 	    strlen(p->server_name) >= sizeof(op->server_name) ||
 	    strlen(p->mas_address) >= sizeof(op->mas_address))
-		return fail(err, -EINVAL, "invalid node ID, method list, server name or address");
+		return err_set(err, -EINVAL, "invalid node ID, method list, server name or address");
 	if (tcp_parse_hostport(p->mas_address, host, sizeof(host), &port) < 0)
-		return fail(err, -EINVAL, "MAS address '%s' is not host:port", p->mas_address);
+		return err_set(err, -EINVAL, "MAS address '%s' is not host:port", p->mas_address);
 	fd = tcp_connect_start(host, port);
 	if (fd < 0)
-		return fail(err, fd, "cannot reach the MAS at %s: %s", p->mas_address, strerror(-fd));
+		return err_set(err, fd, "cannot reach the MAS at %s: %s", p->mas_address, strerror(-fd));
 	op = calloc(1, sizeof(*op));
 	if (!op) {
 		close(fd);
-		return fail(err, -ENOMEM, "out of memory");
+		return err_set(err, -ENOMEM, "out of memory");
 	}
 	op->state = OP_CONNECTING;
 	op->events = POLLOUT;
@@ -173,19 +161,19 @@ void establish_op_free(struct establish_op *op)
 }
 
 static int queue_msg(struct establish_op *op, const struct wire_msg *m, enum op_state next,
-		     struct establish_error *err)
+		     struct m2msa_err *err)
 {
 	int r = wire_encode(m, op->out, sizeof(op->out), &op->out_len);
 
 	if (r < 0)
-		return fail(err, r, "cannot encode %s message", wire_msg_type_to_string(m->type));
+		return err_set(err, r, "cannot encode %s message", wire_msg_type_to_string(m->type));
 	op->state = next;
 	op->events = POLLOUT;
 	return 0;
 }
 
 /* Write the queued frame; 0 when all of it went out. */
-static int flush_out(struct establish_op *op, struct establish_error *err)
+static int flush_out(struct establish_op *op, struct m2msa_err *err)
 {
 	int n = wolfSSL_write(op->ssl, op->out, (int)op->out_len);
 
@@ -200,7 +188,7 @@ static int flush_out(struct establish_op *op, struct establish_error *err)
 }
 
 /* Read towards one whole frame; 0 with *ret decoded when it is complete. */
-static int read_frame(struct establish_op *op, struct wire_msg *ret, struct establish_error *err)
+static int read_frame(struct establish_op *op, struct wire_msg *ret, struct m2msa_err *err)
 {
 	int n, len, r;
 
@@ -212,35 +200,35 @@ static int read_frame(struct establish_op *op, struct wire_msg *ret, struct esta
 		if (op->in_len == WIRE_PREFIX_LEN && op->in_need == WIRE_PREFIX_LEN) {
 			len = wire_frame_length(op->in);
 			if (len < 0)
-				return fail(err, -EBADMSG, "the MAS sent a frame of invalid length");
+				return err_set(err, -EBADMSG, "the MAS sent a frame of invalid length");
 			op->in_need = WIRE_PREFIX_LEN + (size_t)len;
 		}
 	}
 	r = wire_decode(op->in + WIRE_PREFIX_LEN, op->in_len - WIRE_PREFIX_LEN, ret);
 	secret_wipe(op->in, op->in_len);
 	if (r < 0)
-		return fail(err, r == -EPROTONOSUPPORT ? r : -EBADMSG,
+		return err_set(err, r == -EPROTONOSUPPORT ? r : -EBADMSG,
 			    "the MAS sent a malformed message");
 	return 0;
 }
 
 /* Expect a message of type want; turn a MAS Error into -errno with its reason. */
 static int check_type(const struct wire_msg *m, enum wire_msg_type want,
-		      struct establish_error *err)
+		      struct m2msa_err *err)
 {
 	if (m->type == WIRE_MSG_ERROR) {
 		err->wire_code = m->error.code;
-		return fail(err, establish_errno_from_wire(m->error.code), "MAS refused: %s: %s",
+		return err_set(err, establish_errno_from_wire(m->error.code), "MAS refused: %s: %s",
 			    wire_error_code_to_string(m->error.code), m->error.reason);
 	}
 	if (m->type != want)
-		return fail(err, -EBADMSG, "MAS sent %s where %s was expected",
+		return err_set(err, -EBADMSG, "MAS sent %s where %s was expected",
 			    wire_msg_type_to_string(m->type), wire_msg_type_to_string(want));
 	return 0;
 }
 
 static int on_challenge(struct establish_op *op, const struct wire_msg *m,
-			struct establish_error *err)
+			struct m2msa_err *err)
 {
 	struct wire_msg proof = { .type = WIRE_MSG_PROOF };
 	bool offered = false;
@@ -249,17 +237,17 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 	for (size_t i = 0; i < op->n_methods; i++)
 		offered |= op->methods[i] == m->challenge.method;
 	if (!offered)
-		return fail(err, -EBADMSG, "MAS chose method %s, which this node did not offer",
+		return err_set(err, -EBADMSG, "MAS chose method %s, which this node did not offer",
 			    wire_method_to_string(m->challenge.method));
 	if (m->challenge.method != WIRE_METHOD_PSK && m->challenge.method != WIRE_METHOD_PKI)
-		return fail(err, -EPROTONOSUPPORT, "method %s is not implemented on this node yet",
+		return err_set(err, -EPROTONOSUPPORT, "method %s is not implemented on this node yet",
 			    wire_method_to_string(m->challenge.method));
 	op->method = m->challenge.method;
 	memcpy(op->nm.b, m->challenge.nonce, WIRE_NONCE_LEN);
 	/* The proof is bound to this TLS channel through the exporters. */
 	r = sa_binding_from_tls(op->ssl, &op->binding);
 	if (r < 0)
-		return fail(err, r, "TLS exporter failed");
+		return err_set(err, r, "TLS exporter failed");
 	if (op->method == WIRE_METHOD_PKI) {
 		struct kdf_prf prf;
 		struct kdf_sw_key sw = { op->pki_kc.b, sizeof(op->pki_kc.b) };
@@ -270,7 +258,7 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 		r = sa_proof(&prf, SA_PROOF_NODE, &op->binding, op->nn.b, op->nm.b, op->node_id,
 			     proof.proof.proof);
 		if (r < 0)
-			return fail(err, r, "cannot compute the pki confirmation: %s", strerror(-r));
+			return err_set(err, r, "cannot compute the pki confirmation: %s", strerror(-r));
 		r = queue_msg(op, &proof, OP_SEND_PROOF, err);
 		wire_msg_wipe(&proof);
 		return r;
@@ -278,14 +266,14 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 	r = sa_proof(op->km, SA_PROOF_NODE, &op->binding, op->nn.b, op->nm.b, op->node_id,
 		     proof.proof.proof);
 	if (r < 0)
-		return fail(err, r, "cannot compute the node proof with Km: %s", strerror(-r));
+		return err_set(err, r, "cannot compute the node proof with Km: %s", strerror(-r));
 	r = queue_msg(op, &proof, OP_SEND_PROOF, err);
 	wire_msg_wipe(&proof);
 	return r;
 }
 
 static int on_established(struct establish_op *op, const struct wire_msg *m,
-			  struct establish_result *ret, struct establish_error *err)
+			  struct establish_result *ret, struct m2msa_err *err)
 {
 	_cleanup_key32_ struct key32 mas_proof = { 0 };
 	struct establish_result res = { .method = op->method };
@@ -301,23 +289,23 @@ static int on_established(struct establish_op *op, const struct wire_msg *m,
 	r = sa_proof(pki ? &pki_prf : op->km, SA_PROOF_MAS, &op->binding, op->nn.b, op->nm.b,
 		     op->node_id, mas_proof.b);
 	if (r < 0)
-		return fail(err, r, "cannot compute the MAS proof with %s: %s", pki ? "Kc" : "Km",
+		return err_set(err, r, "cannot compute the MAS proof with %s: %s", pki ? "Kc" : "Km",
 			    strerror(-r));
 	if (!secret_equal(mas_proof.b, m->established.proof, WIRE_PROOF_LEN))
-		return fail(err, -EBADMSG,
+		return err_set(err, -EBADMSG,
 			    pki ? "the MAS confirmation did not verify: the MAS does not share this "
 				  "TLS session's keys"
 				: "the MAS proof did not verify: this MAS does not hold the node's Km");
 	sa_kcid(&op->binding, res.kcid);
 	r = sa_key_id_parse(m->established.key_id, id_kcid, ae, fqdn);
 	if (r < 0 || ae[0] || memcmp(id_kcid, res.kcid, SA_KCID_LEN) != 0)
-		return fail(err, -EBADMSG,
+		return err_set(err, -EBADMSG,
 			    "the MAS sent key ID '%s', which does not match this session's KcID",
 			    m->established.key_id);
 	if (m->established.method != op->method)
-		return fail(err, -EBADMSG, "the MAS confirmed another method than it chose");
+		return err_set(err, -EBADMSG, "the MAS confirmed another method than it chose");
 	if (m->established.expiry <= (uint64_t)time(NULL))
-		return fail(err, -EBADMSG, "the MAS sent an expiry in the past (check both clocks)");
+		return err_set(err, -EBADMSG, "the MAS sent an expiry in the past (check both clocks)");
 	memcpy(res.key_id, m->established.key_id, sizeof(res.key_id));
 	memcpy(res.suite, m->established.suite, sizeof(res.suite));
 	res.expiry = m->established.expiry;
@@ -334,14 +322,14 @@ static int on_established(struct establish_op *op, const struct wire_msg *m,
 	}
 	if (r < 0) {
 		establish_result_clear(&res);
-		return fail(err, r, "cannot derive Kc%s: %s", pki ? "" : " with Km", strerror(-r));
+		return err_set(err, r, "cannot derive Kc%s: %s", pki ? "" : " with Km", strerror(-r));
 	}
 	*ret = res;
 	return 0;
 }
 
 int establish_op_step(struct establish_op *op, struct establish_result *ret,
-		      struct establish_error *err)
+		      struct m2msa_err *err)
 {
 	struct wire_msg m;
 	int r;
@@ -351,7 +339,7 @@ int establish_op_step(struct establish_op *op, struct establish_result *ret,
 	case OP_CONNECTING:
 		r = tcp_connect_result(op->fd);
 		if (r < 0)
-			return fail(err, r, "cannot reach the MAS at %s: %s", op->mas_address,
+			return err_set(err, r, "cannot reach the MAS at %s: %s", op->mas_address,
 				    strerror(-r));
 		op->ssl = tls_client_new(op->ctx, op->fd, op->server_name, err->msg,
 					 sizeof(err->msg));
@@ -365,7 +353,7 @@ int establish_op_step(struct establish_op *op, struct establish_result *ret,
 			return tls_wait_or_fail(op, r, "TLS handshake", err);
 		r = crypto_random(op->nn.b, sizeof(op->nn.b));
 		if (r < 0)
-			return fail(err, r, "cannot get random bytes: %s", strerror(-r));
+			return err_set(err, r, "cannot get random bytes: %s", strerror(-r));
 		memset(&m, 0, sizeof(m));
 		m.type = WIRE_MSG_HELLO;
 		snprintf(m.hello.node_id, sizeof(m.hello.node_id), "%s", op->node_id);
@@ -411,12 +399,12 @@ int establish_op_step(struct establish_op *op, struct establish_result *ret,
 			(void)wolfSSL_shutdown(op->ssl); /* best effort close_notify */
 		return r;
 	default:
-		return fail(err, -EINVAL, "establishment already finished");
+		return err_set(err, -EINVAL, "establishment already finished");
 	}
 }
 
 int establish_run(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
-		  struct establish_result *ret, struct establish_error *err)
+		  struct establish_result *ret, struct m2msa_err *err)
 {
 	struct establish_op *op = NULL;
 	int r;
@@ -431,7 +419,7 @@ int establish_run(WOLFSSL_CTX *ctx, const struct establish_params *p, const stru
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			r = fail(err, r == 0 ? -ETIMEDOUT : -errno,
+			r = err_set(err, r == 0 ? -ETIMEDOUT : -errno,
 				 "no answer from the MAS at %s within %d ms", p->mas_address,
 				 p->timeout_ms);
 			break;

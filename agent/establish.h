@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "common/err.h"
 #include "common/kdf.h"
 #include "common/sa.h"
 #include "common/secret.h"
@@ -36,11 +37,6 @@ struct establish_result {
 	char suite[WIRE_SUITE_MAX + 1];
 };
 
-struct establish_error {
-	uint32_t wire_code; /* the MAS's error code, 0 if the failure was not the MAS's answer */
-	char msg[512];
-};
-
 /*
  * Run one establishment, blocking (establish_op_* in a poll loop). ctx is a client context from tls_client_ctx_new() with
  * the MAS CA (reuse it across runs); when the node offers pki, one from
@@ -62,7 +58,7 @@ struct establish_error {
  *   other -errno     from the PRF (the TPM) or the system
  */
 int establish_run(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
-		  struct establish_result *ret, struct establish_error *err);
+		  struct establish_result *ret, struct m2msa_err *err);
 
 /*
  * The same exchange as a non-blocking state machine, for an event loop: each
@@ -75,7 +71,7 @@ struct establish_op;
 
 /* Start: resolve and begin a non-blocking connect. */
 int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
-		     struct establish_op **ret, struct establish_error *err);
+		     struct establish_op **ret, struct m2msa_err *err);
 int establish_op_fd(const struct establish_op *op);
 /* POLLIN and/or POLLOUT: what the op waits for. */
 short establish_op_events(const struct establish_op *op);
@@ -85,7 +81,7 @@ short establish_op_events(const struct establish_op *op);
  * Other -errno: failed, as establish_run(), with err filled.
  */
 int establish_op_step(struct establish_op *op, struct establish_result *ret,
-		      struct establish_error *err);
+		      struct m2msa_err *err);
 /* Close the connection and wipe everything; NULL is fine. */
 void establish_op_free(struct establish_op *op);
 

@@ -153,42 +153,22 @@ static void client_flush(struct keyservice *ks, struct ks_client *c)
 	client_update_epoll(ks, c);
 }
 
-/* Send one message now, or queue it; a client that lets the queue overflow is dropped. */
-static void client_send(struct keyservice *ks, struct ks_client *c, const struct local_msg *m)
+/* Queue an encoded message; a client that lets the queue overflow is dropped. */
+static void client_queue(struct keyservice *ks, struct ks_client *c, const uint8_t *buf,
+			 size_t len)
 {
-	uint8_t buf[LOCAL_WIRE_MSG_MAX];
-	size_t len = 0;
 	struct ks_out *o;
-	int r;
 
-	if (c->dead)
-		return;
-	r = local_wire_encode(m, buf, sizeof(buf), &len);
-	if (r < 0) {
-		log_error("cannot encode a %s message for pid %ld: %s", local_msg_type_to_string(m->type),
-			  (long)c->peer.pid, strerror(-r));
-		return;
-	}
-	if (!c->out_head) {
-		ssize_t n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n >= 0)
-			goto out;
-		if (errno != EAGAIN && errno != EINTR) {
-			c->dead = true;
-			goto out;
-		}
-	}
 	if (c->n_out >= KS_OUT_MAX) {
 		log_warning("client pid %ld uid %u does not read its messages (%d queued): "
 			    "disconnecting it", (long)c->peer.pid, (unsigned)c->peer.uid, KS_OUT_MAX);
 		c->dead = true;
-		goto out;
+		return;
 	}
 	o = malloc(sizeof(*o) + len);
 	if (!o) {
 		c->dead = true;
-		goto out;
+		return;
 	}
 	o->next = NULL;
 	o->len = len;
@@ -200,7 +180,31 @@ static void client_send(struct keyservice *ks, struct ks_client *c, const struct
 	c->out_tail = o;
 	c->n_out++;
 	client_update_epoll(ks, c);
-out:
+}
+
+/* Send one message now, or queue it behind those already waiting. */
+static void client_send(struct keyservice *ks, struct ks_client *c, const struct local_msg *m)
+{
+	uint8_t buf[LOCAL_WIRE_MSG_MAX];
+	size_t len = 0;
+	int r;
+
+	if (c->dead)
+		return;
+	r = local_wire_encode(m, buf, sizeof(buf), &len);
+	if (r < 0) {
+		log_error("cannot encode a %s message for pid %ld: %s", local_msg_type_to_string(m->type),
+			  (long)c->peer.pid, strerror(-r));
+		return;
+	}
+	if (c->out_head) {
+		client_queue(ks, c, buf, len);
+	} else if (send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			client_queue(ks, c, buf, len);
+		else
+			c->dead = true;
+	}
 	secret_wipe(buf, len); /* the encoder wrote len bytes (and wiped all on failure) */
 }
 
@@ -420,7 +424,7 @@ static void protocol_error(struct keyservice *ks, struct ks_client *c, uint32_t 
 
 static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t *buf, size_t len)
 {
-	struct local_msg m;
+	_cleanup_(local_msg_wipe) struct local_msg m;
 	char what[128];
 	int r = local_wire_decode(buf, len, &m);
 
@@ -428,11 +432,11 @@ static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t
 		snprintf(what, sizeof(what), "protocol version %u is not supported (this agent speaks %d)",
 			 m.version, LOCAL_WIRE_VERSION);
 		protocol_error(ks, c, m.req, LOCAL_ERR_VERSION, what);
-		goto out;
+		return;
 	}
 	if (r < 0) {
 		protocol_error(ks, c, 0, LOCAL_ERR_MALFORMED, "malformed request (not a valid message)");
-		goto out;
+		return;
 	}
 	switch (m.type) {
 	case LOCAL_MSG_GET_KEY:
@@ -444,10 +448,10 @@ static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t
 		snprintf(what, sizeof(what), "a %s message is not a request",
 			 local_msg_type_to_string(m.type));
 		protocol_error(ks, c, m.req, LOCAL_ERR_MALFORMED, what);
-		goto out;
+		return;
 	}
 	if (!authorised(ks, c, &m))
-		goto out;
+		return;
 	switch (m.type) {
 	case LOCAL_MSG_GET_KEY:
 		on_get_key(ks, c, &m);
@@ -462,8 +466,6 @@ static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t
 		on_rekey(ks, c, &m);
 		break;
 	}
-out:
-	local_msg_wipe(&m);
 }
 
 static void client_read(struct keyservice *ks, struct ks_client *c)
@@ -631,7 +633,7 @@ static void on_sa_event(const struct sa_manager_event *ev, void *userdata)
 
 /* ---- setup ---- */
 
-static int make_socket(struct keyservice *ks, const char *path, char *err, size_t err_len)
+static int make_socket(struct keyservice *ks, const char *path, struct m2msa_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[PATH_MAX], tmp[sizeof(sa.sun_path) + 24];
@@ -643,9 +645,8 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 	int fd, r;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, err_len, "socket path %s is longer than %zu bytes", path,
-			 sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
+		return err_set(err, -ENAMETOOLONG, "socket path %s is longer than %zu bytes", path,
+			       sizeof(sa.sun_path) - 1);
 	}
 	snprintf(ks->path, sizeof(ks->path), "%s", path);
 	/* Bound and listening under a temporary name, then renamed into place: a client
@@ -660,16 +661,14 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 		*slash = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			r = -errno;
-			snprintf(err, err_len, "cannot create %s for the key service socket: %s", dir,
-				 strerror(-r));
-			return r;
+			return err_set(err, r, "cannot create %s for the key service socket: %s", dir,
+				       strerror(-r));
 		}
 	}
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, err_len, "%s exists and is not a socket (remove it, or set "
-				 "[agent] socket)", path);
-			return -EEXIST;
+			return err_set(err, -EEXIST, "%s exists and is not a socket (remove it, or "
+				       "set [agent] socket)", path);
 		}
 		/* A stale socket from a crash, or another agent's: this agent takes the path. */
 		log_info("replacing the existing socket %s", path);
@@ -680,17 +679,15 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, err_len, "socket(AF_UNIX, SOCK_SEQPACKET): %s", strerror(-r));
-		return r;
+		return err_set(err, r, "socket(AF_UNIX, SOCK_SEQPACKET): %s", strerror(-r));
 	}
 	/* Created 0600 under a tight umask, opened to the group only after that. */
 	old = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 	umask(old);
 	if (r < 0) {
-		snprintf(err, err_len, "cannot bind %s: %s", tmp, strerror(-r));
 		close(fd);
-		return r;
+		return err_set(err, r, "cannot bind %s: %s", tmp, strerror(-r));
 	}
 	if (getgrnam_r(KEYSERVICE_GROUP, &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres) {
 		/* No chown when the socket has the group already (the agent runs as group
@@ -706,10 +703,9 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 	if (chmod(tmp, 0660) < 0 || listen(fd, SOMAXCONN) < 0 ||
 	    (strcmp(tmp, path) != 0 && rename(tmp, path) < 0) || stat(path, &st) < 0) {
 		r = -errno;
-		snprintf(err, err_len, "cannot set up %s: %s", path, strerror(-r));
 		(void)unlink(tmp);
 		close(fd);
-		return r;
+		return err_set(err, r, "cannot set up %s: %s", path, strerror(-r));
 	}
 	ks->dev = st.st_dev;
 	ks->ino = st.st_ino;
@@ -718,41 +714,34 @@ static int make_socket(struct keyservice *ks, const char *path, char *err, size_
 }
 
 int keyservice_new(const char *path, const char *clients_dir, struct sa_manager *sam,
-		   struct loop *loop, struct keyservice **ret, char *err, size_t err_len)
+		   struct loop *loop, struct keyservice **ret, struct m2msa_err *err)
 {
-	struct keyservice *ks = calloc(1, sizeof(*ks));
+	_cleanup_(keyservice_freep) struct keyservice *ks = calloc(1, sizeof(*ks));
 	int r;
 
 	if (!ks)
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "out of memory");
 	ks->loop = loop;
 	ks->listen_fd = -1;
-	ks->sam = sam;
 	ks->cache = calloc(KS_CACHE_MAX, sizeof(*ks->cache));
-	if (!ks->cache) {
-		free(ks);
-		return -ENOMEM;
-	}
+	if (!ks->cache)
+		return err_set(err, -ENOMEM, "out of memory");
 	(void)mlock(ks->cache, KS_CACHE_MAX * sizeof(*ks->cache));
-	r = clients_load(clients_dir, &ks->clients, err, err_len);
+	r = clients_load(clients_dir, &ks->clients, err);
 	if (r < 0)
-		goto fail;
-	r = make_socket(ks, path, err, err_len);
+		return r;
+	r = make_socket(ks, path, err);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = loop_add_io(ks->loop, ks->listen_fd, EPOLLIN, on_listener, ks, &ks->listen_watch);
-	if (r < 0) {
-		snprintf(err, err_len, "cannot watch %s: %s", path, strerror(-r));
-		goto fail;
-	}
+	if (r < 0)
+		return err_set(err, r, "cannot watch %s: %s", path, strerror(-r));
+	ks->sam = sam;
 	sa_manager_set_event_handler(sam, on_sa_event, ks);
 	log_info("key service listening on %s (%zu clients.d files from %s)", path,
 		 clients_count(ks->clients), clients_dir);
-	*ret = ks;
+	*ret = TAKE_PTR(ks);
 	return 0;
-fail:
-	keyservice_free(ks);
-	return r;
 }
 
 void keyservice_free(struct keyservice *ks)
@@ -781,15 +770,10 @@ void keyservice_free(struct keyservice *ks)
 	free(ks);
 }
 
-size_t keyservice_n_clients(const struct keyservice *ks)
-{
-	return ks->n_clients;
-}
-
-int keyservice_reload(struct keyservice *ks, const char *clients_dir, char *err, size_t err_len)
+int keyservice_reload(struct keyservice *ks, const char *clients_dir, struct m2msa_err *err)
 {
 	struct clients *c = NULL;
-	int r = clients_load(clients_dir, &c, err, err_len);
+	int r = clients_load(clients_dir, &c, err);
 
 	if (r < 0)
 		return r;

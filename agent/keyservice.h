@@ -34,9 +34,10 @@ struct keyservice;
  * message naming the path and the fix in err.
  */
 int keyservice_new(const char *path, const char *clients_dir, struct sa_manager *sam,
-		   struct loop *loop, struct keyservice **ret, char *err, size_t err_len);
+		   struct loop *loop, struct keyservice **ret, struct m2msa_err *err);
 /* Disconnect every client, remove the socket (if it is still ours); NULL is fine. */
 void keyservice_free(struct keyservice *ks);
+DEFINE_CLEANUP(struct keyservice *, keyservice_free)
 
 /*
  * Free the clients marked closed: call after each batch of events. (A client
@@ -48,7 +49,4 @@ void keyservice_reap(struct keyservice *ks);
  * Reload clients_dir (SIGHUP). On error the old policy stays and err says why.
  * Subscriptions the new policy no longer allows are ended with a "denied" error.
  */
-int keyservice_reload(struct keyservice *ks, const char *clients_dir, char *err, size_t err_len);
-
-/* Connected clients (for tests and the log). */
-size_t keyservice_n_clients(const struct keyservice *ks);
+int keyservice_reload(struct keyservice *ks, const char *clients_dir, struct m2msa_err *err);

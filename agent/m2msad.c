@@ -151,8 +151,9 @@ static int uplink_open(struct daemon *d)
 
 static void reload(struct daemon *d)
 {
-	struct agent_conf *c = calloc(1, sizeof(*c)), *old = d->conf;
-	char err[CONF_ERR_MAX + 128] = "";
+	_cleanup_(agent_conf_freep) struct agent_conf *c = calloc(1, sizeof(*c));
+	_cleanup_(agent_conf_freep) struct agent_conf *old = NULL;
+	struct m2msa_err err = { .wire_code = 0 };
 	bool uplink_changed;
 	int r;
 
@@ -161,12 +162,12 @@ static void reload(struct daemon *d)
 		log_error("reloading the configuration failed, keeping the running one: out of memory");
 		return;
 	}
-	r = agent_conf_load(d->config_path, c, err, sizeof(err));
+	r = agent_conf_load(d->config_path, c, &err);
 	if (r < 0) {
-		log_error("reloading the configuration failed, keeping the running one: %s", err);
-		free(c);
+		log_error("reloading the configuration failed, keeping the running one: %s", err.msg);
 		return;
 	}
+	old = d->conf;
 	uplink_changed = (!c->uplink != !old->uplink) ||
 			 (c->uplink && strcmp(c->uplink, old->uplink) != 0);
 	if (strcmp(c->status_file, old->status_file) != 0)
@@ -174,13 +175,11 @@ static void reload(struct daemon *d)
 	if (strcmp(c->socket_path, old->socket_path) != 0)
 		log_warning("[agent] socket changed to %s: the key service stays on %s until m2msad "
 			    "restarts", c->socket_path, old->socket_path);
-	r = d->keys ? keyservice_reload(d->keys, c->clients_dir, err, sizeof(err)) : 0;
+	r = d->keys ? keyservice_reload(d->keys, c->clients_dir, &err) : 0;
 	if (r < 0)
-		log_error("reloading clients.d failed, keeping the running policy: %s", err);
+		log_error("reloading clients.d failed, keeping the running policy: %s", err.msg);
 	sa_manager_reconfigure(d->sam, c);
-	d->conf = c;
-	agent_conf_free(old);
-	free(old);
+	d->conf = TAKE_PTR(c); /* old is freed on return */
 	apply_log_level(d);
 	if (uplink_changed)
 		(void)uplink_open(d);
@@ -240,18 +239,16 @@ static int setup_loop(struct daemon *d)
 	return 0;
 }
 
-static int check_clients(const struct agent_conf *conf, char *err, size_t err_len)
+static int check_clients(const struct agent_conf *conf, struct m2msa_err *err)
 {
-	struct clients *c = NULL;
-	int r = clients_load(conf->clients_dir, &c, err, err_len);
+	_cleanup_(clients_freep) struct clients *c = NULL;
 
-	clients_free(c);
-	return r;
+	return clients_load(conf->clients_dir, &c, err);
 }
 
 static int run(struct daemon *d)
 {
-	char err[CONF_ERR_MAX + 128] = "";
+	struct m2msa_err err = { .wire_code = 0 };
 	uint64_t seed = 0;
 	int r;
 
@@ -267,19 +264,19 @@ static int run(struct daemon *d)
 		return r;
 	}
 	/* A bad clients.d is a configuration error like a bad m2msad.conf. */
-	r = check_clients(d->conf, err, sizeof(err));
+	r = check_clients(d->conf, &err);
 	if (r < 0) {
-		log_error("%s", err);
+		log_error("%s", err.msg);
 		return r;
 	}
 	/* Without its socket the agent still keeps the association (and the status file):
 	 * loud, but not fatal, so that a fix of the path or the permissions and a restart
 	 * is all it takes. */
 	r = keyservice_new(d->conf->socket_path, d->conf->clients_dir, d->sam, d->loop, &d->keys,
-			   err, sizeof(err));
+			   &err);
 	if (r < 0)
 		log_error("cannot start the local key service, running without it (local "
-			  "applications cannot get keys): %s", err);
+			  "applications cannot get keys): %s", err.msg);
 
 	(void)uplink_open(d);
 	{
@@ -315,7 +312,8 @@ static int run(struct daemon *d)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line into d, *check, the log setup. -1 to go on, else an exit status. */
+static int parse_args(int argc, char **argv, struct daemon *d, bool *check)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -325,21 +323,17 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct daemon d = { .config_path = AGENT_CONF_DEFAULT };
 	enum log_target target = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
 	enum log_level level = LOG_LEVEL_INFO;
-	char err[CONF_ERR_MAX + 128] = "";
-	bool check = false;
-	int c, r;
+	int c;
 
-	harden();
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
-			d.config_path = optarg;
+			d->config_path = optarg;
 			break;
 		case 'C':
-			check = true;
+			*check = true;
 			break;
 		case 'l':
 			if (log_level_from_string(optarg, &level) < 0) {
@@ -347,7 +341,7 @@ int main(int argc, char **argv)
 						"notice, info, debug\n", optarg);
 				return 2;
 			}
-			d.log_level_forced = true;
+			d->log_level_forced = true;
 			break;
 		case 't':
 			if (strcmp(optarg, "stderr") == 0)
@@ -371,49 +365,58 @@ int main(int argc, char **argv)
 		fprintf(stderr, "m2msad: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (check)
-		target = LOG_TARGET_STDERR;
-	log_setup("m2msad", target, level);
+	log_setup("m2msad", *check ? LOG_TARGET_STDERR : target, level);
+	return -1;
+}
+
+/* Everything the daemon holds, in the order it lets go: clients, keys, uplink, loop, conf. */
+static void daemon_done(struct daemon *d)
+{
+	keyservice_free(d->keys); /* disconnects clients, removes the socket */
+	sa_manager_free(d->sam);  /* wipes every key */
+	uplink_close(d);
+	loop_free(d->loop);
+	agent_conf_freep(&d->conf);
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_(daemon_done) struct daemon d = { .config_path = AGENT_CONF_DEFAULT };
+	struct m2msa_err err = { .wire_code = 0 };
+	bool check = false;
+	int r;
+
+	harden();
+	r = parse_args(argc, argv, &d, &check);
+	if (r >= 0)
+		return r;
 	d.conf = calloc(1, sizeof(*d.conf));
 	if (!d.conf) {
 		log_error("out of memory");
 		return 1;
 	}
-	r = agent_conf_load(d.config_path, d.conf, err, sizeof(err));
+	r = agent_conf_load(d.config_path, d.conf, &err);
 	if (r < 0) {
-		log_error("%s", err);
-		(void)sd_notifyf(0, "STATUS=configuration error: %s", err);
-		free(d.conf);
+		log_error("%s", err.msg);
+		(void)sd_notifyf(0, "STATUS=configuration error: %s", err.msg);
 		return 1;
 	}
 	if (check) {
-		r = check_clients(d.conf, err, sizeof(err));
+		r = check_clients(d.conf, &err);
 		if (r < 0) {
-			log_error("%s", err);
-			agent_conf_free(d.conf);
-			free(d.conf);
+			log_error("%s", err.msg);
 			return 1;
 		}
 		printf("%s: configuration OK\n", d.config_path);
-		agent_conf_free(d.conf);
-		free(d.conf);
 		return 0;
 	}
 	apply_log_level(&d);
 	r = tls_init();
 	if (r < 0) {
 		log_error("cannot initialise wolfSSL: %s", strerror(-r));
-		agent_conf_free(d.conf);
-		free(d.conf);
 		return 1;
 	}
 	r = run(&d);
-	keyservice_free(d.keys); /* disconnects clients, removes the socket */
-	sa_manager_free(d.sam);  /* wipes every key */
-	uplink_close(&d);
 	(void)unlink(d.conf->status_file);
-	loop_free(d.loop);
-	agent_conf_free(d.conf);
-	free(d.conf);
 	return r < 0 ? 1 : 0;
 }

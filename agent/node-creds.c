@@ -89,8 +89,16 @@ void node_creds_set_conf(struct node_creds *c, const struct agent_conf *conf,
 	reset_node_id(c);
 }
 
+/* A TPM command failed with r: its message into err (plus hint), the raw detail into the log. */
+static int tpm_failed(const struct node_creds *c, int r, const char *hint, struct m2msa_err *err)
+{
+	if (tpm_last_error_detail(c->tpm)[0])
+		log_debug("TPM detail: %s", tpm_last_error_detail(c->tpm));
+	return err_set(err, r, "%s%s", tpm_last_error(c->tpm), hint);
+}
+
 /* Km loaded and checked against node_id. */
-static int load_km(struct node_creds *c, bool need_km, char *err, size_t err_len)
+static int load_km(struct node_creds *c, bool need_km, struct m2msa_err *err)
 {
 	const struct agent_conf *conf = c->conf;
 	int r;
@@ -102,68 +110,63 @@ static int load_km(struct node_creds *c, bool need_km, char *err, size_t err_len
 			  tpm_last_error(c->tpm));
 		return 0;
 	}
-	if (r < 0) {
-		snprintf(err, err_len, "%s%s", tpm_last_error(c->tpm),
-			 agent_conf_offers(conf, WIRE_METHOD_PSK)
-				 ? ""
-				 : " (a pki-only node without Km sets node_id in [node])");
-		if (tpm_last_error_detail(c->tpm)[0])
-			log_debug("TPM detail: %s", tpm_last_error_detail(c->tpm));
-		return r;
-	}
+	if (r < 0)
+		return tpm_failed(c, r,
+				  agent_conf_offers(conf, WIRE_METHOD_PSK)
+					  ? ""
+					  : " (a pki-only node without Km sets node_id in [node])",
+				  err);
 	if (conf->node_id && strcmp(conf->node_id, tpm_key_node_id(c->key)) != 0) {
-		snprintf(err, err_len,
-			 "node_id '%s' is configured but the key in %s was provisioned for '%s' "
-			 "(fix node_id, or provision Km for this node)",
-			 conf->node_id, conf->state_dir, tpm_key_node_id(c->key));
+		r = err_set(err, -EINVAL,
+			    "node_id '%s' is configured but the key in %s was provisioned for '%s' "
+			    "(fix node_id, or provision Km for this node)",
+			    conf->node_id, conf->state_dir, tpm_key_node_id(c->key));
 		tpm_key_free(c->key);
 		c->key = NULL;
 		c->km_checked = false;
-		return -EINVAL;
+		return r;
 	}
 	snprintf(c->node_id, sizeof(c->node_id), "%s", tpm_key_node_id(c->key));
 	tpm_key_prf(c->key, &c->prf);
 	return 0;
 }
 
-int node_creds_open_tpm(struct node_creds *c, char *err, size_t err_len)
+int node_creds_open_tpm(struct node_creds *c, struct m2msa_err *err)
 {
-	return c->tpm ? 0 : tpm_open(c->conf->tcti, &c->tpm, err, err_len);
+	return c->tpm ? 0 : tpm_open(c->conf->tcti, &c->tpm, err->msg, sizeof(err->msg));
 }
 
-int node_creds_identity(struct node_creds *c, char *err, size_t err_len)
+int node_creds_identity(struct node_creds *c, struct m2msa_err *err)
 {
 	bool need_km = agent_conf_offers(c->conf, WIRE_METHOD_PSK) || !c->conf->node_id;
 	int r;
 
-	r = node_creds_open_tpm(c, err, err_len);
+	r = node_creds_open_tpm(c, err);
 	if (r < 0)
 		return r;
 	if (!c->key && (need_km || !c->km_checked))
-		return load_km(c, need_km, err, err_len);
+		return load_km(c, need_km, err);
 	return 0;
 }
 
 /* state_dir's node.crt and chain.crt; 0, or -errno with err naming the fix. */
 static int cert_paths(const struct node_creds *c, char cert[static PATH_MAX],
-		      char chain[static PATH_MAX], char *err, size_t err_len)
+		      char chain[static PATH_MAX], struct m2msa_err *err)
 {
 	const char *dir = c->conf->state_dir;
 	int r;
 
 	if ((size_t)snprintf(cert, PATH_MAX, "%s/%s", dir, TPM_NODE_CERT_FILE) >= PATH_MAX ||
-	    (size_t)snprintf(chain, PATH_MAX, "%s/%s", dir, TPM_NODE_CHAIN_FILE) >= PATH_MAX) {
-		snprintf(err, err_len, "state_dir %s is too long", dir);
-		return -ENAMETOOLONG;
-	}
+	    (size_t)snprintf(chain, PATH_MAX, "%s/%s", dir, TPM_NODE_CHAIN_FILE) >= PATH_MAX)
+		return err_set(err, -ENAMETOOLONG, "state_dir %s is too long", dir);
 	if (access(cert, R_OK) < 0) {
 		r = -errno;
-		snprintf(err, err_len,
-			 "method pki is configured but the node certificate %s is %s (run m2msactl "
-			 "pki-keygen, have the CSR signed by the provider's node CA, then m2msactl "
-			 "pki-install --cert FILE; m2msad picks it up at its next retry)",
-			 cert, r == -ENOENT ? "missing" : strerror(-r));
-		return r;
+		return err_set(err, r,
+			       "method pki is configured but the node certificate %s is %s (run "
+			       "m2msactl pki-keygen, have the CSR signed by the provider's node CA, "
+			       "then m2msactl pki-install --cert FILE; m2msad picks it up at its "
+			       "next retry)",
+			       cert, r == -ENOENT ? "missing" : strerror(-r));
 	}
 	return 0;
 }
@@ -173,8 +176,8 @@ static int cert_paths(const struct node_creds *c, char cert[static PATH_MAX],
  * the CertificateVerify signed by the TPM key, both read afresh whenever the
  * context is rebuilt so that a pki-install takes effect without a restart.
  */
-static int build_tls(struct node_creds *c, const char *cert, const char *chain, char *err,
-		     size_t err_len, bool *ret_tpm_suspect)
+static int build_tls(struct node_creds *c, const char *cert, const char *chain,
+		     struct m2msa_err *err, bool *ret_tpm_suspect)
 {
 	const struct agent_conf *conf = c->conf;
 	int r;
@@ -183,21 +186,18 @@ static int build_tls(struct node_creds *c, const char *cert, const char *chain, 
 	tpm_signkey_free(c->signkey);
 	c->signkey = NULL;
 	if (!agent_conf_offers(conf, WIRE_METHOD_PKI)) {
-		c->tls = tls_client_ctx_new(conf->mas_ca, NULL, NULL, err, err_len);
+		c->tls = tls_client_ctx_new(conf->mas_ca, NULL, NULL, err->msg, sizeof(err->msg));
 		return c->tls ? 0 : -EINVAL;
 	}
 	r = tpm_signkey_load(c->tpm, conf->state_dir, &c->signkey);
 	if (r < 0) {
-		snprintf(err, err_len, "%s", tpm_last_error(c->tpm));
-		if (tpm_last_error_detail(c->tpm)[0])
-			log_debug("TPM detail: %s", tpm_last_error_detail(c->tpm));
 		*ret_tpm_suspect = r != -ENOENT;
-		return r;
+		return tpm_failed(c, r, "", err);
 	}
 	c->signer = (struct tls_signer){ tpm_signkey_tls_sign, c->signkey };
 	c->tls = tls_client_ctx_new_signer(conf->mas_ca, cert,
-					   access(chain, F_OK) == 0 ? chain : NULL, &c->signer, err,
-					   err_len);
+					   access(chain, F_OK) == 0 ? chain : NULL, &c->signer, err->msg,
+					   sizeof(err->msg));
 	if (!c->tls) {
 		tpm_signkey_free(c->signkey);
 		c->signkey = NULL;
@@ -207,7 +207,7 @@ static int build_tls(struct node_creds *c, const char *cert, const char *chain, 
 	return 0;
 }
 
-int node_creds_prepare(struct node_creds *c, char *err, size_t err_len, bool *ret_tpm_suspect)
+int node_creds_prepare(struct node_creds *c, struct m2msa_err *err, bool *ret_tpm_suspect)
 {
 	bool rebuild = !c->tls || c->tls_stale;
 	char cert[PATH_MAX] = "", chain[PATH_MAX] = "";
@@ -216,18 +216,18 @@ int node_creds_prepare(struct node_creds *c, char *err, size_t err_len, bool *re
 	*ret_tpm_suspect = false;
 	if (rebuild && agent_conf_offers(c->conf, WIRE_METHOD_PKI)) {
 		/* Without a certificate there is nothing to do yet: leave the TPM alone. */
-		r = cert_paths(c, cert, chain, err, err_len);
+		r = cert_paths(c, cert, chain, err);
 		if (r < 0)
 			return r;
 	}
-	r = node_creds_identity(c, err, err_len);
+	r = node_creds_identity(c, err);
 	if (r < 0) {
 		*ret_tpm_suspect = true;
 		return r;
 	}
 	if (!rebuild)
 		return 0;
-	return build_tls(c, cert, chain, err, err_len, ret_tpm_suspect);
+	return build_tls(c, cert, chain, err, ret_tpm_suspect);
 }
 
 bool node_creds_failed(struct node_creds *c, bool tpm_suspect)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "agent/agent-conf.h"
+#include "common/err.h"
 #include "common/kdf.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -39,14 +40,14 @@ void node_creds_set_conf(struct node_creds *c, const struct agent_conf *conf,
 			 bool identity_changed);
 
 /* Open the TPM (conf's tcti) unless it is open. 0, or -errno with err naming the fix. */
-int node_creds_open_tpm(struct node_creds *c, char *err, size_t err_len);
+int node_creds_open_tpm(struct node_creds *c, struct m2msa_err *err);
 
 /*
  * Open the TPM and load Km. Km is needed for psk, and to learn the node ID when
  * node_id is not configured; a pki-only node with node_id looks for it once (to
  * check the two agree) and does without it. 0, or -errno with err naming the fix.
  */
-int node_creds_identity(struct node_creds *c, char *err, size_t err_len);
+int node_creds_identity(struct node_creds *c, struct m2msa_err *err);
 
 /*
  * Everything an attempt needs: with pki offered, node.crt must exist (checked
@@ -55,7 +56,7 @@ int node_creds_identity(struct node_creds *c, char *err, size_t err_len);
  * by the TPM key). 0, or -errno with err naming the fix; *ret_tpm_suspect tells
  * whether the TPM may be what failed.
  */
-int node_creds_prepare(struct node_creds *c, char *err, size_t err_len, bool *ret_tpm_suspect);
+int node_creds_prepare(struct node_creds *c, struct m2msa_err *err, bool *ret_tpm_suspect);
 
 /*
  * An attempt failed: rebuild the TLS context before the next one (pki), and

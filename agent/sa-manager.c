@@ -16,6 +16,15 @@
 #include "common/loop.h"
 #include "common/secret.h"
 
+enum sa_manager_state {
+	SA_MANAGER_IDLE,
+	SA_MANAGER_ESTABLISHING,
+	SA_MANAGER_ESTABLISHED,
+	SA_MANAGER_REKEYING,
+	SA_MANAGER_BACKOFF,
+	_SA_MANAGER_STATE_MAX,
+};
+
 struct sa_assoc {
 	char key_id[WIRE_KEY_ID_MAX + 1];
 	struct secret *kc;
@@ -63,11 +72,6 @@ static const char *const state_names[_SA_MANAGER_STATE_MAX] = {
 	[SA_MANAGER_REKEYING] = "rekeying",
 	[SA_MANAGER_BACKOFF] = "backoff",
 };
-
-const char *sa_manager_state_to_string(enum sa_manager_state s)
-{
-	return s < _SA_MANAGER_STATE_MAX ? state_names[s] : NULL;
-}
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -222,7 +226,7 @@ static void schedule_rekey(struct sa_manager *m, const struct sa_assoc *a)
 }
 
 /* The TPM is suspect after a failure that is neither the MAS's answer nor the network's. */
-static bool failure_may_be_tpm(int r, const struct establish_error *eerr)
+static bool failure_may_be_tpm(int r, const struct m2msa_err *eerr)
 {
 	if (eerr && eerr->wire_code != 0)
 		return false;
@@ -269,8 +273,7 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 
 static void begin_attempt(struct sa_manager *m)
 {
-	struct establish_error eerr = { .wire_code = 0 };
-	char err[512] = "";
+	struct m2msa_err err = { .wire_code = 0 };
 	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
 	bool tpm_suspect = false;
 	int r;
@@ -278,9 +281,9 @@ static void begin_attempt(struct sa_manager *m)
 	abort_op(m);
 	m->retry_at = 0;
 	m->retry_at_wall = 0;
-	r = node_creds_prepare(m->creds, err, sizeof(err), &tpm_suspect);
+	r = node_creds_prepare(m->creds, &err, &tpm_suspect);
 	if (r < 0) {
-		fail(m, r, err, tpm_suspect);
+		fail(m, r, err.msg, tpm_suspect);
 		return;
 	}
 	r = establish_op_new(node_creds_tls(m->creds),
@@ -292,16 +295,16 @@ static void begin_attempt(struct sa_manager *m)
 				     .n_methods = m->conf->n_methods,
 				     .timeout_ms = (int)(m->conf->timeout * 1000),
 			     },
-			     node_creds_km(m->creds), &m->op, &eerr);
+			     node_creds_km(m->creds), &m->op, &err);
 	if (r < 0) {
-		fail(m, r, eerr.msg, failure_may_be_tpm(r, &eerr));
+		fail(m, r, err.msg, failure_may_be_tpm(r, &err));
 		return;
 	}
 	r = loop_add_io(m->loop, establish_op_fd(m->op), establish_op_events(m->op), on_op_io, m,
 			&m->op_watch);
 	if (r < 0) {
-		snprintf(err, sizeof(err), "cannot watch the connection to the MAS: %s", strerror(-r));
-		fail(m, r, err, false);
+		err_set(&err, r, "cannot watch the connection to the MAS: %s", strerror(-r));
+		fail(m, r, err.msg, false);
 		return;
 	}
 	m->op_deadline = mono_ms() + m->conf->timeout * 1000;
@@ -382,7 +385,7 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 {
 	struct sa_manager *m = userdata;
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr = { .wire_code = 0 };
+	struct m2msa_err eerr = { .wire_code = 0 };
 	int r;
 
 	r = establish_op_step(m->op, &res, &eerr);
@@ -640,11 +643,6 @@ bool sa_manager_take_changed(struct sa_manager *m)
 
 	m->changed = false;
 	return c;
-}
-
-enum sa_manager_state sa_manager_state(const struct sa_manager *m)
-{
-	return m->state;
 }
 
 void sa_manager_status(const struct sa_manager *m, struct agent_status *ret)

@@ -36,15 +36,6 @@
 
 struct loop;
 
-enum sa_manager_state {
-	SA_MANAGER_IDLE,
-	SA_MANAGER_ESTABLISHING,
-	SA_MANAGER_ESTABLISHED,
-	SA_MANAGER_REKEYING,
-	SA_MANAGER_BACKOFF,
-	_SA_MANAGER_STATE_MAX,
-};
-
 struct sa_manager;
 
 /*
@@ -76,8 +67,6 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *new_c
 /* True once after every change worth a status update. */
 bool sa_manager_take_changed(struct sa_manager *m);
 
-enum sa_manager_state sa_manager_state(const struct sa_manager *m);
-const char *sa_manager_state_to_string(enum sa_manager_state s);
 /*
  * Events for the local key service (agent/keyservice.c). The handler runs inside
  * the sa_manager_* call that caused the event and must not call back into the

@@ -80,7 +80,7 @@ static int node_establish(const struct kdf_prf *prf)
 {
 	static const uint8_t methods[] = { WIRE_METHOD_PSK };
 	struct establish_result res = { .kc = NULL };
-	struct establish_error err;
+	struct m2msa_err err;
 	char addr[32];
 	int r;
 

@@ -102,7 +102,7 @@ static int bare_handshake(WOLFSSL_CTX *ctx, uint16_t port)
 static int node_establish(WOLFSSL_CTX *ctx, uint8_t method, const struct kdf_prf *prf)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error err;
+	struct m2msa_err err;
 	char addr[32];
 	int r;
 

@@ -122,7 +122,7 @@ static void *worker(void *arg)
 		struct node *n = &nodes[i];
 		struct kdf_sw_key key = { n->km, 32 };
 		struct establish_result res = { .kc = NULL };
-		struct establish_error err = { 0 };
+		struct m2msa_err err = { 0 };
 		struct kdf_prf prf;
 		double a;
 		int r;

@@ -12,6 +12,7 @@
 #include "agent/establish.h"
 #include "agent/node-creds.h"
 #include "client/ctl.h"
+#include "common/fileio.h"
 #include "common/log.h"
 
 static void usage(FILE *f)
@@ -28,24 +29,6 @@ static void usage(FILE *f)
 		"  --key-out FILE   also write Kc (32 raw bytes) to FILE, mode 0600, for handing\n"
 		"                   to an AE by hand; FILE must not exist yet\n",
 		AGENT_CONF_DEFAULT);
-}
-
-static int write_key(const char *path, const struct secret *kc)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, kc->data, kc->len);
-	if (n != (ssize_t)kc->len || fsync(fd) < 0) {
-		int r = n < 0 ? -errno : -EIO;
-
-		close(fd);
-		unlink(path);
-		return r;
-	}
-	return close(fd) < 0 ? -errno : 0;
 }
 
 static void print_result(const struct establish_result *res, const char *node_id, bool json)
@@ -75,9 +58,8 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 {
 	_cleanup_(node_creds_freep) struct node_creds *creds = NULL;
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err err = { .wire_code = 0 };
 	const char *node_id;
-	char err[512];
 	bool tpm_suspect;
 	int r;
 
@@ -86,9 +68,9 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 		fprintf(stderr, "m2msactl establish: %s\n", strerror(-r));
 		return CTL_EXIT_FAILURE;
 	}
-	r = node_creds_prepare(creds, err, sizeof(err), &tpm_suspect);
+	r = node_creds_prepare(creds, &err, &tpm_suspect);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl establish: %s\n", err);
+		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
 	node_id = node_creds_node_id(creds);
@@ -101,9 +83,9 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 				  .n_methods = conf->n_methods,
 				  .timeout_ms = (int)(conf->timeout * 1000),
 			  },
-			  node_creds_km(creds), &res, &eerr);
+			  node_creds_km(creds), &res, &err);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl establish: %s\n", eerr.msg);
+		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
 		/* With pki offered the refusal may be about the certificate: the message says which. */
 		if (r == -EKEYREJECTED && !agent_conf_offers(conf, WIRE_METHOD_PKI))
 			fprintf(stderr, "m2msactl establish: the MAS holds a different Km for %s: "
@@ -111,7 +93,7 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 				node_id);
 		return CTL_EXIT_FAILURE;
 	}
-	r = key_out ? write_key(key_out, res.kc) : 0;
+	r = key_out ? fileio_write_exclusive(key_out, res.kc->data, res.kc->len, 0600) : 0;
 	if (r < 0)
 		fprintf(stderr, "m2msactl establish: cannot write %s: %s\n", key_out, strerror(-r));
 	else
@@ -130,10 +112,10 @@ int ctl_establish(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config = AGENT_CONF_DEFAULT, *key_out = NULL;
-	struct agent_conf conf = { .n_methods = 0 };
-	char err[512];
+	_cleanup_(agent_conf_free) struct agent_conf conf = { .n_methods = 0 };
+	struct m2msa_err err = { .wire_code = 0 };
 	bool json = false;
-	int c, r, status;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -163,12 +145,10 @@ int ctl_establish(int argc, char **argv)
 			key_out);
 		return CTL_EXIT_FAILURE;
 	}
-	r = agent_conf_load(config, &conf, err, sizeof(err));
+	r = agent_conf_load(config, &conf, &err);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl establish: %s\n", err);
+		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
-	status = establish_once(&conf, key_out, json);
-	agent_conf_free(&conf);
-	return status;
+	return establish_once(&conf, key_out, json);
 }

@@ -21,6 +21,7 @@
 #include "agent/agent-conf.h"
 #include "agent/node-creds.h"
 #include "client/ctl.h"
+#include "common/fileio.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
 
@@ -61,7 +62,7 @@ static void install_usage(FILE *f)
 }
 
 /* Set one "KEY=value" attribute of the subject. */
-static int set_attr(CertName *n, const char *attr, size_t len, char *err, size_t err_len)
+static int set_attr(CertName *n, const char *attr, size_t len, struct m2msa_err *err)
 {
 	static const struct {
 		const char *key;
@@ -74,10 +75,8 @@ static int set_attr(CertName *n, const char *attr, size_t len, char *err, size_t
 	const char *eq = memchr(attr, '=', len);
 	size_t klen, vlen;
 
-	if (!eq) {
-		snprintf(err, err_len, "'%.*s' is not KEY=value", (int)len, attr);
-		return -EINVAL;
-	}
+	if (!eq)
+		return err_set(err, -EINVAL, "'%.*s' is not KEY=value", (int)len, attr);
 	klen = (size_t)(eq - attr);
 	vlen = len - klen - 1;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
@@ -85,25 +84,22 @@ static int set_attr(CertName *n, const char *attr, size_t len, char *err, size_t
 
 		if (strlen(keys[i].key) != klen || strncasecmp(keys[i].key, attr, klen) != 0)
 			continue;
-		if (vlen == 0 || vlen >= CTC_NAME_SIZE) {
-			snprintf(err, err_len, "%s must be 1 to %d characters", keys[i].key,
-				 CTC_NAME_SIZE - 1);
-			return -EINVAL;
-		}
+		if (vlen == 0 || vlen >= CTC_NAME_SIZE)
+			return err_set(err, -EINVAL, "%s must be 1 to %d characters", keys[i].key,
+				       CTC_NAME_SIZE - 1);
 		memcpy(dst, eq + 1, vlen);
 		dst[vlen] = '\0';
 		return 0;
 	}
-	snprintf(err, err_len, "unknown attribute '%.*s' (known: CN, O, OU, L, ST, C)", (int)klen,
-		 attr);
-	return -EINVAL;
+	return err_set(err, -EINVAL, "unknown attribute '%.*s' (known: CN, O, OU, L, ST, C)",
+		       (int)klen, attr);
 }
 
-static int parse_subject(const char *s, CertName *n, char *err, size_t err_len)
+static int parse_subject(const char *s, CertName *n, struct m2msa_err *err)
 {
 	while (*s) {
 		size_t len = strcspn(s, ",");
-		int r = set_attr(n, s, len, err, err_len);
+		int r = set_attr(n, s, len, err);
 
 		if (r < 0)
 			return r;
@@ -111,10 +107,8 @@ static int parse_subject(const char *s, CertName *n, char *err, size_t err_len)
 		if (*s == ',')
 			s++;
 	}
-	if (!n->commonName[0]) {
-		snprintf(err, err_len, "the subject needs a CN (the node's CSE-ID)");
-		return -EINVAL;
-	}
+	if (!n->commonName[0])
+		return err_set(err, -EINVAL, "the subject needs a CN (the node's CSE-ID)");
 	return 0;
 }
 
@@ -141,7 +135,7 @@ static size_t der_len(size_t n, uint8_t *out)
  * signature BIT STRING } (RFC 2986 4.2), the signature made by the TPM key.
  */
 static int build_csr(struct tpm_signkey *k, const CertName *subject, uint8_t *out, size_t out_len,
-		     size_t *ret_len, char *err, size_t err_len)
+		     size_t *ret_len, struct m2msa_err *err)
 {
 	uint8_t x[TPM_P256_LEN], y[TPM_P256_LEN], tbs[CSR_DER_MAX], digest[WC_SHA256_DIGEST_SIZE];
 	uint8_t sig[TPM_ECDSA_DER_MAX], hdr[4], bits_hdr[4];
@@ -155,8 +149,7 @@ static int build_csr(struct tpm_signkey *k, const CertName *subject, uint8_t *ou
 		return -ENOMEM;
 	if (wc_ecc_import_unsigned(&pub, x, y, NULL, ECC_SECP256R1) != 0) {
 		wc_ecc_free(&pub);
-		snprintf(err, err_len, "the TPM key's public point is not on P-256");
-		return -EBADMSG;
+		return err_set(err, -EBADMSG, "the TPM key's public point is not on P-256");
 	}
 	wc_InitCert(&req);
 	req.version = 0;
@@ -164,11 +157,9 @@ static int build_csr(struct tpm_signkey *k, const CertName *subject, uint8_t *ou
 	req.subject = *subject;
 	tbs_len = wc_MakeCertReq_ex(&req, tbs, sizeof(tbs), ECC_TYPE, &pub);
 	wc_ecc_free(&pub);
-	if (tbs_len <= 0) {
-		snprintf(err, err_len, "cannot encode the certificate request (wolfCrypt %d)",
-			 tbs_len);
-		return -EINVAL;
-	}
+	if (tbs_len <= 0)
+		return err_set(err, -EINVAL, "cannot encode the certificate request (wolfCrypt %d)",
+			       tbs_len);
 	if (wc_Sha256Hash(tbs, (word32)tbs_len, digest) != 0)
 		return -EIO;
 	r = tpm_signkey_sign_der(k, digest, sizeof(digest), sig, sizeof(sig), &sig_len);
@@ -196,35 +187,46 @@ static int build_csr(struct tpm_signkey *k, const CertName *subject, uint8_t *ou
 	return 0;
 }
 
-static int write_file(const char *path, const void *data, size_t len, mode_t mode)
+/* The PEM request to out (NULL: standard output). An exit status. */
+static int put_request(const char *out, const uint8_t *pem, size_t len, const char *cn)
 {
-	_cleanup_free_ char *tmp = NULL;
-	const uint8_t *p = data;
-	int fd, r = 0;
+	int r;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	while (len > 0 && r == 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno != EINTR)
-			r = -errno;
-		else if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-		}
+	if (!out) {
+		fwrite(pem, 1, len, stdout);
+		return CTL_EXIT_OK;
 	}
-	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
+	r = fileio_write_atomic(out, pem, len, 0644);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: cannot write %s: %s\n", out, strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+	fprintf(stderr, "Wrote the certificate request for CN=%s to %s; have the provider's "
+			"CA sign it, then run m2msactl pki-install --cert FILE.\n",
+		cn, out);
+	return CTL_EXIT_OK;
+}
+
+/* The TPM signing key in state_dir, created first if there is none or new_key. */
+static int signkey_get(struct tpm_ctx *tpm, const char *state_dir, bool new_key,
+		       struct tpm_signkey **ret)
+{
+	_cleanup_free_ char *pub_path = NULL;
+	int r;
+
+	if (asprintf(&pub_path, "%s/%s", state_dir, TPM_SIGNKEY_PUB_FILE) < 0)
+		return -ENOMEM;
+	if (new_key || access(pub_path, F_OK) < 0) {
+		r = tpm_signkey_create(tpm, state_dir);
+		if (r < 0) {
+			fprintf(stderr, "m2msactl pki-keygen: %s\n", tpm_last_error(tpm));
+			return r;
+		}
+		fprintf(stderr, "Created an ECDSA P-256 signing key in the TPM (%s).\n", pub_path);
+	}
+	r = tpm_signkey_load(tpm, state_dir, ret);
 	if (r < 0)
-		unlink(tmp);
+		fprintf(stderr, "m2msactl pki-keygen: %s\n", tpm_last_error(tpm));
 	return r;
 }
 
@@ -239,16 +241,16 @@ int ctl_pki_keygen(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config = AGENT_CONF_DEFAULT, *subject = NULL, *out = NULL;
-	struct agent_conf conf = { .n_methods = 0 };
+	_cleanup_(agent_conf_free) struct agent_conf conf = { .n_methods = 0 };
 	_cleanup_(node_creds_freep) struct node_creds *creds = NULL;
 	struct tpm_ctx *tpm;
 	_cleanup_(tpm_signkey_freep) struct tpm_signkey *key = NULL;
 	uint8_t der[CSR_DER_MAX], pem[2 * CSR_DER_MAX];
-	char err[512], *pub_path = NULL;
+	struct m2msa_err err = { .wire_code = 0 };
 	CertName name;
 	size_t der_sz = 0;
 	bool new_key = false;
-	int c, r, pem_len, status = CTL_EXIT_FAILURE;
+	int c, r, pem_len;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -271,117 +273,52 @@ int ctl_pki_keygen(int argc, char **argv)
 		wc_InitCert(&init);
 		name = init.subject;
 	}
-	if (subject && parse_subject(subject, &name, err, sizeof(err)) < 0) {
-		fprintf(stderr, "m2msactl pki-keygen: invalid --subject '%s': %s\n", subject, err);
+	if (subject && parse_subject(subject, &name, &err) < 0) {
+		fprintf(stderr, "m2msactl pki-keygen: invalid --subject '%s': %s\n", subject, err.msg);
 		return CTL_EXIT_USAGE;
 	}
-	r = agent_conf_load(config, &conf, err, sizeof(err));
+	r = agent_conf_load(config, &conf, &err);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl pki-keygen: %s\n", err);
+		fprintf(stderr, "m2msactl pki-keygen: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
 	/* The TPM, and the node ID for the CN: node_id, else the one recorded with Km. */
 	r = node_creds_new(&conf, &creds);
-	if (r == 0 && (subject || conf.node_id))
-		r = node_creds_open_tpm(creds, err, sizeof(err));
-	else if (r == 0)
-		r = node_creds_identity(creds, err, sizeof(err));
+	if (r < 0)
+		err_set(&err, r, "%s", strerror(-r));
+	else if (subject || conf.node_id)
+		r = node_creds_open_tpm(creds, &err);
+	else
+		r = node_creds_identity(creds, &err);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl pki-keygen: %s%s\n", r == -ENOMEM ? strerror(-r) : err,
+		fprintf(stderr, "m2msactl pki-keygen: %s%s\n", err.msg,
 			subject ? "" : " (or give --subject CN=<node ID>)");
-		goto out;
+		return CTL_EXIT_FAILURE;
 	}
 	tpm = node_creds_tpm(creds);
 	if (!subject) {
 		if (strlen(node_creds_node_id(creds)) >= CTC_NAME_SIZE) {
 			fprintf(stderr, "m2msactl pki-keygen: the node ID is too long for a CN: "
 					"give --subject CN=<node ID>\n");
-			goto out;
+			return CTL_EXIT_FAILURE;
 		}
 		snprintf(name.commonName, sizeof(name.commonName), "%s", node_creds_node_id(creds));
 	}
-	if (asprintf(&pub_path, "%s/%s", conf.state_dir, TPM_SIGNKEY_PUB_FILE) < 0)
-		goto out;
-	if (new_key || access(pub_path, F_OK) < 0) {
-		r = tpm_signkey_create(tpm, conf.state_dir);
-		if (r < 0) {
-			fprintf(stderr, "m2msactl pki-keygen: %s\n", tpm_last_error(tpm));
-			goto out;
-		}
-		fprintf(stderr, "Created an ECDSA P-256 signing key in the TPM (%s/%s).\n",
-			conf.state_dir, TPM_SIGNKEY_PUB_FILE);
-	}
-	r = tpm_signkey_load(tpm, conf.state_dir, &key);
-	if (r < 0) {
-		fprintf(stderr, "m2msactl pki-keygen: %s\n", tpm_last_error(tpm));
-		goto out;
-	}
-	r = build_csr(key, &name, der, sizeof(der), &der_sz, err, sizeof(err));
+	r = signkey_get(tpm, conf.state_dir, new_key, &key);
+	if (r < 0)
+		return CTL_EXIT_FAILURE;
+	r = build_csr(key, &name, der, sizeof(der), &der_sz, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-keygen: cannot make the request: %s\n",
-			r == -EINVAL || r == -EBADMSG ? err : tpm_last_error(tpm));
-		goto out;
+			r == -EINVAL || r == -EBADMSG ? err.msg : tpm_last_error(tpm));
+		return CTL_EXIT_FAILURE;
 	}
 	pem_len = wc_DerToPem(der, (word32)der_sz, pem, sizeof(pem), CERTREQ_TYPE);
 	if (pem_len <= 0) {
 		fprintf(stderr, "m2msactl pki-keygen: cannot PEM-encode the request\n");
-		goto out;
+		return CTL_EXIT_FAILURE;
 	}
-	if (out) {
-		r = write_file(out, pem, (size_t)pem_len, 0644);
-		if (r < 0) {
-			fprintf(stderr, "m2msactl pki-keygen: cannot write %s: %s\n", out,
-				strerror(-r));
-			goto out;
-		}
-		fprintf(stderr, "Wrote the certificate request for CN=%s to %s; have the provider's "
-				"CA sign it, then run m2msactl pki-install --cert FILE.\n",
-			name.commonName, out);
-	} else {
-		fwrite(pem, 1, (size_t)pem_len, stdout);
-	}
-	status = CTL_EXIT_OK;
-out:
-	free(pub_path);
-	tpm_signkey_free(key);
-	key = NULL;
-	node_creds_free(creds);
-	creds = NULL;
-	agent_conf_free(&conf);
-	return status;
-}
-
-static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf;
-	size_t n = 0;
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(CERT_FILE_MAX);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k = read(fd, buf + n, CERT_FILE_MAX - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			free(buf);
-			return -errno;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (n == CERT_FILE_MAX) {
-			free(buf);
-			return -EFBIG;
-		}
-	}
-	*ret = buf;
-	*ret_len = n;
-	return 0;
+	return put_request(out, pem, (size_t)pem_len, name.commonName);
 }
 
 /* 1 when the certificate in pem carries the TPM key's public key. */
@@ -421,14 +358,14 @@ int ctl_pki_install(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config = AGENT_CONF_DEFAULT, *cert = NULL, *chain = NULL;
-	struct agent_conf conf = { .n_methods = 0 };
+	_cleanup_(agent_conf_free) struct agent_conf conf = { .n_methods = 0 };
 	_cleanup_(tpm_closep) struct tpm_ctx *tpm = NULL;
 	_cleanup_(tpm_signkey_freep) struct tpm_signkey *key = NULL;
 	_cleanup_free_ uint8_t *cert_pem = NULL, *chain_pem = NULL;
 	_cleanup_free_ char *cert_path = NULL, *chain_path = NULL;
 	size_t cert_len = 0, chain_len = 0;
-	char err[512];
-	int c, r, status = CTL_EXIT_FAILURE;
+	struct m2msa_err err = { .wire_code = 0 };
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -444,63 +381,60 @@ int ctl_pki_install(int argc, char **argv)
 			cert ? "unexpected argument" : "--cert FILE is required");
 		return CTL_EXIT_USAGE;
 	}
-	r = read_file(cert, &cert_pem, &cert_len);
+	r = fileio_read_alloc(cert, CERT_FILE_MAX, &cert_pem, &cert_len);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", cert, strerror(-r));
 		return CTL_EXIT_FAILURE;
 	}
 	if (chain) {
-		r = read_file(chain, &chain_pem, &chain_len);
+		r = fileio_read_alloc(chain, CERT_FILE_MAX, &chain_pem, &chain_len);
 		if (r < 0) {
 			fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", chain,
 				strerror(-r));
 			return CTL_EXIT_FAILURE;
 		}
 	}
-	r = agent_conf_load(config, &conf, err, sizeof(err));
+	r = agent_conf_load(config, &conf, &err);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl pki-install: %s\n", err);
+		fprintf(stderr, "m2msactl pki-install: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
-	r = tpm_open(conf.tcti, &tpm, err, sizeof(err));
+	r = tpm_open(conf.tcti, &tpm, err.msg, sizeof(err.msg));
 	if (r < 0) {
-		fprintf(stderr, "m2msactl pki-install: %s\n", err);
-		goto out;
+		fprintf(stderr, "m2msactl pki-install: %s\n", err.msg);
+		return CTL_EXIT_FAILURE;
 	}
 	r = tpm_signkey_load(tpm, conf.state_dir, &key);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: %s\n", tpm_last_error(tpm));
-		goto out;
+		return CTL_EXIT_FAILURE;
 	}
 	r = cert_matches_key(cert_pem, cert_len, key);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: %s is not a PEM certificate\n", cert);
-		goto out;
+		return CTL_EXIT_FAILURE;
 	}
 	if (r == 0) {
 		fprintf(stderr,
 			"m2msactl pki-install: %s was not issued for this TPM's signing key (make a "
 			"request with m2msactl pki-keygen and have the CA sign that)\n",
 			cert);
-		goto out;
+		return CTL_EXIT_FAILURE;
 	}
 	if (asprintf(&cert_path, "%s/%s", conf.state_dir, TPM_NODE_CERT_FILE) < 0 ||
 	    asprintf(&chain_path, "%s/%s", conf.state_dir, TPM_NODE_CHAIN_FILE) < 0)
-		goto out;
-	r = write_file(cert_path, cert_pem, cert_len, 0644);
+		return CTL_EXIT_FAILURE;
+	r = fileio_write_atomic(cert_path, cert_pem, cert_len, 0644);
 	if (r == 0 && chain)
-		r = write_file(chain_path, chain_pem, chain_len, 0644);
+		r = fileio_write_atomic(chain_path, chain_pem, chain_len, 0644);
 	else if (r == 0 && unlink(chain_path) < 0 && errno != ENOENT)
 		r = -errno;
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: cannot write into %s: %s\n", conf.state_dir,
 			strerror(-r));
-		goto out;
+		return CTL_EXIT_FAILURE;
 	}
 	printf("Installed %s%s in %s.\n", TPM_NODE_CERT_FILE, chain ? " and " TPM_NODE_CHAIN_FILE : "",
 	       conf.state_dir);
-	status = CTL_EXIT_OK;
-out:
-	agent_conf_free(&conf);
-	return status;
+	return CTL_EXIT_OK;
 }

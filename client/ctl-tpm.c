@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "client/ctl.h"
+#include "common/err.h"
 #include "common/kdf.h"
 #include "common/secret.h"
 #include "tpm/keystore.h"
@@ -34,10 +35,10 @@ static bool is_space(uint8_t c)
 
 /*
  * Km from buf: 32 raw bytes, or 64 hex digits with any whitespace around or between.
- * On error a message naming the problem is in err.
+ * On error a message naming the problem (and the file, name) is in err.
  */
-static int parse_key(const uint8_t *buf, size_t len, uint8_t km[static TPM_KM_LEN], char *err,
-		     size_t err_len)
+static int parse_key(const uint8_t *buf, size_t len, uint8_t km[static TPM_KM_LEN],
+		     const char *name, struct m2msa_err *err)
 {
 	size_t digits = 0;
 	bool all_hex = true;
@@ -70,70 +71,48 @@ static int parse_key(const uint8_t *buf, size_t len, uint8_t km[static TPM_KM_LE
 		return 0;
 	}
 	if (all_hex && digits > 0)
-		snprintf(err, err_len,
-			 "wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
-			 "(64 hex digits)",
-			 digits, digits / 2);
-	else
-		snprintf(err, err_len,
-			 "wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits", len);
-	return -EINVAL;
+		return err_set(err, -EINVAL,
+			       "%s: wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
+			       "(64 hex digits)",
+			       name, digits, digits / 2);
+	return err_set(err, -EINVAL,
+		       "%s: wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits",
+		       name, len);
 }
 
-static int read_key_file(const char *path, uint8_t km[static TPM_KM_LEN], char *err,
-			 size_t err_len)
+static int read_key_file(const char *path, uint8_t km[static TPM_KM_LEN], struct m2msa_err *err)
 {
 	_cleanup_secret_ struct secret *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	bool is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "(stdin)" : path;
 	size_t len = 0;
 	int r;
 
 	r = secret_new(KEY_FILE_MAX + 1, &buf);
 	if (r < 0)
-		return r;
-	if (is_stdin) {
-		fd = dup(STDIN_FILENO);
-	} else {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot read the key file %s: %s", is_stdin ? "(stdin)" : path,
-			 strerror(errno));
-		return r;
-	}
+		return err_set(err, r, "%s", strerror(-r));
+	fd = is_stdin ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "cannot read the key file %s: %s", name, strerror(errno));
 	for (;;) {
 		ssize_t n = read(fd, buf->data + len, buf->len - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, err_len, "cannot read the key file %s: %s",
-				 is_stdin ? "(stdin)" : path, strerror(errno));
-			return r;
-		}
+		if (n < 0)
+			return err_set(err, -errno, "cannot read the key file %s: %s", name,
+				       strerror(errno));
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > KEY_FILE_MAX) {
-			snprintf(err, err_len,
-				 "%s is not a key file: more than %d bytes (Km is 32 raw bytes or 64 hex digits)",
-				 is_stdin ? "(stdin)" : path, KEY_FILE_MAX);
-			return -EINVAL;
-		}
+		if (len > KEY_FILE_MAX)
+			return err_set(err, -EINVAL,
+				       "%s is not a key file: more than %d bytes (Km is 32 raw bytes "
+				       "or 64 hex digits)",
+				       name, KEY_FILE_MAX);
 	}
-	{
-		char why[160];
-
-		r = parse_key(buf->data, len, km, why, sizeof(why));
-		if (r < 0) {
-			snprintf(err, err_len, "%s: %s", is_stdin ? "(stdin)" : path, why);
-			return r;
-		}
-	}
-	return 0;
+	return parse_key(buf->data, len, km, name, err);
 }
 
 /* "<prefix><message>" on stderr, and with -v the raw TSS2 code for a bug report. */
@@ -187,7 +166,7 @@ int ctl_provision(int argc, char **argv)
 	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
 	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
 	_cleanup_key32_ struct key32 km = { 0 };
-	char err[512];
+	struct m2msa_err err = { .wire_code = 0 };
 	bool verbose = false;
 	uint32_t mask;
 	int c, r;
@@ -232,14 +211,14 @@ int ctl_provision(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 
-	r = read_key_file(key_file, km.b, err, sizeof(err));
+	r = read_key_file(key_file, km.b, &err);
 	if (r < 0) {
-		fprintf(stderr, "m2msactl provision: %s\n", err);
+		fprintf(stderr, "m2msactl provision: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
-	r = tpm_open(tcti, &t, err, sizeof(err));
+	r = tpm_open(tcti, &t, err.msg, sizeof(err.msg));
 	if (r < 0) {
-		fprintf(stderr, "m2msactl provision: %s\n", err);
+		fprintf(stderr, "m2msactl provision: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
 	r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
@@ -275,7 +254,7 @@ int ctl_tpm_check(int argc, char **argv)
 	_cleanup_(tpm_key_freep) struct tpm_key *k = NULL;
 	_cleanup_key32_ struct key32 out = { 0 };
 	struct kdf_prf prf;
-	char err[512];
+	struct m2msa_err err = { .wire_code = 0 };
 	bool verbose = false, persistent;
 	int c, r;
 
@@ -297,9 +276,9 @@ int ctl_tpm_check(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 
-	r = tpm_open(tcti, &t, err, sizeof(err));
+	r = tpm_open(tcti, &t, err.msg, sizeof(err.msg));
 	if (r < 0) {
-		fprintf(stderr, "FAIL  TPM: %s\n", err);
+		fprintf(stderr, "FAIL  TPM: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
 	printf("ok    TPM reachable at %s\n", tcti);

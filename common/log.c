@@ -37,11 +37,6 @@ void log_set_level(enum log_level max_level)
 	log_max = max_level;
 }
 
-enum log_level log_get_level(void)
-{
-	return log_max;
-}
-
 int log_level_from_string(const char *s, enum log_level *ret)
 {
 	for (int i = 0; i < _LOG_LEVEL_MAX; i++)

@@ -27,7 +27,6 @@ enum log_target {
 
 void log_setup(const char *ident, enum log_target target, enum log_level max_level);
 void log_set_level(enum log_level max_level);
-enum log_level log_get_level(void);
 /* Parses "error", "warning", "notice", "info", "debug"; -EINVAL otherwise. */
 int log_level_from_string(const char *s, enum log_level *ret);
 

@@ -18,6 +18,8 @@
 #include "common/tls.h"
 #include "common/util.h"
 
+DEFINE_CLEANUP(struct addrinfo *, freeaddrinfo)
+
 static int tls_initialised;
 
 int tls_init(void)
@@ -77,7 +79,7 @@ static int load_ca(WOLFSSL_CTX *ctx, const char *ca_file, char *err, size_t err_
 WOLFSSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
 				const char *client_ca, char *err, size_t err_len)
 {
-	WOLFSSL_CTX *ctx;
+	_cleanup_(wolfSSL_CTX_freep) WOLFSSL_CTX *ctx = NULL;
 
 	if (tls_init() < 0) {
 		snprintf(err, err_len, "cannot initialise wolfSSL");
@@ -89,10 +91,10 @@ WOLFSSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
 		return NULL;
 	}
 	if (ctx_common(ctx, err, err_len) < 0 || load_cert_key(ctx, cert_file, key_file, err, err_len) < 0)
-		goto fail;
+		return NULL;
 	if (client_ca) {
 		if (load_ca(ctx, client_ca, err, err_len) < 0)
-			goto fail;
+			return NULL;
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 				       NULL);
 	} else {
@@ -101,16 +103,13 @@ WOLFSSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
 	/* One exchange per connection: no resumption tickets to manage. */
 	wolfSSL_CTX_NoTicketTLSv12(ctx);
 	wolfSSL_CTX_no_ticket_TLSv13(ctx);
-	return ctx;
-fail:
-	wolfSSL_CTX_free(ctx);
-	return NULL;
+	return TAKE_PTR(ctx);
 }
 
 WOLFSSL_CTX *tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
 				char *err, size_t err_len)
 {
-	WOLFSSL_CTX *ctx;
+	_cleanup_(wolfSSL_CTX_freep) WOLFSSL_CTX *ctx = NULL;
 
 	if (tls_init() < 0) {
 		snprintf(err, err_len, "cannot initialise wolfSSL");
@@ -126,39 +125,32 @@ WOLFSSL_CTX *tls_client_ctx_new(const char *ca_file, const char *cert_file, cons
 		return NULL;
 	}
 	if (ctx_common(ctx, err, err_len) < 0 || load_ca(ctx, ca_file, err, err_len) < 0)
-		goto fail;
+		return NULL;
 	if (cert_file && load_cert_key(ctx, cert_file, key_file, err, err_len) < 0)
-		goto fail;
+		return NULL;
 	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
-	return ctx;
-fail:
-	wolfSSL_CTX_free(ctx);
-	return NULL;
+	return TAKE_PTR(ctx);
 }
 
 WOLFSSL *tls_client_new(WOLFSSL_CTX *ctx, int fd, const char *server_name, char *err,
 			size_t err_len)
 {
-	WOLFSSL *ssl = wolfSSL_new(ctx);
+	_cleanup_(wolfSSL_freep) WOLFSSL *ssl = wolfSSL_new(ctx);
 
 	if (!ssl) {
 		snprintf(err, err_len, "cannot create TLS session: out of memory");
 		return NULL;
 	}
-	if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS)
-		goto fail;
-	if (server_name) {
-		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, server_name,
-				   (unsigned short)strlen(server_name)) != WOLFSSL_SUCCESS)
-			goto fail;
-		if (wolfSSL_check_domain_name(ssl, server_name) != WOLFSSL_SUCCESS)
-			goto fail;
+	if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
+	    (server_name &&
+	     (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, server_name,
+			     (unsigned short)strlen(server_name)) != WOLFSSL_SUCCESS ||
+	      wolfSSL_check_domain_name(ssl, server_name) != WOLFSSL_SUCCESS))) {
+		snprintf(err, err_len, "cannot set up TLS session for %s",
+			 server_name ? server_name : "?");
+		return NULL;
 	}
-	return ssl;
-fail:
-	snprintf(err, err_len, "cannot set up TLS session for %s", server_name ? server_name : "?");
-	wolfSSL_free(ssl);
-	return NULL;
+	return TAKE_PTR(ssl);
 }
 
 int tls_exporter(WOLFSSL *ssl, const char *label, uint8_t *out, size_t out_len)
@@ -290,14 +282,14 @@ static int wait_connected(int fd, int timeout_ms)
 int tcp_connect(const char *host, uint16_t port, int timeout_ms)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
-	struct addrinfo *res = NULL;
+	_cleanup_(freeaddrinfop) struct addrinfo *res = NULL;
 	char service[8];
 	int r = -EHOSTUNREACH;
 
 	snprintf(service, sizeof(service), "%u", port);
 	if (getaddrinfo(host, service, &hints, &res) != 0)
 		return -EHOSTUNREACH;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 				ai->ai_protocol);
 		int flags;
@@ -318,41 +310,31 @@ int tcp_connect(const char *host, uint16_t port, int timeout_ms)
 				close(fd);
 				continue;
 			}
-			freeaddrinfo(res);
 			return fd;
 		}
 		close(fd);
 	}
-	freeaddrinfo(res);
 	return r;
 }
 
 int tcp_connect_start(const char *host, uint16_t port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
-	struct addrinfo *res = NULL;
+	_cleanup_(freeaddrinfop) struct addrinfo *res = NULL;
+	_cleanup_close_ int fd = -1;
 	char service[8];
-	int fd, r;
 
 	snprintf(service, sizeof(service), "%u", port);
 	if (getaddrinfo(host, service, &hints, &res) != 0)
 		return -EHOSTUNREACH;
 	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		    res->ai_protocol);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	(void)tcp_set_nodelay(fd);
-	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
-		r = -errno;
-		close(fd);
-		goto out;
-	}
-	r = fd;
-out:
-	freeaddrinfo(res);
-	return r;
+	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS)
+		return -errno;
+	return TAKE_FD(fd);
 }
 
 int tcp_connect_result(int fd)
@@ -368,43 +350,32 @@ int tcp_connect_result(int fd)
 int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-	struct addrinfo *res = NULL;
+	_cleanup_(freeaddrinfop) struct addrinfo *res = NULL;
+	_cleanup_close_ int fd = -1;
 	char service[8];
-	int fd = -1, r, one = 1;
+	int one = 1;
 
 	snprintf(service, sizeof(service), "%u", port);
 	if (getaddrinfo(host, service, &hints, &res) != 0)
 		return -EADDRNOTAVAIL;
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	(void)tcp_set_nodelay(fd);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 512) < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 512) < 0)
+		return -errno;
 	if (ret_port) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-			r = -errno;
-			goto out;
-		}
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+			return -errno;
 		*ret_port = ntohs(ss.ss_family == AF_INET6
 					  ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					  : ((struct sockaddr_in *)&ss)->sin_port);
 	}
-	r = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(res);
-	return r;
+	return TAKE_FD(fd);
 }
 
 int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret_port)
@@ -495,8 +466,8 @@ WOLFSSL_CTX *tls_client_ctx_new_signer(const char *ca_file, const char *cert_fil
 				       const char *chain_file, const struct tls_signer *signer,
 				       char *err, size_t err_len)
 {
-	WOLFSSL_CTX *ctx;
-	char *pem = NULL, *chain = NULL;
+	_cleanup_(wolfSSL_CTX_freep) WOLFSSL_CTX *ctx = NULL;
+	_cleanup_free_ char *pem = NULL, *chain = NULL;
 	size_t pem_len = 0, chain_len = 0;
 	int r;
 
@@ -516,41 +487,32 @@ WOLFSSL_CTX *tls_client_ctx_new_signer(const char *ca_file, const char *cert_fil
 		if (r < 0) {
 			snprintf(err, err_len, "cannot read certificate chain %s: %s", chain_file,
 				 strerror(-r));
-			free(pem);
 			return NULL;
 		}
 		both = realloc(pem, pem_len + chain_len + 1);
 		if (!both) {
 			snprintf(err, err_len, "out of memory");
-			free(pem);
-			free(chain);
 			return NULL;
 		}
 		pem = both;
 		pem[pem_len++] = '\n';
 		memcpy(pem + pem_len, chain, chain_len);
 		pem_len += chain_len;
-		free(chain);
 	}
 	ctx = tls_client_ctx_new(ca_file, NULL, NULL, err, err_len);
-	if (!ctx) {
-		free(pem);
+	if (!ctx)
 		return NULL;
-	}
 	if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx, (const unsigned char *)pem,
 							     (long)pem_len, WOLFSSL_FILETYPE_PEM) !=
 	    WOLFSSL_SUCCESS) {
 		snprintf(err, err_len, "cannot load certificate %s%s%s (is it PEM?)", cert_file,
 			 chain_file ? " with chain " : "", chain_file ? chain_file : "");
-		free(pem);
-		wolfSSL_CTX_free(ctx);
 		return NULL;
 	}
-	free(pem);
 	/* No private key: wolfSSL signs the CertificateVerify through the callback. */
 	wolfSSL_CTX_SetEccSignCb(ctx, ecc_sign_cb);
 	wolfSSL_CTX_SetEccSignCtx(ctx, (void *)(uintptr_t)signer);
-	return ctx;
+	return TAKE_PTR(ctx);
 }
 
 int tls_server_ctx_request_client_cert(WOLFSSL_CTX *ctx, const char *ca_file, char *err,

@@ -14,7 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/util.h"
+
 #define TLS_ERR_MAX 256
+
+/* _cleanup_(wolfSSL_CTX_freep) WOLFSSL_CTX *ctx, _cleanup_(wolfSSL_freep) WOLFSSL *ssl. */
+DEFINE_CLEANUP(WOLFSSL_CTX *, wolfSSL_CTX_free)
+DEFINE_CLEANUP(WOLFSSL *, wolfSSL_free)
 
 /* Call once per process before any other tls_ function (idempotent). */
 int tls_init(void);

@@ -32,5 +32,9 @@ static inline void closep(int *fd)
 			fn(*p);               \
 	}
 
+/* Hand a cleanup-owned pointer or fd over (to a ret_ parameter or return value). */
+#define TAKE_PTR(p) __extension__({ __typeof__(p) _taken_ = (p); (p) = NULL; _taken_; })
+#define TAKE_FD(fd) __extension__({ int _taken_ = (fd); (fd) = -1; _taken_; })
+
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)

@@ -57,4 +57,5 @@ int mas_conf_load(const char *path, struct mas_conf *ret, char *err, size_t err_
  * only the daemon needs (fqdn, cert, key, target_ca) may be missing.
  */
 int mas_conf_load_store(const char *path, struct mas_conf *ret, char *err, size_t err_len);
+/* Free c's strings (c itself is the caller's: _cleanup_(mas_conf_free) on the stack works). */
 void mas_conf_free(struct mas_conf *c);

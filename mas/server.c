@@ -674,11 +674,6 @@ void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdat
 	s->reload_userdata = userdata;
 }
 
-size_t mas_server_n_conns(const struct mas_server *s)
-{
-	return s->n_conns;
-}
-
 int mas_server_run(struct mas_server *s)
 {
 	purge(s);

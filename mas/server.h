@@ -50,7 +50,6 @@ void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *r
 void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
 			     uint64_t idle_timeout_ms);
 void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata);
-size_t mas_server_n_conns(const struct mas_server *s);
 
 /* Purge expired associations now, then run until SIGTERM/SIGINT. Returns 0 or -errno. */
 int mas_server_run(struct mas_server *s);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/secret.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 #define STORE_MASTER_KEY_LEN 32
@@ -62,6 +63,7 @@ struct store_assoc {
 int store_open(const char *location, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
 	       struct store **ret);
 void store_close(struct store *s);
+DEFINE_CLEANUP(struct store *, store_close)
 /* Where the store is (for SQLite the absolute file name), for messages. */
 const char *store_location(const struct store *s);
 

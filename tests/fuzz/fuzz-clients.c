@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	static const char *const ae_ids[] = { NULL, "", "Cae1", "C-ae2", "Cae1,Cae2", "S" };
 	struct clients *c = NULL;
-	char err[512];
+	struct m2msa_err err;
 	FILE *f;
 
 	if (!dir[0]) {
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size && fwrite(data, 1, size, f) != size)
 		abort();
 	fclose(f);
-	if (clients_load(dir, &c, err, sizeof(err)) == 0) {
+	if (clients_load(dir, &c, &err) == 0) {
 		for (size_t p = 0; p < sizeof(peers) / sizeof(peers[0]); p++) {
 			(void)clients_is_admin(c, &peers[p]);
 			for (size_t a = 0; a < sizeof(ae_ids) / sizeof(ae_ids[0]); a++)

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct agent_conf a;
 
-		if (agent_conf_load(path, &a, err, sizeof(err)) == 0)
+		if (agent_conf_load(path, &a, &(struct m2msa_err){ .wire_code = 0 }) == 0)
 			agent_conf_free(&a);
 	}
 	{

@@ -102,7 +102,7 @@ static WOLFSSL_CTX *node_ctx(const char *ca)
 
 /* Establish as NODE with the Km provisioned in the TPM. */
 static int run_node(const char *ca, const char *server_name, uint16_t port,
-		    struct establish_result *res, struct establish_error *eerr)
+		    struct establish_result *res, struct m2msa_err *eerr)
 {
 	static const uint8_t methods[] = { WIRE_METHOD_PSK };
 	struct tpm_ctx *t = NULL;
@@ -145,7 +145,7 @@ static int retrieve(const char *cert, const char *key_id, struct wire_msg *ret)
 Test(establish, success_node_kc_equals_target_retrieval)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	struct wire_msg m;
 	regex_t re;
 	int r;
@@ -183,7 +183,7 @@ Test(establish, success_node_kc_equals_target_retrieval)
 Test(establish, two_establishments_give_different_keys)
 {
 	struct establish_result a = { .kc = NULL }, b = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
@@ -199,7 +199,7 @@ Test(establish, two_establishments_give_different_keys)
 Test(establish, wrong_km_refused_nothing_stored)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	uint8_t other[32];
 
 	add_node(NODE, fx.km, 0);
@@ -216,7 +216,7 @@ Test(establish, wrong_km_refused_nothing_stored)
 Test(establish, unknown_node_refused)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	provision("/mn-cse-unknown", fx.km);
 	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -ENOENT);
@@ -227,7 +227,7 @@ Test(establish, unknown_node_refused)
 Test(establish, revoked_node_refused)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	struct store *s;
 
 	add_node(NODE, fx.km, 0);
@@ -243,7 +243,7 @@ Test(establish, revoked_node_refused)
 Test(establish, wrong_ca_refuses_mas)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
@@ -255,7 +255,7 @@ Test(establish, wrong_ca_refuses_mas)
 Test(establish, wrong_server_name_refuses_mas)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, fx.km, 0);
 	provision(NODE, fx.km);
@@ -266,7 +266,7 @@ Test(establish, wrong_server_name_refuses_mas)
 Test(establish, mas_unreachable_is_clear)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	uint16_t port;
 
 	add_node(NODE, fx.km, 0);
@@ -279,7 +279,7 @@ Test(establish, mas_unreachable_is_clear)
 Test(establish, expired_association_refused_to_target)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	struct wire_msg m;
 
 	add_node(NODE, fx.km, 1);
@@ -357,7 +357,7 @@ out:
 Test(establish, impostor_mas_proof_refused)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	struct impostor imp;
 	pthread_t th;
 

@@ -185,7 +185,7 @@ static WOLFSSL_CTX *client_ctx(void)
 }
 
 /* One establishment of NODE with Km in software (the real protocol and TLS). */
-static int node_establish(struct establish_result *ret, struct establish_error *err)
+static int node_establish(struct establish_result *ret, struct m2msa_err *err)
 {
 	static const uint8_t methods[] = { WIRE_METHOD_PSK };
 	struct kdf_sw_key key = { fx.km, sizeof(fx.km) };
@@ -253,7 +253,7 @@ static void *hammer(void *arg)
 	(void)arg;
 	while (!atomic_load(&stop_workers)) {
 		struct establish_result res = { .kc = NULL };
-		struct establish_error err;
+		struct m2msa_err err;
 
 		if (node_establish(&res, &err) == 0) {
 			int i = atomic_fetch_add(&n_done, 1);
@@ -275,7 +275,7 @@ Test(faults, mas_sigkill_mid_handshake_loses_nothing_store_consistent)
 {
 	pthread_t th[8];
 	struct establish_result res = { .kc = NULL };
-	struct establish_error err;
+	struct m2msa_err err;
 	uint16_t est, ret;
 	int fd, before, total;
 
@@ -344,7 +344,7 @@ static size_t fill(const char *filler)
 Test(faults, store_on_full_filesystem_clear_error_no_corruption_recovers)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error err;
+	struct m2msa_err err;
 	char *filler, *log = NULL;
 	size_t len;
 	int r = 0, failed_at = -1;

@@ -151,7 +151,7 @@ static void enrol(const char *cn, const char *ca, bool expired)
  * key (else a context without a client certificate). with_km: Km is loaded.
  */
 static int run_node(const uint8_t *methods, size_t n, bool with_cert, bool with_km,
-		    struct establish_result *res, struct establish_error *eerr)
+		    struct establish_result *res, struct m2msa_err *eerr)
 {
 	struct tpm_ctx *t = NULL;
 	struct tpm_key *k = NULL;
@@ -264,7 +264,7 @@ Test(pki, csr_verifies_with_openssl_and_carries_the_tpm_key)
 Test(pki, pki_establishment_kc_equals_target_retrieval)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	uint8_t ae_key[32];
 	char ae_id[WIRE_KEY_ID_MAX + 1];
 	uint8_t kcid[SA_KCID_LEN];
@@ -300,7 +300,7 @@ Test(pki, pki_establishment_kc_equals_target_retrieval)
 Test(pki, psk_still_works_with_and_without_a_node_certificate)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, only_psk, 1);
 	provision_km();
@@ -319,7 +319,7 @@ Test(pki, psk_still_works_with_and_without_a_node_certificate)
 Test(pki, both_offered_the_node_preference_wins)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, psk_pki, 2);
 	provision_km();
@@ -337,7 +337,7 @@ Test(pki, both_offered_the_node_preference_wins)
 Test(pki, subscription_decides_between_offered_methods)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	struct store *s;
 
 	add_node(NODE, only_psk, 1);
@@ -359,7 +359,7 @@ Test(pki, subscription_decides_between_offered_methods)
 Test(pki, no_common_method_names_both_lists)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, only_psk, 1);
 	enrol(NODE, "node-ca", false);
@@ -375,7 +375,7 @@ Test(pki, no_common_method_names_both_lists)
 static void assert_cert_refused(const char *alert, const char *why_in_log)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 	char *log;
 
 	cr_assert_eq(run_node(only_pki, 1, true, false, &res, &eerr), -EKEYREJECTED, "%s",
@@ -414,7 +414,7 @@ Test(pki, expired_certificate_refused)
 Test(pki, certificate_for_another_node_refused)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, only_pki, 1);
 	add_node("/mn-cse-2", only_pki, 1);
@@ -430,7 +430,7 @@ Test(pki, certificate_for_another_node_refused)
 Test(pki, pki_without_a_certificate_refused)
 {
 	struct establish_result res = { .kc = NULL };
-	struct establish_error eerr;
+	struct m2msa_err eerr;
 
 	add_node(NODE, only_pki, 1);
 	cr_assert_eq(run_node(only_pki, 1, false, false, &res, &eerr), -EKEYREJECTED, "%s",

@@ -41,10 +41,10 @@ static const char minimal[] = "[mas]\naddress = mas.example.net:5683\nca = /etc/
 Test(agent_conf, minimal_file_gets_defaults)
 {
 	struct agent_conf c;
-	char err[512] = "";
+	struct m2msa_err err = { .wire_code = 0 };
 
 	write_text(path, minimal);
-	cr_assert_eq(agent_conf_load(path, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(agent_conf_load(path, &c, &err), 0, "%s", err.msg);
 	cr_expect_null(c.node_id);
 	cr_expect_str_eq(c.state_dir, "/var/lib/m2msa");
 	cr_expect_str_eq(c.tcti, "device:/dev/tpmrm0");
@@ -58,14 +58,15 @@ Test(agent_conf, minimal_file_gets_defaults)
 Test(agent_conf, methods_and_dropin)
 {
 	struct agent_conf c;
-	char err[512] = "", d[160], p[200];
+	struct m2msa_err err = { .wire_code = 0 };
+	char d[160], p[200];
 
 	write_text(path, minimal);
 	snprintf(d, sizeof(d), "%s.d", path);
 	cr_assert_eq(mkdir(d, 0755), 0);
 	snprintf(p, sizeof(p), "%s/50-node.conf", d);
 	write_text(p, "[node]\nnode_id = /mn-cse-7\nmethods = pki, psk\n[mas]\ntimeout = 3s\n");
-	cr_assert_eq(agent_conf_load(path, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(agent_conf_load(path, &c, &err), 0, "%s", err.msg);
 	cr_expect_str_eq(c.node_id, "/mn-cse-7");
 	cr_expect_eq(c.n_methods, 2);
 	cr_expect_eq(c.methods[0], WIRE_METHOD_PKI);
@@ -77,12 +78,13 @@ Test(agent_conf, methods_and_dropin)
 static void expect_error(const char *text, const char *want_suffix)
 {
 	struct agent_conf c;
-	char err[512] = "", want[512];
+	struct m2msa_err err = { .wire_code = 0 };
+	char want[512];
 
 	write_text(path, text);
 	snprintf(want, sizeof(want), "%s%s", path, want_suffix);
-	cr_expect_eq(agent_conf_load(path, &c, err, sizeof(err)), -EINVAL);
-	cr_expect_str_eq(err, want);
+	cr_expect_eq(agent_conf_load(path, &c, &err), -EINVAL);
+	cr_expect_str_eq(err.msg, want);
 }
 
 Test(agent_conf, missing_mas_address)

@@ -48,12 +48,12 @@ static struct clients_peer peer(uid_t uid, gid_t gid)
 Test(clients, uid_and_group_rules)
 {
 	struct clients *c = NULL;
-	char err[512] = "";
+	struct m2msa_err err = { .wire_code = 0 };
 	struct clients_peer app = peer(1001, 1001), other = peer(1002, 1002), grp = peer(1003, 1003);
 
 	put("app.conf", "[client]\nuid = 1001\nae = Cae1, Cae2\n");
 	put("cse.conf", "[client]\ngroup = root\ncse = yes\n"); /* gid 0 */
-	cr_assert_eq(clients_load(dir, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(clients_load(dir, &c, &err), 0, "%s", err.msg);
 	cr_expect_eq(clients_count(c), 2);
 	cr_expect(clients_may_act_as(c, &app, "Cae1"));
 	cr_expect(clients_may_act_as(c, &app, "Cae2"));
@@ -77,16 +77,17 @@ Test(clients, uid_and_group_rules)
 Test(clients, admin_flag_and_missing_dir)
 {
 	struct clients *c = NULL;
-	char err[512] = "", missing[300];
+	struct m2msa_err err = { .wire_code = 0 };
+	char missing[300];
 	struct clients_peer op = peer(1005, 1005);
 
 	put("ops.conf", "[client]\nuid = 1005\nadmin = yes\n");
-	cr_assert_eq(clients_load(dir, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(clients_load(dir, &c, &err), 0, "%s", err.msg);
 	cr_expect(clients_is_admin(c, &op));
 	cr_expect_not(clients_may_act_as(c, &op, "Cae1"), "admin does not mean any AE");
 	clients_free(c);
 	snprintf(missing, sizeof(missing), "%s/nope", dir);
-	cr_assert_eq(clients_load(missing, &c, err, sizeof(err)), 0, "a missing dir is no policy");
+	cr_assert_eq(clients_load(missing, &c, &err), 0, "a missing dir is no policy");
 	cr_expect_eq(clients_count(c), 0);
 	cr_expect_not(clients_may_act_as(c, &op, "Cae1"));
 	clients_free(c);
@@ -109,11 +110,11 @@ Test(clients, errors_name_file_line_and_key)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct clients *c = NULL;
-		char err[512] = "";
+		struct m2msa_err err = { .wire_code = 0 };
 
 		put("bad.conf", bad[i].text);
-		cr_expect_eq(clients_load(dir, &c, err, sizeof(err)), -EINVAL, "case %zu", i);
-		cr_expect_not_null(strstr(err, bad[i].want), "case %zu: '%s' lacks '%s'", i, err,
+		cr_expect_eq(clients_load(dir, &c, &err), -EINVAL, "case %zu", i);
+		cr_expect_not_null(strstr(err.msg, bad[i].want), "case %zu: '%s' lacks '%s'", i, err.msg,
 				   bad[i].want);
 		cr_expect_null(c);
 	}
