@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/secret.h"
+#include "tpm/dup.h"
+#include "tpm/policy.h"
 #include "tpm/tpm-internal.h"
 
 static const TPMT_SYM_DEF sym_null = { .algorithm = TPM2_ALG_NULL };
@@ -46,8 +48,9 @@ out:
 	return r;
 }
 
-int tpm_provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
-		  const char *km_id, const uint8_t *km, size_t km_len, const char *pcrs)
+static int provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
+		     const char *km_id, const uint8_t *km, size_t km_len, const char *pcrs,
+		     const TPM2B_PUBLIC *signer)
 {
 	TPM2B_PUBLIC in_pub = {
 		.publicArea = {
@@ -100,6 +103,17 @@ int tpm_provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
 			return r;
 		/* Only the policy authorises use; no empty-password use. */
 		in_pub.publicArea.objectAttributes &= ~TPMA_OBJECT_USERWITHAUTH;
+	} else if (signer) {
+		TPM2B_PUBLIC tmpl;
+		TPM2B_NAME name;
+
+		tpm_policy_signer_public(signer->publicArea.unique.ecc.x.buffer,
+					 signer->publicArea.unique.ecc.y.buffer, &tmpl);
+		if (tpm_public_name(&tmpl, &name) < 0 ||
+		    tpm_policy_authorize_digest(&name, in_pub.publicArea.authPolicy.buffer) < 0)
+			return tpm_fail(t, -EINVAL, 0, "the policy signer is not a P-256 key");
+		in_pub.publicArea.authPolicy.size = 32;
+		in_pub.publicArea.objectAttributes &= ~TPMA_OBJECT_USERWITHAUTH;
 	}
 
 	/* inSensitive is the first command parameter: DECRYPT encrypts it on the wire. */
@@ -121,11 +135,31 @@ int tpm_provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
 			     tpm_rc_text(rc));
 		goto out;
 	}
-	r = tpm_state_write(t, state_dir, pub, priv, node_id, km_id, mask);
+	r = signer ? tpm_signer_write(t, state_dir, signer) : 0;
+	if (r == 0)
+		r = tpm_state_write(t, state_dir, pub, priv, node_id, km_id, mask, signer != NULL);
+	if (r == 0 && !signer)
+		tpm_signer_remove(state_dir);
 out:
 	Esys_Free(priv);
 	Esys_Free(pub);
 	return r;
+}
+
+int tpm_provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
+		  const char *km_id, const uint8_t *km, size_t km_len, const char *pcrs)
+{
+	return provision(t, state_dir, node_id, km_id, km, km_len, pcrs, NULL);
+}
+
+int tpm_provision_signed(struct tpm_ctx *t, const char *state_dir, const char *node_id,
+			 const char *km_id, const uint8_t *km, size_t km_len,
+			 const TPM2B_PUBLIC *signer)
+{
+	if (!signer || signer->publicArea.type != TPM2_ALG_ECC ||
+	    signer->publicArea.unique.ecc.x.size != 32 || signer->publicArea.unique.ecc.y.size != 32)
+		return tpm_fail(t, -EINVAL, 0, "the policy signer is not a P-256 key");
+	return provision(t, state_dir, node_id, km_id, km, km_len, NULL, signer);
 }
 
 static void key_drop_sessions(struct tpm_key *k)
@@ -139,7 +173,9 @@ void tpm_key_free(struct tpm_key *k)
 	if (!k)
 		return;
 	key_drop_sessions(k);
+	tpm_key_signed_policy_free(k);
 	tpm_flush(k->t, &k->handle);
+	free(k->state_dir);
 	free(k->node_id);
 	free(k->km_id);
 	free(k->pcrs);
@@ -161,11 +197,19 @@ int tpm_key_load(struct tpm_ctx *t, const char *state_dir, struct tpm_key **ret)
 	if (!k)
 		return -ENOMEM;
 	k->t = t;
-	k->handle = k->enc_session = k->policy_session = ESYS_TR_NONE;
+	k->handle = k->enc_session = k->policy_session = k->signer = ESYS_TR_NONE;
 
-	r = tpm_state_read(t, state_dir, &pub, &priv, &k->node_id, &k->km_id, &k->pcr_mask);
+	r = tpm_state_read(t, state_dir, &pub, &priv, &k->node_id, &k->km_id, &k->pcr_mask,
+			   &k->signed_policy);
 	if (r < 0)
 		goto fail;
+	if (k->signed_policy) {
+		k->state_dir = strdup(state_dir);
+		if (!k->state_dir) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
 	if (k->pcr_mask) {
 		tpm_pcrs_format(k->pcr_mask, pcrs, sizeof(pcrs));
 		k->pcrs = strdup(pcrs);
@@ -217,6 +261,11 @@ const char *tpm_key_pcrs(const struct tpm_key *k)
 	return k ? k->pcrs : NULL;
 }
 
+bool tpm_key_has_signed_policy(const struct tpm_key *k)
+{
+	return k && k->signed_policy;
+}
+
 /* Sessions are kept for the key's life (continueSession) and recreated after a failure. */
 static int key_sessions(struct tpm_key *k, ESYS_TR *ret_auth)
 {
@@ -233,8 +282,15 @@ static int key_sessions(struct tpm_key *k, ESYS_TR *ret_auth)
 		if (r < 0)
 			return r;
 	}
-	if (!k->pcr_mask) {
+	if (!k->pcr_mask && !k->signed_policy) {
 		*ret_auth = ESYS_TR_PASSWORD;
+		return 0;
+	}
+	if (k->signed_policy) {
+		r = tpm_key_signed_policy(k);
+		if (r < 0)
+			return r;
+		*ret_auth = k->policy_session;
 		return 0;
 	}
 	if (k->policy_session == ESYS_TR_NONE) {
@@ -267,6 +323,12 @@ static int hmac_fail(struct tpm_key *k, TSS2_RC rc)
 	int r = tpm_rc_to_errno(rc);
 
 	key_drop_sessions(k);
+	if (r == -EPERM && k->signed_policy) {
+		k->have_approved = false;
+		return tpm_fail(k->t, -EPERM, rc,
+				"a PCR changed while Km was in use under its signed policy (try again; "
+				"m2msactl tpm-check names the PCRs if it persists)");
+	}
 	if (r == -EPERM)
 		return tpm_fail(k->t, -EPERM, rc,
 				"the PCR values (%s) changed since the key was provisioned: restore "

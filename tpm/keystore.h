@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "common/kdf.h"
 #include "tpm/tpm-ctx.h"
@@ -60,6 +61,15 @@ int tpm_provision(struct tpm_ctx *t, const char *state_dir, const char *node_id,
 		  const char *km_id, const uint8_t *km, size_t km_len, const char *pcrs);
 
 /*
+ * As tpm_provision(), but Km's authPolicy is TPM2_PolicyAuthorize(signer) (a P-256
+ * public area, see tpm/policy.h): Km is usable under the PCR policies the signer
+ * signs (installed in state_dir/policies/), which survive firmware updates.
+ */
+int tpm_provision_signed(struct tpm_ctx *t, const char *state_dir, const char *node_id,
+			 const char *km_id, const uint8_t *km, size_t km_len,
+			 const TPM2B_PUBLIC *signer);
+
+/*
  * Load the provisioned Km from state_dir and keep it loaded until
  * tpm_key_free(). Errors: -ENOENT blobs or node.conf missing, -EBADMSG blobs
  * corrupt or not made under this TPM's storage key, TPM errors as tpm_open.
@@ -77,6 +87,8 @@ const char *tpm_key_node_id(const struct tpm_key *k);
 const char *tpm_key_km_id(const struct tpm_key *k);
 /* The PCR selection the key is bound to ("sha256:0,7"), or NULL without a policy. */
 const char *tpm_key_pcrs(const struct tpm_key *k);
+/* True when the key is used under signed PCR policies (state_dir/policies/, tpm/policy.h). */
+bool tpm_key_has_signed_policy(const struct tpm_key *k);
 
 /*
  * out = HMAC-SHA256(Km, msg), computed by the TPM (TPM2_HMAC, or an HMAC

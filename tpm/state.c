@@ -61,7 +61,7 @@ int tpm_file_write_atomic(struct tpm_ctx *t, const char *dir, const char *name, 
 
 int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC *pub,
 		    const TPM2B_PRIVATE *priv, const char *node_id, const char *km_id,
-		    uint32_t pcr_mask)
+		    uint32_t pcr_mask, bool signed_policy)
 {
 	uint8_t buf[sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE)];
 	_cleanup_free_ char *conf = NULL;
@@ -78,8 +78,10 @@ int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC
 		tpm_pcrs_format(pcr_mask, pcrs, sizeof(pcrs));
 	if (asprintf(&conf,
 		     "# Written by m2msactl provision; the key itself is in km.pub/km.priv.\n"
-		     "[node]\nnode_id = %s\nkm_id = %s\n%s%s%s",
-		     node_id, km_id, pcr_mask ? "pcrs = " : "", pcrs, pcr_mask ? "\n" : "") < 0)
+		     "[node]\nnode_id = %s\nkm_id = %s\n%s%s%s%s",
+		     node_id, km_id, pcr_mask ? "pcrs = " : "", pcrs, pcr_mask ? "\n" : "",
+		     signed_policy ? "# Km is usable under a signed PCR policy in policies/\n"
+				     "policy = signed\n" : "") < 0)
 		return -ENOMEM;
 
 	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
@@ -134,18 +136,21 @@ struct node_conf {
 	char *node_id;
 	char *km_id;
 	char *pcrs;
+	char *policy;
 };
 
 static const struct conf_item node_conf_table[] = {
 	{ "node", "node_id", conf_parse_string, offsetof(struct node_conf, node_id) },
 	{ "node", "km_id", conf_parse_string, offsetof(struct node_conf, km_id) },
 	{ "node", "pcrs", conf_parse_string, offsetof(struct node_conf, pcrs) },
+	{ "node", "policy", conf_parse_string, offsetof(struct node_conf, policy) },
 };
 
 int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_pub,
 		   TPM2B_PRIVATE *ret_priv, char **ret_node_id, char **ret_km_id,
-		   uint32_t *ret_pcr_mask)
+		   uint32_t *ret_pcr_mask, bool *ret_signed_policy)
 {
+	bool signed_policy = false;
 	uint8_t buf[STATE_FILE_MAX];
 	TPM2B_PUBLIC pub = { 0 };
 	TPM2B_PRIVATE priv = { 0 };
@@ -214,7 +219,26 @@ int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_p
 			     nc.pcrs);
 		goto out;
 	}
-	if (!!mask != !!pub.publicArea.authPolicy.size) {
+	if (nc.policy && strcmp(nc.policy, "signed") != 0) {
+		r = tpm_fail(t, -EBADMSG, 0, "%s is corrupt: policy must be 'signed' (re-provision "
+					     "the key)", conf_path);
+		goto out;
+	}
+	signed_policy = nc.policy != NULL;
+	if (signed_policy && (mask || !pub.publicArea.authPolicy.size ||
+			      (pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH))) {
+		r = tpm_fail(t, -EBADMSG, 0,
+			     "%s does not match %s/%s: the key has no signed-policy authPolicy "
+			     "(re-provision the key)", conf_path, state_dir, TPM_KM_PUB_FILE);
+		goto out;
+	}
+	/* A key without PCRs may carry a policy it does not need (USERWITHAUTH set, e.g.
+	 * the PolicyCommandCode(Duplicate) of a key tpm2_duplicate moved here). */
+	if (signed_policy) {
+		/* checked above */
+	} else if ((mask && !pub.publicArea.authPolicy.size) ||
+	    (!mask && pub.publicArea.authPolicy.size &&
+	     !(pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH))) {
 		r = tpm_fail(t, -EBADMSG, 0,
 			     "%s does not match %s/%s: the PCR policy differs (re-provision the key)",
 			     conf_path, state_dir, TPM_KM_PUB_FILE);
@@ -225,12 +249,14 @@ int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_p
 	*ret_node_id = nc.node_id;
 	*ret_km_id = nc.km_id;
 	*ret_pcr_mask = mask;
+	*ret_signed_policy = signed_policy;
 	nc.node_id = nc.km_id = NULL;
 	r = 0;
 out:
 	free(nc.node_id);
 	free(nc.km_id);
 	free(nc.pcrs);
+	free(nc.policy);
 	secret_wipe(&priv, sizeof(priv));
 	return r;
 }

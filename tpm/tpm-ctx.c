@@ -7,7 +7,9 @@
 #include <string.h>
 #include <tss2/tss2_rc.h>
 
+#include "common/secret.h"
 #include "tpm/tpm-ctx.h"
+#include "tpm/owner-auth.h"
 #include "tpm/tpm-internal.h"
 
 int tpm_fail(struct tpm_ctx *t, int err, TSS2_RC rc, const char *fmt, ...)
@@ -151,6 +153,7 @@ static void ctx_free(struct tpm_ctx *t)
 	}
 	if (t->tcti)
 		Tss2_TctiLdr_Finalize(&t->tcti);
+	secret_wipe(&t->owner_auth, sizeof(t->owner_auth));
 	free(t->tcti_conf);
 	free(t);
 }
@@ -231,6 +234,10 @@ int tpm_open(const char *tcti, struct tpm_ctx **ret, char *err_buf, size_t err_l
 				     tpm_rc_text(rc));
 		goto fail;
 	}
+	/* A systemd credential with the owner hierarchy password (owner-auth.c). */
+	r = tpm_owner_auth_from_credentials(t);
+	if (r < 0)
+		goto fail;
 	*ret = t;
 	return 0;
 
@@ -290,6 +297,16 @@ int tpm_primary(struct tpm_ctx *t, bool *ret_persistent)
 	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 				ESYS_TR_NONE, &sens, &primary_template, &outside, &creation_pcr, &h,
 				NULL, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS && (tpm_rc_is(rc, TPM2_RC_BAD_AUTH) || tpm_rc_is(rc, TPM2_RC_AUTH_FAIL)))
+		return tpm_fail(t, -EACCES, rc,
+				t->owner_auth_src[0] ?
+					"the owner hierarchy refused the password from %s: it is wrong "
+					"(fix the file; repeated failures lock the TPM out)" :
+					"the owner hierarchy refused an empty password: it has one%s; give "
+					"it in a file (--owner-auth-file FILE) or as the systemd credential "
+					TPM_OWNER_AUTH_CREDENTIAL " (LoadCredential=), never on the command "
+					"line",
+				t->owner_auth_src);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(t, tpm_rc_to_errno(rc), rc,
 				"cannot create the storage primary key in the owner hierarchy: %s",

@@ -19,6 +19,8 @@ struct tpm_ctx {
 	ESYS_CONTEXT *esys;
 	ESYS_TR primary;
 	bool primary_persistent;
+	TPM2B_AUTH owner_auth;     /* owner hierarchy password (owner-auth.c), wiped on close */
+	char owner_auth_src[256];  /* where it came from, for messages; "" = none given */
 	char err[TPM_ERR_MAX];
 	char detail[TPM_DETAIL_MAX];
 };
@@ -29,6 +31,15 @@ struct tpm_key {
 	ESYS_TR enc_session;    /* salted HMAC session, ENCRYPT: the output comes back encrypted */
 	ESYS_TR policy_session; /* PolicyPCR session, when the key has a policy */
 	uint32_t pcr_mask;
+	/* Signed PCR policy (PolicyAuthorize; tpm/policy-session.c): */
+	bool signed_policy;
+	char *state_dir;
+	ESYS_TR signer;              /* the policy signer's public key, loaded on first use */
+	TPM2B_PUBLIC signer_pub;
+	bool have_approved;          /* the policy that worked last, with its ticket */
+	TPM2B_DIGEST approved;
+	TPMT_TK_VERIFIED ticket;
+	uint32_t approved_mask;
 	char *node_id;
 	char *km_id;
 	char *pcrs;
@@ -53,6 +64,18 @@ void tpm_pcr_selection(uint32_t mask, TPML_PCR_SELECTION *ret);
 /* Format mask as "sha256:0,7" into buf. */
 void tpm_pcrs_format(uint32_t mask, char *buf, size_t len);
 
+/* signed PCR policies (policy-session.c) */
+/* Satisfy the key's PolicyAuthorize in k->policy_session with the newest signed policy
+ * the TPM accepts; -EPERM with a message naming the differing PCRs otherwise. */
+int tpm_key_signed_policy(struct tpm_key *k);
+/* Write state_dir/policy-signer.pub (the signer template with signer's point) and
+ * create state_dir/policies/. */
+int tpm_signer_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC *signer);
+/* Remove a policy-signer.pub left by an earlier provisioning (the new key has none). */
+void tpm_signer_remove(const char *state_dir);
+/* Flush the signer key handle. */
+void tpm_key_signed_policy_free(struct tpm_key *k);
+
 /* state dir files (state.c) */
 /* Write dir/name atomically (common/fileio.h), mode 0600. */
 int tpm_file_write_atomic(struct tpm_ctx *t, const char *dir, const char *name, const void *data,
@@ -66,9 +89,9 @@ int tpm_file_read(struct tpm_ctx *t, const char *dir, const char *name, uint8_t 
 		  const char *missing, const char *remedy, const char *fix);
 int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC *pub,
 		    const TPM2B_PRIVATE *priv, const char *node_id, const char *km_id,
-		    uint32_t pcr_mask);
+		    uint32_t pcr_mask, bool signed_policy);
 int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_pub,
 		   TPM2B_PRIVATE *ret_priv, char **ret_node_id, char **ret_km_id,
-		   uint32_t *ret_pcr_mask);
+		   uint32_t *ret_pcr_mask, bool *ret_signed_policy);
 /* Node and key IDs: 1..255 characters from A-Z a-z 0-9 . _ - @ / : ~ */
 bool tpm_id_valid(const char *s);
