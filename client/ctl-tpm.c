@@ -12,6 +12,9 @@
 #include "common/kdf.h"
 #include "common/secret.h"
 #include "tpm/keystore.h"
+#include "tpm/owner-auth.h"
+#include "tpm/policy.h"
+#include "common/fileio.h"
 #include "tpm/tpm-ctx.h"
 
 /* Key files are tiny; anything longer than this is certainly not a key. */
@@ -130,21 +133,92 @@ enum {
 	OPT_PCRS,
 	OPT_TCTI,
 	OPT_STATE_DIR,
+	OPT_IMPORT,
+	OPT_IMPORT_TOOLS,
+	OPT_OWNER_AUTH,
+	OPT_POLICY_SIGNER,
 };
 
+/* The policy signer's public key from a PEM file; a message on failure. */
+static int load_signer(const char *pem_path, TPM2B_PUBLIC *ret)
+{
+	_cleanup_free_ uint8_t *pem = NULL;
+	char err[TPM_POLICY_ERR_MAX];
+	size_t len = 0;
+	int r;
+
+	r = fileio_read_alloc(pem_path, 16384, &pem, &len);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl provision: cannot read %s: %s\n", pem_path, strerror(-r));
+		return r;
+	}
+	r = tpm_policy_signer_from_pem((const char *)pem, len, ret, err, sizeof(err));
+	secret_wipe(pem, len);
+	if (r < 0)
+		fprintf(stderr, "m2msactl provision: %s: %s\n", pem_path, err);
+	return r;
+}
+
 static const char provision_help[] =
-	"Usage: m2msactl provision --node-id CSE-ID --km-id KMID --key-file FILE\n"
-	"                          [--pcrs sha256:0,7] [--tcti TCTI] [--state-dir DIR] [--force] [-v]\n\n"
-	"Import the 32-byte long-term key Km into the TPM as an HMAC-SHA256 key under the\n"
-	"storage primary key, and write km.pub, km.priv and node.conf into DIR.\n\n"
-	"  --node-id ID     this node's CSE-ID\n"
+	"Usage: m2msactl provision --import km.dup [--node-id CSE-ID] [--km-id KMID]\n"
+	"                          [--tcti TCTI] [--owner-auth-file F] [--state-dir DIR] [--force] [-v]\n"
+	"       m2msactl provision --node-id CSE-ID --km-id KMID --import-tpm2-tools PREFIX\n"
+	"                          [--tcti TCTI] [--owner-auth-file F] [--state-dir DIR] [--force] [-v]\n"
+	"       m2msactl provision --node-id CSE-ID --km-id KMID --key-file FILE\n"
+	"                          [--pcrs sha256:0,7 | --policy-signer signer.pem]\n"
+	"                          [--tcti TCTI] [--state-dir DIR] [--force] [-v]\n\n"
+	"Put the 32-byte long-term key Km into the TPM as an HMAC-SHA256 key under the\n"
+	"storage primary key, and write km.pub, km.priv and node.conf into DIR.\n"
+	"--import takes Km wrapped to this TPM's storage key (m2masctl node add --wrap-to\n"
+	"with the srk.pub from m2msactl tpm-identity): Km never appears in clear.\n\n"
+	"  --import FILE    a km.dup; the node ID and KmID come from it\n"
+	"  --import-tpm2-tools PREFIX\n"
+	"                   PREFIX.pub, PREFIX.dpriv, PREFIX.seed from tpm2_duplicate\n"
+	"                   (-u/-r/-s); needs --node-id and --km-id\n"
+	"  --node-id ID     this node's CSE-ID (with --import: checked against the blob)\n"
 	"  --km-id ID       the key's KmID (relative@MAS-FQDN)\n"
 	"  --key-file FILE  32 raw bytes or 64 hex digits; '-' reads standard input\n"
 	"  --pcrs SEL       bind the key to the current values of these PCRs\n"
+	"  --policy-signer signer.pem\n"
+	"                   make Km usable under PCR policies this P-256 key signs\n"
+	"                   (m2masctl policy sign; m2msactl policy-install)\n"
 	"  --tcti TCTI      default " TPM_DEFAULT_TCTI "\n"
+	"  --owner-auth-file FILE\n"
+	"                   the owner hierarchy password, if it has one (else the systemd\n"
+	"                   credential " TPM_OWNER_AUTH_CREDENTIAL "); never on the command line\n"
 	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
 	"  --force          replace a key already provisioned in the state dir\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
+
+/* Which of the option combinations of provision make sense: CTL_EXIT_OK or CTL_EXIT_USAGE. */
+static int check_provision_args(const char *import, const char *import_tools,
+				const char *key_file, const char *pcrs, const char *signer_path,
+				const char *node_id, const char *km_id)
+{
+	uint32_t mask;
+
+	if ((import || import_tools) && (key_file || pcrs || signer_path || (import && import_tools))) {
+		fprintf(stderr, "m2msactl provision: give one of --import, --import-tpm2-tools and "
+				"--key-file; --pcrs goes only with --key-file (see --help)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (!import && (!node_id || !km_id || (!key_file && !import_tools))) {
+		fprintf(stderr, "m2msactl provision: give --import FILE, or --node-id, --km-id and "
+				"--key-file (see --help)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (pcrs && signer_path) {
+		fprintf(stderr, "m2msactl provision: --pcrs and --policy-signer do not go together "
+				"(signed policies name their PCRs)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (pcrs && tpm_pcrs_parse(pcrs, &mask) < 0) {
+		fprintf(stderr, "m2msactl provision: invalid --pcrs '%s' (expected e.g. sha256:0,7; "
+				"PCRs 0 to 23)\n", pcrs);
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
 
 int ctl_provision(int argc, char **argv)
 {
@@ -152,23 +226,29 @@ int ctl_provision(int argc, char **argv)
 		{ "node-id", required_argument, NULL, OPT_NODE_ID },
 		{ "km-id", required_argument, NULL, OPT_KM_ID },
 		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+		{ "import", required_argument, NULL, OPT_IMPORT },
+		{ "import-tpm2-tools", required_argument, NULL, OPT_IMPORT_TOOLS },
+		{ "policy-signer", required_argument, NULL, OPT_POLICY_SIGNER },
 		{ "pcrs", required_argument, NULL, OPT_PCRS },
 		{ "tcti", required_argument, NULL, OPT_TCTI },
+		{ "owner-auth-file", required_argument, NULL, OPT_OWNER_AUTH },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *node_id = NULL, *km_id = NULL, *key_file = NULL, *pcrs = NULL;
+	const char *node_id = NULL, *km_id = NULL, *key_file = NULL, *pcrs = NULL, *import = NULL;
+	const char *import_tools = NULL, *signer_path = NULL;
+	TPM2B_PUBLIC signer;
 	bool force = false;
 	char existing[4096];
 	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
+	const char *owner_auth = NULL;
 	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
 	_cleanup_key32_ struct key32 km = { 0 };
 	struct m2msa_err err = { .wire_code = 0 };
 	bool verbose = false;
-	uint32_t mask;
 	int c, r;
 
 	optind = 1;
@@ -177,8 +257,12 @@ int ctl_provision(int argc, char **argv)
 		case OPT_NODE_ID: node_id = optarg; break;
 		case OPT_KM_ID: km_id = optarg; break;
 		case OPT_KEY_FILE: key_file = optarg; break;
+		case OPT_IMPORT: import = optarg; break;
+		case OPT_IMPORT_TOOLS: import_tools = optarg; break;
+		case OPT_POLICY_SIGNER: signer_path = optarg; break;
 		case OPT_PCRS: pcrs = optarg; break;
 		case OPT_TCTI: tcti = optarg; break;
+		case OPT_OWNER_AUTH: owner_auth = optarg; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case 'f': force = true; break;
 		case 'v': verbose = true; break;
@@ -193,16 +277,9 @@ int ctl_provision(int argc, char **argv)
 			argv[optind]);
 		return CTL_EXIT_USAGE;
 	}
-	if (!node_id || !km_id || !key_file) {
-		fprintf(stderr, "m2msactl provision: --node-id, --km-id and --key-file are required "
-				"(see --help)\n");
-		return CTL_EXIT_USAGE;
-	}
-	if (pcrs && tpm_pcrs_parse(pcrs, &mask) < 0) {
-		fprintf(stderr, "m2msactl provision: invalid --pcrs '%s' (expected e.g. sha256:0,7; "
-				"PCRs 0 to 23)\n", pcrs);
-		return CTL_EXIT_USAGE;
-	}
+	r = check_provision_args(import, import_tools, key_file, pcrs, signer_path, node_id, km_id);
+	if (r != CTL_EXIT_OK)
+		return r;
 	snprintf(existing, sizeof(existing), "%s/" TPM_KM_PUB_FILE, state_dir);
 	if (!force && access(existing, F_OK) == 0) {
 		fprintf(stderr, "m2msactl provision: a key is already provisioned in %s; replacing it "
@@ -211,23 +288,33 @@ int ctl_provision(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 
+	if (import)
+		return ctl_provision_import(import, node_id, km_id, tcti, owner_auth, state_dir,
+					    verbose);
+	if (import_tools)
+		return ctl_provision_import_tools(import_tools, node_id, km_id, tcti, owner_auth,
+						  state_dir, verbose);
+
+	if (signer_path && load_signer(signer_path, &signer) < 0)
+		return CTL_EXIT_FAILURE;
 	r = read_key_file(key_file, km.b, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl provision: %s\n", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
-	r = tpm_open(tcti, &t, err.msg, sizeof(err.msg));
-	if (r < 0) {
-		fprintf(stderr, "m2msactl provision: %s\n", err.msg);
+	if (ctl_tpm_open("provision", tcti, owner_auth, &t) < 0)
 		return CTL_EXIT_FAILURE;
-	}
-	r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
+	if (signer_path)
+		r = tpm_provision_signed(t, state_dir, node_id, km_id, km.b, sizeof(km.b), &signer);
+	else
+		r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
 	if (r < 0) {
 		report_tpm_error("m2msactl provision: ", t, verbose);
 		return CTL_EXIT_FAILURE;
 	}
-	printf("Provisioned Km for node %s (KmID %s) in %s%s%s.\n", node_id, km_id, state_dir,
-	       pcrs ? ", bound to PCRs " : "", pcrs ? pcrs : "");
+	printf("Provisioned Km for node %s (KmID %s) in %s%s%s%s.\n", node_id, km_id, state_dir,
+	       pcrs ? ", bound to PCRs " : "", pcrs ? pcrs : "",
+	       signer_path ? ", usable under signed PCR policies (m2msactl policy-install)" : "");
 	return CTL_EXIT_OK;
 }
 
@@ -237,6 +324,9 @@ static const char tpm_check_help[] =
 	"created, and that the provisioned key loads and derives (PCR policy satisfied).\n"
 	"Exits non-zero on any problem.\n\n"
 	"  --tcti TCTI      default " TPM_DEFAULT_TCTI "\n"
+	"  --owner-auth-file FILE\n"
+	"                   the owner hierarchy password, if it has one (else the systemd\n"
+	"                   credential " TPM_OWNER_AUTH_CREDENTIAL "); never on the command line\n"
 	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
 
@@ -244,12 +334,14 @@ int ctl_tpm_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tcti", required_argument, NULL, OPT_TCTI },
+		{ "owner-auth-file", required_argument, NULL, OPT_OWNER_AUTH },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tcti = TPM_DEFAULT_TCTI, *state_dir = TPM_DEFAULT_STATE_DIR;
+	const char *owner_auth = NULL;
 	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
 	_cleanup_(tpm_key_freep) struct tpm_key *k = NULL;
 	_cleanup_key32_ struct key32 out = { 0 };
@@ -262,6 +354,7 @@ int ctl_tpm_check(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_TCTI: tcti = optarg; break;
+		case OPT_OWNER_AUTH: owner_auth = optarg; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': fputs(tpm_check_help, stdout); return CTL_EXIT_OK;
@@ -282,6 +375,10 @@ int ctl_tpm_check(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 	printf("ok    TPM reachable at %s\n", tcti);
+	if (owner_auth && tpm_owner_auth_file(t, owner_auth) < 0) {
+		fprintf(stderr, "FAIL  owner hierarchy: %s\n", tpm_last_error(t));
+		return CTL_EXIT_FAILURE;
+	}
 
 	r = tpm_primary(t, &persistent);
 	if (r < 0) {
@@ -300,8 +397,11 @@ int ctl_tpm_check(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 	printf("ok    provisioned key loads: node %s, KmID %s, %s%s\n", tpm_key_node_id(k),
-	       tpm_key_km_id(k), tpm_key_pcrs(k) ? "PCR policy " : "no PCR policy",
-	       tpm_key_pcrs(k) ? tpm_key_pcrs(k) : "");
+	       tpm_key_km_id(k),
+	       tpm_key_has_signed_policy(k) ? "signed PCR policies in " :
+	       tpm_key_pcrs(k)		    ? "PCR policy " :
+					      "no PCR policy",
+	       tpm_key_has_signed_policy(k) ? state_dir : tpm_key_pcrs(k) ? tpm_key_pcrs(k) : "");
 
 	tpm_key_prf(k, &prf);
 	r = kdf_derive(&prf, "m2msa tpm-check", NULL, 0, out.b);
@@ -310,6 +410,6 @@ int ctl_tpm_check(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 	printf("ok    derivation through TPM2_HMAC works%s\n",
-	       tpm_key_pcrs(k) ? " (PCR policy satisfied)" : "");
+	       tpm_key_pcrs(k) || tpm_key_has_signed_policy(k) ? " (PCR policy satisfied)" : "");
 	return CTL_EXIT_OK;
 }

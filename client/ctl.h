@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "common/util.h"
 
 #define CTL_EXIT_OK 0
@@ -25,6 +27,29 @@ struct ctl_command {
 /* ctl-tpm.c */
 int ctl_provision(int argc, char **argv);
 int ctl_tpm_check(int argc, char **argv);
+
+/* ctl-identity.c */
+int ctl_tpm_identity(int argc, char **argv);
+/* provision --import FILE: TPM2_Import a km.dup (node_id/km_id: NULL or must match it). */
+int ctl_provision_import(const char *path, const char *node_id, const char *km_id,
+			 const char *tcti, const char *owner_auth, const char *state_dir,
+			 bool verbose);
+/* provision --import-tpm2-tools PREFIX: PREFIX.pub/.dpriv/.seed from tpm2_duplicate. */
+int ctl_provision_import_tools(const char *prefix, const char *node_id, const char *km_id,
+			       const char *tcti, const char *owner_auth, const char *state_dir,
+			       bool verbose);
+/*
+ * tpm_open(tcti), then the owner hierarchy password from owner_auth (a file; NULL:
+ * none, or the systemd credential tpm_open() finds). On failure a message
+ * "m2msactl CMD: ..." is printed and -errno returned.
+ */
+struct tpm_ctx;
+int ctl_tpm_open(const char *cmd, const char *tcti, const char *owner_auth,
+		 struct tpm_ctx **ret);
+
+/* ctl-policy.c */
+int ctl_policy_install(int argc, char **argv);
+int ctl_policy_retire(int argc, char **argv);
 
 /* ctl-establish.c */
 int ctl_establish(int argc, char **argv);
@@ -47,6 +72,9 @@ int ctl_rekey(int argc, char **argv);
 static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "provision", "import the long-term key Km into the TPM", ctl_provision },
 	{ "tpm-check", "check the TPM, the storage key and the provisioned key", ctl_tpm_check },
+	{ "tpm-identity", "export the storage key (srk.pub) and EK certificate for a wrapped Km", ctl_tpm_identity },
+	{ "policy-install", "install a signed PCR policy for Km (m2masctl policy sign)", ctl_policy_install },
+	{ "policy-retire", "retire signed PCR policies below an epoch", ctl_policy_retire },
 	{ "establish", "run one security association establishment with the MAS", ctl_establish },
 	{ "pki-keygen", "create the TPM signing key and a certificate request (method pki)", ctl_pki_keygen },
 	{ "pki-install", "store the node certificate the provider's CA issued", ctl_pki_install },
