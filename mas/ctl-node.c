@@ -9,6 +9,7 @@
 #include "common/conf.h"
 #include "common/crypto.h"
 #include "common/secret.h"
+#include "mas/ctl-wrap.h"
 #include "mas/ctl.h"
 #include "mas/keyfile.h"
 
@@ -31,6 +32,8 @@ struct node_add_args {
 	struct store_node node;
 	const char *km_file; /* or NULL with generate */
 	bool generate;
+	/* --wrap-to: Km leaves only wrapped to the node's TPM (mas/ctl-wrap.c) */
+	const char *wrap_to, *out, *tools_out, *signer;
 };
 
 /* Options and NODE-ID of node add into *a: CLI_EXIT_OK, -1 after --help, or CLI_EXIT_USAGE. */
@@ -43,6 +46,10 @@ static int parse_node_add(struct ctl *c, int argc, char **argv, struct node_add_
 		{ "lifetime", required_argument, NULL, 'l' },
 		{ "km-file", required_argument, NULL, 'f' },
 		{ "generate-km", no_argument, NULL, 'g' },
+		{ "wrap-to", required_argument, NULL, 'W' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "tpm2-tools-out", required_argument, NULL, 'T' },
+		{ "policy-signer", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -75,6 +82,18 @@ static int parse_node_add(struct ctl *c, int argc, char **argv, struct node_add_
 		case 'g':
 			a->generate = true;
 			break;
+		case 'W':
+			a->wrap_to = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
+		case 'T':
+			a->tools_out = optarg;
+			break;
+		case 'P':
+			a->signer = optarg;
+			break;
 		case 'h':
 			ctl_usage(stdout);
 			return -1;
@@ -90,6 +109,9 @@ static int parse_node_add(struct ctl *c, int argc, char **argv, struct node_add_
 		return cli_usage_error(&c->cli, "--km-id and --target are required");
 	if (!!a->km_file == a->generate)
 		return cli_usage_error(&c->cli, "give exactly one of --km-file FILE and --generate-km");
+	if (!a->wrap_to != !a->out || ((a->tools_out || a->signer) && !a->wrap_to))
+		return cli_usage_error(&c->cli, "--wrap-to SRK.pub and --out FILE go together (and "
+						"--policy-signer, --tpm2-tools-out need them)");
 	if (ctl_check_id(c, "node ID", argv[optind]) != 0 || ctl_check_id(c, "target", target) != 0)
 		return CLI_EXIT_USAGE;
 	if (strlen(km_id) > WIRE_KEY_ID_MAX || strpbrk(km_id, " \t\n") || !*km_id)
@@ -143,13 +165,31 @@ int ctl_node_add(struct ctl *c, int argc, char **argv)
 	r = get_km(c, &a, &km);
 	if (r != CLI_EXIT_OK)
 		return r;
+	/* With --wrap-to the blob is written before the node is stored, and removed again if
+	 * storing fails: either both exist or neither. */
+	if (a.wrap_to &&
+	    mas_wrap_km(a.wrap_to, a.signer, km->data, n->node_id, n->km_id, a.out, a.tools_out) < 0)
+		return CLI_EXIT_FAILURE;
 	r = ctl_open(c, &s);
-	if (r != CLI_EXIT_OK)
+	if (r == CLI_EXIT_OK) {
+		r = store_node_add(s, n, km->data);
+		store_close(s);
+		if (r < 0)
+			r = ctl_report_node_error(c, n->node_id, "add", r);
+	}
+	if (r != CLI_EXIT_OK) {
+		if (a.wrap_to)
+			mas_wrap_remove(a.out, a.tools_out);
 		return r;
-	r = store_node_add(s, n, km->data);
-	store_close(s);
-	if (r < 0)
-		return ctl_report_node_error(c, n->node_id, "add", r);
+	}
+	if (a.wrap_to) {
+		fprintf(stderr,
+			"m2masctl: node '%s' added; Km is wrapped to its TPM in %s (Km itself is "
+			"shown nowhere)\n"
+			"m2masctl: on the node: m2msactl provision --import %s\n",
+			n->node_id, a.out, a.out);
+		return CLI_EXIT_OK;
+	}
 	if (!a.generate) {
 		fprintf(stderr, "m2masctl: node '%s' added\n", n->node_id);
 		return CLI_EXIT_OK;

@@ -31,7 +31,7 @@ struct ctl {
 };
 
 struct ctl_command {
-	const char *group; /* "node", "assoc" or NULL */
+	const char *group; /* "node", "assoc", "policy" or NULL */
 	const char *name;
 	const char *synopsis; /* the arguments after the command words, for the usage */
 	const char *summary;
@@ -51,6 +51,12 @@ int ctl_node_set_target(struct ctl *c, int argc, char **argv);
 int ctl_node_set_methods(struct ctl *c, int argc, char **argv);
 int ctl_node_set_lifetime(struct ctl *c, int argc, char **argv);
 
+/* ctl-wrap.c: Km wrapped to a node's TPM again (node add --wrap-to is in ctl-node.c) */
+int ctl_node_rewrap(struct ctl *c, int argc, char **argv);
+
+/* ctl-policy.c: signed PCR policies */
+int ctl_policy_sign(struct ctl *c, int argc, char **argv);
+
 /* ctl-assoc.c */
 int ctl_assoc_list(struct ctl *c, int argc, char **argv);
 int ctl_assoc_revoke(struct ctl *c, int argc, char **argv);
@@ -60,8 +66,15 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	{ NULL, "init", "", "create the master key file and an empty store", ctl_init },
 	{ "node", "add",
 	  "NODE-ID --km-id KMID --target TARGET-CSE-ID\n"
-	  "           [--methods psk,pki] [--lifetime 1h] (--km-file FILE | --generate-km)",
-	  "register a node and its long-term key Km", ctl_node_add },
+	  "           [--methods psk,pki] [--lifetime 1h] (--km-file FILE | --generate-km)\n"
+	  "           [--wrap-to SRK.pub --out km.dup [--tpm2-tools-out PREFIX]\n"
+	  "            [--policy-signer signer.pem]]",
+	  "register a node and its long-term key Km (--wrap-to: only wrapped to its TPM)",
+	  ctl_node_add },
+	{ "node", "rewrap",
+	  "NODE-ID --wrap-to SRK.pub --out km.dup [--tpm2-tools-out PREFIX]\n"
+	  "           [--policy-signer signer.pem]",
+	  "wrap a node's stored Km to its TPM again", ctl_node_rewrap },
 	{ "node", "list", "[--json]", "list nodes (never key bytes)", ctl_node_list },
 	{ "node", "show", "NODE-ID [--json]", "show one node and its associations' states",
 	  ctl_node_show },
@@ -77,6 +90,10 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	  ctl_assoc_list },
 	{ "assoc", "revoke", "KCID|KEY-ID", "revoke one association", ctl_assoc_revoke },
 	{ "assoc", "purge", "", "delete expired associations", ctl_assoc_purge },
+	{ "policy", "sign",
+	  "--pcrs sha256:0,2,4,7 --pcr-values FILE --key signer.key --epoch N --out FILE",
+	  "sign a PCR policy for nodes whose Km names the signer (--policy-signer)",
+	  ctl_policy_sign },
 };
 
 /* m2masctl.c: the usage text, built from ctl_commands[]. */
