@@ -654,9 +654,16 @@ Test(agent, sighup_reload_and_m2msactl_status)
 	char first[WIRE_KEY_ID_MAX + 1], *out = NULL, *err = NULL, *log, *where;
 	int status = -1;
 
+	/* Before the agent starts; the socket is this test's own, so an agent running
+	 * elsewhere on the machine (at the default socket) cannot answer instead. */
+	char *no_sock = path("no-agent.sock");
+	const char *words_none[] = { ctl, "status", "--socket", no_sock, "--status-file", fx.status,
+				     NULL };
+
 	add_node(0); /* the MAS default lifetime: 1 h */
 	start_mas(0, 0);
-	cr_assert_eq(harness_run(words, NULL, NULL, &status, &out, &err), 0);
+	cr_assert_eq(harness_run(words_none, NULL, NULL, &status, &out, &err), 0);
+	free(no_sock);
 	cr_expect_eq(status, 1);
 	where = harness_strdupf("m2msad is not running (no %s)", fx.status);
 	cr_expect_not_null(strstr(err, where), "%s", err);
