@@ -265,8 +265,12 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 	}
 	r = sa_proof(op->km, SA_PROOF_NODE, &op->binding, op->nn.b, op->nm.b, op->node_id,
 		     proof.proof.proof);
-	if (r < 0)
-		return err_set(err, r, "cannot compute the node proof with Km: %s", strerror(-r));
+	if (r < 0) {
+		const char *why = op->km->last_error ? op->km->last_error(op->km->ctx) : NULL;
+
+		return err_set(err, r, "cannot compute the node proof with Km: %s",
+			       why && why[0] ? why : strerror(-r));
+	}
 	r = queue_msg(op, &proof, OP_SEND_PROOF, err);
 	wire_msg_wipe(&proof);
 	return r;

@@ -18,6 +18,7 @@ void kdf_prf_software(struct kdf_sw_key *key, struct kdf_prf *ret)
 {
 	ret->hmac = prf_software;
 	ret->ctx = key;
+	ret->last_error = NULL;
 }
 
 static void put_be32(uint8_t *p, uint32_t v)

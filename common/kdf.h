@@ -26,6 +26,9 @@ struct kdf_prf {
 	/* out = HMAC-SHA256(KI, msg); returns 0 or -errno. */
 	int (*hmac)(void *ctx, const uint8_t *msg, size_t msg_len, uint8_t out[static SHA256_LEN]);
 	void *ctx;
+	/* Optional: what went wrong in the last failed hmac(), for a person (e.g. the
+	 * TPM's refusal of a PCR policy, naming the PCRs); NULL or "" when unknown. */
+	const char *(*last_error)(void *ctx);
 };
 
 /* A software PRF over a key held in memory (the caller keeps key alive and wipes it). */

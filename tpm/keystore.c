@@ -412,8 +412,16 @@ static int prf_tpm(void *ctx, const uint8_t *msg, size_t msg_len, uint8_t out[st
 	return tpm_key_hmac(ctx, msg, msg_len, out);
 }
 
+static const char *prf_tpm_error(void *ctx)
+{
+	const struct tpm_key *k = ctx;
+
+	return tpm_last_error(k->t);
+}
+
 void tpm_key_prf(struct tpm_key *k, struct kdf_prf *ret)
 {
 	ret->hmac = prf_tpm;
 	ret->ctx = k;
+	ret->last_error = prf_tpm_error;
 }

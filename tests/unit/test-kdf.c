@@ -101,7 +101,7 @@ static int failing_prf(void *ctx, const uint8_t *msg, size_t len, uint8_t out[st
 
 Test(kdf, prf_failure_propagates_and_wipes_output)
 {
-	struct kdf_prf prf = { failing_prf, NULL };
+	struct kdf_prf prf = { .hmac = failing_prf };
 	uint8_t out[32], zero[32] = { 0 };
 
 	memset(out, 0x55, sizeof(out));
