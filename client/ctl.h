@@ -64,6 +64,9 @@ int ctl_status(int argc, char **argv);
 /* ctl-usim.c */
 int ctl_usim(int argc, char **argv);
 
+/* ctl-doctor.c */
+int ctl_doctor(int argc, char **argv);
+
 /* ctl-keys.c */
 int ctl_get_key(int argc, char **argv);
 int ctl_subscribe(int argc, char **argv);
@@ -83,4 +86,5 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "subscribe", "print every key event the agent pushes, one JSON line each", ctl_subscribe },
 	{ "rekey", "ask the agent to rekey now (administrators)", ctl_rekey },
 	{ "usim", "the node's USIM for method gba: usim provision, usim check", ctl_usim },
+	{ "doctor", "check the gateway: TPM, keys, clock, MAS, agent, socket, clients.d", ctl_doctor },
 };
