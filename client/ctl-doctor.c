@@ -28,6 +28,7 @@
 #include "agent/clients.h"
 #include "agent/status.h"
 #include "client/ctl.h"
+#include "common/cli.h"
 #include "common/err.h"
 #include "common/secret.h"
 #include "common/tls.h"
@@ -73,24 +74,6 @@ struct doctor {
 static const char *const result_word[_DOCTOR_RESULT_MAX] = { "ok", "warn", "FAIL" };
 static const char *const result_json[_DOCTOR_RESULT_MAX] = { "ok", "warn", "fail" };
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 /* One check's outcome; fix (NULL for none) tells what to do about a warn or FAIL. */
 static void _printf_(5, 6) report(struct doctor *d, const char *name, enum doctor_result res,
 				  const char *fix, const char *fmt, ...)
@@ -104,12 +87,12 @@ static void _printf_(5, 6) report(struct doctor *d, const char *name, enum docto
 	d->count[res]++;
 	if (d->json) {
 		printf("%s{\"name\":", d->n_reported ? "," : "{\"checks\":[");
-		json_string(name);
+		cli_json_string(stdout, name);
 		printf(",\"result\":\"%s\",\"detail\":", result_json[res]);
-		json_string(detail);
+		cli_json_string(stdout, detail);
 		fputs(",\"fix\":", stdout);
 		if (fix && res != DOCTOR_RESULT_OK)
-			json_string(fix);
+			cli_json_string(stdout, fix);
 		else
 			fputs("null", stdout);
 		putchar('}');
@@ -773,10 +756,8 @@ int ctl_doctor(int argc, char **argv)
 		default: usage(stderr); return CTL_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl doctor: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return cli_no_more_args(&(struct cli){ "m2msactl", "doctor" }, argc, argv, optind);
 	if (tls_init() < 0) {
 		fprintf(stderr, "m2msactl doctor: cannot initialise wolfSSL\n");
 		return CTL_EXIT_FAILURE;
