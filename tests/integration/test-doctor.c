@@ -73,7 +73,7 @@ static void write_agent_conf(const char *tcti)
 	mas_fixture_write_agent_conf(&mas, agent_conf,
 				     &(struct fixture_agent_conf){
 					     .tcti = tcti ? tcti : harness_swtpm_tcti(tpm),
-					     .timeout_s = 3,
+					     .timeout_s = 10,
 					     .backoff_min_s = 1,
 					     .backoff_max_s = 2,
 					     .sock = sock_path,
@@ -180,9 +180,9 @@ Test(doctor, healthy_gateway_no_fail)
 	mas_fixture_start(&mas, NULL, NULL);
 	write_agent_conf(NULL);
 	agent_pid = fixture_start_agent(agent_conf, agent_log, sock_path, 200);
-	for (int i = 0; i < 200 && !status_established(); i++)
+	for (int i = 0; i < 400 && !status_established(); i++)
 		usleep(50 * 1000);
-	cr_assert(status_established(), "m2msad did not establish");
+	cr_assert(status_established(), "m2msad did not establish within 20 s");
 
 	cr_assert_eq(doctor(false, "root", &out), 0, "doctor failed on a healthy gateway:\n%s", out);
 	expect(out, "config", "ok", "valid");
