@@ -327,6 +327,14 @@ static bool check_key_files(struct doctor *d, bool *ret_pki)
 	return true;
 }
 
+static bool offers(const struct doctor *d, uint8_t method)
+{
+	for (size_t i = 0; d->conf_loaded && i < d->conf.n_methods; i++)
+		if (d->conf.methods[i] == method)
+			return true;
+	return false;
+}
+
 static void skip_tpm_checks(struct doctor *d, enum doctor_result res, const char *fix,
 			    const char *why)
 {
@@ -380,6 +388,12 @@ static void check_tpm(struct doctor *d)
 	       persistent ? "persistent SRK at 0x%08x" :
 			    "no persistent SRK at 0x%08x: the standard ECC P-256 primary is created "
 			    "when needed", TPM_SRK_HANDLE);
+	if (offers(d, WIRE_METHOD_GBA) && !offers(d, WIRE_METHOD_PSK) && !offers(d, WIRE_METHOD_PKI)) {
+		report(d, "provisioned-key", DOCTOR_RESULT_OK, NULL,
+		       "method gba only: no Km in the TPM (`m2msactl usim check` checks the USIM)");
+		report(d, "policy", DOCTOR_RESULT_OK, NULL, "method gba: no PCR policy");
+		return;
+	}
 	if (!check_key_files(d, &pki)) {
 		report(d, "policy", DOCTOR_RESULT_WARN, "fix provisioned-key first",
 		       "not checked: no usable key");

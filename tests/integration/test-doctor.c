@@ -225,6 +225,23 @@ Test(doctor, tpm_checks_through_swtpm_without_agent)
 	expect(out, "provisioned-key", "FAIL", "the agent user nobody cannot read it");
 	expect(out, "provisioned-key", "FAIL", "fix: chown -R nobody: ");
 	free(out);
+
+	/* A gba-only node keeps no Km in the TPM: nothing to fail there. */
+	{
+		char *dir = harness_strdupf("%s.d", agent_conf), *dropin = harness_strdupf("%s/gba.conf", dir);
+		const char *gba = "[node]\nmethods = gba\n";
+
+		cr_assert_eq(mkdir(dir, 0755), 0);
+		cr_assert_eq(harness_write_file(dropin, gba, strlen(gba), 0644), 0);
+		doctor(false, "nobody", &out);
+		expect(out, "provisioned-key", "ok", "method gba only");
+		expect(out, "policy", "ok", "method gba");
+		free(out);
+		unlink(dropin);
+		rmdir(dir);
+		free(dropin);
+		free(dir);
+	}
 }
 
 Test(doctor, broken_setup_fails_with_the_fix)
