@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * m2msactl doctor: the checks a support engineer runs on a gateway, one line each with
- * ok, warn or FAIL and, for the latter two, the fix: the configuration, the TPM device
- * and the agent user's access to it, the resource manager, the storage key, the
- * provisioned key and its PCR policy, the clock against the MAS CA, the MAS (TCP and
- * TLS with its certificate), the running agent, its socket's mode and group, and
- * clients.d. --json prints the same as one JSON object. Exit 1 when a check fails.
+ * m2msactl doctor: the checks a support engineer runs on a gateway (docs/m2msactl.md),
+ * one line each with ok, warn or FAIL and, for the latter two, the fix. --json prints
+ * the same as one JSON object. Exit 1 when a check fails.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -124,6 +121,7 @@ static bool user_may(const struct doctor *d, const struct stat *st, unsigned wan
 	return (st->st_mode & want) == want;
 }
 
+/* The name of group gid (or user uid), else the number. */
 static const char *group_name(gid_t gid, char *buf, size_t len)
 {
 	struct group *g = getgrgid(gid);
@@ -370,10 +368,9 @@ static void check_tpm(struct doctor *d)
 		report(d, "storage-key", DOCTOR_RESULT_FAIL,
 		       "see tpm-device above; `m2msactl tpm-check -v` shows the TPM's response codes",
 		       "%s", err);
-		report(d, "provisioned-key", DOCTOR_RESULT_WARN, "fix storage-key first",
-		       "not checked: no TPM connection");
-		report(d, "policy", DOCTOR_RESULT_WARN, "fix storage-key first",
-		       "not checked: no TPM connection");
+		for (int i = 0; i < 2; i++)
+			report(d, i ? "policy" : "provisioned-key", DOCTOR_RESULT_WARN,
+			       "fix storage-key first", "not checked: no TPM connection");
 		return;
 	}
 	r = tpm_primary(t, &persistent);
@@ -421,9 +418,17 @@ static void check_tpm(struct doctor *d)
 	r = kdf_derive(&prf, "m2msa doctor", NULL, 0, out.b);
 	if (r < 0)
 		report(d, "policy", DOCTOR_RESULT_FAIL,
-		       "the PCR values changed since provisioning (firmware or boot loader update?): "
-		       "provision again with --force and the same --pcrs",
+		       tpm_key_has_signed_policy(k)
+			       ? "the PCR values match no installed signed policy (firmware or boot "
+				 "loader update?): install the provider's newly signed policy with "
+				 "m2msactl policy-install"
+			       : "the PCR values changed since provisioning (firmware or boot loader "
+				 "update?): provision again with --force and the same --pcrs",
 		       "the TPM refused a derivation with Km: %s", tpm_last_error(t));
+	else if (tpm_key_has_signed_policy(k))
+		report(d, "policy", DOCTOR_RESULT_OK, NULL,
+		       "signed PCR policy satisfied (PCRs %s): Km derives",
+		       tpm_key_pcrs(k) ? tpm_key_pcrs(k) : "as signed");
 	else if (tpm_key_pcrs(k))
 		report(d, "policy", DOCTOR_RESULT_OK, NULL,
 		       "PCR policy %s satisfied: Km derives", tpm_key_pcrs(k));
