@@ -57,24 +57,61 @@ static bool method_supported(const struct mas_ctx *ctx, uint8_t m)
 	return m == WIRE_METHOD_PSK || (m == WIRE_METHOD_PKI && ctx->pki);
 }
 
-static bool rate_limited(struct mas_ctx *ctx, const char *kind, const char *what,
-			 uint64_t *ret_remaining_ms)
+/* The failure counters of a proof from peer for node_id (docs/m2masd.md "Rate limiting"). */
+static void limit_keys(const char *node_id, const struct mas_peer *peer,
+		       char pair[MAS_RATELIMIT_KEY_MAX + 1], char addr[MAS_RATELIMIT_KEY_MAX + 1])
 {
-	char key[MAS_RATELIMIT_KEY_MAX + 1];
-
-	snprintf(key, sizeof(key), "%s:%s", kind, what);
-	return mas_ratelimit_limited(ctx->rl, key, mas_now_ms(), ret_remaining_ms);
+	/* Address first: a node ID too long for the key is cut, never the address. */
+	snprintf(pair, MAS_RATELIMIT_KEY_MAX + 1, "pair:%s|%s", peer->addr, node_id);
+	snprintf(addr, MAS_RATELIMIT_KEY_MAX + 1, "addr:%s", peer->addr);
 }
 
-static void count_failure(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer)
+/*
+ * Count one failed proof per (node, source address) and per source address.
+ * Nobody is refused for it: a valid proof is accepted whatever the counters
+ * say, so a third party cannot lock a node out. The counters decide how the
+ * failure is answered and logged: while a source is over max_failures it gets
+ * rate-limited (with the seconds left) instead of auth-failed, and its further
+ * failures are logged at debug level only. Fills reply; what is the log line.
+ */
+static void fail_proof(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer,
+		       const char *what, const char *reason, struct wire_msg *reply)
 {
-	char key[MAS_RATELIMIT_KEY_MAX + 1];
-	uint64_t now = mas_now_ms();
+	char pair[MAS_RATELIMIT_KEY_MAX + 1], addr[MAS_RATELIMIT_KEY_MAX + 1];
+	uint64_t now = mas_now_ms(), w1 = 0, w2 = 0, wait;
+	bool was, is;
 
-	snprintf(key, sizeof(key), "node:%s", node_id);
-	(void)mas_ratelimit_fail(ctx->rl, key, now);
-	snprintf(key, sizeof(key), "addr:%s", peer->addr);
-	(void)mas_ratelimit_fail(ctx->rl, key, now);
+	limit_keys(node_id, peer, pair, addr);
+	was = mas_ratelimit_limited(ctx->rl, pair, now, NULL) ||
+	      mas_ratelimit_limited(ctx->rl, addr, now, NULL);
+	(void)mas_ratelimit_fail(ctx->rl, pair, now);
+	(void)mas_ratelimit_fail(ctx->rl, addr, now);
+	is = mas_ratelimit_limited(ctx->rl, pair, now, &w1) |
+	     mas_ratelimit_limited(ctx->rl, addr, now, &w2);
+	wait = w1 > w2 ? w1 : w2;
+	if (was)
+		log_debug("%s (source rate-limited)", what);
+	else
+		log_warning("%s%s", what,
+			    is ? "; too many failed proofs from this address: its further "
+				 "failures are logged at debug level until the window ends" :
+				 "");
+	if (is)
+		mas_reply_error(reply, WIRE_ERR_RATE_LIMITED,
+				"%s; too many failed proofs from %s: a valid proof is still "
+				"accepted, else try again in %" PRIu64 " s",
+				reason, peer->addr, (wait + 999) / 1000);
+	else
+		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED, "%s", reason);
+}
+
+/* A verified proof: this node's counter at this address starts again. */
+static void proof_ok(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer)
+{
+	char pair[MAS_RATELIMIT_KEY_MAX + 1], addr[MAS_RATELIMIT_KEY_MAX + 1];
+
+	limit_keys(node_id, peer, pair, addr);
+	mas_ratelimit_clear(ctx->rl, pair);
 }
 
 /*
@@ -99,12 +136,13 @@ static bool pki_identity_ok(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_
 	}
 	r = tls_peer_id(ssl, cert_id, sizeof(cert_id));
 	if (r < 0 || strcmp(cert_id, node_id) != 0) {
-		count_failure(ctx, node_id, peer);
-		log_warning("node %s from %s presented a certificate for %s: refused", node_id,
-			    peer->name, r < 0 ? "no readable CSE-ID" : cert_id);
-		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED,
-				"the node certificate is for %s, not for node %s",
-				r < 0 ? "no readable CSE-ID" : cert_id, node_id);
+		char what[2 * WIRE_ID_MAX + 128], reason[WIRE_REASON_MAX + 1];
+
+		snprintf(what, sizeof(what), "node %s from %s presented a certificate for %s: refused",
+			 node_id, peer->name, r < 0 ? "no readable CSE-ID" : cert_id);
+		snprintf(reason, sizeof(reason), "the node certificate is for %s, not for node %s",
+			 r < 0 ? "no readable CSE-ID" : cert_id, node_id);
+		fail_proof(ctx, node_id, peer, what, reason, reply);
 		return false;
 	}
 	return true;
@@ -116,18 +154,9 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 {
 	struct store_node node;
 	char offered[64], allowed[64];
-	uint64_t wait_ms = 0;
 	uint8_t common = 0;
 	int r;
 
-	if (rate_limited(ctx, "addr", peer->addr, &wait_ms)) {
-		log_warning("refusing node %s from %s: too many failed proofs from this address",
-			    h->node_id, peer->name);
-		mas_reply_error(reply, WIRE_ERR_RATE_LIMITED,
-				"too many failed proofs from %s; try again in %" PRIu64 " s",
-				peer->addr, (wait_ms + 999) / 1000);
-		return MAS_NEXT_CLOSE;
-	}
 	r = store_node_get(ctx->store, h->node_id, &node);
 	if (r == -ENOENT) {
 		log_warning("unknown node %s from %s", h->node_id, peer->name);
@@ -171,14 +200,6 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		else
 			mas_reply_error(reply, WIRE_ERR_NO_METHOD,
 					"node offered %s; subscription allows %s", offered, allowed);
-		return MAS_NEXT_CLOSE;
-	}
-	if (rate_limited(ctx, "node", h->node_id, &wait_ms)) {
-		log_warning("refusing node %s from %s: too many failed proofs for this node",
-			    h->node_id, peer->name);
-		mas_reply_error(reply, WIRE_ERR_RATE_LIMITED,
-				"too many failed proofs for node %s; try again in %" PRIu64 " s",
-				h->node_id, (wait_ms + 999) / 1000);
 		return MAS_NEXT_CLOSE;
 	}
 	if (st->method == WIRE_METHOD_PKI && !pki_identity_ok(ctx, ssl, peer, h->node_id, reply))
@@ -298,13 +319,16 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		goto out;
 	}
 	if (!secret_equal(expected, p->proof, sizeof(expected))) {
-		count_failure(ctx, st->node_id, peer);
-		log_warning("proof of node %s from %s did not verify (wrong long-term key, or a "
-			    "replayed or relayed proof)",
-			    st->node_id, peer->name);
-		mas_reply_error(reply, WIRE_ERR_AUTH_FAILED, "proof did not verify");
+		char what[WIRE_ID_MAX + 160];
+
+		snprintf(what, sizeof(what),
+			 "proof of node %s from %s did not verify (wrong long-term key, or a "
+			 "replayed or relayed proof)",
+			 st->node_id, peer->name);
+		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
 		goto out;
 	}
+	proof_ok(ctx, st->node_id, peer);
 	if (st->method == WIRE_METHOD_PSK) {
 		r = sa_kc(&prf, &b, st->nn, st->nm, kc.b);
 		if (r == 0)

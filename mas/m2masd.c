@@ -272,6 +272,17 @@ static bool str_differs(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
+/* The connection budgets of a configuration (server.h). */
+static struct mas_server_budgets budgets_of(const struct mas_conf *c)
+{
+	return (struct mas_server_budgets){
+		.retrieval_conns = c->retrieval_connections,
+		.per_source = c->connections_per_source,
+		.per_source_rate = c->connection_rate_per_source,
+		.first_byte_timeout_ms = c->first_byte_timeout * 1000,
+	};
+}
+
 static void on_reload(struct mas_server *srv, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -303,6 +314,9 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	d->conf.idle_timeout = nc.idle_timeout;
 	d->conf.max_failures = nc.max_failures;
 	d->conf.failure_window = nc.failure_window;
+	d->conf.connections_per_source = nc.connections_per_source;
+	d->conf.connection_rate_per_source = nc.connection_rate_per_source;
+	d->conf.first_byte_timeout = nc.first_byte_timeout;
 	free(d->conf.log_level);
 	d->conf.log_level = nc.log_level;
 	nc.log_level = NULL;
@@ -312,6 +326,11 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	d->ctx.lifetime = d->conf.lifetime;
 	mas_server_set_timeouts(srv, d->conf.handshake_timeout * 1000, d->conf.idle_timeout * 1000);
 	mas_ratelimit_set_limits(d->rl, d->conf.max_failures, d->conf.failure_window * 1000);
+	{
+		struct mas_server_budgets b = budgets_of(&d->conf);
+
+		mas_server_set_budgets(srv, &b);
+	}
 	log_info("configuration reloaded from %s", d->opt.config);
 	sd_notify(0, "READY=1");
 }
@@ -352,6 +371,7 @@ static int run(struct daemon *d)
 		.max_conns = d->opt.max_conns,
 		.handshake_timeout_ms = d->conf.handshake_timeout * 1000,
 		.idle_timeout_ms = d->conf.idle_timeout * 1000,
+		.budgets = budgets_of(&d->conf),
 	};
 	char err[CONF_ERR_MAX], est_addr[300], ret_addr[300];
 	uint16_t est, ret;

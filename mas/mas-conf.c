@@ -27,6 +27,14 @@ static const struct conf_item mas_items[] = {
 	{ "mas", "idle_timeout", conf_parse_duration, offsetof(struct mas_conf, idle_timeout) },
 	{ "mas", "max_failures", conf_parse_uint32, offsetof(struct mas_conf, max_failures) },
 	{ "mas", "failure_window", conf_parse_duration, offsetof(struct mas_conf, failure_window) },
+	{ "mas", "retrieval_connections", conf_parse_uint32,
+	  offsetof(struct mas_conf, retrieval_connections) },
+	{ "mas", "connections_per_source", conf_parse_uint32,
+	  offsetof(struct mas_conf, connections_per_source) },
+	{ "mas", "connection_rate_per_source", conf_parse_uint32,
+	  offsetof(struct mas_conf, connection_rate_per_source) },
+	{ "mas", "first_byte_timeout", conf_parse_duration,
+	  offsetof(struct mas_conf, first_byte_timeout) },
 	{ "store", "path", conf_parse_path, offsetof(struct mas_conf, store_path) },
 	{ "store", "master_key", conf_parse_path, offsetof(struct mas_conf, master_key) },
 	{ "log", "level", conf_parse_string, offsetof(struct mas_conf, log_level) },
@@ -124,6 +132,16 @@ static int check_values(const char *path, const struct mas_conf *c, char *err, s
 		snprintf(err, err_len, "%s: [mas] failure_window must be at least 1s", path);
 		return -EINVAL;
 	}
+	if (c->retrieval_connections == 0 || c->connections_per_source == 0) {
+		snprintf(err, err_len, "%s: [mas] %s must be at least 1", path,
+			 c->retrieval_connections == 0 ? "retrieval_connections" :
+							 "connections_per_source");
+		return -EINVAL;
+	}
+	if (c->first_byte_timeout == 0) {
+		snprintf(err, err_len, "%s: [mas] first_byte_timeout must be at least 1s", path);
+		return -EINVAL;
+	}
 	if (log_level_from_string(c->log_level, &lvl) < 0) {
 		snprintf(err, err_len,
 			 "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
@@ -156,6 +174,10 @@ static int load(const char *path, bool require_server, struct mas_conf *ret, cha
 		.idle_timeout = 30,
 		.max_failures = 5,
 		.failure_window = 60,
+		.retrieval_connections = 128,
+		.connections_per_source = 32,
+		.connection_rate_per_source = 50,
+		.first_byte_timeout = 3,
 	};
 	_cleanup_free_ char *dropin = NULL;
 	int r;

@@ -17,6 +17,10 @@
  *   idle_timeout = 30s
  *   max_failures = 5               failed proofs per node / per address ...
  *   failure_window = 60s           ... within this window before rate limiting
+ *   retrieval_connections = 128    of --max-connections, kept for the retrieval port
+ *   connections_per_source = 32    open connections per address (IPv6: /64) and port
+ *   connection_rate_per_source = 50 new connections a second per source and port
+ *   first_byte_timeout = 3s        a connection that sends nothing is closed
  *   [store]
  *   path = /var/lib/m2msa/mas.db
  *   master_key = /etc/m2msa/mas-master.key
@@ -45,6 +49,10 @@ struct mas_conf {
 	uint64_t idle_timeout;
 	uint32_t max_failures;
 	uint64_t failure_window;
+	uint32_t retrieval_connections;
+	uint32_t connections_per_source;
+	uint32_t connection_rate_per_source; /* 0: unlimited */
+	uint64_t first_byte_timeout;
 	char *store_path;
 	char *master_key;
 	char *log_level; /* validated at load */

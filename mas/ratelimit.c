@@ -138,3 +138,16 @@ int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_m
 		e->count++;
 	return 0;
 }
+
+void mas_ratelimit_clear(struct mas_ratelimit *rl, const char *key)
+{
+	struct entry *e;
+
+	if (strlen(key) > MAS_RATELIMIT_KEY_MAX)
+		return;
+	e = lookup(rl, key);
+	if (e) {
+		e->count = 0;
+		e->start_ms = 0;
+	}
+}

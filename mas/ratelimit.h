@@ -37,3 +37,5 @@ bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t n
 			   uint64_t *ret_remaining_ms);
 /* Count one failure for key at now_ms. -ENAMETOOLONG for an over-long key. */
 int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms);
+/* Forget key's failures (a success); no-op for an unknown key. */
+void mas_ratelimit_clear(struct mas_ratelimit *rl, const char *key);

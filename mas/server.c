@@ -16,13 +16,18 @@
 #include "common/loop.h"
 #include "common/secret.h"
 #include "common/tls.h"
+#include "mas/connbudget.h"
 #include "mas/server.h"
 
 /* After the final reply and close_notify: drain the peer until EOF for at most this long. */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64 /* connections accepted per wake-up */
+#define BUDGET_SLOTS 4096 /* sources tracked per port */
+/* Lines a second about failed or hostile connections before they are only counted. */
+#define HOSTILE_LOG_PER_S 10
 
 enum conn_state {
+	CONN_FIRST_BYTE, /* accepted; no byte yet, no TLS session yet */
 	CONN_HANDSHAKE, /* TLS accept */
 	CONN_READ,      /* reading one frame: prefix, then body */
 	CONN_WRITE,     /* sending the reply in wbuf */
@@ -50,6 +55,7 @@ struct mas_conn {
 	uint32_t events; /* registered with the loop */
 	uint64_t deadline_ms;
 	struct mas_peer peer;
+	char source[MAS_SOURCE_MAX]; /* its connection budget (connbudget.h) */
 	struct mas_est est;
 	size_t have, need; /* bytes in rbuf, bytes wanted */
 	size_t wlen;
@@ -66,10 +72,14 @@ struct mas_server {
 	struct mas_ctx *ctx;
 	struct mas_conn *conns;
 	size_t n_conns, max_conns;
+	size_t n_port[2], max_port[2]; /* [0] establishment, [1] retrieval */
+	struct mas_connbudget *budget[2];
 	bool accept_paused;
-	uint64_t cap_logged_ms; /* last "maximum reached" warning */
+	uint64_t cap_logged_ms; /* last refusal warning */
 	uint64_t cap_refused;   /* refusals since that warning */
-	uint64_t handshake_timeout_ms, idle_timeout_ms;
+	uint64_t hostile_s;     /* the second hostile_lines counts */
+	uint64_t hostile_lines, hostile_dropped;
+	uint64_t handshake_timeout_ms, idle_timeout_ms, first_byte_timeout_ms;
 	mas_reload_fn reload;
 	void *reload_userdata;
 	bool quit;
@@ -128,8 +138,35 @@ static void accept_pause(struct mas_server *s, bool pause)
 	(void)loop_io_set_events(s->ret_watch, ev);
 }
 
+/*
+ * May one more line about a failed or hostile connection be logged? At most
+ * HOSTILE_LOG_PER_S a second; the first line of the next second counts the rest.
+ */
+static bool hostile_log(struct mas_server *s)
+{
+	uint64_t sec = mas_now_ms() / 1000;
+
+	if (sec != s->hostile_s) {
+		if (s->hostile_dropped)
+			log_warning("%" PRIu64 " more messages about failed or refused connections "
+				    "were not logged (at most %d a second)",
+				    s->hostile_dropped, HOSTILE_LOG_PER_S);
+		s->hostile_s = sec;
+		s->hostile_lines = 0;
+		s->hostile_dropped = 0;
+	}
+	if (s->hostile_lines < HOSTILE_LOG_PER_S) {
+		s->hostile_lines++;
+		return true;
+	}
+	s->hostile_dropped++;
+	return false;
+}
+
 static void conn_free(struct mas_server *s, struct mas_conn *c)
 {
+	mas_connbudget_close(s->budget[c->retrieval], c->source);
+	s->n_port[c->retrieval]--;
 	loop_remove(c->watch);
 	wolfSSL_free(c->ssl);
 	close(c->fd);
@@ -180,6 +217,29 @@ static enum step want(WOLFSSL *ssl, int ret)
 	return STEP_CLOSE;
 }
 
+/*
+ * Wait for the peer's first byte before creating its TLS session: a silent
+ * connection costs only its mas_conn and is closed after first_byte_timeout.
+ */
+static enum step conn_first_byte(struct mas_server *s, struct mas_conn *c)
+{
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return STEP_WANT_READ;
+	if (n <= 0)
+		return STEP_CLOSE;
+	c->ssl = wolfSSL_new(c->retrieval ? s->ret_ctx : s->est_ctx);
+	if (!c->ssl || wolfSSL_set_fd(c->ssl, c->fd) != WOLFSSL_SUCCESS) {
+		log_error("cannot create a TLS session for %s (out of memory?)", c->peer.name);
+		return STEP_CLOSE;
+	}
+	c->state = CONN_HANDSHAKE;
+	c->deadline_ms = mas_now_ms() + s->handshake_timeout_ms;
+	return STEP_AGAIN;
+}
+
 static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 {
 	char err[TLS_ERR_MAX];
@@ -199,7 +259,8 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 		return st;
 	r = tls_error(c->ssl, r, err, sizeof(err));
 	if (c->retrieval) {
-		log_warning("TLS handshake with target %s failed: %s", c->peer.name, err);
+		if (hostile_log(s))
+			log_warning("TLS handshake with target %s failed: %s", c->peer.name, err);
 		return STEP_CLOSE;
 	}
 	if (r == -EPERM) {
@@ -209,13 +270,15 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 		 * Finished are still unread, and closing now would reset the
 		 * connection and destroy the alert before the node reads it. Linger.
 		 */
-		log_warning("refused the certificate of node %s: %s", c->peer.name, err);
+		if (hostile_log(s))
+			log_warning("refused the certificate of node %s: %s", c->peer.name, err);
 		(void)shutdown(c->fd, SHUT_WR);
 		c->state = CONN_LINGER;
 		c->deadline_ms = mas_now_ms() + LINGER_MS;
 		return STEP_AGAIN;
 	}
-	log_info("TLS handshake with node %s failed: %s", c->peer.name, err);
+	if (hostile_log(s))
+		log_info("TLS handshake with node %s failed: %s", c->peer.name, err);
 	return STEP_CLOSE;
 }
 
@@ -235,15 +298,17 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 	if (r == -EPROTONOSUPPORT) {
 		char reason[WIRE_REASON_MAX + 1];
 
-		log_warning("%s speaks protocol version %" PRIu32 "; this MAS speaks %d",
-			    conn_who(c, who, sizeof(who)), msg.version, WIRE_VERSION);
+		if (hostile_log(s))
+			log_warning("%s speaks protocol version %" PRIu32 "; this MAS speaks %d",
+				    conn_who(c, who, sizeof(who)), msg.version, WIRE_VERSION);
 		snprintf(reason, sizeof(reason), "protocol version %" PRIu32
 			 " not supported; this MAS speaks version %d", msg.version, WIRE_VERSION);
 		wire_msg_wipe(&msg);
 		return conn_error(c, WIRE_ERR_VERSION, reason);
 	}
 	if (r < 0) {
-		log_warning("malformed message from %s", conn_who(c, who, sizeof(who)));
+		if (hostile_log(s))
+			log_warning("malformed message from %s", conn_who(c, who, sizeof(who)));
 		return conn_error(c, WIRE_ERR_MALFORMED, "malformed message");
 	}
 	if (c->retrieval)
@@ -268,7 +333,7 @@ static enum step conn_read(struct mas_server *s, struct mas_conn *c)
 			if (st != STEP_CLOSE)
 				return st;
 			tls_error(c->ssl, n, err, sizeof(err));
-			if (c->have > 0 || c->est.step == MAS_EST_WAIT_PROOF)
+			if ((c->have > 0 || c->est.step == MAS_EST_WAIT_PROOF) && hostile_log(s))
 				log_info("%s %s went away in the middle of the exchange: %s",
 					 conn_role(c), c->peer.name, err);
 			else
@@ -285,8 +350,10 @@ static enum step conn_read(struct mas_server *s, struct mas_conn *c)
 					     (uint32_t)c->rbuf[2] << 8 | c->rbuf[3];
 				char reason[WIRE_REASON_MAX + 1], who[WHO_MAX];
 
-				log_warning("%s sent a frame of %" PRIu32 " bytes (limit %d); closing",
-					    conn_who(c, who, sizeof(who)), v, WIRE_FRAME_MAX);
+				if (hostile_log(s))
+					log_warning("%s sent a frame of %" PRIu32
+						    " bytes (limit %d); closing",
+						    conn_who(c, who, sizeof(who)), v, WIRE_FRAME_MAX);
 				snprintf(reason, sizeof(reason),
 					 "frame length %" PRIu32 " is outside 1..%d", v,
 					 WIRE_FRAME_MAX);
@@ -368,6 +435,9 @@ static void conn_run(struct mas_server *s, struct mas_conn *c)
 		uint32_t ev;
 
 		switch (c->state) {
+		case CONN_FIRST_BYTE:
+			st = conn_first_byte(s, c);
+			break;
 		case CONN_HANDSHAKE:
 			st = conn_handshake(s, c);
 			break;
@@ -412,37 +482,34 @@ static void on_conn(struct loop_watch *w, int fd, uint32_t events, void *userdat
 }
 
 static void conn_new(struct mas_server *s, int fd, bool retrieval,
-		     const struct sockaddr_storage *ss)
+		     const struct sockaddr_storage *ss, const char *source)
 {
 	struct mas_conn *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c) {
 		log_error("out of memory: dropping a connection");
+		mas_connbudget_close(s->budget[retrieval], source);
 		close(fd);
 		return;
 	}
 	c->server = s;
 	c->fd = fd;
 	c->retrieval = retrieval;
-	c->state = CONN_HANDSHAKE;
+	c->state = CONN_FIRST_BYTE;
 	c->need = WIRE_PREFIX_LEN;
-	c->deadline_ms = mas_now_ms() + s->handshake_timeout_ms;
+	/* Never later than the handshake timeout would be. */
+	c->deadline_ms = mas_now_ms() + (s->first_byte_timeout_ms < s->handshake_timeout_ms
+						 ? s->first_byte_timeout_ms
+						 : s->handshake_timeout_ms);
 	peer_from(ss, &c->peer);
+	snprintf(c->source, sizeof(c->source), "%s", source);
 	(void)tcp_set_nodelay(fd);
-	c->ssl = wolfSSL_new(retrieval ? s->ret_ctx : s->est_ctx);
-	if (!c->ssl || wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS) {
-		log_error("cannot create a TLS session for %s (out of memory?)", c->peer.name);
-		wolfSSL_free(c->ssl);
-		close(fd);
-		free(c);
-		return;
-	}
 	c->events = EPOLLIN;
 	r = loop_add_io(s->loop, fd, c->events, on_conn, c, &c->watch);
 	if (r < 0) {
 		log_error("cannot watch the connection from %s: %s", c->peer.name, strerror(-r));
-		wolfSSL_free(c->ssl);
+		mas_connbudget_close(s->budget[retrieval], source);
 		close(fd);
 		free(c);
 		return;
@@ -452,8 +519,61 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 		s->conns->prev = c;
 	s->conns = c;
 	s->n_conns++;
+	s->n_port[retrieval]++;
 	log_debug("connection from %s %s (%zu open)", conn_role(c), c->peer.name, s->n_conns);
 	conn_run(s, c);
+}
+
+static const char *port_name(bool retrieval)
+{
+	return retrieval ? "retrieval" : "establishment";
+}
+
+/* One warning a second at most, counting the others: a flood must not flood the log too. */
+static void refused(struct mas_server *s, bool retrieval, const struct sockaddr_storage *ss,
+		    const char *why)
+{
+	uint64_t now = mas_now_ms();
+	struct mas_peer p;
+
+	s->cap_refused++;
+	if (now - s->cap_logged_ms < 1000 && s->cap_logged_ms != 0)
+		return;
+	peer_from(ss, &p);
+	log_warning("refusing connection from %s to the %s port: %s; %" PRIu64
+		    " refused since the last warning",
+		    p.name, port_name(retrieval), why, s->cap_refused);
+	s->cap_logged_ms = now;
+	s->cap_refused = 0;
+}
+
+/* The connection budgets (server.h): true when this connection may stay. */
+static bool admit(struct mas_server *s, bool retrieval, const struct sockaddr_storage *ss,
+		  char source[MAS_SOURCE_MAX])
+{
+	char why[160];
+	int r;
+
+	if (s->n_conns >= s->max_conns || s->n_port[retrieval] >= s->max_port[retrieval]) {
+		snprintf(why, sizeof(why), "%zu connections open (the maximum), %zu on this port",
+			 s->n_conns, s->n_port[retrieval]);
+		refused(s, retrieval, ss, why);
+		return false;
+	}
+	mas_source_of(ss, source);
+	r = mas_connbudget_open(s->budget[retrieval], source, mas_now_ms());
+	if (r == 0)
+		return true;
+	if (r == -EMFILE)
+		snprintf(why, sizeof(why), "%s holds as many connections as one source may",
+			 source);
+	else if (r == -EAGAIN)
+		snprintf(why, sizeof(why), "%s opens connections faster than one source may",
+			 source);
+	else
+		snprintf(why, sizeof(why), "too many sources hold connections");
+	refused(s, retrieval, ss, why);
+	return false;
 }
 
 static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
@@ -464,6 +584,7 @@ static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void
 	/* A bounded batch per wake-up; the listener stays readable for the rest. */
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
+		char source[MAS_SOURCE_MAX];
 		socklen_t len = sizeof(ss);
 		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -479,24 +600,10 @@ static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void
 				accept_pause(s, true);
 			return;
 		}
-		if (s->n_conns >= s->max_conns) {
-			uint64_t now = mas_now_ms();
-			struct mas_peer p;
-
-			/* One warning a second at most: a flood must not flood the log too. */
-			s->cap_refused++;
-			if (now - s->cap_logged_ms >= 1000 || s->cap_logged_ms == 0) {
-				peer_from(&ss, &p);
-				log_warning("refusing connection from %s: %zu connections open (the "
-					    "maximum); %" PRIu64 " refused since the last warning",
-					    p.name, s->n_conns, s->cap_refused);
-				s->cap_logged_ms = now;
-				s->cap_refused = 0;
-			}
+		if (admit(s, retrieval, &ss, source))
+			conn_new(s, fd, retrieval, &ss, source);
+		else
 			close(fd);
-			continue;
-		}
-		conn_new(s, fd, retrieval, &ss);
 	}
 }
 
@@ -537,7 +644,16 @@ static void expire_conns(struct mas_server *s, uint64_t now)
 		next = c->next;
 		if (c->deadline_ms > now)
 			continue;
-		if (c->state == CONN_HANDSHAKE)
+		if (c->state != CONN_LINGER && !hostile_log(s))
+			;
+		else if (c->state == CONN_FIRST_BYTE)
+			log_info("closing connection from %s %s: it sent nothing within %" PRIu64
+				 " ms",
+				 conn_role(c), c->peer.name,
+				 s->first_byte_timeout_ms < s->handshake_timeout_ms
+					 ? s->first_byte_timeout_ms
+					 : s->handshake_timeout_ms);
+		else if (c->state == CONN_HANDSHAKE)
 			log_info("closing connection from %s %s: no TLS handshake within %" PRIu64
 				 " ms",
 				 conn_role(c), c->peer.name, s->handshake_timeout_ms);
@@ -624,7 +740,21 @@ int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
 	s->est_ctx = conf->est_ctx;
 	s->ret_ctx = conf->ret_ctx;
 	s->max_conns = conf->max_conns ? conf->max_conns : MAS_MAX_CONNS_DEFAULT;
+	/* The retrieval port's share: at most half, at least one. */
+	s->max_port[1] = conf->budgets.retrieval_conns ? conf->budgets.retrieval_conns
+						       : MAS_RETRIEVAL_CONNS_DEFAULT;
+	if (s->max_port[1] > s->max_conns / 2)
+		s->max_port[1] = s->max_conns / 2 ? s->max_conns / 2 : 1;
+	s->max_port[0] = s->max_conns - s->max_port[1] ? s->max_conns - s->max_port[1] : 1;
 	mas_server_set_timeouts(s, conf->handshake_timeout_ms, conf->idle_timeout_ms);
+	for (int i = 0; i < 2; i++) {
+		r = mas_connbudget_new(BUDGET_SLOTS, &s->budget[i]);
+		if (r < 0) {
+			snprintf(err, err_len, "out of memory");
+			return r;
+		}
+	}
+	mas_server_set_budgets(s, &conf->budgets);
 	r = listen_on(conf->listen, &s->est_fd, &s->est_port, err, err_len);
 	if (r < 0)
 		return r;
@@ -648,6 +778,8 @@ void mas_server_free(struct mas_server *s)
 	while (s->conns)
 		conn_free(s, s->conns);
 	loop_free(s->loop); /* unblocks the signals again */
+	mas_connbudget_free(s->budget[0]);
+	mas_connbudget_free(s->budget[1]);
 	if (s->est_fd >= 0)
 		close(s->est_fd);
 	if (s->ret_fd >= 0)
@@ -666,6 +798,14 @@ void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms
 {
 	s->handshake_timeout_ms = handshake_timeout_ms ? handshake_timeout_ms : 10000;
 	s->idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 30000;
+}
+
+void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budgets *b)
+{
+	for (int i = 0; i < 2; i++)
+		mas_connbudget_set_limits(s->budget[i], b->per_source, b->per_source_rate);
+	s->first_byte_timeout_ms = b->first_byte_timeout_ms ? b->first_byte_timeout_ms
+							    : MAS_FIRST_BYTE_TIMEOUT_MS_DEFAULT;
 }
 
 void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata)

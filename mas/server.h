@@ -19,18 +19,38 @@
 #include "mas/exchange.h"
 
 #define MAS_MAX_CONNS_DEFAULT 1024
+#define MAS_RETRIEVAL_CONNS_DEFAULT 128 /* of the maximum, kept for the retrieval port */
+#define MAS_SOURCE_CONNS_DEFAULT 32     /* open connections per source and port */
+#define MAS_SOURCE_RATE_DEFAULT 50      /* new connections per second per source and port */
+#define MAS_FIRST_BYTE_TIMEOUT_MS_DEFAULT 3000
 #define MAS_PURGE_INTERVAL_MS (60 * 1000)
 
 struct mas_server;
+
+/*
+ * What one source (an IPv4 address or an IPv6 /64) may take (docs/m2masd.md
+ * "Connection budgets"). The retrieval port has retrieval_conns of max_conns to
+ * itself (at most half), the establishment port the rest, so neither port can
+ * starve the other; on each port a source may hold per_source connections and
+ * open per_source_rate a second (0: unlimited). A connection that sends no byte
+ * within first_byte_timeout_ms is closed; its TLS session is created only then.
+ */
+struct mas_server_budgets {
+	size_t retrieval_conns;
+	uint32_t per_source;
+	uint32_t per_source_rate;
+	uint64_t first_byte_timeout_ms;
+};
 
 struct mas_server_conf {
 	const char *listen;           /* "host:port" for establishment (port 0: any) */
 	const char *retrieval_listen; /* "host:port" for key retrieval */
 	WOLFSSL_CTX *est_ctx;         /* server certificate, no client certificate */
 	WOLFSSL_CTX *ret_ctx;         /* mutual TLS against the targets' CA */
-	size_t max_conns;             /* 0: MAS_MAX_CONNS_DEFAULT */
+	size_t max_conns;             /* both ports together; 0: MAS_MAX_CONNS_DEFAULT */
 	uint64_t handshake_timeout_ms;
 	uint64_t idle_timeout_ms;
+	struct mas_server_budgets budgets;
 };
 
 /* Called on SIGHUP from the loop; its errors are the callback's to log. */
@@ -49,6 +69,8 @@ DEFINE_CLEANUP(struct mas_server *, mas_server_free)
 void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *ret_ret);
 void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
 			     uint64_t idle_timeout_ms);
+/* SIGHUP: new per-source limits and first-byte timeout (the port split stays). */
+void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budgets *b);
 void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata);
 
 /* Purge expired associations now, then run until SIGTERM/SIGINT. Returns 0 or -errno. */

@@ -660,12 +660,12 @@ Test(mas, silent_client_does_not_stall_others)
 	/* Well under the 1 s handshake timeout: it did not wait for the silent ones. */
 	cr_assert_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 800,
 		     "the good node waited for the silent ones");
-	/* handshake_timeout = 1s in the test configuration. */
+	/* handshake_timeout = 1s in the test configuration: it bounds the first-byte wait too. */
 	for (size_t i = 0; i < 8; i++) {
 		cr_assert(closed_within(silent[i], 4000), "silent connection %zu not closed", i);
 		close(silent[i]);
 	}
-	assert_log_has("no TLS handshake within 1000 ms");
+	assert_log_has("it sent nothing within 1000 ms");
 }
 
 /* Many nodes at once, their messages interleaved: the loop serves them all. */
@@ -715,18 +715,28 @@ Test(mas, interleaved_nodes_all_establish)
 Test(mas, connections_over_the_cap_are_closed)
 {
 	struct node_out out;
+	struct wire_key_response kr;
+	char reason[WIRE_REASON_MAX + 1];
 	int held[3], extra;
 
+	/* 4 in all: 2 for the retrieval port (half at most), 2 for establishment. */
 	stop_mas();
-	start_mas_with("--max-connections", "3");
-	for (size_t i = 0; i < 3; i++)
+	start_mas_with("--max-connections", "4");
+	node_simple(NODE, fx.km, &out);
+	cr_assert_eq(out.code, 0, "%s", out.reason);
+	for (size_t i = 0; i < 2; i++)
 		held[i] = connect_from(NULL, fx.mas.est_port);
 	usleep(100 * 1000);
-	/* The fourth is accepted and closed at once, long before the handshake timeout. */
-	extra = connect_from(NULL, fx.mas.ret_port);
+	/* The third on the establishment port is accepted and closed at once ... */
+	extra = connect_from(NULL, fx.mas.est_port);
 	cr_assert(closed_within(extra, 500), "the connection over the cap stayed open");
 	close(extra);
 	assert_log_has("connections open (the maximum)");
+	/* ... while the retrieval port still serves: its share is its own. */
+	cr_assert_eq(target_get("target", out.est.key_id, &kr, reason, sizeof(reason)), 0, "%s",
+		     reason);
+	secret_wipe(&kr, sizeof(kr));
+	held[2] = connect_from(NULL, fx.mas.ret_port);
 	/* Once the held ones are gone, the MAS serves again. */
 	for (size_t i = 0; i < 3; i++)
 		close(held[i]);
@@ -737,7 +747,12 @@ Test(mas, connections_over_the_cap_are_closed)
 
 /* ---- rate limiting ---- */
 
-Test(mas, rate_limit_per_node_and_per_address)
+/*
+ * Behaviour changed with issue #16: failures are counted per (node, address) and
+ * per address and never refuse a valid proof; over the limit a wrong proof is
+ * answered rate-limited instead of auth-failed.
+ */
+Test(mas, rate_limit_answers_wrong_proofs_and_lets_valid_ones_through)
 {
 	struct node_in in = { .node_id = NODE, .km = fx.km };
 	struct node_out out;
@@ -747,27 +762,64 @@ Test(mas, rate_limit_per_node_and_per_address)
 	wrong[0] ^= 1;
 	add_node(NODE_B, fx.km, psk_only, 1, 0);
 	in.km = wrong;
-	for (int i = 0; i < MAX_FAILURES; i++) {
+	for (int i = 0; i < MAX_FAILURES - 1; i++) {
 		node_run(&in, &out);
 		cr_assert_eq(out.code, WIRE_ERR_AUTH_FAILED, "attempt %d: got %u: %s", i + 1,
 			     out.code, out.reason);
 	}
-	/* Attempt MAX_FAILURES + 1 is refused even with the right key. */
+	/* Failure MAX_FAILURES reaches the limit: rate-limited, with the time to wait. */
+	node_run(&in, &out);
+	cr_assert_eq(out.code, WIRE_ERR_RATE_LIMITED, "got %u: %s", out.code, out.reason);
+	cr_assert(strstr(out.reason, "try again in"), "%s", out.reason);
+	/* The right key still gets through, for this node and another from the address. */
 	in.km = fx.km;
 	node_run(&in, &out);
-	cr_assert_eq(out.code, WIRE_ERR_RATE_LIMITED, "got %u: %s", out.code, out.reason);
-	/* The address 127.0.0.1 is limited too: another node from it is refused ... */
+	cr_assert_eq(out.code, 0, "got %u: %s", out.code, out.reason);
 	in.node_id = NODE_B;
 	node_run(&in, &out);
+	cr_assert_eq(out.code, 0, "got %u: %s", out.code, out.reason);
+	/* The address stays limited: a wrong proof for NODE_B is rate-limited at once ... */
+	in.km = wrong;
+	node_run(&in, &out);
 	cr_assert_eq(out.code, WIRE_ERR_RATE_LIMITED, "got %u: %s", out.code, out.reason);
-	/* ... but not from 127.0.0.2, where only the first node stays limited. */
+	/* ... and from 127.0.0.2 it is a plain auth failure. */
 	in.src = "127.0.0.2";
 	node_run(&in, &out);
-	cr_assert_eq(out.code, 0, "got %u: %s", out.code, out.reason);
-	in.node_id = NODE;
-	node_run(&in, &out);
-	cr_assert_eq(out.code, WIRE_ERR_RATE_LIMITED, "got %u: %s", out.code, out.reason);
-	assert_log_has("too many failed proofs");
+	cr_assert_eq(out.code, WIRE_ERR_AUTH_FAILED, "got %u: %s", out.code, out.reason);
+	assert_log_has("too many failed proofs from this address");
+}
+
+/* Issue #16, 1: an attacker hammering a node's name cannot lock the node out. */
+Test(mas, wrong_proofs_for_a_node_do_not_lock_it_out)
+{
+	struct node_in bad = { .node_id = NODE }, good = { .node_id = NODE, .km = fx.km };
+	struct node_out out;
+	uint8_t wrong[32];
+	char *log;
+	size_t lines = 0;
+
+	cr_assert_eq(crypto_random(wrong, sizeof(wrong)), 0);
+	bad.km = wrong;
+	/* From another address, and from the node's own (a shared NAT). */
+	for (int round = 0; round < 4; round++) {
+		bad.src = round % 2 ? "127.0.0.1" : "127.0.0.3";
+		for (int i = 0; i < 2 * MAX_FAILURES; i++) {
+			node_run(&bad, &out);
+			cr_assert(out.code == WIRE_ERR_AUTH_FAILED ||
+					  out.code == WIRE_ERR_RATE_LIMITED,
+				  "got %u: %s", out.code, out.reason);
+		}
+		node_run(&good, &out);
+		cr_assert_eq(out.code, 0, "round %d: the node was locked out: %u %s", round,
+			     out.code, out.reason);
+	}
+	/* The log stays bounded: per source, MAX_FAILURES warnings a window. */
+	log = read_log();
+	for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"))
+		if (strstr(line, "did not verify") && !strstr(line, "(source rate-limited)"))
+			lines++;
+	free(log);
+	cr_assert_leq(lines, 2 * MAX_FAILURES, "%zu failure warnings", lines);
 }
 
 Test(mas, rate_limit_window_passes)
@@ -796,12 +848,11 @@ Test(mas, rate_limit_window_passes)
 	in.km = wrong;
 	for (int i = 0; i < MAX_FAILURES; i++)
 		node_run(&in, &out);
-	in.km = fx.km;
 	node_run(&in, &out);
 	cr_assert_eq(out.code, WIRE_ERR_RATE_LIMITED, "got %u: %s", out.code, out.reason);
 	sleep(3);
 	node_run(&in, &out);
-	cr_assert_eq(out.code, 0, "got %u: %s", out.code, out.reason);
+	cr_assert_eq(out.code, WIRE_ERR_AUTH_FAILED, "got %u: %s", out.code, out.reason);
 }
 
 /* ---- the program ---- */

@@ -89,3 +89,20 @@ Test(ratelimit, overlong_key_is_refused)
 	cr_assert_eq(mas_ratelimit_fail(rl, key, 0), -ENAMETOOLONG);
 	cr_assert_not(mas_ratelimit_limited(rl, key, 0, NULL));
 }
+
+Test(ratelimit, clear_forgets_one_key_only)
+{
+	cr_assert_eq(mas_ratelimit_new(64, 2, 10000, &rl), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(mas_ratelimit_fail(rl, "node:/a@192.0.2.1", 0), 0);
+		cr_assert_eq(mas_ratelimit_fail(rl, "addr:192.0.2.1", 0), 0);
+	}
+	cr_assert(mas_ratelimit_limited(rl, "node:/a@192.0.2.1", 1, NULL));
+	mas_ratelimit_clear(rl, "node:/a@192.0.2.1");
+	cr_assert_not(mas_ratelimit_limited(rl, "node:/a@192.0.2.1", 1, NULL));
+	cr_assert(mas_ratelimit_limited(rl, "addr:192.0.2.1", 1, NULL));
+	mas_ratelimit_clear(rl, "node:/never-seen");
+	/* Counting starts again from zero. */
+	cr_assert_eq(mas_ratelimit_fail(rl, "node:/a@192.0.2.1", 2), 0);
+	cr_assert_not(mas_ratelimit_limited(rl, "node:/a@192.0.2.1", 3, NULL));
+}
