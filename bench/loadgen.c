@@ -177,7 +177,9 @@ static void spawn_mas(void)
 	opt.target_cert = bench_path("pki/target.crt");
 	opt.target_key = bench_path("pki/target.key");
 	bench_store(NULL, NULL, 0);
-	bench_start_mas(opt.server_name, NULL, true);
+	/* Every simulated node connects from 127.0.0.1: one source, so no per-source caps. */
+	bench_start_mas(opt.server_name,
+			"connections_per_source = 100000\nconnection_rate_per_source = 0\n", true);
 	snprintf(addr_est, sizeof(addr_est), "127.0.0.1:%u", bench.est_port);
 	snprintf(addr_ret, sizeof(addr_ret), "127.0.0.1:%u", bench.ret_port);
 	opt.mas = addr_est;

@@ -179,6 +179,15 @@ void mas_connbudget_close(struct mas_connbudget *b, const char *source)
 		e->open--;
 }
 
+void mas_connbudget_refund(struct mas_connbudget *b, const char *source)
+{
+	struct entry *e = lookup(b, source);
+	uint64_t cap = (uint64_t)b->per_second * 1000 * BURST_SECONDS;
+
+	if (e && b->per_second)
+		e->tokens = e->tokens + 1000 > cap ? cap : e->tokens + 1000;
+}
+
 uint32_t mas_connbudget_n_open(struct mas_connbudget *b, const char *source)
 {
 	struct entry *e = lookup(b, source);

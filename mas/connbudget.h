@@ -2,7 +2,8 @@
 /*
  * Per-source connection budgets for one m2masd listener: how many connections a
  * source (an IPv4 address, or an IPv6 /64) may hold open at once, and how many
- * new ones it may open per second (a token bucket holding two seconds' worth).
+ * new ones it may open per second (a token bucket holding two seconds' worth;
+ * a connection that succeeds gives its token back).
  * Memory is bounded: a fixed table, set-associative with a secret hash seed; an
  * entry with no open connection is reused when its set is full, and a source
  * that finds every entry of its set busy is refused (-ENOSPC). Times are
@@ -36,5 +37,11 @@ void mas_source_of(const struct sockaddr_storage *ss, char source[MAS_SOURCE_MAX
  */
 int mas_connbudget_open(struct mas_connbudget *b, const char *source, uint64_t now_ms);
 void mas_connbudget_close(struct mas_connbudget *b, const char *source);
+/*
+ * Give back the rate token of a connection that did what it came for (an
+ * association established, a key retrieved): a source whose connections
+ * succeed is never slowed down; only failing or idle ones use up the rate.
+ */
+void mas_connbudget_refund(struct mas_connbudget *b, const char *source);
 /* Connections open from source now (tests). */
 uint32_t mas_connbudget_n_open(struct mas_connbudget *b, const char *source);

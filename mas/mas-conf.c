@@ -175,8 +175,8 @@ static int load(const char *path, bool require_server, struct mas_conf *ret, cha
 		.max_failures = 5,
 		.failure_window = 60,
 		.retrieval_connections = 128,
-		.connections_per_source = 32,
-		.connection_rate_per_source = 50,
+		.connections_per_source = 64,
+		.connection_rate_per_source = 20,
 		.first_byte_timeout = 3,
 	};
 	_cleanup_free_ char *dropin = NULL;

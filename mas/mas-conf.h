@@ -18,8 +18,9 @@
  *   max_failures = 5               failed proofs per node / per address ...
  *   failure_window = 60s           ... within this window before rate limiting
  *   retrieval_connections = 128    of --max-connections, kept for the retrieval port
- *   connections_per_source = 32    open connections per address (IPv6: /64) and port
- *   connection_rate_per_source = 50 new connections a second per source and port
+ *   connections_per_source = 64    open connections per address (IPv6: /64) and port
+ *   connection_rate_per_source = 20 new connections a second per source and port that
+ *                                  do not succeed (a success gives its token back)
  *   first_byte_timeout = 3s        a connection that sends nothing is closed
  *   [store]
  *   path = /var/lib/m2msa/mas.db

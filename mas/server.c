@@ -315,6 +315,8 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		next = mas_retrieve_handle(s->ctx, c->ssl, &c->peer, &msg, &reply);
 	else
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
+	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
+		mas_connbudget_refund(s->budget[c->retrieval], c->source);
 	st = conn_queue(c, &reply, next);
 	wire_msg_wipe(&msg);
 	wire_msg_wipe(&reply);

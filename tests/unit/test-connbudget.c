@@ -47,6 +47,21 @@ Test(connbudget, rate_is_a_two_second_bucket)
 	cr_assert_eq(mas_connbudget_open(b, "192.0.2.1", 1200), -EAGAIN);
 }
 
+Test(connbudget, successful_connections_give_their_token_back)
+{
+	cr_assert_eq(mas_connbudget_new(64, &b), 0);
+	mas_connbudget_set_limits(b, 0, 1);
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(mas_connbudget_open(b, "192.0.2.1", 0), 0, "connection %d", i);
+		mas_connbudget_refund(b, "192.0.2.1");
+		mas_connbudget_close(b, "192.0.2.1");
+	}
+	/* Two without a refund use up the two-second bucket. */
+	cr_assert_eq(mas_connbudget_open(b, "192.0.2.1", 0), 0);
+	cr_assert_eq(mas_connbudget_open(b, "192.0.2.1", 0), 0);
+	cr_assert_eq(mas_connbudget_open(b, "192.0.2.1", 0), -EAGAIN);
+}
+
 Test(connbudget, table_is_bounded_and_busy_sources_are_kept)
 {
 	char key[MAS_SOURCE_MAX];
