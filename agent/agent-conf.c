@@ -84,6 +84,10 @@ static const struct conf_item agent_items[] = {
 	{ "agent", "backoff_max", conf_parse_duration, offsetof(struct agent_conf, backoff_max) },
 	{ "agent", "socket", conf_parse_path, offsetof(struct agent_conf, socket_path) },
 	{ "agent", "clients_dir", conf_parse_path, offsetof(struct agent_conf, clients_dir) },
+	{ "agent", "client_idle_timeout", conf_parse_duration,
+	  offsetof(struct agent_conf, client_idle_timeout) },
+	{ "agent", "clients_per_uid", conf_parse_uint32,
+	  offsetof(struct agent_conf, clients_per_uid) },
 };
 
 _Static_assert(offsetof(struct agent_conf, n_methods) - offsetof(struct agent_conf, methods) ==
@@ -116,6 +120,8 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 		.timeout = 10,
 		.backoff_min = 1,
 		.backoff_max = 300,
+		.client_idle_timeout = 60,
+		.clients_per_uid = 64,
 	};
 	char dropin[4096], host[256];
 	enum log_level lvl;

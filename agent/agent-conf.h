@@ -56,6 +56,8 @@ struct agent_conf {
 	uint64_t backoff_max;
 	char *socket_path;
 	char *clients_dir;
+	uint64_t client_idle_timeout; /* seconds; a client with nothing pending is closed */
+	uint32_t clients_per_uid;     /* open key service connections per uid (not root) */
 };
 
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */

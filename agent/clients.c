@@ -314,3 +314,13 @@ bool clients_is_admin(const struct clients *c, const struct clients_peer *p)
 			return true;
 	return false;
 }
+
+bool clients_known(const struct clients *c, const struct clients_peer *p)
+{
+	if (clients_is_admin(c, p))
+		return true;
+	for (size_t i = 0; c && i < c->n_rules; i++)
+		if (rule_matches(&c->rules[i], p))
+			return true;
+	return false;
+}

@@ -53,3 +53,5 @@ int clients_peer_from_fd(int fd, struct clients_peer *ret);
 bool clients_may_act_as(const struct clients *c, const struct clients_peer *p, const char *ae_id);
 /* May the peer ask for status and rekey? */
 bool clients_is_admin(const struct clients *c, const struct clients_peer *p);
+/* May the peer ask for anything at all (an admin, or a clients.d file matches it)? */
+bool clients_known(const struct clients *c, const struct clients_peer *p);

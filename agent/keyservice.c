@@ -2,6 +2,7 @@
 /* m2msad's local key service: the Unix socket, authorisation, keys and pushes (keyservice.h). */
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/clients.h"
@@ -25,6 +27,8 @@
 #define KS_SUBS_MAX 8     /* subscriptions per connection */
 #define KS_PENDING_MAX 16 /* get-key requests waiting for an establishment */
 #define KS_OUT_MAX 64     /* queued messages before a non-reading client is dropped */
+#define KS_LOG_PER_S 10   /* refusal and denial lines a second before they are only counted */
+#define KS_IDLE_CHECK_MS 1000
 
 /* One request bound to an AE-ID ("" for the node's CSE). */
 struct ks_ref {
@@ -52,6 +56,8 @@ struct ks_client {
 	size_t n_out;
 	struct loop_watch *watch;
 	uint32_t epoll_events;
+	uint64_t last_ms;  /* last request (or the connect) */
+	unsigned denials;  /* denied requests so far */
 	bool dead; /* closed at the end of keyservice_process() */
 };
 
@@ -77,7 +83,44 @@ struct keyservice {
 	size_t n_clients;
 	struct ks_cache_entry *cache; /* KS_CACHE_MAX entries, mlocked, wiped when dropped */
 	size_t cache_next;
+	struct loop_watch *idle_timer;
+	uint64_t idle_ms;
+	uint32_t per_uid;
+	uint64_t log_s, log_lines, log_dropped; /* ks_log_ok() */
 };
+
+static uint64_t ks_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * May one more line about a refused connection or a denied request be logged?
+ * At most KS_LOG_PER_S a second; the first line of a later second counts the rest.
+ */
+static bool ks_log_ok(struct keyservice *ks)
+{
+	uint64_t sec = ks_now_ms() / 1000;
+
+	if (sec != ks->log_s) {
+		if (ks->log_dropped)
+			log_warning("%" PRIu64 " more refusals and denials were not logged (at most "
+				    "%d a second)",
+				    ks->log_dropped, KS_LOG_PER_S);
+		ks->log_s = sec;
+		ks->log_lines = 0;
+		ks->log_dropped = 0;
+	}
+	if (ks->log_lines < KS_LOG_PER_S) {
+		ks->log_lines++;
+		return true;
+	}
+	ks->log_dropped++;
+	return false;
+}
 
 static const char *ae_or_cse(const char *ae_id)
 {
@@ -317,22 +360,32 @@ static bool authorised(struct keyservice *ks, struct ks_client *c, const struct 
 
 	if (ok)
 		return true;
-	if (admin) {
+	c->denials++;
+	if (admin && ks_log_ok(ks)) {
 		log_warning("denied %s to pid %ld uid %u gid %u: not root, not in group %s and no "
 			    "clients.d file with admin = yes",
 			    local_msg_type_to_string(m->type), (long)c->peer.pid, (unsigned)c->peer.uid,
 			    (unsigned)c->peer.gid, CLIENTS_ADMIN_GROUP);
-		send_error(ks, c, m->req, LOCAL_ERR_DENIED,
-			   "%s needs root, group %s or admin = yes in clients.d",
-			   local_msg_type_to_string(m->type), CLIENTS_ADMIN_GROUP);
-	} else {
+	} else if (!admin && ks_log_ok(ks)) {
 		log_warning("denied %s for %s%s to pid %ld uid %u gid %u: no clients.d file grants it",
 			    local_msg_type_to_string(m->type), m->ae_id[0] ? "AE " : "",
 			    ae_or_cse(m->ae_id), (long)c->peer.pid, (unsigned)c->peer.uid,
 			    (unsigned)c->peer.gid);
+	}
+	if (admin) {
+		send_error(ks, c, m->req, LOCAL_ERR_DENIED,
+			   "%s needs root, group %s or admin = yes in clients.d",
+			   local_msg_type_to_string(m->type), CLIENTS_ADMIN_GROUP);
+	} else {
 		send_error(ks, c, m->req, LOCAL_ERR_DENIED,
 			   "uid %u may not act as %s (see clients.d)", (unsigned)c->peer.uid,
 			   m->ae_id[0] ? m->ae_id : "the node's CSE");
+	}
+	if (c->denials >= KEYSERVICE_DENIALS_MAX) {
+		if (ks_log_ok(ks))
+			log_warning("closing the connection of pid %ld uid %u after %u denied requests",
+				    (long)c->peer.pid, (unsigned)c->peer.uid, c->denials);
+		c->dead = true;
 	}
 	return false;
 }
@@ -491,6 +544,7 @@ static void client_read(struct keyservice *ks, struct ks_client *c)
 		c->dead = true; /* the client closed */
 		return;
 	}
+	c->last_ms = ks_now_ms();
 	if ((mh.msg_flags & MSG_TRUNC) || (size_t)n > LOCAL_WIRE_MSG_MAX) {
 		char what[96];
 
@@ -504,6 +558,40 @@ static void client_read(struct keyservice *ks, struct ks_client *c)
 
 static void on_client(struct loop_watch *w, int fd, uint32_t events, void *userdata);
 
+/*
+ * Why a new peer may not stay, or NULL: no clients.d file matches it (it could
+ * only be denied), or its uid holds its share of connections already.
+ */
+static const char *refuse_peer(struct keyservice *ks, const struct clients_peer *p, char *buf,
+			       size_t len)
+{
+	uint32_t n = 0;
+
+	if (!clients_known(ks->clients, p))
+		return "no clients.d file matches it and it is not an admin";
+	if (p->uid == 0 || ks->per_uid == 0)
+		return NULL;
+	for (const struct ks_client *c = ks->head; c; c = c->next)
+		n += !c->dead && c->peer.uid == p->uid;
+	if (n < ks->per_uid)
+		return NULL;
+	snprintf(buf, len, "uid %u holds %u connections already (clients_per_uid)",
+		 (unsigned)p->uid, (unsigned)n);
+	return buf;
+}
+
+/* Tell a refused peer why (ERROR for request 0, if the socket takes it at once). */
+static void refuse_now(int fd, const char *why)
+{
+	struct local_msg m = { .type = LOCAL_MSG_ERROR, .req = 0, .code = LOCAL_ERR_DENIED };
+	uint8_t buf[LOCAL_WIRE_MSG_MAX];
+	size_t len;
+
+	snprintf(m.reason, sizeof(m.reason), "connection refused: %s", why);
+	if (local_wire_encode(&m, buf, sizeof(buf), &len) == 0)
+		(void)send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void on_listener(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
 {
 	struct keyservice *ks = userdata;
@@ -511,6 +599,8 @@ static void on_listener(struct loop_watch *w, int listen_fd, uint32_t events, vo
 	for (;;) {
 		int fd = accept4(ks->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct ks_client *c;
+		const char *why;
+		char buf[96];
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -520,7 +610,8 @@ static void on_listener(struct loop_watch *w, int listen_fd, uint32_t events, vo
 			return;
 		}
 		if (ks->n_clients >= KEYSERVICE_MAX_CLIENTS) {
-			log_warning("refusing a key service client: %d connections already",
+			if (ks_log_ok(ks))
+				log_warning("refusing a key service client: %d connections already",
 				    KEYSERVICE_MAX_CLIENTS);
 			close(fd);
 			continue;
@@ -532,12 +623,28 @@ static void on_listener(struct loop_watch *w, int listen_fd, uint32_t events, vo
 		}
 		c->fd = fd;
 		c->ks = ks;
-		if (clients_peer_from_fd(fd, &c->peer) < 0 ||
-		    loop_add_io(ks->loop, fd, EPOLLIN, on_client, c, &c->watch) < 0) {
+		if (clients_peer_from_fd(fd, &c->peer) < 0) {
 			close(fd);
 			free(c);
 			continue;
 		}
+		why = refuse_peer(ks, &c->peer, buf, sizeof(buf));
+		if (why) {
+			if (ks_log_ok(ks))
+				log_warning("refusing a key service client pid %ld uid %u gid %u: %s",
+					    (long)c->peer.pid, (unsigned)c->peer.uid,
+					    (unsigned)c->peer.gid, why);
+			refuse_now(fd, why);
+			close(fd);
+			free(c);
+			continue;
+		}
+		if (loop_add_io(ks->loop, fd, EPOLLIN, on_client, c, &c->watch) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->last_ms = ks_now_ms();
 		c->epoll_events = EPOLLIN;
 		c->next = ks->head;
 		if (ks->head)
@@ -564,6 +671,28 @@ static void on_client(struct loop_watch *w, int fd, uint32_t events, void *userd
 		client_flush(ks, c);
 	if (events & EPOLLIN)
 		client_read(ks, c);
+}
+
+/* Close connections that wait for nothing and said nothing for idle_ms. */
+static void on_idle_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	struct keyservice *ks = userdata;
+	uint64_t now = ks_now_ms();
+
+	for (struct ks_client *c = ks->head; c; c = c->next) {
+		if (c->dead || c->n_subs || c->n_pending || c->out_head ||
+		    now - c->last_ms < ks->idle_ms)
+			continue;
+		log_debug("closing the idle key service connection of pid %ld uid %u",
+			  (long)c->peer.pid, (unsigned)c->peer.uid);
+		c->dead = true;
+	}
+}
+
+void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid)
+{
+	ks->idle_ms = idle_ms;
+	ks->per_uid = per_uid;
 }
 
 void keyservice_reap(struct keyservice *ks)
@@ -723,6 +852,8 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 		return err_set(err, -ENOMEM, "out of memory");
 	ks->loop = loop;
 	ks->listen_fd = -1;
+	ks->idle_ms = 60000;
+	ks->per_uid = 64;
 	ks->cache = calloc(KS_CACHE_MAX, sizeof(*ks->cache));
 	if (!ks->cache)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -736,6 +867,11 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 	r = loop_add_io(ks->loop, ks->listen_fd, EPOLLIN, on_listener, ks, &ks->listen_watch);
 	if (r < 0)
 		return err_set(err, r, "cannot watch %s: %s", path, strerror(-r));
+	r = loop_add_timer(ks->loop, CLOCK_MONOTONIC, on_idle_timer, ks, &ks->idle_timer);
+	if (r == 0)
+		r = loop_timer_set(ks->idle_timer, KS_IDLE_CHECK_MS, KS_IDLE_CHECK_MS, 0);
+	if (r < 0)
+		return err_set(err, r, "cannot set up the idle timer: %s", strerror(-r));
 	ks->sam = sam;
 	sa_manager_set_event_handler(sam, on_sa_event, ks);
 	log_info("key service listening on %s (%zu clients.d files from %s)", path,
@@ -754,6 +890,8 @@ void keyservice_free(struct keyservice *ks)
 		sa_manager_set_event_handler(ks->sam, NULL, NULL);
 	while (ks->head)
 		client_free(ks, ks->head);
+	if (ks->idle_timer)
+		loop_remove(ks->idle_timer);
 	if (ks->listen_fd >= 0) {
 		/* Remove the path only while it is still this agent's socket. */
 		if (stat(ks->path, &st) == 0 && st.st_dev == ks->dev && st.st_ino == ks->ino)

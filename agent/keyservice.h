@@ -24,6 +24,7 @@ struct loop;
 
 #define KEYSERVICE_GROUP "m2msa"
 #define KEYSERVICE_MAX_CLIENTS 1024
+#define KEYSERVICE_DENIALS_MAX 3 /* denied requests before the connection is closed */
 
 struct keyservice;
 
@@ -35,6 +36,12 @@ struct keyservice;
  */
 int keyservice_new(const char *path, const char *clients_dir, struct sa_manager *sam,
 		   struct loop *loop, struct keyservice **ret, struct m2msa_err *err);
+/*
+ * Hostile-load limits (docs/m2msad.md "Local key service"): a connection with no
+ * subscription and no waiting get-key that sends nothing for idle_ms is closed;
+ * a uid other than root may hold per_uid connections (0: no limit).
+ */
+void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid);
 /* Disconnect every client, remove the socket (if it is still ours); NULL is fine. */
 void keyservice_free(struct keyservice *ks);
 DEFINE_CLEANUP(struct keyservice *, keyservice_free)

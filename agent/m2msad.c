@@ -175,6 +175,8 @@ static void reload(struct daemon *d)
 	if (strcmp(c->socket_path, old->socket_path) != 0)
 		log_warning("[agent] socket changed to %s: the key service stays on %s until m2msad "
 			    "restarts", c->socket_path, old->socket_path);
+	if (d->keys)
+		keyservice_set_limits(d->keys, c->client_idle_timeout * 1000, c->clients_per_uid);
 	r = d->keys ? keyservice_reload(d->keys, c->clients_dir, &err) : 0;
 	if (r < 0)
 		log_error("reloading clients.d failed, keeping the running policy: %s", err.msg);
@@ -277,6 +279,9 @@ static int run(struct daemon *d)
 	if (r < 0)
 		log_error("cannot start the local key service, running without it (local "
 			  "applications cannot get keys): %s", err.msg);
+	else
+		keyservice_set_limits(d->keys, d->conf->client_idle_timeout * 1000,
+				      d->conf->clients_per_uid);
 
 	(void)uplink_open(d);
 	{

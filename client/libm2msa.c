@@ -296,6 +296,30 @@ static int recv_msg(struct m2msa *h, uint64_t deadline, bool fresh, struct local
 static int reconnect(struct m2msa *h);
 
 /*
+ * The agent refuses a connection it will never serve (docs/protocol.md "Local
+ * key service") with an ERROR for request 0 and closes it: -errno of its code
+ * with the reason in last_error, or 0 when no such message waits.
+ */
+static int refusal(struct m2msa *h)
+{
+	struct local_msg m;
+	int r = recv_msg(h, 0, false, &m);
+
+	/* A reset is reported once, before the data that is still queued. */
+	if (r == -ECONNRESET)
+		r = recv_msg(h, 0, false, &m);
+	if (r < 0)
+		return 0;
+	r = 0;
+	if (m.type == LOCAL_MSG_ERROR && m.req == 0) {
+		snprintf(h->last_error, sizeof(h->last_error), "%s", m.reason);
+		r = -local_error_to_errno(m.code);
+	}
+	local_msg_wipe(&m);
+	return r;
+}
+
+/*
  * Send req and wait for the answer with its number; events that arrive meanwhile
  * are queued. On a lost connection: reconnect once and send again.
  */
@@ -317,7 +341,11 @@ static int request(struct m2msa *h, struct local_msg *req, struct local_msg *ret
 		req->req = ++h->next_req;
 		r = send_msg(h, req);
 		if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+			/* The agent may have said why it closed (an ERROR for request 0). */
+			r = refusal(h);
 			disconnect(h);
+			if (r < 0)
+				return r;
 			r = -ECONNRESET;
 			continue;
 		}
@@ -330,7 +358,11 @@ static int request(struct m2msa *h, struct local_msg *req, struct local_msg *ret
 			if (r == -EAGAIN)
 				return -ETIMEDOUT;
 			if (r == -ECONNRESET) {
+				r = refusal(h);
 				disconnect(h);
+				if (r < 0)
+					return r;
+				r = -ECONNRESET;
 				break;
 			}
 			if (r < 0)
@@ -340,7 +372,7 @@ static int request(struct m2msa *h, struct local_msg *req, struct local_msg *ret
 				local_msg_wipe(&m);
 				continue;
 			}
-			if (m.req != req->req) {
+			if (m.req != req->req && !(m.req == 0 && m.type == LOCAL_MSG_ERROR)) {
 				local_msg_wipe(&m); /* the answer to an abandoned request */
 				continue;
 			}

@@ -337,7 +337,11 @@ Test(keyservice, unauthorised_uid_is_refused_with_eacces_and_logged)
 	cr_assert_eq(c.r, -EACCES, "uid %u: %d (%s)", UID_OTHER, c.r, strerror(-c.r));
 	usleep(100 * 1000);
 	log = read_agent_log();
-	line = harness_strdupf("denied get-key for AE Cae1 to pid %ld uid %u", (long)c.pid,
+	/*
+	 * Issue #16: a uid that no clients.d file names is refused when it connects
+	 * (ERROR denied for request 0, then closed), no longer per request.
+	 */
+	line = harness_strdupf("refusing a key service client pid %ld uid %u", (long)c.pid,
 			       UID_OTHER);
 	cr_expect_not_null(strstr(log, line), "no log line '%s'", line);
 	free(line);
@@ -909,4 +913,120 @@ Test(keyservice, example_ae_gets_key_from_agent_and_switches_after_push)
 	free(slog);
 	free(aeout);
 	free(connect_to);
+}
+
+/* ---- hostile load (issue #16, items 3 and 4) ---- */
+
+#define UID_LEGIT 65532 /* clients.d: ae = Cae2 */
+
+/* In a child as uid: open up to n connections to the agent and hold them for hold_ms. */
+static pid_t flood_as(uid_t uid, int n, int hold_ms)
+{
+	gid_t g = sock_gid();
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int held = 0;
+
+		if (drop_to(uid, g) < 0)
+			_exit(2);
+		for (int i = 0; i < n && i < 2000; i++) {
+			struct sockaddr_un sa = { .sun_family = AF_UNIX };
+			int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+			memcpy(sa.sun_path, sock_path, strlen(sock_path));
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+				if (fd >= 0)
+					close(fd);
+				continue;
+			}
+			held++; /* kept open until the child exits */
+		}
+		usleep((useconds_t)hold_ms * 1000);
+		_exit(held > 0 ? 0 : 1);
+	}
+	return pid;
+}
+
+static int count_lines(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+Test(keyservice, connection_floods_do_not_starve_allowed_aes)
+{
+	pid_t stranger, member;
+	int ok = 0;
+	char *log;
+
+	write_client("legit.conf", "[client]\nuid = 65532\nae = Cae2\n");
+	cr_assert_eq(kill(agent_pid, SIGHUP), 0);
+	wait_log_count("SIGHUP: reload done", 1);
+	/* A group member with no clients.d file, and one with a file, each open 1,000. */
+	stranger = flood_as(UID_OTHER, 1000, 5000);
+	/* A second apart, so that each flood's refusals get log lines (10 a second). */
+	usleep(1200 * 1000);
+	member = flood_as(UID_APP, 1000, 4000);
+	usleep(1200 * 1000);
+	for (int i = 0; i < 20; i++) {
+		struct child_result c = get_key_as(UID_LEGIT, "Cae2");
+
+		ok += c.r == 0;
+	}
+	cr_assert_eq(ok, 20, "allowed AE: %d of 20 get-keys succeeded under the flood", ok);
+	waitpid(stranger, NULL, 0);
+	waitpid(member, NULL, 0);
+	usleep(1100 * 1000);
+	log = read_agent_log();
+	cr_assert_not_null(strstr(log, "no clients.d file matches it"));
+	cr_assert_not_null(strstr(log, "connections already (clients_per_uid)"));
+	/* 2,000 refusals, bounded lines: 10 a second plus the summaries. */
+	cr_assert_leq(count_lines(log, "refusing a key service client"), 80, "%d lines",
+		      count_lines(log, "refusing a key service client"));
+	free(log);
+}
+
+Test(keyservice, denied_requests_close_the_connection)
+{
+	gid_t g = sock_gid();
+	pid_t pid = fork();
+	int status;
+	char *log;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* uid 65533 may act as Cae1 only: ask for Cae2 until the agent closes. */
+		struct local_msg m = { .type = LOCAL_MSG_GET_KEY }, r;
+		int fd, n = 0;
+
+		if (drop_to(UID_APP, g) < 0)
+			_exit(100);
+		fd = raw_connect();
+		snprintf(m.ae_id, sizeof(m.ae_id), "Cae2");
+		for (int i = 0; i < 10; i++) {
+			uint8_t buf[LOCAL_WIRE_MSG_MAX];
+			size_t len;
+
+			m.req = (uint32_t)i + 1;
+			if (local_wire_encode(&m, buf, sizeof(buf), &len) < 0 ||
+			    send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+				break;
+			if (raw_recv(fd, 2000, &r) != 0 || r.type != LOCAL_MSG_ERROR)
+				break;
+			n++;
+		}
+		_exit(n);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 3, "answered %d denied requests", WEXITSTATUS(status));
+	usleep(100 * 1000);
+	log = read_agent_log();
+	cr_assert_not_null(strstr(log, "after 3 denied requests"));
+	free(log);
 }
