@@ -762,6 +762,35 @@ static void on_sa_event(const struct sa_manager_event *ev, void *userdata)
 
 /* ---- setup ---- */
 
+/*
+ * The socket's folder must be one that only root or this agent's user can
+ * change: else another user could replace the socket with their own and answer
+ * the AEs (issue #16). Returns 0 or -EPERM with the folder and the fix in err.
+ */
+static int check_folder(const char *dir, const char *path, struct m2msa_err *err)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return err_set(err, -errno, "cannot check %s, the folder of %s: %s", dir, path,
+			       strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return err_set(err, -EPERM,
+			       "refusing to create %s: its folder %s belongs to uid %u, not to root "
+			       "or to this agent (uid %u), so that user could replace the socket; set "
+			       "[agent] socket to a path in a folder of root's or the agent's, such as "
+			       "/run/m2msa/agent.sock",
+			       path, dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(err, -EPERM,
+			       "refusing to create %s: its folder %s is writable by %s (mode %04o), "
+			       "who could replace the socket; remove that write permission (chmod go-w "
+			       "%s) or set [agent] socket to a path in a folder such as /run/m2msa",
+			       path, dir, st.st_mode & S_IWOTH ? "every user" : "its group",
+			       (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
 static int make_socket(struct keyservice *ks, const char *path, struct m2msa_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -794,6 +823,9 @@ static int make_socket(struct keyservice *ks, const char *path, struct m2msa_err
 				       strerror(-r));
 		}
 	}
+	r = check_folder(slash && slash != dir ? dir : slash ? "/" : ".", path, err);
+	if (r < 0)
+		return r;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			return err_set(err, -EEXIST, "%s exists and is not a socket (remove it, or "

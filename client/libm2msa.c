@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
@@ -154,6 +155,49 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * The process that answers on path must be the agent: its SO_PEERCRED uid is
+ * $M2MSA_AGENT_UID when set, else the owner of the socket's folder; root is
+ * always accepted. Someone who could swap the socket (docs/libm2msa.md) then
+ * cannot answer in the agent's place. -EPERM when another uid answers.
+ */
+static int check_peer(int fd, const char *path)
+{
+	const char *env = getenv("M2MSA_AGENT_UID");
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	uid_t want;
+	char *slash;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (env && env[0]) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(env, &end, 10);
+		if (errno || *end || env[0] == '-' || v > UINT32_MAX - 1)
+			return -EINVAL;
+		want = (uid_t)v;
+	} else {
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(dir, &st) < 0)
+			return -errno;
+		want = st.st_uid;
+	}
+	return cred.uid == want || cred.uid == 0 ? 0 : -EPERM;
+}
+
 static int sock_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -165,6 +209,11 @@ static int sock_connect(const char *path)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = check_peer(fd, path);
+	if (r < 0) {
 		close(fd);
 		return r;
 	}

@@ -1030,3 +1030,77 @@ Test(keyservice, denied_requests_close_the_connection)
 	cr_assert_not_null(strstr(log, "after 3 denied requests"));
 	free(log);
 }
+
+/* ---- a socket folder someone else controls (issue #16, item 6) ---- */
+
+Test(keyservice, socket_in_a_folder_others_can_write_is_refused)
+{
+	char *dir = mas_fixture_path(&mas, "shared");
+
+	stop_agent(SIGTERM);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	cr_assert_eq(chmod(dir, 01777), 0);
+	free(sock_path);
+	sock_path = harness_strdupf("%s/agent.sock", dir);
+	write_agent_conf(1);
+	agent_pid = fixture_start_agent(agent_conf, agent_log, NULL, 0);
+	wait_log_count("refusing to create", 1);
+	{
+		char *log = read_agent_log();
+
+		cr_assert_not_null(strstr(log, "is writable by every user"), "%s", log);
+		free(log);
+	}
+	cr_assert_neq(access(sock_path, F_OK), 0, "the socket was created in %s", dir);
+	free(dir);
+}
+
+Test(keyservice, library_refuses_a_socket_answered_by_another_uid)
+{
+	char *dir = mas_fixture_path(&mas, "swapped");
+	char *fake = harness_strdupf("%s/agent.sock", dir);
+	struct m2msa *h = NULL;
+	int p[2], r;
+	char c;
+	pid_t pid;
+
+	/* Another user answers on a socket in a folder that is root's. */
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	cr_assert_eq(chmod(dir, 01777), 0);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd;
+
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(UID_OTHER, UID_OTHER, UID_OTHER) < 0)
+			_exit(2);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		memcpy(sa.sun_path, fake, strlen(fake));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(fake, 0666) < 0 ||
+		    listen(fd, 4) < 0)
+			_exit(3);
+		(void)!write(p[1], "r", 1);
+		sleep(5);
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the impostor did not start");
+	close(p[0]);
+	r = m2msa_open(fake, &h);
+	cr_expect_eq(r, -EPERM, "m2msa_open on an impostor's socket: %d (%s)", r, strerror(-r));
+	if (r == 0)
+		m2msa_close(h);
+	/* Told to expect that uid, the library connects. */
+	setenv("M2MSA_AGENT_UID", "65534", 1);
+	r = m2msa_open(fake, &h);
+	unsetenv("M2MSA_AGENT_UID");
+	cr_expect_eq(r, 0, "with M2MSA_AGENT_UID: %d (%s)", r, strerror(-r));
+	if (r == 0)
+		m2msa_close(h);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(fake);
+	free(dir);
+}
