@@ -148,31 +148,135 @@ static bool pki_identity_ok(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_
 	return true;
 }
 
+/*
+ * Does the TLS session carry a verified node certificate that names node_id?
+ * Then the peer is that node (authenticated) and may hear why it is refused.
+ */
+static bool cert_names(WOLFSSL *ssl, const char *node_id)
+{
+	char cert_id[WIRE_ID_MAX + 1];
+
+	return tls_peer_has_cert(ssl) && tls_peer_id(ssl, cert_id, sizeof(cert_id)) == 0 &&
+	       strcmp(cert_id, node_id) == 0;
+}
+
+/* The first offered method this MAS implements, or 0. */
+static uint8_t first_supported(const struct mas_ctx *ctx, const struct wire_hello *h)
+{
+	for (size_t i = 0; i < h->n_methods; i++)
+		if (method_supported(ctx, h->methods[i]))
+			return h->methods[i];
+	return 0;
+}
+
+/* CHALLENGE for method st->method with a fresh Nm; remembers the node. */
+static enum mas_next challenge(struct mas_ctx *ctx, struct mas_est *st,
+			       const struct mas_peer *peer, const struct wire_hello *h,
+			       struct wire_msg *reply)
+{
+	int r = crypto_random(st->nm, sizeof(st->nm));
+
+	if (r < 0) {
+		log_error("cannot draw a nonce for node %s: %s", h->node_id, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS random number failure");
+		return MAS_NEXT_CLOSE;
+	}
+	snprintf(st->node_id, sizeof(st->node_id), "%s", h->node_id);
+	memcpy(st->nn, h->nonce, sizeof(st->nn));
+	st->step = MAS_EST_WAIT_PROOF;
+	log_debug("node %s from %s: method %s, challenge sent%s", st->node_id, peer->name,
+		  wire_method_to_string(st->method), st->decoy ? " (decoy)" : "");
+	memset(reply, 0, sizeof(*reply));
+	reply->type = WIRE_MSG_CHALLENGE;
+	reply->challenge.method = st->method;
+	memcpy(reply->challenge.nonce, st->nm, sizeof(st->nm));
+	return MAS_NEXT_CONTINUE;
+}
+
+/*
+ * An unauthenticated peer named a node that is unknown, revoked or has no
+ * method in common with it: answer exactly as for a registered node with a
+ * wrong key (CHALLENGE, then auth-failed or rate-limited for the PROOF), so
+ * that no answer tells which nodes exist or what they may do (docs/protocol.md
+ * §5). detail goes to the log only. Offered methods this MAS does not implement
+ * get no-method, which says nothing about the node.
+ */
+static enum mas_next decoy(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+			   const struct mas_peer *peer, const struct wire_hello *h,
+			   const char *detail, struct wire_msg *reply)
+{
+	char key[MAS_RATELIMIT_KEY_MAX + 1];
+
+	snprintf(key, sizeof(key), "addr:%s", peer->addr);
+	if (mas_ratelimit_limited(ctx->rl, key, mas_now_ms(), NULL))
+		log_debug("%s (source rate-limited)", detail);
+	else
+		log_warning("%s; answered like a wrong key", detail);
+	st->method = first_supported(ctx, h);
+	if (!st->method) {
+		mas_reply_error(reply, WIRE_ERR_NO_METHOD, "method %s not supported by this MAS yet",
+				h->n_methods ? wire_method_to_string(h->methods[0]) : "(none)");
+		return MAS_NEXT_CLOSE;
+	}
+	st->decoy = true;
+	/* A registered pki node without its certificate is refused here too. */
+	if (st->method == WIRE_METHOD_PKI && !pki_identity_ok(ctx, ssl, peer, h->node_id, reply))
+		return MAS_NEXT_CLOSE;
+	return challenge(ctx, st, peer, h, reply);
+}
+
+/* No usable method for a registered node: detail for an authenticated peer, else a decoy. */
+static enum mas_next no_method(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+			       const struct mas_peer *peer, const struct wire_hello *h,
+			       const struct store_node *node, uint8_t common,
+			       struct wire_msg *reply)
+{
+	char offered[64], allowed[64], detail[WIRE_ID_MAX + 256];
+
+	method_list(h->methods, h->n_methods, offered, sizeof(offered));
+	method_list(node->methods, node->n_methods, allowed, sizeof(allowed));
+	snprintf(detail, sizeof(detail),
+		 "no method for node %s from %s: node offered %s; subscription allows %s",
+		 h->node_id, peer->name, offered, allowed);
+	if (!cert_names(ssl, h->node_id) && !(common && !first_supported(ctx, h)))
+		return decoy(ctx, st, ssl, peer, h, detail, reply);
+	log_warning("%s", detail);
+	if (common)
+		mas_reply_error(reply, WIRE_ERR_NO_METHOD, "method %s not supported by this MAS yet",
+				wire_method_to_string(common));
+	else
+		mas_reply_error(reply, WIRE_ERR_NO_METHOD, "node offered %s; subscription allows %s",
+				offered, allowed);
+	return MAS_NEXT_CLOSE;
+}
+
 static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 			      const struct mas_peer *peer, const struct wire_hello *h,
 			      struct wire_msg *reply)
 {
+	char detail[WIRE_ID_MAX + 128];
 	struct store_node node;
-	char offered[64], allowed[64];
 	uint8_t common = 0;
 	int r;
 
 	r = store_node_get(ctx->store, h->node_id, &node);
-	if (r == -ENOENT) {
-		log_warning("unknown node %s from %s", h->node_id, peer->name);
-		mas_reply_error(reply, WIRE_ERR_UNKNOWN_NODE, "node %s is not registered with this MAS",
-				h->node_id);
-		return MAS_NEXT_CLOSE;
-	}
-	if (r < 0) {
+	if (r < 0 && r != -ENOENT) {
 		log_error("cannot look up node %s (from %s) in the store: %s", h->node_id,
 			  peer->name, strerror(-r));
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
 		return MAS_NEXT_CLOSE;
 	}
-	if (node.state == STORE_NODE_REVOKED) {
-		log_warning("revoked node %s from %s", h->node_id, peer->name);
-		mas_reply_error(reply, WIRE_ERR_REVOKED, "node %s is revoked", h->node_id);
+	if (r == -ENOENT || node.state == STORE_NODE_REVOKED) {
+		snprintf(detail, sizeof(detail), "%s node %s from %s",
+			 r == -ENOENT ? "unknown" : "revoked", h->node_id, peer->name);
+		if (!cert_names(ssl, h->node_id))
+			return decoy(ctx, st, ssl, peer, h, detail, reply);
+		log_warning("%s", detail);
+		if (r == -ENOENT)
+			mas_reply_error(reply, WIRE_ERR_UNKNOWN_NODE,
+					"node %s is not registered with this MAS", h->node_id);
+		else
+			mas_reply_error(reply, WIRE_ERR_REVOKED, "node %s is revoked", h->node_id);
 		return MAS_NEXT_CLOSE;
 	}
 	/*
@@ -188,41 +292,13 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 					st->method = h->methods[i];
 				break;
 			}
-	if (!st->method) {
-		method_list(h->methods, h->n_methods, offered, sizeof(offered));
-		method_list(node.methods, node.n_methods, allowed, sizeof(allowed));
-		log_warning("no method for node %s from %s: node offered %s; subscription allows %s",
-			    h->node_id, peer->name, offered, allowed);
-		if (common)
-			mas_reply_error(reply, WIRE_ERR_NO_METHOD,
-					"method %s not supported by this MAS yet",
-					wire_method_to_string(common));
-		else
-			mas_reply_error(reply, WIRE_ERR_NO_METHOD,
-					"node offered %s; subscription allows %s", offered, allowed);
-		return MAS_NEXT_CLOSE;
-	}
+	if (!st->method)
+		return no_method(ctx, st, ssl, peer, h, &node, common, reply);
 	if (st->method == WIRE_METHOD_PKI && !pki_identity_ok(ctx, ssl, peer, h->node_id, reply))
 		return MAS_NEXT_CLOSE;
-	r = crypto_random(st->nm, sizeof(st->nm));
-	if (r < 0) {
-		log_error("cannot draw a nonce for node %s: %s", h->node_id, strerror(-r));
-		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS random number failure");
-		return MAS_NEXT_CLOSE;
-	}
-	snprintf(st->node_id, sizeof(st->node_id), "%s", h->node_id);
 	snprintf(st->target_id, sizeof(st->target_id), "%s", node.target_id);
 	st->lifetime = node.lifetime ? node.lifetime : ctx->lifetime;
-	memcpy(st->nn, h->nonce, sizeof(st->nn));
-	st->step = MAS_EST_WAIT_PROOF;
-	log_debug("node %s from %s: method %s, challenge sent", st->node_id, peer->name,
-		  wire_method_to_string(st->method));
-
-	memset(reply, 0, sizeof(*reply));
-	reply->type = WIRE_MSG_CHALLENGE;
-	reply->challenge.method = st->method;
-	memcpy(reply->challenge.nonce, st->nm, sizeof(st->nm));
-	return MAS_NEXT_CONTINUE;
+	return challenge(ctx, st, peer, h, reply);
 }
 
 /*
@@ -283,6 +359,15 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 	int r;
 
 	st->step = MAS_EST_DONE;
+	if (st->decoy) {
+		char what[WIRE_ID_MAX + 96];
+
+		snprintf(what, sizeof(what), "decoy proof for node %s from %s refused", st->node_id,
+			 peer->name);
+		/* Logged at HELLO already: here at debug level only. */
+		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
+		return MAS_NEXT_CLOSE;
+	}
 	r = sa_binding_from_tls(ssl, &b);
 	if (r < 0) {
 		log_error("cannot export the TLS channel binding for node %s from %s: %s",

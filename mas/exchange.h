@@ -53,6 +53,7 @@ struct mas_est {
 	char target_id[WIRE_ID_MAX + 1];
 	uint64_t lifetime;
 	uint8_t method;
+	bool decoy; /* unknown, revoked or no method: answered like a wrong proof */
 	uint8_t nn[WIRE_NONCE_LEN];
 	uint8_t nm[WIRE_NONCE_LEN];
 };

@@ -219,8 +219,9 @@ Test(establish, unknown_node_refused)
 	struct m2msa_err eerr;
 
 	provision("/mn-cse-unknown", fx.km);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -ENOENT);
-	cr_expect_eq(eerr.wire_code, WIRE_ERR_UNKNOWN_NODE);
+	/* Issue #16: answered like a wrong key, so that nobody can probe for node names. */
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EKEYREJECTED);
+	cr_expect_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
 	cr_expect_eq(count_assocs(), 0);
 }
 
@@ -235,8 +236,9 @@ Test(establish, revoked_node_refused)
 	s = mas_fixture_store(&fx.mas);
 	cr_assert_eq(store_node_revoke(s, NODE), 0);
 	store_close(s);
-	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EKEYREVOKED);
-	cr_expect_eq(eerr.wire_code, WIRE_ERR_REVOKED);
+	/* Issue #16: answered like a wrong key; the MAS log says "revoked". */
+	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EKEYREJECTED);
+	cr_expect_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
 	cr_expect_eq(count_assocs(), 0);
 }
 
