@@ -687,6 +687,11 @@ static void on_idle_timer(struct loop_watch *w, bool clock_set, void *userdata)
 			  (long)c->peer.pid, (unsigned)c->peer.uid);
 		c->dead = true;
 	}
+	/* A second with suppressed lines gets its count even if nothing follows. */
+	if (ks->log_dropped && now / 1000 != ks->log_s) {
+		(void)ks_log_ok(ks);
+		ks->log_lines = 0;
+	}
 }
 
 void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid)

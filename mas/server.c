@@ -827,6 +827,11 @@ int mas_server_run(struct mas_server *s)
 			return r;
 		}
 		expire_conns(s, mas_now_ms());
+		/* A second with suppressed lines gets its count at the next wake-up. */
+		if (s->hostile_dropped && mas_now_ms() / 1000 != s->hostile_s) {
+			(void)hostile_log(s);
+			s->hostile_lines = 0;
+		}
 	}
 	return 0;
 }
