@@ -2,7 +2,6 @@
 /* m2msad's local key service: the Unix socket, authorisation, keys and pushes (keyservice.h). */
 #include <errno.h>
 #include <grp.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "agent/keyservice.h"
 #include "agent/status.h"
 #include "common/local-wire.h"
+#include "common/log-throttle.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/sa.h"
@@ -86,7 +86,7 @@ struct keyservice {
 	struct loop_watch *idle_timer;
 	uint64_t idle_ms;
 	uint32_t per_uid;
-	uint64_t log_s, log_lines, log_dropped; /* ks_log_ok() */
+	struct log_throttle log; /* ks_log_ok() */
 };
 
 static uint64_t ks_now_ms(void)
@@ -97,29 +97,12 @@ static uint64_t ks_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/*
- * May one more line about a refused connection or a denied request be logged?
- * At most KS_LOG_PER_S a second; the first line of a later second counts the rest.
- */
+#define KS_LOG_WHAT "refusals and denials"
+
+/* May one more line about a refused connection or a denied request be logged? */
 static bool ks_log_ok(struct keyservice *ks)
 {
-	uint64_t sec = ks_now_ms() / 1000;
-
-	if (sec != ks->log_s) {
-		if (ks->log_dropped)
-			log_warning("%" PRIu64 " more refusals and denials were not logged (at most "
-				    "%d a second)",
-				    ks->log_dropped, KS_LOG_PER_S);
-		ks->log_s = sec;
-		ks->log_lines = 0;
-		ks->log_dropped = 0;
-	}
-	if (ks->log_lines < KS_LOG_PER_S) {
-		ks->log_lines++;
-		return true;
-	}
-	ks->log_dropped++;
-	return false;
+	return log_throttle_ok(&ks->log, ks_now_ms(), KS_LOG_WHAT);
 }
 
 static const char *ae_or_cse(const char *ae_id)
@@ -688,10 +671,7 @@ static void on_idle_timer(struct loop_watch *w, bool clock_set, void *userdata)
 		c->dead = true;
 	}
 	/* A second with suppressed lines gets its count even if nothing follows. */
-	if (ks->log_dropped && now / 1000 != ks->log_s) {
-		(void)ks_log_ok(ks);
-		ks->log_lines = 0;
-	}
+	log_throttle_flush(&ks->log, now, KS_LOG_WHAT);
 }
 
 void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid)
@@ -889,6 +869,7 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 		return err_set(err, -ENOMEM, "out of memory");
 	ks->loop = loop;
 	ks->listen_fd = -1;
+	ks->log.per_second = KS_LOG_PER_S;
 	ks->idle_ms = 60000;
 	ks->per_uid = 64;
 	ks->cache = calloc(KS_CACHE_MAX, sizeof(*ks->cache));

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log-throttle.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/secret.h"
@@ -75,10 +76,8 @@ struct mas_server {
 	size_t n_port[2], max_port[2]; /* [0] establishment, [1] retrieval */
 	struct mas_connbudget *budget[2];
 	bool accept_paused;
-	uint64_t cap_logged_ms; /* last refusal warning */
-	uint64_t cap_refused;   /* refusals since that warning */
-	uint64_t hostile_s;     /* the second hostile_lines counts */
-	uint64_t hostile_lines, hostile_dropped;
+	struct log_throttle refusals; /* connections over a budget: one line a second */
+	struct log_throttle hostile; /* lines about failed or hostile connections */
 	uint64_t handshake_timeout_ms, idle_timeout_ms, first_byte_timeout_ms;
 	mas_reload_fn reload;
 	void *reload_userdata;
@@ -138,29 +137,12 @@ static void accept_pause(struct mas_server *s, bool pause)
 	(void)loop_io_set_events(s->ret_watch, ev);
 }
 
-/*
- * May one more line about a failed or hostile connection be logged? At most
- * HOSTILE_LOG_PER_S a second; the first line of the next second counts the rest.
- */
+#define HOSTILE_WHAT "messages about failed or refused connections"
+
+/* May one more line about a failed or hostile connection be logged (log-throttle.h)? */
 static bool hostile_log(struct mas_server *s)
 {
-	uint64_t sec = mas_now_ms() / 1000;
-
-	if (sec != s->hostile_s) {
-		if (s->hostile_dropped)
-			log_warning("%" PRIu64 " more messages about failed or refused connections "
-				    "were not logged (at most %d a second)",
-				    s->hostile_dropped, HOSTILE_LOG_PER_S);
-		s->hostile_s = sec;
-		s->hostile_lines = 0;
-		s->hostile_dropped = 0;
-	}
-	if (s->hostile_lines < HOSTILE_LOG_PER_S) {
-		s->hostile_lines++;
-		return true;
-	}
-	s->hostile_dropped++;
-	return false;
+	return log_throttle_ok(&s->hostile, mas_now_ms(), HOSTILE_WHAT);
 }
 
 static void conn_free(struct mas_server *s, struct mas_conn *c)
@@ -531,22 +513,19 @@ static const char *port_name(bool retrieval)
 	return retrieval ? "retrieval" : "establishment";
 }
 
+#define REFUSED_WHAT "connection refusals"
+
 /* One warning a second at most, counting the others: a flood must not flood the log too. */
 static void refused(struct mas_server *s, bool retrieval, const struct sockaddr_storage *ss,
 		    const char *why)
 {
-	uint64_t now = mas_now_ms();
 	struct mas_peer p;
 
-	s->cap_refused++;
-	if (now - s->cap_logged_ms < 1000 && s->cap_logged_ms != 0)
+	if (!log_throttle_ok(&s->refusals, mas_now_ms(), REFUSED_WHAT))
 		return;
 	peer_from(ss, &p);
-	log_warning("refusing connection from %s to the %s port: %s; %" PRIu64
-		    " refused since the last warning",
-		    p.name, port_name(retrieval), why, s->cap_refused);
-	s->cap_logged_ms = now;
-	s->cap_refused = 0;
+	log_warning("refusing connection from %s to the %s port: %s", p.name, port_name(retrieval),
+		    why);
 }
 
 /* The connection budgets (server.h): true when this connection may stay. */
@@ -739,6 +718,8 @@ int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
 	}
 	s->est_fd = s->ret_fd = -1;
 	s->ctx = ctx;
+	s->hostile.per_second = HOSTILE_LOG_PER_S;
+	s->refusals.per_second = 1;
 	s->est_ctx = conf->est_ctx;
 	s->ret_ctx = conf->ret_ctx;
 	s->max_conns = conf->max_conns ? conf->max_conns : MAS_MAX_CONNS_DEFAULT;
@@ -828,10 +809,8 @@ int mas_server_run(struct mas_server *s)
 		}
 		expire_conns(s, mas_now_ms());
 		/* A second with suppressed lines gets its count at the next wake-up. */
-		if (s->hostile_dropped && mas_now_ms() / 1000 != s->hostile_s) {
-			(void)hostile_log(s);
-			s->hostile_lines = 0;
-		}
+		log_throttle_flush(&s->hostile, mas_now_ms(), HOSTILE_WHAT);
+		log_throttle_flush(&s->refusals, mas_now_ms(), REFUSED_WHAT);
 	}
 	return 0;
 }
