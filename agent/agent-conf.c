@@ -161,6 +161,9 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 		return err_set(err, -EINVAL, "%s: [mas] timeout must be at least 1s", path);
 	if (c.backoff_min == 0)
 		return err_set(err, -EINVAL, "%s: [agent] backoff_min must be at least 1s", path);
+	if (c.client_idle_timeout == 0)
+		return err_set(err, -EINVAL, "%s: [agent] client_idle_timeout must be at least 1s",
+			       path);
 	if (c.backoff_max < c.backoff_min)
 		return err_set(err, -EINVAL,
 			       "%s: [agent] backoff_max (%llus) must not be below backoff_min (%llus)",

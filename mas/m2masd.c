@@ -286,6 +286,7 @@ static struct mas_server_budgets budgets_of(const struct mas_conf *c)
 static void on_reload(struct mas_server *srv, void *userdata)
 {
 	struct daemon *d = userdata;
+	struct mas_server_budgets budgets;
 	struct mas_conf nc = { 0 };
 	char err[CONF_ERR_MAX];
 	int r;
@@ -326,11 +327,8 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	d->ctx.lifetime = d->conf.lifetime;
 	mas_server_set_timeouts(srv, d->conf.handshake_timeout * 1000, d->conf.idle_timeout * 1000);
 	mas_ratelimit_set_limits(d->rl, d->conf.max_failures, d->conf.failure_window * 1000);
-	{
-		struct mas_server_budgets b = budgets_of(&d->conf);
-
-		mas_server_set_budgets(srv, &b);
-	}
+	budgets = budgets_of(&d->conf);
+	mas_server_set_budgets(srv, &budgets);
 	log_info("configuration reloaded from %s", d->opt.config);
 	sd_notify(0, "READY=1");
 }

@@ -20,8 +20,6 @@
 
 #define MAS_MAX_CONNS_DEFAULT 1024
 #define MAS_RETRIEVAL_CONNS_DEFAULT 128 /* of the maximum, kept for the retrieval port */
-#define MAS_SOURCE_CONNS_DEFAULT 64     /* open connections per source and port */
-#define MAS_SOURCE_RATE_DEFAULT 20      /* failing new connections a second per source and port */
 #define MAS_FIRST_BYTE_TIMEOUT_MS_DEFAULT 3000
 #define MAS_PURGE_INTERVAL_MS (60 * 1000)
 

@@ -52,6 +52,8 @@ Test(agent_conf, minimal_file_gets_defaults)
 	cr_expect_eq(c.methods[0], WIRE_METHOD_PSK);
 	cr_expect_eq(c.timeout, 10);
 	cr_expect_str_eq(c.mas_address, "mas.example.net:5683");
+	cr_expect_eq(c.client_idle_timeout, 60);
+	cr_expect_eq(c.clients_per_uid, 64);
 	agent_conf_free(&c);
 }
 

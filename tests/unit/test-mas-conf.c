@@ -72,6 +72,10 @@ Test(mas_conf, defaults)
 	cr_assert_eq(c.idle_timeout, 30);
 	cr_assert_eq(c.max_failures, 5);
 	cr_assert_eq(c.failure_window, 60);
+	cr_assert_eq(c.retrieval_connections, 128);
+	cr_assert_eq(c.connections_per_source, 64);
+	cr_assert_eq(c.connection_rate_per_source, 20);
+	cr_assert_eq(c.first_byte_timeout, 3);
 	cr_assert_str_eq(c.store_path, "/var/lib/m2msa/mas.db");
 	cr_assert_str_eq(c.master_key, "/etc/m2msa/mas-master.key");
 	cr_assert_str_eq(c.log_level, "info");
@@ -191,6 +195,9 @@ Test(mas_conf, bad_values)
 		{ "[mas]\nfqdn = not a name\n", "fqdn 'not a name'" },
 		{ "[mas]\nmax_failures = 0\n", "max_failures must be at least 1" },
 		{ "[mas]\nidle_timeout = 0s\n", "idle_timeout must be at least 1s" },
+		{ "[mas]\nconnections_per_source = 0\n", "connections_per_source must be at least 1" },
+		{ "[mas]\nretrieval_connections = 0\n", "retrieval_connections must be at least 1" },
+		{ "[mas]\nfirst_byte_timeout = 0s\n", "first_byte_timeout must be at least 1s" },
 		{ "[mas]\nprot = 1\n", "unknown key 'prot'" },
 		{ "[stor]\npath = /x\n", "unknown section [stor]" },
 	};
