@@ -223,3 +223,76 @@ Test(hostile_mas, connection_rate_flood_from_one_address_starves_nobody)
 		free(log);
 	}
 }
+
+/* In a child: n TLS connections from 127.0.0.6, each sending one malformed frame; exits with
+ * the number sent (at most 10 s). */
+static pid_t malformed_sender(int n)
+{
+	static const uint8_t garbage[] = { 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o' };
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char err[TLS_ERR_MAX], *ca = mas_fixture_path(&mas, "pki/ca.crt");
+		WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
+		time_t t0 = time(NULL);
+		int sent = 0;
+
+		for (int i = 0; ctx && i < n && time(NULL) < t0 + 10; i++) {
+			int fd = connect_from("127.0.0.6", mas.est_port);
+			WOLFSSL *ssl = fd < 0 ? NULL : tls_client_new(ctx, fd, FIXTURE_FQDN, err,
+								      sizeof(err));
+			uint8_t buf[256];
+
+			if (ssl && frame_set_timeouts(fd, 2000) == 0 &&
+			    wolfSSL_connect(ssl) == WOLFSSL_SUCCESS &&
+			    wolfSSL_write(ssl, garbage, sizeof(garbage)) == (int)sizeof(garbage)) {
+				sent++;
+				(void)wolfSSL_read(ssl, buf, sizeof(buf));
+			}
+			wolfSSL_free(ssl);
+			if (fd >= 0)
+				close(fd);
+		}
+		_exit(sent > 255 ? 255 : sent);
+	}
+	return pid;
+}
+
+/* Issue #16, 4: a flood of malformed messages costs at most 10 log lines a second. */
+Test(hostile_mas, malformed_messages_keep_the_log_bounded)
+{
+	char key_id[WIRE_KEY_ID_MAX + 1], why[512], *log;
+	pid_t senders[4];
+	time_t t0, t1;
+	int sent = 0, lines = 0;
+
+	/* No connection rate limit: every connection gets to send its garbage. */
+	mas_fixture_write_conf(&mas, "handshake_timeout = 5s\nconnection_rate_per_source = 0\n");
+	mas_fixture_start(&mas, NULL, NULL);
+	t0 = time(NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(senders); i++)
+		senders[i] = malformed_sender(100);
+	for (size_t i = 0; i < ARRAY_SIZE(senders); i++) {
+		int status;
+
+		cr_assert_eq(waitpid(senders[i], &status, 0), senders[i]);
+		sent += WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	}
+	t1 = time(NULL);
+	cr_assert_eq(node_establish(key_id, sizeof(key_id), why, sizeof(why)), 0, "%s", why);
+	sleep(2);
+	cr_assert_eq(node_establish(key_id, sizeof(key_id), why, sizeof(why)), 0, "%s", why);
+	log = mas_fixture_read_log(&mas);
+	for (const char *p = log; (p = strstr(p, "malformed message from")); p++)
+		lines++;
+	cr_log_warn("%d malformed messages in %d s: %d log lines", sent, (int)(t1 - t0), lines);
+	cr_assert_gt(sent, 200, "only %d malformed messages went out", sent);
+	/* Before issue #16 every one was logged. */
+	cr_assert_lt(lines, sent / 2, "%d lines for %d messages", lines, sent);
+	cr_assert_leq(lines, 10 * (int)(t1 - t0 + 2), "%d lines for %d messages in %d s", lines, sent,
+		      (int)(t1 - t0));
+	cr_assert_not_null(strstr(log, "more messages about failed or refused connections were not "
+				       "logged"));
+	free(log);
+}
