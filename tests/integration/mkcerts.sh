@@ -8,7 +8,7 @@
 #   other-ca.crt/.key      an unrelated CA (wrong-CA tests)
 #   other-ca-mas.crt/.key  a MAS certificate for mas.test signed by other-ca
 #   node-ca.crt/.key       CA of node certificates (m2masd [mas] node_ca, method pki)
-#   bsf.crt/.key           m2msa-bsf server certificate, SAN DNS:bsf.test, signed by ca
+#   bsf.crt/.key           m2msa-bsf server certificate, SAN DNS:bsf.test and IP:127.0.0.1, signed by ca
 #   naf.crt/.key           the MAS as a GBA NAF on Zn: client certificate, SAN DNS:mas.test
 # The CSE-ID is the subject CN: wolfSSL refuses relative URIs such as "/in-cse"
 # in a URI subjectAltName (RFC 5280 4.2.1.6), so none is used.
@@ -129,7 +129,7 @@ leaf mas mas.test ca "subjectAltName = DNS:mas.test" "extendedKeyUsage = serverA
 leaf other-ca-mas mas.test other-ca "subjectAltName = DNS:mas.test" "extendedKeyUsage = serverAuth"
 leaf target /in-cse ca "extendedKeyUsage = clientAuth"
 leaf other-target /other-cse ca "extendedKeyUsage = clientAuth"
-leaf bsf bsf.test ca "subjectAltName = DNS:bsf.test" "extendedKeyUsage = serverAuth"
+leaf bsf bsf.test ca "subjectAltName = DNS:bsf.test, IP:127.0.0.1" "extendedKeyUsage = serverAuth"
 leaf naf mas.test ca "subjectAltName = DNS:mas.test" "extendedKeyUsage = clientAuth"
 rm -f ca.srl other-ca.srl node-ca.srl
 chmod 644 ./*.crt
