@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Method gba at the node against real parts: the real m2msa-bsf (its own AuC,
+ * subscribers added with m2msa-bsfctl), a real swtpm holding the USIM's K
+ * (usim backend tpm) and then Ks_NAF, the node's Ub client (gba/ub-client.h,
+ * gba/ub-http.h) and the agent's asynchronous bootstrap on a common/loop
+ * (agent/gba-boot.h) and its Km slot (agent/gba-slot.h).
+ * Covers: Ks_NAF at the node equal to the one the BSF gives the NAF over Zn,
+ * imported into the TPM next to the psk Km (HMAC under it equals HMAC under
+ * Zn's key), a wrong K (MAC failure, exact message), a stale SQN (one AUTS
+ * resync, then success), a BSF signed by another CA (refused: the CA is
+ * pinned), and a BSF that accepts TCP but never answers (the loop keeps
+ * running, the run ends in a timeout). After each test: K, OPc and Ks_NAF
+ * appear in no log (secrets.h).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/gba-boot.h"
+#include "agent/gba-slot.h"
+#include "common/crypto.h"
+#include "common/loop.h"
+#include "common/secret.h"
+#include "fixture.h"
+#include "gba/ks-naf.h"
+#include "gba/ub-http.h"
+#include "gba/zn-json.h"
+#include "harness.h"
+#include "secrets.h"
+#include "tpm/keystore.h"
+#include "tpm/usimkey.h"
+#include "usim/usim-state.h"
+#include "usim/usim.h"
+
+#define IMPI "node1@ims.test"
+#define DOMAIN "bsf.test"
+#define NAF "mas.test"
+#define NODE_ID "/mn-cse-1"
+
+struct gba_env {
+	char *dir, *conf, *log, *ports, *state, *url, *ca;
+	pid_t pid;
+	uint16_t ub, zn;
+	struct harness_swtpm *tpm;
+	struct tpm_ctx *t;
+	struct usim *usim;
+	uint8_t k[16], opc[16];
+};
+
+static struct gba_env E;
+
+static void hexfile(const char *name, const uint8_t *b, size_t n, char **ret_path)
+{
+	char hex[65];
+
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	strcat(hex, "\n");
+	*ret_path = harness_strdupf("%s/%s", E.dir, name);
+	cr_assert_eq(harness_write_file(*ret_path, hex, strlen(hex), 0600), 0);
+}
+
+static void bsfctl(const char *const *args)
+{
+	const char *argv[16] = { NULL };
+	char *bin = harness_strdupf("%s/bsf/m2msa-bsfctl", fixture_builddir());
+	char *out = NULL, *err = NULL;
+	size_t n = 0;
+	int status = -1;
+
+	argv[n++] = bin;
+	argv[n++] = "--config";
+	argv[n++] = E.conf;
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+	cr_assert_eq(status, 0, "m2msa-bsfctl %s failed: %s", argv[3], err);
+	free(bin), free(out), free(err);
+}
+
+static void start_bsf_process(void)
+{
+	char *bin = harness_strdupf("%s/bsf/m2msa-bsf", fixture_builddir());
+
+	E.pid = fork();
+	cr_assert_geq(E.pid, 0);
+	if (E.pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen(E.log, "a", stderr))
+			_exit(126);
+		unsetenv("NOTIFY_SOCKET");
+		execl(bin, bin, "--config", E.conf, "--log-target", "stderr", "--port-file", E.ports,
+		      (char *)NULL);
+		_exit(127);
+	}
+	free(bin);
+	for (int tries = 0;; tries++) {
+		char *text = NULL;
+		size_t len;
+		unsigned ub, zn;
+
+		if (harness_read_file(E.ports, &text, &len) == 0 &&
+		    sscanf(text, "ub=%u zn=%u", &ub, &zn) == 2) {
+			E.ub = (uint16_t)ub, E.zn = (uint16_t)zn;
+			free(text);
+			break;
+		}
+		free(text);
+		cr_assert_lt(tries, 200, "m2msa-bsf did not start (see %s)", E.log);
+		usleep(25 * 1000);
+	}
+}
+
+/* The BSF with subscriber IMPI (TS 35.208 test set 1 K and OPc), and swtpm. */
+static void setup(void)
+{
+	static const uint8_t k[16] = { 0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99, 0xb4, 0x9f,
+				       0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc };
+	static const uint8_t opc[16] = { 0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a, 0x9f, 0x4e,
+					 0x48, 0xa5, 0x99, 0x4e, 0x37, 0xa0, 0x2b, 0xaf };
+	const char *add[] = { "subscriber", "add", "--impi", IMPI, "--k-file", NULL,
+			      "--opc-file", NULL, NULL };
+	static const char *const init[] = { "init", NULL };
+	char *conf, *kf, *of;
+
+	memset(&E, 0, sizeof(E));
+	if (!harness_have_program("openssl"))
+		cr_skip_test("openssl is not installed (apt install openssl)");
+	cr_assert_eq(harness_tmpdir(&E.dir), 0);
+	fixture_make_certs(E.dir);
+	E.conf = harness_strdupf("%s/m2msa-bsf.conf", E.dir);
+	E.log = harness_strdupf("%s/bsf.log", E.dir);
+	E.ports = harness_strdupf("%s/bsf.ports", E.dir);
+	E.state = harness_strdupf("%s/state", E.dir);
+	E.ca = harness_strdupf("%s/pki/ca.crt", E.dir);
+	conf = harness_strdupf("[bsf]\ndomain = " DOMAIN "\nub_listen = 127.0.0.1:0\n"
+			       "zn_listen = 127.0.0.1:0\ncert = %s/pki/bsf.crt\nkey = %s/pki/bsf.key\n"
+			       "naf_ca = %s/pki/ca.crt\nlifetime = 3600\n"
+			       "[store]\npath = %s/bsf.db\nmaster_key = %s/master.key\n"
+			       "[log]\nlevel = debug\n",
+			       E.dir, E.dir, E.dir, E.dir, E.dir);
+	cr_assert_eq(harness_write_file(E.conf, conf, strlen(conf), 0644), 0);
+	free(conf);
+	memcpy(E.k, k, 16);
+	memcpy(E.opc, opc, 16);
+	secrets_note(E.k, 16, "K");
+	secrets_note(E.opc, 16, "OPc");
+	hexfile("k.hex", E.k, 16, &kf);
+	hexfile("opc.hex", E.opc, 16, &of);
+	add[5] = kf, add[7] = of;
+	bsfctl(init);
+	bsfctl(add);
+	free(kf), free(of);
+	start_bsf_process();
+	E.url = harness_strdupf("https://127.0.0.1:%u/", E.ub);
+	cr_assert_eq(harness_swtpm_start(NULL, &E.tpm), 0, "cannot start swtpm");
+	cr_assert_eq(gba_ub_http_global_init(), 0);
+}
+
+static void teardown(void)
+{
+	usim_free(E.usim);
+	tpm_close(E.t);
+	harness_swtpm_stop(E.tpm);
+	harness_kill_wait(&E.pid, SIGTERM);
+	if (E.dir) {
+		secrets_assert_logs_clean(E.dir, NULL, NULL);
+		if (!getenv("KEEP_TEST_DIR"))
+			harness_rmtree(E.dir);
+	}
+	free(E.dir), free(E.conf), free(E.log), free(E.ports), free(E.state), free(E.url),
+		free(E.ca);
+	secret_wipe(&E, sizeof(E));
+}
+
+/* The node's USIM: K into the TPM, OPc and SQN in the state dir; then open it on E.t. */
+static void node_usim(const uint8_t k[16], uint64_t sqn)
+{
+	char err[512] = "";
+	int r;
+
+	if (!E.t)
+		cr_assert_eq(tpm_open(harness_swtpm_tcti(E.tpm), &E.t, err, sizeof(err)), 0, "%s",
+			     err);
+	r = tpm_usim_key_provision(E.t, E.state, k);
+	cr_assert_eq(r, 0, "tpm_usim_key_provision: %s", tpm_last_error(E.t));
+	cr_assert_eq(usim_state_write(E.state, IMPI, E.opc, sqn, err, sizeof(err)), 0, "%s", err);
+	usim_free(E.usim);
+	E.usim = NULL;
+	cr_assert_eq(usim_tpm_new(E.t, E.state, &E.usim, err, sizeof(err)), 0, "%s", err);
+}
+
+/* Zn as the MAS will ask it: POST with the NAF client certificate. */
+static void zn_fetch(const char *btid, struct gba_zn_response *ret)
+{
+	struct gba_zn_request req = { 0 };
+	struct gba_ub_reply *rep = calloc(1, sizeof(*rep));
+	char *json = NULL, *url = harness_strdupf("https://" DOMAIN ":%u" GBA_ZN_PATH, E.zn);
+	char *res = harness_strdupf(DOMAIN ":%u:127.0.0.1", E.zn);
+	char *crt = harness_strdupf("%s/pki/naf.crt", E.dir);
+	char *key = harness_strdupf("%s/pki/naf.key", E.dir);
+	struct curl_slist *resolve = curl_slist_append(NULL, res);
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	CURL *c = curl_easy_init();
+	long status = 0;
+	FILE *body;
+	char *buf = NULL;
+	size_t len = 0;
+
+	snprintf(req.btid, sizeof(req.btid), "%s", btid);
+	snprintf(req.naf_fqdn, sizeof(req.naf_fqdn), NAF);
+	memcpy(req.ua_id, gba_ua_tls13_psk, 5);
+	cr_assert_eq(gba_zn_request_format(&req, &json), 0);
+	body = open_memstream(&buf, &len);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(c, CURLOPT_CAINFO, E.ca);
+	curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
+	curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	fclose(body);
+	cr_assert_eq(status, 200, "Zn: %ld %s", status, buf);
+	cr_assert_eq(gba_zn_response_parse(buf, len, ret), 0, "Zn body: %s", buf);
+	secret_free_buf(buf, len);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(resolve), curl_slist_free_all(hdrs);
+	free(json), free(url), free(res), free(crt), free(key), free(rep);
+}
+
+static void bootstrap_ok(struct gba_ub_result *res)
+{
+	struct gba_ub_http h = { .bsf_url = E.url, .bsf_ca = E.ca, .timeout_ms = 10000 };
+	char err[512] = "";
+	int r = gba_ub_bootstrap(&h, IMPI, E.usim, NAF, res, err, sizeof(err));
+
+	cr_assert_eq(r, 0, "bootstrap: %d %s", r, err);
+	secrets_note(res->ks_naf, 32, "Ks_NAF");
+}
+
+Test(gba, ub_ks_naf_equals_zn_and_lands_in_the_tpm_beside_the_psk_km, .init = setup,
+     .fini = teardown, .timeout = 180)
+{
+	static const uint8_t psk_km[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	static const uint8_t msg[] = "m2msa gba test message";
+	struct gba_ub_result res;
+	struct gba_zn_response zn;
+	struct gba_slot slot;
+	struct tpm_key *key = NULL;
+	uint8_t zero[32] = { 0 }, want[32], got[32];
+	char *psk_pub = NULL, *psk_pub2 = NULL, *p = harness_strdupf("%s/km.pub", E.state), err[512];
+	size_t n1, n2;
+	time_t before = time(NULL);
+
+	fixture_provision_km(harness_swtpm_tcti(E.tpm), E.state, NODE_ID, "psk-km", psk_km);
+	cr_assert_eq(harness_read_file(p, &psk_pub, &n1), 0);
+	node_usim(E.k, 0);
+	bootstrap_ok(&res);
+	cr_assert_geq(res.lifetime, (int64_t)before + 3600);
+	zn_fetch(res.btid, &zn);
+	cr_assert_arr_eq(zn.me_key, res.ks_naf, 32, "Zn's Ks_NAF differs from the node's");
+	cr_assert_str_eq(zn.impi, IMPI);
+	cr_assert_eq(zn.expiry, res.lifetime);
+
+	cr_assert_eq(gba_slot_store(E.t, E.state, NODE_ID, &res, IMPI, NAF, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_arr_eq(res.ks_naf, zero, 32, "gba_slot_store left Ks_NAF in the caller's buffer");
+	cr_assert_eq(gba_slot_read(E.state, &slot, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(slot.btid, res.btid);
+	cr_assert_eq(slot.expiry, res.lifetime);
+	cr_assert_str_eq(slot.impi, IMPI);
+	cr_assert_str_eq(slot.naf, NAF);
+	/* Km in the gba slot is Ks_NAF: the TPM's HMAC equals software HMAC under Zn's key. */
+	cr_assert_eq(gba_slot_load_key(E.t, E.state, &key), 0, "%s", tpm_last_error(E.t));
+	cr_assert_eq(tpm_key_hmac(key, msg, sizeof(msg), got), 0);
+	cr_assert_eq(crypto_hmac_sha256(zn.me_key, 32, msg, sizeof(msg), want), 0);
+	cr_assert_arr_eq(got, want, 32);
+	tpm_key_free(key);
+	/* The psk Km is untouched. */
+	cr_assert_eq(harness_read_file(p, &psk_pub2, &n2), 0);
+	cr_assert(n1 == n2 && memcmp(psk_pub, psk_pub2, n1) == 0, "the psk km.pub changed");
+	secret_wipe(&zn, sizeof(zn));
+	free(p), free(psk_pub), free(psk_pub2);
+}
+
+Test(gba, wrong_k_is_a_mac_failure_with_a_clear_message, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+	struct gba_ub_http h = { .bsf_url = E.url, .bsf_ca = E.ca };
+	struct gba_ub_result res;
+	uint8_t wrong[16];
+	char err[512] = "";
+
+	memcpy(wrong, E.k, 16);
+	wrong[0] ^= 0x01;
+	secrets_note(wrong, 16, "wrong K");
+	node_usim(wrong, 0);
+	cr_assert_eq(gba_ub_bootstrap(&h, IMPI, E.usim, NAF, &res, err, sizeof(err)),
+		     -EKEYREJECTED);
+	cr_assert_str_eq(err, "the BSF's challenge does not verify at the USIM (MAC failure): the "
+			      "USIM's K or OPc differs from the BSF's subscriber record for " IMPI
+			      ", or 127.0.0.1 is not its home BSF");
+}
+
+Test(gba, stale_sqn_resynchronises_once_then_succeeds, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+	struct gba_ub_result res;
+	char *log;
+
+	node_usim(E.k, 5000); /* the USIM is ahead of the BSF's SQN (0) */
+	bootstrap_ok(&res);
+	log = fixture_read_text(E.log);
+	cr_assert_not_null(strstr(log, "SQN of " IMPI " resynchronised"), "no resync in %s", log);
+	free(log);
+	gba_ub_result_wipe(&res);
+}
+
+Test(gba, bsf_signed_by_another_ca_is_refused, .init = setup, .fini = teardown, .timeout = 180)
+{
+	char *other = harness_strdupf("%s/pki/other-ca.crt", E.dir), err[512] = "";
+	struct gba_ub_http h = { .bsf_url = E.url, .bsf_ca = other };
+	struct gba_ub_result res;
+
+	node_usim(E.k, 0);
+	cr_assert_eq(gba_ub_bootstrap(&h, IMPI, E.usim, NAF, &res, err, sizeof(err)), -EPERM,
+		     "%s", err);
+	cr_assert_not_null(strstr(err, "bsf_ca"), "%s", err);
+	free(other);
+}
+
+struct boot_run {
+	bool done;
+	int r;
+	char err[512];
+	struct gba_ub_result res;
+	unsigned ticks_before_done;
+	unsigned ticks;
+};
+
+static void on_done(int r, struct gba_ub_result *res, const char *err, void *userdata)
+{
+	struct boot_run *b = userdata;
+
+	b->done = true;
+	b->r = r;
+	b->ticks_before_done = b->ticks;
+	snprintf(b->err, sizeof(b->err), "%s", err ? err : "");
+	if (res)
+		b->res = *res;
+}
+
+static void on_tick(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	((struct boot_run *)userdata)->ticks++;
+}
+
+static void run_boot(const char *url, long timeout_ms, struct boot_run *b)
+{
+	struct loop *l = NULL;
+	struct loop_watch *tick = NULL;
+	struct gba_boot *g = NULL;
+	struct gba_boot_params p = {
+		.bsf_url = url, .bsf_ca = E.ca, .timeout_ms = timeout_ms, .naf_fqdn = NAF,
+	};
+	char err[512] = "";
+
+	memset(b, 0, sizeof(*b));
+	cr_assert_eq(loop_new(&l), 0);
+	cr_assert_eq(loop_add_timer(l, CLOCK_MONOTONIC, on_tick, b, &tick), 0);
+	cr_assert_eq(loop_timer_set(tick, 20, 20, 0), 0);
+	cr_assert_eq(gba_boot_start(l, &p, E.usim, on_done, b, &g, err, sizeof(err)), 0, "%s",
+		     err);
+	while (!b->done)
+		cr_assert_geq(loop_iterate(l, 1000), 0);
+	gba_boot_free(g);
+	loop_free(l);
+}
+
+Test(gba, bootstrap_on_the_loop_gives_the_zn_key, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+	struct boot_run b;
+	struct gba_zn_response zn;
+
+	node_usim(E.k, 0);
+	run_boot(E.url, 10000, &b);
+	cr_assert_eq(b.r, 0, "%s", b.err);
+	secrets_note(b.res.ks_naf, 32, "Ks_NAF");
+	zn_fetch(b.res.btid, &zn);
+	cr_assert_arr_eq(zn.me_key, b.res.ks_naf, 32);
+	secret_wipe(&zn, sizeof(zn));
+	secret_wipe(&b, sizeof(b));
+}
+
+Test(gba, silent_bsf_does_not_stall_the_loop, .init = setup, .fini = teardown, .timeout = 180)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct boot_run b;
+	struct timespec t0, t1;
+	char *url;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	long ms;
+
+	/* Accepts TCP (the kernel's backlog) and never says a word. */
+	cr_assert_geq(s, 0);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s, 8), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	url = harness_strdupf("https://127.0.0.1:%u/", ntohs(a.sin_port));
+	node_usim(E.k, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_boot(url, 1500, &b);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_eq(b.r, -ETIMEDOUT, "%d %s", b.r, b.err);
+	cr_assert_geq(ms, 1400);
+	/* The loop's 20 ms timer kept firing while the GET hung: ~70 ticks in 1.5 s. */
+	cr_assert_geq(b.ticks_before_done, 40, "only %u ticks in %ld ms: the loop was blocked",
+		      b.ticks_before_done, ms);
+	close(s);
+	free(url);
+}
