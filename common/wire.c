@@ -32,6 +32,7 @@ enum wire_key {
 	WIRE_KEY_KEY = 12,     /* bstr .size 32 */
 	WIRE_KEY_AE_ID = 13,   /* tstr */
 	WIRE_KEY_SUID = 14,    /* uint */
+	WIRE_KEY_BTID = 15,    /* tstr, version 2 */
 	_WIRE_KEY_MAX,
 };
 
@@ -54,6 +55,11 @@ static const uint32_t type_keys[_WIRE_MSG_MAX] = {
 				  BIT(WIRE_KEY_SUID),
 };
 
+/* Keys a message type may carry from version 2 on (each at most once). */
+static const uint32_t type_keys_v2_optional[_WIRE_MSG_MAX] = {
+	[WIRE_MSG_HELLO] = BIT(WIRE_KEY_BTID),
+};
+
 /* ---- identifiers and names ---------------------------------------------- */
 
 static bool id_char_valid(unsigned char c)
@@ -71,6 +77,28 @@ static bool id_bytes_valid(const char *s, size_t len, size_t max)
 		if (!id_char_valid((unsigned char)s[i]))
 			return false;
 	return true;
+}
+
+static bool btid_bytes_valid(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+
+	if (len == 0 || len > WIRE_BTID_MAX || !at || at == s || at == s + len - 1 ||
+	    memchr(at + 1, '@', len - (size_t)(at + 1 - s)))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || c == '=' || c == '.' || c == '-' || c == '@'))
+			return false;
+	}
+	return true;
+}
+
+int wire_btid_valid(const char *s)
+{
+	return s && btid_bytes_valid(s, strnlen(s, WIRE_BTID_MAX + 1));
 }
 
 int wire_id_valid(const char *s)
@@ -169,7 +197,8 @@ int wire_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
 		       a->hello.n_methods == b->hello.n_methods &&
 		       a->hello.n_methods <= WIRE_METHODS_MAX &&
 		       memcmp(a->hello.methods, b->hello.methods, a->hello.n_methods) == 0 &&
-		       memcmp(a->hello.nonce, b->hello.nonce, WIRE_NONCE_LEN) == 0;
+		       memcmp(a->hello.nonce, b->hello.nonce, WIRE_NONCE_LEN) == 0 &&
+		       str_eq(a->hello.btid, b->hello.btid, sizeof(a->hello.btid));
 	case WIRE_MSG_CHALLENGE:
 		return a->challenge.method == b->challenge.method &&
 		       memcmp(a->challenge.nonce, b->challenge.nonce, WIRE_NONCE_LEN) == 0;
@@ -256,13 +285,15 @@ static int w_key_text(struct cbor_util_writer *w, enum wire_key k, const char *s
 static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 {
 	uint32_t keys = type_keys[m->type];
-	size_t n_keys = (size_t)__builtin_popcount(keys);
+	bool btid = m->type == WIRE_MSG_HELLO && m->hello.btid[0];
+	size_t n_keys = (size_t)__builtin_popcount(keys) + btid;
 	int r = 0;
 
 	cbor_util_put_map(w, n_keys);
 	/* Keys in ascending order: the RFC 8949 §4.2.1 deterministic order for small uints. */
 	cbor_util_put_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
-	cbor_util_put_key_uint(w, WIRE_KEY_VERSION, WIRE_VERSION);
+	/* The lowest version that carries the message (docs/protocol.md §10). */
+	cbor_util_put_key_uint(w, WIRE_KEY_VERSION, btid ? WIRE_VERSION_BTID : WIRE_VERSION_MIN);
 
 	switch (m->type) {
 	case WIRE_MSG_HELLO: {
@@ -283,6 +314,13 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 		for (size_t i = 0; i < h->n_methods; i++)
 			cbor_util_put_uint(w, h->methods[i]);
 		cbor_util_put_key_bytes(w, WIRE_KEY_NONCE, false, h->nonce, WIRE_NONCE_LEN);
+		if (btid) {
+			size_t n = strnlen(h->btid, sizeof(h->btid));
+
+			if (n == sizeof(h->btid) || !btid_bytes_valid(h->btid, n))
+				return -EINVAL;
+			cbor_util_put_key_bytes(w, WIRE_KEY_BTID, true, h->btid, n);
+		}
 		break;
 	}
 	case WIRE_MSG_CHALLENGE:
@@ -384,7 +422,7 @@ static const enum cbor_util_kind key_kind[_WIRE_KEY_MAX] = {
 	[WIRE_KEY_EXPIRY] = CBOR_UTIL_UINT,  [WIRE_KEY_SUITE] = CBOR_UTIL_TEXT,
 	[WIRE_KEY_CODE] = CBOR_UTIL_UINT,    [WIRE_KEY_REASON] = CBOR_UTIL_TEXT,
 	[WIRE_KEY_KEY] = CBOR_UTIL_BYTES,    [WIRE_KEY_AE_ID] = CBOR_UTIL_TEXT,
-	[WIRE_KEY_SUID] = CBOR_UTIL_UINT,
+	[WIRE_KEY_SUID] = CBOR_UTIL_UINT,    [WIRE_KEY_BTID] = CBOR_UTIL_TEXT,
 };
 
 _Static_assert(_WIRE_KEY_MAX <= CBOR_UTIL_MAP_KEYS, "map keys fit cbor_util_map");
@@ -456,6 +494,13 @@ static int fill_msg(const struct cbor_util_map *f, struct wire_msg *m)
 		for (size_t i = 0; i < n_methods; i++)
 			m->hello.methods[i] = (uint8_t)f->array[i];
 		m->hello.n_methods = n_methods;
+		if (f->present & BIT(WIRE_KEY_BTID)) {
+			const struct cbor_util_item *it = &f->v[WIRE_KEY_BTID];
+
+			if (!btid_bytes_valid((const char *)it->data, it->len))
+				return -EBADMSG;
+			cbor_util_copy_text(it, m->hello.btid);
+		}
 		return get_fixed(f, WIRE_KEY_NONCE, WIRE_NONCE_LEN, m->hello.nonce);
 	case WIRE_MSG_CHALLENGE:
 		r = get_method(f, &m->challenge.method);
@@ -523,7 +568,7 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 	}
 	type = f.v[WIRE_KEY_TYPE].value;
 	version = f.v[WIRE_KEY_VERSION].value;
-	if (version != WIRE_VERSION) {
+	if (version < WIRE_VERSION_MIN || version > WIRE_VERSION) {
 		/* Tell the caller what arrived, so it can answer with WIRE_ERR_VERSION. */
 		wire_msg_wipe(ret);
 		ret->type = type_known(type) ? (enum wire_msg_type)type : 0;
@@ -531,15 +576,22 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 		r = -EPROTONOSUPPORT;
 		goto out;
 	}
-	if (!type_known(type) || f.unknown_key || f.present != type_keys[type]) {
+	if (!type_known(type) || f.unknown_key ||
+	    (f.present & ~(version >= 2 ? type_keys_v2_optional[type] : 0)) != type_keys[type]) {
 		r = -EBADMSG;
 		goto out;
 	}
 	m.type = (enum wire_msg_type)type;
-	m.version = WIRE_VERSION;
+	m.version = (uint32_t)version;
 	r = fill_msg(&f, &m);
 	if (r < 0)
 		goto out;
+	/* One form per message: written at the lowest version that carries it. */
+	if (m.version != (m.type == WIRE_MSG_HELLO && m.hello.btid[0] ? WIRE_VERSION_BTID
+								       : WIRE_VERSION_MIN)) {
+		r = -EBADMSG;
+		goto out;
+	}
 	*ret = m;
 out:
 	wire_msg_wipe(&m);

@@ -11,7 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION 1
+/*
+ * Versions spoken: 1, and 2 (HELLO may carry the B-TID for method gba). Each
+ * message is written at the lowest version that carries it, so a version 1 peer
+ * sees the same bytes as before unless a HELLO carries a B-TID.
+ */
+#define WIRE_VERSION_MIN 1
+#define WIRE_VERSION 2
+#define WIRE_VERSION_BTID 2 /* the first version with HELLO's btid */
 #define WIRE_PREFIX_LEN 4
 #define WIRE_FRAME_MAX 4096 /* body bytes, prefix not counted */
 #define WIRE_NONCE_LEN 32
@@ -22,6 +29,7 @@
 #define WIRE_SUITE_MAX 63
 #define WIRE_REASON_MAX 255
 #define WIRE_METHODS_MAX 4
+#define WIRE_BTID_MAX 255 /* B-TID: base64(RAND)@BSF-domain (TS 33.220 §4.5.2) */
 
 enum wire_msg_type {
 	WIRE_MSG_HELLO = 1,        /* node -> MAS */
@@ -61,6 +69,7 @@ struct wire_hello {
 	uint8_t methods[WIRE_METHODS_MAX]; /* enum wire_method, preference order */
 	size_t n_methods;
 	uint8_t nonce[WIRE_NONCE_LEN]; /* Nn */
+	char btid[WIRE_BTID_MAX + 1];  /* version 2, method gba: the node's B-TID; "" absent */
 };
 
 struct wire_challenge {
@@ -112,8 +121,8 @@ struct wire_msg {
 };
 
 /*
- * Encode m (m->version is ignored; WIRE_VERSION is written) as prefix + body
- * into buf. Returns 0 and the total length in *ret_len, -EMSGSIZE if buf is too
+ * Encode m (m->version is ignored: version 2 is written for a HELLO with a
+ * btid, version 1 for everything else) as prefix + body into buf. Returns 0 and the total length in *ret_len, -EMSGSIZE if buf is too
  * small, -EINVAL for a message that would not decode (bad type, over-long string).
  */
 int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *ret_len);
@@ -126,8 +135,9 @@ int wire_frame_length(const uint8_t prefix[static WIRE_PREFIX_LEN]);
 
 /*
  * Decode one body (without prefix). Returns 0, -EBADMSG for malformed input,
- * -EPROTONOSUPPORT for a version other than WIRE_VERSION (ret->type and
- * ret->version are still filled so the peer can be told).
+ * -EPROTONOSUPPORT for a version outside WIRE_VERSION_MIN..WIRE_VERSION
+ * (ret->type and ret->version are still filled so the peer can be told).
+ * ret->version is the version the message was written at.
  */
 int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret);
 
@@ -150,3 +160,5 @@ const char *wire_msg_type_to_string(enum wire_msg_type t);
  * for CSE-IDs such as "/mn-cse-1"). Returns 1 when valid.
  */
 int wire_id_valid(const char *s);
+/* A B-TID as HELLO carries it: 1..255 of A-Z a-z 0-9 + / = . - with one '@' inside. 1 when valid. */
+int wire_btid_valid(const char *s);

@@ -281,10 +281,12 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		char reason[WIRE_REASON_MAX + 1];
 
 		if (hostile_log(s))
-			log_warning("%s speaks protocol version %" PRIu32 "; this MAS speaks %d",
-				    conn_who(c, who, sizeof(who)), msg.version, WIRE_VERSION);
+			log_warning("%s speaks protocol version %" PRIu32 "; this MAS speaks %d to %d",
+				    conn_who(c, who, sizeof(who)), msg.version, WIRE_VERSION_MIN,
+				    WIRE_VERSION);
 		snprintf(reason, sizeof(reason), "protocol version %" PRIu32
-			 " not supported; this MAS speaks version %d", msg.version, WIRE_VERSION);
+			 " not supported; this MAS speaks versions %d to %d", msg.version,
+			 WIRE_VERSION_MIN, WIRE_VERSION);
 		wire_msg_wipe(&msg);
 		return conn_error(c, WIRE_ERR_VERSION, reason);
 	}

@@ -135,7 +135,7 @@ static struct hello_spec good_hello(void)
 		.n_methods = 2,
 		.nonce_len = 32,
 		.type = WIRE_MSG_HELLO,
-		.version = WIRE_VERSION,
+		.version = WIRE_VERSION_MIN,
 	};
 }
 
@@ -164,6 +164,19 @@ static const char hello_frame_hex[] =
 #define NONCE_B_HEX "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
 static const char challenge_frame_hex[] =
 	"0000002a" "a4" "0002" "0101" "045820" NONCE_B_HEX "0501";
+
+/*
+ * A version 2 HELLO for method gba (docs/protocol.md worked example): node
+ * /mn-cse-1 offering gba then psk, Nn = 00..1f, and key 15 (btid) the B-TID
+ * base64(00..0f) "@bsf.example.net" (TS 33.220 §4.5.2 form; base64 per RFC 4648,
+ * checked with Python's base64.b64encode):
+ *   a6 | 00 01 | 01 02 | 02 69 "/mn-cse-1" | 03 82 03 01 | 04 58 20 00..1f
+ *   | 0f 78 28 "AAECAwQFBgcICQoLDA0ODw==@bsf.example.net" (text, 40 >= 24: one length byte)
+ */
+#define GBA_BTID "AAECAwQFBgcICQoLDA0ODw==@bsf.example.net"
+#define GBA_BTID_HEX "41414543417751464267634943516f4c4441304f44773d3d406273662e6578616d706c652e6e6574"
+static const char gba_hello_frame_hex[] = "00000062" "a6" "0001" "0102" "02692f6d6e2d6373652d31"
+					  "03820301" "045820" NONCE_A_HEX "0f7828" GBA_BTID_HEX;
 
 static void hex_of(const uint8_t *p, size_t len, char *out)
 {
@@ -224,6 +237,79 @@ Test(wire, hello_encodes_to_exact_vector)
 	cr_assert_str_eq(hex, hello_body_hex);
 }
 
+Test(wire, gba_hello_is_version_2_with_the_btid)
+{
+	struct wire_msg m = { .type = WIRE_MSG_HELLO }, d;
+	uint8_t buf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
+	char hex[2 * sizeof(buf) + 1];
+	size_t len = 0;
+
+	strcpy(m.hello.node_id, "/mn-cse-1");
+	m.hello.methods[0] = WIRE_METHOD_GBA;
+	m.hello.methods[1] = WIRE_METHOD_PSK;
+	m.hello.n_methods = 2;
+	memcpy(m.hello.nonce, nonce_a, 32);
+	strcpy(m.hello.btid, GBA_BTID);
+	cr_assert_eq(wire_encode(&m, buf, sizeof(buf), &len), 0);
+	hex_of(buf, len, hex);
+	cr_assert_str_eq(hex, gba_hello_frame_hex);
+	cr_assert_eq(wire_decode(buf + WIRE_PREFIX_LEN, len - WIRE_PREFIX_LEN, &d), 0);
+	cr_assert_eq(d.version, 2);
+	cr_assert_str_eq(d.hello.btid, GBA_BTID);
+	m.version = 2;
+	cr_assert(wire_msg_equal(&m, &d));
+	/* Without a B-TID the same HELLO is version 1, byte for byte as before. */
+	m.hello.btid[0] = '\0';
+	m.hello.methods[0] = WIRE_METHOD_PSK;
+	m.hello.methods[1] = WIRE_METHOD_PKI;
+	cr_assert_eq(wire_encode(&m, buf, sizeof(buf), &len), 0);
+	hex_of(buf, len, hex);
+	cr_assert_str_eq(hex, hello_frame_hex);
+}
+
+Test(wire, btid_only_in_a_version_2_hello_and_version_2_only_with_it)
+{
+	struct wire_msg m;
+
+	/* btid in a version 1 HELLO: a key version 1 does not have. */
+	cr_assert_eq(decode_hex("a6" "0001" "0101" "02692f6d6e2d6373652d31" "03820301" "045820"
+				NONCE_A_HEX "0f7828" GBA_BTID_HEX, &m), -EBADMSG);
+	/* Version 2 without any version 2 field: not the one form of that message. */
+	cr_assert_eq(decode_hex("a5" "0001" "0102" "02692f6d6e2d6373652d31" "03820102" "045820"
+				NONCE_A_HEX, &m), -EBADMSG);
+	/* btid in a CHALLENGE. */
+	cr_assert_eq(decode_hex("a5" "0002" "0102" "045820" NONCE_B_HEX "0501" "0f7828" GBA_BTID_HEX,
+				&m), -EBADMSG);
+	/* A B-TID without '@', or with a character outside base64 and DNS names. */
+	cr_assert_eq(decode_hex("a6" "0001" "0102" "02692f6d6e2d6373652d31" "03820301" "045820"
+				NONCE_A_HEX "0f63" "414141", &m), -EBADMSG);
+	cr_assert_eq(decode_hex("a6" "0001" "0102" "02692f6d6e2d6373652d31" "03820301" "045820"
+				NONCE_A_HEX "0f65" "4121406273", &m), -EBADMSG);
+	cr_assert_eq(decode_hex("a6" "0001" "0102" "02692f6d6e2d6373652d31" "03820301" "045820"
+				NONCE_A_HEX "0f65" "4141406273", &m), 0);
+	cr_assert_str_eq(m.hello.btid, "AA@bs");
+	cr_assert(wire_btid_valid(GBA_BTID));
+	cr_assert(!wire_btid_valid("@bsf.example.net"));
+	cr_assert(!wire_btid_valid("abc@"));
+	cr_assert(!wire_btid_valid("a@b@c"));
+	cr_assert(!wire_btid_valid(""));
+}
+
+Test(wire, encoder_refuses_a_bad_btid)
+{
+	struct wire_msg m = { .type = WIRE_MSG_HELLO };
+	uint8_t buf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
+	size_t len;
+
+	strcpy(m.hello.node_id, "/mn-cse-1");
+	m.hello.methods[0] = WIRE_METHOD_GBA;
+	m.hello.n_methods = 1;
+	strcpy(m.hello.btid, "no at sign");
+	cr_assert_eq(wire_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	memset(m.hello.btid, 'A', sizeof(m.hello.btid)); /* unterminated */
+	cr_assert_eq(wire_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+}
+
 Test(wire, challenge_encodes_to_documented_vector)
 {
 	struct wire_msg m = { .type = WIRE_MSG_CHALLENGE }, d;
@@ -239,7 +325,7 @@ Test(wire, challenge_encodes_to_documented_vector)
 	cr_assert_str_eq(hex, challenge_frame_hex);
 	cr_assert_eq(wire_frame_length(buf), (int)len - WIRE_PREFIX_LEN);
 	cr_assert_eq(wire_decode(buf + WIRE_PREFIX_LEN, len - WIRE_PREFIX_LEN, &d), 0);
-	m.version = WIRE_VERSION;
+	m.version = WIRE_VERSION_MIN;
 	cr_assert(wire_msg_equal(&m, &d));
 	cr_assert_eq(d.challenge.method, WIRE_METHOD_PSK);
 	cr_assert_arr_eq(d.challenge.nonce, m.challenge.nonce, 32);
@@ -263,7 +349,8 @@ static void round_trip(struct wire_msg *m)
 	struct wire_msg d;
 	size_t len = 0;
 
-	m->version = WIRE_VERSION;
+	m->version = m->type == WIRE_MSG_HELLO && m->hello.btid[0] ? WIRE_VERSION_BTID
+								   : WIRE_VERSION_MIN;
 	cr_assert_eq(wire_encode(m, buf, sizeof(buf), &len), 0, "encode %s",
 		     wire_msg_type_to_string(m->type));
 	cr_assert_eq(wire_frame_length(buf), (int)(len - WIRE_PREFIX_LEN));
@@ -795,12 +882,12 @@ Test(wire, other_version_is_reported_with_type)
 	struct cb c;
 	struct wire_msg m;
 
-	s.version = 2;
+	s.version = WIRE_VERSION + 1;
 	build_hello(&c, &s);
 	memset(&m, 0xee, sizeof(m));
 	cr_assert_eq(decode_cb(&c, &m), -EPROTONOSUPPORT);
 	cr_assert_eq(m.type, WIRE_MSG_HELLO);
-	cr_assert_eq(m.version, 2);
+	cr_assert_eq(m.version, WIRE_VERSION + 1);
 
 	/* Version 0, and a later version with a field version 1 does not know. */
 	s.version = 0;
@@ -1019,4 +1106,5 @@ Test(wire, protocol_doc_shows_the_tested_frames)
 	doc[n] = '\0';
 	cr_assert_not_null(strstr(doc, hello_frame_hex), "HELLO frame missing from %s", path);
 	cr_assert_not_null(strstr(doc, challenge_frame_hex), "CHALLENGE frame missing from %s", path);
+	cr_assert_not_null(strstr(doc, gba_hello_frame_hex), "gba HELLO frame missing from %s", path);
 }
