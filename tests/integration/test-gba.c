@@ -10,7 +10,9 @@
  * Zn's key), a wrong K (MAC failure, exact message), a stale SQN (one AUTS
  * resync, then success), a BSF signed by another CA (refused: the CA is
  * pinned), and a BSF that accepts TCP but never answers (the loop keeps
- * running, the run ends in a timeout). After each test: K, OPc and Ks_NAF
+ * running, the run ends in a timeout). The MAS's Zn client (mas/zn-client.h)
+ * on a loop: the node's Ks_NAF and IMPI, an unknown B-TID, a silent BSF (the
+ * loop keeps running, a timeout). After each test: K, OPc and Ks_NAF
  * appear in no log (secrets.h).
  */
 #include <arpa/inet.h>
@@ -37,6 +39,7 @@
 #include "gba/ks-naf.h"
 #include "gba/ub-http.h"
 #include "gba/zn-json.h"
+#include "mas/zn-client.h"
 #include "harness.h"
 #include "secrets.h"
 #include "tpm/keystore.h"
@@ -203,7 +206,7 @@ static void node_usim(const uint8_t k[16], uint64_t sqn)
 }
 
 /* Zn as the MAS will ask it: POST with the NAF client certificate. */
-static void zn_fetch(const char *btid, struct gba_zn_response *ret)
+static void zn_curl(const char *btid, struct gba_zn_response *ret)
 {
 	struct gba_zn_request req = { 0 };
 	struct gba_ub_reply *rep = calloc(1, sizeof(*rep));
@@ -272,7 +275,7 @@ Test(gba, ub_ks_naf_equals_zn_and_lands_in_the_tpm_beside_the_psk_km, .init = se
 	node_usim(E.k, 0);
 	bootstrap_ok(&res);
 	cr_assert_geq(res.lifetime, (int64_t)before + 3600);
-	zn_fetch(res.btid, &zn);
+	zn_curl(res.btid, &zn);
 	cr_assert_arr_eq(zn.me_key, res.ks_naf, 32, "Zn's Ks_NAF differs from the node's");
 	cr_assert_str_eq(zn.impi, IMPI);
 	cr_assert_eq(zn.expiry, res.lifetime);
@@ -402,7 +405,7 @@ Test(gba, bootstrap_on_the_loop_gives_the_zn_key, .init = setup, .fini = teardow
 	run_boot(E.url, 10000, &b);
 	cr_assert_eq(b.r, 0, "%s", b.err);
 	secrets_note(b.res.ks_naf, 32, "Ks_NAF");
-	zn_fetch(b.res.btid, &zn);
+	zn_curl(b.res.btid, &zn);
 	cr_assert_arr_eq(zn.me_key, b.res.ks_naf, 32);
 	secret_wipe(&zn, sizeof(zn));
 	secret_wipe(&b, sizeof(b));
@@ -434,6 +437,100 @@ Test(gba, silent_bsf_does_not_stall_the_loop, .init = setup, .fini = teardown, .
 	/* The loop's 20 ms timer kept firing while the GET hung: ~70 ticks in 1.5 s. */
 	cr_assert_geq(b.ticks_before_done, 40, "only %u ticks in %ld ms: the loop was blocked",
 		      b.ticks_before_done, ms);
+	close(s);
+	free(url);
+}
+
+struct zn_run {
+	bool done;
+	int r;
+	char err[512];
+	struct zn_key key;
+	unsigned ticks, ticks_at_done;
+};
+
+static void zn_done(int r, const struct zn_key *key, const char *err, void *userdata)
+{
+	struct zn_run *z = userdata;
+
+	z->done = true;
+	z->r = r;
+	z->ticks_at_done = z->ticks;
+	snprintf(z->err, sizeof(z->err), "%s", err ? err : "");
+	if (key)
+		z->key = *key;
+}
+
+static void zn_tick(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	((struct zn_run *)userdata)->ticks++;
+}
+
+/* The MAS's Zn client on a loop, against url, for btid. */
+static void run_zn(const char *url, const char *btid, long timeout_ms, struct zn_run *z)
+{
+	char *crt = harness_strdupf("%s/pki/naf.crt", E.dir), *key = harness_strdupf("%s/pki/naf.key", E.dir);
+	struct zn_http_conf conf = { .bsf_url = url, .bsf_ca = E.ca, .cert = crt, .key = key,
+				     .naf_fqdn = NAF, .timeout_ms = timeout_ms };
+	struct zn_client *c = NULL;
+	struct zn_request *req = NULL;
+	struct loop *l = NULL;
+	struct loop_watch *tick = NULL;
+	char err[512] = "";
+
+	memset(z, 0, sizeof(*z));
+	cr_assert_eq(loop_new(&l), 0);
+	cr_assert_eq(loop_add_timer(l, CLOCK_MONOTONIC, zn_tick, z, &tick), 0);
+	cr_assert_eq(loop_timer_set(tick, 20, 20, 0), 0);
+	cr_assert_eq(zn_http_new(l, &conf, &c), 0);
+	cr_assert_eq(zn_fetch(c, btid, zn_done, z, &req, err, sizeof(err)), 0, "%s", err);
+	while (!z->done)
+		cr_assert_geq(loop_iterate(l, 1000), 0);
+	zn_client_free(c);
+	loop_free(l);
+	free(crt), free(key);
+}
+
+Test(gba, mas_zn_client_gets_the_nodes_ks_naf_and_impi, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+	struct gba_ub_result res;
+	struct zn_run z;
+	char *url = harness_strdupf("https://127.0.0.1:%u/", E.zn);
+
+	node_usim(E.k, 0);
+	bootstrap_ok(&res);
+	run_zn(url, res.btid, 5000, &z);
+	cr_assert_eq(z.r, 0, "%s", z.err);
+	cr_assert_arr_eq(z.key.ks_naf, res.ks_naf, 32, "Zn Ks_NAF differs from the node's");
+	cr_assert_str_eq(z.key.impi, IMPI);
+	cr_assert_eq(z.key.expiry, res.lifetime);
+	/* A B-TID the BSF never issued. */
+	run_zn(url, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, 5000, &z);
+	cr_assert_eq(z.r, -ENOENT, "%d %s", z.r, z.err);
+	cr_assert_not_null(strstr(z.err, "does not know B-TID"), "%s", z.err);
+	secret_wipe(&z, sizeof(z));
+	gba_ub_result_wipe(&res);
+	free(url);
+}
+
+Test(gba, mas_zn_client_does_not_stall_on_a_silent_bsf, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct zn_run z;
+	char *url;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(s, 0);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s, 8), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	url = harness_strdupf("https://127.0.0.1:%u", ntohs(a.sin_port));
+	run_zn(url, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, 1500, &z);
+	cr_assert_eq(z.r, -ETIMEDOUT, "%d %s", z.r, z.err);
+	cr_assert_geq(z.ticks_at_done, 40, "only %u ticks: the loop was blocked", z.ticks_at_done);
 	close(s);
 	free(url);
 }
