@@ -50,6 +50,7 @@ static int parse_node_add(struct ctl *c, int argc, char **argv, struct node_add_
 		{ "out", required_argument, NULL, 'o' },
 		{ "tpm2-tools-out", required_argument, NULL, 'T' },
 		{ "policy-signer", required_argument, NULL, 'P' },
+		{ "impi", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -93,6 +94,13 @@ static int parse_node_add(struct ctl *c, int argc, char **argv, struct node_add_
 			break;
 		case 'P':
 			a->signer = optarg;
+			break;
+		case 'i':
+			if (!*optarg || !store_impi_valid(optarg))
+				return cli_usage_error(&c->cli, "invalid --impi '%s' (the subscriber's "
+						      "IMPI at the BSF, e.g. node1@ims.example.net)",
+						       optarg);
+			snprintf(n->impi, sizeof(n->impi), "%s", optarg);
 			break;
 		case 'h':
 			ctl_usage(stdout);
@@ -221,9 +229,11 @@ static void print_node_json(const struct store_node *n)
 	printf(",\"methods\":[");
 	for (size_t i = 0; i < n->n_methods; i++)
 		printf("%s\"%s\"", i ? "," : "", wire_method_to_string(n->methods[i]));
-	printf("],\"lifetime\":%llu,\"state\":\"%s\",\"created\":%llu}",
+	printf("],\"lifetime\":%llu,\"state\":\"%s\",\"created\":%llu,\"impi\":",
 	       (unsigned long long)n->lifetime, store_node_state_to_string(n->state),
 	       (unsigned long long)n->created);
+	cli_json_string(stdout, n->impi);
+	printf("}");
 }
 
 static int list_node_cb(const struct store_node *n, void *userdata)
@@ -352,10 +362,11 @@ int ctl_node_show(struct ctl *c, int argc, char **argv)
 	       "lifetime:     %s\n"
 	       "state:        %s\n"
 	       "created:      %s\n"
+	       "impi:         %s\n"
 	       "associations: %zu active, %zu expired, %zu revoked\n",
 	       n.node_id, n.km_id, n.target_id[0] ? n.target_id : "(none)", methods, lifetime,
-	       store_node_state_to_string(n.state), created, l.n_active, l.n_expired,
-	       l.n_revoked);
+	       store_node_state_to_string(n.state), created, n.impi[0] ? n.impi : "(none)",
+	       l.n_active, l.n_expired, l.n_revoked);
 	return CLI_EXIT_OK;
 }
 
@@ -365,12 +376,14 @@ enum node_op {
 	NODE_OP_SET_TARGET,
 	NODE_OP_SET_METHODS,
 	NODE_OP_SET_LIFETIME,
+	NODE_OP_SET_IMPI,
 };
 
 static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 {
 	static const char *const verbs[] = { "revoke", "delete", "set the target of",
-					     "set the methods of", "set the lifetime of" };
+					     "set the methods of", "set the lifetime of",
+					     "set the IMPI of" };
 	uint8_t methods[WIRE_METHODS_MAX];
 	size_t n_methods = 0;
 	uint64_t lifetime = 0;
@@ -392,6 +405,10 @@ static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 				   value);
 	if (op == NODE_OP_SET_LIFETIME && conf_parse_duration(value, &lifetime, err, sizeof(err)) < 0)
 		return cli_usage_error(&c->cli, "invalid lifetime '%s' (%s; 0 = the MAS default)", value, err);
+	if (op == NODE_OP_SET_IMPI && !store_impi_valid(value))
+		return cli_usage_error(&c->cli, "invalid IMPI '%s' (e.g. node1@ims.example.net; "
+				   "\"\" clears it)",
+				   value);
 
 	r = ctl_open(c, &s);
 	if (r != CLI_EXIT_OK)
@@ -411,6 +428,9 @@ static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 		break;
 	case NODE_OP_SET_LIFETIME:
 		r = store_node_set_lifetime(s, id, lifetime);
+		break;
+	case NODE_OP_SET_IMPI:
+		r = store_node_set_impi(s, id, value);
 		break;
 	}
 	store_close(s);
@@ -453,4 +473,9 @@ int ctl_node_set_methods(struct ctl *c, int argc, char **argv)
 int ctl_node_set_lifetime(struct ctl *c, int argc, char **argv)
 {
 	return node_change(c, argc, argv, NODE_OP_SET_LIFETIME);
+}
+
+int ctl_node_set_impi(struct ctl *c, int argc, char **argv)
+{
+	return node_change(c, argc, argv, NODE_OP_SET_IMPI);
 }

@@ -50,6 +50,7 @@ int ctl_node_delete(struct ctl *c, int argc, char **argv);
 int ctl_node_set_target(struct ctl *c, int argc, char **argv);
 int ctl_node_set_methods(struct ctl *c, int argc, char **argv);
 int ctl_node_set_lifetime(struct ctl *c, int argc, char **argv);
+int ctl_node_set_impi(struct ctl *c, int argc, char **argv);
 
 /* ctl-wrap.c: Km wrapped to a node's TPM again (node add --wrap-to is in ctl-node.c) */
 int ctl_node_rewrap(struct ctl *c, int argc, char **argv);
@@ -66,7 +67,7 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	{ NULL, "init", "", "create the master key file and an empty store", ctl_init },
 	{ "node", "add",
 	  "NODE-ID --km-id KMID --target TARGET-CSE-ID\n"
-	  "           [--methods psk,pki] [--lifetime 1h] (--km-file FILE | --generate-km)\n"
+	  "           [--methods psk,pki] [--lifetime 1h] [--impi IMPI] (--km-file FILE | --generate-km)\n"
 	  "           [--wrap-to SRK.pub --out km.dup [--tpm2-tools-out PREFIX]\n"
 	  "            [--policy-signer signer.pem]]",
 	  "register a node and its long-term key Km (--wrap-to: only wrapped to its TPM)",
@@ -86,6 +87,8 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	  ctl_node_set_methods },
 	{ "node", "set-lifetime", "NODE-ID TIME", "association lifetime, e.g. 6h (0 = MAS default)",
 	  ctl_node_set_lifetime },
+	{ "node", "set-impi", "NODE-ID IMPI", "method gba: the IMPI the BSF must report (\"\" clears)",
+	  ctl_node_set_impi },
 	{ "assoc", "list", "[--node NODE-ID] [--json]", "list associations (key ID, expiry, state)",
 	  ctl_assoc_list },
 	{ "assoc", "revoke", "KCID|KEY-ID", "revoke one association", ctl_assoc_revoke },

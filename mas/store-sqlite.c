@@ -40,7 +40,8 @@
 #include "mas/store.h"
 
 #define STORE_APP_ID 0x6d326d61 /* "m2ma" */
-#define STORE_SCHEMA_VERSION 1
+/* 2: nodes.impi (method gba). A version 1 file is migrated when opened. */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -64,7 +65,8 @@ static const char schema_sql[] =
 	"  lifetime INTEGER NOT NULL DEFAULT 0 CHECK (lifetime >= 0),"
 	"  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoked')),"
 	"  created INTEGER NOT NULL,"
-	"  km_sealed BLOB NOT NULL"
+	"  km_sealed BLOB NOT NULL,"
+	"  impi TEXT NOT NULL DEFAULT ''"
 	");"
 	"CREATE TABLE assocs ("
 	"  kcid BLOB PRIMARY KEY NOT NULL CHECK (length(kcid) = " STR(STORE_KCID_LEN) "),"
@@ -82,7 +84,12 @@ static const char schema_sql[] =
 	"PRAGMA application_id = " STR(STORE_APP_ID) ";"
 	"PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";";
 
-#define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created"
+/* Schema 1 -> 2: the node's IMPI for method gba. */
+static const char migrate_1_2_sql[] =
+	"ALTER TABLE nodes ADD COLUMN impi TEXT NOT NULL DEFAULT '';"
+	"PRAGMA user_version = 2;";
+
+#define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
 
 enum stmt_id {
@@ -92,6 +99,7 @@ enum stmt_id {
 	STMT_NODE_SET_TARGET,
 	STMT_NODE_SET_METHODS,
 	STMT_NODE_SET_LIFETIME,
+	STMT_NODE_SET_IMPI,
 	STMT_NODE_REVOKE,
 	STMT_NODE_REVOKE_ASSOCS,
 	STMT_NODE_DELETE,
@@ -105,12 +113,13 @@ enum stmt_id {
 
 static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_NODE_INSERT] = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
-			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
 	[STMT_NODE_GET] = "SELECT " NODE_COLUMNS " FROM nodes WHERE node_id = ?1",
 	[STMT_NODE_GET_KM] = "SELECT km_sealed FROM nodes WHERE node_id = ?1",
 	[STMT_NODE_SET_TARGET] = "UPDATE nodes SET target_id = ?2 WHERE node_id = ?1",
 	[STMT_NODE_SET_METHODS] = "UPDATE nodes SET methods = ?2 WHERE node_id = ?1",
 	[STMT_NODE_SET_LIFETIME] = "UPDATE nodes SET lifetime = ?2 WHERE node_id = ?1",
+	[STMT_NODE_SET_IMPI] = "UPDATE nodes SET impi = ?2 WHERE node_id = ?1",
 	[STMT_NODE_REVOKE] = "UPDATE nodes SET state = 'revoked' WHERE node_id = ?1",
 	[STMT_NODE_REVOKE_ASSOCS] = "UPDATE assocs SET revoked = 1 WHERE node_id = ?1",
 	[STMT_NODE_DELETE] = "DELETE FROM nodes WHERE node_id = ?1",
@@ -429,6 +438,8 @@ static int node_from_row(sqlite3_stmt *st, struct store_node *ret)
 	if (r >= 0)
 		r = methods_from_text((const char *)sqlite3_column_text(st, 3), n.methods,
 				      &n.n_methods);
+	if (r >= 0)
+		r = copy_text(n.impi, sizeof(n.impi), sqlite3_column_text(st, 7));
 	if (r < 0)
 		return r;
 	lifetime = sqlite3_column_int64(st, 4);
@@ -501,7 +512,7 @@ static int create_schema(struct store *s)
 	return step_done(s, st);
 }
 
-/* Check (or, for an empty file, create) the schema: 0, -EPROTO or -errno. */
+/* Check the schema: 0 current (or *ret_empty), 1 an older one to migrate, -EPROTO or -errno. */
 static int check_schema(struct store *s, bool *ret_empty)
 {
 	int64_t app_id, version, n_objects;
@@ -521,9 +532,9 @@ static int check_schema(struct store *s, bool *ret_empty)
 		*ret_empty = true;
 		return 0;
 	}
-	if (app_id != STORE_APP_ID || version != STORE_SCHEMA_VERSION)
+	if (app_id != STORE_APP_ID || version < 1 || version > STORE_SCHEMA_VERSION)
 		return -EPROTO;
-	return 0;
+	return version < STORE_SCHEMA_VERSION ? 1 : 0; /* 1: an older schema to migrate */
 }
 
 static int init_schema(struct store *s)
@@ -532,16 +543,18 @@ static int init_schema(struct store *s)
 	int r;
 
 	r = check_schema(s, &empty);
-	if (r < 0 || !empty)
+	if (r < 0 || (!empty && r == 0))
 		return r;
-	/* Another process may be creating it too: look again under the write lock. */
+	/* Another process may be creating or migrating it too: look again under the write lock. */
 	r = tx_begin(s);
 	if (r < 0)
 		return r;
 	r = check_schema(s, &empty);
 	if (r >= 0 && empty)
 		r = create_schema(s);
-	return tx_end(s, r);
+	else if (r == 1)
+		r = exec_sql(s, migrate_1_2_sql);
+	return tx_end(s, r < 0 ? r : 0);
 }
 
 static int check_master_key(struct store *s)
@@ -657,7 +670,8 @@ int store_node_add(struct store *s, const struct store_node *n, const uint8_t km
 	int r;
 
 	if (!wire_id_valid(n->node_id) || !km_id_valid(n->km_id) || !target_valid(n->target_id) ||
-	    !methods_valid(n->methods, n->n_methods) || (unsigned)n->state >= _STORE_NODE_STATE_MAX)
+	    !methods_valid(n->methods, n->n_methods) || (unsigned)n->state >= _STORE_NODE_STATE_MAX ||
+	    !store_impi_valid(n->impi))
 		return -EINVAL;
 	created = n->created ? n->created : (uint64_t)time(NULL);
 	methods_to_text(n->methods, n->n_methods, methods, sizeof(methods));
@@ -672,7 +686,8 @@ int store_node_add(struct store *s, const struct store_node *n, const uint8_t km
 	    (r = bind_text(st, 3, n->target_id)) < 0 || (r = bind_text(st, 4, methods)) < 0 ||
 	    (r = bind_u64(st, 5, n->lifetime)) < 0 ||
 	    (r = bind_text(st, 6, store_node_state_to_string(n->state))) < 0 ||
-	    (r = bind_u64(st, 7, created)) < 0 || (r = bind_blob(st, 8, sealed, sizeof(sealed))) < 0)
+	    (r = bind_u64(st, 7, created)) < 0 || (r = bind_blob(st, 8, sealed, sizeof(sealed))) < 0 ||
+	    (r = bind_text(st, 9, n->impi)) < 0)
 		return r;
 	return step_done(s, st);
 }
@@ -762,6 +777,26 @@ int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifet
 	if (lifetime > INT64_MAX)
 		return -EINVAL;
 	return node_update(s, STMT_NODE_SET_LIFETIME, node_id, NULL, &lifetime);
+}
+
+bool store_impi_valid(const char *impi)
+{
+	size_t n = impi ? strnlen(impi, STORE_IMPI_MAX + 1) : STORE_IMPI_MAX + 1;
+
+	if (n > STORE_IMPI_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@+!~%",
+			    impi[i]))
+			return false;
+	return true;
+}
+
+int store_node_set_impi(struct store *s, const char *node_id, const char *impi)
+{
+	if (!store_impi_valid(impi))
+		return -EINVAL;
+	return node_update(s, STMT_NODE_SET_IMPI, node_id, impi, NULL);
 }
 
 int store_node_revoke(struct store *s, const char *node_id)

@@ -23,6 +23,7 @@
 
 #define STORE_MASTER_KEY_LEN 32
 #define STORE_KCID_LEN 16
+#define STORE_IMPI_MAX 255 /* a GBA IMPI (NAI), method gba */
 
 struct store;
 
@@ -41,6 +42,7 @@ struct store_node {
 	uint64_t lifetime; /* seconds; 0 = the MAS default */
 	enum store_node_state state;
 	uint64_t created; /* epoch seconds */
+	char impi[STORE_IMPI_MAX + 1]; /* method gba: the subscriber's IMPI at the BSF; "" none */
 };
 
 struct store_assoc {
@@ -76,6 +78,14 @@ int store_node_set_target(struct store *s, const char *node_id, const char *targ
 int store_node_set_methods(struct store *s, const char *node_id, const uint8_t *methods,
 			   size_t n_methods);
 int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifetime);
+/*
+ * Method gba: the IMPI the BSF must report for this node's B-TID ("" clears it).
+ * -EINVAL for an IMPI that is not 1..255 of A-Z a-z 0-9 . _ - @ + ! ~ %.
+ * Backends keep it in the nodes table (SQLite: column nodes.impi, schema 2).
+ */
+int store_node_set_impi(struct store *s, const char *node_id, const char *impi);
+/* True for "" and for a valid IMPI (NAI, RFC 7542 / TS 23.003 §13.3). */
+bool store_impi_valid(const char *impi);
 /* Revoking a node also revokes all its associations. */
 int store_node_revoke(struct store *s, const char *node_id);
 int store_node_delete(struct store *s, const char *node_id);

@@ -217,7 +217,8 @@ Test(m2masctl, list_json_parses)
 		"assert d[0]['node_id']=='/mn-cse-a' and d[1]['node_id']=='/mn-cse-b', d\n"
 		"assert d[0]['methods']==['psk'] and d[0]['state']=='active', d\n"
 		"assert d[1]['target_id']=='/in-cse-2' and d[1]['lifetime']==6, d\n"
-		"assert set(d[0])=={'node_id','km_id','target_id','methods','lifetime','state','created'}\n"
+		"assert set(d[0])=={'node_id','km_id','target_id','methods','lifetime','state','created','impi'}\n"
+		"assert d[0]['impi']=='' and d[1]['impi']=='node-b@ims.test', d\n"
 		"print('ok')\n",
 		NULL,
 	};
@@ -242,6 +243,9 @@ Test(m2masctl, list_json_parses)
 	r = ctl("node", "set-lifetime", "/mn-cse-b", "6s");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_free(&r);
+	r = ctl("node", "set-impi", "/mn-cse-b", "node-b@ims.test");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
 	r = ctl("node", "list", "--json");
 	cr_assert_eq(r.status, 0);
 	cr_assert_eq(harness_run(argv, NULL, r.out, &status, &out, &err), 0);
@@ -249,6 +253,39 @@ Test(m2masctl, list_json_parses)
 	cr_assert_str_eq(out, "ok\n");
 	free(out);
 	free(err);
+	run_free(&r);
+}
+
+Test(m2masctl, impi_on_add_show_and_set_impi)
+{
+	struct run r;
+
+	init_store();
+	r = ctl("node", "add", "/mn-cse-g", "--km-id", "kg", "--target", "/in-cse", "--methods",
+		"gba", "--impi", "node-g@ims.test", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "show", "/mn-cse-g");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "impi:         node-g@ims.test\n"), "%s", r.out);
+	run_free(&r);
+	r = ctl("node", "set-impi", "/mn-cse-g", "");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "show", "/mn-cse-g");
+	cr_assert_not_null(strstr(r.out, "impi:         (none)\n"), "%s", r.out);
+	run_free(&r);
+	r = ctl("node", "set-impi", "/mn-cse-g", "not an impi");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "invalid IMPI 'not an impi'"), "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "add", "/mn-cse-h", "--km-id", "kh", "--target", "/in-cse", "--impi", "a b",
+		"--generate-km");
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "invalid --impi 'a b'"), "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "set-impi", "/nobody", "x@y");
+	cr_assert_eq(r.status, 1, "%s", r.err);
 	run_free(&r);
 }
 

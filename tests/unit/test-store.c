@@ -563,6 +563,56 @@ Test(store, foreign_schema_is_eproto)
 	cr_assert_eq(store_open(db_path, mk, &s), -EPROTO, "a newer schema version");
 }
 
+Test(store, node_impi_is_kept_set_and_checked)
+{
+	struct store_node n = make_node("/mn-cse-1", "/in-cse"), got;
+	uint8_t km[32];
+
+	fill(km, sizeof(km), 1);
+	st = open_store();
+	snprintf(n.impi, sizeof(n.impi), "node1@ims.test");
+	cr_assert_eq(store_node_add(st, &n, km), 0);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "node1@ims.test");
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "001010000000001@ims.mnc001.mcc001.3gppnetwork.org"), 0);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "001010000000001@ims.mnc001.mcc001.3gppnetwork.org");
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "bad impi"), -EINVAL);
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "x'; DROP TABLE nodes; --"), -EINVAL);
+	cr_assert_eq(store_node_set_impi(st, "/nobody", "a@b"), -ENOENT);
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", ""), 0);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "");
+	snprintf(n.node_id, sizeof(n.node_id), "/mn-cse-2");
+	snprintf(n.impi, sizeof(n.impi), "no spaces allowed");
+	cr_assert_eq(store_node_add(st, &n, km), -EINVAL);
+}
+
+Test(store, schema_1_store_is_migrated_to_2)
+{
+	struct store_node got;
+	struct secret *k = NULL;
+
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	store_close(st);
+	st = NULL;
+	/* Back to what a version 1 m2masd wrote: no impi column, user_version 1. */
+	exec("ALTER TABLE nodes DROP COLUMN impi; PRAGMA user_version = 1");
+	st = open_store();
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "");
+	cr_assert_eq(store_node_get_km(st, "/mn-cse-1", &k), 0, "Km lost in the migration");
+	secret_free(k);
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "node1@ims.test"), 0);
+	store_close(st);
+	st = NULL;
+	exec("SELECT 1"); /* the file is still a valid SQLite database */
+	st = open_store();
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "node1@ims.test");
+}
+
 Test(store, missing_folder_is_enoent)
 {
 	struct store *s = NULL;
