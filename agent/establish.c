@@ -27,6 +27,9 @@ struct establish_op {
 	WOLFSSL_CTX *ctx;
 	WOLFSSL *ssl;
 	const struct kdf_prf *km;
+	const struct kdf_prf *gba_km;
+	char btid[WIRE_BTID_MAX + 1];
+	uint64_t gba_expiry;
 	char mas_address[256];
 	char server_name[256];
 	char node_id[WIRE_ID_MAX + 1];
@@ -108,8 +111,11 @@ int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const s
 
 	memset(err, 0, sizeof(*err));
 	for (size_t i = 0; i < p->n_methods && i < WIRE_METHODS_MAX; i++)
-		if (p->methods[i] == WIRE_METHOD_PSK && !km)
-			return err_set(err, -EINVAL, "method psk offered without a long-term key Km");
+		if ((p->methods[i] == WIRE_METHOD_PSK && !km) ||
+		    (p->methods[i] == WIRE_METHOD_GBA && (!p->gba_km || !wire_btid_valid(p->btid))))
+			return err_set(err, -EINVAL, "method %s offered without its long-term key%s",
+				       wire_method_to_string(p->methods[i]),
+				       p->methods[i] == WIRE_METHOD_GBA ? " (Ks_NAF) and B-TID" : " Km");
 	if (!wire_id_valid(p->node_id) || p->n_methods == 0 || p->n_methods > WIRE_METHODS_MAX ||
 	    strlen(p->server_name) >= sizeof(op->server_name) ||
 	    strlen(p->mas_address) >= sizeof(op->mas_address))
@@ -129,6 +135,11 @@ int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const s
 	op->fd = fd;
 	op->ctx = ctx;
 	op->km = km;
+	op->gba_km = p->gba_km;
+	op->gba_expiry = p->gba_expiry;
+	for (size_t i = 0; i < p->n_methods; i++)
+		if (p->methods[i] == WIRE_METHOD_GBA)
+			snprintf(op->btid, sizeof(op->btid), "%s", p->btid);
 	snprintf(op->mas_address, sizeof(op->mas_address), "%s", p->mas_address);
 	snprintf(op->server_name, sizeof(op->server_name), "%s", p->server_name);
 	snprintf(op->node_id, sizeof(op->node_id), "%s", p->node_id);
@@ -239,10 +250,10 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 	if (!offered)
 		return err_set(err, -EBADMSG, "MAS chose method %s, which this node did not offer",
 			    wire_method_to_string(m->challenge.method));
-	if (m->challenge.method != WIRE_METHOD_PSK && m->challenge.method != WIRE_METHOD_PKI)
-		return err_set(err, -EPROTONOSUPPORT, "method %s is not implemented on this node yet",
-			    wire_method_to_string(m->challenge.method));
 	op->method = m->challenge.method;
+	/* Method gba is the psk exchange keyed with Km = Ks_NAF (TS-0003 §8.3.2.3). */
+	if (op->method == WIRE_METHOD_GBA)
+		op->km = op->gba_km;
 	memcpy(op->nm.b, m->challenge.nonce, WIRE_NONCE_LEN);
 	/* The proof is bound to this TLS channel through the exporters. */
 	r = sa_binding_from_tls(op->ssl, &op->binding);
@@ -313,6 +324,9 @@ static int on_established(struct establish_op *op, const struct wire_msg *m,
 	memcpy(res.key_id, m->established.key_id, sizeof(res.key_id));
 	memcpy(res.suite, m->established.suite, sizeof(res.suite));
 	res.expiry = m->established.expiry;
+	/* Method gba: never a Kc that outlives its Ks_NAF, whatever the MAS says. */
+	if (op->method == WIRE_METHOD_GBA && op->gba_expiry && res.expiry > op->gba_expiry)
+		res.expiry = op->gba_expiry;
 	r = secret_new(KDF_OUT_LEN, &res.kc);
 	if (r == 0)
 		r = secret_new(KDF_OUT_LEN, &res.ae_root);
@@ -361,6 +375,7 @@ int establish_op_step(struct establish_op *op, struct establish_result *ret,
 		memset(&m, 0, sizeof(m));
 		m.type = WIRE_MSG_HELLO;
 		snprintf(m.hello.node_id, sizeof(m.hello.node_id), "%s", op->node_id);
+		snprintf(m.hello.btid, sizeof(m.hello.btid), "%s", op->btid);
 		memcpy(m.hello.methods, op->methods, op->n_methods);
 		m.hello.n_methods = op->n_methods;
 		memcpy(m.hello.nonce, op->nn.b, WIRE_NONCE_LEN);

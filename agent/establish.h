@@ -25,6 +25,14 @@ struct establish_params {
 	const uint8_t *methods; /* offered, in preference order */
 	size_t n_methods;
 	int timeout_ms; /* per network step */
+	/*
+	 * Method gba (offered in methods): the B-TID HELLO carries (protocol version 2),
+	 * the PRF of Km = Ks_NAF (the gba slot's TPM key) and its expiry: Kc never
+	 * outlives it (the result's expiry is capped there too).
+	 */
+	const char *btid;
+	const struct kdf_prf *gba_km;
+	uint64_t gba_expiry;
 };
 
 struct establish_result {

@@ -13,6 +13,8 @@
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas/exchange.h"
+#include "mas/gba-cache.h"
+#include "mas/zn-client.h"
 
 uint64_t mas_now_ms(void)
 {
@@ -54,7 +56,17 @@ static const char *method_list(const uint8_t *methods, size_t n, char *buf, size
 
 static bool method_supported(const struct mas_ctx *ctx, uint8_t m)
 {
-	return m == WIRE_METHOD_PSK || (m == WIRE_METHOD_PKI && ctx->pki);
+	return m == WIRE_METHOD_PSK || (m == WIRE_METHOD_PKI && ctx->pki) ||
+	       (m == WIRE_METHOD_GBA && ctx->zn && ctx->gba);
+}
+
+/* gba also needs the HELLO's B-TID (version 2) and an IMPI registered for the node. */
+static bool method_usable(const struct mas_ctx *ctx, uint8_t m, const struct wire_hello *h,
+			  const struct store_node *node)
+{
+	if (!method_supported(ctx, m))
+		return false;
+	return m != WIRE_METHOD_GBA || (h->btid[0] && node->impi[0]);
 }
 
 /* The failure counters of a proof from peer for node_id (docs/m2masd.md "Rate limiting"). */
@@ -169,6 +181,9 @@ static uint8_t first_supported(const struct mas_ctx *ctx, const struct wire_hell
 	return 0;
 }
 
+static enum mas_next send_challenge(struct mas_est *st, const struct mas_peer *peer,
+				    struct wire_msg *reply);
+
 /* CHALLENGE for method st->method with a fresh Nm; remembers the node. */
 static enum mas_next challenge(struct mas_ctx *ctx, struct mas_est *st,
 			       const struct mas_peer *peer, const struct wire_hello *h,
@@ -183,6 +198,13 @@ static enum mas_next challenge(struct mas_ctx *ctx, struct mas_est *st,
 	}
 	snprintf(st->node_id, sizeof(st->node_id), "%s", h->node_id);
 	memcpy(st->nn, h->nonce, sizeof(st->nn));
+	return send_challenge(st, peer, reply);
+}
+
+/* The CHALLENGE itself (Nm drawn, node and Nn recorded already). */
+static enum mas_next send_challenge(struct mas_est *st, const struct mas_peer *peer,
+				    struct wire_msg *reply)
+{
 	st->step = MAS_EST_WAIT_PROOF;
 	log_debug("node %s from %s: method %s, challenge sent%s", st->node_id, peer->name,
 		  wire_method_to_string(st->method), st->decoy ? " (decoy)" : "");
@@ -241,13 +263,103 @@ static enum mas_next no_method(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL 
 	if (!cert_names(ssl, h->node_id) && !(common && !first_supported(ctx, h)))
 		return decoy(ctx, st, ssl, peer, h, detail, reply);
 	log_warning("%s", detail);
-	if (common)
+	if (common == WIRE_METHOD_GBA && method_supported(ctx, common))
+		mas_reply_error(reply, WIRE_ERR_NO_METHOD,
+				"method gba needs a B-TID in HELLO and an IMPI registered for node "
+				"%s (m2masctl node set-impi)",
+				h->node_id);
+	else if (common)
 		mas_reply_error(reply, WIRE_ERR_NO_METHOD, "method %s not supported by this MAS yet",
 				wire_method_to_string(common));
 	else
 		mas_reply_error(reply, WIRE_ERR_NO_METHOD, "node offered %s; subscription allows %s",
 				offered, allowed);
 	return MAS_NEXT_CLOSE;
+}
+
+/* Method gba with Ks_NAF (from the cache or Zn) for the B-TID of impi until expiry. */
+static enum mas_next gba_key_known(struct mas_ctx *ctx, struct mas_est *st,
+				   const struct mas_peer *peer, const char *impi, uint64_t expiry,
+				   struct wire_msg *reply)
+{
+	if (strcmp(impi, st->impi) != 0) {
+		char what[WIRE_ID_MAX + 2 * WIRE_BTID_MAX + 160], reason[WIRE_REASON_MAX + 1];
+
+		snprintf(what, sizeof(what),
+			 "node %s from %s: B-TID %s belongs to another IMPI at the BSF (%s), not to "
+			 "the node's registered IMPI %s: refused",
+			 st->node_id, peer->name, st->btid, impi, st->impi);
+		snprintf(reason, sizeof(reason),
+			 "B-TID %s is not a bootstrap of the IMPI registered for node %s", st->btid,
+			 st->node_id);
+		fail_proof(ctx, st->node_id, peer, what, reason, reply);
+		st->step = MAS_EST_DONE;
+		return MAS_NEXT_CLOSE;
+	}
+	st->km_expiry = expiry;
+	return send_challenge(st, peer, reply);
+}
+
+enum mas_next mas_establish_zn_done(struct mas_ctx *ctx, struct mas_est *st,
+				    const struct mas_peer *peer, int r, const struct zn_key *key,
+				    const char *err, struct wire_msg *reply)
+{
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (st->step != MAS_EST_WAIT_ZN) {
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS state failure");
+		return MAS_NEXT_CLOSE;
+	}
+	if (r == 0 && key->expiry <= (int64_t)now)
+		r = -ENOENT;
+	if (r == -ENOENT) {
+		log_info("node %s from %s: %s; the node must bootstrap again", st->node_id,
+			 peer->name, err && *err ? err : "B-TID expired");
+		mas_reply_error(reply, WIRE_ERR_EXPIRED,
+				"B-TID %s is unknown to the BSF or expired: bootstrap again",
+				st->btid);
+		st->step = MAS_EST_DONE;
+		return MAS_NEXT_CLOSE;
+	}
+	if (r < 0) {
+		log_error("node %s from %s: cannot get Ks_NAF for B-TID %s over Zn: %s",
+			  st->node_id, peer->name, st->btid, err && *err ? err : strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "the MAS cannot reach the BSF (Zn)");
+		st->step = MAS_EST_DONE;
+		return MAS_NEXT_CLOSE;
+	}
+	if (strcmp(key->impi, st->impi) == 0 &&
+	    mas_gba_cache_put(ctx->gba, st->btid, key->impi, key->ks_naf, (uint64_t)key->expiry) < 0)
+		log_warning("cannot cache Ks_NAF for B-TID %s", st->btid);
+	return gba_key_known(ctx, st, peer, key->impi, (uint64_t)key->expiry, reply);
+}
+
+/* Method gba chosen: Ks_NAF from the cache, or MAS_NEXT_WAIT for the caller to ask Zn. */
+static enum mas_next gba_hello(struct mas_ctx *ctx, struct mas_est *st,
+			       const struct mas_peer *peer, const struct wire_hello *h,
+			       const struct store_node *node, struct wire_msg *reply)
+{
+	_cleanup_secret_ struct secret *k = NULL;
+	char impi[STORE_IMPI_MAX + 1];
+	uint64_t expiry;
+	int r = crypto_random(st->nm, sizeof(st->nm));
+
+	if (r < 0) {
+		log_error("cannot draw a nonce for node %s: %s", h->node_id, strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS random number failure");
+		return MAS_NEXT_CLOSE;
+	}
+	snprintf(st->node_id, sizeof(st->node_id), "%s", h->node_id);
+	memcpy(st->nn, h->nonce, sizeof(st->nn));
+	snprintf(st->btid, sizeof(st->btid), "%s", h->btid);
+	snprintf(st->impi, sizeof(st->impi), "%s", node->impi);
+	if (mas_gba_cache_get(ctx->gba, st->btid, (uint64_t)time(NULL), &k, &expiry, impi) == 0)
+		return gba_key_known(ctx, st, peer, impi, expiry, reply);
+	st->step = MAS_EST_WAIT_ZN;
+	log_debug("node %s from %s: method gba, fetching Ks_NAF for B-TID %s over Zn",
+		  st->node_id, peer->name, st->btid);
+	memset(reply, 0, sizeof(*reply));
+	return MAS_NEXT_WAIT;
 }
 
 static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
@@ -288,7 +400,7 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 			if (h->methods[i] == node.methods[j]) {
 				if (!common)
 					common = h->methods[i];
-				if (method_supported(ctx, h->methods[i]))
+				if (method_usable(ctx, h->methods[i], h, &node))
 					st->method = h->methods[i];
 				break;
 			}
@@ -298,6 +410,8 @@ static enum mas_next on_hello(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		return MAS_NEXT_CLOSE;
 	snprintf(st->target_id, sizeof(st->target_id), "%s", node.target_id);
 	st->lifetime = node.lifetime ? node.lifetime : ctx->lifetime;
+	if (st->method == WIRE_METHOD_GBA)
+		return gba_hello(ctx, st, peer, h, &node, reply);
 	return challenge(ctx, st, peer, h, reply);
 }
 
@@ -326,6 +440,9 @@ static int establish(struct mas_ctx *ctx, struct mas_est *st, const struct kdf_p
 	a.method = st->method;
 	a.created = (uint64_t)time(NULL);
 	a.expiry = a.created + st->lifetime;
+	/* Method gba: no association outlives its Ks_NAF. */
+	if (st->km_expiry && a.expiry > st->km_expiry)
+		a.expiry = st->km_expiry;
 	r = store_assoc_add(ctx->store, &a, kc->b, ae_root->b);
 	if (r < 0) {
 		secret_wipe(mas_proof, sizeof(mas_proof));
@@ -386,6 +503,19 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 			goto out;
 		}
 		sw = (struct kdf_sw_key){ .key = kc.b, .len = sizeof(kc.b) };
+	} else if (st->method == WIRE_METHOD_GBA) {
+		char impi[STORE_IMPI_MAX + 1];
+		uint64_t expiry;
+
+		r = mas_gba_cache_get(ctx->gba, st->btid, (uint64_t)time(NULL), &km, &expiry, impi);
+		if (r < 0) {
+			log_info("node %s from %s: Ks_NAF of B-TID %s expired during the exchange",
+				 st->node_id, peer->name, st->btid);
+			mas_reply_error(reply, WIRE_ERR_EXPIRED,
+					"B-TID %s expired: bootstrap again", st->btid);
+			goto out;
+		}
+		sw = (struct kdf_sw_key){ .key = km->data, .len = km->len };
 	} else {
 		r = store_node_get_km(ctx->store, st->node_id, &km);
 		if (r < 0) {
@@ -414,7 +544,7 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		goto out;
 	}
 	proof_ok(ctx, st->node_id, peer);
-	if (st->method == WIRE_METHOD_PSK) {
+	if (st->method == WIRE_METHOD_PSK || st->method == WIRE_METHOD_GBA) {
 		r = sa_kc(&prf, &b, st->nn, st->nm, kc.b);
 		if (r == 0)
 			r = sa_ae_root(&prf, &b, st->nn, st->nm, ae_root.b);

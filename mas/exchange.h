@@ -24,6 +24,10 @@
 
 #define MAS_FQDN_MAX 253
 
+struct zn_client;
+struct zn_key;
+struct mas_gba_cache;
+
 /* What the handlers share; owned by m2masd.c. */
 struct mas_ctx {
 	struct store *store;
@@ -31,6 +35,8 @@ struct mas_ctx {
 	char fqdn[MAS_FQDN_MAX + 1];
 	uint64_t lifetime; /* seconds, the default for nodes without their own */
 	bool pki;	   /* [mas] node_ca is set: client certificates verified, method pki on */
+	struct zn_client *zn;	    /* [zn] configured: method gba on (with gba) */
+	struct mas_gba_cache *gba; /* Ks_NAF per B-TID, sealed */
 };
 
 /* The peer of one connection, for logs ("addr:port") and rate limiting (addr). */
@@ -41,6 +47,7 @@ struct mas_peer {
 
 enum mas_est_step {
 	MAS_EST_WAIT_HELLO,
+	MAS_EST_WAIT_ZN, /* method gba: Ks_NAF for btid is being fetched over Zn */
 	MAS_EST_WAIT_PROOF,
 	MAS_EST_DONE,
 	_MAS_EST_STEP_MAX,
@@ -56,12 +63,16 @@ struct mas_est {
 	bool decoy; /* unknown, revoked or no method: answered like a wrong proof */
 	uint8_t nn[WIRE_NONCE_LEN];
 	uint8_t nm[WIRE_NONCE_LEN];
+	char btid[WIRE_BTID_MAX + 1];  /* method gba: KmID */
+	char impi[STORE_IMPI_MAX + 1]; /* method gba: the node's registered IMPI */
+	uint64_t km_expiry;	       /* method gba: Ks_NAF expiry; associations end by then */
 };
 
 /* Whether the connection carries on after the reply. */
 enum mas_next {
 	MAS_NEXT_CONTINUE,
 	MAS_NEXT_CLOSE,
+	MAS_NEXT_WAIT, /* no reply yet: fetch Ks_NAF for st->btid, then mas_establish_zn_done() */
 	_MAS_NEXT_MAX,
 };
 
@@ -78,6 +89,17 @@ void mas_reply_error(struct wire_msg *reply, enum wire_error_code code, const ch
 enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 				   const struct mas_peer *peer, const struct wire_msg *msg,
 				   struct wire_msg *reply);
+
+/*
+ * Method gba, after MAS_NEXT_WAIT: the Zn answer (r, key, err as zn_done_fn) for
+ * st->btid. Checks that the BSF's IMPI is the node's, caches Ks_NAF, and fills
+ * reply with the CHALLENGE, or an ERROR: expired (the BSF does not know the
+ * B-TID: the node bootstraps again), auth-failed (another IMPI), internal (the
+ * BSF could not be asked).
+ */
+enum mas_next mas_establish_zn_done(struct mas_ctx *ctx, struct mas_est *st,
+				    const struct mas_peer *peer, int r, const struct zn_key *key,
+				    const char *err, struct wire_msg *reply);
 
 /* Key retrieval: the one request of a connection; ssl carries the target's certificate. */
 enum mas_next mas_retrieve_handle(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_peer *peer,

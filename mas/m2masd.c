@@ -17,11 +17,13 @@
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
+#include "mas/gba-cache.h"
 #include "mas/mas-conf.h"
 #include "mas/ratelimit.h"
 #include "mas/server.h"
 #include "mas/keyfile.h"
 #include "mas/store.h"
+#include "mas/zn-client.h"
 
 /* Rate-limiting table: node IDs and addresses tracked at once. */
 #define RATELIMIT_SLOTS 4096
@@ -239,6 +241,16 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 	snprintf(d->ctx.fqdn, sizeof(d->ctx.fqdn), "%s", d->conf.fqdn);
 	d->ctx.lifetime = d->conf.lifetime;
 	d->ctx.pki = d->conf.node_ca != NULL;
+	if (d->conf.zn_bsf_url) {
+		/* Method gba: Ks_NAF per B-TID, sealed under the master key (the Zn client starts in run()). */
+		r = zn_http_global_init();
+		if (r >= 0)
+			r = mas_gba_cache_new(mk->data, 0, &d->ctx.gba);
+		if (r < 0) {
+			snprintf(err, err_len, "cannot set up method gba: %s", strerror(-r));
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -246,6 +258,8 @@ static void close_resources(struct daemon *d)
 {
 	mas_server_free(d->server);
 	d->server = NULL;
+	zn_client_free(d->ctx.zn);
+	mas_gba_cache_free(d->ctx.gba);
 	mas_ratelimit_free(d->rl);
 	d->rl = NULL;
 	store_close(d->store);
@@ -381,6 +395,24 @@ static int run(struct daemon *d)
 		return r;
 	}
 	mas_server_set_reload(d->server, on_reload, d);
+	if (d->conf.zn_bsf_url) {
+		struct zn_http_conf zc = {
+			.bsf_url = d->conf.zn_bsf_url,
+			.bsf_ca = d->conf.zn_bsf_ca,
+			.cert = d->conf.zn_cert,
+			.key = d->conf.zn_key,
+			.naf_fqdn = d->conf.fqdn,
+			.timeout_ms = (long)d->conf.zn_timeout * 1000,
+		};
+
+		r = zn_http_new(mas_server_loop(d->server), &zc, &d->ctx.zn);
+		if (r < 0) {
+			log_error("cannot set up the Zn client for %s: %s", d->conf.zn_bsf_url,
+				  strerror(-r));
+			return r;
+		}
+		log_info("method gba on: Ks_NAF from the BSF at %s over Zn", d->conf.zn_bsf_url);
+	}
 	mas_server_ports(d->server, &est, &ret);
 	log_info("listening on %s (establishment), %s (retrieval)",
 		 bound_addr(d->conf.listen, est, est_addr, sizeof(est_addr)),

@@ -35,6 +35,11 @@ static const struct conf_item mas_items[] = {
 	  offsetof(struct mas_conf, connection_rate_per_source) },
 	{ "mas", "first_byte_timeout", conf_parse_duration,
 	  offsetof(struct mas_conf, first_byte_timeout) },
+	{ "zn", "bsf_url", conf_parse_string, offsetof(struct mas_conf, zn_bsf_url) },
+	{ "zn", "bsf_ca", conf_parse_path, offsetof(struct mas_conf, zn_bsf_ca) },
+	{ "zn", "cert", conf_parse_path, offsetof(struct mas_conf, zn_cert) },
+	{ "zn", "key", conf_parse_path, offsetof(struct mas_conf, zn_key) },
+	{ "zn", "timeout", conf_parse_duration, offsetof(struct mas_conf, zn_timeout) },
 	{ "store", "path", conf_parse_path, offsetof(struct mas_conf, store_path) },
 	{ "store", "master_key", conf_parse_path, offsetof(struct mas_conf, master_key) },
 	{ "log", "level", conf_parse_string, offsetof(struct mas_conf, log_level) },
@@ -51,6 +56,10 @@ void mas_conf_free(struct mas_conf *c)
 	free(c->key);
 	free(c->target_ca);
 	free(c->node_ca);
+	free(c->zn_bsf_url);
+	free(c->zn_bsf_ca);
+	free(c->zn_cert);
+	free(c->zn_key);
 	free(c->store_path);
 	free(c->master_key);
 	free(c->log_level);
@@ -142,6 +151,22 @@ static int check_values(const char *path, const struct mas_conf *c, char *err, s
 		snprintf(err, err_len, "%s: [mas] first_byte_timeout must be at least 1s", path);
 		return -EINVAL;
 	}
+	if ((c->zn_bsf_url || c->zn_bsf_ca || c->zn_cert || c->zn_key) &&
+	    !(c->zn_bsf_url && c->zn_bsf_ca && c->zn_cert && c->zn_key)) {
+		snprintf(err, err_len,
+			 "%s: [zn] needs all of bsf_url, bsf_ca, cert and key (or none: method gba off)",
+			 path);
+		return -EINVAL;
+	}
+	if (c->zn_bsf_url && strncmp(c->zn_bsf_url, "https://", 8) != 0) {
+		snprintf(err, err_len, "%s: [zn] bsf_url '%s' must be an https:// URL", path,
+			 c->zn_bsf_url);
+		return -EINVAL;
+	}
+	if (c->zn_timeout == 0) {
+		snprintf(err, err_len, "%s: [zn] timeout must be at least 1s", path);
+		return -EINVAL;
+	}
 	if (log_level_from_string(c->log_level, &lvl) < 0) {
 		snprintf(err, err_len,
 			 "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
@@ -178,6 +203,7 @@ static int load(const char *path, bool require_server, struct mas_conf *ret, cha
 		.connections_per_source = 64,
 		.connection_rate_per_source = 20,
 		.first_byte_timeout = 3,
+		.zn_timeout = 5,
 	};
 	_cleanup_free_ char *dropin = NULL;
 	int r;

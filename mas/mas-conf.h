@@ -22,6 +22,12 @@
  *   connection_rate_per_source = 20 new connections a second per source and port that
  *                                  do not succeed (a success gives its token back)
  *   first_byte_timeout = 3s        a connection that sends nothing is closed
+ *   [zn]                           method gba (all of bsf_url, bsf_ca, cert, key; or none)
+ *   bsf_url = https://bsf.example.net:8443   Nbsp_GBA API root of the BSF
+ *   bsf_ca = /etc/m2msa/bsf-ca.crt  CA of the BSF's certificate (pinned)
+ *   cert = /etc/m2msa/naf.crt      the MAS's NAF client certificate
+ *   key = /etc/m2msa/naf.key
+ *   timeout = 5s
  *   [store]
  *   path = /var/lib/m2msa/mas.db
  *   master_key = /etc/m2msa/mas-master.key
@@ -54,6 +60,11 @@ struct mas_conf {
 	uint32_t connections_per_source;
 	uint32_t connection_rate_per_source; /* 0: unlimited */
 	uint64_t first_byte_timeout;
+	char *zn_bsf_url; /* NULL: method gba off */
+	char *zn_bsf_ca;
+	char *zn_cert;
+	char *zn_key;
+	uint64_t zn_timeout; /* seconds */
 	char *store_path;
 	char *master_key;
 	char *log_level; /* validated at load */

@@ -19,6 +19,7 @@
 #include "common/tls.h"
 #include "mas/connbudget.h"
 #include "mas/server.h"
+#include "mas/zn-client.h"
 
 /* After the final reply and close_notify: drain the peer until EOF for at most this long. */
 #define LINGER_MS 2000
@@ -34,6 +35,7 @@ enum conn_state {
 	CONN_WRITE,     /* sending the reply in wbuf */
 	CONN_SHUTDOWN,  /* sending close_notify */
 	CONN_LINGER,    /* write side shut; draining until the peer closes */
+	CONN_WAIT_ZN,   /* method gba: Ks_NAF being fetched over Zn, the fd not watched */
 	_CONN_STATE_MAX,
 };
 
@@ -42,6 +44,7 @@ enum step {
 	STEP_WANT_READ,
 	STEP_WANT_WRITE,
 	STEP_CLOSE,
+	STEP_PARK, /* nothing to do until a callback moves the connection on */
 };
 
 struct mas_conn {
@@ -58,6 +61,7 @@ struct mas_conn {
 	struct mas_peer peer;
 	char source[MAS_SOURCE_MAX]; /* its connection budget (connbudget.h) */
 	struct mas_est est;
+	struct zn_request *zn_req; /* CONN_WAIT_ZN */
 	size_t have, need; /* bytes in rbuf, bytes wanted */
 	size_t wlen;
 	uint8_t rbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
@@ -149,6 +153,8 @@ static void conn_free(struct mas_server *s, struct mas_conn *c)
 {
 	mas_connbudget_close(s->budget[c->retrieval], c->source);
 	s->n_port[c->retrieval]--;
+	if (c->zn_req)
+		zn_cancel(s->ctx->zn, c->zn_req);
 	loop_remove(c->watch);
 	wolfSSL_free(c->ssl);
 	close(c->fd);
@@ -264,6 +270,51 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 	return STEP_CLOSE;
 }
 
+static void conn_run(struct mas_server *s, struct mas_conn *c);
+
+/* The Zn answer for a connection in CONN_WAIT_ZN: its reply, then the connection goes on. */
+static void on_zn_done(int r, const struct zn_key *key, const char *err, void *userdata)
+{
+	struct mas_conn *c = userdata;
+	struct mas_server *s = c->server;
+	struct wire_msg reply;
+	enum mas_next next;
+
+	c->zn_req = NULL;
+	next = mas_establish_zn_done(s->ctx, &c->est, &c->peer, r, key, err, &reply);
+	c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
+	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
+		wire_msg_wipe(&reply);
+		conn_free(s, c);
+		return;
+	}
+	wire_msg_wipe(&reply);
+	conn_run(s, c);
+}
+
+/*
+ * Method gba: fetch Ks_NAF over Zn off the loop; until the answer the
+ * connection is parked (its idle deadline still runs: a BSF slower than
+ * idle_timeout closes it, and other connections never wait for it).
+ */
+static enum step conn_wait_zn(struct mas_server *s, struct mas_conn *c, struct wire_msg *reply)
+{
+	char err[256] = "";
+	int r = zn_fetch(s->ctx->zn, c->est.btid, on_zn_done, c, &c->zn_req, err, sizeof(err));
+
+	if (r < 0) {
+		log_error("node %s from %s: cannot ask the BSF for B-TID %s: %s", c->est.node_id,
+			  c->peer.name, c->est.btid, err[0] ? err : strerror(-r));
+		mas_reply_error(reply, WIRE_ERR_INTERNAL, "the MAS cannot reach the BSF (Zn)");
+		return conn_queue(c, reply, MAS_NEXT_CLOSE);
+	}
+	c->state = CONN_WAIT_ZN;
+	/* Not even EPOLLIN while parked (a level-triggered loop would spin on unread data). */
+	if (loop_io_set_events(c->watch, 0) == 0)
+		c->events = 0;
+	return STEP_PARK;
+}
+
 static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 {
 	struct wire_msg msg, reply;
@@ -301,7 +352,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
 	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
 		mas_connbudget_refund(s->budget[c->retrieval], c->source);
-	st = conn_queue(c, &reply, next);
+	st = next == MAS_NEXT_WAIT ? conn_wait_zn(s, c, &reply) : conn_queue(c, &reply, next);
 	wire_msg_wipe(&msg);
 	wire_msg_wipe(&reply);
 	return st;
@@ -439,11 +490,16 @@ static void conn_run(struct mas_server *s, struct mas_conn *c)
 		case CONN_LINGER:
 			st = conn_linger(c);
 			break;
+		case CONN_WAIT_ZN:
+			st = STEP_PARK;
+			break;
 		case _CONN_STATE_MAX:
 			break;
 		}
 		if (st == STEP_AGAIN)
 			continue;
+		if (st == STEP_PARK)
+			return;
 		if (st == STEP_CLOSE) {
 			conn_free(s, c);
 			return;
@@ -464,6 +520,12 @@ static void on_conn(struct loop_watch *w, int fd, uint32_t events, void *userdat
 {
 	struct mas_conn *c = userdata;
 
+	if (c->state == CONN_WAIT_ZN) {
+		/* Only a hangup or an error gets here: the node is gone, stop asking. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_free(c->server, c);
+		return;
+	}
 	conn_run(c->server, c);
 }
 
@@ -791,6 +853,11 @@ void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budget
 		mas_connbudget_set_limits(s->budget[i], b->per_source, b->per_source_rate);
 	s->first_byte_timeout_ms = b->first_byte_timeout_ms ? b->first_byte_timeout_ms
 							    : MAS_FIRST_BYTE_TIMEOUT_MS_DEFAULT;
+}
+
+struct loop *mas_server_loop(const struct mas_server *s)
+{
+	return s->loop;
 }
 
 void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata)

@@ -74,5 +74,7 @@ struct zn_http_conf {
 	long timeout_ms;      /* per request; 0: 5 s */
 };
 
-/* Copies conf. curl_global_init() must have run (gba/ub-http.h gba_ub_http_global_init()). */
+/* curl_global_init() once, in the main thread before any fetch: 0 or -EIO. */
+int zn_http_global_init(void);
+/* Copies conf. -EINVAL for a URL that is not https://, missing files or an invalid NAF FQDN. */
 int zn_http_new(struct loop *l, const struct zn_http_conf *conf, struct zn_client **ret);

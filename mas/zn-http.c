@@ -34,6 +34,11 @@ struct zn_request {
 	size_t len;
 };
 
+int zn_http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
 static void req_free(void *arg)
 {
 	struct zn_request *q = arg;

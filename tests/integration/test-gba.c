@@ -12,7 +12,13 @@
  * pinned), and a BSF that accepts TCP but never answers (the loop keeps
  * running, the run ends in a timeout). The MAS's Zn client (mas/zn-client.h)
  * on a loop: the node's Ks_NAF and IMPI, an unknown B-TID, a silent BSF (the
- * loop keeps running, a timeout). After each test: K, OPc and Ks_NAF
+ * loop keeps running, a timeout). End to end with the real m2masd as the NAF
+ * ([zn] against the real BSF): method gba establishes with Km = Ks_NAF in the
+ * TPM, the target retrieves the node's Kc, the expiry is capped at Ks_NAF's,
+ * the second establishment uses m2masd's cache; an IMPI other than the node's
+ * is refused with its exact reason; an unknown B-TID gets `expired` (the node
+ * bootstraps again); a silent BSF on Zn does not hold up a psk node, and a
+ * version 1 psk HELLO still works against the version 2 MAS. After each test: K, OPc and Ks_NAF
  * appear in no log (secrets.h).
  */
 #include <arpa/inet.h>
@@ -28,8 +34,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include "agent/establish.h"
 #include "agent/gba-boot.h"
 #include "agent/gba-slot.h"
 #include "common/crypto.h"
@@ -531,6 +539,244 @@ Test(gba, mas_zn_client_does_not_stall_on_a_silent_bsf, .init = setup, .fini = t
 	run_zn(url, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, 1500, &z);
 	cr_assert_eq(z.r, -ETIMEDOUT, "%d %s", z.r, z.err);
 	cr_assert_geq(z.ticks_at_done, 40, "only %u ticks: the loop was blocked", z.ticks_at_done);
+	close(s);
+	free(url);
+}
+
+/* ---- end to end with m2masd as the NAF ---- */
+
+static const uint8_t psk_km[32] = { 0x70, 0x73, 0x6b, 0x2d, 0x6b, 0x6d, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+
+/* m2masd with [zn] at zn_url; node NODE_ID (methods gba, psk; IMPI impi) and /mn-psk (psk). */
+static void start_mas(struct mas_fixture *m, const char *zn_url, const char *impi, unsigned zn_timeout)
+{
+	static const uint8_t gba_psk[] = { WIRE_METHOD_GBA, WIRE_METHOD_PSK };
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
+	char *extra = harness_strdupf("[zn]\nbsf_url = %s\nbsf_ca = %s\ncert = %s/pki/naf.crt\n"
+				      "key = %s/pki/naf.key\ntimeout = %us\n",
+				      zn_url, E.ca, E.dir, E.dir, zn_timeout);
+	struct store *st;
+
+	mas_fixture_init(m);
+	mas_fixture_write_conf(m, extra);
+	mas_fixture_add_node(m, NODE_ID, psk_km, gba_psk, 2, 0);
+	mas_fixture_add_node(m, "/mn-psk", psk_km, psk, 1, 0);
+	st = mas_fixture_store(m);
+	cr_assert_eq(store_node_set_impi(st, NODE_ID, impi), 0);
+	store_close(st);
+	mas_fixture_start(m, NULL, NULL);
+	free(extra);
+}
+
+static WOLFSSL_CTX *mas_client_ctx(const struct mas_fixture *m)
+{
+	char err[256] = "", *ca = harness_strdupf("%s/pki/ca.crt", m->dir);
+	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
+
+	cr_assert_not_null(ctx, "%s", err);
+	free(ca);
+	return ctx;
+}
+
+/* One establishment of node_id offering methods, Km/Ks_NAF through the PRFs given. */
+static int node_establish(const struct mas_fixture *m, const char *node_id, const uint8_t *methods,
+			  size_t n, const char *btid, const struct kdf_prf *gba_km,
+			  uint64_t gba_expiry, const struct kdf_prf *km, struct establish_result *res,
+			  struct m2msa_err *eerr)
+{
+	WOLFSSL_CTX *ctx = mas_client_ctx(m);
+	char addr[64];
+	int r;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", m->est_port);
+	r = establish_run(ctx,
+			  &(struct establish_params){ .mas_address = addr,
+						      .server_name = FIXTURE_FQDN,
+						      .node_id = node_id,
+						      .methods = methods,
+						      .n_methods = n,
+						      .timeout_ms = 8000,
+						      .btid = btid,
+						      .gba_km = gba_km,
+						      .gba_expiry = gba_expiry },
+			  km, res, eerr);
+	wolfSSL_CTX_free(ctx);
+	return r;
+}
+
+/* Bootstrap, then put Ks_NAF into the gba slot: the slot's B-TID and expiry in ret. */
+static void bootstrap_into_slot(struct gba_slot *ret)
+{
+	struct gba_ub_result res;
+	char err[512] = "";
+
+	node_usim(E.k, 0);
+	bootstrap_ok(&res);
+	cr_assert_eq(gba_slot_store(E.t, E.state, NODE_ID, &res, IMPI, NAF, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(gba_slot_read(E.state, ret, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+	static const uint8_t gba[] = { WIRE_METHOD_GBA };
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log;
+	struct mas_fixture m;
+	struct gba_slot slot;
+	struct tpm_key *key = NULL;
+	struct kdf_prf prf;
+	struct establish_result res = { 0 }, res2 = { 0 };
+	struct m2msa_err eerr;
+	struct wire_msg got;
+	int r;
+
+	bootstrap_into_slot(&slot);
+	start_mas(&m, zn_url, IMPI, 5);
+	cr_assert_eq(gba_slot_load_key(E.t, E.state, &key), 0, "%s", tpm_last_error(E.t));
+	tpm_key_prf(key, &prf);
+	r = node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res,
+			   &eerr);
+	cr_assert_eq(r, 0, "gba establishment: %d %s", r, eerr.msg);
+	cr_assert_eq(res.method, WIRE_METHOD_GBA);
+	secrets_note(res.kc->data, 32, "Kc (gba)");
+	cr_assert_leq(res.expiry, (uint64_t)slot.expiry, "Kc outlives Ks_NAF");
+	/* The target gets the same Kc from the MAS: retrieval by the node's key ID. */
+	cr_assert_eq(fixture_retrieve(&m, "target", res.key_id, &got), 0);
+	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "retrieval: %s", got.error.reason);
+	cr_assert_arr_eq(got.key_response.key, res.kc->data, 32, "node and MAS Kc differ");
+	cr_assert_str_eq(got.key_response.node_id, NODE_ID);
+	cr_assert_leq(got.key_response.expiry, (uint64_t)slot.expiry, "MAS Kc outlives Ks_NAF");
+	wire_msg_wipe(&got);
+	/* A second establishment: Ks_NAF from m2masd's cache, no second Zn request. */
+	r = node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res2,
+			   &eerr);
+	cr_assert_eq(r, 0, "second gba establishment: %d %s", r, eerr.msg);
+	secrets_note(res2.kc->data, 32, "Kc (gba, second)");
+	log = mas_fixture_read_log(&m);
+	cr_assert_not_null(strstr(log, "fetching Ks_NAF for B-TID"), "%s", log);
+	cr_assert_null(strstr(strstr(log, "fetching Ks_NAF for B-TID") + 1,
+			      "fetching Ks_NAF for B-TID"),
+		       "m2masd asked Zn twice for one B-TID");
+	free(log);
+	establish_result_clear(&res);
+	establish_result_clear(&res2);
+	tpm_key_free(key);
+	mas_fixture_fini(&m);
+	free(zn_url);
+}
+
+Test(gba, impi_not_registered_for_the_node_is_refused, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+	static const uint8_t gba[] = { WIRE_METHOD_GBA };
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *want;
+	struct mas_fixture m;
+	struct gba_slot slot;
+	struct tpm_key *key = NULL;
+	struct kdf_prf prf;
+	struct establish_result res = { 0 };
+	struct m2msa_err eerr;
+
+	bootstrap_into_slot(&slot);
+	start_mas(&m, zn_url, "someone-else@ims.test", 5);
+	cr_assert_eq(gba_slot_load_key(E.t, E.state, &key), 0);
+	tpm_key_prf(key, &prf);
+	cr_assert_eq(node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry,
+				    NULL, &res, &eerr),
+		     -EKEYREJECTED, "%s", eerr.msg);
+	cr_assert_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
+	want = harness_strdupf("B-TID %s is not a bootstrap of the IMPI registered for node " NODE_ID,
+			       slot.btid);
+	cr_assert_not_null(strstr(eerr.msg, want), "%s", eerr.msg);
+	free(want);
+	tpm_key_free(key);
+	mas_fixture_fini(&m);
+	free(zn_url);
+}
+
+Test(gba, unknown_btid_at_the_mas_is_expired, .init = setup, .fini = teardown, .timeout = 240)
+{
+	static const uint8_t gba[] = { WIRE_METHOD_GBA };
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn);
+	struct kdf_sw_key sw = { .key = psk_km, .len = 32 };
+	struct mas_fixture m;
+	struct kdf_prf prf;
+	struct establish_result res = { 0 };
+	struct m2msa_err eerr;
+
+	start_mas(&m, zn_url, IMPI, 5);
+	kdf_prf_software(&sw, &prf);
+	cr_assert_lt(node_establish(&m, NODE_ID, gba, 1, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, &prf,
+				    0, NULL, &res, &eerr),
+		     0);
+	cr_assert_eq(eerr.wire_code, WIRE_ERR_EXPIRED, "%u %s", eerr.wire_code, eerr.msg);
+	cr_assert_not_null(strstr(eerr.msg, "bootstrap again"), "%s", eerr.msg);
+	mas_fixture_fini(&m);
+	free(zn_url);
+}
+
+struct stuck_gba {
+	const struct mas_fixture *m;
+	int r;
+	struct m2msa_err eerr;
+};
+
+static void *stuck_gba_node(void *arg)
+{
+	static const uint8_t gba[] = { WIRE_METHOD_GBA };
+	struct stuck_gba *g = arg;
+	struct kdf_sw_key sw = { .key = psk_km, .len = 32 };
+	struct kdf_prf prf;
+	struct establish_result res = { 0 };
+
+	kdf_prf_software(&sw, &prf);
+	g->r = node_establish(g->m, NODE_ID, gba, 1, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, &prf, 0,
+			      NULL, &res, &g->eerr);
+	establish_result_clear(&res);
+	return NULL;
+}
+
+Test(gba, silent_bsf_on_zn_does_not_hold_up_other_nodes, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct kdf_sw_key sw = { .key = psk_km, .len = 32 };
+	struct mas_fixture m;
+	struct kdf_prf prf;
+	struct establish_result res = { 0 };
+	struct m2msa_err eerr;
+	struct stuck_gba g = { 0 };
+	struct timespec t0, t1;
+	pthread_t th;
+	char *url;
+	long ms;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(s, 0);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s, 8), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	url = harness_strdupf("https://127.0.0.1:%u", ntohs(a.sin_port));
+	start_mas(&m, url, IMPI, 4);
+	g.m = &m;
+	cr_assert_eq(pthread_create(&th, NULL, stuck_gba_node, &g), 0);
+	fixture_wait_log_count(m.log, "fetching Ks_NAF for B-TID", 1, 200, 20);
+	/* While m2masd waits for the BSF, a psk node establishes at once (version 1 HELLO). */
+	kdf_prf_software(&sw, &prf);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(node_establish(&m, "/mn-psk", psk, 1, NULL, NULL, 0, &prf, &res, &eerr), 0,
+		     "%s", eerr.msg);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_lt(ms, 2000, "the psk node waited %ld ms behind the silent BSF", ms);
+	establish_result_clear(&res);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_lt(g.r, 0);
+	cr_assert_eq(g.eerr.wire_code, WIRE_ERR_INTERNAL, "%u %s", g.eerr.wire_code, g.eerr.msg);
+	mas_fixture_fini(&m);
 	close(s);
 	free(url);
 }
