@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/secret.h"
 
@@ -16,17 +17,25 @@ void secret_wipe(void *p, size_t len)
 int secret_new(size_t len, struct secret **ret)
 {
 	struct secret *s;
+	size_t page;
+	void *p;
 
 	if (len == 0)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->data = calloc(1, len);
-	if (!s->data) {
+	/*
+	 * Pages of its own: mlock/munlock work on whole pages, so a secret that
+	 * shared a page with another would be unlocked when the other is freed.
+	 */
+	page = sysconf(_SC_PAGESIZE) > 0 ? (size_t)sysconf(_SC_PAGESIZE) : 4096;
+	if (len > SIZE_MAX - page || posix_memalign(&p, page, (len + page - 1) / page * page) != 0) {
 		free(s);
 		return -ENOMEM;
 	}
+	memset(p, 0, len);
+	s->data = p;
 	s->len = len;
 	/* Best effort: RLIMIT_MEMLOCK may be small for unprivileged users. The
 	 * daemons also disable core dumps, so an unlocked page is not written out. */
