@@ -88,6 +88,12 @@ static const struct conf_item agent_items[] = {
 	  offsetof(struct agent_conf, client_idle_timeout) },
 	{ "agent", "clients_per_uid", conf_parse_uint32,
 	  offsetof(struct agent_conf, clients_per_uid) },
+	{ "gba", "bsf_url", conf_parse_string, offsetof(struct agent_conf, gba_bsf_url) },
+	{ "gba", "bsf_ca", conf_parse_path, offsetof(struct agent_conf, gba_bsf_ca) },
+	{ "gba", "usim", conf_parse_string, offsetof(struct agent_conf, gba_usim) },
+	{ "gba", "reader", conf_parse_string, offsetof(struct agent_conf, gba_reader) },
+	{ "gba", "impi", conf_parse_string, offsetof(struct agent_conf, gba_impi) },
+	{ "gba", "timeout", conf_parse_duration, offsetof(struct agent_conf, gba_timeout) },
 };
 
 _Static_assert(offsetof(struct agent_conf, n_methods) - offsetof(struct agent_conf, methods) ==
@@ -109,7 +115,29 @@ void agent_conf_free(struct agent_conf *c)
 	free(c->uplink);
 	free(c->socket_path);
 	free(c->clients_dir);
+	free(c->gba_bsf_url);
+	free(c->gba_bsf_ca);
+	free(c->gba_usim);
+	free(c->gba_reader);
+	free(c->gba_impi);
 	memset(c, 0, sizeof(*c));
+}
+
+/* [gba]: checked whether or not gba is offered; bsf_url and bsf_ca required when it is. */
+static int check_gba(const char *path, const struct agent_conf *c, struct m2msa_err *err)
+{
+	if (strcmp(c->gba_usim, "tpm") != 0 && strcmp(c->gba_usim, "pcsc") != 0)
+		return err_set(err, -EINVAL, "%s: [gba] usim '%s' is not tpm or pcsc", path,
+			       c->gba_usim);
+	if (c->gba_bsf_url && strncmp(c->gba_bsf_url, "https://", 8) != 0)
+		return err_set(err, -EINVAL, "%s: [gba] bsf_url '%s' must be an https:// URL", path,
+			       c->gba_bsf_url);
+	if (c->gba_timeout == 0)
+		return err_set(err, -EINVAL, "%s: [gba] timeout must be at least 1s", path);
+	if (agent_conf_offers(c, WIRE_METHOD_GBA) && (!c->gba_bsf_url || !c->gba_bsf_ca))
+		return err_set(err, -EINVAL, "%s: [gba] %s is required for method gba", path,
+			       !c->gba_bsf_url ? "bsf_url" : "bsf_ca");
+	return 0;
 }
 
 int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *err)
@@ -122,6 +150,7 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 		.backoff_max = 300,
 		.client_idle_timeout = 60,
 		.clients_per_uid = 64,
+		.gba_timeout = 10,
 	};
 	char dropin[4096], host[256];
 	enum log_level lvl;
@@ -134,8 +163,9 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 	c.status_file = strdup(AGENT_CONF_STATUS_FILE_DEFAULT);
 	c.socket_path = strdup(AGENT_CONF_SOCKET_DEFAULT);
 	c.clients_dir = strdup(AGENT_CONF_CLIENTS_DIR_DEFAULT);
+	c.gba_usim = strdup("tpm");
 	if (!c.state_dir || !c.tcti || !c.log_level || !c.status_file || !c.socket_path ||
-	    !c.clients_dir)
+	    !c.clients_dir || !c.gba_usim)
 		return err_set(err, -ENOMEM, "out of memory");
 	snprintf(dropin, sizeof(dropin), "%s.d", path);
 	r = conf_load(path, dropin, agent_items, ARRAY_SIZE(agent_items), &c, err->msg,
@@ -169,6 +199,9 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 			       "%s: [agent] backoff_max (%llus) must not be below backoff_min (%llus)",
 			       path, (unsigned long long)c.backoff_max,
 			       (unsigned long long)c.backoff_min);
+	r = check_gba(path, &c, err);
+	if (r < 0)
+		return r;
 	*ret = c;
 	c = (struct agent_conf){ .n_methods = 0 }; /* handed over: nothing left to free */
 	return 0;

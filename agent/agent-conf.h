@@ -20,6 +20,13 @@
  *   backoff_max = 5m
  *   socket = /run/m2msa/agent.sock       (parsed now; used by the local key service)
  *   clients_dir = /etc/m2msa/clients.d   (parsed now; used by the local key service)
+ *   [gba]                        method gba (required when methods has gba)
+ *   bsf_url = https://bsf.example.net:8443/   Ub of the BSF
+ *   bsf_ca = /etc/m2msa/bsf-ca.crt            CA of the BSF certificate (pinned)
+ *   usim = tpm                   tpm (K in the TPM, state_dir/usim.*) or pcsc
+ *   reader = ...                 pcsc: the PC/SC reader (unset: the first with a card)
+ *   impi = ...                   override the USIM's IMPI
+ *   timeout = 10s                per Ub request
  *   [log]
  *   level = info
  */
@@ -58,6 +65,13 @@ struct agent_conf {
 	char *clients_dir;
 	uint64_t client_idle_timeout; /* seconds; a client with nothing pending is closed */
 	uint32_t clients_per_uid;     /* open key service connections per uid (not root) */
+	/* [gba] */
+	char *gba_bsf_url;
+	char *gba_bsf_ca;
+	char *gba_usim; /* "tpm" or "pcsc" */
+	char *gba_reader;
+	char *gba_impi;
+	uint64_t gba_timeout; /* seconds */
 };
 
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */

@@ -9,6 +9,7 @@
 
 #include "agent/backoff.h"
 #include "agent/establish.h"
+#include "agent/gba-keeper.h"
 #include "agent/node-creds.h"
 #include "agent/sa-manager.h"
 #include "common/crypto.h"
@@ -41,6 +42,7 @@ struct sa_manager {
 	struct sa_assoc *current, *next;
 
 	struct node_creds *creds; /* TPM, Km, node certificate, TLS context: cached */
+	struct gba_keeper *gba;   /* method gba offered: the bootstrap kept fresh */
 
 	struct establish_op *op;
 	uint64_t op_deadline; /* mono ms */
@@ -159,6 +161,7 @@ static void drop_keys(struct sa_manager *m)
 
 static void on_mono_timer(struct loop_watch *w, bool clock_set, void *userdata);
 static void on_wall_timer(struct loop_watch *w, bool clock_set, void *userdata);
+static void on_gba(void *userdata);
 
 int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct loop *loop,
 		   struct sa_manager **ret)
@@ -177,6 +180,11 @@ int sa_manager_new(const struct agent_conf *conf, uint64_t seed, struct loop *lo
 	r = node_creds_new(conf, &m->creds);
 	if (r < 0)
 		return r;
+	if (agent_conf_offers(conf, WIRE_METHOD_GBA)) {
+		r = gba_keeper_new(conf, loop, seed ^ 0x67626171u, on_gba, m, &m->gba);
+		if (r < 0)
+			return r;
+	}
 	r = loop_add_timer(loop, CLOCK_BOOTTIME, on_mono_timer, m, &m->t_mono);
 	if (r < 0)
 		return r;
@@ -196,6 +204,7 @@ void sa_manager_free(struct sa_manager *m)
 	drop_keys(m);
 	loop_remove(m->t_mono);
 	loop_remove(m->t_wall);
+	gba_keeper_free(m->gba);
 	node_creds_free(m->creds);
 	free(m);
 }
@@ -252,6 +261,8 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	const char *what = assoc_valid(m->current, wall_ms()) || m->next ? "rekey" : "establishment";
 
 	abort_op(m);
+	if (m->gba && tpm_suspect)
+		gba_keeper_drop_tpm(m->gba); /* before its TPM context goes */
 	if (node_creds_failed(m->creds, tpm_suspect))
 		log_info("closing the TPM connection; it is reopened on the next attempt");
 	m->failures++;
@@ -271,9 +282,45 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 
 static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userdata);
 
+/* Method gba: start a bootstrap when the keeper says one is due (no usable slot, renewal). */
+static void gba_tick(struct sa_manager *m, const char *why)
+{
+	struct m2msa_err err = { .wire_code = 0 };
+
+	if (!m->gba || !gba_keeper_due(m->gba))
+		return;
+	if (node_creds_open_tpm(m->creds, &err) < 0) {
+		log_warning("cannot bootstrap GBA: %s", err.msg);
+		return;
+	}
+	(void)gba_keeper_bootstrap(m->gba, node_creds_tpm(m->creds),
+				   m->conf->node_id ? m->conf->node_id : node_creds_node_id(m->creds),
+				   why);
+}
+
+/* The methods this attempt offers: gba only with a usable bootstrap (else one is started). */
+static size_t attempt_methods(struct sa_manager *m, uint8_t methods[static WIRE_METHODS_MAX],
+			      struct establish_params *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->conf->n_methods; i++) {
+		if (m->conf->methods[i] == WIRE_METHOD_GBA &&
+		    (!m->gba || gba_keeper_km(m->gba, node_creds_tpm(m->creds), &p->btid, &p->gba_km,
+				  &p->gba_expiry) < 0)) {
+			gba_tick(m, "no usable bootstrap");
+			continue;
+		}
+		methods[n++] = m->conf->methods[i];
+	}
+	return n;
+}
+
 static void begin_attempt(struct sa_manager *m)
 {
 	struct m2msa_err err = { .wire_code = 0 };
+	struct establish_params p;
+	uint8_t methods[WIRE_METHODS_MAX];
 	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
 	bool tpm_suspect = false;
 	int r;
@@ -286,16 +333,24 @@ static void begin_attempt(struct sa_manager *m)
 		fail(m, r, err.msg, tpm_suspect);
 		return;
 	}
-	r = establish_op_new(node_creds_tls(m->creds),
-			     &(struct establish_params){
-				     .mas_address = m->conf->mas_address,
-				     .server_name = m->conf->server_name,
-				     .node_id = node_creds_node_id(m->creds),
-				     .methods = m->conf->methods,
-				     .n_methods = m->conf->n_methods,
-				     .timeout_ms = (int)(m->conf->timeout * 1000),
-			     },
-			     node_creds_km(m->creds), &m->op, &err);
+	p = (struct establish_params){
+		.mas_address = m->conf->mas_address,
+		.server_name = m->conf->server_name,
+		.node_id = node_creds_node_id(m->creds),
+		.methods = methods,
+		.timeout_ms = (int)(m->conf->timeout * 1000),
+	};
+	p.n_methods = attempt_methods(m, methods, &p);
+	if (p.n_methods == 0) {
+		err_set(&err, -EAGAIN, "method gba has no bootstrap yet (%s)",
+			 !m->gba ? "not set up"
+			 : gba_keeper_running(m->gba) ? "bootstrapping with the BSF"
+			 : gba_keeper_last_error(m->gba)[0] ? gba_keeper_last_error(m->gba)
+							    : "waiting to retry");
+		fail(m, -EAGAIN, err.msg, false);
+		return;
+	}
+	r = establish_op_new(node_creds_tls(m->creds), &p, node_creds_km(m->creds), &m->op, &err);
 	if (r < 0) {
 		fail(m, r, err.msg, failure_may_be_tpm(r, &err));
 		return;
@@ -395,10 +450,33 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 		sync_timers(m);
 		return;
 	}
-	if (r < 0)
+	if (r < 0 && m->gba && eerr.wire_code == WIRE_ERR_EXPIRED) {
+		/* The MAS does not know our B-TID any more: bootstrap again at once. */
+		gba_keeper_invalidate(m->gba);
+		fail(m, r, eerr.msg, false);
+		gba_tick(m, "the MAS no longer knows the B-TID");
+	} else if (r < 0) {
 		fail(m, r, eerr.msg[0] ? eerr.msg : strerror(-r), failure_may_be_tpm(r, &eerr));
-	else
+	} else {
 		on_success(m, &res);
+	}
+	sync_timers(m);
+}
+
+/* The keeper finished a bootstrap, or a renewal or retry is due. */
+static void on_gba(void *userdata)
+{
+	struct sa_manager *m = userdata;
+	const struct kdf_prf *prf;
+	const char *btid;
+	uint64_t expiry;
+
+	gba_tick(m, "renewal due");
+	/* A node that waits for its first key goes at once when the bootstrap lands. */
+	if (!m->op && m->state == SA_MANAGER_BACKOFF && !assoc_valid(m->current, wall_ms()) &&
+	    node_creds_tpm(m->creds) &&
+	    gba_keeper_km(m->gba, node_creds_tpm(m->creds), &btid, &prf, &expiry) == 0)
+		begin_attempt(m);
 	sync_timers(m);
 }
 
@@ -572,6 +650,8 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 
 	m->conf = c;
 	(void)backoff_set_bounds(&m->backoff, c->backoff_min * 1000, c->backoff_max * 1000);
+	if (m->gba)
+		gba_keeper_set_conf(m->gba, c);
 	if (!identity) {
 		log_info("configuration reloaded; node, TPM and MAS settings unchanged, associations kept");
 		node_creds_set_conf(m->creds, c, false);
@@ -586,6 +666,11 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	if (m->next)
 		emit(m, SA_MANAGER_EVENT_DROPPED, m->next, false, NULL);
 	drop_keys(m);
+	gba_keeper_free(m->gba); /* the TPM context may change: start over from the slot */
+	m->gba = NULL;
+	if (agent_conf_offers(c, WIRE_METHOD_GBA) &&
+	    gba_keeper_new(c, m->loop, (uint64_t)wall_ms(), on_gba, m, &m->gba) < 0)
+		log_error("cannot set up method gba (out of memory?): it is not offered");
 	node_creds_set_conf(m->creds, c, true);
 	backoff_reset(&m->backoff);
 	m->failures = 0;
