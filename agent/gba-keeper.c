@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "gba/datetime.h"
 #include "tpm/keystore.h"
 #include "usim/usim.h"
 
@@ -199,7 +200,7 @@ static void on_boot_done(int r, struct gba_ub_result *res, const char *err, void
 	struct gba_keeper *k = userdata;
 	const char *impi = k->conf->gba_impi ? k->conf->gba_impi : usim_impi(k->usim);
 	char msg[512] = "";
-	char when[32];
+	char when[GBA_TIME_TEXT_LEN + 1] = "";
 
 	gba_boot_free(k->boot);
 	k->boot = NULL;
@@ -220,7 +221,7 @@ static void on_boot_done(int r, struct gba_ub_result *res, const char *err, void
 		backoff_reset(&k->backoff);
 		k->retry_at = 0;
 		k->last_error[0] = '\0';
-		snprintf(when, sizeof(when), "%lld", (long long)k->slot.expiry);
+		(void)gba_time_format(k->slot.expiry, when);
 		log_notice("GBA bootstrap done: B-TID %s, Ks_NAF for %s in the TPM until %s",
 			   k->slot.btid, k->slot.naf, when);
 	}

@@ -40,6 +40,7 @@
 #include "agent/establish.h"
 #include "agent/gba-boot.h"
 #include "agent/gba-slot.h"
+#include "agent/status.h"
 #include "common/crypto.h"
 #include "common/loop.h"
 #include "common/secret.h"
@@ -71,6 +72,7 @@ struct gba_env {
 };
 
 static struct gba_env E;
+static unsigned bsf_lifetime = 3600; /* [bsf] lifetime for the next setup() */
 
 static void hexfile(const char *name, const uint8_t *b, size_t n, char **ret_path)
 {
@@ -158,10 +160,10 @@ static void setup(void)
 	E.ca = harness_strdupf("%s/pki/ca.crt", E.dir);
 	conf = harness_strdupf("[bsf]\ndomain = " DOMAIN "\nub_listen = 127.0.0.1:0\n"
 			       "zn_listen = 127.0.0.1:0\ncert = %s/pki/bsf.crt\nkey = %s/pki/bsf.key\n"
-			       "naf_ca = %s/pki/ca.crt\nlifetime = 3600\n"
+			       "naf_ca = %s/pki/ca.crt\nlifetime = %u\n"
 			       "[store]\npath = %s/bsf.db\nmaster_key = %s/master.key\n"
 			       "[log]\nlevel = debug\n",
-			       E.dir, E.dir, E.dir, E.dir, E.dir);
+			       E.dir, E.dir, E.dir, bsf_lifetime, E.dir, E.dir);
 	cr_assert_eq(harness_write_file(E.conf, conf, strlen(conf), 0644), 0);
 	free(conf);
 	memcpy(E.k, k, 16);
@@ -194,6 +196,7 @@ static void teardown(void)
 	free(E.dir), free(E.conf), free(E.log), free(E.ports), free(E.state), free(E.url),
 		free(E.ca);
 	secret_wipe(&E, sizeof(E));
+	bsf_lifetime = 3600;
 }
 
 /* The node's USIM: K into the TPM, OPc and SQN in the state dir; then open it on E.t. */
@@ -779,4 +782,179 @@ Test(gba, silent_bsf_on_zn_does_not_hold_up_other_nodes, .init = setup, .fini = 
 	mas_fixture_fini(&m);
 	close(s);
 	free(url);
+}
+
+/* ---- the agent m2msad with method gba ---- */
+
+/* The USIM (K, OPc, SQN 0) in the agent's state folder; the TPM connection closed again. */
+static void agent_usim(const struct mas_fixture *m)
+{
+	char *state = harness_strdupf("%s/node", m->dir);
+
+	free(E.state);
+	E.state = state;
+	node_usim(E.k, 0);
+	usim_free(E.usim);
+	E.usim = NULL;
+	tpm_close(E.t); /* swtpm serves one connection: the agent's */
+	E.t = NULL;
+}
+
+/* m2msad: node NODE_ID offering methods, [gba] with bsf_url; its pid. */
+static pid_t start_agent(const struct mas_fixture *m, const char *methods, const char *bsf_url,
+			 char **ret_log)
+{
+	char *conf = harness_strdupf("%s/m2msad.conf", m->dir);
+	char *log = harness_strdupf("%s/m2msad.log", m->dir);
+	char *sock = harness_strdupf("%s/agent.sock", m->dir);
+	char *clients = harness_strdupf("%s/clients.d", m->dir);
+	char *extra = harness_strdupf("node_id = " NODE_ID "\nmethods = %s\n[gba]\nbsf_url = %s\n"
+				      "bsf_ca = %s\nusim = tpm\ntimeout = 3s\n",
+				      methods, bsf_url, E.ca);
+	pid_t pid;
+
+	cr_assert_eq(mkdir(clients, 0755), 0);
+	mas_fixture_write_agent_conf(m, conf,
+				     &(struct fixture_agent_conf){
+					     .tcti = harness_swtpm_tcti(E.tpm),
+					     .node_extra = extra,
+					     .timeout_s = 5,
+					     .backoff_min_s = 1,
+					     .backoff_max_s = 2,
+					     .sock = sock,
+					     .clients_dir = clients,
+				     });
+	pid = fixture_start_agent(conf, log, sock, 400);
+	free(conf), free(sock), free(clients), free(extra);
+	*ret_log = log;
+	return pid;
+}
+
+static int wait_established(const struct mas_fixture *m, int timeout_ms, struct agent_status *ret)
+{
+	char *path = harness_strdupf("%s/status.json", m->dir);
+	int r = -ETIMEDOUT;
+
+	for (int i = 0; i < timeout_ms / 50; i++) {
+		if (agent_status_read(path, ret) == 0 && strcmp(ret->state, "established") == 0 &&
+		    ret->key_id[0]) {
+			r = 0;
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	free(path);
+	return r;
+}
+
+static size_t count(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+Test(gba, agent_bootstraps_and_establishes_with_gba, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log_path = NULL, *log;
+	struct mas_fixture m;
+	struct agent_status st;
+	struct wire_msg got;
+	pid_t agent;
+
+	start_mas(&m, zn_url, IMPI, 5);
+	agent_usim(&m);
+	agent = start_agent(&m, "gba", E.url, &log_path);
+	cr_assert_eq(wait_established(&m, 30000, &st), 0, "m2msad did not establish (see %s)",
+		     log_path);
+	log = fixture_read_text(log_path);
+	cr_assert_not_null(strstr(log, "GBA bootstrap done: B-TID "), "%s", log);
+	cr_assert_not_null(strstr(log, "(gba, TLS13-AES128-GCM-SHA256)"), "%s", log);
+	free(log);
+	cr_assert_eq(fixture_retrieve(&m, "target", st.key_id, &got), 0);
+	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "%s", got.error.reason);
+	cr_assert_str_eq(got.key_response.node_id, NODE_ID);
+	cr_assert_leq(got.key_response.expiry, (uint64_t)time(NULL) + 3600);
+	secrets_note(got.key_response.key, 32, "Kc (agent gba)");
+	wire_msg_wipe(&got);
+	harness_kill_wait(&agent, SIGTERM);
+	mas_fixture_fini(&m);
+	free(zn_url), free(log_path);
+}
+
+Test(gba, bsf_down_backs_off_and_psk_is_still_offered, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log_path = NULL, *log;
+	char *state;
+	struct mas_fixture m;
+	struct agent_status st;
+	uint16_t dead;
+	pid_t agent;
+
+	start_mas(&m, zn_url, IMPI, 5);
+	state = harness_strdupf("%s/node", m.dir);
+	fixture_provision_km(harness_swtpm_tcti(E.tpm), state, NODE_ID, "km-1@" FIXTURE_FQDN,
+			     psk_km);
+	free(state);
+	agent_usim(&m);
+	cr_assert_eq(harness_free_port(1, &dead), 0);
+	free(E.url);
+	E.url = harness_strdupf("https://127.0.0.1:%u/", dead); /* nothing listens */
+	agent = start_agent(&m, "gba,psk", E.url, &log_path);
+	cr_assert_eq(wait_established(&m, 30000, &st), 0, "m2msad did not establish (see %s)",
+		     log_path);
+	fixture_wait_log_count(log_path, "GBA bootstrap with", 2, 200, 50);
+	log = fixture_read_text(log_path);
+	cr_assert_not_null(strstr(log, "(psk, TLS13-AES128-GCM-SHA256)"), "%s", log);
+	cr_assert_not_null(strstr(log, "other methods are still offered"), "%s", log);
+	cr_assert_null(strstr(log, "(gba, "), "%s", log);
+	free(log);
+	harness_kill_wait(&agent, SIGTERM);
+	mas_fixture_fini(&m);
+	free(zn_url), free(log_path);
+}
+
+static void setup_short_ks(void)
+{
+	bsf_lifetime = 14;
+	setup();
+}
+
+Test(gba, short_ks_lifetime_rebootstraps_without_a_gap, .init = setup_short_ks,
+     .fini = teardown, .timeout = 240)
+{
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log_path = NULL, *log;
+	char *status = NULL;
+	struct mas_fixture m;
+	struct agent_status st;
+	pid_t agent;
+	unsigned samples = 0;
+
+	start_mas(&m, zn_url, IMPI, 5);
+	agent_usim(&m);
+	agent = start_agent(&m, "gba", E.url, &log_path);
+	cr_assert_eq(wait_established(&m, 30000, &st), 0, "see %s", log_path);
+	status = harness_strdupf("%s/status.json", m.dir);
+	/* 30 s = two Ks lifetimes: a valid key at every sample, the bootstrap renewed. */
+	for (int i = 0; i < 300; i++, samples++) {
+		uint64_t now = (uint64_t)time(NULL);
+
+		cr_assert_eq(agent_status_read(status, &st), 0);
+		cr_assert((st.key_id[0] && st.expiry > now) ||
+			  (st.next_key_id[0] && st.next_expiry > now),
+			  "no valid key at sample %u (state %s; see %s)", samples, st.state,
+			  log_path);
+		usleep(100 * 1000);
+	}
+	log = fixture_read_text(log_path);
+	cr_assert_geq(count(log, "GBA bootstrap done: B-TID "), 2, "no renewal in %s", log_path);
+	cr_assert_null(strstr(log, "expired without a successor"), "a gap: %s", log_path);
+	free(log);
+	harness_kill_wait(&agent, SIGTERM);
+	mas_fixture_fini(&m);
+	free(zn_url), free(log_path), free(status);
 }
