@@ -123,11 +123,32 @@ static int info_line(char *line, struct gba_slot *s, unsigned *seen)
 	return 0;
 }
 
-int gba_slot_read(const char *state_dir, struct gba_slot *ret, char *err, size_t err_len)
+int gba_slot_parse(const char *text, size_t len, struct gba_slot *ret)
 {
-	char path[4096], text[1025], *save = NULL, *line;
+	char buf[GBA_SLOT_INFO_MAX + 1], *save = NULL, *line;
 	struct gba_slot s = { 0 };
 	unsigned seen = 0;
+
+	if (len > GBA_SLOT_INFO_MAX || memchr(text, '\0', len))
+		return -EBADMSG;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* Each key once: a second line of the same key is damage, not an update. */
+		unsigned before = seen;
+
+		if (info_line(line, &s, &seen) < 0 || seen == before)
+			return -EBADMSG;
+	}
+	if (seen != 15)
+		return -EBADMSG;
+	*ret = s;
+	return 0;
+}
+
+int gba_slot_read(const char *state_dir, struct gba_slot *ret, char *err, size_t err_len)
+{
+	char path[4096], text[GBA_SLOT_INFO_MAX + 1];
 	size_t len;
 	int r;
 
@@ -138,22 +159,13 @@ int gba_slot_read(const char *state_dir, struct gba_slot *ret, char *err, size_t
 			snprintf(err, err_len, "cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
-	text[len] = '\0';
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (info_line(line, &s, &seen) < 0) {
-			seen = 0;
-			break;
-		}
-	}
-	if (seen != 15) {
+	r = gba_slot_parse(text, len, ret);
+	if (r < 0)
 		snprintf(err, err_len,
 			 "%s is damaged (expected btid=, expiry=, impi=, naf= lines): the agent "
 			 "bootstraps again",
 			 path);
-		return -EBADMSG;
-	}
-	*ret = s;
-	return 0;
+	return r;
 }
 
 int gba_slot_load_key(struct tpm_ctx *t, const char *state_dir, struct tpm_key **ret)

@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gba/btid.h"
@@ -26,6 +27,7 @@ struct gba_ub_result;
 #define GBA_SLOT_DIR "gba"
 #define GBA_SLOT_INFO_FILE "bootstrap"
 #define GBA_SLOT_KM_ID "gba-ks-naf" /* node.conf's km_id; the B-TID is in the info file */
+#define GBA_SLOT_INFO_MAX 1024
 
 struct gba_slot {
 	char btid[GBA_BTID_MAX + 1];
@@ -42,6 +44,12 @@ int gba_slot_store(struct tpm_ctx *t, const char *state_dir, const char *node_id
 		   struct gba_ub_result *res, const char *impi, const char *naf, char *err,
 		   size_t err_len);
 
+/*
+ * The info file's text (len bytes): exactly the lines btid= (a B-TID), expiry=
+ * (epoch seconds > 0), impi= (an IMPI), naf= (a DNS name), each once, in any
+ * order. -EBADMSG for anything else; ret written only on success.
+ */
+int gba_slot_parse(const char *text, size_t len, struct gba_slot *ret);
 /* The recorded bootstrap. -ENOENT when there is none; -EBADMSG for a damaged file (err). */
 int gba_slot_read(const char *state_dir, struct gba_slot *ret, char *err, size_t err_len);
 
