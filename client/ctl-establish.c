@@ -10,10 +10,14 @@
 
 #include "agent/agent-conf.h"
 #include "agent/establish.h"
+#include "agent/gba-slot.h"
 #include "agent/node-creds.h"
 #include "client/ctl.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "gba/ub-http.h"
+#include "tpm/keystore.h"
+#include "usim/usim.h"
 
 static void usage(FILE *f)
 {
@@ -22,6 +26,8 @@ static void usage(FILE *f)
 		"\n"
 		"Run one security association establishment with the MAS: the node proves it\n"
 		"holds Km (inside the TPM), checks the MAS's proof, and derives Kc in the TPM.\n"
+		"With method gba and no usable bootstrap in STATE_DIR/gba, it first bootstraps\n"
+		"with the BSF of [gba] (Ub, the USIM) and imports Ks_NAF into the TPM.\n"
 		"Prints the SecureConnectionID (key ID), expiry, method and suite; never key bytes.\n"
 		"\n"
 		"  --config FILE    node configuration (default %s)\n"
@@ -53,12 +59,60 @@ static void print_result(const struct establish_result *res, const char *node_id
 	printf("suite:     %s (TLS 1.3 PSK, identity = key ID)\n", res->suite);
 }
 
+/* Method gba: a usable bootstrap (at least 10 % of its lifetime left, or a new one). */
+static int gba_prepare(const struct agent_conf *conf, struct node_creds *creds,
+		       struct gba_slot *slot, struct tpm_key **ret_key)
+{
+	struct gba_ub_http h = { .bsf_url = conf->gba_bsf_url, .bsf_ca = conf->gba_bsf_ca,
+				 .timeout_ms = (long)conf->gba_timeout * 1000 };
+	struct tpm_ctx *t = node_creds_tpm(creds);
+	struct gba_ub_result res = { 0 };
+	struct usim *u = NULL;
+	char err[512] = "";
+	int r;
+
+	if (gba_slot_read(conf->state_dir, slot, err, sizeof(err)) == 0 &&
+	    slot->expiry > (int64_t)time(NULL) + 60 &&
+	    gba_slot_load_key(t, conf->state_dir, ret_key) == 0)
+		return 0;
+	if (strcmp(conf->gba_usim, "pcsc") == 0)
+		r = usim_pcsc_open(conf->gba_reader, conf->gba_impi, &u, err, sizeof(err));
+	else
+		r = usim_tpm_new(t, conf->state_dir, &u, err, sizeof(err));
+	if (r >= 0)
+		r = gba_ub_http_global_init();
+	if (r >= 0)
+		r = gba_ub_bootstrap(&h, conf->gba_impi ? conf->gba_impi : usim_impi(u), u,
+				     conf->server_name, &res, err, sizeof(err));
+	if (r >= 0)
+		r = gba_slot_store(t, conf->state_dir, node_creds_node_id(creds), &res,
+				   conf->gba_impi ? conf->gba_impi : usim_impi(u), conf->server_name,
+				   err, sizeof(err));
+	gba_ub_result_wipe(&res);
+	usim_free(u);
+	if (r >= 0)
+		r = gba_slot_read(conf->state_dir, slot, err, sizeof(err));
+	if (r >= 0)
+		r = gba_slot_load_key(t, conf->state_dir, ret_key);
+	if (r < 0) {
+		fprintf(stderr, "m2msactl establish: GBA bootstrap with %s failed: %s\n",
+			conf->gba_bsf_url, err[0] ? err : tpm_last_error(t));
+		return r;
+	}
+	fprintf(stderr, "m2msactl establish: bootstrapped with %s: B-TID %s\n", conf->gba_bsf_url,
+		slot->btid);
+	return 0;
+}
+
 /* One establishment with the credentials conf names; prints the result. An exit status. */
 static int establish_once(const struct agent_conf *conf, const char *key_out, bool json)
 {
 	_cleanup_(node_creds_freep) struct node_creds *creds = NULL;
 	struct establish_result res = { .kc = NULL };
 	struct m2msa_err err = { .wire_code = 0 };
+	struct gba_slot slot;
+	struct tpm_key *gba_key = NULL;
+	struct kdf_prf gba_prf;
 	const char *node_id;
 	bool tpm_suspect;
 	int r;
@@ -74,6 +128,12 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 		return CTL_EXIT_FAILURE;
 	}
 	node_id = node_creds_node_id(creds);
+	if (agent_conf_offers(conf, WIRE_METHOD_GBA)) {
+		r = gba_prepare(conf, creds, &slot, &gba_key);
+		if (r < 0)
+			return CTL_EXIT_FAILURE;
+		tpm_key_prf(gba_key, &gba_prf);
+	}
 	r = establish_run(node_creds_tls(creds),
 			  &(struct establish_params){
 				  .mas_address = conf->mas_address,
@@ -82,8 +142,22 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 				  .methods = conf->methods,
 				  .n_methods = conf->n_methods,
 				  .timeout_ms = (int)(conf->timeout * 1000),
+				  .btid = gba_key ? slot.btid : NULL,
+				  .gba_km = gba_key ? &gba_prf : NULL,
+				  .gba_expiry = gba_key ? (uint64_t)slot.expiry : 0,
 			  },
 			  node_creds_km(creds), &res, &err);
+	tpm_key_free(gba_key);
+	if (r < 0 && gba_key && err.wire_code == WIRE_ERR_EXPIRED) {
+		char path[4096];
+
+		/* The MAS no longer knows the B-TID: the next run bootstraps again. */
+		snprintf(path, sizeof(path), "%s/" GBA_SLOT_DIR "/" GBA_SLOT_INFO_FILE, conf->state_dir);
+		(void)unlink(path);
+		fprintf(stderr, "m2msactl establish: the MAS does not know B-TID %s any more; run "
+				"m2msactl establish again to bootstrap anew\n",
+			slot.btid);
+	}
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
 		/* With pki offered the refusal may be about the certificate: the message says which. */

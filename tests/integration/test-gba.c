@@ -800,9 +800,8 @@ static void agent_usim(const struct mas_fixture *m)
 	E.t = NULL;
 }
 
-/* m2msad: node NODE_ID offering methods, [gba] with bsf_url; its pid. */
-static pid_t start_agent(const struct mas_fixture *m, const char *methods, const char *bsf_url,
-			 char **ret_log)
+/* m2msad.conf for node NODE_ID offering methods, [gba] with bsf_url; its path (free()). */
+static char *write_agent_conf(const struct mas_fixture *m, const char *methods, const char *bsf_url)
 {
 	char *conf = harness_strdupf("%s/m2msad.conf", m->dir);
 	char *log = harness_strdupf("%s/m2msad.log", m->dir);
@@ -811,7 +810,6 @@ static pid_t start_agent(const struct mas_fixture *m, const char *methods, const
 	char *extra = harness_strdupf("node_id = " NODE_ID "\nmethods = %s\n[gba]\nbsf_url = %s\n"
 				      "bsf_ca = %s\nusim = tpm\ntimeout = 3s\n",
 				      methods, bsf_url, E.ca);
-	pid_t pid;
 
 	cr_assert_eq(mkdir(clients, 0755), 0);
 	mas_fixture_write_agent_conf(m, conf,
@@ -824,8 +822,20 @@ static pid_t start_agent(const struct mas_fixture *m, const char *methods, const
 					     .sock = sock,
 					     .clients_dir = clients,
 				     });
-	pid = fixture_start_agent(conf, log, sock, 400);
-	free(conf), free(sock), free(clients), free(extra);
+	free(sock), free(clients), free(extra), free(log);
+	return conf;
+}
+
+/* m2msad with write_agent_conf()'s file; its pid. */
+static pid_t start_agent(const struct mas_fixture *m, const char *methods, const char *bsf_url,
+			 char **ret_log)
+{
+	char *conf = write_agent_conf(m, methods, bsf_url);
+	char *log = harness_strdupf("%s/m2msad.log", m->dir);
+	char *sock = harness_strdupf("%s/agent.sock", m->dir);
+	pid_t pid = fixture_start_agent(conf, log, sock, 400);
+
+	free(conf), free(sock);
 	*ret_log = log;
 	return pid;
 }
@@ -957,4 +967,37 @@ Test(gba, short_ks_lifetime_rebootstraps_without_a_gap, .init = setup_short_ks,
 	harness_kill_wait(&agent, SIGTERM);
 	mas_fixture_fini(&m);
 	free(zn_url), free(log_path), free(status);
+}
+
+Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn);
+	char *conf, *bin = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *out = NULL, *err = NULL;
+	const char *argv[] = { bin, "establish", "--config", NULL, "--json", NULL };
+	struct mas_fixture m;
+	struct wire_msg got;
+	char key_id[WIRE_KEY_ID_MAX + 1] = "";
+	const char *p;
+	int status = -1;
+
+	start_mas(&m, zn_url, IMPI, 5);
+	agent_usim(&m);
+	conf = write_agent_conf(&m, "gba", E.url);
+	argv[3] = conf;
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+	cr_assert_eq(status, 0, "m2msactl establish: %s %s", out, err);
+	cr_assert_not_null(strstr(err, "bootstrapped with "), "%s", err);
+	cr_assert_not_null(strstr(out, "\"method\":\"gba\""), "%s", out);
+	p = strstr(out, "\"key_id\":\"");
+	cr_assert_not_null(p);
+	sscanf(p + 10, "%255[^\"]", key_id);
+	cr_assert_eq(fixture_retrieve(&m, "target", key_id, &got), 0);
+	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "%s", got.error.reason);
+	secrets_note(got.key_response.key, 32, "Kc (m2msactl gba)");
+	wire_msg_wipe(&got);
+	free(out), free(err);
+	mas_fixture_fini(&m);
+	free(zn_url), free(conf), free(bin);
 }
