@@ -229,7 +229,9 @@ Test(doctor, tpm_checks_through_swtpm_without_agent)
 	/* A gba-only node keeps no Km in the TPM: nothing to fail there. */
 	{
 		char *dir = harness_strdupf("%s.d", agent_conf), *dropin = harness_strdupf("%s/gba.conf", dir);
-		const char *gba = "[node]\nmethods = gba\n";
+		/* Method gba needs its [gba] BSF settings (m2msad.conf(5)). */
+		const char *gba = "[node]\nmethods = gba\n[gba]\nbsf_url = https://bsf.test/\n"
+				  "bsf_ca = /etc/m2msa/bsf-ca.crt\n";
 
 		cr_assert_eq(mkdir(dir, 0755), 0);
 		cr_assert_eq(harness_write_file(dropin, gba, strlen(gba), 0644), 0);
