@@ -69,9 +69,24 @@ struct gba_env {
 	struct tpm_ctx *t;
 	struct usim *usim;
 	uint8_t k[16], opc[16];
+	/* Keys noted for the log scans, kept to note again: mas_fixture_fini()'s scan forgets them. */
+	uint8_t noted[16][32];
+	char noted_what[16][24];
+	size_t n_noted;
 };
 
 static struct gba_env E;
+
+/* secrets_note() and remember the key for teardown's scan of the BSF's folder. */
+static void note_key(const uint8_t *key, size_t len, const char *what)
+{
+	secrets_note(key, len, what);
+	if (len == 32 && E.n_noted < 16) {
+		memcpy(E.noted[E.n_noted], key, 32);
+		snprintf(E.noted_what[E.n_noted], sizeof(E.noted_what[0]), "%s", what);
+		E.n_noted++;
+	}
+}
 static unsigned bsf_lifetime = 3600; /* [bsf] lifetime for the next setup() */
 
 static void hexfile(const char *name, const uint8_t *b, size_t n, char **ret_path)
@@ -189,6 +204,10 @@ static void teardown(void)
 	harness_swtpm_stop(E.tpm);
 	harness_kill_wait(&E.pid, SIGTERM);
 	if (E.dir) {
+		secrets_note(E.k, 16, "K");
+		secrets_note(E.opc, 16, "OPc");
+		for (size_t i = 0; i < E.n_noted; i++)
+			secrets_note(E.noted[i], 32, E.noted_what[i]);
 		secrets_assert_logs_clean(E.dir, NULL, NULL);
 		if (!getenv("KEEP_TEST_DIR"))
 			harness_rmtree(E.dir);
@@ -264,7 +283,7 @@ static void bootstrap_ok(struct gba_ub_result *res)
 	int r = gba_ub_bootstrap(&h, IMPI, E.usim, NAF, res, err, sizeof(err));
 
 	cr_assert_eq(r, 0, "bootstrap: %d %s", r, err);
-	secrets_note(res->ks_naf, 32, "Ks_NAF");
+	note_key(res->ks_naf, 32, "Ks_NAF");
 }
 
 Test(gba, ub_ks_naf_equals_zn_and_lands_in_the_tpm_beside_the_psk_km, .init = setup,
@@ -415,7 +434,7 @@ Test(gba, bootstrap_on_the_loop_gives_the_zn_key, .init = setup, .fini = teardow
 	node_usim(E.k, 0);
 	run_boot(E.url, 10000, &b);
 	cr_assert_eq(b.r, 0, "%s", b.err);
-	secrets_note(b.res.ks_naf, 32, "Ks_NAF");
+	note_key(b.res.ks_naf, 32, "Ks_NAF");
 	zn_curl(b.res.btid, &zn);
 	cr_assert_arr_eq(zn.me_key, b.res.ks_naf, 32);
 	secret_wipe(&zn, sizeof(zn));
@@ -642,7 +661,7 @@ Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .
 			   &eerr);
 	cr_assert_eq(r, 0, "gba establishment: %d %s", r, eerr.msg);
 	cr_assert_eq(res.method, WIRE_METHOD_GBA);
-	secrets_note(res.kc->data, 32, "Kc (gba)");
+	note_key(res.kc->data, 32, "Kc (gba)");
 	cr_assert_leq(res.expiry, (uint64_t)slot.expiry, "Kc outlives Ks_NAF");
 	/* The target gets the same Kc from the MAS: retrieval by the node's key ID. */
 	cr_assert_eq(fixture_retrieve(&m, "target", res.key_id, &got), 0);
@@ -655,7 +674,7 @@ Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .
 	r = node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res2,
 			   &eerr);
 	cr_assert_eq(r, 0, "second gba establishment: %d %s", r, eerr.msg);
-	secrets_note(res2.kc->data, 32, "Kc (gba, second)");
+	note_key(res2.kc->data, 32, "Kc (gba, second)");
 	log = mas_fixture_read_log(&m);
 	cr_assert_not_null(strstr(log, "fetching Ks_NAF for B-TID"), "%s", log);
 	cr_assert_null(strstr(strstr(log, "fetching Ks_NAF for B-TID") + 1,
@@ -888,7 +907,7 @@ Test(gba, agent_bootstraps_and_establishes_with_gba, .init = setup, .fini = tear
 	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "%s", got.error.reason);
 	cr_assert_str_eq(got.key_response.node_id, NODE_ID);
 	cr_assert_leq(got.key_response.expiry, (uint64_t)time(NULL) + 3600);
-	secrets_note(got.key_response.key, 32, "Kc (agent gba)");
+	note_key(got.key_response.key, 32, "Kc (agent gba)");
 	wire_msg_wipe(&got);
 	harness_kill_wait(&agent, SIGTERM);
 	mas_fixture_fini(&m);
@@ -995,7 +1014,7 @@ Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = setup, .fini =
 	sscanf(p + 10, "%255[^\"]", key_id);
 	cr_assert_eq(fixture_retrieve(&m, "target", key_id, &got), 0);
 	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "%s", got.error.reason);
-	secrets_note(got.key_response.key, 32, "Kc (m2msactl gba)");
+	note_key(got.key_response.key, 32, "Kc (m2msactl gba)");
 	wire_msg_wipe(&got);
 	free(out), free(err);
 	mas_fixture_fini(&m);
