@@ -126,6 +126,36 @@ uint64_t m2msa_key_expiry(const struct m2msa_key *k);
 const char *m2msa_key_ae_id(const struct m2msa_key *k);
 /* The TLS suite to use with it, e.g. "TLS13-AES128-GCM-SHA256". */
 const char *m2msa_key_suite(const struct m2msa_key *k);
+/*
+ * End-to-end keys between AEs on different nodes (since 1.1, symbol version
+ * M2MSA_1.1; docs/libm2msa.md "End-to-end keys").
+ *
+ * Get a pairwise key for the local AE ae_id (the originator) towards target, an
+ * absolute AE-ID "/<CSE-ID>/<AE-ID>" of an AE on another node. The agent
+ * registers it with the MAS (or reuses its cached registration of the same pair
+ * while it has more than a minute left). m2msa_key_id() is "hex(id)@MAS-FQDN":
+ * send it with the protected message. Errors: -EACCES (clients.d does not allow
+ * this uid to act as ae_id), -EINVAL (bad AE-ID or target), -ENOKEY (the MAS
+ * refused: see m2msa_last_error(), e.g. no node for the target's CSE-ID, or the
+ * MAS does not offer end-to-end keys), -ETIMEDOUT, -EBUSY, and as m2msa_get_key().
+ */
+int m2msa_get_peer_key(struct m2msa *h, const char *ae_id, const char *target,
+		       struct m2msa_key **ret);
+/*
+ * Resolve key_id, received with a message, for the local AE ae_id (the target).
+ * The MAS gives it only to the node its target's CSE-ID names, and the agent only
+ * to a client that may act as the target's AE-ID, which must be ae_id. Cached on
+ * the agent until expiry. Errors: -EACCES (clients.d, or the key is registered for
+ * another AE or another node), -ENOKEY (unknown key ID), -EKEYEXPIRED,
+ * -EKEYREVOKED, -EINVAL, -ETIMEDOUT.
+ */
+int m2msa_resolve_key(struct m2msa *h, const char *ae_id, const char *key_id,
+		      struct m2msa_key **ret);
+/* A pairwise key's registered target (absolute AE-ID); "" for other keys. */
+const char *m2msa_key_target(const struct m2msa_key *k);
+/* A pairwise key's originator node (CSE-ID; its AE is m2msa_key_ae_id()); "" for other keys. */
+const char *m2msa_key_node_id(const struct m2msa_key *k);
+
 /* Wipe the key bytes and free. NULL is fine. */
 void m2msa_key_free(struct m2msa_key *k);
 
