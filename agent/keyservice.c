@@ -494,7 +494,8 @@ static bool resolve_allowed(struct keyservice *ks, struct ks_client *c, const st
 {
 	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
 
-	if (wire_target_split(k->target, cse, ae) == 0 && strcmp(ae, ref->ae_id) == 0)
+	if (wire_target_split(k->target, cse, ae) == 0 && strcmp(ae, ref->ae_id) == 0 &&
+	    wire_target_names_node(k->target, sa_manager_node_id(ks->sam)))
 		return true;
 	log_warning("denied pairwise key %s to pid %ld uid %u acting as %s: it is registered for %s",
 		    k->key_id, (long)c->peer.pid, (unsigned)c->peer.uid, ref->ae_id, k->target);

@@ -75,7 +75,11 @@ static struct pk_entry *cache_find(struct peer_keys *pk, const char *key_id, con
 			secret_wipe(e, sizeof(*e));
 			continue;
 		}
-		if (key_id && strcmp(e->key_id, key_id) == 0)
+		/* A resolution is answered from the cache only for a target on this node:
+		 * the originator's agent holds the key too, and must not hand it to a
+		 * local client posing as the target AE. */
+		if (key_id && strcmp(e->key_id, key_id) == 0 &&
+		    wire_target_names_node(e->target, sa_manager_node_id(pk->sam)))
 			return e;
 		if (!key_id && e->expiry > now + PEER_KEYS_REUSE_MARGIN_S &&
 		    strcmp(e->node_id, sa_manager_node_id(pk->sam)) == 0 &&
@@ -87,8 +91,11 @@ static struct pk_entry *cache_find(struct peer_keys *pk, const char *key_id, con
 
 static struct pk_entry *cache_put(struct peer_keys *pk, const struct establish_result *res)
 {
-	struct pk_entry *e = cache_find(pk, res->key_id, NULL, NULL);
+	struct pk_entry *e = NULL;
 
+	for (size_t i = 0; i < PEER_KEYS_CACHE_MAX && !e; i++)
+		if (pk->cache[i].used && strcmp(pk->cache[i].key_id, res->key_id) == 0)
+			e = &pk->cache[i];
 	if (!e) {
 		e = &pk->cache[pk->cache_next];
 		pk->cache_next = (pk->cache_next + 1) % PEER_KEYS_CACHE_MAX;

@@ -111,6 +111,15 @@ static bool target_bytes_valid(const char *s, size_t len)
 	       ae_part_valid(slash + 1, len - (size_t)(slash + 1 - s));
 }
 
+int wire_target_names_node(const char *target, const char *node_id)
+{
+	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+
+	if (!node_id || !node_id[0] || wire_target_split(target, cse, ae) < 0)
+		return 0;
+	return strcmp(cse, node_id) == 0 || (node_id[0] != '/' && strcmp(cse + 1, node_id) == 0);
+}
+
 int wire_target_split(const char *target, char *cse, char *ae)
 {
 	size_t len, cse_len;

@@ -199,3 +199,8 @@ uint32_t wire_type_version(enum wire_msg_type t);
  * are identifiers and the AE-ID holds neither '/' nor '@'.
  */
 int wire_target_split(const char *target, char *cse, char *ae);
+/*
+ * 1 when target's CSE part names node_id: "/mn-cse-2/..." names node "/mn-cse-2",
+ * and node "mn-cse-2" too (a node ID without the leading '/'), else 0.
+ */
+int wire_target_names_node(const char *target, const char *node_id);

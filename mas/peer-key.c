@@ -18,12 +18,6 @@
 #include "common/secret.h"
 #include "mas/exchange.h"
 
-/* The node named by a target's CSE part: "/mn-cse-2" names node "/mn-cse-2" or "mn-cse-2". */
-static bool cse_names_node(const char *cse, const char *node_id)
-{
-	return strcmp(cse, node_id) == 0 || (node_id[0] != '/' && strcmp(cse + 1, node_id) == 0);
-}
-
 /* Look the target's node up: 0 with its ID in ret, or -errno with reply filled. */
 static int target_node(struct mas_ctx *ctx, const char *target, const char *cse,
 		       char ret[static WIRE_ID_MAX + 1], struct wire_msg *reply)
@@ -129,7 +123,7 @@ static int resolve_check(struct mas_ctx *ctx, const struct mas_est *st, const ch
 			 uint8_t id[static STORE_PEER_ID_LEN], struct store_peer_key *k,
 			 struct secret **key, struct wire_msg *reply)
 {
-	char ae[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1], cse[WIRE_ID_MAX + 1];
+	char ae[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1];
 	uint64_t now = (uint64_t)time(NULL);
 	int r;
 
@@ -147,7 +141,7 @@ static int resolve_check(struct mas_ctx *ctx, const struct mas_est *st, const ch
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
 		return r;
 	}
-	if (wire_target_split(k->target, cse, ae) < 0 || !cse_names_node(cse, st->node_id)) {
+	if (!wire_target_names_node(k->target, st->node_id)) {
 		mas_reply_error(reply, WIRE_ERR_NOT_AUTHORISED,
 				"key %s is registered for %s, not for node %s", key_id, k->target,
 				st->node_id);

@@ -158,6 +158,11 @@ Test(wire_peer, bad_targets_and_ae_ids_are_refused_both_ways)
 	cr_assert_eq(wire_target_split("/in-cse/mn-cse-2/Cae2", cse, ae), 0);
 	cr_assert_str_eq(cse, "/in-cse/mn-cse-2");
 	cr_assert_str_eq(ae, "Cae2");
+	cr_assert_eq(wire_target_names_node("/mn-cse-2/Cae2", "/mn-cse-2"), 1);
+	cr_assert_eq(wire_target_names_node("/mn-cse-2/Cae2", "mn-cse-2"), 1);
+	cr_assert_eq(wire_target_names_node("/mn-cse-2/Cae2", "/mn-cse-1"), 0);
+	cr_assert_eq(wire_target_names_node("/mn-cse-2/Cae2", "/mn-cse-2/Cae2"), 0);
+	cr_assert_eq(wire_target_names_node("/mn-cse-2/Cae2", ""), 0);
 }
 
 Test(wire_peer, protocol_doc_shows_the_tested_frame)

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * End-to-end keys between AEs through two agents (docs/protocol.md §14): the
+ * real m2masd, two nodes with Km in two real swtpms, two real m2msad, AEs as
+ * forked children that drop to unprivileged uids and use libm2msa on the real
+ * sockets. AE Cae1 on node A gets a pairwise key towards /mn-cse-2/Cae2, AE Cae2
+ * on node B resolves its key ID: the keys are equal; every refusal has its
+ * exact errno; no key bytes in any log.
+ *
+ * Like test-keyservice: the test dir is 0711, the sockets keep their group
+ * (root's or m2msa's) and the children keep it as a supplementary group.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <m2msa/m2msa.h>
+
+#include "common/crypto.h"
+#include "common/secret.h"
+#include "fixture.h"
+#include "harness.h"
+
+#define NODE_A "/mn-cse-1"
+#define NODE_B "/mn-cse-2"
+#define TARGET "/mn-cse-2/Cae2"
+#define UID_AE1 65533 /* node A: ae = Cae1; node B: ae = Cae9 */
+#define UID_AE2 65532 /* node B: ae = Cae2 */
+#define UID_NOBODY 65534
+
+struct agent {
+	const char *name; /* "a", "b" */
+	const char *node_id;
+	struct harness_swtpm *tpm;
+	uint8_t km[32];
+	pid_t pid;
+	char *sock, *log, *conf, *clients;
+};
+
+static struct mas_fixture mas;
+static struct agent ag_a = { .name = "a", .node_id = NODE_A },
+		    ag_b = { .name = "b", .node_id = NODE_B };
+
+static void agent_setup(struct agent *a, const char *clients_text)
+{
+	static const uint8_t psk = WIRE_METHOD_PSK;
+	char *state = harness_strdupf("%s/node-%s", mas.dir, a->name), *text, *p;
+
+	cr_assert_eq(harness_swtpm_start(NULL, &a->tpm), 0);
+	cr_assert_eq(crypto_random(a->km, 32), 0);
+	fixture_provision_km(harness_swtpm_tcti(a->tpm), state, a->node_id, "km-1@" FIXTURE_FQDN,
+			     a->km);
+	mas_fixture_add_node(&mas, a->node_id, a->km, &psk, 1, 0);
+	a->sock = harness_strdupf("%s/agent-%s.sock", mas.dir, a->name);
+	a->log = harness_strdupf("%s/m2msad-%s.log", mas.dir, a->name);
+	a->conf = harness_strdupf("%s/m2msad-%s.conf", mas.dir, a->name);
+	a->clients = harness_strdupf("%s/clients-%s.d", mas.dir, a->name);
+	cr_assert_eq(mkdir(a->clients, 0755), 0);
+	p = harness_strdupf("%s/aes.conf", a->clients);
+	cr_assert_eq(harness_write_file(p, clients_text, strlen(clients_text), 0644), 0);
+	free(p);
+	text = harness_strdupf("[node]\nstate_dir = %s\ntcti = %s\n"
+			       "[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\n"
+			       "server_name = " FIXTURE_FQDN "\ntimeout = 5s\n"
+			       "[agent]\nstatus_file = %s/status-%s.json\nbackoff_min = 1s\n"
+			       "backoff_max = 2s\nsocket = %s\nclients_dir = %s\n",
+			       state, harness_swtpm_tcti(a->tpm), mas.est_port, mas.dir, mas.dir,
+			       a->name, a->sock, a->clients);
+	cr_assert_eq(harness_write_file(a->conf, text, strlen(text), 0644), 0);
+	free(text);
+	free(state);
+	a->pid = fixture_start_agent(a->conf, a->log, a->sock, 200);
+}
+
+static void setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	HARNESS_REQUIRE_SWTPM();
+	mas_fixture_init(&mas);
+	cr_assert_eq(chmod(mas.dir, 0711), 0);
+	mas_fixture_start(&mas, NULL, NULL);
+	agent_setup(&ag_a, "[client]\nuid = 65533\nae = Cae1\n");
+	agent_setup(&ag_b, "[client]\nuid = 65532\nae = Cae2\n");
+	/* A second file: uid 65533 may act as Cae9 on node B (not as Cae2). */
+	{
+		char *p = harness_strdupf("%s/other.conf", ag_b.clients);
+		const char *t = "[client]\nuid = 65533\nae = Cae9\n";
+
+		cr_assert_eq(harness_write_file(p, t, strlen(t), 0644), 0);
+		free(p);
+		kill(ag_b.pid, SIGHUP);
+		usleep(200 * 1000);
+	}
+}
+
+static void agent_stop(struct agent *a)
+{
+	harness_kill_wait(&a->pid, SIGKILL);
+	harness_swtpm_stop(a->tpm);
+	a->tpm = NULL;
+	secret_wipe(a->km, 32);
+	free(a->sock);
+	free(a->log);
+	free(a->conf);
+	free(a->clients);
+	a->sock = a->log = a->conf = a->clients = NULL;
+}
+
+static void teardown(void)
+{
+	agent_stop(&ag_a);
+	agent_stop(&ag_b);
+	mas_fixture_fini(&mas);
+}
+
+TestSuite(peer_agent, .init = setup, .fini = teardown, .timeout = 120);
+
+/* What a child saw. */
+struct result {
+	int r;
+	char key_id[256];
+	char ae_id[129], target[256], node_id[129];
+	uint8_t key[32];
+	char reason[256];
+};
+
+static gid_t sock_gid(const char *sock)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(sock, &st), 0);
+	return st.st_gid;
+}
+
+/* In a child as uid (0: stay root): get-peer-key (resolve false) or resolve-key. */
+static struct result as_uid(uid_t uid, const struct agent *a, bool resolve, const char *ae,
+			    const char *arg)
+{
+	struct result res = { .r = -EIO };
+	gid_t g = sock_gid(a->sock);
+	int p[2], status;
+	pid_t pid;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct result c = { .r = -EIO };
+		gid_t groups[2] = { 0, g };
+		struct m2msa *h = NULL;
+		struct m2msa_key *k = NULL;
+
+		close(p[0]);
+		if (uid && (setgroups(2, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+			    setresuid(uid, uid, uid) < 0))
+			c.r = -errno;
+		else if ((c.r = m2msa_open(a->sock, &h)) == 0) {
+			c.r = resolve ? m2msa_resolve_key(h, ae, arg, &k)
+				      : m2msa_get_peer_key(h, ae, arg, &k);
+			snprintf(c.reason, sizeof(c.reason), "%s", m2msa_last_error(h));
+			if (c.r == 0) {
+				snprintf(c.key_id, sizeof(c.key_id), "%s", m2msa_key_id(k));
+				snprintf(c.ae_id, sizeof(c.ae_id), "%s", m2msa_key_ae_id(k));
+				snprintf(c.target, sizeof(c.target), "%s", m2msa_key_target(k));
+				snprintf(c.node_id, sizeof(c.node_id), "%s", m2msa_key_node_id(k));
+				memcpy(c.key, m2msa_key_data(k), 32);
+				m2msa_key_free(k);
+			}
+			m2msa_close(h);
+		}
+		if (write(p[1], &c, sizeof(c)) != (ssize_t)sizeof(c))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &res, sizeof(res)), (ssize_t)sizeof(res));
+	close(p[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return res;
+}
+
+static int count_in(const char *path, const char *needle)
+{
+	char *text = fixture_read_text(path), *at = text;
+	int n = 0;
+
+	while ((at = strstr(at, needle))) {
+		n++;
+		at++;
+	}
+	free(text);
+	return n;
+}
+
+Test(peer_agent, originator_and_target_get_the_same_key_and_no_key_in_any_log)
+{
+	struct result o = as_uid(UID_AE1, &ag_a, false, "Cae1", TARGET), t, t2, o2, other;
+	char *log;
+
+	cr_assert_eq(o.r, 0, "get-peer-key: %s (%s)", strerror(-o.r), o.reason);
+	cr_expect_str_eq(o.ae_id, "Cae1");
+	cr_expect_str_eq(o.target, TARGET);
+	cr_expect_str_eq(o.node_id, NODE_A);
+	t = as_uid(UID_AE2, &ag_b, true, "Cae2", o.key_id);
+	cr_assert_eq(t.r, 0, "resolve-key: %s (%s)", strerror(-t.r), t.reason);
+	cr_expect_arr_eq(o.key, t.key, 32, "the pairwise key differs between the agents");
+	cr_expect_str_eq(t.ae_id, "Cae1");
+	cr_expect_str_eq(t.node_id, NODE_A);
+	cr_expect_str_eq(t.target, TARGET);
+
+	/* Warm caches: the same pair gets the same key, a second resolution skips the MAS. */
+	o2 = as_uid(UID_AE1, &ag_a, false, "Cae1", TARGET);
+	cr_assert_eq(o2.r, 0);
+	cr_expect_str_eq(o2.key_id, o.key_id);
+	t2 = as_uid(UID_AE2, &ag_b, true, "Cae2", o.key_id);
+	cr_assert_eq(t2.r, 0);
+	cr_expect_arr_eq(t2.key, o.key, 32);
+	cr_expect_eq(count_in(mas.log, "resolved by node " NODE_B), 1);
+	cr_expect_eq(count_in(mas.log, "registered pairwise key"), 1);
+	/* Another target: another key. */
+	other = as_uid(UID_AE1, &ag_a, false, "Cae1", "/mn-cse-2/Cae3");
+	cr_assert_eq(other.r, 0);
+	cr_expect(memcmp(other.key, o.key, 32) != 0);
+
+	log = fixture_read_text(ag_a.log);
+	fixture_assert_key_absent(log, strlen(log), o.key, "agent A's log");
+	free(log);
+	log = fixture_read_text(ag_b.log);
+	fixture_assert_key_absent(log, strlen(log), o.key, "agent B's log");
+	free(log);
+	log = fixture_read_text(mas.log);
+	fixture_assert_key_absent(log, strlen(log), o.key, "the MAS log");
+	free(log);
+	secret_wipe(&o, sizeof(o));
+	secret_wipe(&t, sizeof(t));
+}
+
+Test(peer_agent, refusals_have_their_exact_errors)
+{
+	struct result o = as_uid(UID_AE1, &ag_a, false, "Cae1", TARGET), r;
+
+	cr_assert_eq(o.r, 0, "%s", o.reason);
+	/* An AE asking to be an originator it is not (clients.d). */
+	r = as_uid(UID_AE1, &ag_a, false, "Cae2", TARGET);
+	cr_expect_eq(r.r, -EACCES, "%d", r.r);
+	cr_expect_str_eq(r.reason, "uid 65533 may not act as Cae2 (see clients.d)");
+	r = as_uid(UID_NOBODY, &ag_a, false, "Cae1", TARGET);
+	cr_expect_eq(r.r, -EACCES, "%d", r.r);
+	/* A key registered for Cae2 resolved by a client acting as Cae9 on the right node. */
+	r = as_uid(UID_AE1, &ag_b, true, "Cae9", o.key_id);
+	cr_expect_eq(r.r, -EACCES, "%d", r.r);
+	cr_expect_not_null(strstr(r.reason, "is for " TARGET ", not for AE Cae9"), "%s", r.reason);
+	/* A key ID registered for another node: the MAS refuses node A. */
+	r = as_uid(0, &ag_a, true, "Cae2", o.key_id);
+	cr_expect_eq(r.r, -EACCES, "%d", r.r);
+	cr_expect_not_null(strstr(r.reason, "not-authorised: key"), "%s", r.reason);
+	cr_expect_not_null(strstr(r.reason, "not for node " NODE_A), "%s", r.reason);
+	/* Unknown key ID. */
+	r = as_uid(UID_AE2, &ag_b, true, "Cae2", "00112233445566778899aabbccddeeff@" FIXTURE_FQDN);
+	cr_expect_eq(r.r, -ENOKEY, "%d", r.r);
+	cr_expect_not_null(strstr(r.reason, "unknown-key: no pairwise key"), "%s", r.reason);
+	/* A target on a node the MAS does not know. */
+	r = as_uid(UID_AE1, &ag_a, false, "Cae1", "/mn-cse-9/Cae2");
+	cr_expect_eq(r.r, -ENOKEY, "%d", r.r);
+	cr_expect_not_null(strstr(r.reason, "unknown-node: no node /mn-cse-9"), "%s", r.reason);
+	/* A malformed target never leaves the library. */
+	r = as_uid(UID_AE1, &ag_a, false, "Cae1", "mn-cse-2/Cae2");
+	cr_expect_eq(r.r, -EINVAL, "%d", r.r);
+	secret_wipe(&o, sizeof(o));
+}
