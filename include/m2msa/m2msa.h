@@ -156,6 +156,44 @@ const char *m2msa_key_target(const struct m2msa_key *k);
 /* A pairwise key's originator node (CSE-ID; its AE is m2msa_key_ae_id()); "" for other keys. */
 const char *m2msa_key_node_id(const struct m2msa_key *k);
 
+/*
+ * Sealed messages with a pairwise key (since 1.1; docs/libm2msa.md "Sealed
+ * messages"): JWE compact serialization, "alg" "dir", "enc" "A256GCM", "kid" the
+ * key ID, the content key a per-message sessionESPrimKey (TS-0003 §10.3.8.2)
+ * from two 16-byte random objects carried in the protected header: "ro", the
+ * originator's, fresh for each request; "rr", the receiver's, fresh for each
+ * message. A response carries its request's "ro".
+ *
+ * Replay: the receiver remembers every request's "ro" until the key expires
+ * (struct m2msa_replay) and refuses a second request with it (-EALREADY); the
+ * originator accepts only a response that carries its request's "ro" with another
+ * "rr" (-EALREADY otherwise). Parsing is strict; any change to header, IV,
+ * ciphertext or tag gives -EBADMSG; a JWE for another key -ENOKEY; an expired key
+ * -EKEYEXPIRED. Free opened messages with m2msa_free_message() (it wipes them).
+ */
+#define M2MSA_RAND_LEN 16
+#define M2MSA_TOKEN_LEN 32 /* a request's ro || rr, to open its response */
+struct m2msa_replay;
+/* A replay cache for up to max_entries live requests; when full, -ENOSPC (never forgets early). */
+int m2msa_replay_new(size_t max_entries, struct m2msa_replay **ret);
+void m2msa_replay_free(struct m2msa_replay *rp);
+/* The "kid" of a JWE (the key ID to resolve) into buf. -EBADMSG if it is not one. */
+int m2msa_jwe_kid(const char *jwe, char *buf, size_t buf_len);
+/* Originator: seal a request (free() *ret_jwe); keep *ret_token to open the response. */
+int m2msa_seal_request(const struct m2msa_key *k, const void *msg, size_t len, char **ret_jwe,
+		       uint8_t ret_token[M2MSA_TOKEN_LEN]);
+/* Receiver: open a request; *ret_ro identifies it for the response. */
+int m2msa_open_request(struct m2msa_replay *rp, const struct m2msa_key *k, const char *jwe,
+		       uint8_t **ret_msg, size_t *ret_len, uint8_t ret_ro[M2MSA_RAND_LEN]);
+/* Receiver: seal the response to the request ro. */
+int m2msa_seal_response(const struct m2msa_key *k, const uint8_t ro[M2MSA_RAND_LEN],
+			const void *msg, size_t len, char **ret_jwe);
+/* Originator: open the response to the request token. */
+int m2msa_open_response(const struct m2msa_key *k, const uint8_t token[M2MSA_TOKEN_LEN],
+			const char *jwe, uint8_t **ret_msg, size_t *ret_len);
+/* Wipe and free an opened message. NULL is fine. */
+void m2msa_free_message(void *msg, size_t len);
+
 /* Wipe the key bytes and free. NULL is fine. */
 void m2msa_key_free(struct m2msa_key *k);
 
