@@ -24,6 +24,8 @@
 #include <m2msa/m2msa.h>
 
 #include "common/crypto.h"
+#include "common/hex.h"
+#include "mas/store.h"
 #include "common/secret.h"
 #include "fixture.h"
 #include "harness.h"
@@ -274,4 +276,118 @@ Test(peer_agent, refusals_have_their_exact_errors)
 	r = as_uid(UID_AE1, &ag_a, false, "Cae1", "mn-cse-2/Cae2");
 	cr_expect_eq(r.r, -EINVAL, "%d", r.r);
 	secret_wipe(&o, sizeof(o));
+}
+
+/* In this process (root may act as any AE): the originator's and the receiver's key objects. */
+static void root_keys(const char *target, struct m2msa_key **ret_o, struct m2msa_key **ret_t)
+{
+	struct m2msa *ha = NULL, *hb = NULL;
+	char ae[64];
+	int r;
+
+	snprintf(ae, sizeof(ae), "%s", strrchr(target, '/') + 1);
+	cr_assert_eq(m2msa_open(ag_a.sock, &ha), 0);
+	cr_assert_eq(m2msa_open(ag_b.sock, &hb), 0);
+	r = m2msa_get_peer_key(ha, "Cae1", target, ret_o);
+	cr_assert_eq(r, 0, "%s", m2msa_last_error(ha));
+	r = m2msa_resolve_key(hb, ae, m2msa_key_id(*ret_o), ret_t);
+	cr_assert_eq(r, 0, "%s", m2msa_last_error(hb));
+	m2msa_close(ha);
+	m2msa_close(hb);
+}
+
+Test(peer_agent, sealed_request_and_response_replay_and_tampering)
+{
+	static const char req[] = "{\"op\":\"retrieve\",\"to\":\"/mn-cse-2/Cae2/temp\"}";
+	static const char rsp[] = "{\"rsc\":2000,\"pc\":{\"temp\":21}}";
+	struct m2msa_key *ko = NULL, *kt = NULL;
+	struct m2msa_replay *rp = NULL;
+	uint8_t token[M2MSA_TOKEN_LEN], ro[M2MSA_RAND_LEN], *msg = NULL;
+	char *jreq = NULL, *jrsp = NULL, kid[256];
+	size_t len = 0;
+
+	root_keys(TARGET, &ko, &kt);
+	cr_assert_eq(m2msa_replay_new(1024, &rp), 0);
+	cr_assert_eq(m2msa_seal_request(ko, req, strlen(req), &jreq, token), 0);
+	cr_assert_eq(m2msa_jwe_kid(jreq, kid, sizeof(kid)), 0);
+	cr_expect_str_eq(kid, m2msa_key_id(ko));
+	cr_expect_null(strstr(jreq, "retrieve"), "the request travels in clear");
+	cr_assert_eq(m2msa_open_request(rp, kt, jreq, &msg, &len, ro), 0);
+	cr_expect_eq(len, strlen(req));
+	cr_expect_arr_eq(msg, req, len);
+	m2msa_free_message(msg, len);
+	/* The same request again: a replay within the key's lifetime. */
+	msg = NULL;
+	cr_expect_eq(m2msa_open_request(rp, kt, jreq, &msg, &len, ro), -EALREADY);
+	cr_expect_null(msg);
+
+	cr_assert_eq(m2msa_seal_response(kt, ro, rsp, strlen(rsp), &jrsp), 0);
+	cr_assert_eq(m2msa_open_response(ko, token, jrsp, &msg, &len), 0);
+	cr_expect_arr_eq(msg, rsp, strlen(rsp));
+	m2msa_free_message(msg, len);
+	/* The request reflected back as its own response. */
+	cr_expect_eq(m2msa_open_response(ko, token, jreq, &msg, &len), -EALREADY);
+	/* A response to another request. */
+	token[0] ^= 1;
+	cr_expect_eq(m2msa_open_response(ko, token, jrsp, &msg, &len), -EALREADY);
+	token[0] ^= 1;
+
+	/* Tampering: header, IV, ciphertext, tag (one character each). */
+	for (int part = 0; part < 5; part++) {
+		char *t = strdup(jreq), *p = t;
+
+		if (part == 1) {
+			free(t);
+			continue;
+		}
+		for (int i = 0; i < part; i++)
+			p = strchr(p, '.') + 1;
+		p[1] = p[1] == 'A' ? 'B' : 'A';
+		cr_expect_eq(m2msa_open_request(rp, kt, t, &msg, &len, ro), -EBADMSG, "part %d",
+			     part);
+		free(t);
+	}
+	free(jreq);
+	free(jrsp);
+	m2msa_replay_free(rp);
+	m2msa_key_free(ko);
+	m2msa_key_free(kt);
+}
+
+Test(peer_agent, jwe_for_another_key_and_revoked_key)
+{
+	struct m2msa_key *ko = NULL, *kt = NULL, *ko2 = NULL, *kt2 = NULL, *k = NULL;
+	struct m2msa_replay *rp = NULL;
+	uint8_t token[M2MSA_TOKEN_LEN], ro[M2MSA_RAND_LEN], *msg = NULL, id[16];
+	char *j = NULL;
+	size_t len;
+	struct m2msa *ha = NULL, *hb = NULL;
+	struct store *s;
+
+	root_keys(TARGET, &ko, &kt);
+	root_keys("/mn-cse-2/Cae3", &ko2, &kt2);
+	cr_assert_eq(m2msa_replay_new(16, &rp), 0);
+	cr_assert_eq(m2msa_seal_request(ko2, "x", 1, &j, token), 0);
+	cr_expect_eq(m2msa_open_request(rp, kt, j, &msg, &len, ro), -ENOKEY);
+	free(j);
+
+	/* A pairwise key revoked at the MAS before node B resolves it. */
+	cr_assert_eq(m2msa_open(ag_a.sock, &ha), 0);
+	cr_assert_eq(m2msa_open(ag_b.sock, &hb), 0);
+	cr_assert_eq(m2msa_get_peer_key(ha, "Cae1", "/mn-cse-2/Cae4", &k), 0);
+	cr_assert_eq(hex_decode(m2msa_key_id(k), 16, id), 0);
+	s = mas_fixture_store(&mas);
+	cr_assert_eq(store_peer_key_revoke(s, id), 0);
+	store_close(s);
+	m2msa_key_free(kt2);
+	kt2 = NULL;
+	cr_expect_eq(m2msa_resolve_key(hb, "Cae4", m2msa_key_id(k), &kt2), -EKEYREVOKED);
+	cr_expect_not_null(strstr(m2msa_last_error(hb), "revoked: key"), "%s", m2msa_last_error(hb));
+	m2msa_key_free(k);
+	m2msa_close(ha);
+	m2msa_close(hb);
+	m2msa_replay_free(rp);
+	m2msa_key_free(ko);
+	m2msa_key_free(kt);
+	m2msa_key_free(ko2);
 }
