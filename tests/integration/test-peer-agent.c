@@ -391,3 +391,46 @@ Test(peer_agent, jwe_for_another_key_and_revoked_key)
 	m2msa_key_free(kt);
 	m2msa_key_free(ko2);
 }
+
+/* Run m2msactl with args; its stdout into out. Returns the exit status. */
+static int ctl(char *out, size_t out_len, const char *args)
+{
+	char *cmd = harness_strdupf("%s/client/m2msactl %s 2>&1", fixture_builddir(), args);
+	FILE *p = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	cr_assert_not_null(p);
+	n = fread(out, 1, out_len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	free(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(peer_agent, m2msactl_peer_key_and_resolve_key)
+{
+	char a[1024], b[1024], *args, kid[64], key_a[65], key_b[65];
+	const char *at;
+
+	args = harness_strdupf("peer-key --socket %s --ae Cae1 --json --show-key " TARGET, ag_a.sock);
+	cr_assert_eq(ctl(a, sizeof(a), args), 0, "%s", a);
+	free(args);
+	at = strstr(a, "\"key_id\":\"");
+	cr_assert_not_null(at, "%s", a);
+	cr_assert_eq(sscanf(at, "\"key_id\":\"%63[^\"]", kid), 1);
+	cr_assert_not_null(strstr(a, "\"target\":\"" TARGET "\""), "%s", a);
+	cr_assert_eq(sscanf(strstr(a, "\"key\":\""), "\"key\":\"%64[0-9a-f]", key_a), 1);
+	args = harness_strdupf("resolve-key --socket %s --ae Cae2 --json --show-key %s", ag_b.sock,
+			       kid);
+	cr_assert_eq(ctl(b, sizeof(b), args), 0, "%s", b);
+	free(args);
+	cr_assert_not_null(strstr(b, "\"node_id\":\"" NODE_A "\",\"ae_id\":\"Cae1\""), "%s", b);
+	cr_assert_eq(sscanf(strstr(b, "\"key\":\""), "\"key\":\"%64[0-9a-f]", key_b), 1);
+	cr_expect_str_eq(key_a, key_b);
+	/* Without --show-key no key bytes; a refusal names the reason. */
+	args = harness_strdupf("resolve-key --socket %s --ae Cae2 %s", ag_a.sock, kid);
+	cr_expect_eq(ctl(b, sizeof(b), args), 1, "%s", b);
+	cr_expect_not_null(strstr(b, "not-authorised"), "%s", b);
+	free(args);
+}
