@@ -537,8 +537,8 @@ static void on_peer_answer(void *owner, uint32_t req, int r, const struct peer_k
 	m.expiry = k->expiry;
 	snprintf(m.target, sizeof(m.target), "%s", k->target);
 	snprintf(m.node_id, sizeof(m.node_id), "%s", k->node_id);
-	log_info("pairwise key %s (%s towards %s) to pid %ld uid %u", k->key_id, k->ae_id, k->target,
-		 (long)c->peer.pid, (unsigned)c->peer.uid);
+	log_debug("pairwise key %s (%s towards %s) to pid %ld uid %u", k->key_id, k->ae_id,
+		  k->target, (long)c->peer.pid, (unsigned)c->peer.uid);
 	client_send(ks, c, &m);
 }
 
@@ -562,8 +562,8 @@ static void on_peer_request(struct keyservice *ks, struct ks_client *c, const st
 	snprintf(c->peer_pending[i].ae_id, sizeof(c->peer_pending[i].ae_id), "%s", m->ae_id);
 	c->peer_is_resolve[i] = resolve;
 	c->n_peer_pending++;
-	log_info("%s for %s %s by pid %ld uid %u", local_msg_type_to_string(m->type), m->ae_id,
-		 resolve ? m->key_id : m->target, (long)c->peer.pid, (unsigned)c->peer.uid);
+	log_debug("%s for %s %s by pid %ld uid %u", local_msg_type_to_string(m->type), m->ae_id,
+		  resolve ? m->key_id : m->target, (long)c->peer.pid, (unsigned)c->peer.uid);
 	if (resolve)
 		peer_keys_resolve(ks->peers, c, m->req, m->key_id);
 	else

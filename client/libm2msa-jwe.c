@@ -139,20 +139,17 @@ int m2msa_jwe_kid(const char *jwe, char *buf, size_t buf_len)
 int m2msa_seal_request(const struct m2msa_key *k, const void *msg, size_t len, char **ret_jwe,
 		       uint8_t ret_token[M2MSA_TOKEN_LEN])
 {
-	uint8_t ro[JWE_RAND_LEN], rr[JWE_RAND_LEN];
+	uint8_t rand[2 * JWE_RAND_LEN]; /* ro || rr */
 	int r = usable(k);
 
 	if (r < 0 || !ret_jwe || !ret_token)
 		return r < 0 ? r : -EINVAL;
-	r = crypto_random(ro, sizeof(ro));
+	r = crypto_random(rand, sizeof(rand));
 	if (r == 0)
-		r = crypto_random(rr, sizeof(rr));
+		r = jwe_seal(m2msa_key_data(k), m2msa_key_id(k), rand, rand + JWE_RAND_LEN, msg, len,
+			     ret_jwe);
 	if (r == 0)
-		r = jwe_seal(m2msa_key_data(k), m2msa_key_id(k), ro, rr, msg, len, ret_jwe);
-	if (r == 0) {
-		memcpy(ret_token, ro, JWE_RAND_LEN);
-		memcpy(ret_token + JWE_RAND_LEN, rr, JWE_RAND_LEN);
-	}
+		memcpy(ret_token, rand, sizeof(rand));
 	return r;
 }
 
