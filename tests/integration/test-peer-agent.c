@@ -434,3 +434,91 @@ Test(peer_agent, m2msactl_peer_key_and_resolve_key)
 	cr_expect_not_null(strstr(b, "not-authorised"), "%s", b);
 	free(args);
 }
+
+/* The example: two AEs exchange a sealed request and response through the stand-in. */
+Test(peer_agent, example_aes_exchange_sealed_messages_through_the_standin)
+{
+	char *exe = harness_strdupf("%s/examples/m2msa-incse-standin", fixture_builddir());
+	char *ae = harness_strdupf("%s/examples/m2msa-e2e-ae", fixture_builddir());
+	char *mas_addr = harness_strdupf("127.0.0.1:%u", mas.ret_port);
+	char *ca = mas_fixture_path(&mas, "pki/ca.crt"), *crt = mas_fixture_path(&mas, "pki/target.crt");
+	char *key = mas_fixture_path(&mas, "pki/target.key"), *pf = mas_fixture_path(&mas, "standin.port");
+	char *slog = mas_fixture_path(&mas, "standin.log"), *text, *connect, *cmd, out[2048];
+	uint16_t port = 0;
+	pid_t standin, recv_pid;
+	FILE *p;
+	size_t n;
+	int st;
+
+	standin = fork();
+	cr_assert_geq(standin, 0);
+	if (standin == 0) {
+		if (!freopen(slog, "w", stderr))
+			_exit(126);
+		execl(exe, exe, "--listen", "127.0.0.1:0", "--mas", mas_addr, "--mas-ca", ca,
+		      "--mas-name", FIXTURE_FQDN, "--cert", crt, "--key", key, "--port-file", pf,
+		      "--log-level", "info", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && !port; i++) {
+		FILE *f = fopen(pf, "r");
+
+		if (f) {
+			unsigned v = 0;
+
+			if (fscanf(f, "%u", &v) == 1)
+				port = (uint16_t)v;
+			fclose(f);
+		}
+		if (!port)
+			usleep(25000);
+	}
+	cr_assert_neq(port, 0, "the stand-in did not start");
+	connect = harness_strdupf("127.0.0.1:%u", port);
+	/* The receiver waits for the request in the background. */
+	cmd = harness_strdupf("%s --connect %s --ae Cae2 --socket %s receiver 'temp=21' > %s/recv.out 2>&1",
+			      ae, connect, ag_b.sock, mas.dir);
+	recv_pid = fork();
+	cr_assert_geq(recv_pid, 0);
+	if (recv_pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	free(cmd);
+	cmd = harness_strdupf("%s --connect %s --ae Cae1 --socket %s originator " TARGET
+			      " 'retrieve temp' 2>&1", ae, connect, ag_a.sock);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "originator: %s", out);
+	cr_expect_not_null(strstr(out, "response from /mn-cse-2/Cae2: temp=21"), "%s", out);
+	cr_assert_eq(waitpid(recv_pid, &st, 0), recv_pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	text = harness_strdupf("%s/recv.out", mas.dir);
+	free(cmd);
+	cmd = fixture_read_text(text);
+	cr_expect_not_null(strstr(cmd, "request from /mn-cse-1/Cae1 (originator /mn-cse-1/Cae1): "
+				       "retrieve temp"), "%s", cmd);
+	free(cmd);
+	kill(standin, SIGTERM);
+	waitpid(standin, NULL, 0);
+	/* The stand-in forwarded both messages and never saw the plaintext. */
+	cmd = fixture_read_text(slog);
+	cr_expect_not_null(strstr(cmd, "forwarded a sealed message from /mn-cse-1/Cae1 to /mn-cse-2/Cae2"), "%s", cmd);
+	cr_expect_not_null(strstr(cmd, "forwarded a sealed message from /mn-cse-2/Cae2 to /mn-cse-1/Cae1"), "%s", cmd);
+	cr_expect_null(strstr(cmd, "retrieve temp"));
+	cr_expect_null(strstr(cmd, "temp=21"));
+	free(cmd);
+	free(text);
+	free(exe);
+	free(ae);
+	free(mas_addr);
+	free(ca);
+	free(crt);
+	free(key);
+	free(pf);
+	free(slog);
+	free(connect);
+}
