@@ -265,9 +265,10 @@ Test(peer_mas, expired_pairwise_key_is_refused)
 	struct establish_result c, b;
 	struct m2msa_err e;
 
-	node_setup(&nc, 1); /* lifetime 1 s */
+	/* Lifetime 3 s: 1 s would let a loaded machine's exchange see its expiry pass. */
+	node_setup(&nc, 3);
 	cr_assert_eq(reg(&nc, "Cae1", TARGET_B, &c, &e), 0, "%s", e.msg);
-	sleep(2);
+	sleep(4);
 	cr_assert_eq(resolve(&nb, c.key_id, &b, &e), -EKEYEXPIRED, "%s", e.msg);
 	cr_expect_eq(e.wire_code, WIRE_ERR_EXPIRED);
 	expect_msg(&e, "MAS refused: expired: key %s expired at %llu", c.key_id,

@@ -651,3 +651,45 @@ Test(store, master_key_create)
 	st = NULL;
 	cr_assert_eq(store_open(db_path, a->data, &st), 0, "a created key opens a store");
 }
+
+/* Pairwise end-to-end keys (docs/protocol.md §14): sealed, bound to their ID, revoked with the node, purged. */
+Test(store, peer_keys_sealed_revoked_with_their_node_and_purged)
+{
+	uint8_t master[STORE_MASTER_KEY_LEN] = { 7 }, km[32] = { 1 }, key[32];
+	struct store_node n = { .node_id = "/mn-cse-1", .km_id = "km@x", .n_methods = 1,
+				.methods = { WIRE_METHOD_PSK } };
+	struct store_peer_key k = { .node_id = "/mn-cse-1", .ae_id = "Cae1",
+				    .target = "/mn-cse-2/Cae2", .created = 100, .expiry = 200 }, g;
+	struct secret *got = NULL;
+	char path[] = "/tmp/test-store-peer-XXXXXX";
+	struct store *s = NULL;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	unlink(path);
+	memset(key, 0x5a, sizeof(key));
+	memset(k.id, 0x11, sizeof(k.id));
+	cr_assert_eq(store_open(path, master, &s), 0);
+	cr_assert_eq(store_node_add(s, &n, km), 0);
+	cr_assert_eq(store_peer_key_add(s, &k, key), 0);
+	cr_expect_eq(store_peer_key_add(s, &k, key), -EEXIST);
+	cr_assert_eq(store_peer_key_get(s, k.id, &g, &got), 0);
+	cr_expect_arr_eq(got->data, key, 32);
+	cr_expect_str_eq(g.target, "/mn-cse-2/Cae2");
+	cr_expect_not(g.revoked);
+	secret_free(got);
+	got = NULL;
+	strcpy(k.target, "mn-cse-2/Cae2");
+	k.id[0] = 0x22;
+	cr_expect_eq(store_peer_key_add(s, &k, key), -EINVAL, "a target that is not absolute");
+	cr_assert_eq(store_node_revoke(s, "/mn-cse-1"), 0);
+	memset(k.id, 0x11, sizeof(k.id));
+	cr_assert_eq(store_peer_key_get(s, k.id, &g, NULL), 0);
+	cr_expect(g.revoked, "revoking the node revokes the keys it registered");
+	cr_expect_eq(store_peer_key_purge_expired(s, 199), 0);
+	cr_expect_eq(store_peer_key_purge_expired(s, 200), 1);
+	cr_expect_eq(store_peer_key_get(s, k.id, &g, NULL), -ENOENT);
+	store_close(s);
+	unlink(path);
+}
