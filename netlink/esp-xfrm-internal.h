@@ -17,7 +17,11 @@ int nl_xfrm_parse_addr(const char *s, int *family, xfrm_address_t *ret);
 int nl_xfrm_fill_selector(const struct nl_xfrm_state *st, struct xfrm_selector *sel);
 int nl_xfrm_check_state(const struct nl_xfrm_state *st);
 /* Send msg, wait for the kernel's acknowledgement; -errno. msg stays the caller's. */
-int nl_xfrm_send_ack(struct nl_sock *sock, struct nl_msg *msg);
+int nl_xfrm_send_ack(struct nl_xfrm *x, struct nl_msg *msg);
+/* Before a request: forget the last kernel error. */
+void nl_xfrm_begin(struct nl_xfrm *x);
+/* A libnl result to -errno, preferring the kernel's own errno when it sent one. */
+int nl_xfrm_result(struct nl_xfrm *x, int nle);
 /* Wipe a message that held key bytes, then free it; NULL is fine. */
 void nl_xfrm_msg_wipe_free(struct nl_msg *msg);
 /* The request socket inside struct nl_xfrm. */

@@ -51,10 +51,10 @@ static struct xfrmnl_sel *sel_from(const struct xfrm_selector *k)
 	xfrmnl_sel_set_prefixlen_d(sel, k->prefixlen_d);
 	xfrmnl_sel_set_family(sel, k->family);
 	xfrmnl_sel_set_proto(sel, k->proto);
-	xfrmnl_sel_set_sport(sel, k->sport);
-	xfrmnl_sel_set_sportmask(sel, k->sport_mask);
-	xfrmnl_sel_set_dport(sel, k->dport);
-	xfrmnl_sel_set_dportmask(sel, k->dport_mask);
+	xfrmnl_sel_set_sport(sel, ntohs(k->sport)); /* libnl swaps */
+	xfrmnl_sel_set_sportmask(sel, ntohs(k->sport_mask));
+	xfrmnl_sel_set_dport(sel, ntohs(k->dport));
+	xfrmnl_sel_set_dportmask(sel, ntohs(k->dport_mask));
 	return sel;
 }
 
@@ -135,8 +135,8 @@ int nl_xfrm_policy_add(struct nl_xfrm *x, enum nl_xfrm_dir dir, const struct nl_
 	xfrmnl_sp_set_share(sp, XFRM_SHARE_ANY);
 	xfrmnl_sp_add_usertemplate(sp, t);
 	t = NULL; /* the policy owns it now */
-	r = xfrmnl_sp_update(nl_xfrm_sock(x), sp, 0);
-	r = r < 0 ? nl_xfrm_nle_to_errno(r) : 0;
+	nl_xfrm_begin(x);
+	r = nl_xfrm_result(x, xfrmnl_sp_update(nl_xfrm_sock(x), sp, 0));
 out:
 	if (t)
 		xfrmnl_user_tmpl_free(t);
@@ -168,7 +168,7 @@ int nl_xfrm_policy_del(struct nl_xfrm *x, enum nl_xfrm_dir dir, const struct nl_
 	if (nlmsg_append(msg, &id, sizeof(id), NLMSG_ALIGNTO) < 0)
 		r = -EMSGSIZE;
 	else
-		r = nl_xfrm_send_ack(nl_xfrm_sock(x), msg);
+		r = nl_xfrm_send_ack(x, msg);
 	nlmsg_free(msg);
 	return r;
 }

@@ -31,6 +31,7 @@
 
 struct nl_xfrm {
 	struct nl_sock *sock;
+	int kernel_errno; /* of the last NLMSG_ERROR, libnl's mapping loses it */
 };
 
 static const char *const mode_names[_NL_XFRM_MODE_MAX] = {
@@ -55,6 +56,29 @@ int nl_xfrm_mode_from_string(const char *s, enum nl_xfrm_mode *ret)
 	return -EINVAL;
 }
 
+static int on_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct nl_xfrm *x = arg;
+
+	(void)who;
+	x->kernel_errno = e->error < 0 ? -e->error : e->error;
+	return NL_STOP;
+}
+
+void nl_xfrm_begin(struct nl_xfrm *x)
+{
+	x->kernel_errno = 0;
+}
+
+int nl_xfrm_result(struct nl_xfrm *x, int nle)
+{
+	if (nle >= 0)
+		return 0;
+	if (x->kernel_errno)
+		return -x->kernel_errno;
+	return nl_xfrm_nle_to_errno(nle);
+}
+
 int nl_xfrm_new(struct nl_xfrm **ret)
 {
 	struct nl_xfrm *x = calloc(1, sizeof(*x));
@@ -67,6 +91,7 @@ int nl_xfrm_new(struct nl_xfrm **ret)
 		free(x);
 		return -ENOMEM;
 	}
+	nl_socket_modify_err_cb(x->sock, NL_CB_CUSTOM, on_error, x);
 	r = nl_connect(x->sock, NETLINK_XFRM);
 	if (r < 0) {
 		nl_xfrm_free(x);
@@ -170,13 +195,15 @@ int nl_xfrm_check_state(const struct nl_xfrm_state *st)
 }
 
 /* Send msg and wait for the kernel's acknowledgement; msg stays the caller's. */
-int nl_xfrm_send_ack(struct nl_sock *sock, struct nl_msg *msg)
+int nl_xfrm_send_ack(struct nl_xfrm *x, struct nl_msg *msg)
 {
-	int r = nl_send_auto(sock, msg);
+	int r;
 
+	nl_xfrm_begin(x);
+	r = nl_send_auto(x->sock, msg);
 	if (r >= 0)
-		r = nl_wait_for_ack(sock);
-	return r < 0 ? nl_xfrm_nle_to_errno(r) : 0;
+		r = nl_wait_for_ack(x->sock);
+	return nl_xfrm_result(x, r);
 }
 
 /*
@@ -251,11 +278,12 @@ int nl_xfrm_state_add(struct nl_xfrm *x, const struct nl_xfrm_state *st, bool up
 		r = build_sa_msg(st, update, &msg);
 	if (r < 0)
 		return r;
+	nl_xfrm_begin(x);
 	r = nl_send_auto(x->sock, msg);
 	nl_xfrm_msg_wipe_free(msg);
 	if (r >= 0)
 		r = nl_wait_for_ack(x->sock);
-	return r < 0 ? nl_xfrm_nle_to_errno(r) : 0;
+	return nl_xfrm_result(x, r);
 }
 
 int nl_xfrm_state_del(struct nl_xfrm *x, const char *dst, uint32_t spi)
@@ -272,8 +300,8 @@ int nl_xfrm_state_del(struct nl_xfrm *x, const char *dst, uint32_t spi)
 		xfrmnl_sa_set_family(sa, (unsigned int)family);
 		xfrmnl_sa_set_proto(sa, IPPROTO_ESP);
 		xfrmnl_sa_set_spi(sa, spi);
-		r = xfrmnl_sa_delete(x->sock, sa, 0);
-		r = r < 0 ? nl_xfrm_nle_to_errno(r) : 0;
+		nl_xfrm_begin(x);
+		r = nl_xfrm_result(x, xfrmnl_sa_delete(x->sock, sa, 0));
 	}
 	nl_addr_put(d);
 	xfrmnl_sa_put(sa);
@@ -322,10 +350,11 @@ int nl_xfrm_state_get(struct nl_xfrm *x, const char *dst, uint32_t spi,
 	r = host_addr(dst, &family, &d);
 	if (r < 0)
 		return r;
+	nl_xfrm_begin(x);
 	r = xfrmnl_sa_get_kernel(x->sock, d, spi, IPPROTO_ESP, 0, 0, &sa);
 	nl_addr_put(d);
 	if (r < 0)
-		return nl_xfrm_nle_to_errno(r);
+		return nl_xfrm_result(x, r);
 	info_from_sa(sa, ret);
 	/* libnl's object frees its key copy unwiped: reading keys back is for tests only. */
 	xfrmnl_sa_put(sa);
@@ -375,6 +404,7 @@ int nl_xfrm_alloc_spi(struct nl_xfrm *x, const char *src, const char *dst, uint3
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
+	nl_xfrm_begin(x);
 	r = nl_send_auto(x->sock, msg);
 	nlmsg_free(msg);
 	if (r >= 0)
@@ -385,7 +415,7 @@ int nl_xfrm_alloc_spi(struct nl_xfrm *x, const char *src, const char *dst, uint3
 		r = nl_wait_for_ack(x->sock);
 	nl_socket_modify_cb(x->sock, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
 	if (r < 0)
-		return nl_xfrm_nle_to_errno(r);
+		return nl_xfrm_result(x, r);
 	if (spi < NL_XFRM_SPI_MIN || spi > NL_XFRM_SPI_MAX)
 		return -EPROTO;
 	*ret_spi = spi;
