@@ -173,13 +173,10 @@ int nl_xfrm_policy_del(struct nl_xfrm *x, enum nl_xfrm_dir dir, const struct nl_
 	return r;
 }
 
-static bool owned(int reqid)
-{
-	return ((uint32_t)reqid & NL_XFRM_REQID_MASK) == NL_XFRM_REQID_BASE;
-}
-
 struct flush_ctx {
 	struct nl_sock *sock;
+	uint32_t base;
+	uint32_t mask;
 	int deleted;
 	int error;
 };
@@ -190,7 +187,8 @@ static void flush_sa(struct nl_object *obj, void *arg)
 	struct flush_ctx *c = arg;
 	int r;
 
-	if (xfrmnl_sa_get_proto(sa) != IPPROTO_ESP || !owned(xfrmnl_sa_get_reqid(sa)))
+	if (xfrmnl_sa_get_proto(sa) != IPPROTO_ESP ||
+	    ((uint32_t)xfrmnl_sa_get_reqid(sa) & c->mask) != c->base)
 		return;
 	r = xfrmnl_sa_delete(c->sock, sa, 0);
 	if (r < 0 && c->error == 0 && nl_xfrm_nle_to_errno(r) != -ENOENT)
@@ -206,7 +204,7 @@ static void flush_sp(struct nl_object *obj, void *arg)
 	struct flush_ctx *c = arg;
 	int r;
 
-	if (!t || !owned(xfrmnl_user_tmpl_get_reqid(t)))
+	if (!t || ((uint32_t)xfrmnl_user_tmpl_get_reqid(t) & c->mask) != c->base)
 		return;
 	r = xfrmnl_sp_delete(c->sock, sp, 0);
 	if (r < 0 && c->error == 0 && nl_xfrm_nle_to_errno(r) != -ENOENT)
@@ -215,9 +213,9 @@ static void flush_sp(struct nl_object *obj, void *arg)
 		c->deleted++;
 }
 
-int nl_xfrm_flush_owned(struct nl_xfrm *x)
+int nl_xfrm_flush_owned(struct nl_xfrm *x, uint32_t base, uint32_t mask)
 {
-	struct flush_ctx c = { .sock = nl_xfrm_sock(x) };
+	struct flush_ctx c = { .sock = nl_xfrm_sock(x), .base = base, .mask = mask };
 	struct nl_cache *cache = NULL;
 	int r;
 

@@ -31,6 +31,10 @@
 
 #define NL_XFRM_REQID_BASE 0x6d320000u /* "m2" in the upper half */
 #define NL_XFRM_REQID_MASK 0xffff0000u
+/* The two owners: m2msad's peers, m2msa-espd's nodes (each flushes only its own). */
+#define NL_XFRM_REQID_AGENT NL_XFRM_REQID_BASE
+#define NL_XFRM_REQID_ESPD (NL_XFRM_REQID_BASE | 0x8000u)
+#define NL_XFRM_REQID_OWNER_MASK 0xffff8000u
 #define NL_XFRM_SPI_MIN 0xc0000000u
 #define NL_XFRM_SPI_MAX 0xcfffffffu
 #define NL_XFRM_AEAD_NAME "rfc4106(gcm(aes))"
@@ -134,10 +138,12 @@ int nl_xfrm_policy_add(struct nl_xfrm *x, enum nl_xfrm_dir dir, const struct nl_
 int nl_xfrm_policy_del(struct nl_xfrm *x, enum nl_xfrm_dir dir, const struct nl_xfrm_state *st);
 
 /*
- * Delete every state and policy whose reqid is in m2msa's range. Returns the
+ * Delete every ESP state and policy whose reqid r has (r & mask) == base, e.g.
+ * (NL_XFRM_REQID_AGENT, NL_XFRM_REQID_OWNER_MASK) for m2msad's, or
+ * (NL_XFRM_REQID_BASE, NL_XFRM_REQID_MASK) for all of m2msa's. Returns the
  * number deleted, or -errno.
  */
-int nl_xfrm_flush_owned(struct nl_xfrm *x);
+int nl_xfrm_flush_owned(struct nl_xfrm *x, uint32_t base, uint32_t mask);
 
 /* "transport", "tunnel"; NULL when out of range. */
 const char *nl_xfrm_mode_to_string(enum nl_xfrm_mode m);
