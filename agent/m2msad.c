@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/tls.h"
+#include "agent/esp-peers.h"
 #include "netlink/uplink.h"
 
 struct daemon {
@@ -38,6 +39,7 @@ struct daemon {
 	struct agent_conf *conf;
 	struct sa_manager *sam;
 	struct nl_uplink *uplink;
+	struct esp_peers *esp; /* NULL without [esp] peers */
 	struct keyservice *keys;
 	struct loop *loop;
 	struct loop_watch *uplink_watch;
@@ -110,6 +112,7 @@ static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
 	else
 		return;
 	sa_manager_kick(d->sam, why);
+	esp_peers_kick(d->esp, why);
 }
 
 static void on_uplink_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
@@ -283,6 +286,14 @@ static int run(struct daemon *d)
 		keyservice_set_limits(d->keys, d->conf->client_idle_timeout * 1000,
 				      d->conf->clients_per_uid);
 
+	if (d->conf->esp_peers.n) {
+		r = esp_peers_new(&d->conf->esp_peers, d->sam, d->loop, &d->esp);
+		if (r < 0) {
+			log_error("cannot set up ESP through netlink XFRM: %s (is xfrm_user loaded, "
+				  "and does m2msad have CAP_NET_ADMIN?)", strerror(-r));
+			return r;
+		}
+	}
 	(void)uplink_open(d);
 	{
 		/* The status file's folder (normally made by systemd's RuntimeDirectory=). */
@@ -310,6 +321,8 @@ static int run(struct daemon *d)
 		}
 		if (d->keys)
 			keyservice_reap(d->keys);
+		if (!d->quit)
+			esp_peers_tick(d->esp);
 		if (!d->quit && sa_manager_take_changed(d->sam))
 			publish(d);
 	}
@@ -378,6 +391,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, bool *check)
 static void daemon_done(struct daemon *d)
 {
 	keyservice_free(d->keys); /* disconnects clients, removes the socket */
+	esp_peers_free(d->esp);   /* removes the ESP SAs and policies m2msad installed */
 	sa_manager_free(d->sam);  /* wipes every key */
 	uplink_close(d);
 	loop_free(d->loop);

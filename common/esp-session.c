@@ -2,10 +2,12 @@
 /* The ESP agreement over a TLS 1.3 PSK session: node and target ends. */
 #include <wolfssl/options.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <wolfssl/ssl.h>
@@ -468,3 +470,29 @@ out:
 	}
 	return r;
 }
+
+/* Numeric address of a socket end; IPv4-mapped IPv6 addresses as plain IPv4. */
+int esp_sock_addr(int fd, bool peer, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const void *a;
+	int family;
+
+	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &sl)
+		  : getsockname(fd, (struct sockaddr *)&ss, &sl)) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET) {
+		family = AF_INET;
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		family = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+		a = family == AF_INET ? (const void *)&a6->s6_addr[12] : (const void *)a6;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return inet_ntop(family, a, buf, (socklen_t)len) ? 0 : -errno;
+}
+

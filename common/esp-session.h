@@ -114,3 +114,9 @@ struct esp_target_conf {
 int esp_session_target(WOLFSSL_CTX *ctx, int fd, const struct esp_target_conf *conf,
 		       const struct esp_kernel_ops *ops, void *ops_userdata, struct esp_pair *ret,
 		       char *key_id, char *err, size_t err_len);
+
+/*
+ * The numeric address of fd's local (peer false) or remote end, IPv4-mapped
+ * IPv6 addresses as plain IPv4: what the SAs of a session over fd use.
+ */
+int esp_sock_addr(int fd, bool peer, char *buf, size_t len);

@@ -98,31 +98,6 @@ static bool allowed(void *userdata, const char *key_id, const struct esp_selecto
 	return espd_allow_match(&d->o.allow, sel);
 }
 
-/* Numeric address of a socket end; IPv4-mapped IPv6 addresses as plain IPv4. */
-static int sock_addr(int fd, bool peer, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	const void *a;
-	int family;
-
-	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &sl)
-		  : getsockname(fd, (struct sockaddr *)&ss, &sl)) < 0)
-		return -errno;
-	if (ss.ss_family == AF_INET) {
-		family = AF_INET;
-		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	} else if (ss.ss_family == AF_INET6) {
-		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-
-		family = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
-		a = family == AF_INET ? (const void *)&a6->s6_addr[12] : (const void *)a6;
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	return inet_ntop(family, a, buf, (socklen_t)len) ? 0 : -errno;
-}
-
 static int peer_reqid(struct espd *d, const char *addr, uint32_t *ret)
 {
 	for (size_t i = 0; i < d->n_peers; i++)
@@ -146,9 +121,9 @@ static int serve(struct espd *d, WOLFSSL_CTX *ctx, int fd)
 	struct esp_pair p;
 	int r;
 
-	r = sock_addr(fd, false, local, sizeof(local));
+	r = esp_sock_addr(fd, false, local, sizeof(local));
 	if (r == 0)
-		r = sock_addr(fd, true, peer, sizeof(peer));
+		r = esp_sock_addr(fd, true, peer, sizeof(peer));
 	if (r == 0)
 		r = peer_reqid(d, peer, &conf.reqid);
 	if (r == 0)
