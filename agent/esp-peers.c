@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msad's ESP peers: agreement with m2msa-espd per Kc, rekey, expiry, cleanup. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,9 +75,57 @@ static void retire(struct esp_peers *e, const struct esp_pair *old, const struct
 		(void)nl_esp_pair_delete_policies(e->xfrm, old);
 }
 
+/* Connect with the XFRM bypass set before the SYN; blocking with timeouts afterwards. */
+static int connect_bypass(const char *host, uint16_t port, char *err, size_t err_len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct pollfd p;
+	char service[8];
+	int fd, r, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	snprintf(service, sizeof(service), "%u", port);
+	r = getaddrinfo(host, service, &hints, &ai);
+	if (r != 0) {
+		snprintf(err, err_len, "cannot resolve %s: %s", host, gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = nl_xfrm_socket_bypass(fd);
+	if (r == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
+		r = -errno;
+	if (r == 0) {
+		p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		r = poll(&p, 1, ESP_PEERS_CONNECT_MS);
+		r = r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
+	}
+	if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		r = -errno;
+	if (r == 0 && soerr)
+		r = -soerr;
+	if (r == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		r = -errno;
+	if (r == 0)
+		(void)tcp_set_nodelay(fd);
+out:
+	freeaddrinfo(ai);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, err_len, "cannot connect to %s port %u: %s", host, port, strerror(-r));
+		return r;
+	}
+	return fd;
+}
+
 static int connect_peer(struct esp_peer *p, char *err, size_t err_len)
 {
-	char host[256];
+	char host[256], why[ESP_SESSION_ERR_MAX / 2] = "";
 	uint16_t port;
 	int fd, r;
 
@@ -81,10 +133,9 @@ static int connect_peer(struct esp_peer *p, char *err, size_t err_len)
 		snprintf(err, err_len, "bad address %s", p->conf->address);
 		return -EINVAL;
 	}
-	fd = tcp_connect(host, port, ESP_PEERS_CONNECT_MS);
+	fd = connect_bypass(host, port, why, sizeof(why));
 	if (fd < 0) {
-		snprintf(err, err_len, "cannot connect to m2msa-espd at %s: %s", p->conf->address,
-			 strerror(-fd));
+		snprintf(err, err_len, "m2msa-espd at %s: %s", p->conf->address, why);
 		return fd;
 	}
 	r = frame_set_timeouts(fd, ESP_PEERS_IO_MS);

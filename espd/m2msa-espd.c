@@ -352,6 +352,12 @@ int main(int argc, char **argv)
 		log_error("cannot listen on %s: %s", d.o.listen, strerror(-lfd));
 		goto out;
 	}
+	/* Accepted sockets inherit it: the agreement passes even where a policy blocks. */
+	r = nl_xfrm_socket_bypass(lfd);
+	if (r < 0) {
+		log_error("cannot exempt the listening socket from XFRM policies: %s", strerror(-r));
+		goto out;
+	}
 	if (d.o.port_file && (r = write_port_file(d.o.port_file, bound)) < 0) {
 		log_error("cannot write port file %s: %s", d.o.port_file, strerror(-r));
 		goto out;

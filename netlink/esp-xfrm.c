@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <netlink/addr.h>
@@ -464,4 +465,35 @@ int nl_xfrm_nle_to_errno(int nle)
 	default:
 		return -EIO;
 	}
+}
+
+int nl_xfrm_socket_bypass(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int level, opt;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET) {
+		level = IPPROTO_IP;
+		opt = IP_XFRM_POLICY;
+	} else if (ss.ss_family == AF_INET6) {
+		level = IPPROTO_IPV6;
+		opt = IPV6_XFRM_POLICY;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	for (int dir = XFRM_POLICY_IN; dir <= XFRM_POLICY_OUT; dir++) {
+		struct xfrm_userpolicy_info pol = { 0 };
+
+		pol.lft.soft_byte_limit = pol.lft.hard_byte_limit = XFRM_INF;
+		pol.lft.soft_packet_limit = pol.lft.hard_packet_limit = XFRM_INF;
+		pol.dir = (uint8_t)dir;
+		pol.action = XFRM_POLICY_ALLOW;
+		pol.sel.family = ss.ss_family;
+		if (setsockopt(fd, level, opt, &pol, sizeof(pol)) < 0)
+			return -errno;
+	}
+	return 0;
 }

@@ -145,6 +145,15 @@ int nl_xfrm_policy_del(struct nl_xfrm *x, enum nl_xfrm_dir dir, const struct nl_
  */
 int nl_xfrm_flush_owned(struct nl_xfrm *x, uint32_t base, uint32_t mask);
 
+/*
+ * Let fd's own traffic bypass every XFRM policy (a per-socket "allow" policy in
+ * both directions, as IKE daemons do for their sockets): the agreement with
+ * m2msa-espd must get through when the SAs it replaces are gone but their
+ * policies still block. Set before connect(); a listening socket passes it to
+ * the sockets it accepts. Needs CAP_NET_ADMIN.
+ */
+int nl_xfrm_socket_bypass(int fd);
+
 /* "transport", "tunnel"; NULL when out of range. */
 const char *nl_xfrm_mode_to_string(enum nl_xfrm_mode m);
 /* "transport" or "tunnel" to the mode; -EINVAL otherwise. */

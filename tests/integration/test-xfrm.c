@@ -161,7 +161,7 @@ static void sysctl_write(const char *path, const char *value)
 }
 
 /* Send one UDP datagram 127.0.0.1 -> 127.0.0.2:9999; true when it arrives in 300 ms. */
-static bool udp_passes(void)
+static bool udp_passes_bypass(bool bypass)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9999) };
 	struct sockaddr_in b = { .sin_family = AF_INET };
@@ -176,6 +176,8 @@ static bool udp_passes(void)
 	cr_assert(rx >= 0 && tx >= 0);
 	cr_assert_eq(bind(rx, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s", strerror(errno));
 	cr_assert_eq(bind(tx, (struct sockaddr *)&b, sizeof(b)), 0, "bind: %s", strerror(errno));
+	if (bypass)
+		cr_assert_eq(nl_xfrm_socket_bypass(tx), 0);
 	n = (int)sendto(tx, "clear", 5, 0, (struct sockaddr *)&a, sizeof(a));
 	(void)n; /* blocked: EAGAIN or a silent drop, depending on xfrm_larval_drop */
 	p = (struct pollfd){ .fd = rx, .events = POLLIN };
@@ -183,6 +185,11 @@ static bool udp_passes(void)
 	close(rx);
 	close(tx);
 	return got;
+}
+
+static bool udp_passes(void)
+{
+	return udp_passes_bypass(false);
 }
 
 Test(xfrm, required_policy_blocks_clear_traffic)
@@ -198,6 +205,7 @@ Test(xfrm, required_policy_blocks_clear_traffic)
 	cr_assert(udp_passes(), "control: without a policy the datagram must arrive");
 	cr_assert_eq(nl_xfrm_policy_add(x, NL_XFRM_DIR_OUT, &out_st), 0);
 	cr_assert_not(udp_passes(), "with a required ESP policy and no state, clear traffic passed");
+	cr_assert(udp_passes_bypass(true), "a socket with the bypass policy must get through");
 	cr_assert_eq(nl_xfrm_policy_del(x, NL_XFRM_DIR_OUT, &out_st), 0);
 	cr_assert(udp_passes(), "after deleting the policy the datagram must arrive again");
 }
