@@ -75,6 +75,9 @@ int nl_xfrm_result(struct nl_xfrm *x, int nle)
 {
 	if (nle >= 0)
 		return 0;
+	/* The kernel answers ESRCH for a state that is not there; ENOENT for a policy. */
+	if (x->kernel_errno == ESRCH)
+		return -ENOENT;
 	if (x->kernel_errno)
 		return -x->kernel_errno;
 	return nl_xfrm_nle_to_errno(nle);
