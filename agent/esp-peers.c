@@ -41,6 +41,7 @@ struct esp_peers {
 	WOLFSSL_CTX *ctx;
 	struct esp_peer *v;
 	size_t n;
+	bool changed;
 };
 
 static const char *const state_names[_ESP_PEER_STATE_MAX] = {
@@ -60,6 +61,7 @@ static void schedule_retry(struct esp_peer *p)
 	if (p->retry_ms > ESP_PEERS_RETRY_MAX_MS)
 		p->retry_ms = ESP_PEERS_RETRY_MAX_MS;
 	p->state = ESP_PEER_RETRY;
+	p->e->changed = true;
 	(void)loop_timer_set(p->timer, p->retry_ms, 0, 0);
 }
 
@@ -189,6 +191,7 @@ static int establish(struct esp_peer *p, const struct sa_manager_key *k)
 	p->have_cur = true;
 	snprintf(p->key_id, sizeof(p->key_id), "%s", k->key_id);
 	p->state = ESP_PEER_UP;
+	e->changed = true;
 	p->retry_ms = 0;
 	p->last_error[0] = '\0';
 	(void)loop_timer_set(p->timer, 0, 0, 0);
@@ -239,6 +242,7 @@ static void on_expire(const struct nl_xfrm_expire_event *ev, void *userdata)
 	(void)nl_esp_pair_delete_states(e->xfrm, &p->cur);
 	p->have_cur = false;
 	p->key_id[0] = '\0';
+	e->changed = true;
 	try_now(p);
 }
 
@@ -377,4 +381,30 @@ int esp_peers_status(const struct esp_peers *e, size_t i, struct esp_peer_status
 		.last_error = p->last_error,
 	};
 	return 0;
+}
+
+void esp_peers_fill_status(const struct esp_peers *e, struct agent_status *st)
+{
+	for (size_t i = 0; e && i < e->n && st->n_esp < AGENT_STATUS_ESP_MAX; i++) {
+		struct agent_status_esp *o = &st->esp[st->n_esp++];
+		struct esp_peer_status ps;
+
+		(void)esp_peers_status(e, i, &ps);
+		memset(o, 0, sizeof(*o));
+		snprintf(o->peer, sizeof(o->peer), "%s", ps.address);
+		snprintf(o->state, sizeof(o->state), "%s", esp_peer_state_to_string(ps.state));
+		o->spi_in = ps.spi_in;
+		o->spi_out = ps.spi_out;
+		o->expiry = ps.expiry;
+		snprintf(o->error, sizeof(o->error), "%s", ps.last_error);
+	}
+}
+
+bool esp_peers_take_changed(struct esp_peers *e)
+{
+	bool c = e && e->changed;
+
+	if (e)
+		e->changed = false;
+	return c;
 }

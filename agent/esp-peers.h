@@ -17,6 +17,7 @@
 
 #include "agent/agent-conf.h"
 #include "agent/sa-manager.h"
+#include "agent/status.h"
 #include "common/esp-session.h"
 
 #define ESP_PEERS_CONNECT_MS 3000
@@ -62,5 +63,9 @@ void esp_peers_tick(struct esp_peers *e);
 void esp_peers_kick(struct esp_peers *e, const char *why);
 
 size_t esp_peers_count(const struct esp_peers *e);
+/* Add the peers to st (at most AGENT_STATUS_ESP_MAX; errors shortened). NULL e: none. */
+void esp_peers_fill_status(const struct esp_peers *e, struct agent_status *st);
+/* Whether anything shown in the status changed since the last call. */
+bool esp_peers_take_changed(struct esp_peers *e);
 int esp_peers_status(const struct esp_peers *e, size_t i, struct esp_peer_status *ret);
 const char *esp_peer_state_to_string(enum esp_peer_state s);

@@ -88,6 +88,7 @@ static void publish(struct daemon *d)
 
 	sa_manager_status(d->sam, &st);
 	st.pid = (int64_t)getpid();
+	esp_peers_fill_status(d->esp, &st);
 	r = agent_status_write(d->conf->status_file, &st);
 	if (r < 0 && !d->status_write_failed)
 		log_warning("cannot write the status file %s: %s (m2msactl status will not see this "
@@ -96,6 +97,13 @@ static void publish(struct daemon *d)
 	d->status_write_failed = r < 0;
 	sa_manager_describe(d->sam, words, sizeof(words));
 	(void)sd_notifyf(0, "STATUS=%s", words);
+}
+
+static void on_status_hook(void *userdata, struct agent_status *st)
+{
+	struct daemon *d = userdata;
+
+	esp_peers_fill_status(d->esp, st);
 }
 
 static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
@@ -294,6 +302,8 @@ static int run(struct daemon *d)
 			return r;
 		}
 	}
+	if (d->keys && d->esp)
+		keyservice_set_status_hook(d->keys, on_status_hook, d);
 	(void)uplink_open(d);
 	{
 		/* The status file's folder (normally made by systemd's RuntimeDirectory=). */
@@ -323,7 +333,7 @@ static int run(struct daemon *d)
 			keyservice_reap(d->keys);
 		if (!d->quit)
 			esp_peers_tick(d->esp);
-		if (!d->quit && sa_manager_take_changed(d->sam))
+		if (!d->quit && (sa_manager_take_changed(d->sam) | esp_peers_take_changed(d->esp)))
 			publish(d);
 	}
 	(void)sd_notify(0, "STOPPING=1");
