@@ -55,9 +55,13 @@ $N $IP addr add 10.0.0.1/24 dev vn; $N $IP link set vn up
 $T $IP addr add 10.0.0.2/24 dev vt; $T $IP addr add 10.0.0.3/24 dev vt; $T $IP link set vt up
 $N ping -c 1 -W 2 10.0.0.2 >/dev/null || fail "no clear connectivity before ESP"
 
-$N swtpm socket --tpm2 --server type=tcp,port=2321,bindaddr=127.0.0.1 \
-	--ctrl type=tcp,port=2322,bindaddr=127.0.0.1 --tpmstate dir="$W/tpm" \
-	--flags not-need-init,startup-clear > "$W/swtpm.log" 2>&1 &
+start_swtpm() {
+	$N swtpm socket --tpm2 --server type=tcp,port=2321,bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=2322,bindaddr=127.0.0.1 --tpmstate dir="$W/tpm" \
+		--flags not-need-init,startup-clear >> "$W/swtpm.log" 2>&1 &
+	tpm=$!
+}
+start_swtpm
 $T m2masd --config "$W/m2masd.conf" --foreground 2> "$W/m2masd.log" &
 mas=$!
 sleep 1
@@ -136,6 +140,9 @@ grep -q "10.0.0.2:4500" /tmp/status || fail "no ESP peer in the status"
 step "8. A restart after a crash removes the stale SAs it owns"
 kill -9 $agent; wait $agent 2>/dev/null
 [ "$($N $IP xfrm state | grep -c 'proto esp')" -eq 2 ] || fail "states should survive kill -9"
+# No resource manager in front of swtpm: the killed agent's loaded objects stay
+# until swtpm restarts (startup-clear), as a reboot would do to a real TPM.
+kill $tpm; wait $tpm 2>/dev/null; start_swtpm; sleep 1
 $N m2msad --config "$W/m2msad.conf" 2> "$W/m2msad2.log" &
 agent=$!
 wait_log "$W/m2msad2.log" "removed [0-9]* ESP states and policies of m2msad left from an earlier run" 30 \
