@@ -259,7 +259,7 @@ static void on_monitor(struct loop_watch *w, int fd, uint32_t events, void *user
 		log_warning("XFRM expiry events: %s", strerror(-r));
 }
 
-static void flush(struct esp_peers *e, const char *when)
+static int flush(struct esp_peers *e, const char *when)
 {
 	int n = nl_xfrm_flush_owned(e->xfrm, NL_XFRM_REQID_AGENT, NL_XFRM_REQID_OWNER_MASK);
 
@@ -267,6 +267,7 @@ static void flush(struct esp_peers *e, const char *when)
 		log_error("cannot remove m2msad's ESP states and policies %s: %s", when, strerror(-n));
 	else if (n > 0)
 		log_notice("removed %d ESP states and policies of m2msad %s", n, when);
+	return n < 0 ? n : 0;
 }
 
 int esp_peers_new(const struct agent_esp_peers *peers, struct sa_manager *sam, struct loop *loop,
@@ -292,7 +293,10 @@ int esp_peers_new(const struct agent_esp_peers *peers, struct sa_manager *sam, s
 				&e->mon_watch);
 	if (r < 0)
 		goto fail;
-	flush(e, "left from an earlier run");
+	/* Without CAP_NET_ADMIN nothing of ESP works: say so at start, not per attempt. */
+	r = flush(e, "left from an earlier run");
+	if (r == -EPERM)
+		goto fail;
 	for (size_t i = 0; i < peers->n; i++) {
 		struct esp_peer *p = &e->v[i];
 
@@ -317,7 +321,7 @@ void esp_peers_free(struct esp_peers *e)
 	if (!e)
 		return;
 	if (e->xfrm && e->n)
-		flush(e, "at exit");
+		(void)flush(e, "at exit");
 	for (size_t i = 0; i < e->n; i++)
 		loop_remove(e->v[i].timer);
 	loop_remove(e->mon_watch);

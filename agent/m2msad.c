@@ -297,8 +297,9 @@ static int run(struct daemon *d)
 	if (d->conf->esp_peers.n) {
 		r = esp_peers_new(&d->conf->esp_peers, d->sam, d->loop, &d->esp);
 		if (r < 0) {
-			log_error("cannot set up ESP through netlink XFRM: %s (is xfrm_user loaded, "
-				  "and does m2msad have CAP_NET_ADMIN?)", strerror(-r));
+			log_error("cannot set up ESP through netlink XFRM: %s (is xfrm_user loaded? "
+				  "does m2msad have CAP_NET_ADMIN? the shipped unit gives it none: "
+				  "see docs/esp.md, \"Running under systemd\")", strerror(-r));
 			return r;
 		}
 	}
