@@ -334,8 +334,14 @@ static int run(struct daemon *d)
 			keyservice_reap(d->keys);
 		if (!d->quit)
 			esp_peers_tick(d->esp);
-		if (!d->quit && (sa_manager_take_changed(d->sam) | esp_peers_take_changed(d->esp)))
-			publish(d);
+		if (!d->quit) {
+			/* Both flags are taken (cleared) every time. */
+			bool sam_changed = sa_manager_take_changed(d->sam);
+			bool esp_changed = esp_peers_take_changed(d->esp);
+
+			if (sam_changed || esp_changed)
+				publish(d);
+		}
 	}
 	(void)sd_notify(0, "STOPPING=1");
 	return 0;

@@ -29,7 +29,7 @@ bool nl_xfrm_parse_expire(const struct nlmsghdr *h, struct nl_xfrm_expire_event 
 
 	if (h->nlmsg_type != XFRM_MSG_EXPIRE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 		return false;
-	e = NLMSG_DATA(h);
+	e = (const void *)((const char *)h + NLMSG_HDRLEN);
 	s = &e->state;
 	if (s->id.proto != IPPROTO_ESP || (s->reqid & NL_XFRM_REQID_MASK) != NL_XFRM_REQID_BASE)
 		return false;

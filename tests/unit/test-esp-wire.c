@@ -66,7 +66,7 @@ Test(esp_wire, offer_decodes)
 {
 	struct esp_msg m;
 
-	cr_assert_eq(dec_hex(OFFER_HEX + 8, &m), 0);
+	cr_assert_eq(dec_hex(&OFFER_HEX[8], &m), 0);
 	cr_assert_eq(m.type, ESP_MSG_OFFER);
 	cr_assert_eq(m.spi, 0xc0000001u);
 	cr_assert_eq(m.sel.mode, ESP_MODE_TRANSPORT);
