@@ -82,6 +82,8 @@ struct keyservice {
 	dev_t dev;
 	ino_t ino;
 	struct sa_manager *sam;
+	keyservice_status_fn status_hook; /* m2msad's additions to the status (ESP) */
+	void *status_hook_userdata;
 	struct clients *clients;
 	struct ks_client *head;
 	size_t n_clients;
@@ -425,6 +427,12 @@ static void on_subscribe(struct keyservice *ks, struct ks_client *c, const struc
 	client_send(ks, c, &(struct local_msg){ .type = LOCAL_MSG_OK, .req = m->req });
 }
 
+void keyservice_set_status_hook(struct keyservice *ks, keyservice_status_fn fn, void *userdata)
+{
+	ks->status_hook = fn;
+	ks->status_hook_userdata = userdata;
+}
+
 static void on_status(struct keyservice *ks, struct ks_client *c, const struct local_msg *m)
 {
 	struct local_msg reply = { .type = LOCAL_MSG_STATUS_REPLY, .req = m->req };
@@ -433,6 +441,8 @@ static void on_status(struct keyservice *ks, struct ks_client *c, const struct l
 
 	sa_manager_status(ks->sam, &st);
 	st.pid = (int64_t)getpid();
+	if (ks->status_hook)
+		ks->status_hook(ks->status_hook_userdata, &st);
 	if (agent_status_format(&st, reply.status, sizeof(reply.status)) < 0) {
 		send_error(ks, c, m->req, LOCAL_ERR_INTERNAL, "the status does not fit a message");
 		return;
