@@ -94,6 +94,7 @@ static const struct conf_item agent_items[] = {
 	{ "gba", "reader", conf_parse_string, offsetof(struct agent_conf, gba_reader) },
 	{ "gba", "impi", conf_parse_string, offsetof(struct agent_conf, gba_impi) },
 	{ "gba", "timeout", conf_parse_duration, offsetof(struct agent_conf, gba_timeout) },
+	{ "esp", "peer", agent_esp_peer_parse, offsetof(struct agent_conf, esp_peers) },
 };
 
 _Static_assert(offsetof(struct agent_conf, n_methods) - offsetof(struct agent_conf, methods) ==
@@ -120,6 +121,7 @@ void agent_conf_free(struct agent_conf *c)
 	free(c->gba_usim);
 	free(c->gba_reader);
 	free(c->gba_impi);
+	agent_esp_peers_free(&c->esp_peers);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -27,6 +27,8 @@
  *   reader = ...                 pcsc: the PC/SC reader (unset: the first with a card)
  *   impi = ...                   override the USIM's IMPI
  *   timeout = 10s                per Ub request
+ *   [esp]                        (m2msad only; repeatable, agent/esp-conf.h)
+ *   peer = incse.example.net:4500 proto=tcp target_port=443
  *   [log]
  *   level = info
  */
@@ -37,6 +39,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "agent/esp-conf.h"
 #include "common/err.h"
 #include "common/wire.h"
 
@@ -72,6 +75,8 @@ struct agent_conf {
 	char *gba_reader;
 	char *gba_impi;
 	uint64_t gba_timeout; /* seconds */
+	/* [esp] (m2msad only; read at start, not on reload) */
+	struct agent_esp_peers esp_peers;
 };
 
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */

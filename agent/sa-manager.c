@@ -793,3 +793,40 @@ void sa_manager_describe(const struct sa_manager *m, char *buf, size_t len)
 		break;
 	}
 }
+
+int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
+			   struct establish_op **ret, int *ret_timeout_ms, struct m2msa_err *err)
+{
+	struct establish_params p;
+	uint8_t methods[WIRE_METHODS_MAX];
+	bool tpm_suspect = false;
+	int r;
+
+	r = node_creds_prepare(m->creds, err, &tpm_suspect);
+	if (r < 0) {
+		(void)node_creds_failed(m->creds, tpm_suspect);
+		return r;
+	}
+	*ret_timeout_ms = (int)(m->conf->timeout * 1000);
+	p = (struct establish_params){
+		.mas_address = m->conf->mas_address,
+		.server_name = m->conf->server_name,
+		.node_id = node_creds_node_id(m->creds),
+		.methods = methods,
+		.timeout_ms = *ret_timeout_ms,
+		.peer_request = req,
+	};
+	/* As for an establishment: gba only with a usable bootstrap (B-TID and Ks_NAF). */
+	p.n_methods = attempt_methods(m, methods, &p);
+	if (p.n_methods == 0)
+		return err_set(err, -EAGAIN, "method gba has no bootstrap yet (%s)",
+			       !m->gba ? "not set up"
+			       : gba_keeper_running(m->gba) ? "bootstrapping with the BSF"
+							    : "waiting to retry");
+	return establish_op_new(node_creds_tls(m->creds), &p, node_creds_km(m->creds), ret, err);
+}
+
+const char *sa_manager_node_id(const struct sa_manager *m)
+{
+	return node_creds_node_id(m->creds);
+}

@@ -334,10 +334,10 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		if (hostile_log(s))
 			log_warning("%s speaks protocol version %" PRIu32 "; this MAS speaks %d to %d",
 				    conn_who(c, who, sizeof(who)), msg.version, WIRE_VERSION_MIN,
-				    WIRE_VERSION);
+				    WIRE_VERSION_MAX);
 		snprintf(reason, sizeof(reason), "protocol version %" PRIu32
 			 " not supported; this MAS speaks versions %d to %d", msg.version,
-			 WIRE_VERSION_MIN, WIRE_VERSION);
+			 WIRE_VERSION_MIN, WIRE_VERSION_MAX);
 		wire_msg_wipe(&msg);
 		return conn_error(c, WIRE_ERR_VERSION, reason);
 	}
@@ -660,6 +660,11 @@ static void purge(struct mas_server *s)
 		log_error("cannot purge expired associations from the store: %s", strerror(-r));
 	else if (r > 0)
 		log_info("purged %d expired association%s", r, r == 1 ? "" : "s");
+	r = store_peer_key_purge_expired(s->ctx->store, (uint64_t)time(NULL));
+	if (r < 0)
+		log_error("cannot purge expired pairwise keys from the store: %s", strerror(-r));
+	else if (r > 0)
+		log_info("purged %d expired pairwise key%s", r, r == 1 ? "" : "s");
 }
 
 static void on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)

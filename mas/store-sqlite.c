@@ -84,10 +84,29 @@ static const char schema_sql[] =
 	"PRAGMA application_id = " STR(STORE_APP_ID) ";"
 	"PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";";
 
-/* Schema 1 -> 2: the node's IMPI for method gba. */
+/* Schema 1 -> 2: the node's IMPI for method gba (and peer_keys, below, if missing). */
 static const char migrate_1_2_sql[] =
 	"ALTER TABLE nodes ADD COLUMN impi TEXT NOT NULL DEFAULT '';"
 	"PRAGMA user_version = 2;";
+
+/*
+ * The pairwise key table (docs/protocol.md §14) joined schema version 1 as an
+ * addition: a new store has it from the start, a schema 1 store gains it in the
+ * 1 -> 2 migration, and any store without it (schema 1 or 2 files made before
+ * the table existed) gains it at its next open (peer_schema()).
+ */
+static const char peer_schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS peer_keys ("
+	"  id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = " STR(STORE_PEER_ID_LEN) "),"
+	"  node_id TEXT NOT NULL REFERENCES nodes(node_id) ON DELETE CASCADE,"
+	"  ae_id TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expiry INTEGER NOT NULL,"
+	"  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),"
+	"  key_sealed BLOB NOT NULL"
+	");"
+	"CREATE INDEX IF NOT EXISTS peer_keys_node ON peer_keys(node_id);";
 
 #define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
@@ -496,6 +515,8 @@ static int create_schema(struct store *s)
 	int rc, r;
 
 	r = exec_sql(s, schema_sql);
+	if (r == 0)
+		r = exec_sql(s, peer_schema_sql);
 	if (r < 0)
 		return r;
 	r = crypto_seal(s->master_key->data, (const uint8_t *)key_check_aad,
@@ -552,8 +573,11 @@ static int init_schema(struct store *s)
 	r = check_schema(s, &empty);
 	if (r >= 0 && empty)
 		r = create_schema(s);
-	else if (r == 1)
+	else if (r == 1) {
 		r = exec_sql(s, migrate_1_2_sql);
+		if (r == 0)
+			r = exec_sql(s, peer_schema_sql);
+	}
 	return tx_end(s, r < 0 ? r : 0);
 }
 
@@ -577,6 +601,17 @@ static int check_master_key(struct store *s)
 	if (r < 0)
 		return r;
 	return secret_equal(k->data, zero, KEY_LEN) ? 0 : -EKEYREJECTED;
+}
+
+static int peer_schema(struct store *s)
+{
+	int64_t n;
+	int r;
+
+	r = query_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'peer_keys'", &n);
+	if (r < 0 || n > 0)
+		return r;
+	return exec_sql(s, peer_schema_sql);
 }
 
 void store_close(struct store *s)
@@ -640,6 +675,9 @@ int store_open(const char *path, const uint8_t master_key[static STORE_MASTER_KE
 	if (r < 0)
 		goto fail;
 	r = check_master_key(s);
+	if (r < 0)
+		goto fail;
+	r = peer_schema(s);
 	if (r < 0)
 		goto fail;
 	*ret = s;
@@ -779,25 +817,14 @@ int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifet
 	return node_update(s, STMT_NODE_SET_LIFETIME, node_id, NULL, &lifetime);
 }
 
-bool store_impi_valid(const char *impi)
-{
-	size_t n = impi ? strnlen(impi, STORE_IMPI_MAX + 1) : STORE_IMPI_MAX + 1;
-
-	if (n > STORE_IMPI_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@+!~%",
-			    impi[i]))
-			return false;
-	return true;
-}
-
 int store_node_set_impi(struct store *s, const char *node_id, const char *impi)
 {
 	if (!store_impi_valid(impi))
 		return -EINVAL;
 	return node_update(s, STMT_NODE_SET_IMPI, node_id, impi, NULL);
 }
+
+static int peer_revoke_node(struct store *s, const char *node_id);
 
 int store_node_revoke(struct store *s, const char *node_id)
 {
@@ -816,6 +843,8 @@ int store_node_revoke(struct store *s, const char *node_id)
 		if (r >= 0)
 			r = step_done(s, st);
 	}
+	if (r >= 0)
+		r = peer_revoke_node(s, node_id);
 	return tx_end(s, r);
 }
 
@@ -1002,6 +1031,138 @@ int store_assoc_purge_expired(struct store *s, uint64_t now)
 	if (r < 0)
 		return r;
 	r = step_done(s, st);
+	if (r < 0)
+		return r;
+	n = sqlite3_changes(s->db);
+	return n < 0 ? 0 : n;
+}
+
+/* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
+
+#define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
+
+static size_t aad_peer(const uint8_t id[static STORE_PEER_ID_LEN], uint8_t aad[static AAD_MAX])
+{
+	memcpy(aad, "peer:", 5);
+	memcpy(aad + 5, id, STORE_PEER_ID_LEN);
+	return 5 + STORE_PEER_ID_LEN;
+}
+
+static int peer_prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+
+	return rc == SQLITE_OK ? 0 : sql_errno(s->db, rc);
+}
+
+static int peer_revoke_node(struct store *s, const char *node_id)
+{
+	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = peer_prepare(s, "UPDATE peer_keys SET revoked = 1 WHERE node_id = ?1", &st);
+	if (r >= 0)
+		r = bind_text(st, 1, node_id);
+	return r < 0 ? r : step_done(s, st);
+}
+
+int store_peer_key_add(struct store *s, const struct store_peer_key *k,
+		       const uint8_t key[static 32])
+{
+	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+	uint8_t aad[AAD_MAX], sealed[SEALED_LEN];
+	size_t aad_len;
+	int r;
+
+	if (!wire_id_valid(k->node_id) || !wire_id_valid(k->ae_id) || strchr(k->ae_id, '/') ||
+	    wire_target_split(k->target, cse, ae) < 0)
+		return -EINVAL;
+	aad_len = aad_peer(k->id, aad);
+	r = crypto_seal(s->master_key->data, aad, aad_len, key, KEY_LEN, sealed);
+	if (r < 0)
+		return r;
+	r = peer_prepare(s, "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
+	if (r < 0)
+		return r;
+	if ((r = bind_blob(st, 1, k->id, STORE_PEER_ID_LEN)) < 0 ||
+	    (r = bind_text(st, 2, k->node_id)) < 0 || (r = bind_text(st, 3, k->ae_id)) < 0 ||
+	    (r = bind_text(st, 4, k->target)) < 0 || (r = bind_u64(st, 5, k->created)) < 0 ||
+	    (r = bind_u64(st, 6, k->expiry)) < 0 || (r = bind_u64(st, 7, k->revoked ? 1 : 0)) < 0 ||
+	    (r = bind_blob(st, 8, sealed, sizeof(sealed))) < 0)
+		return r;
+	return step_done(s, st);
+}
+
+static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)
+{
+	struct store_peer_key k = { 0 };
+	const void *id = sqlite3_column_blob(st, 0);
+	int64_t created = sqlite3_column_int64(st, 4), expiry = sqlite3_column_int64(st, 5);
+
+	if (!id || sqlite3_column_bytes(st, 0) != STORE_PEER_ID_LEN || created < 0 || expiry < 0)
+		return -EIO;
+	memcpy(k.id, id, STORE_PEER_ID_LEN);
+	if (copy_text(k.node_id, sizeof(k.node_id), sqlite3_column_text(st, 1)) < 0 ||
+	    copy_text(k.ae_id, sizeof(k.ae_id), sqlite3_column_text(st, 2)) < 0 ||
+	    copy_text(k.target, sizeof(k.target), sqlite3_column_text(st, 3)) < 0)
+		return -EIO;
+	k.created = (uint64_t)created;
+	k.expiry = (uint64_t)expiry;
+	k.revoked = sqlite3_column_int64(st, 6) != 0;
+	*ret = k;
+	return 0;
+}
+
+int store_peer_key_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+		       struct store_peer_key *ret, struct secret **ret_key)
+{
+	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	uint8_t aad[AAD_MAX];
+	size_t aad_len;
+	int r;
+
+	r = peer_prepare(s, "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = ?1",
+			 &st);
+	if (r >= 0)
+		r = bind_blob(st, 1, id, STORE_PEER_ID_LEN);
+	if (r >= 0)
+		r = step_row(s, st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = peer_from_row(st, ret);
+	if (r < 0 || !ret_key)
+		return r;
+	aad_len = aad_peer(id, aad);
+	return open_column(s, st, 7, aad, aad_len, ret_key);
+}
+
+int store_peer_key_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
+{
+	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = peer_prepare(s, "UPDATE peer_keys SET revoked = 1 WHERE id = ?1", &st);
+	if (r >= 0)
+		r = bind_blob(st, 1, id, STORE_PEER_ID_LEN);
+	if (r >= 0)
+		r = step_done(s, st);
+	if (r < 0)
+		return r;
+	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+int store_peer_key_purge_expired(struct store *s, uint64_t now)
+{
+	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	int n, r;
+
+	r = peer_prepare(s, "DELETE FROM peer_keys WHERE expiry <= ?1", &st);
+	if (r >= 0)
+		r = bind_u64(st, 1, now > INT64_MAX ? INT64_MAX : now);
+	if (r >= 0)
+		r = step_done(s, st);
 	if (r < 0)
 		return r;
 	n = sqlite3_changes(s->db);

@@ -109,4 +109,32 @@ int store_assoc_foreach(struct store *s, const char *node_id,
 /* Delete associations whose expiry is <= now; returns how many were removed. */
 int store_assoc_purge_expired(struct store *s, uint64_t now);
 
+/*
+ * Pairwise end-to-end keys (docs/protocol.md §14, SUID 33): registered by an
+ * originator AE on node_id towards an absolute target AE-ID, the key sealed
+ * with aad "peer:" || id. Revoking a node revokes the pairwise keys it
+ * registered; deleting it deletes them.
+ */
+#define STORE_PEER_ID_LEN 16
+
+struct store_peer_key {
+	uint8_t id[STORE_PEER_ID_LEN];
+	char node_id[WIRE_ID_MAX + 1];	  /* the originator's node */
+	char ae_id[WIRE_ID_MAX + 1];	  /* the originator AE-ID */
+	char target[WIRE_TARGET_MAX + 1]; /* absolute AE-ID "/<CSE-ID>/<AE-ID>" */
+	uint64_t created;
+	uint64_t expiry;
+	bool revoked;
+};
+
+/* -EEXIST if the id is taken, -ENOENT if node_id is unknown, -EINVAL for bad fields. */
+int store_peer_key_add(struct store *s, const struct store_peer_key *k,
+		       const uint8_t key[static 32]);
+/* -ENOENT if unknown. ret_key (a new secret) may be NULL. */
+int store_peer_key_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+		       struct store_peer_key *ret, struct secret **ret_key);
+int store_peer_key_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN]);
+/* Delete pairwise keys whose expiry is <= now; returns how many were removed. */
+int store_peer_key_purge_expired(struct store *s, uint64_t now);
+
 const char *store_node_state_to_string(enum store_node_state st);

@@ -563,6 +563,19 @@ Test(store, foreign_schema_is_eproto)
 	cr_assert_eq(store_open(db_path, mk, &s), -EPROTO, "a newer schema version");
 }
 
+/* A pairwise key of node /mn-cse-1 whose ID is all id_byte: store_peer_key_add()'s result. */
+static int add_peer_key(struct store *s, uint8_t id_byte)
+{
+	struct store_peer_key k = { .node_id = "/mn-cse-1", .ae_id = "Cae1",
+				    .target = "/mn-cse-2/Cae2", .created = 100,
+				    .expiry = UINT32_MAX };
+	uint8_t key[32];
+
+	memset(key, 0x5a, sizeof(key));
+	memset(k.id, id_byte, sizeof(k.id));
+	return store_peer_key_add(s, &k, key);
+}
+
 Test(store, node_impi_is_kept_set_and_checked)
 {
 	struct store_node n = make_node("/mn-cse-1", "/in-cse"), got;
@@ -597,20 +610,53 @@ Test(store, schema_1_store_is_migrated_to_2)
 	add_node("/mn-cse-1", 9);
 	store_close(st);
 	st = NULL;
-	/* Back to what a version 1 m2masd wrote: no impi column, user_version 1. */
-	exec("ALTER TABLE nodes DROP COLUMN impi; PRAGMA user_version = 1");
+	/* Back to what a version 1 m2masd wrote before end-to-end keys: no impi column, no
+	 * peer_keys table, user_version 1. */
+	exec("DROP TABLE peer_keys; ALTER TABLE nodes DROP COLUMN impi; PRAGMA user_version = 1");
 	st = open_store();
 	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
 	cr_assert_str_eq(got.impi, "");
 	cr_assert_eq(store_node_get_km(st, "/mn-cse-1", &k), 0, "Km lost in the migration");
 	secret_free(k);
 	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "node1@ims.test"), 0);
+	cr_assert_eq(add_peer_key(st, 0x11), 0, "the migration creates peer_keys");
 	store_close(st);
 	st = NULL;
 	exec("SELECT 1"); /* the file is still a valid SQLite database */
 	st = open_store();
 	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
 	cr_assert_str_eq(got.impi, "node1@ims.test");
+	cr_assert_eq(add_peer_key(st, 0x11), -EEXIST, "the pairwise key was kept");
+}
+
+Test(store, schema_1_store_with_peer_keys_is_migrated_to_2)
+{
+	struct store_node got;
+
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	cr_assert_eq(add_peer_key(st, 0x22), 0);
+	store_close(st);
+	st = NULL;
+	/* What a version 1 m2masd with end-to-end keys wrote: peer_keys, no impi column. */
+	exec("ALTER TABLE nodes DROP COLUMN impi; PRAGMA user_version = 1");
+	st = open_store();
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "");
+	cr_assert_eq(add_peer_key(st, 0x22), -EEXIST, "the pairwise key survived the migration");
+	cr_assert_eq(add_peer_key(st, 0x23), 0);
+}
+
+Test(store, schema_2_store_without_peer_keys_gains_them_at_open)
+{
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	store_close(st);
+	st = NULL;
+	/* What a schema 2 m2masd without end-to-end keys wrote. */
+	exec("DROP TABLE peer_keys");
+	st = open_store();
+	cr_assert_eq(add_peer_key(st, 0x33), 0);
 }
 
 Test(store, missing_folder_is_enoent)
@@ -700,4 +746,46 @@ Test(store, master_key_create)
 	cr_assert_not(secret_equal(a->data, b->data, 32), "two keys differ (random)");
 	st = NULL;
 	cr_assert_eq(store_open(db_path, a->data, &st), 0, "a created key opens a store");
+}
+
+/* Pairwise end-to-end keys (docs/protocol.md §14): sealed, bound to their ID, revoked with the node, purged. */
+Test(store, peer_keys_sealed_revoked_with_their_node_and_purged)
+{
+	uint8_t master[STORE_MASTER_KEY_LEN] = { 7 }, km[32] = { 1 }, key[32];
+	struct store_node n = { .node_id = "/mn-cse-1", .km_id = "km@x", .n_methods = 1,
+				.methods = { WIRE_METHOD_PSK } };
+	struct store_peer_key k = { .node_id = "/mn-cse-1", .ae_id = "Cae1",
+				    .target = "/mn-cse-2/Cae2", .created = 100, .expiry = 200 }, g;
+	struct secret *got = NULL;
+	char path[] = "/tmp/test-store-peer-XXXXXX";
+	struct store *s = NULL;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	unlink(path);
+	memset(key, 0x5a, sizeof(key));
+	memset(k.id, 0x11, sizeof(k.id));
+	cr_assert_eq(store_open(path, master, &s), 0);
+	cr_assert_eq(store_node_add(s, &n, km), 0);
+	cr_assert_eq(store_peer_key_add(s, &k, key), 0);
+	cr_expect_eq(store_peer_key_add(s, &k, key), -EEXIST);
+	cr_assert_eq(store_peer_key_get(s, k.id, &g, &got), 0);
+	cr_expect_arr_eq(got->data, key, 32);
+	cr_expect_str_eq(g.target, "/mn-cse-2/Cae2");
+	cr_expect_not(g.revoked);
+	secret_free(got);
+	got = NULL;
+	strcpy(k.target, "mn-cse-2/Cae2");
+	k.id[0] = 0x22;
+	cr_expect_eq(store_peer_key_add(s, &k, key), -EINVAL, "a target that is not absolute");
+	cr_assert_eq(store_node_revoke(s, "/mn-cse-1"), 0);
+	memset(k.id, 0x11, sizeof(k.id));
+	cr_assert_eq(store_peer_key_get(s, k.id, &g, NULL), 0);
+	cr_expect(g.revoked, "revoking the node revokes the keys it registered");
+	cr_expect_eq(store_peer_key_purge_expired(s, 199), 0);
+	cr_expect_eq(store_peer_key_purge_expired(s, 200), 1);
+	cr_expect_eq(store_peer_key_get(s, k.id, &g, NULL), -ENOENT);
+	store_close(s);
+	unlink(path);
 }

@@ -277,6 +277,11 @@ Test(wire, btid_only_in_a_version_2_hello_and_version_2_only_with_it)
 	/* Version 2 without any version 2 field: not the one form of that message. */
 	cr_assert_eq(decode_hex("a5" "0001" "0102" "02692f6d6e2d6373652d31" "03820102" "045820"
 				NONCE_A_HEX, &m), -EBADMSG);
+	/* The gba HELLO at version 3 (the end-to-end messages' version), with and without btid. */
+	cr_assert_eq(decode_hex("a6" "0001" "0103" "02692f6d6e2d6373652d31" "03820301" "045820"
+				NONCE_A_HEX "0f7828" GBA_BTID_HEX, &m), -EBADMSG);
+	cr_assert_eq(decode_hex("a5" "0001" "0103" "02692f6d6e2d6373652d31" "03820102" "045820"
+				NONCE_A_HEX, &m), -EBADMSG);
 	/* btid in a CHALLENGE. */
 	cr_assert_eq(decode_hex("a5" "0002" "0102" "045820" NONCE_B_HEX "0501" "0f7828" GBA_BTID_HEX,
 				&m), -EBADMSG);
@@ -350,7 +355,7 @@ static void round_trip(struct wire_msg *m)
 	size_t len = 0;
 
 	m->version = m->type == WIRE_MSG_HELLO && m->hello.btid[0] ? WIRE_VERSION_BTID
-								   : WIRE_VERSION_MIN;
+								   : wire_type_version(m->type);
 	cr_assert_eq(wire_encode(m, buf, sizeof(buf), &len), 0, "encode %s",
 		     wire_msg_type_to_string(m->type));
 	cr_assert_eq(wire_frame_length(buf), (int)(len - WIRE_PREFIX_LEN));
@@ -882,21 +887,21 @@ Test(wire, other_version_is_reported_with_type)
 	struct cb c;
 	struct wire_msg m;
 
-	s.version = WIRE_VERSION + 1;
+	s.version = WIRE_VERSION_MAX + 1;
 	build_hello(&c, &s);
 	memset(&m, 0xee, sizeof(m));
 	cr_assert_eq(decode_cb(&c, &m), -EPROTONOSUPPORT);
 	cr_assert_eq(m.type, WIRE_MSG_HELLO);
-	cr_assert_eq(m.version, WIRE_VERSION + 1);
+	cr_assert_eq(m.version, WIRE_VERSION_MAX + 1);
 
 	/* Version 0, and a later version with a field version 1 does not know. */
 	s.version = 0;
 	build_hello(&c, &s);
 	cr_assert_eq(decode_cb(&c, &m), -EPROTONOSUPPORT);
 	cr_assert_eq(m.version, 0);
-	cr_assert_eq(decode_hex("a6" "0001" "0103" "02692f6d6e2d6373652d31" "03820102"
+	cr_assert_eq(decode_hex("a6" "0001" "0104" "02692f6d6e2d6373652d31" "03820102"
 				"045820" NONCE_A_HEX "1820" "6474657874", &m), -EPROTONOSUPPORT);
-	cr_assert_eq(m.version, 3);
+	cr_assert_eq(m.version, 4);
 	/* Still garbage if the version is unreadable. */
 	cr_assert_eq(decode_hex("a5" "0001" "016132" "02692f6d6e2d6373652d31" "03820102"
 				"045820" NONCE_A_HEX, &m), -EBADMSG);
