@@ -27,6 +27,7 @@
 #include "client/ctl.h"
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "tpm/keystore.h"
@@ -84,12 +85,12 @@ static void _printf_(5, 6) report(struct doctor *d, const char *name, enum docto
 	d->count[res]++;
 	if (d->json) {
 		printf("%s{\"name\":", d->n_reported ? "," : "{\"checks\":[");
-		cli_json_string(stdout, name);
+		json_write_string(stdout, name);
 		printf(",\"result\":\"%s\",\"detail\":", result_json[res]);
-		cli_json_string(stdout, detail);
+		json_write_string(stdout, detail);
 		fputs(",\"fix\":", stdout);
 		if (fix && res != DOCTOR_RESULT_OK)
-			cli_json_string(stdout, fix);
+			json_write_string(stdout, fix);
 		else
 			fputs("null", stdout);
 		putchar('}');

@@ -16,6 +16,7 @@
 #include "client/ctl.h"
 #include "common/cli.h"
 #include "common/fileio.h"
+#include "common/json.h"
 #include "tpm/import.h"
 #include "tpm/owner-auth.h"
 
@@ -68,7 +69,7 @@ static void print_identity(const struct identity *id, bool json)
 {
 	if (json) {
 		printf("{\"srk_pub\":");
-		cli_json_string(stdout, id->srk_path);
+		json_write_string(stdout, id->srk_path);
 		printf(",\"srk_name\":\"%s\",\"srk_persistent\":%s,\"srk_handle\":", id->name_hex,
 		       id->persistent ? "true" : "false");
 		if (id->persistent)
@@ -77,7 +78,7 @@ static void print_identity(const struct identity *id, bool json)
 			printf("null");
 		printf(",\"ek_cert\":");
 		if (id->ek_path) {
-			cli_json_string(stdout, id->ek_path);
+			json_write_string(stdout, id->ek_path);
 			printf(",\"ek_cert_nv_index\":\"0x%08x\"}\n", id->ek_index);
 		} else {
 			printf("null,\"ek_cert_nv_index\":null}\n");

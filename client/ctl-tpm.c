@@ -190,7 +190,7 @@ static const char provision_help[] =
 	"  --force          replace a key already provisioned in the state dir\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
 
-/* Which of the option combinations of provision make sense: CTL_EXIT_OK or CTL_EXIT_USAGE. */
+/* Which of the option combinations of provision make sense: CLI_EXIT_OK or CLI_EXIT_USAGE. */
 static int check_provision_args(const char *import, const char *import_tools,
 				const char *key_file, const char *pcrs, const char *signer_path,
 				const char *node_id, const char *km_id)
@@ -200,24 +200,24 @@ static int check_provision_args(const char *import, const char *import_tools,
 	if ((import || import_tools) && (key_file || pcrs || signer_path || (import && import_tools))) {
 		fprintf(stderr, "m2msactl provision: give one of --import, --import-tpm2-tools and "
 				"--key-file; --pcrs goes only with --key-file (see --help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (!import && (!node_id || !km_id || (!key_file && !import_tools))) {
 		fprintf(stderr, "m2msactl provision: give --import FILE, or --node-id, --km-id and "
 				"--key-file (see --help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (pcrs && signer_path) {
 		fprintf(stderr, "m2msactl provision: --pcrs and --policy-signer do not go together "
 				"(signed policies name their PCRs)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (pcrs && tpm_pcrs_parse(pcrs, &mask) < 0) {
 		fprintf(stderr, "m2msactl provision: invalid --pcrs '%s' (expected e.g. sha256:0,7; "
 				"PCRs 0 to 23)\n", pcrs);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 int ctl_provision(int argc, char **argv)
@@ -266,26 +266,26 @@ int ctl_provision(int argc, char **argv)
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case 'f': force = true; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(provision_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(provision_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl provision --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "m2msactl provision: unexpected argument '%s' (see --help)\n",
 			argv[optind]);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	r = check_provision_args(import, import_tools, key_file, pcrs, signer_path, node_id, km_id);
-	if (r != CTL_EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	snprintf(existing, sizeof(existing), "%s/" TPM_KM_PUB_FILE, state_dir);
 	if (!force && access(existing, F_OK) == 0) {
 		fprintf(stderr, "m2msactl provision: a key is already provisioned in %s; replacing it "
 				"destroys it for good (add --force if that is what you want)\n",
 			state_dir);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 
 	if (import)
@@ -296,26 +296,26 @@ int ctl_provision(int argc, char **argv)
 						  state_dir, verbose);
 
 	if (signer_path && load_signer(signer_path, &signer) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	r = read_key_file(key_file, km.b, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl provision: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (ctl_tpm_open("provision", tcti, owner_auth, &t) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (signer_path)
 		r = tpm_provision_signed(t, state_dir, node_id, km_id, km.b, sizeof(km.b), &signer);
 	else
 		r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
 	if (r < 0) {
 		report_tpm_error("m2msactl provision: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("Provisioned Km for node %s (KmID %s) in %s%s%s%s.\n", node_id, km_id, state_dir,
 	       pcrs ? ", bound to PCRs " : "", pcrs ? pcrs : "",
 	       signer_path ? ", usable under signed PCR policies (m2msactl policy-install)" : "");
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static const char tpm_check_help[] =
@@ -357,33 +357,33 @@ int ctl_tpm_check(int argc, char **argv)
 		case OPT_OWNER_AUTH: owner_auth = optarg; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(tpm_check_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(tpm_check_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl tpm-check --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "m2msactl tpm-check: unexpected argument '%s' (see --help)\n",
 			argv[optind]);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 
 	r = tpm_open(tcti, &t, err.msg, sizeof(err.msg));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  TPM: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    TPM reachable at %s\n", tcti);
 	if (owner_auth && tpm_owner_auth_file(t, owner_auth) < 0) {
 		fprintf(stderr, "FAIL  owner hierarchy: %s\n", tpm_last_error(t));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 
 	r = tpm_primary(t, &persistent);
 	if (r < 0) {
 		report_tpm_error("FAIL  storage key: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (persistent)
 		printf("ok    storage key: persistent SRK at 0x%08x\n", TPM_SRK_HANDLE);
@@ -394,7 +394,7 @@ int ctl_tpm_check(int argc, char **argv)
 	r = tpm_key_load(t, state_dir, &k);
 	if (r < 0) {
 		report_tpm_error("FAIL  provisioned key: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    provisioned key loads: node %s, KmID %s, %s%s\n", tpm_key_node_id(k),
 	       tpm_key_km_id(k),
@@ -407,9 +407,9 @@ int ctl_tpm_check(int argc, char **argv)
 	r = kdf_derive(&prf, "m2msa tpm-check", NULL, 0, out.b);
 	if (r < 0) {
 		report_tpm_error("FAIL  derivation: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    derivation through TPM2_HMAC works%s\n",
 	       tpm_key_pcrs(k) || tpm_key_has_signed_policy(k) ? " (PCR policy satisfied)" : "");
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }

@@ -2,9 +2,9 @@
 /*
  * m2msactl's command table. Each command lives in its own client/ctl-*.c file and
  * has the signature int ctl_<name>(int argc, char **argv), where argv[0] is the
- * command name; it handles its own --help and returns an exit status:
- * CTL_EXIT_OK, CTL_EXIT_FAILURE (the operation failed; a message on stderr names
- * the fix) or CTL_EXIT_USAGE (bad arguments).
+ * command name; it handles its own --help and returns an exit status from
+ * common/cli.h: CLI_EXIT_OK, CLI_EXIT_FAILURE (the operation failed; a message on
+ * stderr names the fix) or CLI_EXIT_USAGE (bad arguments).
  * To add a command: declare it below, add one line to ctl_commands[], and one
  * line to m2msactl_sources in client/meson.build.
  */
@@ -12,11 +12,15 @@
 
 #include <stdbool.h>
 
+#include "common/cli.h"
 #include "common/util.h"
 
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAILURE 1
-#define CTL_EXIT_USAGE 2
+/*
+ * The old names, until every command file uses CLI_EXIT_*; new code uses CLI_EXIT_*.
+ */
+#define CTL_EXIT_OK CLI_EXIT_OK
+#define CTL_EXIT_FAILURE CLI_EXIT_FAILURE
+#define CTL_EXIT_USAGE CLI_EXIT_USAGE
 
 struct ctl_command {
 	const char *name;
