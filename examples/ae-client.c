@@ -225,31 +225,6 @@ static unsigned int psk_client_cb(WOLFSSL *ssl, const char *hint, char *identity
 	return KEY32_LEN;
 }
 
-static WOLFSSL_CTX *client_ctx_new(void)
-{
-	int groups[] = { WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP384R1 };
-	WOLFSSL_CTX *ctx;
-
-	if (tls_init() < 0)
-		return NULL;
-	ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
-	if (!ctx)
-		return NULL;
-	if (wolfSSL_CTX_set_groups(ctx, groups, (int)ARRAY_SIZE(groups)) != WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_set_cipher_list(ctx, SA_SUITE_PSK) != WOLFSSL_SUCCESS) {
-		wolfSSL_CTX_free(ctx);
-		return NULL;
-	}
-	/*
-	 * The PSK authenticates the server. No CA is loaded, so a server that tries
-	 * to authenticate with a certificate instead fails verification: we never
-	 * complete a handshake that did not use our key.
-	 */
-	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
-	wolfSSL_CTX_set_psk_client_tls13_callback(ctx, psk_client_cb);
-	return ctx;
-}
-
 static int read_line(WOLFSSL *ssl, char *buf, size_t len)
 {
 	size_t n = 0;
@@ -284,9 +259,9 @@ static int talk(const char *connect_to, struct psk *psk)
 		fprintf(stderr, "invalid --connect '%s' (expected HOST:PORT)\n", connect_to);
 		return -EINVAL;
 	}
-	ctx = client_ctx_new();
+	ctx = tls_psk_client_ctx_new(SA_SUITE_PSK, psk_client_cb, terr, sizeof(terr));
 	if (!ctx) {
-		fprintf(stderr, "cannot create the TLS 1.3 PSK client context\n");
+		fprintf(stderr, "cannot create the TLS 1.3 PSK client context: %s\n", terr);
 		r = -ENOMEM;
 		goto out;
 	}
@@ -297,9 +272,8 @@ static int talk(const char *connect_to, struct psk *psk)
 		goto out;
 	}
 	(void)frame_set_timeouts(fd, AE_TIMEOUT_MS);
-	ssl = wolfSSL_new(ctx);
-	if (!ssl || wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
-	    wolfSSL_set_psk_callback_ctx(ssl, psk) != WOLFSSL_SUCCESS) {
+	ssl = tls_client_new(ctx, fd, NULL, terr, sizeof(terr));
+	if (!ssl || wolfSSL_set_psk_callback_ctx(ssl, psk) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "cannot set up a TLS session: out of memory\n");
 		r = -ENOMEM;
 		goto out;
