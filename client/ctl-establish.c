@@ -142,10 +142,9 @@ int ctl_establish(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl establish: unexpected argument '%s'\n", argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	r = cli_no_more_args(&(const struct cli){ "m2msactl", "establish" }, argc, argv, optind);
+	if (r != CLI_EXIT_OK)
+		return r;
 	if (key_out && access(key_out, F_OK) == 0) {
 		fprintf(stderr, "m2msactl establish: %s already exists; choose a new file for --key-out\n",
 			key_out);

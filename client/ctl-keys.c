@@ -103,10 +103,8 @@ static int parse(int argc, char **argv, struct keys_opts *o)
 			goto bad;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl %s: unexpected argument '%s'\n", cmd, argv[optind]);
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", cmd }, argc, argv, optind) != CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
-	}
 	return -1; /* go on */
 bad:
 	usage(stderr, cmd);

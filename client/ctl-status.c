@@ -150,10 +150,9 @@ int ctl_status(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl status: unexpected argument '%s'\n", argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	r = cli_no_more_args(&(const struct cli){ "m2msactl", "status" }, argc, argv, optind);
+	if (r != CLI_EXIT_OK)
+		return r;
 	r = status_from_socket(socket, &st);
 	if (r < 0)
 		r = agent_status_read(file, &st);

@@ -272,11 +272,9 @@ int ctl_provision(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl provision: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "provision" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
-	}
 	r = check_provision_args(import, import_tools, key_file, pcrs, signer_path, node_id, km_id);
 	if (r != CLI_EXIT_OK)
 		return r;
@@ -363,11 +361,9 @@ int ctl_tpm_check(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl tpm-check: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "tpm-check" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
-	}
 
 	r = tpm_open(tcti, &t, err.msg, sizeof(err.msg));
 	if (r < 0) {
