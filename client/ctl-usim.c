@@ -191,33 +191,31 @@ static int provision_parse(int argc, char **argv, struct provision_args *a)
 			if (parse_sqn(optarg, &a->sqn) < 0) {
 				fprintf(stderr, "m2msactl usim provision: invalid --sqn '%s' (0 to "
 						"2^48-1)\n", optarg);
-				return CTL_EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			}
 			break;
 		case OPT_TCTI: a->tcti = optarg; break;
 		case OPT_STATE_DIR: a->state_dir = optarg; break;
 		case 'f': a->force = true; break;
 		case 'v': a->verbose = true; break;
-		case 'h': fputs(provision_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(provision_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl usim provision --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl usim provision: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "usim provision" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	if (!a->impi || !a->k_file || !a->opc_file == !a->op_file) {
 		fprintf(stderr, "m2msactl usim provision: --impi, --k-file and one of --opc-file "
 				"or --op-file are required (see --help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (!usim_impi_valid(a->impi)) {
 		fprintf(stderr, "m2msactl usim provision: invalid --impi '%s' (1 to 255 characters "
 				"from A-Z a-z 0-9 . _ - @ + ! ~ %%)\n", a->impi);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	return -1;
 }
@@ -253,7 +251,7 @@ static int usim_provision(int argc, char **argv)
 		fprintf(stderr, "m2msactl usim provision: a USIM is already provisioned in %s; "
 				"replacing it destroys its K and SQN state for good (add --force if "
 				"that is what you want)\n", a.state_dir);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = read_key16(a.k_file, k, "K", err, sizeof(err));
 	if (r == 0)
@@ -284,7 +282,7 @@ out:
 	secret_wipe(k, sizeof(k));
 	secret_wipe(op, sizeof(op));
 	secret_wipe(opc, sizeof(opc));
-	return r < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+	return r < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
 static const char check_help[] =
@@ -310,12 +308,12 @@ static int check_pcsc(const char *reader, const char *impi)
 	r = usim_pcsc_open(reader, impi, &u, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  USIM card: %s\n", err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    USIM application selected on the card in %s\n",
 	       reader ? reader : "the first reader with a card");
 	printf("ok    IMPI %s%s\n", usim_impi(u), impi ? "" : " (from the card's IMSI)");
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int usim_check(int argc, char **argv)
@@ -351,21 +349,19 @@ static int usim_check(int argc, char **argv)
 		case OPT_READER: reader = optarg; break;
 		case OPT_IMPI: card_impi = optarg; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(check_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(check_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl usim check --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl usim check: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "usim check" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	if (!pcsc && (reader || card_impi)) {
 		fprintf(stderr, "m2msactl usim check: --reader and --impi go with --pcsc (see "
 				"--help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (pcsc)
 		return check_pcsc(reader, card_impi);
@@ -375,14 +371,14 @@ static int usim_check(int argc, char **argv)
 		r = usim_state_sqn_read(state_dir, &sqn, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  USIM state: %s\n", err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    USIM state in %s: IMPI %s, highest accepted SQN %" PRIu64 "\n", state_dir,
 	       impi, sqn);
 	r = tpm_open(tcti, &t, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  TPM: %s\n", err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = tpm_usim_key_load(t, state_dir, &k);
 	if (r == 0)
@@ -390,10 +386,10 @@ static int usim_check(int argc, char **argv)
 	secret_wipe(block, sizeof(block));
 	if (r < 0) {
 		tpm_error("FAIL  USIM key: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    K loads in the TPM at %s and AES-128 with it works\n", tcti);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static const char usim_help[] =
@@ -404,16 +400,16 @@ int ctl_usim(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(usim_help, stderr);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(usim_help, stdout);
-		return CTL_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "provision") == 0)
 		return usim_provision(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return usim_check(argc - 1, argv + 1);
 	fprintf(stderr, "m2msactl usim: unknown subcommand '%s' (provision or check)\n", argv[1]);
-	return CTL_EXIT_USAGE;
+	return CLI_EXIT_USAGE;
 }
