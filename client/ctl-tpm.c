@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msactl provision and tpm-check: put Km into the TPM, and check that it works. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "client/ctl-keyfile.h"
 #include "client/ctl.h"
 #include "common/err.h"
 #include "common/kdf.h"
@@ -17,105 +17,34 @@
 #include "common/fileio.h"
 #include "tpm/tpm-ctx.h"
 
-/* Key files are tiny; anything longer than this is certainly not a key. */
-#define KEY_FILE_MAX 4096
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool is_space(uint8_t c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/*
- * Km from buf: 32 raw bytes, or 64 hex digits with any whitespace around or between.
- * On error a message naming the problem (and the file, name) is in err.
- */
-static int parse_key(const uint8_t *buf, size_t len, uint8_t km[static TPM_KM_LEN],
-		     const char *name, struct m2msa_err *err)
-{
-	size_t digits = 0;
-	bool all_hex = true;
-
-	for (size_t i = 0; i < len; i++) {
-		if (is_space(buf[i]))
-			continue;
-		if (hexval((char)buf[i]) < 0)
-			all_hex = false;
-		digits++;
-	}
-	if (all_hex && digits == 2 * TPM_KM_LEN) {
-		size_t n = 0;
-		int hi = -1;
-
-		for (size_t i = 0; i < len; i++) {
-			if (is_space(buf[i]))
-				continue;
-			if (hi < 0) {
-				hi = hexval((char)buf[i]);
-			} else {
-				km[n++] = (uint8_t)(hi << 4 | hexval((char)buf[i]));
-				hi = -1;
-			}
-		}
-		return 0;
-	}
-	if (len == TPM_KM_LEN) {
-		memcpy(km, buf, TPM_KM_LEN);
-		return 0;
-	}
-	if (all_hex && digits > 0)
-		return err_set(err, -EINVAL,
-			       "%s: wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
-			       "(64 hex digits)",
-			       name, digits, digits / 2);
-	return err_set(err, -EINVAL,
-		       "%s: wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits",
-		       name, len);
-}
-
 static int read_key_file(const char *path, uint8_t km[static TPM_KM_LEN], struct m2msa_err *err)
 {
 	_cleanup_secret_ struct secret *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	bool is_stdin = strcmp(path, "-") == 0;
-	const char *name = is_stdin ? "(stdin)" : path;
-	size_t len = 0;
+	const char *name = strcmp(path, "-") == 0 ? "(stdin)" : path;
+	size_t len = 0, hex_digits = 0;
 	int r;
 
-	r = secret_new(KEY_FILE_MAX + 1, &buf);
+	r = ctl_key_file_read(path, &buf, &len);
+	if (r == -EFBIG)
+		return err_set(err, -EINVAL,
+			       "%s is not a key file: more than %d bytes (Km is 32 raw bytes "
+			       "or 64 hex digits)",
+			       name, CTL_KEY_FILE_MAX);
 	if (r < 0)
-		return err_set(err, r, "%s", strerror(-r));
-	fd = is_stdin ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, -errno, "cannot read the key file %s: %s", name, strerror(errno));
-	for (;;) {
-		ssize_t n = read(fd, buf->data + len, buf->len - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(err, -errno, "cannot read the key file %s: %s", name,
-				       strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KEY_FILE_MAX)
-			return err_set(err, -EINVAL,
-				       "%s is not a key file: more than %d bytes (Km is 32 raw bytes "
-				       "or 64 hex digits)",
-				       name, KEY_FILE_MAX);
-	}
-	return parse_key(buf->data, len, km, name, err);
+		return err_set(err, r, "cannot read the key file %s: %s", name, strerror(-r));
+	r = ctl_key_parse(buf->data, len, km, TPM_KM_LEN, &hex_digits);
+	if (r == -EINVAL && hex_digits)
+		return err_set(err, -EINVAL,
+			       "%s: wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
+			       "(64 hex digits)",
+			       name, hex_digits, hex_digits / 2);
+	if (r == -EINVAL)
+		return err_set(err, -EINVAL,
+			       "%s: wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits",
+			       name, len);
+	if (r < 0)
+		return err_set(err, r, "%s: %s", name, strerror(-r));
+	return 0;
 }
 
 /* "<prefix><message>" on stderr, and with -v the raw TSS2 code for a bug report. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msactl usim provision / usim check: the tpm USIM backend's K into the TPM, and a check. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,103 +8,43 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/ctl-keyfile.h"
 #include "client/ctl.h"
 #include "common/aka.h"
-#include "common/hex.h"
 #include "common/secret.h"
 #include "tpm/usimkey.h"
 #include "usim/usim-state.h"
 #include "usim/usim.h"
 
-#define KEY_FILE_MAX 4096
-
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* 16 bytes from buf: 32 hex digits with any whitespace around or between, or 16 raw bytes. */
-static int parse_key16(const uint8_t *buf, size_t len, uint8_t out[static 16], const char *what,
-		       char *err, size_t err_len)
-{
-	char digits[33];
-	size_t n = 0;
-	bool all_hex = true;
-	int r = -EINVAL;
-
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] && strchr(" \t\r\n\f\v", buf[i]))
-			continue;
-		if (hexval(buf[i]) < 0)
-			all_hex = false;
-		if (n < 32)
-			digits[n] = (char)buf[i];
-		n++;
-	}
-	if (all_hex && n == 32) {
-		digits[32] = '\0';
-		r = hex_decode(digits, 16, out); /* constant time: these are key bytes */
-	} else if (len == 16) {
-		memcpy(out, buf, 16);
-		r = 0;
-	} else if (all_hex && n) {
-		snprintf(err, err_len, "wrong length for %s: %zu hex digits; it must be 32 hex "
-			 "digits (16 bytes)", what, n);
-	} else {
-		snprintf(err, err_len, "wrong length for %s: %zu bytes; it must be 16 raw bytes or "
-			 "32 hex digits", what, len);
-	}
-	secret_wipe(digits, sizeof(digits));
-	return r;
-}
-
+/* 16 bytes (K, OP or OPc) from a key file: 32 hex digits or 16 raw bytes. */
 static int read_key16(const char *path, uint8_t out[static 16], const char *what, char *err,
 		      size_t err_len)
 {
 	_cleanup_secret_ struct secret *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t len = 0;
-	char why[200];
+	size_t len = 0, hex_digits = 0;
 	int r;
 
-	r = secret_new(KEY_FILE_MAX + 1, &buf);
-	if (r < 0)
-		return r;
-	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot read the %s file %s: %s", what, path, strerror(errno));
+	r = ctl_key_file_read(path, &buf, &len);
+	if (r == -EFBIG) {
+		snprintf(err, err_len, "%s is not a %s file: more than %d bytes", path, what,
+			 CTL_KEY_FILE_MAX);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		snprintf(err, err_len, "cannot read the %s file %s: %s", what, path, strerror(-r));
 		return r;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf->data + len, buf->len - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, err_len, "cannot read the %s file %s: %s", what, path,
-				 strerror(errno));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KEY_FILE_MAX) {
-			snprintf(err, err_len, "%s is not a %s file: more than %d bytes", path, what,
-				 KEY_FILE_MAX);
-			return -EINVAL;
-		}
-	}
-	r = parse_key16(buf->data, len, out, what, why, sizeof(why));
-	if (r < 0)
-		snprintf(err, err_len, "%s: %s", path, why);
+	r = ctl_key_parse(buf->data, len, out, 16, &hex_digits);
+	if (r == -EINVAL && hex_digits)
+		snprintf(err, err_len,
+			 "%s: wrong length for %s: %zu hex digits; it must be 32 hex digits (16 bytes)",
+			 path, what, hex_digits);
+	else if (r == -EINVAL)
+		snprintf(err, err_len,
+			 "%s: wrong length for %s: %zu bytes; it must be 16 raw bytes or 32 hex digits",
+			 path, what, len);
+	else if (r < 0)
+		snprintf(err, err_len, "%s: %s", path, strerror(-r));
 	return r;
 }
 

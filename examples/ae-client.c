@@ -25,12 +25,16 @@
 
 #include <m2msa/m2msa.h>
 
+#include "common/fileio.h"
 #include "common/frame.h"
+#include "common/hex.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "common/wire.h"
 
+/* Key files hold 32 bytes or 64 hex digits; this is a generous bound. */
+#define KEY_FILE_MAX 256
 #define AE_IDENTITY_MAX 128 /* TS-0003 10.4; also wolfSSL's MAX_PSK_ID_LEN */
 #define AE_TIMEOUT_MS 10000
 #define AE_LINE_MAX 512
@@ -46,46 +50,22 @@ struct key_source {
 	struct m2msa *h;
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 64 hex digits (trailing whitespace allowed) -> 32 bytes. */
 static int key_from_hex(const char *s, size_t len, struct key32 *ret)
 {
-	struct key32 k;
-
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
 		len--;
 	if (len != 2 * KEY32_LEN)
 		return -EINVAL;
-	for (size_t i = 0; i < KEY32_LEN; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			secret_wipe(&k, sizeof(k));
-			return -EINVAL;
-		}
-		k.b[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*ret = k;
-	secret_wipe(&k, sizeof(k));
-	return 0;
+	return hex_decode(s, KEY32_LEN, ret->b); /* constant time: these are key bytes */
 }
 
 static int key_source_load(const struct key_source *src, struct key32 *ret, char *err,
 			   size_t err_len)
 {
-	uint8_t buf[2 * KEY32_LEN + 3];
-	ssize_t n;
-	int fd, r;
+	uint8_t buf[KEY_FILE_MAX];
+	size_t n = 0;
+	int r;
 
 	if (src->hex) {
 		r = key_from_hex(src->hex, strlen(src->hex), ret);
@@ -95,21 +75,19 @@ static int key_source_load(const struct key_source *src, struct key32 *ret, char
 			snprintf(err, err_len, "--key-hex needs exactly 64 hex digits (32 bytes)");
 		return r;
 	}
-	fd = open(src->file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
+	r = fileio_read(src->file, buf, sizeof(buf), &n);
+	if (r == -ENOENT || r == -EACCES) {
 		snprintf(err, err_len, "cannot open key file %s: %s", src->file, strerror(-r));
-		return r;
-	}
-	n = read(fd, buf, sizeof(buf));
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0) {
+	} else if (r == -EFBIG) {
+		snprintf(err, err_len,
+			 "key file %s must hold 32 raw bytes or 64 hex digits", src->file);
+		r = -EINVAL;
+	} else if (r < 0) {
 		snprintf(err, err_len, "cannot read key file %s: %s", src->file, strerror(-r));
 	} else if (n == KEY32_LEN) {
 		memcpy(ret->b, buf, KEY32_LEN);
 	} else {
-		r = key_from_hex((const char *)buf, (size_t)n, ret);
+		r = key_from_hex((const char *)buf, n, ret);
 		if (r < 0)
 			snprintf(err, err_len,
 				 "key file %s must hold 32 raw bytes or 64 hex digits", src->file);
