@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/establish.h"
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "harness.h"
@@ -310,4 +311,26 @@ int bench_bare_handshake(WOLFSSL_CTX *client_ctx, uint16_t port)
 	wolfSSL_free(ssl);
 	close(fd);
 	return ok ? 0 : -EPROTO;
+}
+
+int bench_establish(WOLFSSL_CTX *ctx, const char *node_id, uint8_t method,
+		    const struct kdf_prf *prf)
+{
+	struct establish_result res = { .kc = NULL };
+	struct m2msa_err err;
+	char addr[32];
+	int r;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
+	r = establish_run(ctx,
+			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
+						      .node_id = node_id, .methods = &method,
+						      .n_methods = 1, .timeout_ms = 10000 },
+			  prf, &res, &err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err.msg);
+	else if (res.method != method)
+		r = -EPROTO;
+	establish_result_clear(&res);
+	return r;
 }

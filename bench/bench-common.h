@@ -80,3 +80,12 @@ uint16_t bench_bare_server_start(void);
 void bench_bare_server_stop(void);
 /* One bare handshake with 127.0.0.1:port checking BENCH_FQDN: connect, handshake, close. */
 int bench_bare_handshake(WOLFSSL_CTX *client_ctx, uint16_t port);
+
+struct kdf_prf;
+/*
+ * One establishment of node_id with m2masd at 127.0.0.1:bench.est_port over ctx,
+ * offering only method, Km through prf (NULL for method pki). 0, or -errno with
+ * the failure on stderr; -EPROTO when the MAS chose another method.
+ */
+int bench_establish(WOLFSSL_CTX *ctx, const char *node_id, uint8_t method,
+		    const struct kdf_prf *prf);

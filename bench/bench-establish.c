@@ -30,26 +30,6 @@
 
 static WOLFSSL_CTX *client_ctx;
 
-static int node_establish(const struct kdf_prf *prf)
-{
-	static const uint8_t methods[] = { WIRE_METHOD_PSK };
-	struct establish_result res = { .kc = NULL };
-	struct m2msa_err err;
-	char addr[32];
-	int r;
-
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
-	r = establish_run(client_ctx,
-			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
-						      .node_id = NODE, .methods = methods,
-						      .n_methods = 1, .timeout_ms = 10000 },
-			  prf, &res, &err);
-	if (r < 0)
-		fprintf(stderr, "bench-establish: %s\n", err.msg);
-	establish_result_clear(&res);
-	return r;
-}
-
 /* --- throughput --- */
 
 struct worker {
@@ -67,7 +47,8 @@ static void *worker_main(void *arg)
 
 	kdf_prf_software(&key, &prf);
 	while (bench_now() < w->until) {
-		int r = w->bare ? bench_bare_handshake(client_ctx, bench.est_port) : node_establish(&prf);
+		int r = w->bare ? bench_bare_handshake(client_ctx, bench.est_port)
+				: bench_establish(client_ctx, NODE, WIRE_METHOD_PSK, &prf);
 
 		if (r == 0)
 			w->done++;
@@ -127,7 +108,8 @@ int main(int argc, char **argv)
 	bare_port = bench_bare_server_start();
 
 	/* Warm up both paths once. */
-	if (node_establish(&prf) < 0 || bench_bare_handshake(client_ctx, bare_port) < 0)
+	if (bench_establish(client_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0 ||
+	    bench_bare_handshake(client_ctx, bare_port) < 0)
 		bench_die("warm-up failed");
 	/* Interleave so that machine noise hits both sides alike. */
 	for (int i = 0; i < iterations; i++) {
@@ -140,7 +122,7 @@ int main(int argc, char **argv)
 				bench_die("bare TPM HMAC failed");
 		t_base += bench_now() - a;
 		a = bench_now();
-		if (node_establish(&prf) < 0)
+		if (bench_establish(client_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0)
 			bench_die("establishment failed");
 		t_ours += bench_now() - a;
 	}

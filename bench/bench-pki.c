@@ -53,27 +53,6 @@ static void enrol(void)
 	free(state);
 }
 
-static int node_establish(WOLFSSL_CTX *ctx, uint8_t method, const struct kdf_prf *prf)
-{
-	struct establish_result res = { .kc = NULL };
-	struct m2msa_err err;
-	char addr[32];
-	int r;
-
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
-	r = establish_run(ctx,
-			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
-						      .node_id = NODE, .methods = &method,
-						      .n_methods = 1, .timeout_ms = 10000 },
-			  prf, &res, &err);
-	if (r < 0)
-		fprintf(stderr, "bench-pki: %s\n", err.msg);
-	else if (res.method != method)
-		r = -EPROTO;
-	establish_result_clear(&res);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
 	int iterations = argc > 1 ? atoi(argv[1]) : 40;
@@ -115,8 +94,8 @@ int main(int argc, char **argv)
 
 	/* Warm up every path once. */
 	if (bench_bare_handshake(plain_ctx, bare_port) < 0 ||
-	    node_establish(plain_ctx, WIRE_METHOD_PSK, &prf) < 0 ||
-	    node_establish(cert_ctx, WIRE_METHOD_PKI, NULL) < 0)
+	    bench_establish(plain_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0 ||
+	    bench_establish(cert_ctx, NODE, WIRE_METHOD_PKI, NULL) < 0)
 		bench_die("warm-up failed");
 	/* Interleave so that machine noise hits every path alike. */
 	for (int i = 0; i < iterations; i++) {
@@ -126,11 +105,11 @@ int main(int argc, char **argv)
 			bench_die("bare handshake failed");
 		t_bare += bench_now() - a;
 		a = bench_now();
-		if (node_establish(plain_ctx, WIRE_METHOD_PSK, &prf) < 0)
+		if (bench_establish(plain_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0)
 			bench_die("psk establishment failed");
 		t_psk += bench_now() - a;
 		a = bench_now();
-		if (node_establish(cert_ctx, WIRE_METHOD_PKI, NULL) < 0)
+		if (bench_establish(cert_ctx, NODE, WIRE_METHOD_PKI, NULL) < 0)
 			bench_die("pki establishment failed");
 		t_pki += bench_now() - a;
 	}
