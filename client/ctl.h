@@ -15,13 +15,6 @@
 #include "common/cli.h"
 #include "common/util.h"
 
-/*
- * The old names, until every command file uses CLI_EXIT_*; new code uses CLI_EXIT_*.
- */
-#define CTL_EXIT_OK CLI_EXIT_OK
-#define CTL_EXIT_FAILURE CLI_EXIT_FAILURE
-#define CTL_EXIT_USAGE CLI_EXIT_USAGE
-
 struct ctl_command {
 	const char *name;
 	const char *summary;
