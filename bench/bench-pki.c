@@ -40,9 +40,9 @@ static void enrol(void)
 			       state, harness_swtpm_tcti(bench.tpm), dir);
 	if (harness_write_file(conf, text, strlen(text), 0644) < 0)
 		bench_die("cannot write the node config");
-	cmd = harness_strdupf("%s/client/m2msactl pki-keygen --config %s --out %s/node.csr "
+	cmd = harness_strdupf("%s/m2msactl/m2msactl pki-keygen --config %s --out %s/node.csr "
 			      "2>/dev/null && sh %s/tests/integration/mkcerts.sh sign-csr %s/pki "
-			      "node-ca %s/node.csr %s/issued.crt && %s/client/m2msactl pki-install "
+			      "node-ca %s/node.csr %s/issued.crt && %s/m2msactl/m2msactl pki-install "
 			      "--config %s --cert %s/issued.crt >/dev/null",
 			      builddir, conf, dir, bench.srcdir, dir, dir, dir, builddir, conf, dir);
 	if (system(cmd) != 0)

@@ -513,7 +513,7 @@ static char *ctl_path(void)
 {
 	const char *b = getenv("BUILDDIR");
 
-	return harness_strdupf("%s/client/m2msactl", b ? b : ".");
+	return harness_strdupf("%s/m2msactl/m2msactl", b ? b : ".");
 }
 
 static int run_ctl(const char *const *argv, const char *stdin_data, char **ret_out,

@@ -10,7 +10,7 @@
 #include "agent/agent-conf.h"
 #include "agent/establish.h"
 #include "agent/node-creds.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/fileio.h"
 #include "common/json.h"
 #include "common/log.h"

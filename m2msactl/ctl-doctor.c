@@ -24,7 +24,7 @@
 #include "agent/agent-conf.h"
 #include "agent/clients.h"
 #include "agent/status.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/json.h"

@@ -16,7 +16,7 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/fileio.h"
 #include "tpm/keystore.h"
 #include "tpm/policy.h"

@@ -15,7 +15,7 @@
 
 #include "agent/agent-conf.h"
 #include "agent/status.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 
 static void usage(FILE *f)
 {

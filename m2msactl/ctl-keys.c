@@ -11,7 +11,7 @@
 
 #include <m2msa/m2msa.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/hex.h"
 #include "common/json.h"
 #include "common/secret.h"

@@ -13,7 +13,7 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/cli.h"
 #include "common/fileio.h"
 #include "common/json.h"

@@ -20,7 +20,7 @@
 
 #include "agent/agent-conf.h"
 #include "agent/node-creds.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/fileio.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"

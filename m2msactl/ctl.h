@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * m2msactl's command table. Each command lives in its own client/ctl-*.c file and
+ * m2msactl's command table. Each command lives in its own m2msactl/ctl-*.c file and
  * has the signature int ctl_<name>(int argc, char **argv), where argv[0] is the
  * command name; it handles its own --help and returns an exit status from
  * common/cli.h: CLI_EXIT_OK, CLI_EXIT_FAILURE (the operation failed; a message on
  * stderr names the fix) or CLI_EXIT_USAGE (bad arguments).
  * To add a command: declare it below, add one line to ctl_commands[], and one
- * line to m2msactl_sources in client/meson.build.
+ * line to m2msactl_sources in m2msactl/meson.build.
  */
 #pragma once
 

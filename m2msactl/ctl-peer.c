@@ -12,7 +12,7 @@
 
 #include <m2msa/m2msa.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 
 struct peer_opts {
 	const char *ae;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/ctl-keyfile.h"
+#include "m2msactl/ctl-keyfile.h"
 #include "common/fileio.h"
 #include "common/hex.h"
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 
 static void usage(FILE *f)
 {

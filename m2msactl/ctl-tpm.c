@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/ctl-keyfile.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl-keyfile.h"
+#include "m2msactl/ctl.h"
 #include "common/err.h"
 #include "common/kdf.h"
 #include "common/secret.h"
