@@ -47,8 +47,7 @@ static int read_key_file(const char *path, uint8_t km[static TPM_KM_LEN], struct
 	return 0;
 }
 
-/* "<prefix><message>" on stderr, and with -v the raw TSS2 code for a bug report. */
-static void report_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
+void ctl_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
 {
 	fprintf(stderr, "%s%s\n", prefix, tpm_last_error(t));
 	if (verbose && *tpm_last_error_detail(t))
@@ -236,7 +235,7 @@ int ctl_provision(int argc, char **argv)
 	else
 		r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
 	if (r < 0) {
-		report_tpm_error("m2msactl provision: ", t, verbose);
+		ctl_tpm_error("m2msactl provision: ", t, verbose);
 		return CLI_EXIT_FAILURE;
 	}
 	printf("Provisioned Km for node %s (KmID %s) in %s%s%s%s.\n", node_id, km_id, state_dir,
@@ -307,7 +306,7 @@ int ctl_tpm_check(int argc, char **argv)
 
 	r = tpm_primary(t, &persistent);
 	if (r < 0) {
-		report_tpm_error("FAIL  storage key: ", t, verbose);
+		ctl_tpm_error("FAIL  storage key: ", t, verbose);
 		return CLI_EXIT_FAILURE;
 	}
 	if (persistent)
@@ -318,7 +317,7 @@ int ctl_tpm_check(int argc, char **argv)
 
 	r = tpm_key_load(t, state_dir, &k);
 	if (r < 0) {
-		report_tpm_error("FAIL  provisioned key: ", t, verbose);
+		ctl_tpm_error("FAIL  provisioned key: ", t, verbose);
 		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    provisioned key loads: node %s, KmID %s, %s%s\n", tpm_key_node_id(k),
@@ -331,7 +330,7 @@ int ctl_tpm_check(int argc, char **argv)
 	tpm_key_prf(k, &prf);
 	r = kdf_derive(&prf, "m2msa tpm-check", NULL, 0, out.b);
 	if (r < 0) {
-		report_tpm_error("FAIL  derivation: ", t, verbose);
+		ctl_tpm_error("FAIL  derivation: ", t, verbose);
 		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    derivation through TPM2_HMAC works%s\n",

@@ -76,13 +76,6 @@ static const char provision_help[] =
 	"  --force          replace a USIM already provisioned in DIR\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
 
-static void tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
-{
-	fprintf(stderr, "%s%s\n", prefix, tpm_last_error(t));
-	if (verbose && *tpm_last_error_detail(t))
-		fprintf(stderr, "%sdebug: %s\n", prefix, tpm_last_error_detail(t));
-}
-
 struct provision_args {
 	const char *impi, *k_file, *opc_file, *op_file, *tcti, *state_dir;
 	uint64_t sqn;
@@ -207,7 +200,7 @@ static int usim_provision(int argc, char **argv)
 	if (r == 0 && a.op_file)
 		r = opc_from_op(t, a.state_dir, op, opc);
 	if (r < 0) {
-		tpm_error("m2msactl usim provision: ", t, a.verbose);
+		ctl_tpm_error("m2msactl usim provision: ", t, a.verbose);
 		goto out;
 	}
 	r = usim_state_write(a.state_dir, a.impi, opc, a.sqn, err, sizeof(err));
@@ -324,7 +317,7 @@ static int usim_check(int argc, char **argv)
 		r = tpm_usim_key_encrypt(k, block, block);
 	secret_wipe(block, sizeof(block));
 	if (r < 0) {
-		tpm_error("FAIL  USIM key: ", t, verbose);
+		ctl_tpm_error("FAIL  USIM key: ", t, verbose);
 		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    K loads in the TPM at %s and AES-128 with it works\n", tcti);

@@ -24,6 +24,12 @@ struct ctl_command {
 /* ctl-tpm.c */
 int ctl_provision(int argc, char **argv);
 int ctl_tpm_check(int argc, char **argv);
+struct tpm_ctx;
+/*
+ * "<prefix><the TPM's last error>" on stderr, and with verbose the raw TSS2 code
+ * for a bug report (also for ctl-usim.c).
+ */
+void ctl_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose);
 
 /* ctl-identity.c */
 int ctl_tpm_identity(int argc, char **argv);
