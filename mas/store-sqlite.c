@@ -268,6 +268,37 @@ static int step_row(struct store *s, sqlite3_stmt *st)
 	return sql_errno(s->db, rc);
 }
 
+/*
+ * The one row of a lookup whose key bind_r says was bound (bind_text/bind_blob's
+ * result): 0 with st on the row, -ENOENT when there is none, or -errno.
+ */
+static int lookup_row(struct store *s, sqlite3_stmt *st, int bind_r)
+{
+	int r = bind_r < 0 ? bind_r : step_row(s, st);
+
+	if (r < 0)
+		return r;
+	return r > 0 ? 0 : -ENOENT;
+}
+
+/* Step an UPDATE or DELETE of one row: 0 when it changed a row, -ENOENT when none. */
+static int step_changed(struct store *s, sqlite3_stmt *st)
+{
+	int r = step_done(s, st);
+
+	if (r < 0)
+		return r;
+	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+/* A statement that is not cached (listings, run by m2masctl). */
+static int stmt_prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+
+	return rc == SQLITE_OK ? 0 : sql_errno(s->db, rc);
+}
+
 static int exec_sql(struct store *s, const char *sql)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
@@ -736,15 +767,9 @@ int store_node_get(struct store *s, const char *node_id, struct store_node *ret)
 	int r;
 
 	r = stmt_get(s, STMT_NODE_GET, &st);
-	if (r < 0)
-		return r;
-	r = bind_text(st, 1, node_id);
-	if (r < 0)
-		return r;
-	r = step_row(s, st);
-	if (r <= 0)
-		return r < 0 ? r : -ENOENT;
-	return node_from_row(st, ret);
+	if (r >= 0)
+		r = lookup_row(s, st, bind_text(st, 1, node_id));
+	return r < 0 ? r : node_from_row(st, ret);
 }
 
 int store_node_get_km(struct store *s, const char *node_id, struct secret **ret)
@@ -757,14 +782,10 @@ int store_node_get_km(struct store *s, const char *node_id, struct secret **ret)
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
 	r = stmt_get(s, STMT_NODE_GET_KM, &st);
+	if (r >= 0)
+		r = lookup_row(s, st, bind_text(st, 1, node_id));
 	if (r < 0)
 		return r;
-	r = bind_text(st, 1, node_id);
-	if (r < 0)
-		return r;
-	r = step_row(s, st);
-	if (r <= 0)
-		return r < 0 ? r : -ENOENT;
 	aad_len = aad_node(node_id, aad);
 	return open_column(s, st, 0, aad, aad_len, ret);
 }
@@ -784,12 +805,7 @@ static int node_update(struct store *s, enum stmt_id id, const char *node_id, co
 		r = bind_text(st, 2, text);
 	if (r >= 0 && num)
 		r = bind_u64(st, 2, *num);
-	if (r < 0)
-		return r;
-	r = step_done(s, st);
-	if (r < 0)
-		return r;
-	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+	return r < 0 ? r : step_changed(s, st);
 }
 
 int store_node_set_target(struct store *s, const char *node_id, const char *target_id)
@@ -858,12 +874,11 @@ int store_node_foreach(struct store *s, int (*cb)(const struct store_node *n, vo
 		       void *userdata)
 {
 	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
-	int rc, r;
+	int r;
 
-	rc = sqlite3_prepare_v2(s->db, "SELECT " NODE_COLUMNS " FROM nodes ORDER BY node_id", -1,
-				&st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_errno(s->db, rc);
+	r = stmt_prepare(s, "SELECT " NODE_COLUMNS " FROM nodes ORDER BY node_id", &st);
+	if (r < 0)
+		return r;
 	while ((r = step_row(s, st)) > 0) {
 		struct store_node n;
 
@@ -917,15 +932,9 @@ int store_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
 	int r;
 
 	r = stmt_get(s, STMT_ASSOC_GET, &st);
-	if (r < 0)
-		return r;
-	r = bind_blob(st, 1, kcid, STORE_KCID_LEN);
-	if (r < 0)
-		return r;
-	r = step_row(s, st);
-	if (r <= 0)
-		return r < 0 ? r : -ENOENT;
-	return assoc_from_row(st, ret);
+	if (r >= 0)
+		r = lookup_row(s, st, bind_blob(st, 1, kcid, STORE_KCID_LEN));
+	return r < 0 ? r : assoc_from_row(st, ret);
 }
 
 int store_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
@@ -939,14 +948,10 @@ int store_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KCID_L
 	int r;
 
 	r = stmt_get(s, STMT_ASSOC_GET_KEYS, &st);
+	if (r >= 0)
+		r = lookup_row(s, st, bind_blob(st, 1, kcid, STORE_KCID_LEN));
 	if (r < 0)
 		return r;
-	r = bind_blob(st, 1, kcid, STORE_KCID_LEN);
-	if (r < 0)
-		return r;
-	r = step_row(s, st);
-	if (r <= 0)
-		return r < 0 ? r : -ENOENT;
 	if (ret_kc) {
 		aad_len = aad_assoc("assoc:", kcid, aad);
 		r = open_column(s, st, 0, aad, aad_len, &kc);
@@ -976,34 +981,25 @@ int store_assoc_revoke(struct store *s, const uint8_t kcid[static STORE_KCID_LEN
 	int r;
 
 	r = stmt_get(s, STMT_ASSOC_REVOKE, &st);
-	if (r < 0)
-		return r;
-	r = bind_blob(st, 1, kcid, STORE_KCID_LEN);
-	if (r < 0)
-		return r;
-	r = step_done(s, st);
-	if (r < 0)
-		return r;
-	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+	if (r >= 0)
+		r = bind_blob(st, 1, kcid, STORE_KCID_LEN);
+	return r < 0 ? r : step_changed(s, st);
 }
 
 int store_assoc_foreach(struct store *s, const char *node_id,
 			int (*cb)(const struct store_assoc *a, void *userdata), void *userdata)
 {
 	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
-	int rc, r;
+	int r;
 
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT " ASSOC_COLUMNS " FROM assocs "
-				"WHERE ?1 IS NULL OR node_id = ?1 ORDER BY created, kcid",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_errno(s->db, rc);
-	if (node_id) {
+	r = stmt_prepare(s,
+			 "SELECT " ASSOC_COLUMNS " FROM assocs "
+			 "WHERE ?1 IS NULL OR node_id = ?1 ORDER BY created, kcid",
+			 &st);
+	if (r >= 0 && node_id)
 		r = bind_text(st, 1, node_id);
-		if (r < 0)
-			return r;
-	}
+	if (r < 0)
+		return r;
 	while ((r = step_row(s, st)) > 0) {
 		struct store_assoc a;
 
