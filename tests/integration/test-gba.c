@@ -992,7 +992,7 @@ Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = setup, .fini =
      .timeout = 240)
 {
 	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn);
-	char *conf, *bin = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *conf, *bin = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	char *out = NULL, *err = NULL;
 	const char *argv[] = { bin, "establish", "--config", NULL, "--json", NULL };
 	struct mas_fixture m;
