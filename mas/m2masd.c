@@ -183,6 +183,66 @@ static int check_fqdn(const char *fqdn, char *err, size_t err_len)
 	return 0;
 }
 
+/* The store's connection events (PostgreSQL) go to the log. */
+static void on_store_event(enum store_event ev, const char *msg, void *userdata)
+{
+	if (ev == STORE_EVENT_RECONNECTED)
+		log_notice("store: %s", msg);
+	else
+		log_warning("store: %s", msg);
+}
+
+static int open_store(struct daemon *d, const struct secret *mk, char *err, size_t err_len)
+{
+	struct store_config sc;
+	char detail[256] = "";
+	const char *hint;
+	int r;
+
+	mas_conf_store_config(&d->conf, &sc);
+	sc.application_name = "m2masd";
+	sc.err = detail;
+	sc.err_len = sizeof(detail);
+	r = store_open_config(&sc, mk->data, STORE_OPEN_CREATE, &d->store);
+	if (r >= 0) {
+		store_set_notify(d->store, on_store_event, d);
+		return 0;
+	}
+	switch (r) {
+	case -EIO:
+		hint = " (not an m2masd store, or damaged)";
+		break;
+	case -EKEYREJECTED:
+		hint = " (the master key is not this store's)";
+		break;
+	case -ESTALE:
+		hint = " (an older schema: run m2masctl migrate)";
+		break;
+	case -EPROTO:
+		hint = " (made by another program or a newer m2msa)";
+		break;
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+		hint = " (is the database server running and reachable? see [store] conninfo)";
+		break;
+	case -EACCES:
+	case -EPERM:
+		hint = sc.backend == STORE_BACKEND_POSTGRESQL ?
+			       " (check the role, [store] password_file and pg_hba.conf)" :
+			       " (does the file belong to the m2masd user?)";
+		break;
+	default:
+		hint = sc.backend == STORE_BACKEND_SQLITE ?
+			       " (does the folder exist and belong to the m2masd user?)" :
+			       "";
+	}
+	snprintf(err, err_len, "cannot open node store %s (%s): %s%s%s%s",
+		 sc.location ? sc.location : "", store_backend_to_string(sc.backend), strerror(-r),
+		 hint, detail[0] ? ": " : "", detail);
+	return r;
+}
+
 /* Everything m2masd needs besides its sockets; --check stops after this. */
 static int open_resources(struct daemon *d, char *err, size_t err_len)
 {
@@ -220,14 +280,9 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 					: "");
 		return r;
 	}
-	r = store_open(d->conf.store_path, mk->data, &d->store);
-	if (r < 0) {
-		snprintf(err, err_len, "cannot open node store %s: %s%s", d->conf.store_path,
-			 strerror(-r),
-			 r == -EIO ? " (not an m2masd store, or the master key does not match)"
-				   : " (does the folder exist and belong to the m2masd user?)");
+	r = open_store(d, mk, err, err_len);
+	if (r < 0)
 		return r;
-	}
 	r = mas_ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
 			      d->conf.failure_window * 1000, &d->rl);
 	if (r < 0) {
@@ -306,6 +361,9 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	    str_differs(nc.key, d->conf.key) || str_differs(nc.target_ca, d->conf.target_ca) ||
 	    str_differs(nc.node_ca, d->conf.node_ca) ||
 	    str_differs(nc.store_path, d->conf.store_path) ||
+	    str_differs(nc.store_backend, d->conf.store_backend) ||
+	    str_differs(nc.store_conninfo, d->conf.store_conninfo) ||
+	    str_differs(nc.store_password_file, d->conf.store_password_file) ||
 	    str_differs(nc.master_key, d->conf.master_key))
 		log_notice("listen addresses, fqdn, certificates and the store are read only at "
 			   "start; restart m2masd to apply those changes");
@@ -442,7 +500,7 @@ int main(int argc, char **argv)
 		else
 			printf("m2masd: configuration %s is usable (certificates, target CA, master "
 			       "key and store %s checked)\n",
-			       d.opt.config, d.conf.store_path);
+			       d.opt.config, store_location(d.store));
 		close_resources(&d);
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	}

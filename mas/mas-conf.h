@@ -23,7 +23,10 @@
  *                                  do not succeed (a success gives its token back)
  *   first_byte_timeout = 3s        a connection that sends nothing is closed
  *   [store]
- *   path = /var/lib/m2msa/mas.db
+ *   backend = sqlite               sqlite (one instance) or postgresql (several)
+ *   path = /var/lib/m2msa/mas.db   sqlite: the file
+ *   conninfo = host=db dbname=m2msa user=m2masd   postgresql: libpq connection string
+ *   password_file = /etc/m2msa/pg-password        postgresql: the password, not in conninfo
  *   master_key = /etc/m2msa/mas-master.key
  *   [log]
  *   level = info
@@ -54,7 +57,10 @@ struct mas_conf {
 	uint32_t connections_per_source;
 	uint32_t connection_rate_per_source; /* 0: unlimited */
 	uint64_t first_byte_timeout;
+	char *store_backend; /* "sqlite" or "postgresql", validated at load */
 	char *store_path;
+	char *store_conninfo; /* required with postgresql */
+	char *store_password_file;
 	char *master_key;
 	char *log_level; /* validated at load */
 };
@@ -68,3 +74,7 @@ int mas_conf_load(const char *path, struct mas_conf *ret, char *err, size_t err_
 int mas_conf_load_store(const char *path, struct mas_conf *ret, char *err, size_t err_len);
 /* Free c's strings (c itself is the caller's: _cleanup_(mas_conf_free) on the stack works). */
 void mas_conf_free(struct mas_conf *c);
+
+struct store_config;
+/* The store the loaded configuration names (pointers into c). */
+void mas_conf_store_config(const struct mas_conf *c, struct store_config *ret);

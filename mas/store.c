@@ -301,6 +301,31 @@ int store_open_config(const struct store_config *c,
 	return 0;
 }
 
+int store_probe(const struct store_config *c, int *ret_version)
+{
+	const struct store_ops *ops;
+	struct store *s = NULL;
+	int version = 0, r;
+
+	if (!c || !c->location || !*c->location || !ret_version)
+		return -EINVAL;
+	ops = backend_ops(c->backend);
+	if (!ops)
+		return -EPROTONOSUPPORT;
+	r = ops->open(c, &s);
+	if (r < 0)
+		return r;
+	s->ops = ops;
+	r = ops->schema_version(s, &version);
+	/* An SQLite file this probe created stays only if it was there before. */
+	s->open_failed = true;
+	ops->close(s);
+	if (r < 0)
+		return r;
+	*ret_version = version;
+	return 0;
+}
+
 int store_open(const char *location, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
 	       struct store **ret)
 {

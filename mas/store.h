@@ -112,6 +112,11 @@ int store_open_config(const struct store_config *c,
  */
 int store_open(const char *location, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
 	       struct store **ret);
+/*
+ * Connect to the store c names without the master key and tell its schema
+ * version (0: empty), for m2masctl init and migrate. Errors as store_open_config.
+ */
+int store_probe(const struct store_config *c, int *ret_version);
 /* The backend location names (see store_open). */
 enum store_backend store_backend_for_location(const char *location);
 void store_close(struct store *s);

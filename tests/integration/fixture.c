@@ -20,6 +20,7 @@
 #include "secrets.h"
 #include "mas/keyfile.h"
 #include "tpm/keystore.h"
+#include "pg-fixture.h"
 #include "tpm/tpm-ctx.h"
 
 const char *fixture_builddir(void)
@@ -162,7 +163,7 @@ void mas_fixture_init(struct mas_fixture *m)
 		cr_skip_test("openssl is not installed (apt install openssl)");
 	cr_assert_eq(harness_tmpdir(&m->dir), 0);
 	fixture_make_certs(m->dir);
-	m->db = mas_fixture_path(m, "mas.db");
+	m->db = store_fixture_location(m->dir); /* a file, or a PostgreSQL database */
 	m->master = mas_fixture_path(m, "master.key");
 	m->conf = mas_fixture_path(m, "m2masd.conf");
 	m->log = mas_fixture_path(m, "m2masd.log");
@@ -191,15 +192,17 @@ void mas_fixture_fini(struct mas_fixture *m)
 
 void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra)
 {
+	char *store = store_fixture_conf_lines(m->db);
 	char *text = harness_strdupf(
 		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = " FIXTURE_FQDN
 		"\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n%s[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = debug\n",
-		m->est_port, m->ret_port, m->dir, m->dir, m->dir, mas_extra ? mas_extra : "", m->db,
+		"lifetime = 1h\n%s[store]\n%smaster_key = %s\n[log]\nlevel = debug\n",
+		m->est_port, m->ret_port, m->dir, m->dir, m->dir, mas_extra ? mas_extra : "", store,
 		m->master);
 
 	cr_assert_eq(harness_write_file(m->conf, text, strlen(text), 0600), 0);
 	free(text);
+	free(store);
 }
 
 void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
