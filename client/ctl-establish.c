@@ -74,16 +74,23 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 		return CTL_EXIT_FAILURE;
 	}
 	node_id = node_creds_node_id(creds);
-	r = establish_run(node_creds_tls(creds),
-			  &(struct establish_params){
-				  .mas_address = conf->mas_address,
-				  .server_name = conf->server_name,
-				  .node_id = node_id,
-				  .methods = conf->methods,
-				  .n_methods = conf->n_methods,
-				  .timeout_ms = (int)(conf->timeout * 1000),
-			  },
-			  node_creds_km(creds), &res, &err);
+	/* Each MAS instance in [mas] address in turn, while another one may help. */
+	for (size_t i = 0; i < conf->n_mas_addresses; i++) {
+		r = establish_run(node_creds_tls(creds),
+				  &(struct establish_params){
+					  .mas_address = conf->mas_addresses[i],
+					  .server_name = conf->server_name,
+					  .node_id = node_id,
+					  .methods = conf->methods,
+					  .n_methods = conf->n_methods,
+					  .timeout_ms = (int)(conf->timeout * 1000),
+				  },
+				  node_creds_km(creds), &res, &err);
+		if (r >= 0 || !agent_conf_failover_helps(r) || i + 1 == conf->n_mas_addresses)
+			break;
+		fprintf(stderr, "m2msactl establish: %s; trying the next MAS, %s\n", err.msg,
+			conf->mas_addresses[i + 1]);
+	}
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
 		/* With pki offered the refusal may be about the certificate: the message says which. */

@@ -208,16 +208,20 @@ void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra)
 void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
 				  const struct fixture_agent_conf *c)
 {
+	char *addr = c->mas_address ? strdup(c->mas_address) :
+				      harness_strdupf("127.0.0.1:%u", m->est_port);
 	char *text = harness_strdupf(
 		"[node]\nstate_dir = %s/node\ntcti = %s\n%s"
-		"[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
+		"[mas]\naddress = %s\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
 		"timeout = %us\n[agent]\nstatus_file = %s/status.json\nbackoff_min = %us\n"
 		"backoff_max = %us\nsocket = %s\nclients_dir = %s\n",
-		m->dir, c->tcti, c->node_extra ? c->node_extra : "", m->est_port, m->dir,
+		m->dir, c->tcti, c->node_extra ? c->node_extra : "", addr, m->dir,
 		c->timeout_s, m->dir, c->backoff_min_s, c->backoff_max_s, c->sock, c->clients_dir);
 
+	cr_assert_not_null(addr);
 	cr_assert_eq(harness_write_file(path, text, strlen(text), 0644), 0);
 	free(text);
+	free(addr);
 }
 
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)

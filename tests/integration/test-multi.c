@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/establish.h"
@@ -207,4 +208,47 @@ Test(multi, database_restart_under_a_running_instance)
 	free(log);
 	cr_assert_eq(mas_fixture_count_assocs(&a), 2, "no half-written association");
 	secret_wipe(key, sizeof(key));
+}
+
+/* The agent lists both instances; the first is down: it establishes at the second. */
+Test(multi, agent_fails_over_to_the_next_mas)
+{
+	struct harness_swtpm *tpm = NULL;
+	char *tpmstate = mas_fixture_path(&a, "tpmstate"), *conf = mas_fixture_path(&a, "m2msad.conf");
+	char *log = mas_fixture_path(&a, "m2msad.log"), *sock = mas_fixture_path(&a, "agent.sock");
+	char *clients = mas_fixture_path(&a, "clients.d"), *addrs;
+	uint8_t km2[32];
+	pid_t agent;
+
+	HARNESS_REQUIRE_SWTPM();
+	cr_assert_eq(mkdir(tpmstate, 0700), 0);
+	cr_assert_eq(mkdir(clients, 0755), 0);
+	cr_assert_eq(harness_swtpm_start(tpmstate, &tpm), 0);
+	mas_fixture_provision_node(&a, harness_swtpm_tcti(tpm), "/mn-cse-2", km2, 0);
+	addrs = harness_strdupf("127.0.0.1:%u, 127.0.0.1:%u", a.est_port, b.est_port);
+	mas_fixture_stop(&a); /* the first endpoint now refuses connections */
+	mas_fixture_write_agent_conf(&a, conf,
+				     &(struct fixture_agent_conf){
+					     .tcti = harness_swtpm_tcti(tpm),
+					     .node_extra = "node_id = /mn-cse-2\n",
+					     .timeout_s = 5,
+					     .backoff_min_s = 30,
+					     .backoff_max_s = 60,
+					     .sock = sock,
+					     .clients_dir = clients,
+					     .mas_address = addrs,
+				     });
+	agent = fixture_start_agent(conf, log, sock, 400);
+	fixture_wait_log_count(log, "established key", 1, 300, 50);
+	fixture_wait_log_count(log, "trying the next MAS", 1, 1, 10);
+	cr_assert_eq(mas_fixture_count_assocs(&b), 1, "one association, made at B");
+	harness_kill_wait(&agent, SIGTERM);
+	harness_swtpm_stop(tpm);
+	secret_wipe(km2, sizeof(km2));
+	free(addrs);
+	free(tpmstate);
+	free(conf);
+	free(log);
+	free(sock);
+	free(clients);
 }
