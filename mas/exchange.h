@@ -19,6 +19,7 @@
 #include <wolfssl/ssl.h>
 
 #include "common/wire.h"
+#include "mas/metrics.h"
 #include "mas/ratelimit.h"
 #include "mas/store.h"
 
@@ -31,6 +32,7 @@ struct mas_ctx {
 	char fqdn[MAS_FQDN_MAX + 1];
 	uint64_t lifetime; /* seconds, the default for nodes without their own */
 	bool pki;	   /* [mas] node_ca is set: client certificates verified, method pki on */
+	struct mas_metrics *metrics; /* NULL: not counted */
 };
 
 /* The peer of one connection, for logs ("addr:port") and rate limiting (addr). */

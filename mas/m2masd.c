@@ -18,6 +18,8 @@
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas/mas-conf.h"
+#include "mas/metrics-http.h"
+#include "mas/metrics.h"
 #include "mas/ratelimit.h"
 #include "mas/server.h"
 #include "mas/keyfile.h"
@@ -44,6 +46,8 @@ struct daemon {
 	struct mas_ratelimit *rl;
 	struct mas_ctx ctx;
 	struct mas_server *server;
+	struct mas_metrics *metrics;
+	struct metrics_http *metrics_http;
 };
 
 static void usage(FILE *f)
@@ -192,6 +196,20 @@ static void on_store_event(enum store_event ev, const char *msg, void *userdata)
 		log_warning("store: %s", msg);
 }
 
+static void on_store_observed(uint64_t ns, bool failed, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	mas_metrics_store(d->metrics, ns, failed);
+}
+
+static size_t n_conns(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return d->server ? mas_server_n_conns(d->server) : 0;
+}
+
 static int open_store(struct daemon *d, const struct secret *mk, char *err, size_t err_len)
 {
 	struct store_config sc;
@@ -206,6 +224,7 @@ static int open_store(struct daemon *d, const struct secret *mk, char *err, size
 	r = store_open_config(&sc, mk->data, STORE_OPEN_CREATE, &d->store);
 	if (r >= 0) {
 		store_set_notify(d->store, on_store_event, d);
+		store_set_observer(d->store, on_store_observed, d);
 		return 0;
 	}
 	switch (r) {
@@ -271,6 +290,13 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s (target_ca)", tls_err);
 		return -EINVAL;
 	}
+	r = mas_metrics_new(&d->metrics);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot set up metrics: %s", strerror(-r));
+		return r;
+	}
+	mas_metrics_set_conns(d->metrics, n_conns, d);
+	d->ctx.metrics = d->metrics;
 	r = mas_master_key_load(d->conf.master_key, &mk);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot read master key %s: %s%s", d->conf.master_key,
@@ -299,12 +325,16 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 
 static void close_resources(struct daemon *d)
 {
+	metrics_http_free(d->metrics_http);
+	d->metrics_http = NULL;
 	mas_server_free(d->server);
 	d->server = NULL;
 	mas_ratelimit_free(d->rl);
 	d->rl = NULL;
 	store_close(d->store);
 	d->store = NULL;
+	mas_metrics_free(d->metrics);
+	d->metrics = NULL;
 	wolfSSL_CTX_free(d->est_ctx);
 	wolfSSL_CTX_free(d->ret_ctx);
 	d->est_ctx = d->ret_ctx = NULL;
@@ -314,10 +344,12 @@ static void close_resources(struct daemon *d)
 	d->have_conf = false;
 }
 
-static int write_port_file(const char *path, uint16_t est, uint16_t ret)
+static int write_port_file(const char *path, uint16_t est, uint16_t ret, uint16_t metrics)
 {
-	char line[64];
-	int n = snprintf(line, sizeof(line), "establish=%u retrieve=%u\n", est, ret);
+	char line[80];
+	int n = metrics ? snprintf(line, sizeof(line), "establish=%u retrieve=%u metrics=%u\n", est,
+				   ret, metrics) :
+			  snprintf(line, sizeof(line), "establish=%u retrieve=%u\n", est, ret);
 
 	return fileio_write_atomic(path, line, (size_t)n, 0644);
 }
@@ -364,6 +396,7 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	    str_differs(nc.store_backend, d->conf.store_backend) ||
 	    str_differs(nc.store_conninfo, d->conf.store_conninfo) ||
 	    str_differs(nc.store_password_file, d->conf.store_password_file) ||
+	    str_differs(nc.metrics_listen, d->conf.metrics_listen) ||
 	    str_differs(nc.master_key, d->conf.master_key))
 		log_notice("listen addresses, fqdn, certificates and the store are read only at "
 			   "start; restart m2masd to apply those changes");
@@ -439,12 +472,25 @@ static int run(struct daemon *d)
 		return r;
 	}
 	mas_server_set_reload(d->server, on_reload, d);
+	if (d->conf.metrics_listen && d->conf.metrics_listen[0]) {
+		r = metrics_http_new(mas_server_loop(d->server), d->conf.metrics_listen, d->metrics,
+				     &d->metrics_http, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			return r;
+		}
+	}
 	mas_server_ports(d->server, &est, &ret);
 	log_info("listening on %s (establishment), %s (retrieval)",
 		 bound_addr(d->conf.listen, est, est_addr, sizeof(est_addr)),
 		 bound_addr(d->conf.retrieval_listen, ret, ret_addr, sizeof(ret_addr)));
+	if (d->metrics_http)
+		log_info("metrics on http://%s/metrics",
+			 bound_addr(d->conf.metrics_listen, metrics_http_port(d->metrics_http),
+				    est_addr, sizeof(est_addr)));
 	if (d->opt.port_file) {
-		r = write_port_file(d->opt.port_file, est, ret);
+		r = write_port_file(d->opt.port_file, est, ret,
+				    d->metrics_http ? metrics_http_port(d->metrics_http) : 0);
 		if (r < 0) {
 			log_error("cannot write port file %s: %s", d->opt.port_file, strerror(-r));
 			return r;

@@ -42,6 +42,7 @@ static const struct conf_item mas_items[] = {
 	{ "store", "password_file", conf_parse_path,
 	  offsetof(struct mas_conf, store_password_file) },
 	{ "store", "master_key", conf_parse_path, offsetof(struct mas_conf, master_key) },
+	{ "metrics", "listen", conf_parse_string, offsetof(struct mas_conf, metrics_listen) },
 	{ "log", "level", conf_parse_string, offsetof(struct mas_conf, log_level) },
 };
 
@@ -61,6 +62,7 @@ void mas_conf_free(struct mas_conf *c)
 	free(c->store_conninfo);
 	free(c->store_password_file);
 	free(c->master_key);
+	free(c->metrics_listen);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
 }
@@ -203,6 +205,17 @@ static int check_values(const char *path, const struct mas_conf *c, char *err, s
 	if (c->first_byte_timeout == 0) {
 		snprintf(err, err_len, "%s: [mas] first_byte_timeout must be at least 1s", path);
 		return -EINVAL;
+	}
+	if (c->metrics_listen && c->metrics_listen[0] != '\0') {
+		char host[256];
+		uint16_t port;
+
+		if (tcp_parse_hostport(c->metrics_listen, host, sizeof(host), &port) < 0) {
+			snprintf(err, err_len,
+				 "%s: [metrics] listen '%s' is not host:port (e.g. 127.0.0.1:9641)",
+				 path, c->metrics_listen);
+			return -EINVAL;
+		}
 	}
 	r = check_store(path, c, err, err_len);
 	if (r < 0)

@@ -28,6 +28,8 @@
  *   conninfo = host=db dbname=m2msa user=m2masd   postgresql: libpq connection string
  *   password_file = /etc/m2msa/pg-password        postgresql: the password, not in conninfo
  *   master_key = /etc/m2msa/mas-master.key
+ *   [metrics]
+ *   listen = 127.0.0.1:9641        Prometheus GET /metrics (unset: off)
  *   [log]
  *   level = info
  */
@@ -62,6 +64,7 @@ struct mas_conf {
 	char *store_conninfo; /* required with postgresql */
 	char *store_password_file;
 	char *master_key;
+	char *metrics_listen; /* NULL: no metrics endpoint */
 	char *log_level; /* validated at load */
 };
 

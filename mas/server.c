@@ -55,6 +55,7 @@ struct mas_conn {
 	WOLFSSL *ssl;
 	uint32_t events; /* registered with the loop */
 	uint64_t deadline_ms;
+	uint64_t started_ms; /* accepted at, for the latency metrics */
 	struct mas_peer peer;
 	char source[MAS_SOURCE_MAX]; /* its connection budget (connbudget.h) */
 	struct mas_est est;
@@ -299,6 +300,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
 	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
 		mas_connbudget_refund(s->budget[c->retrieval], c->source);
+	mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply, mas_now_ms() - c->started_ms);
 	st = conn_queue(c, &reply, next);
 	wire_msg_wipe(&msg);
 	wire_msg_wipe(&reply);
@@ -486,6 +488,7 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 	c->deadline_ms = mas_now_ms() + (s->first_byte_timeout_ms < s->handshake_timeout_ms
 						 ? s->first_byte_timeout_ms
 						 : s->handshake_timeout_ms);
+	c->started_ms = mas_now_ms();
 	peer_from(ss, &c->peer);
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	(void)tcp_set_nodelay(fd);
@@ -795,6 +798,16 @@ void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdat
 {
 	s->reload = fn;
 	s->reload_userdata = userdata;
+}
+
+size_t mas_server_n_conns(const struct mas_server *s)
+{
+	return s->n_conns;
+}
+
+struct loop *mas_server_loop(struct mas_server *s)
+{
+	return s->loop;
 }
 
 int mas_server_run(struct mas_server *s)

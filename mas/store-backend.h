@@ -90,6 +90,8 @@ struct store {
 	struct secret *master_key;
 	store_notify_fn notify;
 	void *notify_userdata;
+	store_observe_fn observe;
+	void *observe_userdata;
 	bool open_failed; /* set before close() when store_open_config fails: undo a creation */
 };
 

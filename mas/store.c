@@ -89,6 +89,28 @@ void store_set_notify(struct store *s, store_notify_fn fn, void *userdata)
 	s->notify_userdata = userdata;
 }
 
+void store_set_observer(struct store *s, store_observe_fn fn, void *userdata)
+{
+	s->observe = fn;
+	s->observe_userdata = userdata;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Report one operation that started at t0 and returned r; returns r. */
+static int observed(struct store *s, uint64_t t0, int r)
+{
+	if (s->observe)
+		s->observe(now_ns() - t0, r < 0 && r != -ENOENT, s->observe_userdata);
+	return r;
+}
+
 void store_notify(struct store *s, enum store_event ev, const char *fmt, ...)
 {
 	char msg[512];
@@ -390,9 +412,11 @@ int store_node_add(struct store *s, const struct store_node *n, const uint8_t km
 
 int store_node_get(struct store *s, const char *node_id, struct store_node *ret)
 {
+	uint64_t t0 = now_ns();
+
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
-	return s->ops->node_get(s, node_id, ret);
+	return observed(s, t0, s->ops->node_get(s, node_id, ret));
 }
 
 int store_node_get_km(struct store *s, const char *node_id, struct secret **ret)
@@ -403,7 +427,11 @@ int store_node_get_km(struct store *s, const char *node_id, struct secret **ret)
 
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
-	r = s->ops->node_get_km(s, node_id, sealed);
+	{
+		uint64_t t0 = now_ns();
+
+		r = observed(s, t0, s->ops->node_get_km(s, node_id, sealed));
+	}
 	if (r < 0)
 		return r;
 	aad_len = aad_node(node_id, aad);
@@ -481,13 +509,19 @@ int store_assoc_add(struct store *s, const struct store_assoc *a, const uint8_t 
 	r = crypto_seal(s->master_key->data, aad, aad_len, ae_root, STORE_KEY_LEN, ae_sealed);
 	if (r < 0)
 		return r;
-	return s->ops->assoc_insert(s, a, kc_sealed, ae_sealed);
+	{
+		uint64_t t0 = now_ns();
+
+		return observed(s, t0, s->ops->assoc_insert(s, a, kc_sealed, ae_sealed));
+	}
 }
 
 int store_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
 		    struct store_assoc *ret)
 {
-	return s->ops->assoc_get(s, kcid, ret);
+	uint64_t t0 = now_ns();
+
+	return observed(s, t0, s->ops->assoc_get(s, kcid, ret));
 }
 
 int store_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
@@ -499,7 +533,11 @@ int store_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KCID_L
 	size_t aad_len;
 	int r;
 
-	r = s->ops->assoc_get_keys(s, kcid, kc_sealed, ae_sealed);
+	{
+		uint64_t t0 = now_ns();
+
+		r = observed(s, t0, s->ops->assoc_get_keys(s, kcid, kc_sealed, ae_sealed));
+	}
 	if (r < 0)
 		return r;
 	if (ret_kc) {
@@ -538,7 +576,9 @@ int store_assoc_foreach(struct store *s, const char *node_id,
 
 int store_assoc_purge_expired(struct store *s, uint64_t now)
 {
+	uint64_t t0 = now_ns();
+
 	if (now > INT64_MAX)
 		now = INT64_MAX;
-	return s->ops->assoc_purge(s, now);
+	return observed(s, t0, s->ops->assoc_purge(s, now));
 }

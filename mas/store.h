@@ -130,6 +130,9 @@ const char *store_backend_to_string(enum store_backend b);
 int store_backend_from_string(const char *name, enum store_backend *ret);
 /* The schema version the open store has (STORE_SCHEMA_VERSION once open). */
 int store_schema_version(struct store *s, int *ret);
+/* Hear how long each store operation took (ns) and whether it failed, e.g. for metrics. */
+typedef void (*store_observe_fn)(uint64_t ns, bool failed, void *userdata);
+void store_set_observer(struct store *s, store_observe_fn fn, void *userdata);
 /* Receive connection events (PostgreSQL), e.g. to log them. */
 void store_set_notify(struct store *s, store_notify_fn fn, void *userdata);
 

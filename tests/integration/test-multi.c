@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,4 +254,76 @@ Test(multi, agent_fails_over_to_the_next_mas)
 	free(log);
 	free(sock);
 	free(clients);
+}
+
+/* GET path from 127.0.0.1:port; the whole answer (free()). */
+static char *http_get(uint16_t port, const char *path)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char *req = harness_strdupf("GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	size_t len = 0, cap = 65536;
+	char *buf = calloc(1, cap);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	cr_assert(buf && fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	free(req);
+	return buf;
+}
+
+Test(multi, metrics_count_outcomes_and_a_silent_client_does_not_stall_them)
+{
+	struct establish_result e = { 0 };
+	struct m2msa_err err;
+	uint8_t key[32];
+	uint16_t mport = 0;
+	char *ports, *text;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int silent;
+
+	mas_fixture_stop(&a);
+	a.est_port = a.ret_port = 0;
+	mas_fixture_write_conf(&a, "[metrics]\nlisten = 127.0.0.1:0\n");
+	mas_fixture_start(&a, NULL, NULL);
+	ports = fixture_read_text(a.ports);
+	cr_assert(strstr(ports, "metrics="), "%s", ports);
+	cr_assert_eq(sscanf(strstr(ports, "metrics="), "metrics=%hu", &mport), 1);
+	free(ports);
+
+	cr_assert_eq(establish_at(&a, &e, &err), 0, "%s", err.msg);
+	cr_assert_eq(retrieve_at(&a, e.key_id, key), 0);
+	cr_assert_eq(retrieve_at(&a, "00112233445566778899aabbccddeeff@" FIXTURE_FQDN, key),
+		     WIRE_ERR_UNKNOWN_KEY);
+	result_free(&e);
+
+	/* A client that connects and says nothing holds a slot, not the loop. */
+	silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_port = htons(mport);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(silent, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	text = http_get(mport, "/metrics");
+	cr_assert(strstr(text, "HTTP/1.1 200 OK"), "%s", text);
+	cr_assert(strstr(text, "m2masd_establishments_total{outcome=\"ok\",code=\"none\"} 1\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "m2masd_retrievals_total{outcome=\"ok\",code=\"none\"} 1\n"), "%s",
+		  text);
+	cr_assert(strstr(text, "m2masd_retrievals_total{outcome=\"error\",code=\"unknown_key\"} 1\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "m2masd_establishment_seconds_count 1\n"), "%s", text);
+	cr_assert(strstr(text, "# TYPE m2masd_store_seconds histogram"), "%s", text);
+	cr_assert(!strstr(text, "m2masd_store_seconds_count 0\n"), "store operations timed: %s",
+		  text);
+	cr_assert(strstr(text, "m2masd_open_connections "), "%s", text);
+	free(text);
+	text = http_get(mport, "/other");
+	cr_assert(strstr(text, "HTTP/1.1 404"), "%s", text);
+	free(text);
+	close(silent);
 }
