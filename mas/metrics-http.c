@@ -13,6 +13,7 @@
 #include "common/loop.h"
 #include "common/tls.h"
 #include "common/util.h"
+#include "mas/http-request.h"
 #include "mas/metrics-http.h"
 #include "mas/metrics.h"
 
@@ -83,25 +84,31 @@ static int respond_text(struct client *c, const char *status, const char *msg)
 	return respond(c, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
-/* The request line is complete in c->req: decide the answer. */
+/* The request head is complete (or too long) in c->req: decide the answer. */
 static int answer(struct client *c)
 {
-	char method[16], target[256], version[16];
 	_cleanup_free_ char *text = NULL;
+	enum http_route route = http_request_route(c->req, c->have);
 	int n;
 
-	if (sscanf(c->req, "%15s %255s %15s", method, target, version) != 3 ||
-	    strncmp(version, "HTTP/1.", 7) != 0)
-		return respond_text(c, "400 Bad Request", "bad request\n");
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	switch (route) {
+	case HTTP_ROUTE_INCOMPLETE:
+		return respond_text(c, "431 Request Header Fields Too Large", "request too long\n");
+	case HTTP_ROUTE_BAD_METHOD:
 		return respond_text(c, "405 Method Not Allowed", "only GET /metrics\n");
-	if (strcmp(target, "/metrics") != 0)
+	case HTTP_ROUTE_NOT_FOUND:
 		return respond_text(c, "404 Not Found", "try /metrics\n");
+	case HTTP_ROUTE_METRICS:
+	case HTTP_ROUTE_METRICS_HEAD:
+		break;
+	default:
+		return respond_text(c, "400 Bad Request", "bad request\n");
+	}
 	n = mas_metrics_render(c->h->m, &text);
 	if (n < 0)
 		return respond_text(c, "500 Internal Server Error", "cannot render metrics\n");
 	return respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text,
-		       strcmp(method, "HEAD") == 0 ? 0 : (size_t)n);
+		       route == HTTP_ROUTE_METRICS_HEAD ? 0 : (size_t)n);
 }
 
 /* Send what the socket takes: 1 when all is sent, 0 to wait, -errno. */
@@ -132,8 +139,7 @@ static int read_some(struct client *c)
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 		c->have += (size_t)n;
-		c->req[c->have] = '\0';
-		if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
+		if (http_request_route(c->req, c->have) != HTTP_ROUTE_INCOMPLETE)
 			return 1;
 	}
 }
@@ -151,10 +157,7 @@ static void on_client(struct loop_watch *w, int fd, uint32_t events, void *userd
 			client_free(c);
 			return;
 		}
-		if (!(strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")))
-			r = respond_text(c, "431 Request Header Fields Too Large", "request too long\n");
-		else
-			r = answer(c);
+		r = answer(c);
 		if (r < 0) {
 			client_free(c);
 			return;
