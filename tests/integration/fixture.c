@@ -232,6 +232,8 @@ void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)
 	m->pid = fork();
 	cr_assert_geq(m->pid, 0);
 	if (m->pid == 0) {
+		/* Dies with the test process, even when Criterion kills or loses it. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (!freopen(m->log, "a", stderr))
 			_exit(126);
 		execl(mas, mas, "--config", m->conf, "--port-file", m->ports, "--log-target",
