@@ -88,6 +88,7 @@ static const struct conf_item agent_items[] = {
 	  offsetof(struct agent_conf, client_idle_timeout) },
 	{ "agent", "clients_per_uid", conf_parse_uint32,
 	  offsetof(struct agent_conf, clients_per_uid) },
+	{ "esp", "peer", agent_esp_peer_parse, offsetof(struct agent_conf, esp_peers) },
 };
 
 _Static_assert(offsetof(struct agent_conf, n_methods) - offsetof(struct agent_conf, methods) ==
@@ -111,6 +112,7 @@ void agent_conf_free(struct agent_conf *c)
 	free(c->uplink);
 	free(c->socket_path);
 	free(c->clients_dir);
+	agent_esp_peers_free(&c->esp_peers);
 	memset(c, 0, sizeof(*c));
 }
 

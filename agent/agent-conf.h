@@ -21,6 +21,8 @@
  *   backoff_max = 5m
  *   socket = /run/m2msa/agent.sock       (parsed now; used by the local key service)
  *   clients_dir = /etc/m2msa/clients.d   (parsed now; used by the local key service)
+ *   [esp]                        (m2msad only; repeatable, agent/esp-conf.h)
+ *   peer = incse.example.net:4500 proto=tcp target_port=443
  *   [log]
  *   level = info
  */
@@ -31,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "agent/esp-conf.h"
 #include "common/err.h"
 #include "common/wire.h"
 
@@ -62,6 +65,8 @@ struct agent_conf {
 	char *clients_dir;
 	uint64_t client_idle_timeout; /* seconds; a client with nothing pending is closed */
 	uint32_t clients_per_uid;     /* open key service connections per uid (not root) */
+	/* [esp] (m2msad only; read at start, not on reload) */
+	struct agent_esp_peers esp_peers;
 };
 
 /*

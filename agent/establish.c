@@ -36,6 +36,8 @@ struct establish_op {
 	struct key32 nn, nm;
 	struct key32 pki_kc; /* method pki: Kc = X[16..47], also the confirmation key */
 	struct sa_binding binding;
+	bool peer;		      /* an end-to-end request instead of an establishment */
+	struct wire_msg peer_request; /* PEER_REGISTER or PEER_RESOLVE (no key bytes) */
 	/* The frame being written (wolfSSL wants the same buffer again after WANT_WRITE). */
 	uint8_t out[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
 	size_t out_len;
@@ -60,6 +62,12 @@ int establish_errno_from_wire(uint32_t code)
 		return -EBUSY;
 	case WIRE_ERR_MALFORMED:
 		return -EBADMSG;
+	case WIRE_ERR_UNKNOWN_KEY:
+		return -ENOKEY;
+	case WIRE_ERR_EXPIRED:
+		return -EKEYEXPIRED;
+	case WIRE_ERR_NOT_AUTHORISED:
+		return -EACCES;
 	default:
 		return -EIO;
 	}
@@ -110,6 +118,10 @@ int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const s
 	for (size_t i = 0; i < p->n_methods && i < WIRE_METHODS_MAX; i++)
 		if (p->methods[i] == WIRE_METHOD_PSK && !km)
 			return err_set(err, -EINVAL, "method psk offered without a long-term key Km");
+	if (p->peer_request && p->peer_request->type != WIRE_MSG_PEER_REGISTER &&
+	    p->peer_request->type != WIRE_MSG_PEER_RESOLVE)
+		return err_set(err, -EINVAL, "an end-to-end request must be peer-register or "
+					     "peer-resolve");
 	if (!wire_id_valid(p->node_id) || p->n_methods == 0 || p->n_methods > WIRE_METHODS_MAX ||
 	    strlen(p->server_name) >= sizeof(op->server_name) ||
 	    strlen(p->mas_address) >= sizeof(op->mas_address))
@@ -134,6 +146,10 @@ int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const s
 	snprintf(op->node_id, sizeof(op->node_id), "%s", p->node_id);
 	memcpy(op->methods, p->methods, p->n_methods);
 	op->n_methods = p->n_methods;
+	if (p->peer_request) {
+		op->peer = true;
+		op->peer_request = *p->peer_request;
+	}
 	*ret = op;
 	return 0;
 }
@@ -227,6 +243,25 @@ static int check_type(const struct wire_msg *m, enum wire_msg_type want,
 	return 0;
 }
 
+/* The PROOF, or the end-to-end request carrying the same proof. */
+static int queue_proof(struct establish_op *op, struct wire_msg *proof, struct m2msa_err *err)
+{
+	int r;
+
+	if (op->peer) {
+		uint8_t *dst = op->peer_request.type == WIRE_MSG_PEER_REGISTER
+				       ? op->peer_request.peer_register.proof
+				       : op->peer_request.peer_resolve.proof;
+
+		memcpy(dst, proof->proof.proof, WIRE_PROOF_LEN);
+		r = queue_msg(op, &op->peer_request, OP_SEND_PROOF, err);
+	} else {
+		r = queue_msg(op, proof, OP_SEND_PROOF, err);
+	}
+	wire_msg_wipe(proof);
+	return r;
+}
+
 static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 			struct m2msa_err *err)
 {
@@ -259,9 +294,7 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 			     proof.proof.proof);
 		if (r < 0)
 			return err_set(err, r, "cannot compute the pki confirmation: %s", strerror(-r));
-		r = queue_msg(op, &proof, OP_SEND_PROOF, err);
-		wire_msg_wipe(&proof);
-		return r;
+		return queue_proof(op, &proof, err);
 	}
 	r = sa_proof(op->km, SA_PROOF_NODE, &op->binding, op->nn.b, op->nm.b, op->node_id,
 		     proof.proof.proof);
@@ -271,35 +304,82 @@ static int on_challenge(struct establish_op *op, const struct wire_msg *m,
 		return err_set(err, r, "cannot compute the node proof with Km: %s",
 			       why && why[0] ? why : strerror(-r));
 	}
-	r = queue_msg(op, &proof, OP_SEND_PROOF, err);
-	wire_msg_wipe(&proof);
-	return r;
+	return queue_proof(op, &proof, err);
+}
+
+/* The MAS proof of ESTABLISHED or PEER_KEY, checked in constant time. */
+static int check_mas_proof(struct establish_op *op, const uint8_t *proof, struct m2msa_err *err)
+{
+	_cleanup_key32_ struct key32 mas_proof = { 0 };
+	struct kdf_sw_key sw = { op->pki_kc.b, sizeof(op->pki_kc.b) };
+	struct kdf_prf pki_prf;
+	bool pki = op->method == WIRE_METHOD_PKI;
+	int r;
+
+	kdf_prf_software(&sw, &pki_prf);
+	r = sa_proof(pki ? &pki_prf : op->km, SA_PROOF_MAS, &op->binding, op->nn.b, op->nm.b,
+		     op->node_id, mas_proof.b);
+	if (r < 0)
+		return err_set(err, r, "cannot compute the MAS proof with %s: %s", pki ? "Kc" : "Km",
+			       strerror(-r));
+	if (!secret_equal(mas_proof.b, proof, WIRE_PROOF_LEN))
+		return err_set(err, -EBADMSG,
+			       pki ? "the MAS confirmation did not verify: the MAS does not share "
+				     "this TLS session's keys"
+				   : "the MAS proof did not verify: this MAS does not hold the node's "
+				     "Km");
+	return 0;
+}
+
+/* PEER_KEY: the MAS proof first, then that it answers what was asked. */
+static int on_peer_key(struct establish_op *op, const struct wire_msg *m,
+		       struct establish_result *ret, struct m2msa_err *err)
+{
+	const struct wire_peer_key *k = &m->peer_key;
+	const struct wire_msg *q = &op->peer_request;
+	struct establish_result res = { .method = op->method };
+	bool match;
+	int r;
+
+	r = check_mas_proof(op, k->proof, err);
+	if (r < 0)
+		return r;
+	if (q->type == WIRE_MSG_PEER_REGISTER)
+		match = strcmp(k->node_id, op->node_id) == 0 &&
+			strcmp(k->ae_id, q->peer_register.ae_id) == 0 &&
+			strcmp(k->target, q->peer_register.target) == 0;
+	else
+		match = strcmp(k->key_id, q->peer_resolve.key_id) == 0;
+	if (!match || k->suid != WIRE_SUID_PEER)
+		return err_set(err, -EBADMSG, "the MAS answered another pairwise key than asked for");
+	if (k->expiry <= (uint64_t)time(NULL))
+		return err_set(err, -EBADMSG, "the MAS sent an expiry in the past (check both clocks)");
+	r = secret_new(WIRE_KEY_LEN, &res.kc);
+	if (r < 0)
+		return err_set(err, r, "out of memory");
+	memcpy(res.kc->data, k->key, WIRE_KEY_LEN);
+	memcpy(res.key_id, k->key_id, sizeof(res.key_id));
+	res.expiry = k->expiry;
+	memcpy(res.peer_node_id, k->node_id, sizeof(res.peer_node_id));
+	memcpy(res.peer_ae_id, k->ae_id, sizeof(res.peer_ae_id));
+	memcpy(res.peer_target, k->target, sizeof(res.peer_target));
+	*ret = res;
+	return 0;
 }
 
 static int on_established(struct establish_op *op, const struct wire_msg *m,
 			  struct establish_result *ret, struct m2msa_err *err)
 {
-	_cleanup_key32_ struct key32 mas_proof = { 0 };
 	struct establish_result res = { .method = op->method };
-	struct kdf_sw_key sw = { op->pki_kc.b, sizeof(op->pki_kc.b) };
-	struct kdf_prf pki_prf;
 	bool pki = op->method == WIRE_METHOD_PKI;
 	uint8_t id_kcid[SA_KCID_LEN];
 	char ae[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1];
 	int r;
 
 	/* Check the MAS proof before any key is derived. */
-	kdf_prf_software(&sw, &pki_prf);
-	r = sa_proof(pki ? &pki_prf : op->km, SA_PROOF_MAS, &op->binding, op->nn.b, op->nm.b,
-		     op->node_id, mas_proof.b);
+	r = check_mas_proof(op, m->established.proof, err);
 	if (r < 0)
-		return err_set(err, r, "cannot compute the MAS proof with %s: %s", pki ? "Kc" : "Km",
-			    strerror(-r));
-	if (!secret_equal(mas_proof.b, m->established.proof, WIRE_PROOF_LEN))
-		return err_set(err, -EBADMSG,
-			    pki ? "the MAS confirmation did not verify: the MAS does not share this "
-				  "TLS session's keys"
-				: "the MAS proof did not verify: this MAS does not hold the node's Km");
+		return r;
 	sa_kcid(&op->binding, res.kcid);
 	r = sa_key_id_parse(m->established.key_id, id_kcid, ae, fqdn);
 	if (r < 0 || ae[0] || memcmp(id_kcid, res.kcid, SA_KCID_LEN) != 0)
@@ -395,9 +475,9 @@ int establish_op_step(struct establish_op *op, struct establish_result *ret,
 		r = read_frame(op, &m, err);
 		if (r < 0)
 			return r;
-		r = check_type(&m, WIRE_MSG_ESTABLISHED, err);
+		r = check_type(&m, op->peer ? WIRE_MSG_PEER_KEY : WIRE_MSG_ESTABLISHED, err);
 		if (r == 0)
-			r = on_established(op, &m, ret, err);
+			r = op->peer ? on_peer_key(op, &m, ret, err) : on_established(op, &m, ret, err);
 		wire_msg_wipe(&m);
 		if (r == 0)
 			(void)wolfSSL_shutdown(op->ssl); /* best effort close_notify */

@@ -25,6 +25,12 @@ struct establish_params {
 	const uint8_t *methods; /* offered, in preference order */
 	size_t n_methods;
 	int timeout_ms; /* per network step */
+	/*
+	 * End-to-end keys (docs/protocol.md §14): NULL for an establishment, else a
+	 * PEER_REGISTER or PEER_RESOLVE sent in place of PROOF (its proof is filled
+	 * by the op); the answer is PEER_KEY, returned in the result (below).
+	 */
+	const struct wire_msg *peer_request;
 };
 
 struct establish_result {
@@ -35,6 +41,14 @@ struct establish_result {
 	uint64_t expiry;	/* epoch seconds */
 	uint8_t method;
 	char suite[WIRE_SUITE_MAX + 1];
+	/*
+	 * With a peer_request: kc holds the pairwise key, key_id its ID, expiry its
+	 * expiry; ae_root is NULL and suite empty; the registration's originator and
+	 * target are here.
+	 */
+	char peer_node_id[WIRE_ID_MAX + 1];
+	char peer_ae_id[WIRE_ID_MAX + 1];
+	char peer_target[WIRE_TARGET_MAX + 1];
 };
 
 /*

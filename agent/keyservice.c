@@ -16,6 +16,7 @@
 
 #include "agent/clients.h"
 #include "agent/keyservice.h"
+#include "agent/peer-keys.h"
 #include "agent/status.h"
 #include "common/local-wire.h"
 #include "common/log-throttle.h"
@@ -52,6 +53,9 @@ struct ks_client {
 	size_t n_subs;
 	struct ks_ref pending[KS_PENDING_MAX];
 	size_t n_pending;
+	struct ks_ref peer_pending[KS_PENDING_MAX]; /* get-peer-key, resolve-key (ae_id: the AE) */
+	bool peer_is_resolve[KS_PENDING_MAX];
+	size_t n_peer_pending;
 	struct ks_out *out_head, *out_tail;
 	size_t n_out;
 	struct loop_watch *watch;
@@ -78,6 +82,8 @@ struct keyservice {
 	dev_t dev;
 	ino_t ino;
 	struct sa_manager *sam;
+	keyservice_status_fn status_hook; /* m2msad's additions to the status (ESP) */
+	void *status_hook_userdata;
 	struct clients *clients;
 	struct ks_client *head;
 	size_t n_clients;
@@ -87,6 +93,7 @@ struct keyservice {
 	uint64_t idle_ms;
 	uint32_t per_uid;
 	struct log_throttle log; /* ks_log_ok() */
+	struct peer_keys *peers; /* end-to-end keys (docs/protocol.md §14) */
 };
 
 static uint64_t ks_now_ms(void)
@@ -132,6 +139,7 @@ static void client_free(struct keyservice *ks, struct ks_client *c)
 		n = o->next;
 		secret_free_buf(o, sizeof(*o) + o->len);
 	}
+	peer_keys_cancel(ks->peers, c);
 	loop_remove(c->watch);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -419,6 +427,12 @@ static void on_subscribe(struct keyservice *ks, struct ks_client *c, const struc
 	client_send(ks, c, &(struct local_msg){ .type = LOCAL_MSG_OK, .req = m->req });
 }
 
+void keyservice_set_status_hook(struct keyservice *ks, keyservice_status_fn fn, void *userdata)
+{
+	ks->status_hook = fn;
+	ks->status_hook_userdata = userdata;
+}
+
 static void on_status(struct keyservice *ks, struct ks_client *c, const struct local_msg *m)
 {
 	struct local_msg reply = { .type = LOCAL_MSG_STATUS_REPLY, .req = m->req };
@@ -427,6 +441,8 @@ static void on_status(struct keyservice *ks, struct ks_client *c, const struct l
 
 	sa_manager_status(ks->sam, &st);
 	st.pid = (int64_t)getpid();
+	if (ks->status_hook)
+		ks->status_hook(ks->status_hook_userdata, &st);
 	if (agent_status_format(&st, reply.status, sizeof(reply.status)) < 0) {
 		send_error(ks, c, m->req, LOCAL_ERR_INTERNAL, "the status does not fit a message");
 		return;
@@ -458,6 +474,112 @@ static void protocol_error(struct keyservice *ks, struct ks_client *c, uint32_t 
 	c->dead = true;
 }
 
+/* ---- end-to-end keys between AEs (docs/protocol.md §14) ---- */
+
+/* The local error code for a failed end-to-end request. */
+static uint32_t peer_error_code(int r)
+{
+	switch (r) {
+	case -EACCES:
+		return LOCAL_ERR_DENIED;
+	case -EKEYEXPIRED:
+		return LOCAL_ERR_EXPIRED;
+	case -EKEYREVOKED:
+		return LOCAL_ERR_REVOKED;
+	case -EBUSY:
+		return LOCAL_ERR_BUSY;
+	case -ENOMEM:
+		return LOCAL_ERR_INTERNAL;
+	default:
+		return LOCAL_ERR_NO_KEY;
+	}
+}
+
+/*
+ * A resolved key goes only to a client acting as the AE its target names: the
+ * MAS checked the target's CSE-ID is this node, the agent checks the AE-ID.
+ */
+static bool resolve_allowed(struct keyservice *ks, struct ks_client *c, const struct ks_ref *ref,
+			    const struct peer_key_view *k)
+{
+	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+
+	if (wire_target_split(k->target, cse, ae) == 0 && strcmp(ae, ref->ae_id) == 0 &&
+	    wire_target_names_node(k->target, sa_manager_node_id(ks->sam)))
+		return true;
+	log_warning("denied pairwise key %s to pid %ld uid %u acting as %s: it is registered for %s",
+		    k->key_id, (long)c->peer.pid, (unsigned)c->peer.uid, ref->ae_id, k->target);
+	send_error(ks, c, ref->req, LOCAL_ERR_DENIED, "key %s is for %s, not for AE %s", k->key_id,
+		   k->target, ref->ae_id);
+	return false;
+}
+
+static void on_peer_answer(void *owner, uint32_t req, int r, const struct peer_key_view *k,
+			   const char *reason, void *userdata)
+{
+	_cleanup_(local_msg_wipe) struct local_msg m = { .type = LOCAL_MSG_PEER_KEY, .req = req };
+	struct keyservice *ks = userdata;
+	struct ks_client *c = owner;
+	struct ks_ref ref;
+	bool resolve;
+	size_t i;
+
+	for (i = 0; i < c->n_peer_pending; i++)
+		if (c->peer_pending[i].req == req)
+			break;
+	if (i == c->n_peer_pending)
+		return;
+	ref = c->peer_pending[i];
+	resolve = c->peer_is_resolve[i];
+	c->peer_pending[i] = c->peer_pending[c->n_peer_pending - 1];
+	c->peer_is_resolve[i] = c->peer_is_resolve[c->n_peer_pending - 1];
+	c->n_peer_pending--;
+	if (r < 0) {
+		send_error(ks, c, req, peer_error_code(r), "%s", reason);
+		return;
+	}
+	if (resolve && !resolve_allowed(ks, c, &ref, k))
+		return;
+	snprintf(m.ae_id, sizeof(m.ae_id), "%s", k->ae_id);
+	snprintf(m.key_id, sizeof(m.key_id), "%s", k->key_id);
+	memcpy(m.key, k->key, LOCAL_WIRE_KEY_LEN);
+	m.key_len = LOCAL_WIRE_KEY_LEN;
+	m.expiry = k->expiry;
+	snprintf(m.target, sizeof(m.target), "%s", k->target);
+	snprintf(m.node_id, sizeof(m.node_id), "%s", k->node_id);
+	log_debug("pairwise key %s (%s towards %s) to pid %ld uid %u", k->key_id, k->ae_id,
+		  k->target, (long)c->peer.pid, (unsigned)c->peer.uid);
+	client_send(ks, c, &m);
+}
+
+static void on_peer_request(struct keyservice *ks, struct ks_client *c, const struct local_msg *m)
+{
+	bool resolve = m->type == LOCAL_MSG_RESOLVE_KEY;
+	size_t i = c->n_peer_pending;
+
+	for (size_t j = 0; j < c->n_peer_pending; j++)
+		if (c->peer_pending[j].req == m->req) {
+			send_error(ks, c, m->req, LOCAL_ERR_BUSY, "request %u is still waiting",
+				   m->req);
+			return;
+		}
+	if (i >= KS_PENDING_MAX) {
+		send_error(ks, c, m->req, LOCAL_ERR_BUSY,
+			   "%d end-to-end requests already wait on this connection", KS_PENDING_MAX);
+		return;
+	}
+	c->peer_pending[i].req = m->req;
+	snprintf(c->peer_pending[i].ae_id, sizeof(c->peer_pending[i].ae_id), "%s", m->ae_id);
+	c->peer_is_resolve[i] = resolve;
+	c->n_peer_pending++;
+	log_debug("%s for %s %s by pid %ld uid %u", local_msg_type_to_string(m->type), m->ae_id,
+		  resolve ? m->key_id : m->target, (long)c->peer.pid, (unsigned)c->peer.uid);
+	if (resolve)
+		peer_keys_resolve(ks->peers, c, m->req, m->key_id);
+	else
+		peer_keys_register(ks->peers, c, m->req, m->ae_id, m->target);
+}
+
 static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t *buf, size_t len)
 {
 	_cleanup_(local_msg_wipe) struct local_msg m;
@@ -479,6 +601,8 @@ static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t
 	case LOCAL_MSG_SUBSCRIBE:
 	case LOCAL_MSG_STATUS:
 	case LOCAL_MSG_REKEY:
+	case LOCAL_MSG_GET_PEER_KEY:
+	case LOCAL_MSG_RESOLVE_KEY:
 		break;
 	default:
 		snprintf(what, sizeof(what), "a %s message is not a request",
@@ -497,6 +621,10 @@ static void on_message(struct keyservice *ks, struct ks_client *c, const uint8_t
 		break;
 	case LOCAL_MSG_STATUS:
 		on_status(ks, c, &m);
+		break;
+	case LOCAL_MSG_GET_PEER_KEY:
+	case LOCAL_MSG_RESOLVE_KEY:
+		on_peer_request(ks, c, &m);
 		break;
 	default:
 		on_rekey(ks, c, &m);
@@ -891,6 +1019,9 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 	if (r < 0)
 		return err_set(err, r, "cannot set up the idle timer: %s", strerror(-r));
 	ks->sam = sam;
+	r = peer_keys_new(sam, loop, on_peer_answer, ks, &ks->peers);
+	if (r < 0)
+		return err_set(err, r, "out of memory");
 	sa_manager_set_event_handler(sam, on_sa_event, ks);
 	log_info("key service listening on %s (%zu clients.d files from %s)", path,
 		 clients_count(ks->clients), clients_dir);
@@ -910,6 +1041,8 @@ void keyservice_free(struct keyservice *ks)
 		client_free(ks, ks->head);
 	if (ks->idle_timer)
 		loop_remove(ks->idle_timer);
+	peer_keys_free(ks->peers);
+	ks->peers = NULL;
 	if (ks->listen_fd >= 0) {
 		/* Remove the path only while it is still this agent's socket. */
 		if (stat(ks->path, &st) == 0 && st.st_dev == ks->dev && st.st_ino == ks->ino)

@@ -57,3 +57,10 @@ void keyservice_reap(struct keyservice *ks);
  * Subscriptions the new policy no longer allows are ended with a "denied" error.
  */
 int keyservice_reload(struct keyservice *ks, const char *clients_dir, struct m2msa_err *err);
+
+/*
+ * Called with the status the manager gave before it is sent to `m2msactl
+ * status`, so that m2msad can add what it alone knows (ESP peers). NULL: none.
+ */
+typedef void (*keyservice_status_fn)(void *userdata, struct agent_status *st);
+void keyservice_set_status_hook(struct keyservice *ks, keyservice_status_fn fn, void *userdata);

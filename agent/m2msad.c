@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/tls.h"
+#include "agent/esp-peers.h"
 #include "netlink/uplink.h"
 
 struct daemon {
@@ -38,6 +39,7 @@ struct daemon {
 	struct agent_conf *conf;
 	struct sa_manager *sam;
 	struct nl_uplink *uplink;
+	struct esp_peers *esp; /* NULL without [esp] peers */
 	struct keyservice *keys;
 	struct loop *loop;
 	struct loop_watch *uplink_watch;
@@ -86,6 +88,7 @@ static void publish(struct daemon *d)
 
 	sa_manager_status(d->sam, &st);
 	st.pid = (int64_t)getpid();
+	esp_peers_fill_status(d->esp, &st);
 	r = agent_status_write(d->conf->status_file, &st);
 	if (r < 0 && !d->status_write_failed)
 		log_warning("cannot write the status file %s: %s (m2msactl status will not see this "
@@ -94,6 +97,13 @@ static void publish(struct daemon *d)
 	d->status_write_failed = r < 0;
 	sa_manager_describe(d->sam, words, sizeof(words));
 	(void)sd_notifyf(0, "STATUS=%s", words);
+}
+
+static void on_status_hook(void *userdata, struct agent_status *st)
+{
+	struct daemon *d = userdata;
+
+	esp_peers_fill_status(d->esp, st);
 }
 
 static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
@@ -110,6 +120,7 @@ static void on_uplink(const struct nl_uplink_event *ev, void *userdata)
 	else
 		return;
 	sa_manager_kick(d->sam, why);
+	esp_peers_kick(d->esp, why);
 }
 
 static void on_uplink_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
@@ -283,6 +294,17 @@ static int run(struct daemon *d)
 		keyservice_set_limits(d->keys, d->conf->client_idle_timeout * 1000,
 				      d->conf->clients_per_uid);
 
+	if (d->conf->esp_peers.n) {
+		r = esp_peers_new(&d->conf->esp_peers, d->sam, d->loop, &d->esp);
+		if (r < 0) {
+			log_error("cannot set up ESP through netlink XFRM: %s (is xfrm_user loaded? "
+				  "does m2msad have CAP_NET_ADMIN? the shipped unit gives it none: "
+				  "see docs/esp.md, \"Running under systemd\")", strerror(-r));
+			return r;
+		}
+	}
+	if (d->keys && d->esp)
+		keyservice_set_status_hook(d->keys, on_status_hook, d);
 	(void)uplink_open(d);
 	{
 		/* The status file's folder (normally made by systemd's RuntimeDirectory=). */
@@ -310,8 +332,16 @@ static int run(struct daemon *d)
 		}
 		if (d->keys)
 			keyservice_reap(d->keys);
-		if (!d->quit && sa_manager_take_changed(d->sam))
-			publish(d);
+		if (!d->quit)
+			esp_peers_tick(d->esp);
+		if (!d->quit) {
+			/* Both flags are taken (cleared) every time. */
+			bool sam_changed = sa_manager_take_changed(d->sam);
+			bool esp_changed = esp_peers_take_changed(d->esp);
+
+			if (sam_changed || esp_changed)
+				publish(d);
+		}
 	}
 	(void)sd_notify(0, "STOPPING=1");
 	return 0;
@@ -378,6 +408,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, bool *check)
 static void daemon_done(struct daemon *d)
 {
 	keyservice_free(d->keys); /* disconnects clients, removes the socket */
+	esp_peers_free(d->esp);   /* removes the ESP SAs and policies m2msad installed */
 	sa_manager_free(d->sam);  /* wipes every key */
 	uplink_close(d);
 	loop_free(d->loop);

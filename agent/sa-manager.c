@@ -725,3 +725,33 @@ void sa_manager_describe(const struct sa_manager *m, char *buf, size_t len)
 		break;
 	}
 }
+
+int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
+			   struct establish_op **ret, int *ret_timeout_ms, struct m2msa_err *err)
+{
+	bool tpm_suspect = false;
+	int r;
+
+	r = node_creds_prepare(m->creds, err, &tpm_suspect);
+	if (r < 0) {
+		(void)node_creds_failed(m->creds, tpm_suspect);
+		return r;
+	}
+	*ret_timeout_ms = (int)(m->conf->timeout * 1000);
+	return establish_op_new(node_creds_tls(m->creds),
+				&(struct establish_params){
+					.mas_address = m->conf->mas_address,
+					.server_name = m->conf->server_name,
+					.node_id = node_creds_node_id(m->creds),
+					.methods = m->conf->methods,
+					.n_methods = m->conf->n_methods,
+					.timeout_ms = *ret_timeout_ms,
+					.peer_request = req,
+				},
+				node_creds_km(m->creds), ret, err);
+}
+
+const char *sa_manager_node_id(const struct sa_manager *m)
+{
+	return node_creds_node_id(m->creds);
+}

@@ -113,6 +113,19 @@ bool sa_manager_want_key(struct sa_manager *m);
 /* An administrator asked for a rekey: start an exchange now unless one is in flight. */
 void sa_manager_rekey(struct sa_manager *m, const char *why);
 
+/*
+ * Start an end-to-end request (docs/protocol.md §14) with the node's credentials
+ * and MAS settings: an establish_op carrying req (PEER_REGISTER or PEER_RESOLVE),
+ * independent of the association state. *ret_timeout_ms is the per-step timeout.
+ * 0, or -errno with err naming the fix.
+ */
+struct establish_op;
+struct wire_msg;
+int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
+			   struct establish_op **ret, int *ret_timeout_ms, struct m2msa_err *err);
+/* The node's ID ("" while unknown). */
+const char *sa_manager_node_id(const struct sa_manager *m);
+
 /* Fill the status file's view (no key bytes). */
 void sa_manager_status(const struct sa_manager *m, struct agent_status *ret);
 /* One line in words for systemd's STATUS= and the operator. */

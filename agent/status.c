@@ -82,7 +82,20 @@ int agent_status_format(const struct agent_status *st, char *buf, size_t buf_len
 	} else {
 		out_printf(&o, "null");
 	}
-	out_printf(&o, ",\"pid\":%" PRId64 ",\"updated\":%" PRIu64 "}\n", st->pid, st->updated);
+	out_printf(&o, ",\"pid\":%" PRId64 ",\"updated\":%" PRIu64, st->pid, st->updated);
+	for (size_t i = 0; i < st->n_esp && i < AGENT_STATUS_ESP_MAX; i++) {
+		const struct agent_status_esp *e = &st->esp[i];
+
+		out_printf(&o, i == 0 ? ",\"esp\":[{\"peer\":" : ",{\"peer\":");
+		out_string(&o, e->peer);
+		out_printf(&o, ",\"state\":");
+		out_string(&o, e->state);
+		out_printf(&o, ",\"spi_in\":%" PRIu32 ",\"spi_out\":%" PRIu32 ",\"expiry\":%" PRIu64
+			       ",\"error\":", e->spi_in, e->spi_out, e->expiry);
+		out_string(&o, e->error);
+		out_printf(&o, i + 1 == st->n_esp ? "}]" : "}");
+	}
+	out_printf(&o, "}\n");
 	return o.overflow ? -ENOBUFS : 0;
 }
 
@@ -196,6 +209,18 @@ static int skip_value(struct in *in, int depth)
 		return read_string(in, NULL, 0);
 	if (*in->p == '{')
 		return skip_object(in, depth);
+	if (*in->p == '[') {
+		in->p++;
+		if (depth > 4)
+			return -EBADMSG;
+		if (accept(in, ']'))
+			return 0;
+		do {
+			if (skip_value(in, depth + 1) < 0)
+				return -EBADMSG;
+		} while (accept(in, ','));
+		return accept(in, ']') ? 0 : -EBADMSG;
+	}
 	if (strncmp(in->p, "null", 4) == 0 || strncmp(in->p, "true", 4) == 0) {
 		in->p += 4;
 		return 0;
@@ -246,6 +271,61 @@ static int read_failure(struct in *in, struct agent_status *st)
 	return accept(in, '}') ? 0 : -EBADMSG;
 }
 
+static int read_esp_entry(struct in *in, struct agent_status_esp *e)
+{
+	if (!accept(in, '{'))
+		return -EBADMSG;
+	if (accept(in, '}'))
+		return 0;
+	do {
+		char key[32];
+		uint64_t v = 0;
+		int r;
+
+		if (read_string(in, key, sizeof(key)) < 0 || !accept(in, ':'))
+			return -EBADMSG;
+		if (strcmp(key, "peer") == 0)
+			r = read_string(in, e->peer, sizeof(e->peer));
+		else if (strcmp(key, "state") == 0)
+			r = read_string(in, e->state, sizeof(e->state));
+		else if (strcmp(key, "error") == 0)
+			r = read_string(in, e->error, sizeof(e->error));
+		else if (strcmp(key, "expiry") == 0)
+			r = read_u64(in, &e->expiry);
+		else if (strcmp(key, "spi_in") == 0 || strcmp(key, "spi_out") == 0) {
+			r = read_u64(in, &v);
+			if (r == 0 && v > UINT32_MAX)
+				r = -EBADMSG;
+			*(key[4] == 'i' ? &e->spi_in : &e->spi_out) = (uint32_t)v;
+		} else
+			r = skip_value(in, 3);
+		if (r < 0)
+			return r;
+	} while (accept(in, ','));
+	return accept(in, '}') ? 0 : -EBADMSG;
+}
+
+/* "esp": an array of peer objects; entries beyond AGENT_STATUS_ESP_MAX are skipped. */
+static int read_esp(struct in *in, struct agent_status *st)
+{
+	if (!accept(in, '['))
+		return -EBADMSG;
+	if (accept(in, ']'))
+		return 0;
+	do {
+		struct agent_status_esp skip;
+		struct agent_status_esp *e = st->n_esp < AGENT_STATUS_ESP_MAX ? &st->esp[st->n_esp]
+										 : &skip;
+
+		memset(e, 0, sizeof(*e));
+		if (read_esp_entry(in, e) < 0)
+			return -EBADMSG;
+		if (e != &skip)
+			st->n_esp++;
+	} while (accept(in, ','));
+	return accept(in, ']') ? 0 : -EBADMSG;
+}
+
 int agent_status_parse(const char *json, struct agent_status *ret)
 {
 	struct agent_status st;
@@ -291,6 +371,8 @@ int agent_status_parse(const char *json, struct agent_status *ret)
 				st.pid = v;
 			} else if (strcmp(key, "last_failure") == 0)
 				r = read_failure(&in, &st);
+			else if (strcmp(key, "esp") == 0)
+				r = read_esp(&in, &st);
 			else
 				r = skip_value(&in, 1);
 			if (r < 0)

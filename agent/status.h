@@ -9,8 +9,12 @@
  *    "key_id":"00..ff@mas.example.net","expiry":1700000000,
  *    "next_key_id":"","next_expiry":0,"next_rekey":1699999000,"retry_at":0,
  *    "failures":0,"last_failure":{"time":1699990000,"reason":"cannot reach the MAS ..."},
- *    "pid":1234,"updated":1699995000}
+ *    "pid":1234,"updated":1699995000,
+ *    "esp":[{"peer":"incse.example.net:4500","state":"up","spi_in":3371201035,
+ *            "spi_out":3235278897,"expiry":1700000000,"error":""}]}
  *
+ * "esp" lists the [esp] peers (at most AGENT_STATUS_ESP_MAX; absent without any):
+ * SPIs of the current SAs (0 when none), their hard expiry (Kc's), the last error.
  * Times are epoch seconds; 0 means "none". last_failure is null until the first failure.
  */
 #pragma once
@@ -21,6 +25,17 @@
 
 #define AGENT_STATUS_REASON_MAX 512
 #define AGENT_STATUS_MAS_MAX 300
+#define AGENT_STATUS_ESP_MAX 4 /* the status must fit one local message (2 KiB) */
+#define AGENT_STATUS_ESP_ERROR_MAX 120
+
+struct agent_status_esp {
+	char peer[80];
+	char state[32];
+	uint32_t spi_in;
+	uint32_t spi_out;
+	uint64_t expiry;
+	char error[AGENT_STATUS_ESP_ERROR_MAX];
+};
 
 struct agent_status {
 	char state[32];
@@ -37,6 +52,8 @@ struct agent_status {
 	char last_failure_reason[AGENT_STATUS_REASON_MAX];
 	int64_t pid;
 	uint64_t updated;
+	struct agent_status_esp esp[AGENT_STATUS_ESP_MAX];
+	size_t n_esp;
 };
 
 /* Serialise st as one line of JSON (with a trailing newline) into buf. -ENOBUFS if too small. */

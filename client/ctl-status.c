@@ -82,6 +82,17 @@ static void print_words(const struct agent_status *st)
 		printf("last failure:  none\n");
 	}
 	printf("agent PID:     %lld\n", (long long)st->pid);
+	for (size_t i = 0; i < st->n_esp; i++) {
+		const struct agent_status_esp *e = &st->esp[i];
+
+		printf("ESP peer:      %s: %s", e->peer, e->state);
+		if (e->spi_in || e->spi_out) {
+			when(e->expiry, now, t, sizeof(t));
+			printf(", SPI in 0x%08x out 0x%08x, expires %s", (unsigned)e->spi_in,
+			       (unsigned)e->spi_out, t);
+		}
+		printf("%s%s\n", e->error[0] ? "; last error: " : "", e->error);
+	}
 }
 
 /* Ask the agent itself: 0 and ret filled, or -errno (then the caller reads the file). */

@@ -72,6 +72,10 @@ int ctl_get_key(int argc, char **argv);
 int ctl_subscribe(int argc, char **argv);
 int ctl_rekey(int argc, char **argv);
 
+/* ctl-peer.c */
+int ctl_peer_key(int argc, char **argv);
+int ctl_resolve_key(int argc, char **argv);
+
 static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "provision", "import the long-term key Km into the TPM", ctl_provision },
 	{ "tpm-check", "check the TPM, the storage key and the provisioned key", ctl_tpm_check },
@@ -85,6 +89,8 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	{ "get-key", "get the CSE's or an AE's current key from the agent", ctl_get_key },
 	{ "subscribe", "print every key event the agent pushes, one JSON line each", ctl_subscribe },
 	{ "rekey", "ask the agent to rekey now (administrators)", ctl_rekey },
+	{ "peer-key", "get an end-to-end key from a local AE towards an AE on another node", ctl_peer_key },
+	{ "resolve-key", "resolve an end-to-end key ID received by a local AE", ctl_resolve_key },
 	{ "usim", "the node's USIM for method gba: usim provision, usim check", ctl_usim },
 	{ "doctor", "check the gateway: TPM, keys, clock, MAS, agent, socket, clients.d", ctl_doctor },
 };

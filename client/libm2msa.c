@@ -19,6 +19,7 @@
 
 #include <m2msa/m2msa.h>
 
+#include "client/libm2msa-int.h"
 #include "common/local-wire.h"
 #include "common/secret.h"
 
@@ -32,6 +33,8 @@ struct m2msa_key {
 	uint64_t expiry;
 	size_t len;
 	uint8_t data[M2MSA_KEY_LEN];
+	char target[WIRE_TARGET_MAX + 1]; /* pairwise keys: the registered target */
+	char node_id[WIRE_ID_MAX + 1];	  /* pairwise keys: the originator's node */
 };
 
 struct event {
@@ -82,7 +85,7 @@ static struct m2msa_key *key_alloc(void)
 	return k;
 }
 
-static struct m2msa_key *key_new(const struct local_msg *m)
+struct m2msa_key *libm2msa_key_new(const struct local_msg *m)
 {
 	struct m2msa_key *k = key_alloc();
 
@@ -91,6 +94,8 @@ static struct m2msa_key *key_new(const struct local_msg *m)
 	snprintf(k->key_id, sizeof(k->key_id), "%s", m->key_id);
 	snprintf(k->ae_id, sizeof(k->ae_id), "%s", m->ae_id);
 	snprintf(k->suite, sizeof(k->suite), "%s", m->suite);
+	snprintf(k->target, sizeof(k->target), "%s", m->target);
+	snprintf(k->node_id, sizeof(k->node_id), "%s", m->node_id);
 	k->expiry = m->expiry;
 	k->len = m->key_len;
 	if (m->key_len)
@@ -138,6 +143,16 @@ uint64_t m2msa_key_expiry(const struct m2msa_key *k)
 const char *m2msa_key_ae_id(const struct m2msa_key *k)
 {
 	return k ? k->ae_id : NULL;
+}
+
+const char *m2msa_key_target(const struct m2msa_key *k)
+{
+	return k ? k->target : "";
+}
+
+const char *m2msa_key_node_id(const struct m2msa_key *k)
+{
+	return k ? k->node_id : "";
 }
 
 const char *m2msa_key_suite(const struct m2msa_key *k)
@@ -293,7 +308,7 @@ static void queue_event(struct m2msa *h, enum m2msa_event_type type, struct m2ms
 
 static void queue_msg_event(struct m2msa *h, const struct local_msg *m)
 {
-	struct m2msa_key *k = key_new(m);
+	struct m2msa_key *k = libm2msa_key_new(m);
 
 	if (k)
 		queue_event(h, (enum m2msa_event_type)m->event, k);
@@ -372,7 +387,7 @@ static int refusal(struct m2msa *h)
  * Send req and wait for the answer with its number; events that arrive meanwhile
  * are queued. On a lost connection: reconnect once and send again.
  */
-static int request(struct m2msa *h, struct local_msg *req, struct local_msg *ret)
+int libm2msa_request(struct m2msa *h, struct local_msg *req, struct local_msg *ret)
 {
 	int r = 0;
 
@@ -445,7 +460,7 @@ static int subscribe_one(struct m2msa *h, const char *ae_id)
 	int r;
 
 	snprintf(req.ae_id, sizeof(req.ae_id), "%s", ae_id);
-	r = request(h, &req, &rep);
+	r = libm2msa_request(h, &req, &rep);
 	if (r < 0)
 		return r;
 	return rep.type == LOCAL_MSG_OK ? 0 : -EBADMSG;
@@ -563,7 +578,7 @@ int m2msa_get_key(struct m2msa *h, const char *ae_id, struct m2msa_key **ret)
 	if (!h || !ret || check_ae(ae_id) < 0)
 		return -EINVAL;
 	snprintf(req.ae_id, sizeof(req.ae_id), "%s", ae_id ? ae_id : "");
-	r = request(h, &req, &rep);
+	r = libm2msa_request(h, &req, &rep);
 	if (r < 0)
 		return r;
 	if (rep.type != LOCAL_MSG_KEY || rep.key_len != M2MSA_KEY_LEN ||
@@ -571,7 +586,7 @@ int m2msa_get_key(struct m2msa *h, const char *ae_id, struct m2msa_key **ret)
 		local_msg_wipe(&rep);
 		return -EBADMSG;
 	}
-	k = key_new(&rep);
+	k = libm2msa_key_new(&rep);
 	local_msg_wipe(&rep);
 	if (!k)
 		return -ENOMEM;
@@ -662,7 +677,7 @@ int m2msa_rekey(struct m2msa *h)
 
 	if (!h)
 		return -EINVAL;
-	r = request(h, &req, &rep);
+	r = libm2msa_request(h, &req, &rep);
 	if (r < 0)
 		return r;
 	return rep.type == LOCAL_MSG_OK ? 0 : -EBADMSG;
@@ -676,7 +691,7 @@ int m2msa_status(struct m2msa *h, char **ret_json)
 
 	if (!h || !ret_json)
 		return -EINVAL;
-	r = request(h, &req, &rep);
+	r = libm2msa_request(h, &req, &rep);
 	if (r < 0)
 		return r;
 	if (rep.type != LOCAL_MSG_STATUS_REPLY)

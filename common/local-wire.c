@@ -23,6 +23,8 @@ enum local_key {
 	LKEY_CODE = 9,    /* uint */
 	LKEY_REASON = 10, /* tstr */
 	LKEY_STATUS = 11, /* tstr (JSON) */
+	LKEY_TARGET = 12, /* tstr: absolute AE-ID */
+	LKEY_NODE_ID = 13, /* tstr: identifier */
 	_LKEY_MAX,
 };
 
@@ -41,7 +43,14 @@ static const uint32_t type_keys[_LOCAL_MSG_MAX] = {
 	[LOCAL_MSG_OK] = COMMON_KEYS,
 	[LOCAL_MSG_STATUS_REPLY] = COMMON_KEYS | BIT(LKEY_STATUS),
 	[LOCAL_MSG_ERROR] = COMMON_KEYS | BIT(LKEY_CODE) | BIT(LKEY_REASON),
+	[LOCAL_MSG_GET_PEER_KEY] = COMMON_KEYS | BIT(LKEY_AE_ID) | BIT(LKEY_TARGET),
+	[LOCAL_MSG_RESOLVE_KEY] = COMMON_KEYS | BIT(LKEY_AE_ID) | BIT(LKEY_KEY_ID),
+	[LOCAL_MSG_PEER_KEY] = COMMON_KEYS | BIT(LKEY_AE_ID) | BIT(LKEY_KEY_ID) | BIT(LKEY_KEY) |
+			       BIT(LKEY_EXPIRY) | BIT(LKEY_TARGET) | BIT(LKEY_NODE_ID),
 };
+
+/* The peer types name a specific AE: their ae_id is never "" (the CSE). */
+#define PEER_TYPES (BIT(LOCAL_MSG_GET_PEER_KEY) | BIT(LOCAL_MSG_RESOLVE_KEY) | BIT(LOCAL_MSG_PEER_KEY))
 
 static const enum cbor_util_kind key_kind[_LKEY_MAX] = {
 	[LKEY_TYPE] = CBOR_UTIL_UINT,   [LKEY_VERSION] = CBOR_UTIL_UINT,
@@ -50,6 +59,7 @@ static const enum cbor_util_kind key_kind[_LKEY_MAX] = {
 	[LKEY_EXPIRY] = CBOR_UTIL_UINT, [LKEY_SUITE] = CBOR_UTIL_TEXT,
 	[LKEY_EVENT] = CBOR_UTIL_UINT,  [LKEY_CODE] = CBOR_UTIL_UINT,
 	[LKEY_REASON] = CBOR_UTIL_TEXT, [LKEY_STATUS] = CBOR_UTIL_TEXT,
+	[LKEY_TARGET] = CBOR_UTIL_TEXT, [LKEY_NODE_ID] = CBOR_UTIL_TEXT,
 };
 
 static const char *const type_names[_LOCAL_MSG_MAX] = {
@@ -57,7 +67,8 @@ static const char *const type_names[_LOCAL_MSG_MAX] = {
 	[LOCAL_MSG_STATUS] = "status",       [LOCAL_MSG_REKEY] = "rekey",
 	[LOCAL_MSG_KEY] = "key",             [LOCAL_MSG_EVENT] = "event",
 	[LOCAL_MSG_OK] = "ok",               [LOCAL_MSG_STATUS_REPLY] = "status-reply",
-	[LOCAL_MSG_ERROR] = "error",
+	[LOCAL_MSG_ERROR] = "error",         [LOCAL_MSG_GET_PEER_KEY] = "get-peer-key",
+	[LOCAL_MSG_RESOLVE_KEY] = "resolve-key", [LOCAL_MSG_PEER_KEY] = "peer-key",
 };
 
 static const char *const event_names[_LOCAL_EVENT_MAX] = {
@@ -77,6 +88,8 @@ static const struct {
 	[LOCAL_ERR_BAD_ID] = { "bad-id", EINVAL },
 	[LOCAL_ERR_INTERNAL] = { "internal", EIO },
 	[LOCAL_ERR_BUSY] = { "busy", EBUSY },
+	[LOCAL_ERR_EXPIRED] = { "expired", EKEYEXPIRED },
+	[LOCAL_ERR_REVOKED] = { "revoked", EKEYREVOKED },
 };
 
 static bool type_known(uint64_t t)
@@ -159,6 +172,37 @@ static bool text_valid(const char *s, size_t len, size_t max)
 	return true;
 }
 
+/* A target: an absolute AE-ID (common/wire.h). */
+static bool target_valid(const char *s, size_t len)
+{
+	char tmp[WIRE_TARGET_MAX + 1], cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+
+	if (len > WIRE_TARGET_MAX || memchr(s, '\0', len))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	return wire_target_split(tmp, cse, ae) == 0;
+}
+
+static bool node_id_valid(const char *s, size_t len)
+{
+	char tmp[WIRE_ID_MAX + 1];
+
+	if (len == 0 || len > WIRE_ID_MAX || memchr(s, '\0', len))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	return wire_id_valid(tmp);
+}
+
+/* Peer types: a non-empty AE-ID; the AE part of a target has no '/' either. */
+static bool peer_ae_valid(uint32_t type, const char *s, size_t len)
+{
+	if (!(PEER_TYPES & BIT(type)))
+		return true;
+	return len > 0 && !memchr(s, '/', len);
+}
+
 /* Key bytes: 32 in KEY and new-key EVENTs, none in other EVENTs. */
 static bool key_len_valid(uint32_t type, uint32_t event, size_t len)
 {
@@ -181,7 +225,7 @@ int local_wire_encode(const struct local_msg *m, uint8_t *buf, size_t buf_len, s
 {
 	struct cbor_util_writer w = { .p = buf, .len = buf_len > LOCAL_WIRE_MSG_MAX ? LOCAL_WIRE_MSG_MAX : buf_len };
 	uint32_t keys;
-	ssize_t ae = 0, kid = 0, suite = 0, reason = 0, status = 0;
+	ssize_t ae = 0, kid = 0, suite = 0, reason = 0, status = 0, target = 0, node = 0;
 
 	if (!m || !buf || !ret_len || !type_known(m->type))
 		return -EINVAL;
@@ -189,18 +233,32 @@ int local_wire_encode(const struct local_msg *m, uint8_t *buf, size_t buf_len, s
 	/* Validate everything first: nothing is written for a message that would not decode. */
 	if (keys & BIT(LKEY_AE_ID)) {
 		ae = field_len(m->ae_id, sizeof(m->ae_id));
-		if (ae < 0 || !ae_id_valid(m->ae_id, (size_t)ae))
+		if (ae < 0 || !ae_id_valid(m->ae_id, (size_t)ae) ||
+		    !peer_ae_valid(m->type, m->ae_id, (size_t)ae))
 			return -EINVAL;
 	}
 	if (keys & BIT(LKEY_KEY_ID)) {
 		kid = field_len(m->key_id, sizeof(m->key_id));
+		if (kid < 0 || !key_id_valid(m->key_id, (size_t)kid))
+			return -EINVAL;
+	}
+	if (keys & BIT(LKEY_SUITE)) {
 		suite = field_len(m->suite, sizeof(m->suite));
-		if (kid < 0 || !key_id_valid(m->key_id, (size_t)kid) || suite < 0 ||
-		    !text_valid(m->suite, (size_t)suite, WIRE_SUITE_MAX))
+		if (suite < 0 || !text_valid(m->suite, (size_t)suite, WIRE_SUITE_MAX))
 			return -EINVAL;
 		if (m->type == LOCAL_MSG_EVENT && !event_known(m->event))
 			return -EINVAL;
-		if (!key_len_valid(m->type, m->event, m->key_len))
+	}
+	if ((keys & BIT(LKEY_KEY)) && !key_len_valid(m->type, m->event, m->key_len))
+		return -EINVAL;
+	if (keys & BIT(LKEY_TARGET)) {
+		target = field_len(m->target, sizeof(m->target));
+		if (target < 0 || !target_valid(m->target, (size_t)target))
+			return -EINVAL;
+	}
+	if (keys & BIT(LKEY_NODE_ID)) {
+		node = field_len(m->node_id, sizeof(m->node_id));
+		if (node < 0 || !node_id_valid(m->node_id, (size_t)node))
 			return -EINVAL;
 	}
 	if (keys & BIT(LKEY_REASON)) {
@@ -221,12 +279,14 @@ int local_wire_encode(const struct local_msg *m, uint8_t *buf, size_t buf_len, s
 	cbor_util_put_key_uint(&w, LKEY_REQ, m->req);
 	if (keys & BIT(LKEY_AE_ID))
 		cbor_util_put_key_bytes(&w, LKEY_AE_ID, true, m->ae_id, (size_t)ae);
-	if (keys & BIT(LKEY_KEY_ID)) {
+	if (keys & BIT(LKEY_KEY_ID))
 		cbor_util_put_key_bytes(&w, LKEY_KEY_ID, true, m->key_id, (size_t)kid);
+	if (keys & BIT(LKEY_KEY))
 		cbor_util_put_key_bytes(&w, LKEY_KEY, false, m->key, m->key_len);
+	if (keys & BIT(LKEY_EXPIRY))
 		cbor_util_put_key_uint(&w, LKEY_EXPIRY, m->expiry);
+	if (keys & BIT(LKEY_SUITE))
 		cbor_util_put_key_bytes(&w, LKEY_SUITE, true, m->suite, (size_t)suite);
-	}
 	if (keys & BIT(LKEY_EVENT))
 		cbor_util_put_key_uint(&w, LKEY_EVENT, m->event);
 	if (keys & BIT(LKEY_CODE)) {
@@ -235,6 +295,10 @@ int local_wire_encode(const struct local_msg *m, uint8_t *buf, size_t buf_len, s
 	}
 	if (keys & BIT(LKEY_STATUS))
 		cbor_util_put_key_bytes(&w, LKEY_STATUS, true, m->status, (size_t)status);
+	if (keys & BIT(LKEY_TARGET))
+		cbor_util_put_key_bytes(&w, LKEY_TARGET, true, m->target, (size_t)target);
+	if (keys & BIT(LKEY_NODE_ID))
+		cbor_util_put_key_bytes(&w, LKEY_NODE_ID, true, m->node_id, (size_t)node);
 	if (w.error) {
 		secret_wipe(buf, buf_len); /* may hold a partial key */
 		return w.error;
@@ -260,7 +324,8 @@ static int fill(const struct cbor_util_map *f, struct local_msg *m)
 	uint32_t keys = type_keys[m->type];
 
 	if (keys & BIT(LKEY_AE_ID)) {
-		if (!ae_id_valid((const char *)v[LKEY_AE_ID].data, v[LKEY_AE_ID].len))
+		if (!ae_id_valid((const char *)v[LKEY_AE_ID].data, v[LKEY_AE_ID].len) ||
+		    !peer_ae_valid(m->type, (const char *)v[LKEY_AE_ID].data, v[LKEY_AE_ID].len))
 			return -EBADMSG;
 		cbor_util_copy_text(&v[LKEY_AE_ID], m->ae_id);
 	}
@@ -270,16 +335,33 @@ static int fill(const struct cbor_util_map *f, struct local_msg *m)
 		m->event = (uint32_t)v[LKEY_EVENT].value;
 	}
 	if (keys & BIT(LKEY_KEY_ID)) {
-		if (!key_id_valid((const char *)v[LKEY_KEY_ID].data, v[LKEY_KEY_ID].len) ||
-		    !text_valid((const char *)v[LKEY_SUITE].data, v[LKEY_SUITE].len, WIRE_SUITE_MAX) ||
-		    !key_len_valid(m->type, m->event, v[LKEY_KEY].len))
+		if (!key_id_valid((const char *)v[LKEY_KEY_ID].data, v[LKEY_KEY_ID].len))
 			return -EBADMSG;
 		cbor_util_copy_text(&v[LKEY_KEY_ID], m->key_id);
+	}
+	if (keys & BIT(LKEY_SUITE)) {
+		if (!text_valid((const char *)v[LKEY_SUITE].data, v[LKEY_SUITE].len, WIRE_SUITE_MAX))
+			return -EBADMSG;
 		cbor_util_copy_text(&v[LKEY_SUITE], m->suite);
+	}
+	if (keys & BIT(LKEY_KEY)) {
+		if (!key_len_valid(m->type, m->event, v[LKEY_KEY].len))
+			return -EBADMSG;
 		if (v[LKEY_KEY].len)
 			memcpy(m->key, v[LKEY_KEY].data, v[LKEY_KEY].len);
 		m->key_len = v[LKEY_KEY].len;
+	}
+	if (keys & BIT(LKEY_EXPIRY))
 		m->expiry = v[LKEY_EXPIRY].value;
+	if (keys & BIT(LKEY_TARGET)) {
+		if (!target_valid((const char *)v[LKEY_TARGET].data, v[LKEY_TARGET].len))
+			return -EBADMSG;
+		cbor_util_copy_text(&v[LKEY_TARGET], m->target);
+	}
+	if (keys & BIT(LKEY_NODE_ID)) {
+		if (!node_id_valid((const char *)v[LKEY_NODE_ID].data, v[LKEY_NODE_ID].len))
+			return -EBADMSG;
+		cbor_util_copy_text(&v[LKEY_NODE_ID], m->node_id);
 	}
 	if (keys & BIT(LKEY_CODE)) {
 		if (v[LKEY_CODE].value > UINT32_MAX ||

@@ -28,6 +28,10 @@ enum local_msg_type {
 	LOCAL_MSG_OK = 7,           /* agent -> client: SUBSCRIBE or REKEY accepted */
 	LOCAL_MSG_STATUS_REPLY = 8, /* agent -> client: the status object (JSON text) */
 	LOCAL_MSG_ERROR = 9,        /* agent -> client */
+	/* End-to-end keys between AEs (docs/protocol.md "Local key service", §14). */
+	LOCAL_MSG_GET_PEER_KEY = 10, /* client -> agent: req, ae_id (originator), target */
+	LOCAL_MSG_RESOLVE_KEY = 11,  /* client -> agent: req, ae_id (receiver), key_id */
+	LOCAL_MSG_PEER_KEY = 12,     /* agent -> client: answer to both */
 	_LOCAL_MSG_MAX,
 };
 
@@ -46,6 +50,8 @@ enum local_error_code {
 	LOCAL_ERR_BAD_ID = 5,    /* the AE-ID cannot form a key ID (EINVAL) */
 	LOCAL_ERR_INTERNAL = 6,  /* agent-side failure (EIO) */
 	LOCAL_ERR_BUSY = 7,      /* too many requests or subscriptions on this connection */
+	LOCAL_ERR_EXPIRED = 8,   /* the pairwise key expired (EKEYEXPIRED) */
+	LOCAL_ERR_REVOKED = 9,   /* the pairwise key is revoked (EKEYREVOKED) */
 	_LOCAL_ERR_MAX,
 };
 
@@ -64,6 +70,8 @@ struct local_msg {
 	uint32_t code;                     /* enum local_error_code */
 	char reason[WIRE_REASON_MAX + 1];
 	char status[LOCAL_WIRE_STATUS_MAX + 1];
+	char target[WIRE_TARGET_MAX + 1];  /* absolute AE-ID "/<CSE-ID>/<AE-ID>" */
+	char node_id[WIRE_ID_MAX + 1];     /* PEER_KEY: the originator's node */
 };
 
 /*

@@ -32,6 +32,7 @@ enum wire_key {
 	WIRE_KEY_KEY = 12,     /* bstr .size 32 */
 	WIRE_KEY_AE_ID = 13,   /* tstr */
 	WIRE_KEY_SUID = 14,    /* uint */
+	WIRE_KEY_TARGET = 16,  /* tstr, version 3 */
 	_WIRE_KEY_MAX,
 };
 
@@ -52,7 +53,19 @@ static const uint32_t type_keys[_WIRE_MSG_MAX] = {
 	[WIRE_MSG_KEY_RESPONSE] = COMMON_KEYS | BIT(WIRE_KEY_KEY) | BIT(WIRE_KEY_EXPIRY) |
 				  BIT(WIRE_KEY_NODE_ID) | BIT(WIRE_KEY_AE_ID) |
 				  BIT(WIRE_KEY_SUID),
+	[WIRE_MSG_PEER_REGISTER] = COMMON_KEYS | BIT(WIRE_KEY_PROOF) | BIT(WIRE_KEY_AE_ID) |
+				   BIT(WIRE_KEY_TARGET),
+	[WIRE_MSG_PEER_RESOLVE] = COMMON_KEYS | BIT(WIRE_KEY_PROOF) | BIT(WIRE_KEY_KEY_ID),
+	[WIRE_MSG_PEER_KEY] = COMMON_KEYS | BIT(WIRE_KEY_NODE_ID) | BIT(WIRE_KEY_PROOF) |
+			      BIT(WIRE_KEY_KEY_ID) | BIT(WIRE_KEY_EXPIRY) | BIT(WIRE_KEY_KEY) |
+			      BIT(WIRE_KEY_AE_ID) | BIT(WIRE_KEY_SUID) | BIT(WIRE_KEY_TARGET),
 };
+
+uint32_t wire_type_version(enum wire_msg_type t)
+{
+	return t >= WIRE_MSG_PEER_REGISTER && t <= WIRE_MSG_PEER_KEY ? WIRE_VERSION_PEER
+								       : WIRE_VERSION;
+}
 
 /* ---- identifiers and names ---------------------------------------------- */
 
@@ -78,6 +91,52 @@ int wire_id_valid(const char *s)
 	if (!s)
 		return 0;
 	return id_bytes_valid(s, strnlen(s, WIRE_ID_MAX + 1), WIRE_ID_MAX);
+}
+
+/* An AE-ID that can be the last part of an absolute AE-ID: no '/', no '@'. */
+static bool ae_part_valid(const char *s, size_t len)
+{
+	return id_bytes_valid(s, len, WIRE_ID_MAX) && !memchr(s, '/', len) && !memchr(s, '@', len);
+}
+
+/* "/<CSE-ID>/<AE-ID>": a leading '/', a CSE part of 2.. bytes, an AE part. */
+static bool target_bytes_valid(const char *s, size_t len)
+{
+	const char *slash;
+
+	if (!id_bytes_valid(s, len, WIRE_TARGET_MAX) || s[0] != '/')
+		return false;
+	slash = memrchr(s, '/', len);
+	return slash > s + 1 && (size_t)(slash - s) <= WIRE_ID_MAX &&
+	       ae_part_valid(slash + 1, len - (size_t)(slash + 1 - s));
+}
+
+int wire_target_names_node(const char *target, const char *node_id)
+{
+	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+
+	if (!node_id || !node_id[0] || wire_target_split(target, cse, ae) < 0)
+		return 0;
+	return strcmp(cse, node_id) == 0 || (node_id[0] != '/' && strcmp(cse + 1, node_id) == 0);
+}
+
+int wire_target_split(const char *target, char *cse, char *ae)
+{
+	size_t len, cse_len;
+	const char *slash;
+
+	if (!target)
+		return -EINVAL;
+	len = strnlen(target, WIRE_TARGET_MAX + 1);
+	if (!target_bytes_valid(target, len))
+		return -EINVAL;
+	slash = memrchr(target, '/', len);
+	cse_len = (size_t)(slash - target);
+	memcpy(cse, target, cse_len);
+	cse[cse_len] = '\0';
+	memcpy(ae, slash + 1, len - cse_len - 1);
+	ae[len - cse_len - 1] = '\0';
+	return 0;
 }
 
 static bool method_known(uint64_t m)
@@ -137,6 +196,9 @@ static const char *const type_names[_WIRE_MSG_MAX] = {
 	[WIRE_MSG_ERROR] = "error",
 	[WIRE_MSG_KEY_REQUEST] = "key-request",
 	[WIRE_MSG_KEY_RESPONSE] = "key-response",
+	[WIRE_MSG_PEER_REGISTER] = "peer-register",
+	[WIRE_MSG_PEER_RESOLVE] = "peer-resolve",
+	[WIRE_MSG_PEER_KEY] = "peer-key",
 };
 
 static bool type_known(uint64_t t)
@@ -157,6 +219,16 @@ void wire_msg_wipe(struct wire_msg *m)
 static bool str_eq(const char *a, const char *b, size_t cap)
 {
 	return strncmp(a, b, cap) == 0;
+}
+
+static bool peer_key_equal(const struct wire_peer_key *a, const struct wire_peer_key *b)
+{
+	return secret_equal(a->key, b->key, WIRE_KEY_LEN) &&
+	       memcmp(a->proof, b->proof, WIRE_PROOF_LEN) == 0 &&
+	       str_eq(a->key_id, b->key_id, sizeof(a->key_id)) && a->expiry == b->expiry &&
+	       str_eq(a->node_id, b->node_id, sizeof(a->node_id)) &&
+	       str_eq(a->ae_id, b->ae_id, sizeof(a->ae_id)) &&
+	       str_eq(a->target, b->target, sizeof(a->target)) && a->suid == b->suid;
 }
 
 int wire_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
@@ -197,6 +269,16 @@ int wire_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
 		       str_eq(a->key_response.ae_id, b->key_response.ae_id,
 			      sizeof(a->key_response.ae_id)) &&
 		       a->key_response.suid == b->key_response.suid;
+	case WIRE_MSG_PEER_REGISTER:
+		return memcmp(a->peer_register.proof, b->peer_register.proof, WIRE_PROOF_LEN) == 0 &&
+		       str_eq(a->peer_register.ae_id, b->peer_register.ae_id, WIRE_ID_MAX + 1) &&
+		       str_eq(a->peer_register.target, b->peer_register.target,
+			      WIRE_TARGET_MAX + 1);
+	case WIRE_MSG_PEER_RESOLVE:
+		return memcmp(a->peer_resolve.proof, b->peer_resolve.proof, WIRE_PROOF_LEN) == 0 &&
+		       str_eq(a->peer_resolve.key_id, b->peer_resolve.key_id, WIRE_KEY_ID_MAX + 1);
+	case WIRE_MSG_PEER_KEY:
+		return peer_key_equal(&a->peer_key, &b->peer_key);
 	default:
 		return 1; /* no fields beyond type and version */
 	}
@@ -253,6 +335,58 @@ static int w_key_text(struct cbor_util_writer *w, enum wire_key k, const char *s
 	return 0;
 }
 
+/* A target field: an absolute AE-ID. */
+static int w_key_target(struct cbor_util_writer *w, const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap);
+
+	if (n == cap || !target_bytes_valid(s, n))
+		return -EINVAL;
+	cbor_util_put_key_bytes(w, WIRE_KEY_TARGET, true, s, n);
+	return 0;
+}
+
+/* The version 3 messages' fields, after type and version, keys ascending. */
+static int encode_peer(const struct wire_msg *m, struct cbor_util_writer *w)
+{
+	const struct wire_peer_register *g = &m->peer_register;
+	const struct wire_peer_resolve *v = &m->peer_resolve;
+	const struct wire_peer_key *k = &m->peer_key;
+	int r;
+
+	switch (m->type) {
+	case WIRE_MSG_PEER_REGISTER:
+		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, g->proof, WIRE_PROOF_LEN);
+		if (!ae_part_valid(g->ae_id, strnlen(g->ae_id, sizeof(g->ae_id))))
+			return -EINVAL;
+		r = w_key_text(w, WIRE_KEY_AE_ID, g->ae_id, sizeof(g->ae_id), WIRE_ID_MAX, true);
+		return r < 0 ? r : w_key_target(w, g->target, sizeof(g->target));
+	case WIRE_MSG_PEER_RESOLVE:
+		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, v->proof, WIRE_PROOF_LEN);
+		return w_key_text(w, WIRE_KEY_KEY_ID, v->key_id, sizeof(v->key_id), WIRE_KEY_ID_MAX,
+				  true);
+	default: /* WIRE_MSG_PEER_KEY */
+		r = w_key_text(w, WIRE_KEY_NODE_ID, k->node_id, sizeof(k->node_id), WIRE_ID_MAX,
+			       true);
+		if (r < 0)
+			return r;
+		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, k->proof, WIRE_PROOF_LEN);
+		r = w_key_text(w, WIRE_KEY_KEY_ID, k->key_id, sizeof(k->key_id), WIRE_KEY_ID_MAX,
+			       true);
+		if (r < 0)
+			return r;
+		cbor_util_put_key_uint(w, WIRE_KEY_EXPIRY, k->expiry);
+		cbor_util_put_key_bytes(w, WIRE_KEY_KEY, false, k->key, WIRE_KEY_LEN);
+		if (!ae_part_valid(k->ae_id, strnlen(k->ae_id, sizeof(k->ae_id))))
+			return -EINVAL;
+		r = w_key_text(w, WIRE_KEY_AE_ID, k->ae_id, sizeof(k->ae_id), WIRE_ID_MAX, true);
+		if (r < 0)
+			return r;
+		cbor_util_put_key_uint(w, WIRE_KEY_SUID, k->suid);
+		return w_key_target(w, k->target, sizeof(k->target));
+	}
+}
+
 static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 {
 	uint32_t keys = type_keys[m->type];
@@ -262,7 +396,7 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 	cbor_util_put_map(w, n_keys);
 	/* Keys in ascending order: the RFC 8949 §4.2.1 deterministic order for small uints. */
 	cbor_util_put_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
-	cbor_util_put_key_uint(w, WIRE_KEY_VERSION, WIRE_VERSION);
+	cbor_util_put_key_uint(w, WIRE_KEY_VERSION, wire_type_version(m->type));
 
 	switch (m->type) {
 	case WIRE_MSG_HELLO: {
@@ -335,6 +469,11 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 		cbor_util_put_key_uint(w, WIRE_KEY_SUID, k->suid);
 		break;
 	}
+	case WIRE_MSG_PEER_REGISTER:
+	case WIRE_MSG_PEER_RESOLVE:
+	case WIRE_MSG_PEER_KEY:
+		r = encode_peer(m, w);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -385,6 +524,7 @@ static const enum cbor_util_kind key_kind[_WIRE_KEY_MAX] = {
 	[WIRE_KEY_CODE] = CBOR_UTIL_UINT,    [WIRE_KEY_REASON] = CBOR_UTIL_TEXT,
 	[WIRE_KEY_KEY] = CBOR_UTIL_BYTES,    [WIRE_KEY_AE_ID] = CBOR_UTIL_TEXT,
 	[WIRE_KEY_SUID] = CBOR_UTIL_UINT,
+	[WIRE_KEY_TARGET] = CBOR_UTIL_TEXT,
 };
 
 _Static_assert(_WIRE_KEY_MAX <= CBOR_UTIL_MAP_KEYS, "map keys fit cbor_util_map");
@@ -437,6 +577,62 @@ static int get_u32(const struct cbor_util_map *f, enum wire_key k, uint32_t *out
 		return -EBADMSG;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+static int get_ae_part(const struct cbor_util_map *f, char *out)
+{
+	const struct cbor_util_item *it = &f->v[WIRE_KEY_AE_ID];
+
+	if (!ae_part_valid((const char *)it->data, it->len))
+		return -EBADMSG;
+	cbor_util_copy_text(it, out);
+	return 0;
+}
+
+static int get_target(const struct cbor_util_map *f, char *out)
+{
+	const struct cbor_util_item *it = &f->v[WIRE_KEY_TARGET];
+
+	if (!target_bytes_valid((const char *)it->data, it->len))
+		return -EBADMSG;
+	cbor_util_copy_text(it, out);
+	return 0;
+}
+
+/* The version 3 messages (type and version are set and checked). */
+static int fill_peer(const struct cbor_util_map *f, struct wire_msg *m)
+{
+	struct wire_peer_key *k = &m->peer_key;
+	int r;
+
+	switch (m->type) {
+	case WIRE_MSG_PEER_REGISTER:
+		r = get_fixed(f, WIRE_KEY_PROOF, WIRE_PROOF_LEN, m->peer_register.proof);
+		if (r == 0)
+			r = get_ae_part(f, m->peer_register.ae_id);
+		return r < 0 ? r : get_target(f, m->peer_register.target);
+	case WIRE_MSG_PEER_RESOLVE:
+		r = get_fixed(f, WIRE_KEY_PROOF, WIRE_PROOF_LEN, m->peer_resolve.proof);
+		return r < 0 ? r
+			     : get_text(f, WIRE_KEY_KEY_ID, WIRE_KEY_ID_MAX, true,
+					m->peer_resolve.key_id);
+	default: /* WIRE_MSG_PEER_KEY */
+		r = get_fixed(f, WIRE_KEY_PROOF, WIRE_PROOF_LEN, k->proof);
+		if (r == 0)
+			r = get_fixed(f, WIRE_KEY_KEY, WIRE_KEY_LEN, k->key);
+		if (r == 0)
+			r = get_text(f, WIRE_KEY_KEY_ID, WIRE_KEY_ID_MAX, true, k->key_id);
+		if (r == 0)
+			r = get_text(f, WIRE_KEY_NODE_ID, WIRE_ID_MAX, true, k->node_id);
+		if (r == 0)
+			r = get_ae_part(f, k->ae_id);
+		if (r == 0)
+			r = get_target(f, k->target);
+		if (r == 0)
+			r = get_u32(f, WIRE_KEY_SUID, &k->suid);
+		k->expiry = f->v[WIRE_KEY_EXPIRY].value;
+		return r;
+	}
 }
 
 /* Second pass: type-specific checks and copies into m (type and version are set). */
@@ -496,6 +692,10 @@ static int fill_msg(const struct cbor_util_map *f, struct wire_msg *m)
 		if (r < 0)
 			return r;
 		return get_u32(f, WIRE_KEY_SUID, &m->key_response.suid);
+	case WIRE_MSG_PEER_REGISTER:
+	case WIRE_MSG_PEER_RESOLVE:
+	case WIRE_MSG_PEER_KEY:
+		return fill_peer(f, m);
 	default:
 		return -EBADMSG;
 	}
@@ -523,7 +723,7 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 	}
 	type = f.v[WIRE_KEY_TYPE].value;
 	version = f.v[WIRE_KEY_VERSION].value;
-	if (version != WIRE_VERSION) {
+	if (version != WIRE_VERSION && version != WIRE_VERSION_PEER) {
 		/* Tell the caller what arrived, so it can answer with WIRE_ERR_VERSION. */
 		wire_msg_wipe(ret);
 		ret->type = type_known(type) ? (enum wire_msg_type)type : 0;
@@ -531,12 +731,13 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 		r = -EPROTONOSUPPORT;
 		goto out;
 	}
-	if (!type_known(type) || f.unknown_key || f.present != type_keys[type]) {
+	if (!type_known(type) || f.unknown_key || f.present != type_keys[type] ||
+	    version != wire_type_version((enum wire_msg_type)type)) {
 		r = -EBADMSG;
 		goto out;
 	}
 	m.type = (enum wire_msg_type)type;
-	m.version = WIRE_VERSION;
+	m.version = (uint32_t)version;
 	r = fill_msg(&f, &m);
 	if (r < 0)
 		goto out;

@@ -12,6 +12,11 @@
 #include <stdint.h>
 
 #define WIRE_VERSION 1
+/* Version 3: the end-to-end (AE <-> AE) messages PEER_REGISTER, PEER_RESOLVE,
+ * PEER_KEY (docs/protocol.md §14). Every other message stays version 1. */
+#define WIRE_VERSION_PEER 3
+#define WIRE_SUID_PEER 33 /* TS-0004 m2m:suid: MAF-distributed key for ESPrim */
+#define WIRE_TARGET_MAX 255 /* absolute AE-ID "/<CSE-ID>/<AE-ID>" */
 #define WIRE_PREFIX_LEN 4
 #define WIRE_FRAME_MAX 4096 /* body bytes, prefix not counted */
 #define WIRE_NONCE_LEN 32
@@ -31,6 +36,9 @@ enum wire_msg_type {
 	WIRE_MSG_ERROR = 5,        /* either way */
 	WIRE_MSG_KEY_REQUEST = 6,  /* target (IN-CSE) -> MAS */
 	WIRE_MSG_KEY_RESPONSE = 7, /* MAS -> target */
+	WIRE_MSG_PEER_REGISTER = 8, /* node -> MAS, version 3, instead of PROOF */
+	WIRE_MSG_PEER_RESOLVE = 9,  /* node -> MAS, version 3, instead of PROOF */
+	WIRE_MSG_PEER_KEY = 10,     /* MAS -> node, version 3, answer to both */
 	_WIRE_MSG_MAX,
 };
 
@@ -97,6 +105,30 @@ struct wire_key_response {
 	uint32_t suid;               /* 32: MAF-based SAEF */
 };
 
+/* Register a pairwise key for (originator AE on this node, target AE). */
+struct wire_peer_register {
+	uint8_t proof[WIRE_PROOF_LEN];	     /* the node proof, as in PROOF */
+	char ae_id[WIRE_ID_MAX + 1];	     /* the originator AE-ID on this node */
+	char target[WIRE_TARGET_MAX + 1];    /* absolute AE-ID "/<CSE-ID>/<AE-ID>" */
+};
+
+/* Resolve a pairwise key registered towards one of this node's AEs. */
+struct wire_peer_resolve {
+	uint8_t proof[WIRE_PROOF_LEN];
+	char key_id[WIRE_KEY_ID_MAX + 1];
+};
+
+struct wire_peer_key {
+	uint8_t proof[WIRE_PROOF_LEN];	  /* the MAS proof, as in ESTABLISHED */
+	char key_id[WIRE_KEY_ID_MAX + 1]; /* hex(id)@MAS-FQDN */
+	uint64_t expiry;
+	uint8_t key[WIRE_KEY_LEN];
+	char node_id[WIRE_ID_MAX + 1];	  /* the originator's node */
+	char ae_id[WIRE_ID_MAX + 1];	  /* the originator AE-ID */
+	char target[WIRE_TARGET_MAX + 1]; /* the registered target */
+	uint32_t suid;			  /* 33: ESPrim */
+};
+
 struct wire_msg {
 	enum wire_msg_type type;
 	uint32_t version;
@@ -108,11 +140,15 @@ struct wire_msg {
 		struct wire_error error;
 		struct wire_key_request key_request;
 		struct wire_key_response key_response;
+		struct wire_peer_register peer_register;
+		struct wire_peer_resolve peer_resolve;
+		struct wire_peer_key peer_key;
 	};
 };
 
 /*
- * Encode m (m->version is ignored; WIRE_VERSION is written) as prefix + body
+ * Encode m (m->version is ignored: WIRE_VERSION_PEER for the PEER_* types,
+ * WIRE_VERSION for every other type is written) as prefix + body
  * into buf. Returns 0 and the total length in *ret_len, -EMSGSIZE if buf is too
  * small, -EINVAL for a message that would not decode (bad type, over-long string).
  */
@@ -126,8 +162,10 @@ int wire_frame_length(const uint8_t prefix[static WIRE_PREFIX_LEN]);
 
 /*
  * Decode one body (without prefix). Returns 0, -EBADMSG for malformed input,
- * -EPROTONOSUPPORT for a version other than WIRE_VERSION (ret->type and
- * ret->version are still filled so the peer can be told).
+ * -EPROTONOSUPPORT for a version other than WIRE_VERSION and WIRE_VERSION_PEER
+ * (ret->type and ret->version are still filled so the peer can be told). A
+ * message at the other known version than its type's (a version 3 HELLO, a
+ * version 1 PEER_KEY) is -EBADMSG: one form per message.
  */
 int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret);
 
@@ -150,3 +188,19 @@ const char *wire_msg_type_to_string(enum wire_msg_type t);
  * for CSE-IDs such as "/mn-cse-1"). Returns 1 when valid.
  */
 int wire_id_valid(const char *s);
+
+/* The version a message type is written at (WIRE_VERSION_PEER or WIRE_VERSION). */
+uint32_t wire_type_version(enum wire_msg_type t);
+
+/*
+ * Split an absolute AE-ID "/<CSE-ID>/<AE-ID>" (docs/protocol.md §14) at its last
+ * '/': cse gets "/<CSE-ID>" (cse_len bytes, WIRE_ID_MAX + 1 is enough), ae the
+ * AE-ID (WIRE_ID_MAX + 1). -EINVAL unless target starts with '/', both parts
+ * are identifiers and the AE-ID holds neither '/' nor '@'.
+ */
+int wire_target_split(const char *target, char *cse, char *ae);
+/*
+ * 1 when target's CSE part names node_id: "/mn-cse-2/..." names node "/mn-cse-2",
+ * and node "mn-cse-2" too (a node ID without the leading '/'), else 0.
+ */
+int wire_target_names_node(const char *target, const char *node_id);

@@ -4,6 +4,9 @@
  * It accepts TLS 1.3 PSK clients (psk_dhe_ke, TLS13-AES128-GCM-SHA256), and for
  * each PSK identity it is offered it retrieves the key from the MAS over mutual
  * TLS (mas/retrieve-client.c). Serves one connection at a time. See docs/incse.md.
+ * It also forwards sealed end-to-end messages between AEs (a mailbox: "PUT
+ * <absolute AE-ID> <JWE>", "GET"), which it cannot read: they are sealed with a
+ * pairwise key only the two AEs' agents hold (docs/protocol.md §14).
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -31,7 +34,8 @@
 #include "mas/retrieve-client.h"
 
 #define STANDIN_IDENTITY_MAX 128 /* TS-0003 10.4; also wolfSSL's MAX_PSK_ID_LEN */
-#define STANDIN_LINE_MAX 256
+#define STANDIN_LINE_MAX 8192 /* a PUT line carries a sealed message (JWE) */
+#define STANDIN_MAILBOX_MAX 16
 #define STANDIN_IO_TIMEOUT_MS 10000
 
 struct options {
@@ -201,6 +205,61 @@ static int read_line(WOLFSSL *ssl, char *buf, size_t len)
 	return (int)n;
 }
 
+/* A sealed message waiting for its target AE. */
+struct mail {
+	char to[WIRE_TARGET_MAX + 1];
+	char from[WIRE_TARGET_MAX + 1];
+	char *jwe;
+};
+static struct mail mailbox[STANDIN_MAILBOX_MAX];
+
+/* "PUT <to> <jwe>" from the AE from: queue it. The stand-in has no key for it. */
+static const char *mail_put(const char *from, char *args)
+{
+	char *sp = strchr(args, ' ');
+
+	if (!sp || sp == args || (size_t)(sp - args) > WIRE_TARGET_MAX || !sp[1] ||
+	    strchr(sp + 1, ' '))
+		return "ERROR usage: PUT <absolute AE-ID> <JWE>\n";
+	*sp = '\0';
+	for (size_t i = 0; i < STANDIN_MAILBOX_MAX; i++) {
+		if (mailbox[i].jwe)
+			continue;
+		mailbox[i].jwe = strdup(sp + 1);
+		if (!mailbox[i].jwe)
+			return "ERROR out of memory\n";
+		snprintf(mailbox[i].to, sizeof(mailbox[i].to), "%s", args);
+		snprintf(mailbox[i].from, sizeof(mailbox[i].from), "%s", from);
+		log_info("queued a sealed message of %zu bytes from %s to %s (not readable here)",
+			 strlen(mailbox[i].jwe), from, args);
+		return "QUEUED\n";
+	}
+	return "ERROR mailbox full\n";
+}
+
+/* "GET": the oldest message for the AE me, as "MSG <from> <jwe>", or "NONE". */
+static int mail_get(WOLFSSL *ssl, const char *me)
+{
+	for (size_t i = 0; i < STANDIN_MAILBOX_MAX; i++) {
+		struct mail *m = &mailbox[i];
+		char *out;
+		int n, r;
+
+		if (!m->jwe || strcmp(m->to, me) != 0)
+			continue;
+		n = asprintf(&out, "MSG %s %s\n", m->from, m->jwe);
+		if (n < 0)
+			return -ENOMEM;
+		r = wolfSSL_write(ssl, out, n) == n ? 0 : -EIO;
+		log_info("forwarded a sealed message from %s to %s", m->from, m->to);
+		free(out);
+		free(m->jwe);
+		memset(m, 0, sizeof(*m));
+		return r;
+	}
+	return wolfSSL_write(ssl, "NONE\n", 5) == 5 ? 0 : -EIO;
+}
+
 /* One client: PSK handshake (the callback asks the MAS), one line, one answer. */
 static int serve(WOLFSSL_CTX *ctx, struct retrieve_client *mas, int fd)
 {
@@ -256,6 +315,25 @@ static int serve(WOLFSSL_CTX *ctx, struct retrieve_client *mas, int fd)
 		 c.key_id, c.node_id, c.ae_id[0] ? c.ae_id : "-", wolfSSL_get_version(ssl),
 		 wolfSSL_get_cipher_name(ssl), group, c.expiry);
 	n = read_line(ssl, line, sizeof(line));
+	if (n > 0 && c.ae_id[0] && (strncmp(line, "PUT ", 4) == 0 || strcmp(line, "GET") == 0)) {
+		char me[WIRE_TARGET_MAX + 1];
+		const char *ans;
+
+		/* The AE's absolute ID, from its key ID: "/<CSE-ID>/<AE-ID>". */
+		snprintf(me, sizeof(me), "%s%s/%s", c.node_id[0] == '/' ? "" : "/", c.node_id,
+			 c.ae_id);
+		if (line[0] == 'G') {
+			if (mail_get(ssl, me) < 0)
+				log_warning("cannot send a message to %s", me);
+		} else {
+			ans = mail_put(me, line + 4);
+			if (wolfSSL_write(ssl, ans, (int)strlen(ans)) != (int)strlen(ans))
+				log_warning("cannot answer %s", me);
+		}
+		(void)wolfSSL_shutdown(ssl);
+		r = 0;
+		goto out;
+	}
 	if (n < 0) {
 		log_warning("client with key ID %s sent no line", c.key_id);
 	} else {

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The MAS side of the establishment exchange: HELLO/CHALLENGE, PROOF/ESTABLISHED. */
+/*
+ * The MAS side of the establishment exchange: HELLO/CHALLENGE, PROOF/ESTABLISHED;
+ * the proof check is shared with the end-to-end requests (mas/peer-key.c).
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -346,16 +349,19 @@ static int establish(struct mas_ctx *ctx, struct mas_est *st, const struct kdf_p
 	return 0;
 }
 
-static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
-			      const struct mas_peer *peer, const struct wire_proof *p,
-			      struct wire_msg *reply)
+void mas_auth_clear(struct mas_auth *a)
 {
-	_cleanup_secret_ struct secret *km = NULL;
-	_cleanup_key32_ struct key32 kc = { 0 }, ae_root = { 0 };
-	struct sa_binding b;
-	struct kdf_sw_key sw;
-	struct kdf_prf prf;
+	secret_free(a->km);
+	sa_binding_wipe(&a->b);
+	secret_wipe(a, sizeof(*a));
+}
+
+bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+		     const struct mas_peer *peer, const uint8_t proof[static WIRE_PROOF_LEN],
+		     struct mas_auth *a, struct wire_msg *reply)
+{
 	uint8_t expected[KDF_OUT_LEN];
+	bool ok = false;
 	int r;
 
 	st->step = MAS_EST_DONE;
@@ -366,44 +372,35 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 			 peer->name);
 		/* Logged at HELLO already: here at debug level only. */
 		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
-		return MAS_NEXT_CLOSE;
+		return false;
 	}
-	r = sa_binding_from_tls(ssl, &b);
+	r = sa_binding_from_tls(ssl, &a->b);
 	if (r < 0) {
 		log_error("cannot export the TLS channel binding for node %s from %s: %s",
 			  st->node_id, peer->name, strerror(-r));
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS TLS exporter failure");
-		return MAS_NEXT_CLOSE;
+		return false;
 	}
 	if (st->method == WIRE_METHOD_PKI) {
 		/* TS-0003 10.3.1: Kc straight from the exporter; the confirmation is keyed with it. */
-		sa_pki_kc(&b, kc.b);
-		r = sa_pki_ae_root(ssl, ae_root.b);
-		if (r < 0) {
-			log_error("cannot export the AE root for node %s from %s: %s", st->node_id,
-				  peer->name, strerror(-r));
-			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS TLS exporter failure");
-			goto out;
-		}
-		sw = (struct kdf_sw_key){ .key = kc.b, .len = sizeof(kc.b) };
+		sa_pki_kc(&a->b, a->kc.b);
+		a->sw = (struct kdf_sw_key){ .key = a->kc.b, .len = sizeof(a->kc.b) };
 	} else {
-		r = store_node_get_km(ctx->store, st->node_id, &km);
+		r = store_node_get_km(ctx->store, st->node_id, &a->km);
 		if (r < 0) {
 			log_error("cannot read the long-term key of node %s (from %s): %s",
 				  st->node_id, peer->name, strerror(-r));
 			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
-			goto out;
+			return false;
 		}
-		sw = (struct kdf_sw_key){ .key = km->data, .len = km->len };
+		a->sw = (struct kdf_sw_key){ .key = a->km->data, .len = a->km->len };
 	}
-	kdf_prf_software(&sw, &prf);
-	r = sa_proof(&prf, SA_PROOF_NODE, &b, st->nn, st->nm, st->node_id, expected);
+	kdf_prf_software(&a->sw, &a->prf);
+	r = sa_proof(&a->prf, SA_PROOF_NODE, &a->b, st->nn, st->nm, st->node_id, expected);
 	if (r < 0) {
 		log_error("cannot compute the proof for node %s: %s", st->node_id, strerror(-r));
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS key derivation failure");
-		goto out;
-	}
-	if (!secret_equal(expected, p->proof, sizeof(expected))) {
+	} else if (!secret_equal(expected, proof, sizeof(expected))) {
 		char what[WIRE_ID_MAX + 160];
 
 		snprintf(what, sizeof(what),
@@ -411,20 +408,43 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 			 "replayed or relayed proof)",
 			 st->node_id, peer->name);
 		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
-		goto out;
+	} else {
+		proof_ok(ctx, st->node_id, peer);
+		ok = true;
 	}
-	proof_ok(ctx, st->node_id, peer);
-	if (st->method == WIRE_METHOD_PSK) {
-		r = sa_kc(&prf, &b, st->nn, st->nm, kc.b);
+	secret_wipe(expected, sizeof(expected));
+	return ok;
+}
+
+static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+			      const struct mas_peer *peer, const struct wire_proof *p,
+			      struct wire_msg *reply)
+{
+	_cleanup_key32_ struct key32 ae_root = { 0 };
+	struct mas_auth a = { 0 };
+	int r;
+
+	if (!mas_auth_verify(ctx, st, ssl, peer, p->proof, &a, reply))
+		goto out;
+	if (st->method == WIRE_METHOD_PKI) {
+		r = sa_pki_ae_root(ssl, ae_root.b);
+		if (r < 0) {
+			log_error("cannot export the AE root for node %s from %s: %s", st->node_id,
+				  peer->name, strerror(-r));
+			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS TLS exporter failure");
+			goto out;
+		}
+	} else {
+		r = sa_kc(&a.prf, &a.b, st->nn, st->nm, a.kc.b);
 		if (r == 0)
-			r = sa_ae_root(&prf, &b, st->nn, st->nm, ae_root.b);
+			r = sa_ae_root(&a.prf, &a.b, st->nn, st->nm, ae_root.b);
 		if (r < 0) {
 			log_error("cannot derive Kc for node %s: %s", st->node_id, strerror(-r));
 			mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS key derivation failure");
 			goto out;
 		}
 	}
-	r = establish(ctx, st, &prf, &b, &kc, &ae_root, reply);
+	r = establish(ctx, st, &a.prf, &a.b, &a.kc, &ae_root, reply);
 	if (r < 0) {
 		log_error("cannot register the association of node %s (from %s) in the store %s: "
 			  "%s%s",
@@ -434,8 +454,7 @@ static enum mas_next on_proof(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
 	}
 out:
-	secret_wipe(expected, sizeof(expected));
-	sa_binding_wipe(&b);
+	mas_auth_clear(&a);
 	return MAS_NEXT_CLOSE;
 }
 
@@ -447,6 +466,9 @@ enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLF
 		return on_hello(ctx, st, ssl, peer, &msg->hello, reply);
 	if (st->step == MAS_EST_WAIT_PROOF && msg->type == WIRE_MSG_PROOF)
 		return on_proof(ctx, st, ssl, peer, &msg->proof, reply);
+	if (st->step == MAS_EST_WAIT_PROOF &&
+	    (msg->type == WIRE_MSG_PEER_REGISTER || msg->type == WIRE_MSG_PEER_RESOLVE))
+		return mas_peer_handle(ctx, st, ssl, peer, msg, reply);
 	log_warning("unexpected %s message from %s%s%s", wire_msg_type_to_string(msg->type),
 		    peer->name, st->node_id[0] ? " for node " : "", st->node_id);
 	mas_reply_error(reply, WIRE_ERR_MALFORMED, "expected %s, got %s",

@@ -18,6 +18,9 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "common/kdf.h"
+#include "common/sa.h"
+#include "common/secret.h"
 #include "common/wire.h"
 #include "mas/metrics.h"
 #include "mas/ratelimit.h"
@@ -80,6 +83,33 @@ void mas_reply_error(struct wire_msg *reply, enum wire_error_code code, const ch
 enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 				   const struct mas_peer *peer, const struct wire_msg *msg,
 				   struct wire_msg *reply);
+
+/*
+ * The node proof of an exchange (psk: keyed with Km; pki: the key confirmation
+ * keyed with Kc from the exporter), checked in constant time; failures are
+ * counted for rate limiting. Ends the exchange (st->step = DONE). On success a
+ * holds the channel binding, the PRF of the MAS proof (a->prf) and, for pki, Kc;
+ * otherwise reply is filled. Always mas_auth_clear() a afterwards.
+ */
+struct mas_auth {
+	struct secret *km; /* psk */
+	struct key32 kc;   /* pki: X[16..47]; psk: derived by the caller */
+	struct sa_binding b;
+	struct kdf_sw_key sw;
+	struct kdf_prf prf;
+};
+bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+		     const struct mas_peer *peer, const uint8_t proof[static WIRE_PROOF_LEN],
+		     struct mas_auth *a, struct wire_msg *reply);
+void mas_auth_clear(struct mas_auth *a);
+
+/*
+ * End-to-end keys (docs/protocol.md §14): PEER_REGISTER or PEER_RESOLVE in place
+ * of PROOF; answers PEER_KEY or ERROR and closes.
+ */
+enum mas_next mas_peer_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
+			      const struct mas_peer *peer, const struct wire_msg *msg,
+			      struct wire_msg *reply);
 
 /* Key retrieval: the one request of a connection; ssl carries the target's certificate. */
 enum mas_next mas_retrieve_handle(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_peer *peer,

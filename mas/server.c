@@ -599,6 +599,11 @@ static void purge(struct mas_server *s)
 		log_error("cannot purge expired associations from the store: %s", strerror(-r));
 	else if (r > 0)
 		log_info("purged %d expired association%s", r, r == 1 ? "" : "s");
+	r = store_peer_key_purge_expired(s->ctx->store, (uint64_t)time(NULL));
+	if (r < 0)
+		log_error("cannot purge expired pairwise keys from the store: %s", strerror(-r));
+	else if (r > 0)
+		log_info("purged %d expired pairwise key%s", r, r == 1 ? "" : "s");
 }
 
 static void on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)

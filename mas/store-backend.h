@@ -30,6 +30,7 @@ enum store_node_field {
 	STORE_NODE_FIELD_TARGET,
 	STORE_NODE_FIELD_METHODS,
 	STORE_NODE_FIELD_LIFETIME,
+	STORE_NODE_FIELD_IMPI,
 	_STORE_NODE_FIELD_MAX,
 };
 
@@ -54,6 +55,12 @@ struct store_ops {
 	 * longer from, change nothing and return 0 (the caller looks again).
 	 */
 	int (*migrate)(struct store *s, int from, int to, const uint8_t *key_check, size_t len);
+	/*
+	 * After the schema and key checks: additions that joined a schema version
+	 * without a new number (SQLite: peer_keys, added to schema 1 files at
+	 * open), idempotent. NULL if the backend has none.
+	 */
+	int (*settle)(struct store *s);
 	/* The sealed meta value name into buf (exactly len bytes, else -EIO). */
 	int (*meta_get)(struct store *s, const char *name, uint8_t *buf, size_t len);
 
@@ -62,9 +69,10 @@ struct store_ops {
 	int (*node_get)(struct store *s, const char *node_id, struct store_node *ret);
 	int (*node_get_km)(struct store *s, const char *node_id,
 			   uint8_t ret_sealed[static STORE_SEALED_LEN]);
-	/* text for TARGET and METHODS, num for LIFETIME; -ENOENT if no such node. */
+	/* text for TARGET, METHODS and IMPI, num for LIFETIME; -ENOENT if no such node. */
 	int (*node_set)(struct store *s, enum store_node_field f, const char *node_id,
 			const char *text, uint64_t num);
+	/* Also revokes the node's associations and pairwise keys, in one transaction. */
 	int (*node_revoke)(struct store *s, const char *node_id);
 	int (*node_delete)(struct store *s, const char *node_id);
 	int (*node_foreach)(struct store *s, int (*cb)(const struct store_node *n, void *userdata),
@@ -82,6 +90,14 @@ struct store_ops {
 	int (*assoc_foreach)(struct store *s, const char *node_id,
 			     int (*cb)(const struct store_assoc *a, void *userdata), void *userdata);
 	int (*assoc_purge)(struct store *s, uint64_t now);
+
+	/* Pairwise keys (docs/protocol.md §14): -EEXIST, -ENOENT for an unknown node. */
+	int (*peer_insert)(struct store *s, const struct store_peer_key *k,
+			   const uint8_t key_sealed[static STORE_SEALED_LEN]);
+	int (*peer_get)(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+			struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN]);
+	int (*peer_revoke)(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN]);
+	int (*peer_purge)(struct store *s, uint64_t now);
 };
 
 /* The part every backend's struct begins with. */

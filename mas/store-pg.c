@@ -46,7 +46,7 @@
 
 /* Migration n takes the schema from version n-1 to n (index n-1 here). */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
-	/* 1: nodes, associations, meta */
+	/* 1: nodes, associations, meta, pairwise keys */
 	"CREATE TABLE meta ("
 	"  name TEXT PRIMARY KEY,"
 	"  value BYTEA NOT NULL);"
@@ -70,11 +70,25 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  kc_sealed BYTEA NOT NULL,"
 	"  ae_root_sealed BYTEA NOT NULL);"
 	"CREATE INDEX assocs_node ON assocs(node_id);"
-	"CREATE INDEX assocs_expiry ON assocs(expiry);",
+	"CREATE INDEX assocs_expiry ON assocs(expiry);"
+	"CREATE TABLE peer_keys ("
+	"  id BYTEA PRIMARY KEY CHECK (length(id) = " STRINGIFY(STORE_PEER_ID_LEN) "),"
+	"  node_id TEXT NOT NULL REFERENCES nodes(node_id) ON DELETE CASCADE,"
+	"  ae_id TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  expiry BIGINT NOT NULL,"
+	"  revoked BOOLEAN NOT NULL DEFAULT false,"
+	"  key_sealed BYTEA NOT NULL);"
+	"CREATE INDEX peer_keys_node ON peer_keys(node_id);"
+	"CREATE INDEX peer_keys_expiry ON peer_keys(expiry);",
+	/* 2: the node's IMPI for method gba */
+	"ALTER TABLE nodes ADD COLUMN impi TEXT NOT NULL DEFAULT '';",
 };
 
-#define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created"
+#define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
+#define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
 
 struct pg_store {
 	struct store base;
@@ -267,7 +281,8 @@ static int node_from_row(const PGresult *res, int row, struct store_node *ret)
 	    (r = col_u64(res, row, 4, &n.lifetime)) < 0 ||
 	    (r = col_text(res, row, 5, state, sizeof(state))) < 0 ||
 	    (r = store_node_state_from_string(state, &n.state)) < 0 ||
-	    (r = col_u64(res, row, 6, &n.created)) < 0)
+	    (r = col_u64(res, row, 6, &n.created)) < 0 ||
+	    (r = col_text(res, row, 7, n.impi, sizeof(n.impi))) < 0)
 		return r;
 	*ret = n;
 	return 0;
@@ -523,7 +538,7 @@ static int op_schema_version(struct pg_store *p, void *ud)
 	r = pg_exec(p,
 		    "SELECT table_name::text FROM information_schema.tables "
 		    "WHERE table_schema = current_schema() AND "
-		    "table_name IN ('m2msa_schema', 'meta', 'nodes', 'assocs')",
+		    "table_name IN ('m2msa_schema', 'meta', 'nodes', 'assocs', 'peer_keys')",
 		    &(struct pg_params){ 0 }, &res);
 	if (r < 0)
 		return r;
@@ -667,7 +682,7 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 			  uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN])
 {
 	struct one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" };
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
 	int r;
 
 	par_text(&o.par, n->node_id);
@@ -677,6 +692,7 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 	par_u64(&o.par, n->lifetime);
 	par_text(&o.par, store_node_state_to_string(n->state));
 	par_u64(&o.par, created);
+	par_text(&o.par, n->impi);
 	par_blob(&o.par, km_sealed, STORE_SEALED_LEN);
 	r = pg_run(to_pg(s), op_one, &o);
 	return r < 0 ? r : 0;
@@ -737,6 +753,9 @@ static int pg_node_set(struct store *s, enum store_node_field f, const char *nod
 	case STORE_NODE_FIELD_LIFETIME:
 		return write_keyed(s, "UPDATE nodes SET lifetime = $2 WHERE node_id = $1", node_id,
 				   NULL, &num);
+	case STORE_NODE_FIELD_IMPI:
+		return write_keyed(s, "UPDATE nodes SET impi = $2 WHERE node_id = $1", node_id,
+				   text, NULL);
 	default:
 		return -EINVAL;
 	}
@@ -753,6 +772,9 @@ static int op_node_revoke_body(struct pg_store *p, void *ud)
 		return -ENOENT;
 	if (r > 0)
 		r = exec_changes(p, "UPDATE assocs SET revoked = true WHERE node_id = $1", &par);
+	if (r >= 0)
+		r = exec_changes(p, "UPDATE peer_keys SET revoked = true WHERE node_id = $1",
+				 &par);
 	return r < 0 ? r : 0;
 }
 
@@ -970,6 +992,94 @@ static int pg_assoc_purge(struct store *s, uint64_t now)
 	return (int)total;
 }
 
+/* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
+
+static int pg_peer_insert(struct store *s, const struct store_peer_key *k,
+			  const uint8_t key_sealed[static STORE_SEALED_LEN])
+{
+	struct one o = { .sql = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" };
+	int r;
+
+	par_blob(&o.par, k->id, STORE_PEER_ID_LEN);
+	par_text(&o.par, k->node_id);
+	par_text(&o.par, k->ae_id);
+	par_text(&o.par, k->target);
+	par_u64(&o.par, k->created);
+	par_u64(&o.par, k->expiry);
+	par_text(&o.par, k->revoked ? "true" : "false");
+	par_blob(&o.par, key_sealed, STORE_SEALED_LEN);
+	r = pg_run(to_pg(s), op_one, &o);
+	return r < 0 ? r : 0;
+}
+
+/* Where a pairwise key row goes: its fields, then its sealed key. */
+struct peer_out {
+	struct store_peer_key *k;
+	uint8_t *sealed;
+};
+
+static int row_peer(const PGresult *res, void *out)
+{
+	struct peer_out *po = out;
+	struct store_peer_key k = { .revoked = false };
+	int r;
+
+	if ((r = col_blob(res, 0, 0, k.id, STORE_PEER_ID_LEN)) < 0 ||
+	    (r = col_text(res, 0, 1, k.node_id, sizeof(k.node_id))) < 0 ||
+	    (r = col_text(res, 0, 2, k.ae_id, sizeof(k.ae_id))) < 0 ||
+	    (r = col_text(res, 0, 3, k.target, sizeof(k.target))) < 0 ||
+	    (r = col_u64(res, 0, 4, &k.created)) < 0 || (r = col_u64(res, 0, 5, &k.expiry)) < 0 ||
+	    (r = col_blob(res, 0, 7, po->sealed, STORE_SEALED_LEN)) < 0)
+		return r;
+	if (PQgetisnull(res, 0, 6) || PQgetlength(res, 0, 6) != 1)
+		return -EIO;
+	k.revoked = PQgetvalue(res, 0, 6)[0] != 0;
+	*po->k = k;
+	return 0;
+}
+
+static int pg_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+		       struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN])
+{
+	struct peer_out po = { ret, key_sealed };
+	struct one o = { .sql = "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = $1",
+			 .row = row_peer, .out = &po };
+
+	par_blob(&o.par, id, STORE_PEER_ID_LEN);
+	return pg_run(to_pg(s), op_one, &o);
+}
+
+static int pg_peer_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
+{
+	struct one o = { .sql = "UPDATE peer_keys SET revoked = true WHERE id = $1" };
+	int r;
+
+	par_blob(&o.par, id, STORE_PEER_ID_LEN);
+	r = pg_run(to_pg(s), op_one, &o);
+	if (r < 0)
+		return r;
+	return r > 0 ? 0 : -ENOENT;
+}
+
+static int pg_peer_purge(struct store *s, uint64_t now)
+{
+	/* In batches, as for associations. */
+	struct one o = { .sql = "DELETE FROM peer_keys WHERE id IN (SELECT id FROM peer_keys "
+				"WHERE expiry <= $1 LIMIT 10000)" };
+	long total = 0;
+	int r;
+
+	par_u64(&o.par, now);
+	do {
+		r = pg_run(to_pg(s), op_one, &o);
+		if (r < 0)
+			return r;
+		total += r;
+	} while (r == 10000 && total < 0x7fffffff - 10000);
+	return (int)total;
+}
+
 const struct store_ops store_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -991,4 +1101,8 @@ const struct store_ops store_pg_ops = {
 	.assoc_revoke = pg_assoc_revoke,
 	.assoc_foreach = pg_assoc_foreach,
 	.assoc_purge = pg_assoc_purge,
+	.peer_insert = pg_peer_insert,
+	.peer_get = pg_peer_get,
+	.peer_revoke = pg_peer_revoke,
+	.peer_purge = pg_peer_purge,
 };

@@ -31,9 +31,26 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/*
+ * The pairwise key table (docs/protocol.md §14) joined schema version 1 as an
+ * addition: files made before it gain it at their next open (sq_settle).
+ */
+#define PEER_KEYS_SQL                                                                          \
+	"CREATE TABLE IF NOT EXISTS peer_keys ("                                               \
+	"  id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = " STR(STORE_PEER_ID_LEN) "),"      \
+	"  node_id TEXT NOT NULL REFERENCES nodes(node_id) ON DELETE CASCADE,"                 \
+	"  ae_id TEXT NOT NULL,"                                                               \
+	"  target TEXT NOT NULL,"                                                              \
+	"  created INTEGER NOT NULL,"                                                          \
+	"  expiry INTEGER NOT NULL,"                                                           \
+	"  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),"                      \
+	"  key_sealed BLOB NOT NULL"                                                           \
+	");"                                                                                   \
+	"CREATE INDEX IF NOT EXISTS peer_keys_node ON peer_keys(node_id);"
+
 /* Migration n takes the schema from version n-1 to n (index n-1 here). */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
-	/* 1: nodes, associations, meta */
+	/* 1: nodes, associations, meta, pairwise keys */
 	"CREATE TABLE meta ("
 	"  name TEXT PRIMARY KEY NOT NULL,"
 	"  value BLOB NOT NULL"
@@ -60,12 +77,15 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  ae_root_sealed BLOB NOT NULL"
 	");"
 	"CREATE INDEX assocs_node ON assocs(node_id);"
-	"CREATE INDEX assocs_expiry ON assocs(expiry);"
+	"CREATE INDEX assocs_expiry ON assocs(expiry);" PEER_KEYS_SQL
 	"PRAGMA application_id = " STR(STORE_APP_ID) ";",
+	/* 2: the node's IMPI for method gba */
+	"ALTER TABLE nodes ADD COLUMN impi TEXT NOT NULL DEFAULT '';",
 };
 
-#define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created"
+#define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
+#define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
 
 enum stmt_id {
 	STMT_NODE_INSERT,
@@ -74,8 +94,10 @@ enum stmt_id {
 	STMT_NODE_SET_TARGET,
 	STMT_NODE_SET_METHODS,
 	STMT_NODE_SET_LIFETIME,
+	STMT_NODE_SET_IMPI,
 	STMT_NODE_REVOKE,
 	STMT_NODE_REVOKE_ASSOCS,
+	STMT_NODE_REVOKE_PEERS,
 	STMT_NODE_DELETE,
 	STMT_ASSOC_INSERT,
 	STMT_ASSOC_GET,
@@ -83,19 +105,25 @@ enum stmt_id {
 	STMT_ASSOC_REVOKE,
 	STMT_ASSOC_PURGE,
 	STMT_META_GET,
+	STMT_PEER_INSERT,
+	STMT_PEER_GET,
+	STMT_PEER_REVOKE,
+	STMT_PEER_PURGE,
 	_STMT_MAX,
 };
 
 static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_NODE_INSERT] = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
-			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
 	[STMT_NODE_GET] = "SELECT " NODE_COLUMNS " FROM nodes WHERE node_id = ?1",
 	[STMT_NODE_GET_KM] = "SELECT km_sealed FROM nodes WHERE node_id = ?1",
 	[STMT_NODE_SET_TARGET] = "UPDATE nodes SET target_id = ?2 WHERE node_id = ?1",
 	[STMT_NODE_SET_METHODS] = "UPDATE nodes SET methods = ?2 WHERE node_id = ?1",
 	[STMT_NODE_SET_LIFETIME] = "UPDATE nodes SET lifetime = ?2 WHERE node_id = ?1",
+	[STMT_NODE_SET_IMPI] = "UPDATE nodes SET impi = ?2 WHERE node_id = ?1",
 	[STMT_NODE_REVOKE] = "UPDATE nodes SET state = 'revoked' WHERE node_id = ?1",
 	[STMT_NODE_REVOKE_ASSOCS] = "UPDATE assocs SET revoked = 1 WHERE node_id = ?1",
+	[STMT_NODE_REVOKE_PEERS] = "UPDATE peer_keys SET revoked = 1 WHERE node_id = ?1",
 	[STMT_NODE_DELETE] = "DELETE FROM nodes WHERE node_id = ?1",
 	[STMT_ASSOC_INSERT] = "INSERT INTO assocs (" ASSOC_COLUMNS ", kc_sealed, ae_root_sealed) "
 			      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -104,6 +132,11 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_ASSOC_REVOKE] = "UPDATE assocs SET revoked = 1 WHERE kcid = ?1",
 	[STMT_ASSOC_PURGE] = "DELETE FROM assocs WHERE expiry <= ?1",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE name = ?1",
+	[STMT_PEER_INSERT] = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
+			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_PEER_GET] = "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = ?1",
+	[STMT_PEER_REVOKE] = "UPDATE peer_keys SET revoked = 1 WHERE id = ?1",
+	[STMT_PEER_PURGE] = "DELETE FROM peer_keys WHERE expiry <= ?1",
 };
 
 struct sqlite_store {
@@ -309,6 +342,8 @@ static int node_from_row(sqlite3_stmt *st, struct store_node *ret)
 	if (r >= 0)
 		r = store_node_state_from_string((const char *)sqlite3_column_text(st, 5),
 						 &n.state);
+	if (r >= 0)
+		r = copy_text(n.impi, sizeof(n.impi), sqlite3_column_text(st, 7));
 	if (r < 0)
 		return r;
 	lifetime = sqlite3_column_int64(st, 4);
@@ -430,6 +465,19 @@ static int sq_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 	return column_blob(st, 0, buf, len);
 }
 
+/* Add peer_keys to a schema 1 file made before it joined (main's "added at open"). */
+static int sq_settle(struct store *s)
+{
+	struct sqlite_store *q = to_sq(s);
+	int64_t n;
+	int r;
+
+	r = query_int(q, "SELECT count(*) FROM sqlite_master WHERE name = 'peer_keys'", &n);
+	if (r < 0 || n > 0)
+		return r;
+	return exec_sql(q, PEER_KEYS_SQL);
+}
+
 static void sq_close(struct store *s)
 {
 	struct sqlite_store *q = to_sq(s);
@@ -520,7 +568,8 @@ static int sq_node_insert(struct store *s, const struct store_node *n, const cha
 	    (r = bind_u64(st, 5, n->lifetime)) < 0 ||
 	    (r = bind_text(st, 6, store_node_state_to_string(n->state))) < 0 ||
 	    (r = bind_u64(st, 7, created)) < 0 ||
-	    (r = bind_blob(st, 8, km_sealed, STORE_SEALED_LEN)) < 0)
+	    (r = bind_blob(st, 8, km_sealed, STORE_SEALED_LEN)) < 0 ||
+	    (r = bind_text(st, 9, n->impi)) < 0)
 		return r;
 	return step_done(q, st);
 }
@@ -594,9 +643,25 @@ static int sq_node_set(struct store *s, enum store_node_field f, const char *nod
 		return node_update(to_sq(s), STMT_NODE_SET_METHODS, node_id, text, NULL);
 	case STORE_NODE_FIELD_LIFETIME:
 		return node_update(to_sq(s), STMT_NODE_SET_LIFETIME, node_id, NULL, &num);
+	case STORE_NODE_FIELD_IMPI:
+		return node_update(to_sq(s), STMT_NODE_SET_IMPI, node_id, text, NULL);
 	default:
 		return -EINVAL;
 	}
+}
+
+/* Run a write over all of a node's rows (node_id as ?1), however many there are. */
+static int node_write_all(struct sqlite_store *q, enum stmt_id id, const char *node_id)
+{
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = stmt_get(q, id, &st);
+	if (r >= 0)
+		r = bind_text(st, 1, node_id);
+	if (r >= 0)
+		r = step_done(q, st);
+	return r;
 }
 
 static int sq_node_revoke(struct store *s, const char *node_id)
@@ -608,15 +673,10 @@ static int sq_node_revoke(struct store *s, const char *node_id)
 	if (r < 0)
 		return r;
 	r = node_update(q, STMT_NODE_REVOKE, node_id, NULL, NULL);
-	if (r >= 0) {
-		_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-
-		r = stmt_get(q, STMT_NODE_REVOKE_ASSOCS, &st);
-		if (r >= 0)
-			r = bind_text(st, 1, node_id);
-		if (r >= 0)
-			r = step_done(q, st);
-	}
+	if (r >= 0)
+		r = node_write_all(q, STMT_NODE_REVOKE_ASSOCS, node_id);
+	if (r >= 0)
+		r = node_write_all(q, STMT_NODE_REVOKE_PEERS, node_id);
 	return tx_end(q, r);
 }
 
@@ -777,6 +837,112 @@ static int sq_assoc_purge(struct store *s, uint64_t now)
 	return n < 0 ? 0 : n;
 }
 
+/* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
+
+static int sq_peer_insert(struct store *s, const struct store_peer_key *k,
+			  const uint8_t key_sealed[static STORE_SEALED_LEN])
+{
+	struct sqlite_store *q = to_sq(s);
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = stmt_get(q, STMT_PEER_INSERT, &st);
+	if (r < 0)
+		return r;
+	if ((r = bind_blob(st, 1, k->id, STORE_PEER_ID_LEN)) < 0 ||
+	    (r = bind_text(st, 2, k->node_id)) < 0 || (r = bind_text(st, 3, k->ae_id)) < 0 ||
+	    (r = bind_text(st, 4, k->target)) < 0 || (r = bind_u64(st, 5, k->created)) < 0 ||
+	    (r = bind_u64(st, 6, k->expiry)) < 0 || (r = bind_u64(st, 7, k->revoked ? 1 : 0)) < 0 ||
+	    (r = bind_blob(st, 8, key_sealed, STORE_SEALED_LEN)) < 0)
+		return r;
+	return step_done(q, st);
+}
+
+static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)
+{
+	struct store_peer_key k = { .revoked = false };
+	sqlite3_int64 created = sqlite3_column_int64(st, 4), expiry = sqlite3_column_int64(st, 5);
+	int r;
+
+	r = column_blob(st, 0, k.id, STORE_PEER_ID_LEN);
+	if (r >= 0)
+		r = copy_text(k.node_id, sizeof(k.node_id), sqlite3_column_text(st, 1));
+	if (r >= 0)
+		r = copy_text(k.ae_id, sizeof(k.ae_id), sqlite3_column_text(st, 2));
+	if (r >= 0)
+		r = copy_text(k.target, sizeof(k.target), sqlite3_column_text(st, 3));
+	if (r < 0)
+		return r;
+	if (created < 0 || expiry < 0)
+		return -EIO;
+	k.created = (uint64_t)created;
+	k.expiry = (uint64_t)expiry;
+	k.revoked = sqlite3_column_int64(st, 6) != 0;
+	*ret = k;
+	return 0;
+}
+
+/* Run statement id with a pairwise key id as ?1: 1 and st on the row, 0 for none, or -errno. */
+static int peer_row(struct sqlite_store *q, enum stmt_id id,
+		    const uint8_t kid[static STORE_PEER_ID_LEN], sqlite3_stmt **st)
+{
+	int r;
+
+	r = stmt_get(q, id, st);
+	if (r < 0)
+		return r;
+	r = bind_blob(*st, 1, kid, STORE_PEER_ID_LEN);
+	if (r < 0)
+		return r;
+	return step_row(q, *st);
+}
+
+static int sq_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+		       struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN])
+{
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r = peer_row(to_sq(s), STMT_PEER_GET, id, &st);
+
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = peer_from_row(st, ret);
+	if (r >= 0)
+		r = column_blob(st, 7, key_sealed, STORE_SEALED_LEN);
+	return r;
+}
+
+static int sq_peer_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
+{
+	struct sqlite_store *q = to_sq(s);
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r = peer_row(q, STMT_PEER_REVOKE, id, &st);
+
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return -EIO;
+	return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
+}
+
+static int sq_peer_purge(struct store *s, uint64_t now)
+{
+	struct sqlite_store *q = to_sq(s);
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int n, r;
+
+	r = stmt_get(q, STMT_PEER_PURGE, &st);
+	if (r < 0)
+		return r;
+	r = bind_u64(st, 1, now);
+	if (r < 0)
+		return r;
+	r = step_done(q, st);
+	if (r < 0)
+		return r;
+	n = sqlite3_changes(q->db);
+	return n < 0 ? 0 : n;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -784,6 +950,7 @@ const struct store_ops store_sqlite_ops = {
 	.location = sq_location,
 	.schema_version = sq_schema_version,
 	.migrate = sq_migrate,
+	.settle = sq_settle,
 	.meta_get = sq_meta_get,
 	.node_insert = sq_node_insert,
 	.node_get = sq_node_get,
@@ -798,4 +965,8 @@ const struct store_ops store_sqlite_ops = {
 	.assoc_revoke = sq_assoc_revoke,
 	.assoc_foreach = sq_assoc_foreach,
 	.assoc_purge = sq_assoc_purge,
+	.peer_insert = sq_peer_insert,
+	.peer_get = sq_peer_get,
+	.peer_revoke = sq_peer_revoke,
+	.peer_purge = sq_peer_purge,
 };

@@ -9,6 +9,7 @@
  *   nodes.km_sealed        aad = "node:" || node_id
  *   assocs.kc_sealed       aad = "assoc:" || KcID (16 bytes)
  *   assocs.ae_root_sealed  aad = "assoc-ae:" || KcID
+ *   peer_keys.key_sealed   aad = "peer:" || id (16 bytes)
  * so a blob copied to another row or column fails to open (-EBADMSG).
  * meta "key_check" holds 32 zero bytes sealed with aad "m2msa-store-key-check":
  * opening with a master key that is not the store's fails with -EKEYREJECTED
@@ -189,6 +190,19 @@ static bool target_valid(const char *s)
 	return s && (s[0] == '\0' || wire_id_valid(s));
 }
 
+bool store_impi_valid(const char *impi)
+{
+	size_t n = impi ? strnlen(impi, STORE_IMPI_MAX + 1) : STORE_IMPI_MAX + 1;
+
+	if (n > STORE_IMPI_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@+!~%",
+			    impi[i]))
+			return false;
+	return true;
+}
+
 /* ---- sealing ---- */
 
 static size_t aad_node(const char *node_id, uint8_t aad[static AAD_MAX])
@@ -198,6 +212,13 @@ static size_t aad_node(const char *node_id, uint8_t aad[static AAD_MAX])
 	memcpy(aad, "node:", 5);
 	memcpy(aad + 5, node_id, n);
 	return 5 + n;
+}
+
+static size_t aad_peer(const uint8_t id[static STORE_PEER_ID_LEN], uint8_t aad[static AAD_MAX])
+{
+	memcpy(aad, "peer:", 5);
+	memcpy(aad + 5, id, STORE_PEER_ID_LEN);
+	return 5 + STORE_PEER_ID_LEN;
 }
 
 static size_t aad_assoc(const char *prefix, const uint8_t kcid[static STORE_KCID_LEN],
@@ -314,6 +335,8 @@ int store_open_config(const struct store_config *c,
 		r = bring_schema_up(s, flags);
 	if (r >= 0)
 		r = check_master_key(s);
+	if (r >= 0 && ops->settle)
+		r = ops->settle(s);
 	if (r < 0) {
 		s->open_failed = true;
 		store_close(s);
@@ -399,7 +422,7 @@ int store_node_add(struct store *s, const struct store_node *n, const uint8_t km
 
 	if (!wire_id_valid(n->node_id) || !km_id_valid(n->km_id) || !target_valid(n->target_id) ||
 	    !methods_valid(n->methods, n->n_methods) || (unsigned)n->state >= _STORE_NODE_STATE_MAX ||
-	    n->lifetime > INT64_MAX || n->created > INT64_MAX)
+	    n->lifetime > INT64_MAX || n->created > INT64_MAX || !store_impi_valid(n->impi))
 		return -EINVAL;
 	created = n->created ? n->created : (uint64_t)time(NULL);
 	methods_to_text(n->methods, n->n_methods, methods, sizeof(methods));
@@ -467,6 +490,15 @@ int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifet
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
 	return s->ops->node_set(s, STORE_NODE_FIELD_LIFETIME, node_id, NULL, lifetime);
+}
+
+int store_node_set_impi(struct store *s, const char *node_id, const char *impi)
+{
+	if (!store_impi_valid(impi))
+		return -EINVAL;
+	if (!wire_id_valid(node_id))
+		return -ENOENT;
+	return s->ops->node_set(s, STORE_NODE_FIELD_IMPI, node_id, impi, 0);
 }
 
 int store_node_revoke(struct store *s, const char *node_id)
@@ -581,4 +613,68 @@ int store_assoc_purge_expired(struct store *s, uint64_t now)
 	if (now > INT64_MAX)
 		now = INT64_MAX;
 	return observed(s, t0, s->ops->assoc_purge(s, now));
+}
+
+/* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
+
+int store_peer_key_add(struct store *s, const struct store_peer_key *k,
+		       const uint8_t key[static 32])
+{
+	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+	uint8_t aad[AAD_MAX], sealed[STORE_SEALED_LEN];
+	size_t aad_len;
+	int r;
+
+	if (!wire_id_valid(k->node_id) || !wire_id_valid(k->ae_id) || strchr(k->ae_id, '/') ||
+	    wire_target_split(k->target, cse, ae) < 0 || k->created > INT64_MAX ||
+	    k->expiry > INT64_MAX)
+		return -EINVAL;
+	aad_len = aad_peer(k->id, aad);
+	r = crypto_seal(s->master_key->data, aad, aad_len, key, STORE_KEY_LEN, sealed);
+	if (r < 0)
+		return r;
+	{
+		uint64_t t0 = now_ns();
+
+		return observed(s, t0, s->ops->peer_insert(s, k, sealed));
+	}
+}
+
+int store_peer_key_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+		       struct store_peer_key *ret, struct secret **ret_key)
+{
+	uint8_t aad[AAD_MAX], sealed[STORE_SEALED_LEN];
+	struct store_peer_key k;
+	size_t aad_len;
+	int r;
+
+	{
+		uint64_t t0 = now_ns();
+
+		r = observed(s, t0, s->ops->peer_get(s, id, &k, sealed));
+	}
+	if (r < 0)
+		return r;
+	if (ret_key) {
+		aad_len = aad_peer(id, aad);
+		r = open_sealed(s, sealed, aad, aad_len, ret_key);
+		if (r < 0)
+			return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+int store_peer_key_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
+{
+	return s->ops->peer_revoke(s, id);
+}
+
+int store_peer_key_purge_expired(struct store *s, uint64_t now)
+{
+	uint64_t t0 = now_ns();
+
+	if (now > INT64_MAX)
+		now = INT64_MAX;
+	return observed(s, t0, s->ops->peer_purge(s, now));
 }

@@ -26,7 +26,9 @@
 #define STORE_MASTER_KEY_LEN 32
 #define STORE_KCID_LEN 16
 /* The schema this code reads and writes; older stores need store_open(..MIGRATE). */
-#define STORE_SCHEMA_VERSION 1
+/* 1: nodes, associations, meta, pairwise keys; 2: nodes.impi (method gba). */
+#define STORE_SCHEMA_VERSION 2
+#define STORE_IMPI_MAX 255 /* a GBA IMPI (NAI), method gba */
 
 struct store;
 
@@ -81,6 +83,7 @@ struct store_node {
 	uint64_t lifetime; /* seconds; 0 = the MAS default */
 	enum store_node_state state;
 	uint64_t created; /* epoch seconds */
+	char impi[STORE_IMPI_MAX + 1]; /* method gba: the subscriber's IMPI at the BSF; "" none */
 };
 
 struct store_assoc {
@@ -145,7 +148,15 @@ int store_node_set_target(struct store *s, const char *node_id, const char *targ
 int store_node_set_methods(struct store *s, const char *node_id, const uint8_t *methods,
 			   size_t n_methods);
 int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifetime);
-/* Revoking a node also revokes all its associations. */
+/*
+ * Method gba: the IMPI the BSF must report for this node's B-TID ("" clears it).
+ * -EINVAL for an IMPI that is not 1..255 of A-Z a-z 0-9 . _ - @ + ! ~ %.
+ * Backends keep it in the nodes table (column nodes.impi, schema 2).
+ */
+int store_node_set_impi(struct store *s, const char *node_id, const char *impi);
+/* True for "" and for a valid IMPI (NAI, RFC 7542 / TS 23.003 §13.3). */
+bool store_impi_valid(const char *impi);
+/* Revoking a node also revokes all its associations and its pairwise keys. */
 int store_node_revoke(struct store *s, const char *node_id);
 int store_node_delete(struct store *s, const char *node_id);
 /* Calls cb for every node in node_id order; cb returning non-zero stops with that value. */
@@ -167,5 +178,33 @@ int store_assoc_foreach(struct store *s, const char *node_id,
 			int (*cb)(const struct store_assoc *a, void *userdata), void *userdata);
 /* Delete associations whose expiry is <= now; returns how many were removed. */
 int store_assoc_purge_expired(struct store *s, uint64_t now);
+
+/*
+ * Pairwise end-to-end keys (docs/protocol.md §14, SUID 33): registered by an
+ * originator AE on node_id towards an absolute target AE-ID, the key sealed
+ * with aad "peer:" || id. Revoking a node revokes the pairwise keys it
+ * registered; deleting it deletes them.
+ */
+#define STORE_PEER_ID_LEN 16
+
+struct store_peer_key {
+	uint8_t id[STORE_PEER_ID_LEN];
+	char node_id[WIRE_ID_MAX + 1];	  /* the originator's node */
+	char ae_id[WIRE_ID_MAX + 1];	  /* the originator AE-ID */
+	char target[WIRE_TARGET_MAX + 1]; /* absolute AE-ID "/<CSE-ID>/<AE-ID>" */
+	uint64_t created;
+	uint64_t expiry;
+	bool revoked;
+};
+
+/* -EEXIST if the id is taken, -ENOENT if node_id is unknown, -EINVAL for bad fields. */
+int store_peer_key_add(struct store *s, const struct store_peer_key *k,
+		       const uint8_t key[static 32]);
+/* -ENOENT if unknown. ret_key (a new secret) may be NULL. */
+int store_peer_key_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+		       struct store_peer_key *ret, struct secret **ret_key);
+int store_peer_key_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN]);
+/* Delete pairwise keys whose expiry is <= now; returns how many were removed. */
+int store_peer_key_purge_expired(struct store *s, uint64_t now);
 
 const char *store_node_state_to_string(enum store_node_state st);

@@ -126,6 +126,74 @@ uint64_t m2msa_key_expiry(const struct m2msa_key *k);
 const char *m2msa_key_ae_id(const struct m2msa_key *k);
 /* The TLS suite to use with it, e.g. "TLS13-AES128-GCM-SHA256". */
 const char *m2msa_key_suite(const struct m2msa_key *k);
+/*
+ * End-to-end keys between AEs on different nodes (since 1.1, symbol version
+ * M2MSA_1.1; docs/libm2msa.md "End-to-end keys").
+ *
+ * Get a pairwise key for the local AE ae_id (the originator) towards target, an
+ * absolute AE-ID "/<CSE-ID>/<AE-ID>" of an AE on another node. The agent
+ * registers it with the MAS (or reuses its cached registration of the same pair
+ * while it has more than a minute left). m2msa_key_id() is "hex(id)@MAS-FQDN":
+ * send it with the protected message. Errors: -EACCES (clients.d does not allow
+ * this uid to act as ae_id), -EINVAL (bad AE-ID or target), -ENOKEY (the MAS
+ * refused: see m2msa_last_error(), e.g. no node for the target's CSE-ID, or the
+ * MAS does not offer end-to-end keys), -ETIMEDOUT, -EBUSY, and as m2msa_get_key().
+ */
+int m2msa_get_peer_key(struct m2msa *h, const char *ae_id, const char *target,
+		       struct m2msa_key **ret);
+/*
+ * Resolve key_id, received with a message, for the local AE ae_id (the target).
+ * The MAS gives it only to the node its target's CSE-ID names, and the agent only
+ * to a client that may act as the target's AE-ID, which must be ae_id. Cached on
+ * the agent until expiry. Errors: -EACCES (clients.d, or the key is registered for
+ * another AE or another node), -ENOKEY (unknown key ID), -EKEYEXPIRED,
+ * -EKEYREVOKED, -EINVAL, -ETIMEDOUT.
+ */
+int m2msa_resolve_key(struct m2msa *h, const char *ae_id, const char *key_id,
+		      struct m2msa_key **ret);
+/* A pairwise key's registered target (absolute AE-ID); "" for other keys. */
+const char *m2msa_key_target(const struct m2msa_key *k);
+/* A pairwise key's originator node (CSE-ID; its AE is m2msa_key_ae_id()); "" for other keys. */
+const char *m2msa_key_node_id(const struct m2msa_key *k);
+
+/*
+ * Sealed messages with a pairwise key (since 1.1; docs/libm2msa.md "Sealed
+ * messages"): JWE compact serialization, "alg" "dir", "enc" "A256GCM", "kid" the
+ * key ID, the content key a per-message sessionESPrimKey (TS-0003 §10.3.8.2)
+ * from two 16-byte random objects carried in the protected header: "ro", the
+ * originator's, fresh for each request; "rr", the receiver's, fresh for each
+ * message. A response carries its request's "ro".
+ *
+ * Replay: the receiver remembers every request's "ro" until the key expires
+ * (struct m2msa_replay) and refuses a second request with it (-EALREADY); the
+ * originator accepts only a response that carries its request's "ro" with another
+ * "rr" (-EALREADY otherwise). Parsing is strict; any change to header, IV,
+ * ciphertext or tag gives -EBADMSG; a JWE for another key -ENOKEY; an expired key
+ * -EKEYEXPIRED. Free opened messages with m2msa_free_message() (it wipes them).
+ */
+#define M2MSA_RAND_LEN 16
+#define M2MSA_TOKEN_LEN 32 /* a request's ro || rr, to open its response */
+struct m2msa_replay;
+/* A replay cache for up to max_entries live requests; when full, -ENOSPC (never forgets early). */
+int m2msa_replay_new(size_t max_entries, struct m2msa_replay **ret);
+void m2msa_replay_free(struct m2msa_replay *rp);
+/* The "kid" of a JWE (the key ID to resolve) into buf. -EBADMSG if it is not one. */
+int m2msa_jwe_kid(const char *jwe, char *buf, size_t buf_len);
+/* Originator: seal a request (free() *ret_jwe); keep *ret_token to open the response. */
+int m2msa_seal_request(const struct m2msa_key *k, const void *msg, size_t len, char **ret_jwe,
+		       uint8_t ret_token[M2MSA_TOKEN_LEN]);
+/* Receiver: open a request; *ret_ro identifies it for the response. */
+int m2msa_open_request(struct m2msa_replay *rp, const struct m2msa_key *k, const char *jwe,
+		       uint8_t **ret_msg, size_t *ret_len, uint8_t ret_ro[M2MSA_RAND_LEN]);
+/* Receiver: seal the response to the request ro. */
+int m2msa_seal_response(const struct m2msa_key *k, const uint8_t ro[M2MSA_RAND_LEN],
+			const void *msg, size_t len, char **ret_jwe);
+/* Originator: open the response to the request token. */
+int m2msa_open_response(const struct m2msa_key *k, const uint8_t token[M2MSA_TOKEN_LEN],
+			const char *jwe, uint8_t **ret_msg, size_t *ret_len);
+/* Wipe and free an opened message. NULL is fine. */
+void m2msa_free_message(void *msg, size_t len);
+
 /* Wipe the key bytes and free. NULL is fine. */
 void m2msa_key_free(struct m2msa_key *k);
 

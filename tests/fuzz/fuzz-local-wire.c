@@ -29,7 +29,8 @@ static int same(const struct local_msg *a, const struct local_msg *b)
 	       a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0 &&
 	       a->expiry == b->expiry && strcmp(a->suite, b->suite) == 0 && a->event == b->event &&
 	       a->code == b->code && strcmp(a->reason, b->reason) == 0 &&
-	       strcmp(a->status, b->status) == 0;
+	       strcmp(a->status, b->status) == 0 && strcmp(a->target, b->target) == 0 &&
+	       strcmp(a->node_id, b->node_id) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -46,6 +46,12 @@ CORPUS = {
     '6-key-request': {0: 6, 1: 1, 7: '00112233445566778899aabbccddeeff-Cae1@mas.example.com'},
     '7-key-response': {0: 7, 1: 1, 2: '/mn-cse-1', 8: 1767225600, 12: bytes(32), 13: 'Cae1',
                        14: 32},
+    # Version 3, the end-to-end messages (docs/protocol.md §14); 16 is target.
+    '8-peer-register': {0: 8, 1: 3, 6: bytes(range(0x41, 0x61)), 13: 'Cae1',
+                        16: '/mn-cse-2/Cae2'},
+    '9-peer-resolve': {0: 9, 1: 3, 6: bytes(range(0x41, 0x61)), 7: KID},
+    '10-peer-key': {0: 10, 1: 3, 2: '/mn-cse-1', 6: bytes(range(0x60, 0x80)), 7: KID,
+                    8: 1767225600, 12: bytes(32), 13: 'Cae1', 14: 33, 16: '/mn-cse-2/Cae2'},
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus', 'wire')

@@ -454,7 +454,7 @@ Test(m2masctl, migrate_reports_the_schema_version)
 	init_store();
 	r = ctl("migrate");
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert(strstr(r.out, "schema version 1, nothing to migrate"), "%s", r.out);
+	cr_assert(strstr(r.out, "schema version 2, nothing to migrate"), "%s", r.out);
 	run_free(&r);
 	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", "--generate-km");
 	cr_assert_eq(r.status, 0, "the migrated store is usable: %s", r.err);

@@ -123,3 +123,50 @@ Test(agent_conf, bad_log_level)
 	expect_error("[mas]\naddress = a:1\nca = /x\nserver_name = m\n[log]\nlevel = loud\n",
 		     ": [log] level 'loud' is not one of error, warning, notice, info, debug");
 }
+
+Test(agent_conf, esp_peers_are_appended)
+{
+	struct agent_conf c;
+	struct m2msa_err err = { .wire_code = 0 };
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s[esp]\npeer = incse.example.net:4500\n"
+		 "peer = 192.0.2.20:4500 mode=tunnel proto=tcp node_port=5000 target_port=443\n"
+		 "peer = [2001:db8::1]:4500 proto=icmp\n", minimal);
+	write_text(path, text);
+	cr_assert_eq(agent_conf_load(path, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(c.esp_peers.n, 3);
+	cr_expect_str_eq(c.esp_peers.v[0].address, "incse.example.net:4500");
+	cr_expect_eq(c.esp_peers.v[0].sel.mode, ESP_MODE_TRANSPORT);
+	cr_expect_eq(c.esp_peers.v[0].sel.proto, 0);
+	cr_expect_eq(c.esp_peers.v[1].sel.mode, ESP_MODE_TUNNEL);
+	cr_expect_eq(c.esp_peers.v[1].sel.proto, 6);
+	cr_expect_eq(c.esp_peers.v[1].sel.node_port, 5000);
+	cr_expect_eq(c.esp_peers.v[1].sel.target_port, 443);
+	cr_expect_eq(c.esp_peers.v[2].sel.proto, 1);
+	agent_conf_free(&c);
+}
+
+Test(agent_conf, bad_esp_peers)
+{
+	static const char *const bad[] = {
+		"peer = nohost\n",
+		"peer = 192.0.2.20:4500 proto=icmp target_port=443\n",
+		"peer = 192.0.2.20:4500 mode=beet\n",
+		"peer = 192.0.2.20:4500 speed=fast\n",
+		"peer = 192.0.2.20:4500 proto=tcp target_port=70000\n",
+		"peer = 192.0.2.20:4500 proto=tcp target_port\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct agent_conf c;
+		struct m2msa_err err = { .wire_code = 0 };
+		char text[512];
+
+		snprintf(text, sizeof(text), "%s[esp]\n%s", minimal, bad[i]);
+		write_text(path, text);
+		cr_expect_eq(agent_conf_load(path, &c, &err), -EINVAL, "%s", bad[i]);
+		cr_expect(strstr(err.msg, "m2msad.conf:6: invalid value for 'peer' in [esp]") != NULL,
+			  "error names the line: %s", err.msg);
+	}
+}

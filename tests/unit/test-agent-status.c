@@ -63,8 +63,9 @@ Test(agent_status, no_failure_is_null_and_unknown_keys_are_skipped)
 	a.last_failure_time = 0;
 	cr_assert_eq(agent_status_format(&a, buf, sizeof(buf)), 0);
 	cr_expect_not_null(strstr(buf, "\"last_failure\":null"), "%s", buf);
-	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"future\":{\"a\":[1]},\"pid\":1}", &b),
-		     -EBADMSG, "arrays are not part of the format");
+	/* Arrays are part of the format since "esp"; unknown ones are skipped. */
+	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"future\":{\"a\":[1]},\"pid\":1}", &b), 0);
+	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"future\":[1,}", &b), -EBADMSG);
 	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"future\":{\"a\":true},\"pid\":1}", &b), 0);
 	cr_expect_str_eq(b.state, "idle");
 	cr_expect_eq(b.pid, 1);
@@ -116,4 +117,47 @@ Test(agent_status, write_is_atomic_0644_and_readable)
 	cr_expect_str_eq(b.state, "established");
 	unlink(path);
 	rmdir(dir);
+}
+
+Test(agent_status, esp_peers_round_trip)
+{
+	struct agent_status st = { .pid = 1 }, back;
+	char buf[4096];
+
+	snprintf(st.state, sizeof(st.state), "established");
+	st.n_esp = 2;
+	snprintf(st.esp[0].peer, sizeof(st.esp[0].peer), "10.0.0.2:4500");
+	snprintf(st.esp[0].state, sizeof(st.esp[0].state), "up");
+	st.esp[0].spi_in = 0xc0000001;
+	st.esp[0].spi_out = 0xcfffffff;
+	st.esp[0].expiry = 1700000000;
+	snprintf(st.esp[1].peer, sizeof(st.esp[1].peer), "[2001:db8::1]:4500");
+	snprintf(st.esp[1].state, sizeof(st.esp[1].state), "retrying");
+	snprintf(st.esp[1].error, sizeof(st.esp[1].error), "cannot connect: \"refused\"");
+	cr_assert_eq(agent_status_format(&st, buf, sizeof(buf)), 0);
+	cr_assert(strstr(buf, ",\"esp\":[{\"peer\":\"10.0.0.2:4500\",\"state\":\"up\",\"spi_in\":3221225473,"
+			      "\"spi_out\":3489660927,\"expiry\":1700000000,\"error\":\"\"},{"), "%s", buf);
+	cr_assert_eq(agent_status_parse(buf, &back), 0);
+	cr_assert_eq(back.n_esp, 2);
+	cr_assert_str_eq(back.esp[0].peer, "10.0.0.2:4500");
+	cr_assert_eq(back.esp[0].spi_in, 0xc0000001u);
+	cr_assert_eq(back.esp[0].spi_out, 0xcfffffffu);
+	cr_assert_eq(back.esp[0].expiry, 1700000000u);
+	cr_assert_str_eq(back.esp[1].state, "retrying");
+	cr_assert_str_eq(back.esp[1].error, "cannot connect: \"refused\"");
+}
+
+Test(agent_status, without_esp_peers_no_esp_key)
+{
+	struct agent_status st = { .pid = 1 }, back;
+	char buf[4096];
+
+	snprintf(st.state, sizeof(st.state), "idle");
+	cr_assert_eq(agent_status_format(&st, buf, sizeof(buf)), 0);
+	cr_assert_null(strstr(buf, "esp"));
+	cr_assert_eq(agent_status_parse(buf, &back), 0);
+	cr_assert_eq(back.n_esp, 0);
+	/* Arrays of unknown keys are skipped too (a newer agent's status). */
+	cr_assert_eq(agent_status_parse("{\"state\":\"idle\",\"later\":[1,{\"a\":[]},\"x\"]}", &back), 0);
+	cr_assert_str_eq(back.state, "idle");
 }

@@ -807,9 +807,9 @@ Test(wire, other_version_is_reported_with_type)
 	build_hello(&c, &s);
 	cr_assert_eq(decode_cb(&c, &m), -EPROTONOSUPPORT);
 	cr_assert_eq(m.version, 0);
-	cr_assert_eq(decode_hex("a6" "0001" "0103" "02692f6d6e2d6373652d31" "03820102"
+	cr_assert_eq(decode_hex("a6" "0001" "0104" "02692f6d6e2d6373652d31" "03820102"
 				"045820" NONCE_A_HEX "1820" "6474657874", &m), -EPROTONOSUPPORT);
-	cr_assert_eq(m.version, 3);
+	cr_assert_eq(m.version, 4);
 	/* Still garbage if the version is unreadable. */
 	cr_assert_eq(decode_hex("a5" "0001" "016132" "02692f6d6e2d6373652d31" "03820102"
 				"045820" NONCE_A_HEX, &m), -EBADMSG);

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* m2msa's JWE compact profile for ESPrim-protected messages (common/jwe.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crypto.h"
+#include "common/jwe.h"
+#include "common/secret.h"
+
+const char jwe_session_label[] = "oneM2M HMAC-SHA256 sessionESPrimKey derivation algorithm";
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t b64_len(size_t n)
+{
+	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
+
+/* RFC 4648 §5 without padding; out gets b64_len(n) chars and a NUL. */
+static void b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = b64url[v >> 18];
+		out[o++] = b64url[(v >> 12) & 63];
+		out[o++] = b64url[(v >> 6) & 63];
+		out[o++] = b64url[v & 63];
+	}
+	if (n - i == 1) {
+		out[o++] = b64url[in[i] >> 2];
+		out[o++] = b64url[(in[i] & 3) << 4];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
+
+		out[o++] = b64url[v >> 10];
+		out[o++] = b64url[(v >> 4) & 63];
+		out[o++] = b64url[(v & 15) << 2];
+	}
+	out[o] = '\0';
+}
+
+/* The alphabet's values, -1 elsewhere (a table: the decoder's hot spot). */
+static const int8_t b64_table[256] = {
+	['A'] = 0,  ['B'] = 1,	['C'] = 2,  ['D'] = 3,	['E'] = 4,  ['F'] = 5,	['G'] = 6,  ['H'] = 7,
+	['I'] = 8,  ['J'] = 9,	['K'] = 10, ['L'] = 11, ['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15,
+	['Q'] = 16, ['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23,
+	['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29, ['e'] = 30, ['f'] = 31,
+	['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35, ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39,
+	['o'] = 40, ['p'] = 41, ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47,
+	['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55,
+	['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61, ['-'] = 62, ['_'] = 63,
+};
+
+/* The table stores value + 1 in spirit: 'A' is 0, so "not in the alphabet" needs its own test. */
+static int b64_val(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	if (b64_table[u] == 0 && u != 'A')
+		return -1;
+	return b64_table[u];
+}
+
+/*
+ * Strict decode of len chars: only the url alphabet, no padding, no length that
+ * leaves 1 char, zero trailing bits. out holds at least len * 3 / 4 bytes.
+ */
+static int b64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
+{
+	size_t o = 0, i = 0;
+	uint32_t acc = 0;
+	int bits = 0, bad = 0;
+
+	if (len % 4 == 1)
+		return -EBADMSG;
+	/* Whole quads first, then the 2 or 3 chars of the tail. */
+	for (; i + 4 <= len; i += 4) {
+		int a = b64_val(in[i]), b = b64_val(in[i + 1]), c = b64_val(in[i + 2]),
+		    d = b64_val(in[i + 3]);
+		uint32_t v;
+
+		bad |= a | b | c | d;
+		v = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 | (uint32_t)(c & 63) << 6 |
+		    (uint32_t)(d & 63);
+		out[o++] = (uint8_t)(v >> 16);
+		out[o++] = (uint8_t)(v >> 8);
+		out[o++] = (uint8_t)v;
+	}
+	if (bad < 0)
+		return -EBADMSG;
+	for (; i < len; i++) {
+		int v = b64_val(in[i]);
+
+		if (v < 0)
+			return -EBADMSG;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (bits && (acc & ((1u << bits) - 1)))
+		return -EBADMSG; /* non-canonical: trailing bits set */
+	*ret_n = o;
+	return 0;
+}
+
+int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr[static JWE_RAND_LEN],
+		    const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
+{
+	uint8_t data[2 * JWE_RAND_LEN + sizeof(jwe_session_label)];
+	size_t n = 0;
+	int r;
+
+	memcpy(data, rr, JWE_RAND_LEN);
+	n += JWE_RAND_LEN;
+	memcpy(data + n, ro, JWE_RAND_LEN);
+	n += JWE_RAND_LEN;
+	memcpy(data + n, jwe_session_label, sizeof(jwe_session_label) - 1);
+	n += sizeof(jwe_session_label) - 1;
+	r = crypto_hmac_sha256(pairwise, JWE_KEY_LEN, data, n, out);
+	secret_wipe(data, sizeof(data));
+	return r;
+}
+
+static bool kid_valid(const char *kid)
+{
+	size_t n = kid ? strnlen(kid, WIRE_KEY_ID_MAX + 1) : 0;
+
+	if (n == 0 || n > WIRE_KEY_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)kid[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '@' || c == '/'))
+			return false;
+	}
+	return true;
+}
+
+/* The protected header, exactly: the only form jwe_parse() accepts. */
+static int header_json(const char *kid, const uint8_t ro[static JWE_RAND_LEN],
+		       const uint8_t rr[static JWE_RAND_LEN], char *out, size_t out_len)
+{
+	char ro64[32], rr64[32];
+	int n;
+
+	b64_encode(ro, JWE_RAND_LEN, ro64);
+	b64_encode(rr, JWE_RAND_LEN, rr64);
+	n = snprintf(out, out_len,
+		     "{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"kid\":\"%s\",\"ro\":\"%s\",\"rr\":\"%s\"}",
+		     kid, ro64, rr64);
+	return n < 0 || (size_t)n >= out_len ? -EINVAL : n;
+}
+
+#define HEADER_MAX (WIRE_KEY_ID_MAX + 128)
+
+int jwe_seal(const uint8_t pairwise[static JWE_KEY_LEN], const char *kid,
+	     const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
+	     const uint8_t *msg, size_t len, char **ret)
+{
+	_cleanup_key32_ struct key32 cek = { 0 };
+	char hdr[HEADER_MAX], *out, *p;
+	size_t sealed_len = len + CRYPTO_SEAL_OVERHEAD, hdr64_len, total;
+	uint8_t *sealed;
+	int n, r;
+
+	if (!kid_valid(kid) || len > JWE_MSG_MAX || (!msg && len))
+		return -EINVAL;
+	n = header_json(kid, ro, rr, hdr, sizeof(hdr));
+	if (n < 0)
+		return n;
+	hdr64_len = b64_len((size_t)n);
+	total = hdr64_len + 2 + b64_len(AES_GCM_IV_LEN) + 1 + b64_len(len) + 1 +
+		b64_len(AES_GCM_TAG_LEN) + 1;
+	out = malloc(total);
+	sealed = malloc(sealed_len);
+	if (!out || !sealed) {
+		free(out);
+		free(sealed);
+		return -ENOMEM;
+	}
+	b64_encode((const uint8_t *)hdr, (size_t)n, out);
+	r = jwe_session_key(pairwise, rr, ro, cek.b);
+	if (r == 0)
+		r = crypto_seal(cek.b, (const uint8_t *)out, hdr64_len, msg, len, sealed);
+	if (r < 0) {
+		secret_free_buf(sealed, sealed_len);
+		free(out);
+		return r;
+	}
+	p = out + hdr64_len;
+	*p++ = '.';
+	*p++ = '.'; /* "dir": the JWE Encrypted Key is empty */
+	b64_encode(sealed, AES_GCM_IV_LEN, p);
+	p += strlen(p);
+	*p++ = '.';
+	b64_encode(sealed + AES_GCM_IV_LEN, len, p);
+	p += strlen(p);
+	*p++ = '.';
+	b64_encode(sealed + AES_GCM_IV_LEN + len, AES_GCM_TAG_LEN, p);
+	secret_free_buf(sealed, sealed_len);
+	*ret = out;
+	return 0;
+}
+
+void jwe_parsed_clear(struct jwe_parsed *p)
+{
+	if (!p)
+		return;
+	if (p->sealed)
+		secret_free_buf(p->sealed, p->sealed_len);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Split at exactly four dots. */
+static int split(const char *s, size_t len, const char *part[5], size_t part_len[5])
+{
+	const char *p = s, *end = s + len;
+
+	for (size_t k = 0; k < 5; k++) {
+		const char *dot = k < 4 ? memchr(p, '.', (size_t)(end - p)) : NULL;
+
+		if (k < 4 && !dot)
+			return -EBADMSG;
+		part[k] = p;
+		part_len[k] = (size_t)((dot ? dot : end) - p);
+		p = dot ? dot + 1 : end;
+	}
+	return memchr(part[4], '.', part_len[4]) ? -EBADMSG : 0;
+}
+
+/* The header's fields, taken by position, then checked by writing them back. */
+static int parse_header(const char *json, size_t n, struct jwe_parsed *ret)
+{
+	static const char pre[] = "{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"kid\":\"";
+	char again[HEADER_MAX];
+	const char *kid_end, *ro, *rr;
+	size_t kid_len, rn;
+	uint8_t tmp[32];
+
+	if (n < sizeof(pre) - 1 || memcmp(json, pre, sizeof(pre) - 1) != 0)
+		return -EBADMSG;
+	kid_end = memchr(json + sizeof(pre) - 1, '"', n - (sizeof(pre) - 1));
+	if (!kid_end)
+		return -EBADMSG;
+	kid_len = (size_t)(kid_end - (json + sizeof(pre) - 1));
+	if (kid_len == 0 || kid_len > WIRE_KEY_ID_MAX)
+		return -EBADMSG;
+	memcpy(ret->kid, json + sizeof(pre) - 1, kid_len);
+	ret->kid[kid_len] = '\0';
+	if (!kid_valid(ret->kid))
+		return -EBADMSG;
+	/* From the kid's closing quote: ","ro":"<22>","rr":"<22>"} */
+	if ((size_t)(json + n - kid_end) != 8 + 22 + 8 + 22 + 2)
+		return -EBADMSG;
+	ro = kid_end + 8;
+	rr = ro + 22 + 8;
+	if (b64_decode(ro, 22, tmp, &rn) < 0 || rn != JWE_RAND_LEN)
+		return -EBADMSG;
+	memcpy(ret->ro, tmp, JWE_RAND_LEN);
+	if (b64_decode(rr, 22, tmp, &rn) < 0 || rn != JWE_RAND_LEN)
+		return -EBADMSG;
+	memcpy(ret->rr, tmp, JWE_RAND_LEN);
+	if (header_json(ret->kid, ret->ro, ret->rr, again, sizeof(again)) != (int)n ||
+	    memcmp(again, json, n) != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int jwe_parse(const char *jwe, size_t len, struct jwe_parsed *ret)
+{
+	struct jwe_parsed p = { .sealed = NULL };
+	const char *part[5];
+	size_t part_len[5], n, ct_len;
+	char hdr[HEADER_MAX];
+	int r;
+
+	if (!jwe || !ret)
+		return -EINVAL;
+	if (len > JWE_MAX || split(jwe, len, part, part_len) < 0 || part_len[1] != 0 ||
+	    part_len[0] > b64_len(sizeof(hdr) - 1) || part_len[2] != b64_len(AES_GCM_IV_LEN) ||
+	    part_len[4] != b64_len(AES_GCM_TAG_LEN))
+		return -EBADMSG;
+	r = b64_decode(part[0], part_len[0], (uint8_t *)hdr, &n);
+	if (r < 0 || (r = parse_header(hdr, n, &p)) < 0)
+		return -EBADMSG;
+	ct_len = part_len[3] * 3 / 4;
+	p.sealed_len = AES_GCM_IV_LEN + ct_len + AES_GCM_TAG_LEN;
+	p.sealed = malloc(p.sealed_len);
+	if (!p.sealed)
+		return -ENOMEM;
+	r = b64_decode(part[2], part_len[2], p.sealed, &n);
+	if (r == 0 && n == AES_GCM_IV_LEN)
+		r = b64_decode(part[3], part_len[3], p.sealed + AES_GCM_IV_LEN, &ct_len);
+	else if (r == 0)
+		r = -EBADMSG;
+	if (r == 0)
+		r = b64_decode(part[4], part_len[4], p.sealed + AES_GCM_IV_LEN + ct_len, &n);
+	if (r < 0 || n != AES_GCM_TAG_LEN || ct_len > JWE_MSG_MAX) {
+		jwe_parsed_clear(&p);
+		return -EBADMSG;
+	}
+	p.sealed_len = AES_GCM_IV_LEN + ct_len + AES_GCM_TAG_LEN;
+	p.aad = part[0];
+	p.aad_len = part_len[0];
+	*ret = p;
+	return 0;
+}
+
+int jwe_open(const uint8_t pairwise[static JWE_KEY_LEN], const struct jwe_parsed *p,
+	     uint8_t **ret_msg, size_t *ret_len)
+{
+	_cleanup_key32_ struct key32 cek = { 0 };
+	size_t len = p->sealed_len - CRYPTO_SEAL_OVERHEAD;
+	uint8_t *out = malloc(len ? len : 1);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	r = jwe_session_key(pairwise, p->rr, p->ro, cek.b);
+	if (r == 0)
+		r = crypto_open(cek.b, (const uint8_t *)p->aad, p->aad_len, p->sealed, p->sealed_len,
+				out);
+	if (r < 0) {
+		secret_wipe(out, len);
+		free(out);
+		return r;
+	}
+	*ret_msg = out;
+	*ret_len = len;
+	return 0;
+}
