@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The association state machine of m2msad (DESIGN.md "The agent"): one slot
- * "current" and one "next" (the successor during make-before-break), states
+ * The association state machine of m2msad (docs/m2msad.md "The association state
+ * machine", docs/architecture.md "The event loops"): one slot "current" and one
+ * "next" (the successor during make-before-break), states
  *
  *   idle -> establishing -> established -> rekeying -> established ...
  *                 \               \            \

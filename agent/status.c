@@ -2,101 +2,74 @@
 /* The agent's status file: JSON out (atomically) and back in, for m2msactl status. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent/status.h"
+#include "common/fileio.h"
+#include "common/json.h"
 #include "common/util.h"
 
-struct out {
-	char *buf;
-	size_t len, pos;
-	bool overflow;
-};
-
-static void out_printf(struct out *o, const char *fmt, ...) _printf_(2, 3);
-static void out_printf(struct out *o, const char *fmt, ...)
+/* The object, one line, onto f. */
+static void status_print(FILE *f, const struct agent_status *st)
 {
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->pos) {
-		o->overflow = true;
-		return;
+	fprintf(f, "{\"state\":");
+	json_write_string(f, st->state);
+	fprintf(f, ",\"node_id\":");
+	json_write_string(f, st->node_id);
+	fprintf(f, ",\"mas\":");
+	json_write_string(f, st->mas);
+	fprintf(f, ",\"key_id\":");
+	json_write_string(f, st->key_id);
+	fprintf(f, ",\"expiry\":%" PRIu64 ",\"next_key_id\":", st->expiry);
+	json_write_string(f, st->next_key_id);
+	fprintf(f, ",\"next_expiry\":%" PRIu64 ",\"next_rekey\":%" PRIu64
+		   ",\"retry_at\":%" PRIu64 ",\"failures\":%" PRIu32 ",\"last_failure\":",
+		st->next_expiry, st->next_rekey, st->retry_at, st->failures);
+	if (st->last_failure_time) {
+		fprintf(f, "{\"time\":%" PRIu64 ",\"reason\":", st->last_failure_time);
+		json_write_string(f, st->last_failure_reason);
+		fprintf(f, "}");
+	} else {
+		fprintf(f, "null");
 	}
-	o->pos += (size_t)n;
-}
+	fprintf(f, ",\"pid\":%" PRId64 ",\"updated\":%" PRIu64, st->pid, st->updated);
+	for (size_t i = 0; i < st->n_esp && i < AGENT_STATUS_ESP_MAX; i++) {
+		const struct agent_status_esp *e = &st->esp[i];
 
-/* A JSON string: quotes, backslashes and control characters escaped (RFC 8259 7). */
-static void out_string(struct out *o, const char *s)
-{
-	out_printf(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			out_printf(o, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			out_printf(o, "\\u%04x", c);
-		else
-			out_printf(o, "%c", c);
+		fprintf(f, i == 0 ? ",\"esp\":[{\"peer\":" : ",{\"peer\":");
+		json_write_string(f, e->peer);
+		fprintf(f, ",\"state\":");
+		json_write_string(f, e->state);
+		fprintf(f, ",\"spi_in\":%" PRIu32 ",\"spi_out\":%" PRIu32 ",\"expiry\":%" PRIu64
+			   ",\"error\":", e->spi_in, e->spi_out, e->expiry);
+		json_write_string(f, e->error);
+		fprintf(f, i + 1 == st->n_esp ? "}]" : "}");
 	}
-	out_printf(o, "\"");
+	fprintf(f, "}\n");
 }
 
 int agent_status_format(const struct agent_status *st, char *buf, size_t buf_len)
 {
-	struct out o = { .buf = buf, .len = buf_len };
+	_cleanup_free_ char *out = NULL;
+	size_t len = 0;
+	FILE *f;
 
 	if (buf_len == 0)
 		return -ENOBUFS;
-	out_printf(&o, "{\"state\":");
-	out_string(&o, st->state);
-	out_printf(&o, ",\"node_id\":");
-	out_string(&o, st->node_id);
-	out_printf(&o, ",\"mas\":");
-	out_string(&o, st->mas);
-	out_printf(&o, ",\"key_id\":");
-	out_string(&o, st->key_id);
-	out_printf(&o, ",\"expiry\":%" PRIu64 ",\"next_key_id\":", st->expiry);
-	out_string(&o, st->next_key_id);
-	out_printf(&o, ",\"next_expiry\":%" PRIu64 ",\"next_rekey\":%" PRIu64
-		       ",\"retry_at\":%" PRIu64 ",\"failures\":%" PRIu32 ",\"last_failure\":",
-		   st->next_expiry, st->next_rekey, st->retry_at, st->failures);
-	if (st->last_failure_time) {
-		out_printf(&o, "{\"time\":%" PRIu64 ",\"reason\":", st->last_failure_time);
-		out_string(&o, st->last_failure_reason);
-		out_printf(&o, "}");
-	} else {
-		out_printf(&o, "null");
-	}
-	out_printf(&o, ",\"pid\":%" PRId64 ",\"updated\":%" PRIu64, st->pid, st->updated);
-	for (size_t i = 0; i < st->n_esp && i < AGENT_STATUS_ESP_MAX; i++) {
-		const struct agent_status_esp *e = &st->esp[i];
-
-		out_printf(&o, i == 0 ? ",\"esp\":[{\"peer\":" : ",{\"peer\":");
-		out_string(&o, e->peer);
-		out_printf(&o, ",\"state\":");
-		out_string(&o, e->state);
-		out_printf(&o, ",\"spi_in\":%" PRIu32 ",\"spi_out\":%" PRIu32 ",\"expiry\":%" PRIu64
-			       ",\"error\":", e->spi_in, e->spi_out, e->expiry);
-		out_string(&o, e->error);
-		out_printf(&o, i + 1 == st->n_esp ? "}]" : "}");
-	}
-	out_printf(&o, "}\n");
-	return o.overflow ? -ENOBUFS : 0;
+	f = open_memstream(&out, &len);
+	if (!f)
+		return -errno;
+	status_print(f, st);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	if (len >= buf_len)
+		return -ENOBUFS;
+	memcpy(buf, out, len + 1);
+	return 0;
 }
 
 /* A small JSON reader for the object above: strings, integers, null, one nested object. */
@@ -390,50 +363,24 @@ int agent_status_parse(const char *json, struct agent_status *ret)
 
 int agent_status_write(const char *path, const struct agent_status *st)
 {
-	_cleanup_free_ char *tmp = NULL;
 	char buf[4096];
-	size_t len;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	r = agent_status_format(st, buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		return -ENOMEM;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
-	len = strlen(buf);
-	n = write(fd, buf, len);
-	if (n != (ssize_t)len || fchmod(fd, 0644) < 0) {
-		r = n < 0 ? -errno : -EIO;
-		close(fd);
-		unlink(tmp);
-		return r;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	return 0;
+	return fileio_write_atomic(path, buf, strlen(buf), 0644);
 }
 
 int agent_status_read(const char *path, struct agent_status *ret)
 {
 	char buf[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len;
+	int r;
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
+	r = fileio_read(path, (uint8_t *)buf, sizeof(buf) - 1, &len);
+	if (r < 0)
+		return r == -EFBIG ? -EBADMSG : r;
+	buf[len] = '\0';
 	return agent_status_parse(buf, ret);
 }

@@ -61,7 +61,7 @@ int agent_status_format(const struct agent_status *st, char *buf, size_t buf_len
 /* Parse what agent_status_format() wrote (unknown keys are skipped). -EBADMSG if malformed. */
 int agent_status_parse(const char *json, struct agent_status *ret);
 
-/* Write atomically: path.tmp, fsync-free (it lives on a tmpfs), rename; mode 0644. */
+/* Write atomically (common/fileio: a temporary file in path's folder, renamed); mode 0644. */
 int agent_status_write(const char *path, const struct agent_status *st);
 /* Read and parse; -ENOENT when there is no file (the agent is not running). */
 int agent_status_read(const char *path, struct agent_status *ret);

@@ -3,7 +3,10 @@
 #include "bench-common.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/establish.h"
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "harness.h"
@@ -233,4 +237,100 @@ void bench_start_key_service(const char *node_id)
 	bench_provision(node_id, NULL);
 	bench_start_mas(BENCH_FQDN, NULL, true);
 	bench_start_agent();
+}
+
+static struct {
+	WOLFSSL_CTX *ctx;
+	int listen_fd;
+	pthread_t thread;
+	atomic_bool stop;
+} bare;
+
+static void *bare_server(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&bare.stop)) {
+		int fd = accept(bare.listen_fd, NULL, NULL);
+		char err[TLS_ERR_MAX];
+		WOLFSSL *ssl;
+
+		if (fd < 0)
+			continue;
+		tcp_set_nodelay(fd);
+		ssl = tls_server_new(bare.ctx, fd, err, sizeof(err));
+		if (ssl && wolfSSL_accept(ssl) == WOLFSSL_SUCCESS)
+			(void)wolfSSL_shutdown(ssl);
+		wolfSSL_free(ssl);
+		close(fd);
+	}
+	return NULL;
+}
+
+uint16_t bench_bare_server_start(void)
+{
+	char *cert = bench_path("pki/mas.crt"), *key = bench_path("pki/mas.key");
+	char err[TLS_ERR_MAX];
+	uint16_t port;
+
+	bare.ctx = tls_server_ctx_new(cert, key, NULL, err, sizeof(err));
+	free(cert);
+	free(key);
+	if (!bare.ctx)
+		bench_die("%s", err);
+	bare.listen_fd = tcp_listen("127.0.0.1", 0, &port);
+	/* Blocking accept: the thread waits in it until bench_bare_server_stop(). */
+	if (bare.listen_fd < 0 || fcntl(bare.listen_fd, F_SETFL, 0) < 0)
+		bench_die("cannot listen");
+	atomic_store(&bare.stop, false);
+	if (pthread_create(&bare.thread, NULL, bare_server, NULL) != 0)
+		bench_die("cannot start the bare TLS server thread");
+	return port;
+}
+
+void bench_bare_server_stop(void)
+{
+	atomic_store(&bare.stop, true);
+	shutdown(bare.listen_fd, SHUT_RDWR);
+	close(bare.listen_fd);
+	pthread_join(bare.thread, NULL);
+	wolfSSL_CTX_free(bare.ctx);
+	bare.ctx = NULL;
+}
+
+int bench_bare_handshake(WOLFSSL_CTX *client_ctx, uint16_t port)
+{
+	char err[TLS_ERR_MAX];
+	int fd = tcp_connect("127.0.0.1", port, 5000);
+	WOLFSSL *ssl;
+	bool ok;
+
+	if (fd < 0)
+		return fd;
+	ssl = tls_client_new(client_ctx, fd, BENCH_FQDN, err, sizeof(err));
+	ok = ssl && wolfSSL_connect(ssl) == WOLFSSL_SUCCESS;
+	wolfSSL_free(ssl);
+	close(fd);
+	return ok ? 0 : -EPROTO;
+}
+
+int bench_establish(WOLFSSL_CTX *ctx, const char *node_id, uint8_t method,
+		    const struct kdf_prf *prf)
+{
+	struct establish_result res = { .kc = NULL };
+	struct m2msa_err err;
+	char addr[32];
+	int r;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
+	r = establish_run(ctx,
+			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
+						      .node_id = node_id, .methods = &method,
+						      .n_methods = 1, .timeout_ms = 10000 },
+			  prf, &res, &err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err.msg);
+	else if (res.method != method)
+		r = -EPROTO;
+	establish_result_clear(&res);
+	return r;
 }

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/tls.h"
+
 #define BENCH_FQDN "mas.test"
 
 struct tpm_ctx;
@@ -68,3 +70,22 @@ void bench_start_key_service(const char *node_id);
 /* Write dir/m2msad.conf (bench.tpm, m2masd at bench.est_port, socket bench.sock) and
  * start m2msad, logging to dir/m2msad.log. */
 void bench_start_agent(void);
+
+/*
+ * The baselines' bare TLS server: a thread accepting TLS 1.3 handshakes on 127.0.0.1
+ * with the MAS certificate (dir/pki/mas.crt, common/tls.h's server context and
+ * session), one per connection, closed after the handshake. Returns its port.
+ */
+uint16_t bench_bare_server_start(void);
+void bench_bare_server_stop(void);
+/* One bare handshake with 127.0.0.1:port checking BENCH_FQDN: connect, handshake, close. */
+int bench_bare_handshake(WOLFSSL_CTX *client_ctx, uint16_t port);
+
+struct kdf_prf;
+/*
+ * One establishment of node_id with m2masd at 127.0.0.1:bench.est_port over ctx,
+ * offering only method, Km through prf (NULL for method pki). 0, or -errno with
+ * the failure on stderr; -EPROTO when the MAS chose another method.
+ */
+int bench_establish(WOLFSSL_CTX *ctx, const char *node_id, uint8_t method,
+		    const struct kdf_prf *prf);

@@ -12,10 +12,8 @@
  * Usage: bench-establish [iterations, default 40] [seconds for throughput, default 3]
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,70 +29,6 @@
 #define THREADS 32
 
 static WOLFSSL_CTX *client_ctx;
-
-/* --- baseline server: bare TLS 1.3 handshakes with the MAS certificate --- */
-
-static int bare_listen_fd;
-static uint16_t bare_port;
-static atomic_bool bare_stop;
-
-static void *bare_server(void *arg)
-{
-	WOLFSSL_CTX *ctx = arg;
-
-	while (!atomic_load(&bare_stop)) {
-		int fd = accept(bare_listen_fd, NULL, NULL);
-		WOLFSSL *ssl;
-
-		if (fd < 0)
-			continue;
-		tcp_set_nodelay(fd);
-		ssl = wolfSSL_new(ctx);
-		wolfSSL_set_fd(ssl, fd);
-		if (wolfSSL_accept(ssl) == WOLFSSL_SUCCESS)
-			(void)wolfSSL_shutdown(ssl);
-		wolfSSL_free(ssl);
-		close(fd);
-	}
-	return NULL;
-}
-
-static int bare_handshake(uint16_t port)
-{
-	char err[256];
-	int fd = tcp_connect("127.0.0.1", port, 5000);
-	WOLFSSL *ssl;
-	int ok;
-
-	if (fd < 0)
-		return fd;
-	ssl = tls_client_new(client_ctx, fd, BENCH_FQDN, err, sizeof(err));
-	ok = ssl && wolfSSL_connect(ssl) == WOLFSSL_SUCCESS;
-	if (ssl)
-		wolfSSL_free(ssl);
-	close(fd);
-	return ok ? 0 : -EPROTO;
-}
-
-static int node_establish(const struct kdf_prf *prf)
-{
-	static const uint8_t methods[] = { WIRE_METHOD_PSK };
-	struct establish_result res = { .kc = NULL };
-	struct m2msa_err err;
-	char addr[32];
-	int r;
-
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
-	r = establish_run(client_ctx,
-			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
-						      .node_id = NODE, .methods = methods,
-						      .n_methods = 1, .timeout_ms = 10000 },
-			  prf, &res, &err);
-	if (r < 0)
-		fprintf(stderr, "bench-establish: %s\n", err.msg);
-	establish_result_clear(&res);
-	return r;
-}
 
 /* --- throughput --- */
 
@@ -113,7 +47,8 @@ static void *worker_main(void *arg)
 
 	kdf_prf_software(&key, &prf);
 	while (bench_now() < w->until) {
-		int r = w->bare ? bare_handshake(bench.est_port) : node_establish(&prf);
+		int r = w->bare ? bench_bare_handshake(client_ctx, bench.est_port)
+				: bench_establish(client_ctx, NODE, WIRE_METHOD_PSK, &prf);
 
 		if (r == 0)
 			w->done++;
@@ -149,10 +84,9 @@ int main(int argc, char **argv)
 	struct tpm_ctx *t = NULL;
 	struct tpm_key *k = NULL;
 	struct kdf_prf prf;
-	WOLFSSL_CTX *server_ctx;
-	pthread_t bare_th;
+	uint16_t bare_port;
 	static const uint8_t psk[] = { WIRE_METHOD_PSK };
-	char err[512], *state, *ca, *cert, *key;
+	char err[512], *state, *ca;
 	double t_ours = 0, t_base = 0, thr_ours, thr_base;
 	long failed_ours, failed_base;
 	uint8_t out[32], msg[160] = { 0 };
@@ -168,32 +102,27 @@ int main(int argc, char **argv)
 	bench_start_mas(BENCH_FQDN, NULL, false);
 
 	ca = bench_path("pki/ca.crt");
-	cert = bench_path("pki/mas.crt");
-	key = bench_path("pki/mas.key");
 	client_ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
-	server_ctx = tls_server_ctx_new(cert, key, NULL, err, sizeof(err));
-	if (!client_ctx || !server_ctx)
+	if (!client_ctx)
 		bench_die("%s", err);
-	bare_listen_fd = tcp_listen("127.0.0.1", 0, &bare_port);
-	if (bare_listen_fd < 0 || fcntl(bare_listen_fd, F_SETFL, 0) < 0)
-		bench_die("cannot listen");
-	pthread_create(&bare_th, NULL, bare_server, server_ctx);
+	bare_port = bench_bare_server_start();
 
 	/* Warm up both paths once. */
-	if (node_establish(&prf) < 0 || bare_handshake(bare_port) < 0)
+	if (bench_establish(client_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0 ||
+	    bench_bare_handshake(client_ctx, bare_port) < 0)
 		bench_die("warm-up failed");
 	/* Interleave so that machine noise hits both sides alike. */
 	for (int i = 0; i < iterations; i++) {
 		double a = bench_now();
 
-		if (bare_handshake(bare_port) < 0)
+		if (bench_bare_handshake(client_ctx, bare_port) < 0)
 			bench_die("bare handshake failed");
 		for (int j = 0; j < 4; j++)
 			if (tpm_key_hmac(k, msg, sizeof(msg), out) < 0)
 				bench_die("bare TPM HMAC failed");
 		t_base += bench_now() - a;
 		a = bench_now();
-		if (node_establish(&prf) < 0)
+		if (bench_establish(client_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0)
 			bench_die("establishment failed");
 		t_ours += bench_now() - a;
 	}
@@ -215,18 +144,12 @@ int main(int argc, char **argv)
 	printf("  ratio m2msa/baseline: %.2f (target >= 0.8)\n", thr_ours / thr_base);
 	printf("RATIO mas-throughput %.3f >=0.8\n", thr_ours / thr_base);
 
-	atomic_store(&bare_stop, true);
-	shutdown(bare_listen_fd, SHUT_RDWR);
-	close(bare_listen_fd);
-	pthread_join(bare_th, NULL);
+	bench_bare_server_stop();
 	tpm_key_free(k);
 	tpm_close(t);
 	bench_cleanup();
 	wolfSSL_CTX_free(client_ctx);
-	wolfSSL_CTX_free(server_ctx);
 	free(state);
 	free(ca);
-	free(cert);
-	free(key);
 	return 0;
 }

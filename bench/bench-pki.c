@@ -11,10 +11,7 @@
  * Usage: bench-pki [iterations, default 40]  (BUILDDIR and SRCDIR set, as in bench/run)
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +40,9 @@ static void enrol(void)
 			       state, harness_swtpm_tcti(bench.tpm), dir);
 	if (harness_write_file(conf, text, strlen(text), 0644) < 0)
 		bench_die("cannot write the node config");
-	cmd = harness_strdupf("%s/client/m2msactl pki-keygen --config %s --out %s/node.csr "
+	cmd = harness_strdupf("%s/m2msactl/m2msactl pki-keygen --config %s --out %s/node.csr "
 			      "2>/dev/null && sh %s/tests/integration/mkcerts.sh sign-csr %s/pki "
-			      "node-ca %s/node.csr %s/issued.crt && %s/client/m2msactl pki-install "
+			      "node-ca %s/node.csr %s/issued.crt && %s/m2msactl/m2msactl pki-install "
 			      "--config %s --cert %s/issued.crt >/dev/null",
 			      builddir, conf, dir, bench.srcdir, dir, dir, dir, builddir, conf, dir);
 	if (system(cmd) != 0)
@@ -56,70 +53,6 @@ static void enrol(void)
 	free(state);
 }
 
-/* --- baseline server: bare TLS 1.3 handshakes with the MAS certificate --- */
-
-static int bare_listen_fd;
-static atomic_bool bare_stop;
-
-static void *bare_server(void *arg)
-{
-	WOLFSSL_CTX *ctx = arg;
-
-	while (!atomic_load(&bare_stop)) {
-		int fd = accept(bare_listen_fd, NULL, NULL);
-		WOLFSSL *ssl;
-
-		if (fd < 0)
-			continue;
-		tcp_set_nodelay(fd);
-		ssl = wolfSSL_new(ctx);
-		wolfSSL_set_fd(ssl, fd);
-		if (wolfSSL_accept(ssl) == WOLFSSL_SUCCESS)
-			(void)wolfSSL_shutdown(ssl);
-		wolfSSL_free(ssl);
-		close(fd);
-	}
-	return NULL;
-}
-
-static int bare_handshake(WOLFSSL_CTX *ctx, uint16_t port)
-{
-	char err[256];
-	int fd = tcp_connect("127.0.0.1", port, 5000);
-	WOLFSSL *ssl;
-	int ok;
-
-	if (fd < 0)
-		return fd;
-	ssl = tls_client_new(ctx, fd, BENCH_FQDN, err, sizeof(err));
-	ok = ssl && wolfSSL_connect(ssl) == WOLFSSL_SUCCESS;
-	if (ssl)
-		wolfSSL_free(ssl);
-	close(fd);
-	return ok ? 0 : -EPROTO;
-}
-
-static int node_establish(WOLFSSL_CTX *ctx, uint8_t method, const struct kdf_prf *prf)
-{
-	struct establish_result res = { .kc = NULL };
-	struct m2msa_err err;
-	char addr[32];
-	int r;
-
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", bench.est_port);
-	r = establish_run(ctx,
-			  &(struct establish_params){ .mas_address = addr, .server_name = BENCH_FQDN,
-						      .node_id = NODE, .methods = &method,
-						      .n_methods = 1, .timeout_ms = 10000 },
-			  prf, &res, &err);
-	if (r < 0)
-		fprintf(stderr, "bench-pki: %s\n", err.msg);
-	else if (res.method != method)
-		r = -EPROTO;
-	establish_result_clear(&res);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
 	int iterations = argc > 1 ? atoi(argv[1]) : 40;
@@ -128,10 +61,9 @@ int main(int argc, char **argv)
 	struct tpm_signkey *sk = NULL;
 	struct tls_signer signer = { tpm_signkey_tls_sign, NULL };
 	struct kdf_prf prf;
-	WOLFSSL_CTX *plain_ctx, *cert_ctx, *server_ctx;
-	pthread_t bare_th;
+	WOLFSSL_CTX *plain_ctx, *cert_ctx;
 	static const uint8_t methods[] = { WIRE_METHOD_PSK, WIRE_METHOD_PKI };
-	char err[512], *state, *ca, *cert, *key, *node_cert, *node_ca;
+	char err[512], *state, *ca, *node_cert, *node_ca;
 	double t_bare = 0, t_psk = 0, t_pki = 0;
 	uint16_t bare_port;
 
@@ -151,8 +83,6 @@ int main(int argc, char **argv)
 	bench_start_mas(BENCH_FQDN, node_ca, false);
 
 	ca = bench_path("pki/ca.crt");
-	cert = bench_path("pki/mas.crt");
-	key = bench_path("pki/mas.key");
 	node_cert = harness_strdupf("%s/" TPM_NODE_CERT_FILE, state);
 	plain_ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
 	if (!plain_ctx)
@@ -160,32 +90,26 @@ int main(int argc, char **argv)
 	cert_ctx = tls_client_ctx_new_signer(ca, node_cert, NULL, &signer, err, sizeof(err));
 	if (!cert_ctx)
 		bench_die("%s", err);
-	server_ctx = tls_server_ctx_new(cert, key, NULL, err, sizeof(err));
-	if (!server_ctx)
-		bench_die("%s", err);
-	bare_listen_fd = tcp_listen("127.0.0.1", 0, &bare_port);
-	if (bare_listen_fd < 0 || fcntl(bare_listen_fd, F_SETFL, 0) < 0)
-		bench_die("cannot listen");
-	pthread_create(&bare_th, NULL, bare_server, server_ctx);
+	bare_port = bench_bare_server_start();
 
 	/* Warm up every path once. */
-	if (bare_handshake(plain_ctx, bare_port) < 0 ||
-	    node_establish(plain_ctx, WIRE_METHOD_PSK, &prf) < 0 ||
-	    node_establish(cert_ctx, WIRE_METHOD_PKI, NULL) < 0)
+	if (bench_bare_handshake(plain_ctx, bare_port) < 0 ||
+	    bench_establish(plain_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0 ||
+	    bench_establish(cert_ctx, NODE, WIRE_METHOD_PKI, NULL) < 0)
 		bench_die("warm-up failed");
 	/* Interleave so that machine noise hits every path alike. */
 	for (int i = 0; i < iterations; i++) {
 		double a = bench_now();
 
-		if (bare_handshake(plain_ctx, bare_port) < 0)
+		if (bench_bare_handshake(plain_ctx, bare_port) < 0)
 			bench_die("bare handshake failed");
 		t_bare += bench_now() - a;
 		a = bench_now();
-		if (node_establish(plain_ctx, WIRE_METHOD_PSK, &prf) < 0)
+		if (bench_establish(plain_ctx, NODE, WIRE_METHOD_PSK, &prf) < 0)
 			bench_die("psk establishment failed");
 		t_psk += bench_now() - a;
 		a = bench_now();
-		if (node_establish(cert_ctx, WIRE_METHOD_PKI, NULL) < 0)
+		if (bench_establish(cert_ctx, NODE, WIRE_METHOD_PKI, NULL) < 0)
 			bench_die("pki establishment failed");
 		t_pki += bench_now() - a;
 	}
@@ -213,21 +137,15 @@ int main(int argc, char **argv)
 	printf("RATIO pki/psk %.3f <=1.0\n", t_pki / t_psk);
 	printf("RATIO psk/bare %.3f <=10\n", t_psk / t_bare);
 
-	atomic_store(&bare_stop, true);
-	shutdown(bare_listen_fd, SHUT_RDWR);
-	close(bare_listen_fd);
-	pthread_join(bare_th, NULL);
+	bench_bare_server_stop();
 	tpm_signkey_free(sk);
 	tpm_key_free(k);
 	tpm_close(t);
 	bench_cleanup();
 	wolfSSL_CTX_free(plain_ctx);
 	wolfSSL_CTX_free(cert_ctx);
-	wolfSSL_CTX_free(server_ctx);
 	free(state);
 	free(ca);
-	free(cert);
-	free(key);
 	free(node_cert);
 	free(node_ca);
 	return 0;

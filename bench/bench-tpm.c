@@ -23,7 +23,10 @@
 #include "tpm/tpm-ctx.h"
 
 #define ROUNDS 3
-/* DESIGN.md's Kc derivation: context = KcID(16) || E(32) || Nn(32) || Nm(32). */
+/*
+ * The Kc derivation (docs/architecture.md "The key hierarchy"):
+ * context = KcID(16) || E(32) || Nn(32) || Nm(32).
+ */
 #define LABEL "m2msa Kc"
 #define CONTEXT_LEN 112
 /* The PRF message kdf_derive builds: [1]_32 || Label || 0x00 || Context || [256]_32. */

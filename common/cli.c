@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The command-line toolkit: exit statuses, messages, argument checks, JSON strings. */
+/* The command-line toolkit: exit statuses, messages, argument checks. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,20 +41,4 @@ int cli_no_more_args(const struct cli *c, int argc, char **argv, int first)
 	if (first >= argc)
 		return CLI_EXIT_OK;
 	return cli_usage_error(c, "unexpected argument '%s'", argv[first]);
-}
-
-void cli_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
 }

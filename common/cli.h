@@ -2,8 +2,8 @@
 /*
  * The command-line toolkit the administration tools (m2masctl, m2msactl) share:
  * one set of exit statuses, one way to print "TOOL CMD: message" on stderr, the
- * unexpected-argument check and JSON string output. Only command-line tools link
- * it; it is the one place in common/ that prints.
+ * unexpected-argument check. Only command-line tools link it; it is the one place
+ * in common/ that prints. JSON output goes through common/json.h.
  *
  * Exit statuses (documented in docs/m2masctl.md and docs/m2msactl.md):
  *   0 CLI_EXIT_OK       done
@@ -39,8 +39,3 @@ _printf_(2, 3) int cli_usage_error(const struct cli *c, const char *fmt, ...);
  * none, else a usage error naming argv[first], and CLI_EXIT_USAGE.
  */
 int cli_no_more_args(const struct cli *c, int argc, char **argv, int first);
-/*
- * s as a JSON string with its quotes: '"' and '\' escaped, control characters
- * (and DEL) as \u00XX, everything else (UTF-8 included) as it is.
- */
-void cli_json_string(FILE *f, const char *s);

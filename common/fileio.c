@@ -98,17 +98,22 @@ static int read_all(int fd, uint8_t *buf, size_t size, size_t *ret_len)
 	return 0;
 }
 
-int fileio_read(const char *path, uint8_t *buf, size_t size, size_t *ret_len)
+int fileio_read_fd(int fd, uint8_t *buf, size_t size, size_t *ret_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	int r;
+	int r = read_all(fd, buf, size, ret_len);
 
-	if (fd < 0)
-		return -errno;
-	r = read_all(fd, buf, size, ret_len);
 	if (r < 0)
 		explicit_bzero(buf, size);
 	return r;
+}
+
+int fileio_read(const char *path, uint8_t *buf, size_t size, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	return fileio_read_fd(fd, buf, size, ret_len);
 }
 
 int fileio_read_alloc(const char *path, size_t max, uint8_t **ret, size_t *ret_len)

@@ -27,5 +27,7 @@ int fileio_write_exclusive(const char *path, const void *data, size_t len, mode_
  * the file holds more than size bytes; on any error buf is wiped (it may hold a key).
  */
 int fileio_read(const char *path, uint8_t *buf, size_t size, size_t *ret_len);
+/* As fileio_read, from an open fd (standard input, say) to its end; fd stays open. */
+int fileio_read_fd(int fd, uint8_t *buf, size_t size, size_t *ret_len);
 /* As fileio_read, into a new buffer of at most max bytes (caller frees). */
 int fileio_read_alloc(const char *path, size_t max, uint8_t **ret, size_t *ret_len);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The security association's key schedule (DESIGN.md "Key hierarchy",
+ * The security association's key schedule (docs/architecture.md "The key hierarchy",
  * docs/protocol.md "Key derivation"), the same on node and MAS. The PRF is
  * keyed with Km: TPM2_HMAC on the node, software on the MAS.
  *

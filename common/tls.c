@@ -572,3 +572,75 @@ bool tls_peer_refused_cert(WOLFSSL *ssl, char *err, size_t err_len)
 	snprintf(err, err_len, "alert %s", why);
 	return true;
 }
+
+WOLFSSL *tls_server_new(WOLFSSL_CTX *ctx, int fd, char *err, size_t err_len)
+{
+	WOLFSSL *ssl = wolfSSL_new(ctx);
+
+	if (!ssl || wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot create TLS session: out of memory");
+		wolfSSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+/* A TLS 1.3 context (server or client method) with ECDHE groups and one PSK suite. */
+static WOLFSSL_CTX *psk_ctx_new(WOLFSSL_METHOD *method, const char *suite, char *err,
+				size_t err_len)
+{
+	WOLFSSL_CTX *ctx;
+
+	ctx = method ? wolfSSL_CTX_new(method) : NULL;
+	if (!ctx) {
+		snprintf(err, err_len, "cannot create TLS 1.3 PSK context: out of memory");
+		return NULL;
+	}
+	if (ctx_common(ctx, err, err_len) < 0)
+		goto fail;
+	if (wolfSSL_CTX_set_cipher_list(ctx, suite) != WOLFSSL_SUCCESS) {
+		snprintf(err, err_len, "cannot restrict TLS to the cipher suite %s", suite);
+		goto fail;
+	}
+	return ctx;
+fail:
+	wolfSSL_CTX_free(ctx);
+	return NULL;
+}
+
+WOLFSSL_CTX *tls_psk_server_ctx_new(const char *suite, wc_psk_server_tls13_callback cb,
+				    char *err, size_t err_len)
+{
+	WOLFSSL_CTX *ctx;
+
+	if (tls_init() < 0) {
+		snprintf(err, err_len, "cannot initialise wolfSSL");
+		return NULL;
+	}
+	ctx = psk_ctx_new(wolfTLSv1_3_server_method(), suite, err, err_len);
+	if (!ctx)
+		return NULL;
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	/* One exchange per connection: no resumption tickets. */
+	wolfSSL_CTX_no_ticket_TLSv13(ctx);
+	wolfSSL_CTX_set_psk_server_tls13_callback(ctx, cb);
+	return ctx;
+}
+
+WOLFSSL_CTX *tls_psk_client_ctx_new(const char *suite, wc_psk_client_tls13_callback cb,
+				    char *err, size_t err_len)
+{
+	WOLFSSL_CTX *ctx;
+
+	if (tls_init() < 0) {
+		snprintf(err, err_len, "cannot initialise wolfSSL");
+		return NULL;
+	}
+	ctx = psk_ctx_new(wolfTLSv1_3_client_method(), suite, err, err_len);
+	if (!ctx)
+		return NULL;
+	/* No CA loaded: a server that authenticates with a certificate fails verification. */
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
+	wolfSSL_CTX_set_psk_client_tls13_callback(ctx, cb);
+	return ctx;
+}

@@ -117,3 +117,24 @@ bool tls_peer_has_cert(WOLFSSL *ssl);
  * describe the alert in err ("alert certificate_expired: ...") and return true.
  */
 bool tls_peer_refused_cert(WOLFSSL *ssl, char *err, size_t err_len);
+
+/*
+ * A server session on fd (an accepted connection), for any server context:
+ * tls_server_ctx_new()'s or tls_psk_server_ctx_new()'s.
+ */
+WOLFSSL *tls_server_new(WOLFSSL_CTX *ctx, int fd, char *err, size_t err_len);
+
+/*
+ * TLS 1.3 PSK contexts, for the oneM2M security association between an AE or
+ * CSE and the IN-CSE (TS-0003 8.2.2; identity = key ID, key = Kc or Ke): the same
+ * ECDHE groups as every context here (so psk_dhe_ke, forward secrecy), only the
+ * cipher suite `suite` (an SA_SUITE_* name); the server issues no resumption
+ * tickets. cb is wolfSSL's TLS 1.3 PSK callback; per-session data reaches it
+ * through wolfSSL_set_psk_callback_ctx(). The client loads no CA and verifies the
+ * peer, so a server that answers with a certificate instead of the PSK fails the
+ * handshake; the server asks for no certificate.
+ */
+WOLFSSL_CTX *tls_psk_server_ctx_new(const char *suite, wc_psk_server_tls13_callback cb,
+				    char *err, size_t err_len);
+WOLFSSL_CTX *tls_psk_client_ctx_new(const char *suite, wc_psk_client_tls13_callback cb,
+				    char *err, size_t err_len);

@@ -25,12 +25,16 @@
 
 #include <m2msa/m2msa.h>
 
+#include "common/fileio.h"
 #include "common/frame.h"
+#include "common/hex.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "common/wire.h"
 
+/* Key files hold 32 bytes or 64 hex digits; this is a generous bound. */
+#define KEY_FILE_MAX 256
 #define AE_IDENTITY_MAX 128 /* TS-0003 10.4; also wolfSSL's MAX_PSK_ID_LEN */
 #define AE_TIMEOUT_MS 10000
 #define AE_LINE_MAX 512
@@ -46,46 +50,22 @@ struct key_source {
 	struct m2msa *h;
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 64 hex digits (trailing whitespace allowed) -> 32 bytes. */
 static int key_from_hex(const char *s, size_t len, struct key32 *ret)
 {
-	struct key32 k;
-
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
 		len--;
 	if (len != 2 * KEY32_LEN)
 		return -EINVAL;
-	for (size_t i = 0; i < KEY32_LEN; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			secret_wipe(&k, sizeof(k));
-			return -EINVAL;
-		}
-		k.b[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*ret = k;
-	secret_wipe(&k, sizeof(k));
-	return 0;
+	return hex_decode(s, KEY32_LEN, ret->b); /* constant time: these are key bytes */
 }
 
 static int key_source_load(const struct key_source *src, struct key32 *ret, char *err,
 			   size_t err_len)
 {
-	uint8_t buf[2 * KEY32_LEN + 3];
-	ssize_t n;
-	int fd, r;
+	uint8_t buf[KEY_FILE_MAX];
+	size_t n = 0;
+	int r;
 
 	if (src->hex) {
 		r = key_from_hex(src->hex, strlen(src->hex), ret);
@@ -95,21 +75,19 @@ static int key_source_load(const struct key_source *src, struct key32 *ret, char
 			snprintf(err, err_len, "--key-hex needs exactly 64 hex digits (32 bytes)");
 		return r;
 	}
-	fd = open(src->file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
+	r = fileio_read(src->file, buf, sizeof(buf), &n);
+	if (r == -ENOENT || r == -EACCES) {
 		snprintf(err, err_len, "cannot open key file %s: %s", src->file, strerror(-r));
-		return r;
-	}
-	n = read(fd, buf, sizeof(buf));
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0) {
+	} else if (r == -EFBIG) {
+		snprintf(err, err_len,
+			 "key file %s must hold 32 raw bytes or 64 hex digits", src->file);
+		r = -EINVAL;
+	} else if (r < 0) {
 		snprintf(err, err_len, "cannot read key file %s: %s", src->file, strerror(-r));
 	} else if (n == KEY32_LEN) {
 		memcpy(ret->b, buf, KEY32_LEN);
 	} else {
-		r = key_from_hex((const char *)buf, (size_t)n, ret);
+		r = key_from_hex((const char *)buf, n, ret);
 		if (r < 0)
 			snprintf(err, err_len,
 				 "key file %s must hold 32 raw bytes or 64 hex digits", src->file);
@@ -225,31 +203,6 @@ static unsigned int psk_client_cb(WOLFSSL *ssl, const char *hint, char *identity
 	return KEY32_LEN;
 }
 
-static WOLFSSL_CTX *client_ctx_new(void)
-{
-	int groups[] = { WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP384R1 };
-	WOLFSSL_CTX *ctx;
-
-	if (tls_init() < 0)
-		return NULL;
-	ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
-	if (!ctx)
-		return NULL;
-	if (wolfSSL_CTX_set_groups(ctx, groups, (int)ARRAY_SIZE(groups)) != WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_set_cipher_list(ctx, SA_SUITE_PSK) != WOLFSSL_SUCCESS) {
-		wolfSSL_CTX_free(ctx);
-		return NULL;
-	}
-	/*
-	 * The PSK authenticates the server. No CA is loaded, so a server that tries
-	 * to authenticate with a certificate instead fails verification: we never
-	 * complete a handshake that did not use our key.
-	 */
-	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
-	wolfSSL_CTX_set_psk_client_tls13_callback(ctx, psk_client_cb);
-	return ctx;
-}
-
 static int read_line(WOLFSSL *ssl, char *buf, size_t len)
 {
 	size_t n = 0;
@@ -284,9 +237,9 @@ static int talk(const char *connect_to, struct psk *psk)
 		fprintf(stderr, "invalid --connect '%s' (expected HOST:PORT)\n", connect_to);
 		return -EINVAL;
 	}
-	ctx = client_ctx_new();
+	ctx = tls_psk_client_ctx_new(SA_SUITE_PSK, psk_client_cb, terr, sizeof(terr));
 	if (!ctx) {
-		fprintf(stderr, "cannot create the TLS 1.3 PSK client context\n");
+		fprintf(stderr, "cannot create the TLS 1.3 PSK client context: %s\n", terr);
 		r = -ENOMEM;
 		goto out;
 	}
@@ -297,9 +250,8 @@ static int talk(const char *connect_to, struct psk *psk)
 		goto out;
 	}
 	(void)frame_set_timeouts(fd, AE_TIMEOUT_MS);
-	ssl = wolfSSL_new(ctx);
-	if (!ssl || wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
-	    wolfSSL_set_psk_callback_ctx(ssl, psk) != WOLFSSL_SUCCESS) {
+	ssl = tls_client_new(ctx, fd, NULL, terr, sizeof(terr));
+	if (!ssl || wolfSSL_set_psk_callback_ctx(ssl, psk) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "cannot set up a TLS session: out of memory\n");
 		r = -ENOMEM;
 		goto out;

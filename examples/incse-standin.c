@@ -161,28 +161,6 @@ out:
 	return ret;
 }
 
-static WOLFSSL_CTX *server_ctx_new(void)
-{
-	int groups[] = { WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP384R1 };
-	WOLFSSL_CTX *ctx;
-
-	if (tls_init() < 0)
-		return NULL;
-	ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
-	if (!ctx)
-		return NULL;
-	/* ECDHE always: psk_dhe_ke (wolfSSL's default with a key share) over these groups. */
-	if (wolfSSL_CTX_set_groups(ctx, groups, (int)ARRAY_SIZE(groups)) != WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_set_cipher_list(ctx, SA_SUITE_PSK) != WOLFSSL_SUCCESS) {
-		wolfSSL_CTX_free(ctx);
-		return NULL;
-	}
-	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
-	wolfSSL_CTX_no_ticket_TLSv13(ctx);
-	wolfSSL_CTX_set_psk_server_tls13_callback(ctx, psk_server_cb);
-	return ctx;
-}
-
 /* Read one line (without '\n') from the client; a close ends the line too. */
 static int read_line(WOLFSSL *ssl, char *buf, size_t len)
 {
@@ -274,9 +252,8 @@ static int serve(WOLFSSL_CTX *ctx, struct retrieve_client *mas, int fd)
 		log_error("cannot set socket timeouts: %s", strerror(-r));
 		return r;
 	}
-	ssl = wolfSSL_new(ctx);
-	if (!ssl || wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
-	    wolfSSL_set_psk_callback_ctx(ssl, &c) != WOLFSSL_SUCCESS) {
+	ssl = tls_server_new(ctx, fd, terr, sizeof(terr));
+	if (!ssl || wolfSSL_set_psk_callback_ctx(ssl, &c) != WOLFSSL_SUCCESS) {
 		log_error("cannot set up a TLS session: out of memory");
 		r = -ENOMEM;
 		goto out;
@@ -485,9 +462,9 @@ int main(int argc, char **argv)
 		log_error("cannot set up key retrieval from the MAS: %s", err);
 		goto out;
 	}
-	ctx = server_ctx_new();
+	ctx = tls_psk_server_ctx_new(SA_SUITE_PSK, psk_server_cb, err, sizeof(err));
 	if (!ctx) {
-		log_error("cannot create the TLS 1.3 PSK server context");
+		log_error("cannot create the TLS 1.3 PSK server context: %s", err);
 		goto out;
 	}
 	lfd = tcp_listen(host, port, &bound);

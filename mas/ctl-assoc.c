@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/hex.h"
+#include "common/json.h"
 #include "mas/ctl.h"
 
 static int list_assoc_cb(const struct store_assoc *a, void *userdata)
@@ -19,15 +20,15 @@ static int list_assoc_cb(const struct store_assoc *a, void *userdata)
 		printf("%s\n  {\"kcid\":\"%s\"", l->count ? "," : "", kcid);
 		if (l->fqdn) {
 			printf(",\"key_id\":\"%s@", kcid);
-			cli_json_string(stdout, l->fqdn);
+			json_write_string(stdout, l->fqdn);
 			printf(",");
 		} else {
 			printf(",");
 		}
 		printf("\"node_id\":");
-		cli_json_string(stdout, a->node_id);
+		json_write_string(stdout, a->node_id);
 		printf(",\"target_id\":");
-		cli_json_string(stdout, a->target_id);
+		json_write_string(stdout, a->target_id);
 		printf(",\"method\":\"%s\",\"created\":%llu,\"expiry\":%llu,\"state\":\"%s\"}",
 		       wire_method_to_string(a->method), (unsigned long long)a->created,
 		       (unsigned long long)a->expiry, ctl_assoc_state(a, l->now));

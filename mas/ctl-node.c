@@ -8,6 +8,7 @@
 
 #include "common/conf.h"
 #include "common/crypto.h"
+#include "common/json.h"
 #include "common/secret.h"
 #include "mas/ctl-wrap.h"
 #include "mas/ctl.h"
@@ -213,11 +214,11 @@ static void print_node_json(const struct store_node *n)
 
 	ctl_format_time(n->created, created);
 	printf("{\"node_id\":");
-	cli_json_string(stdout, n->node_id);
+	json_write_string(stdout, n->node_id);
 	printf(",\"km_id\":");
-	cli_json_string(stdout, n->km_id);
+	json_write_string(stdout, n->km_id);
 	printf(",\"target_id\":");
-	cli_json_string(stdout, n->target_id);
+	json_write_string(stdout, n->target_id);
 	printf(",\"methods\":[");
 	for (size_t i = 0; i < n->n_methods; i++)
 		printf("%s\"%s\"", i ? "," : "", wire_method_to_string(n->methods[i]));

@@ -41,26 +41,15 @@ int mas_key_parse(const uint8_t *buf, size_t len, uint8_t out[static MAS_KEY_LEN
 
 int mas_key_read_fd(int fd, struct secret **ret)
 {
-	uint8_t buf[KEY_FILE_MAX + 1];
+	uint8_t buf[KEY_FILE_MAX];
 	struct secret *s = NULL;
 	size_t len = 0;
 	int r;
 
-	while (len < sizeof(buf)) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	r = -EINVAL;
-	if (len > KEY_FILE_MAX)
+	r = fileio_read_fd(fd, buf, sizeof(buf), &len);
+	if (r == -EFBIG)
+		r = -EINVAL; /* longer than any key file */
+	if (r < 0)
 		goto out;
 	r = secret_new(MAS_KEY_LEN, &s);
 	if (r < 0)

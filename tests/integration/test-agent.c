@@ -647,7 +647,7 @@ Test(agent, bad_config_names_file_line_and_key)
 
 Test(agent, sighup_reload_and_m2msactl_status)
 {
-	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	const char *words[] = { ctl, "status", "--status-file", fx.status, NULL };
 	const char *json[] = { ctl, "status", "--json", "--status-file", fx.status, NULL };
 	struct agent_status st, parsed;

@@ -84,7 +84,7 @@ static void write_agent_conf(const char *tcti)
 /* m2msactl doctor --config agent_conf [--json] --agent-user user: its exit status and stdout. */
 static int doctor(bool json, const char *user, char **ret_out)
 {
-	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	const char *argv[] = { ctl, "doctor", "--config", agent_conf, "--agent-user", user,
 			       json ? "--json" : NULL, NULL };
 	char *err = NULL;

@@ -380,7 +380,7 @@ Test(establish, impostor_mas_proof_refused)
 Test(establish, m2msactl_establish_prints_outputs_but_no_key)
 {
 	char *conf = path("m2msad.conf"), *kc_file = path("kc.bin");
-	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	char *text = harness_strdupf("[node]\nstate_dir = %s/node\ntcti = %s\n[mas]\n"
 				     "address = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FQDN "\n",
 				     fx.mas.dir, harness_swtpm_tcti(fx.tpm), fx.mas.est_port, fx.mas.dir);

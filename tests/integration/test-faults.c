@@ -565,7 +565,7 @@ Test(faults, agent_not_dumpable_no_core_key_memory_locked)
 Test(faults, corrupted_state_blob_clear_message_from_m2msactl)
 {
 	char *state = path("node"), *priv = path("node/km.priv"), *conf, *blob = NULL;
-	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	char *out = NULL, *errout = NULL;
 	size_t len;
 	int st = -1;

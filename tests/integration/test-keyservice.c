@@ -626,7 +626,7 @@ Test(keyservice, library_reconnects_after_agent_restart)
 
 Test(keyservice, m2msactl_get_key_subscribe_rekey_status)
 {
-	char *ctl = harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	char *out = NULL, *err = NULL;
 	int status = -1;
 	struct m2msa *h = open_handle();

@@ -395,7 +395,7 @@ Test(peer_agent, jwe_for_another_key_and_revoked_key)
 /* Run m2msactl with args; its stdout into out. Returns the exit status. */
 static int ctl(char *out, size_t out_len, const char *args)
 {
-	char *cmd = harness_strdupf("%s/client/m2msactl %s 2>&1", fixture_builddir(), args);
+	char *cmd = harness_strdupf("%s/m2msactl/m2msactl %s 2>&1", fixture_builddir(), args);
 	FILE *p = popen(cmd, "r");
 	size_t n;
 	int st;

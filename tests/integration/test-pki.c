@@ -120,7 +120,7 @@ static char *run(const char *const *argv, int want)
 
 static char *ctl_path(void)
 {
-	return harness_strdupf("%s/client/m2msactl", fixture_builddir());
+	return harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 }
 
 /* pki-keygen for subject CN=cn, signed by ca (e.g. "node-ca"), optionally expired; pki-install. */

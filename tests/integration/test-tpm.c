@@ -152,8 +152,9 @@ Test(tpm, derive_matches_software_kdf, .fini = fixture_fini)
 	cr_assert_str_eq(tpm_key_km_id(k), KM_ID);
 	cr_assert_null(tpm_key_pcrs(k));
 
-	/* The DESIGN.md labels, then 50 random label/context pairs; contexts up to the KDF's
-	 * limit, so some PRF messages exceed 1024 bytes and go through an HMAC sequence. */
+	/* The key schedule's labels (docs/architecture.md "The key hierarchy"), then 50
+	 * random label/context pairs; contexts up to the KDF's limit, so some PRF messages
+	 * exceed 1024 bytes and go through an HMAC sequence. */
 	assert_derive_equals_software(k, fx.km, "m2msa Kc", NULL, 0);
 	assert_derive_equals_software(k, fx.km, "m2msa node proof", (const uint8_t *)"x", 1);
 	for (int i = 0; i < 50; i++) {
@@ -512,7 +513,7 @@ static char *ctl_path(void)
 {
 	const char *b = getenv("BUILDDIR");
 
-	return harness_strdupf("%s/client/m2msactl", b ? b : ".");
+	return harness_strdupf("%s/m2msactl/m2msactl", b ? b : ".");
 }
 
 static int run_ctl(const char *const *argv, const char *stdin_data, char **ret_out,

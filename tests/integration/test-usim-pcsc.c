@@ -382,7 +382,7 @@ Test(usim_pcsc, m2msactl_usim_check_pcsc, .fini = fixture_fini)
 	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
 	fixture_start(&fx);
 	insert_card(&fx, &cfg);
-	bin = harness_strdupf("%s/client/m2msactl", b);
+	bin = harness_strdupf("%s/m2msactl/m2msactl", b);
 	/* pcscd notices the card on its next poll: retry for up to 5 s. */
 	for (int i = 0; i < 50; i++) {
 		const char *argv[] = { bin, "usim", "check", "--pcsc", NULL };

@@ -324,7 +324,7 @@ static int ctl(char **out, char **err, const char *const *args)
 	int status = -1;
 
 	cr_assert_not_null(b, "BUILDDIR is not set (run through meson test)");
-	bin = harness_strdupf("%s/client/m2msactl", b);
+	bin = harness_strdupf("%s/m2msactl/m2msactl", b);
 	argv[n++] = bin;
 	for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];

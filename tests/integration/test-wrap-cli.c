@@ -45,7 +45,7 @@ static void setup(void)
 	cr_assert_not_null(build, "BUILDDIR is not set (run through meson test)");
 	HARNESS_REQUIRE_SWTPM();
 	mas_bin = harness_strdupf("%s/mas/m2masctl", build);
-	ctl_bin = harness_strdupf("%s/client/m2msactl", build);
+	ctl_bin = harness_strdupf("%s/m2msactl/m2msactl", build);
 	cr_assert_eq(harness_tmpdir(&dir), 0);
 	store_path = harness_strdupf("%s/mas.db", dir);
 	key_path = harness_strdupf("%s/master.key", dir);

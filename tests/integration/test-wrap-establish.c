@@ -105,7 +105,7 @@ static void sign_and_install(const char *mas_ctl, const char *ctl, const char *k
 
 Test(wrap_establish, wrapped_km_with_signed_policy_survives_a_firmware_update)
 {
-	char *mas_ctl = bin("mas/m2masctl"), *ctl = bin("client/m2msactl");
+	char *mas_ctl = bin("mas/m2masctl"), *ctl = bin("m2msactl/m2msactl");
 	char *key = mas_fixture_path(&mas, "signer.key"), *pem = mas_fixture_path(&mas, "signer.pem");
 	char *srk = mas_fixture_path(&mas, "srk.pub"), *dup = mas_fixture_path(&mas, "km.dup");
 	char *state = mas_fixture_path(&mas, "node"), *conf = mas_fixture_path(&mas, "m2msad.conf");

@@ -13,7 +13,7 @@ build=$(cd "${1:-$src/build}" && pwd)
 for p in valgrind swtpm openssl; do
 	command -v $p >/dev/null || { echo "run-valgrind: $p is not installed" >&2; exit 2; }
 done
-meson compile -C "$build" mas/m2masd mas/m2masctl client/m2msactl \
+meson compile -C "$build" mas/m2masd mas/m2masctl m2msactl/m2msactl \
 	examples/m2msa-incse-standin examples/m2msa-ae-client >/dev/null
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/m2msa-valgrind-XXXXXX")
@@ -65,7 +65,7 @@ CONF
 "$build/mas/m2masctl" --config "$dir/m2masd.conf" node add /mn-cse-vg --km-id km-vg@mas.test \
 	--target /in-cse --km-file "$dir/km" >/dev/null
 sleep 0.5
-$vg "$build/client/m2msactl" provision --node-id /mn-cse-vg --km-id km-vg@mas.test \
+$vg "$build/m2msactl/m2msactl" provision --node-id /mn-cse-vg --km-id km-vg@mas.test \
 	--key-file "$dir/km" --tcti "$tcti" --state-dir "$dir/node" >/dev/null
 
 $vg "$build/mas/m2masd" --config "$dir/m2masd.conf" --port-file "$dir/mas.ports" \
@@ -90,7 +90,7 @@ CONF
 
 # Establish, then rekey (a second establishment replaces the first key)
 for n in 1 2; do
-	$vg "$build/client/m2msactl" establish --config "$dir/m2msad.conf" --json \
+	$vg "$build/m2msactl/m2msactl" establish --config "$dir/m2msad.conf" --json \
 		--key-out "$dir/kc$n" >"$dir/est$n.json"
 done
 kid=$(sed -n 's/.*"key_id":"\([^"]*\)".*/\1/p' "$dir/est2.json")

@@ -24,9 +24,10 @@
 #include "agent/agent-conf.h"
 #include "agent/clients.h"
 #include "agent/status.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "tpm/keystore.h"
@@ -84,12 +85,12 @@ static void _printf_(5, 6) report(struct doctor *d, const char *name, enum docto
 	d->count[res]++;
 	if (d->json) {
 		printf("%s{\"name\":", d->n_reported ? "," : "{\"checks\":[");
-		cli_json_string(stdout, name);
+		json_write_string(stdout, name);
 		printf(",\"result\":\"%s\",\"detail\":", result_json[res]);
-		cli_json_string(stdout, detail);
+		json_write_string(stdout, detail);
 		fputs(",\"fix\":", stdout);
 		if (fix && res != DOCTOR_RESULT_OK)
-			cli_json_string(stdout, fix);
+			json_write_string(stdout, fix);
 		else
 			fputs("null", stdout);
 		putchar('}');
@@ -771,15 +772,15 @@ int ctl_doctor(int argc, char **argv)
 		case 'j': d.json = true; break;
 		case 'c': d.config_path = optarg; break;
 		case 'u': d.agent_user = optarg; break;
-		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: usage(stderr); return CTL_EXIT_USAGE;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
 		return cli_no_more_args(&(struct cli){ "m2msactl", "doctor" }, argc, argv, optind);
 	if (tls_init() < 0) {
 		fprintf(stderr, "m2msactl doctor: cannot initialise wolfSSL\n");
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	lookup_user(&d);
 	check_config(&d);
@@ -800,5 +801,5 @@ int ctl_doctor(int argc, char **argv)
 		       d.count[DOCTOR_RESULT_WARN], d.count[DOCTOR_RESULT_FAIL]);
 	if (d.conf_loaded)
 		agent_conf_free(&d.conf);
-	return d.count[DOCTOR_RESULT_FAIL] ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+	return d.count[DOCTOR_RESULT_FAIL] ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }

@@ -16,7 +16,7 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/fileio.h"
 #include "tpm/keystore.h"
 #include "tpm/policy.h"
@@ -105,39 +105,39 @@ int ctl_policy_install(int argc, char **argv)
 		if (c == OPT_STATE_DIR)
 			state_dir = optarg;
 		else if (c == 'h')
-			return fputs(install_help, stdout), CTL_EXIT_OK;
+			return fputs(install_help, stdout), CLI_EXIT_OK;
 		else
-			return fputs("(see m2msactl policy-install --help)\n", stderr), CTL_EXIT_USAGE;
+			return fputs("(see m2msactl policy-install --help)\n", stderr), CLI_EXIT_USAGE;
 	}
 	if (optind + 1 != argc || !text) {
 		fputs("m2msactl policy-install: give one FILE (see --help)\n", stderr);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	r = read_file(argv[optind], text, TPM_POLICY_FILE_MAX + 1, &len);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl policy-install: cannot read %s: %s\n", argv[optind],
 			strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (tpm_policy_parse(text, len, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "m2msactl policy-install: %s: %s\n", argv[optind], err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (load_signer(state_dir, &signer) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (tpm_policy_verify(&p, &signer) < 0) {
 		fprintf(stderr, "m2msactl policy-install: %s is not signed by this key's policy "
 				"signer (ask the provider for a policy signed with the key given at "
 				"provisioning)\n", argv[optind]);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (asprintf(&dir, "%s/%s", state_dir, TPM_POLICY_DIR) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (p.epoch < retired_below(dir)) {
 		fprintf(stderr, "m2msactl policy-install: epoch %u is retired (policies below epoch "
 				"%u are); ask for a newer policy\n", (unsigned)p.epoch,
 			(unsigned)retired_below(dir));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	(void)mkdir(dir, 0700);
 	snprintf(name, sizeof(name), "policy-%u.pol", (unsigned)p.epoch);
@@ -145,10 +145,10 @@ int ctl_policy_install(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "m2msactl policy-install: cannot write %s/%s: %s\n", dir, name,
 			strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("Installed the signed policy epoch %u in %s/%s.\n", (unsigned)p.epoch, dir, name);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static const char retire_help[] =
@@ -182,22 +182,22 @@ int ctl_policy_retire(int argc, char **argv)
 		else if (c == OPT_BELOW)
 			below = optarg;
 		else if (c == 'h')
-			return fputs(retire_help, stdout), CTL_EXIT_OK;
+			return fputs(retire_help, stdout), CLI_EXIT_OK;
 		else
-			return fputs("(see m2msactl policy-retire --help)\n", stderr), CTL_EXIT_USAGE;
+			return fputs("(see m2msactl policy-retire --help)\n", stderr), CLI_EXIT_USAGE;
 	}
 	if (!below || optind != argc || (n = strtoul(below, NULL, 10)) == 0 || n > UINT32_MAX) {
 		fputs("m2msactl policy-retire: --below N (an epoch above 0) is required\n", stderr);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (asprintf(&dir, "%s/%s", state_dir, TPM_POLICY_DIR) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	for (int pass = 0; pass < 2; pass++) {
 		d = opendir(dir);
 		if (!d) {
 			fprintf(stderr, "m2msactl policy-retire: cannot open %s: %s\n", dir,
 				strerror(errno));
-			return CTL_EXIT_FAILURE;
+			return CLI_EXIT_FAILURE;
 		}
 		while ((de = readdir(d))) {
 			unsigned long e;
@@ -218,17 +218,17 @@ int ctl_policy_retire(int argc, char **argv)
 			fprintf(stderr, "m2msactl policy-retire: no installed policy has epoch %lu or "
 					"higher; retiring would leave Km unusable (install a newer "
 					"policy first)\n", n);
-			return CTL_EXIT_FAILURE;
+			return CLI_EXIT_FAILURE;
 		}
 		if (pass == 0) {
 			snprintf(num, sizeof(num), "%lu\n", n);
 			if (write_file(dir, TPM_POLICY_RETIRED_FILE, num) < 0) {
 				fprintf(stderr, "m2msactl policy-retire: cannot write %s/%s\n", dir,
 					TPM_POLICY_RETIRED_FILE);
-				return CTL_EXIT_FAILURE;
+				return CLI_EXIT_FAILURE;
 			}
 		}
 	}
 	printf("Retired policies below epoch %lu (%u removed, %u kept).\n", n, removed, kept);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }

@@ -15,7 +15,7 @@
 
 #include "agent/agent-conf.h"
 #include "agent/status.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 
 static void usage(FILE *f)
 {
@@ -144,34 +144,33 @@ int ctl_status(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return CTL_EXIT_OK;
+			return CLI_EXIT_OK;
 		default:
 			usage(stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl status: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	r = cli_no_more_args(&(const struct cli){ "m2msactl", "status" }, argc, argv, optind);
+	if (r != CLI_EXIT_OK)
+		return r;
 	r = status_from_socket(socket, &st);
 	if (r < 0)
 		r = agent_status_read(file, &st);
 	if (r == -ENOENT) {
 		fprintf(stderr, "m2msad is not running (no %s)\n", file);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (r < 0) {
 		fprintf(stderr, "m2msactl status: cannot read %s: %s\n", file,
 			r == -EBADMSG ? "not an m2msad status file" : strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (json) {
 		if (agent_status_format(&st, buf, sizeof(buf)) < 0)
-			return CTL_EXIT_FAILURE;
+			return CLI_EXIT_FAILURE;
 		fputs(buf, stdout);
 	} else {
 		print_words(&st);
 	}
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }

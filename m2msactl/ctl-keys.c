@@ -11,7 +11,10 @@
 
 #include <m2msa/m2msa.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
+#include "common/hex.h"
+#include "common/json.h"
+#include "common/secret.h"
 
 struct keys_opts {
 	const char *ae;
@@ -89,25 +92,23 @@ static int parse(int argc, char **argv, struct keys_opts *o)
 			o->count = strtol(optarg, &end, 10);
 			if (*end || o->count <= 0) {
 				fprintf(stderr, "m2msactl %s: --count needs a positive number\n", cmd);
-				return CTL_EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			}
 			break;
 		}
 		case 'h':
 			usage(stdout, cmd);
-			return CTL_EXIT_OK;
+			return CLI_EXIT_OK;
 		default:
 			goto bad;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl %s: unexpected argument '%s'\n", cmd, argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", cmd }, argc, argv, optind) != CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	return -1; /* go on */
 bad:
 	usage(stderr, cmd);
-	return CTL_EXIT_USAGE;
+	return CLI_EXIT_USAGE;
 }
 
 /* A message that names the fix for each failure. */
@@ -134,10 +135,17 @@ static void explain(const char *cmd, const char *what, const struct m2msa *h, in
 	}
 }
 
-static void print_hex(const uint8_t *p, size_t n)
+/* The key bytes in hex (common/hex), through a buffer that is wiped afterwards. */
+static void print_key_hex(const struct m2msa_key *k)
 {
-	for (size_t i = 0; i < n; i++)
-		printf("%02x", p[i]);
+	_cleanup_secret_ struct secret *text = NULL;
+
+	if (secret_new(2 * m2msa_key_len(k) + 1, &text) < 0) {
+		printf("(out of memory)");
+		return;
+	}
+	hex_encode(m2msa_key_data(k), m2msa_key_len(k), (char *)text->data);
+	fputs((const char *)text->data, stdout);
 }
 
 static void print_key_json(const char *event, const struct m2msa_key *k, bool show_key)
@@ -146,13 +154,15 @@ static void print_key_json(const char *event, const struct m2msa_key *k, bool sh
 	if (event)
 		printf("\"event\":\"%s\",", event);
 	if (k) {
-		/* IDs and suites are identifier characters only: no JSON escaping needed. */
-		printf("\"key_id\":\"%s\",\"ae_id\":\"%s\",\"expiry\":%llu,\"suite\":\"%s\"",
-		       m2msa_key_id(k), m2msa_key_ae_id(k), (unsigned long long)m2msa_key_expiry(k),
-		       m2msa_key_suite(k));
+		printf("\"key_id\":");
+		json_write_string(stdout, m2msa_key_id(k));
+		printf(",\"ae_id\":");
+		json_write_string(stdout, m2msa_key_ae_id(k));
+		printf(",\"expiry\":%llu,\"suite\":", (unsigned long long)m2msa_key_expiry(k));
+		json_write_string(stdout, m2msa_key_suite(k));
 		if (show_key && m2msa_key_len(k)) {
 			printf(",\"key\":\"");
-			print_hex(m2msa_key_data(k), m2msa_key_len(k));
+			print_key_hex(k);
 			printf("\"");
 		}
 	}
@@ -171,13 +181,13 @@ int ctl_get_key(int argc, char **argv)
 	r = m2msa_open(o.socket, &h);
 	if (r < 0) {
 		explain("get-key", "connecting", NULL, r, o.socket);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = m2msa_get_key(h, o.ae, &k);
 	if (r < 0) {
 		explain("get-key", o.ae ? "the key of this AE" : "the CSE key", h, r, o.socket);
 		m2msa_close(h);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (o.json) {
 		print_key_json(NULL, k, o.show_key);
@@ -196,14 +206,14 @@ int ctl_get_key(int argc, char **argv)
 		printf("suite:   %s\n", m2msa_key_suite(k));
 		if (o.show_key) {
 			printf("key:     ");
-			print_hex(m2msa_key_data(k), m2msa_key_len(k));
+			print_key_hex(k);
 			printf("\n");
 		}
 	}
 	fflush(stdout);
 	m2msa_key_free(k);
 	m2msa_close(h);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static const char *event_name(enum m2msa_event_type t)
@@ -234,13 +244,13 @@ int ctl_subscribe(int argc, char **argv)
 	r = m2msa_open(o.socket, &h);
 	if (r < 0) {
 		explain("subscribe", "connecting", NULL, r, o.socket);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = m2msa_subscribe(h, o.ae);
 	if (r < 0) {
 		explain("subscribe", "subscribing", h, r, o.socket);
 		m2msa_close(h);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (o.count == 0 || seen < o.count) {
@@ -257,14 +267,14 @@ int ctl_subscribe(int argc, char **argv)
 		if (r < 0) {
 			explain("subscribe", "reading events", h, r, o.socket);
 			m2msa_close(h);
-			return CTL_EXIT_FAILURE;
+			return CLI_EXIT_FAILURE;
 		}
 		print_key_json(event_name(t), k, o.show_key);
 		m2msa_key_free(k);
 		seen++;
 	}
 	m2msa_close(h);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 int ctl_rekey(int argc, char **argv)
@@ -278,15 +288,15 @@ int ctl_rekey(int argc, char **argv)
 	r = m2msa_open(o.socket, &h);
 	if (r < 0) {
 		explain("rekey", "connecting", NULL, r, o.socket);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = m2msa_rekey(h);
 	if (r < 0) {
 		explain("rekey", "the rekey request", h, r, o.socket);
 		m2msa_close(h);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("rekey started; `m2msactl subscribe` shows the new key when it is there\n");
 	m2msa_close(h);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }

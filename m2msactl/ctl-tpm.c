@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msactl provision and tpm-check: put Km into the TPM, and check that it works. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl-keyfile.h"
+#include "m2msactl/ctl.h"
 #include "common/err.h"
 #include "common/kdf.h"
 #include "common/secret.h"
@@ -17,109 +17,37 @@
 #include "common/fileio.h"
 #include "tpm/tpm-ctx.h"
 
-/* Key files are tiny; anything longer than this is certainly not a key. */
-#define KEY_FILE_MAX 4096
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool is_space(uint8_t c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/*
- * Km from buf: 32 raw bytes, or 64 hex digits with any whitespace around or between.
- * On error a message naming the problem (and the file, name) is in err.
- */
-static int parse_key(const uint8_t *buf, size_t len, uint8_t km[static TPM_KM_LEN],
-		     const char *name, struct m2msa_err *err)
-{
-	size_t digits = 0;
-	bool all_hex = true;
-
-	for (size_t i = 0; i < len; i++) {
-		if (is_space(buf[i]))
-			continue;
-		if (hexval((char)buf[i]) < 0)
-			all_hex = false;
-		digits++;
-	}
-	if (all_hex && digits == 2 * TPM_KM_LEN) {
-		size_t n = 0;
-		int hi = -1;
-
-		for (size_t i = 0; i < len; i++) {
-			if (is_space(buf[i]))
-				continue;
-			if (hi < 0) {
-				hi = hexval((char)buf[i]);
-			} else {
-				km[n++] = (uint8_t)(hi << 4 | hexval((char)buf[i]));
-				hi = -1;
-			}
-		}
-		return 0;
-	}
-	if (len == TPM_KM_LEN) {
-		memcpy(km, buf, TPM_KM_LEN);
-		return 0;
-	}
-	if (all_hex && digits > 0)
-		return err_set(err, -EINVAL,
-			       "%s: wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
-			       "(64 hex digits)",
-			       name, digits, digits / 2);
-	return err_set(err, -EINVAL,
-		       "%s: wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits",
-		       name, len);
-}
-
 static int read_key_file(const char *path, uint8_t km[static TPM_KM_LEN], struct m2msa_err *err)
 {
 	_cleanup_secret_ struct secret *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	bool is_stdin = strcmp(path, "-") == 0;
-	const char *name = is_stdin ? "(stdin)" : path;
-	size_t len = 0;
+	const char *name = strcmp(path, "-") == 0 ? "(stdin)" : path;
+	size_t len = 0, hex_digits = 0;
 	int r;
 
-	r = secret_new(KEY_FILE_MAX + 1, &buf);
+	r = ctl_key_file_read(path, &buf, &len);
+	if (r == -EFBIG)
+		return err_set(err, -EINVAL,
+			       "%s is not a key file: more than %d bytes (Km is 32 raw bytes "
+			       "or 64 hex digits)",
+			       name, CTL_KEY_FILE_MAX);
 	if (r < 0)
-		return err_set(err, r, "%s", strerror(-r));
-	fd = is_stdin ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, -errno, "cannot read the key file %s: %s", name, strerror(errno));
-	for (;;) {
-		ssize_t n = read(fd, buf->data + len, buf->len - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(err, -errno, "cannot read the key file %s: %s", name,
-				       strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KEY_FILE_MAX)
-			return err_set(err, -EINVAL,
-				       "%s is not a key file: more than %d bytes (Km is 32 raw bytes "
-				       "or 64 hex digits)",
-				       name, KEY_FILE_MAX);
-	}
-	return parse_key(buf->data, len, km, name, err);
+		return err_set(err, r, "cannot read the key file %s: %s", name, strerror(-r));
+	r = ctl_key_parse(buf->data, len, km, TPM_KM_LEN, &hex_digits);
+	if (r == -EINVAL && hex_digits)
+		return err_set(err, -EINVAL,
+			       "%s: wrong key length: %zu hex digits (%zu bytes); Km must be 32 bytes "
+			       "(64 hex digits)",
+			       name, hex_digits, hex_digits / 2);
+	if (r == -EINVAL)
+		return err_set(err, -EINVAL,
+			       "%s: wrong key length: %zu bytes; Km must be 32 raw bytes or 64 hex digits",
+			       name, len);
+	if (r < 0)
+		return err_set(err, r, "%s: %s", name, strerror(-r));
+	return 0;
 }
 
-/* "<prefix><message>" on stderr, and with -v the raw TSS2 code for a bug report. */
-static void report_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
+void ctl_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
 {
 	fprintf(stderr, "%s%s\n", prefix, tpm_last_error(t));
 	if (verbose && *tpm_last_error_detail(t))
@@ -190,7 +118,7 @@ static const char provision_help[] =
 	"  --force          replace a key already provisioned in the state dir\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
 
-/* Which of the option combinations of provision make sense: CTL_EXIT_OK or CTL_EXIT_USAGE. */
+/* Which of the option combinations of provision make sense: CLI_EXIT_OK or CLI_EXIT_USAGE. */
 static int check_provision_args(const char *import, const char *import_tools,
 				const char *key_file, const char *pcrs, const char *signer_path,
 				const char *node_id, const char *km_id)
@@ -200,24 +128,24 @@ static int check_provision_args(const char *import, const char *import_tools,
 	if ((import || import_tools) && (key_file || pcrs || signer_path || (import && import_tools))) {
 		fprintf(stderr, "m2msactl provision: give one of --import, --import-tpm2-tools and "
 				"--key-file; --pcrs goes only with --key-file (see --help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (!import && (!node_id || !km_id || (!key_file && !import_tools))) {
 		fprintf(stderr, "m2msactl provision: give --import FILE, or --node-id, --km-id and "
 				"--key-file (see --help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (pcrs && signer_path) {
 		fprintf(stderr, "m2msactl provision: --pcrs and --policy-signer do not go together "
 				"(signed policies name their PCRs)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (pcrs && tpm_pcrs_parse(pcrs, &mask) < 0) {
 		fprintf(stderr, "m2msactl provision: invalid --pcrs '%s' (expected e.g. sha256:0,7; "
 				"PCRs 0 to 23)\n", pcrs);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 int ctl_provision(int argc, char **argv)
@@ -266,26 +194,24 @@ int ctl_provision(int argc, char **argv)
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case 'f': force = true; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(provision_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(provision_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl provision --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl provision: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "provision" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	r = check_provision_args(import, import_tools, key_file, pcrs, signer_path, node_id, km_id);
-	if (r != CTL_EXIT_OK)
+	if (r != CLI_EXIT_OK)
 		return r;
 	snprintf(existing, sizeof(existing), "%s/" TPM_KM_PUB_FILE, state_dir);
 	if (!force && access(existing, F_OK) == 0) {
 		fprintf(stderr, "m2msactl provision: a key is already provisioned in %s; replacing it "
 				"destroys it for good (add --force if that is what you want)\n",
 			state_dir);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 
 	if (import)
@@ -296,26 +222,26 @@ int ctl_provision(int argc, char **argv)
 						  state_dir, verbose);
 
 	if (signer_path && load_signer(signer_path, &signer) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	r = read_key_file(key_file, km.b, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl provision: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (ctl_tpm_open("provision", tcti, owner_auth, &t) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (signer_path)
 		r = tpm_provision_signed(t, state_dir, node_id, km_id, km.b, sizeof(km.b), &signer);
 	else
 		r = tpm_provision(t, state_dir, node_id, km_id, km.b, sizeof(km.b), pcrs);
 	if (r < 0) {
-		report_tpm_error("m2msactl provision: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		ctl_tpm_error("m2msactl provision: ", t, verbose);
+		return CLI_EXIT_FAILURE;
 	}
 	printf("Provisioned Km for node %s (KmID %s) in %s%s%s%s.\n", node_id, km_id, state_dir,
 	       pcrs ? ", bound to PCRs " : "", pcrs ? pcrs : "",
 	       signer_path ? ", usable under signed PCR policies (m2msactl policy-install)" : "");
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static const char tpm_check_help[] =
@@ -357,33 +283,31 @@ int ctl_tpm_check(int argc, char **argv)
 		case OPT_OWNER_AUTH: owner_auth = optarg; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(tpm_check_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(tpm_check_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl tpm-check --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl tpm-check: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "tpm-check" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 
 	r = tpm_open(tcti, &t, err.msg, sizeof(err.msg));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  TPM: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    TPM reachable at %s\n", tcti);
 	if (owner_auth && tpm_owner_auth_file(t, owner_auth) < 0) {
 		fprintf(stderr, "FAIL  owner hierarchy: %s\n", tpm_last_error(t));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 
 	r = tpm_primary(t, &persistent);
 	if (r < 0) {
-		report_tpm_error("FAIL  storage key: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		ctl_tpm_error("FAIL  storage key: ", t, verbose);
+		return CLI_EXIT_FAILURE;
 	}
 	if (persistent)
 		printf("ok    storage key: persistent SRK at 0x%08x\n", TPM_SRK_HANDLE);
@@ -393,8 +317,8 @@ int ctl_tpm_check(int argc, char **argv)
 
 	r = tpm_key_load(t, state_dir, &k);
 	if (r < 0) {
-		report_tpm_error("FAIL  provisioned key: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		ctl_tpm_error("FAIL  provisioned key: ", t, verbose);
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    provisioned key loads: node %s, KmID %s, %s%s\n", tpm_key_node_id(k),
 	       tpm_key_km_id(k),
@@ -406,10 +330,10 @@ int ctl_tpm_check(int argc, char **argv)
 	tpm_key_prf(k, &prf);
 	r = kdf_derive(&prf, "m2msa tpm-check", NULL, 0, out.b);
 	if (r < 0) {
-		report_tpm_error("FAIL  derivation: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		ctl_tpm_error("FAIL  derivation: ", t, verbose);
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    derivation through TPM2_HMAC works%s\n",
 	       tpm_key_pcrs(k) || tpm_key_has_signed_policy(k) ? " (PCR policy satisfied)" : "");
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }

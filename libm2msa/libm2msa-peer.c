@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/libm2msa-int.h"
+#include "libm2msa/libm2msa-int.h"
 #include "common/wire.h"
 
 /* A specific AE-ID: an identifier without '/' and '@'. */

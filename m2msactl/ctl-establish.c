@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msactl establish: run one security association establishment with the MAS. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,8 +10,9 @@
 #include "agent/agent-conf.h"
 #include "agent/establish.h"
 #include "agent/node-creds.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/fileio.h"
+#include "common/json.h"
 #include "common/log.h"
 
 static void usage(FILE *f)
@@ -39,11 +39,17 @@ static void print_result(const struct establish_result *res, const char *node_id
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&exp));
 	if (json) {
-		/* Every string here was validated by the wire decoder: no quoting needed. */
-		printf("{\"node_id\":\"%s\",\"key_id\":\"%s\",\"expiry\":%llu,\"expires\":\"%s\","
-		       "\"lifetime\":%ld,\"method\":\"%s\",\"suite\":\"%s\"}\n",
-		       node_id, res->key_id, (unsigned long long)res->expiry, when, lifetime,
-		       wire_method_to_string(res->method), res->suite);
+		printf("{\"node_id\":");
+		json_write_string(stdout, node_id);
+		printf(",\"key_id\":");
+		json_write_string(stdout, res->key_id);
+		printf(",\"expiry\":%llu,\"expires\":", (unsigned long long)res->expiry);
+		json_write_string(stdout, when);
+		printf(",\"lifetime\":%ld,\"method\":", lifetime);
+		json_write_string(stdout, wire_method_to_string(res->method));
+		printf(",\"suite\":");
+		json_write_string(stdout, res->suite);
+		printf("}\n");
 		return;
 	}
 	printf("node ID:   %s\n", node_id);
@@ -66,12 +72,12 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 	r = node_creds_new(conf, &creds);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = node_creds_prepare(creds, &err, &tpm_suspect);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	node_id = node_creds_node_id(creds);
 	/* Each MAS instance in [mas] address in turn, while another one may help. */
@@ -98,7 +104,7 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 			fprintf(stderr, "m2msactl establish: the MAS holds a different Km for %s: "
 					"provision the key the provider issued (m2msactl provision)\n",
 				node_id);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = key_out ? fileio_write_exclusive(key_out, res.kc->data, res.kc->len, 0600) : 0;
 	if (r < 0)
@@ -106,7 +112,7 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 	else
 		print_result(&res, node_id, json);
 	establish_result_clear(&res);
-	return r < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+	return r < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
 int ctl_establish(int argc, char **argv)
@@ -137,25 +143,24 @@ int ctl_establish(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return CTL_EXIT_OK;
+			return CLI_EXIT_OK;
 		default:
 			usage(stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl establish: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	r = cli_no_more_args(&(const struct cli){ "m2msactl", "establish" }, argc, argv, optind);
+	if (r != CLI_EXIT_OK)
+		return r;
 	if (key_out && access(key_out, F_OK) == 0) {
 		fprintf(stderr, "m2msactl establish: %s already exists; choose a new file for --key-out\n",
 			key_out);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = agent_conf_load(config, &conf, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	return establish_once(&conf, key_out, json);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libm2msa's internals shared between its source files (client/libm2msa.c, the
- * connection and key objects; client/libm2msa-peer.c, end-to-end keys). Not
+ * libm2msa's internals shared between its source files (libm2msa/libm2msa.c, the
+ * connection and key objects; libm2msa/libm2msa-peer.c, end-to-end keys). Not
  * exported: the version script exports m2msa_* only.
  */
 #pragma once

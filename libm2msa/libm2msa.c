@@ -19,7 +19,7 @@
 
 #include <m2msa/m2msa.h>
 
-#include "client/libm2msa-int.h"
+#include "libm2msa/libm2msa-int.h"
 #include "common/local-wire.h"
 #include "common/secret.h"
 

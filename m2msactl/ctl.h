@@ -1,22 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * m2msactl's command table. Each command lives in its own client/ctl-*.c file and
+ * m2msactl's command table. Each command lives in its own m2msactl/ctl-*.c file and
  * has the signature int ctl_<name>(int argc, char **argv), where argv[0] is the
- * command name; it handles its own --help and returns an exit status:
- * CTL_EXIT_OK, CTL_EXIT_FAILURE (the operation failed; a message on stderr names
- * the fix) or CTL_EXIT_USAGE (bad arguments).
+ * command name; it handles its own --help and returns an exit status from
+ * common/cli.h: CLI_EXIT_OK, CLI_EXIT_FAILURE (the operation failed; a message on
+ * stderr names the fix) or CLI_EXIT_USAGE (bad arguments).
  * To add a command: declare it below, add one line to ctl_commands[], and one
- * line to m2msactl_sources in client/meson.build.
+ * line to m2msactl_sources in m2msactl/meson.build.
  */
 #pragma once
 
 #include <stdbool.h>
 
+#include "common/cli.h"
 #include "common/util.h"
-
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAILURE 1
-#define CTL_EXIT_USAGE 2
 
 struct ctl_command {
 	const char *name;
@@ -27,6 +24,12 @@ struct ctl_command {
 /* ctl-tpm.c */
 int ctl_provision(int argc, char **argv);
 int ctl_tpm_check(int argc, char **argv);
+struct tpm_ctx;
+/*
+ * "<prefix><the TPM's last error>" on stderr, and with verbose the raw TSS2 code
+ * for a bug report (also for ctl-usim.c).
+ */
+void ctl_tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose);
 
 /* ctl-identity.c */
 int ctl_tpm_identity(int argc, char **argv);

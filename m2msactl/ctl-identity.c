@@ -13,9 +13,10 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/cli.h"
 #include "common/fileio.h"
+#include "common/json.h"
 #include "tpm/import.h"
 #include "tpm/owner-auth.h"
 
@@ -68,7 +69,7 @@ static void print_identity(const struct identity *id, bool json)
 {
 	if (json) {
 		printf("{\"srk_pub\":");
-		cli_json_string(stdout, id->srk_path);
+		json_write_string(stdout, id->srk_path);
 		printf(",\"srk_name\":\"%s\",\"srk_persistent\":%s,\"srk_handle\":", id->name_hex,
 		       id->persistent ? "true" : "false");
 		if (id->persistent)
@@ -77,7 +78,7 @@ static void print_identity(const struct identity *id, bool json)
 			printf("null");
 		printf(",\"ek_cert\":");
 		if (id->ek_path) {
-			cli_json_string(stdout, id->ek_path);
+			json_write_string(stdout, id->ek_path);
 			printf(",\"ek_cert_nv_index\":\"0x%08x\"}\n", id->ek_index);
 		} else {
 			printf("null,\"ek_cert_nv_index\":null}\n");
@@ -187,19 +188,17 @@ int ctl_tpm_identity(int argc, char **argv)
 		case OPT_TCTI: tcti = optarg; break;
 		case OPT_OWNER_AUTH: owner_auth = optarg; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(tpm_identity_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(tpm_identity_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl tpm-identity --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl tpm-identity: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "tpm-identity" }, argc, argv,
+			     optind) != CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	if (ctl_tpm_open("tpm-identity", tcti, owner_auth, &t) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	r = export_identity(t, out_dir, &id);
 	if (r < 0 && verbose && *tpm_last_error_detail(t))
 		fprintf(stderr, "m2msactl tpm-identity: debug: %s\n", tpm_last_error_detail(t));
@@ -208,7 +207,7 @@ int ctl_tpm_identity(int argc, char **argv)
 	free(id.srk_path);
 	free(id.name_path);
 	free(id.ek_path);
-	return r < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+	return r < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
 static int read_all(const char *path, uint8_t *buf, size_t size, size_t *ret_len)
@@ -259,16 +258,16 @@ static int import_blob(const char *what, const struct tpm_dup_blob *b, const cha
 	_cleanup_(tpm_closep) struct tpm_ctx *t = NULL;
 
 	if (ctl_tpm_open("provision", tcti, owner_auth, &t) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (tpm_import_dup(t, state_dir, b) < 0) {
 		fprintf(stderr, "m2msactl provision: %s: %s\n", what, tpm_last_error(t));
 		if (verbose && *tpm_last_error_detail(t))
 			fprintf(stderr, "m2msactl provision: debug: %s\n", tpm_last_error_detail(t));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("Imported the wrapped Km for node %s (KmID %s) into %s.\n", b->node_id, b->km_id,
 	       state_dir);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 int ctl_provision_import_tools(const char *prefix, const char *node_id, const char *km_id,
@@ -278,15 +277,15 @@ int ctl_provision_import_tools(const char *prefix, const char *node_id, const ch
 	_cleanup_free_ struct tpm_dup_blob *b = calloc(1, sizeof(*b));
 
 	if (!b)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (strlen(node_id) > TPM_DUP_ID_MAX || strlen(km_id) > TPM_DUP_ID_MAX) {
 		fprintf(stderr, "m2msactl provision: the node ID or KmID is too long\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	strcpy(b->node_id, node_id);
 	strcpy(b->km_id, km_id);
 	if (read_tools_files(prefix, b) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	return import_blob(prefix, b, tcti, owner_auth, state_dir, verbose);
 }
 
@@ -300,19 +299,19 @@ int ctl_provision_import(const char *path, const char *node_id, const char *km_i
 	size_t len = 0;
 
 	if (!buf || !b)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (read_all(path, buf, TPM_DUP_FILE_MAX + 1, &len) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	if (tpm_dup_blob_decode(buf, len, b, err, sizeof(err)) < 0) {
 		fprintf(stderr, "m2msactl provision: %s: %s\n", path, err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if ((node_id && strcmp(node_id, b->node_id) != 0) ||
 	    (km_id && strcmp(km_id, b->km_id) != 0)) {
 		fprintf(stderr, "m2msactl provision: %s is for node %s (KmID %s), not for %s%s%s "
 				"(wrong file?)\n", path, b->node_id, b->km_id,
 			node_id ? node_id : b->node_id, km_id ? " KmID " : "", km_id ? km_id : "");
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	return import_blob(path, b, tcti, owner_auth, state_dir, verbose);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/libm2msa-int.h"
+#include "libm2msa/libm2msa-int.h"
 #include "common/crypto.h"
 #include "common/jwe.h"
 #include "common/secret.h"

@@ -20,7 +20,7 @@
 
 #include "agent/agent-conf.h"
 #include "agent/node-creds.h"
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 #include "common/fileio.h"
 #include "tpm/keystore.h"
 #include "tpm/signkey.h"
@@ -194,17 +194,17 @@ static int put_request(const char *out, const uint8_t *pem, size_t len, const ch
 
 	if (!out) {
 		fwrite(pem, 1, len, stdout);
-		return CTL_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	r = fileio_write_atomic(out, pem, len, 0644);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-keygen: cannot write %s: %s\n", out, strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	fprintf(stderr, "Wrote the certificate request for CN=%s to %s; have the provider's "
 			"CA sign it, then run m2msactl pki-install --cert FILE.\n",
 		cn, out);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 /* The TPM signing key in state_dir, created first if there is none or new_key. */
@@ -258,14 +258,13 @@ int ctl_pki_keygen(int argc, char **argv)
 		case 's': subject = optarg; break;
 		case 'o': out = optarg; break;
 		case 'n': new_key = true; break;
-		case 'h': keygen_usage(stdout); return CTL_EXIT_OK;
-		default: keygen_usage(stderr); return CTL_EXIT_USAGE;
+		case 'h': keygen_usage(stdout); return CLI_EXIT_OK;
+		default: keygen_usage(stderr); return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "m2msactl pki-keygen: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "pki-keygen" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	/* The defaults wc_InitCert() gives a subject: empty fields, UTF8String encodings. */
 	{
 		Cert init;
@@ -275,12 +274,12 @@ int ctl_pki_keygen(int argc, char **argv)
 	}
 	if (subject && parse_subject(subject, &name, &err) < 0) {
 		fprintf(stderr, "m2msactl pki-keygen: invalid --subject '%s': %s\n", subject, err.msg);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	r = agent_conf_load(config, &conf, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-keygen: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	/* The TPM, and the node ID for the CN: node_id, else the one recorded with Km. */
 	r = node_creds_new(&conf, &creds);
@@ -293,30 +292,30 @@ int ctl_pki_keygen(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-keygen: %s%s\n", err.msg,
 			subject ? "" : " (or give --subject CN=<node ID>)");
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	tpm = node_creds_tpm(creds);
 	if (!subject) {
 		if (strlen(node_creds_node_id(creds)) >= CTC_NAME_SIZE) {
 			fprintf(stderr, "m2msactl pki-keygen: the node ID is too long for a CN: "
 					"give --subject CN=<node ID>\n");
-			return CTL_EXIT_FAILURE;
+			return CLI_EXIT_FAILURE;
 		}
 		snprintf(name.commonName, sizeof(name.commonName), "%s", node_creds_node_id(creds));
 	}
 	r = signkey_get(tpm, conf.state_dir, new_key, &key);
 	if (r < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	r = build_csr(key, &name, der, sizeof(der), &der_sz, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-keygen: cannot make the request: %s\n",
 			r == -EINVAL || r == -EBADMSG ? err.msg : tpm_last_error(tpm));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	pem_len = wc_DerToPem(der, (word32)der_sz, pem, sizeof(pem), CERTREQ_TYPE);
 	if (pem_len <= 0) {
 		fprintf(stderr, "m2msactl pki-keygen: cannot PEM-encode the request\n");
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	return put_request(out, pem, (size_t)pem_len, name.commonName);
 }
@@ -372,58 +371,60 @@ int ctl_pki_install(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'C': cert = optarg; break;
 		case 'a': chain = optarg; break;
-		case 'h': install_usage(stdout); return CTL_EXIT_OK;
-		default: install_usage(stderr); return CTL_EXIT_USAGE;
+		case 'h': install_usage(stdout); return CLI_EXIT_OK;
+		default: install_usage(stderr); return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || !cert) {
-		fprintf(stderr, "m2msactl pki-install: %s\n",
-			cert ? "unexpected argument" : "--cert FILE is required");
-		return CTL_EXIT_USAGE;
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "pki-install" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
+	if (!cert) {
+		fprintf(stderr, "m2msactl pki-install: --cert FILE is required\n");
+		return CLI_EXIT_USAGE;
 	}
 	r = fileio_read_alloc(cert, CERT_FILE_MAX, &cert_pem, &cert_len);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", cert, strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (chain) {
 		r = fileio_read_alloc(chain, CERT_FILE_MAX, &chain_pem, &chain_len);
 		if (r < 0) {
 			fprintf(stderr, "m2msactl pki-install: cannot read %s: %s\n", chain,
 				strerror(-r));
-			return CTL_EXIT_FAILURE;
+			return CLI_EXIT_FAILURE;
 		}
 	}
 	r = agent_conf_load(config, &conf, &err);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = tpm_open(conf.tcti, &tpm, err.msg, sizeof(err.msg));
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: %s\n", err.msg);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = tpm_signkey_load(tpm, conf.state_dir, &key);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: %s\n", tpm_last_error(tpm));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = cert_matches_key(cert_pem, cert_len, key);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: %s is not a PEM certificate\n", cert);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (r == 0) {
 		fprintf(stderr,
 			"m2msactl pki-install: %s was not issued for this TPM's signing key (make a "
 			"request with m2msactl pki-keygen and have the CA sign that)\n",
 			cert);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	if (asprintf(&cert_path, "%s/%s", conf.state_dir, TPM_NODE_CERT_FILE) < 0 ||
 	    asprintf(&chain_path, "%s/%s", conf.state_dir, TPM_NODE_CHAIN_FILE) < 0)
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	r = fileio_write_atomic(cert_path, cert_pem, cert_len, 0644);
 	if (r == 0 && chain)
 		r = fileio_write_atomic(chain_path, chain_pem, chain_len, 0644);
@@ -432,9 +433,9 @@ int ctl_pki_install(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "m2msactl pki-install: cannot write into %s: %s\n", conf.state_dir,
 			strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("Installed %s%s in %s.\n", TPM_NODE_CERT_FILE, chain ? " and " TPM_NODE_CHAIN_FILE : "",
 	       conf.state_dir);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msactl usim provision / usim check: the tpm USIM backend's K into the TPM, and a check. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,103 +8,43 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl-keyfile.h"
+#include "m2msactl/ctl.h"
 #include "common/aka.h"
-#include "common/hex.h"
 #include "common/secret.h"
 #include "tpm/usimkey.h"
 #include "usim/usim-state.h"
 #include "usim/usim.h"
 
-#define KEY_FILE_MAX 4096
-
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* 16 bytes from buf: 32 hex digits with any whitespace around or between, or 16 raw bytes. */
-static int parse_key16(const uint8_t *buf, size_t len, uint8_t out[static 16], const char *what,
-		       char *err, size_t err_len)
-{
-	char digits[33];
-	size_t n = 0;
-	bool all_hex = true;
-	int r = -EINVAL;
-
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] && strchr(" \t\r\n\f\v", buf[i]))
-			continue;
-		if (hexval(buf[i]) < 0)
-			all_hex = false;
-		if (n < 32)
-			digits[n] = (char)buf[i];
-		n++;
-	}
-	if (all_hex && n == 32) {
-		digits[32] = '\0';
-		r = hex_decode(digits, 16, out); /* constant time: these are key bytes */
-	} else if (len == 16) {
-		memcpy(out, buf, 16);
-		r = 0;
-	} else if (all_hex && n) {
-		snprintf(err, err_len, "wrong length for %s: %zu hex digits; it must be 32 hex "
-			 "digits (16 bytes)", what, n);
-	} else {
-		snprintf(err, err_len, "wrong length for %s: %zu bytes; it must be 16 raw bytes or "
-			 "32 hex digits", what, len);
-	}
-	secret_wipe(digits, sizeof(digits));
-	return r;
-}
-
+/* 16 bytes (K, OP or OPc) from a key file: 32 hex digits or 16 raw bytes. */
 static int read_key16(const char *path, uint8_t out[static 16], const char *what, char *err,
 		      size_t err_len)
 {
 	_cleanup_secret_ struct secret *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t len = 0;
-	char why[200];
+	size_t len = 0, hex_digits = 0;
 	int r;
 
-	r = secret_new(KEY_FILE_MAX + 1, &buf);
-	if (r < 0)
-		return r;
-	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot read the %s file %s: %s", what, path, strerror(errno));
+	r = ctl_key_file_read(path, &buf, &len);
+	if (r == -EFBIG) {
+		snprintf(err, err_len, "%s is not a %s file: more than %d bytes", path, what,
+			 CTL_KEY_FILE_MAX);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		snprintf(err, err_len, "cannot read the %s file %s: %s", what, path, strerror(-r));
 		return r;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf->data + len, buf->len - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, err_len, "cannot read the %s file %s: %s", what, path,
-				 strerror(errno));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KEY_FILE_MAX) {
-			snprintf(err, err_len, "%s is not a %s file: more than %d bytes", path, what,
-				 KEY_FILE_MAX);
-			return -EINVAL;
-		}
-	}
-	r = parse_key16(buf->data, len, out, what, why, sizeof(why));
-	if (r < 0)
-		snprintf(err, err_len, "%s: %s", path, why);
+	r = ctl_key_parse(buf->data, len, out, 16, &hex_digits);
+	if (r == -EINVAL && hex_digits)
+		snprintf(err, err_len,
+			 "%s: wrong length for %s: %zu hex digits; it must be 32 hex digits (16 bytes)",
+			 path, what, hex_digits);
+	else if (r == -EINVAL)
+		snprintf(err, err_len,
+			 "%s: wrong length for %s: %zu bytes; it must be 16 raw bytes or 32 hex digits",
+			 path, what, len);
+	else if (r < 0)
+		snprintf(err, err_len, "%s: %s", path, strerror(-r));
 	return r;
 }
 
@@ -136,13 +75,6 @@ static const char provision_help[] =
 	"  --state-dir DIR  default " TPM_DEFAULT_STATE_DIR "\n"
 	"  --force          replace a USIM already provisioned in DIR\n"
 	"  -v, --verbose    show the TPM's raw response codes on failure\n";
-
-static void tpm_error(const char *prefix, const struct tpm_ctx *t, bool verbose)
-{
-	fprintf(stderr, "%s%s\n", prefix, tpm_last_error(t));
-	if (verbose && *tpm_last_error_detail(t))
-		fprintf(stderr, "%sdebug: %s\n", prefix, tpm_last_error_detail(t));
-}
 
 struct provision_args {
 	const char *impi, *k_file, *opc_file, *op_file, *tcti, *state_dir;
@@ -191,33 +123,31 @@ static int provision_parse(int argc, char **argv, struct provision_args *a)
 			if (parse_sqn(optarg, &a->sqn) < 0) {
 				fprintf(stderr, "m2msactl usim provision: invalid --sqn '%s' (0 to "
 						"2^48-1)\n", optarg);
-				return CTL_EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			}
 			break;
 		case OPT_TCTI: a->tcti = optarg; break;
 		case OPT_STATE_DIR: a->state_dir = optarg; break;
 		case 'f': a->force = true; break;
 		case 'v': a->verbose = true; break;
-		case 'h': fputs(provision_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(provision_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl usim provision --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl usim provision: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "usim provision" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	if (!a->impi || !a->k_file || !a->opc_file == !a->op_file) {
 		fprintf(stderr, "m2msactl usim provision: --impi, --k-file and one of --opc-file "
 				"or --op-file are required (see --help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (!usim_impi_valid(a->impi)) {
 		fprintf(stderr, "m2msactl usim provision: invalid --impi '%s' (1 to 255 characters "
 				"from A-Z a-z 0-9 . _ - @ + ! ~ %%)\n", a->impi);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	return -1;
 }
@@ -253,7 +183,7 @@ static int usim_provision(int argc, char **argv)
 		fprintf(stderr, "m2msactl usim provision: a USIM is already provisioned in %s; "
 				"replacing it destroys its K and SQN state for good (add --force if "
 				"that is what you want)\n", a.state_dir);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = read_key16(a.k_file, k, "K", err, sizeof(err));
 	if (r == 0)
@@ -270,7 +200,7 @@ static int usim_provision(int argc, char **argv)
 	if (r == 0 && a.op_file)
 		r = opc_from_op(t, a.state_dir, op, opc);
 	if (r < 0) {
-		tpm_error("m2msactl usim provision: ", t, a.verbose);
+		ctl_tpm_error("m2msactl usim provision: ", t, a.verbose);
 		goto out;
 	}
 	r = usim_state_write(a.state_dir, a.impi, opc, a.sqn, err, sizeof(err));
@@ -284,7 +214,7 @@ out:
 	secret_wipe(k, sizeof(k));
 	secret_wipe(op, sizeof(op));
 	secret_wipe(opc, sizeof(opc));
-	return r < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+	return r < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
 static const char check_help[] =
@@ -310,12 +240,12 @@ static int check_pcsc(const char *reader, const char *impi)
 	r = usim_pcsc_open(reader, impi, &u, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  USIM card: %s\n", err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    USIM application selected on the card in %s\n",
 	       reader ? reader : "the first reader with a card");
 	printf("ok    IMPI %s%s\n", usim_impi(u), impi ? "" : " (from the card's IMSI)");
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int usim_check(int argc, char **argv)
@@ -351,21 +281,19 @@ static int usim_check(int argc, char **argv)
 		case OPT_READER: reader = optarg; break;
 		case OPT_IMPI: card_impi = optarg; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(check_help, stdout); return CTL_EXIT_OK;
+		case 'h': fputs(check_help, stdout); return CLI_EXIT_OK;
 		default:
 			fputs("(see m2msactl usim check --help)\n", stderr);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "m2msactl usim check: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (cli_no_more_args(&(const struct cli){ "m2msactl", "usim check" }, argc, argv, optind) !=
+	    CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	if (!pcsc && (reader || card_impi)) {
 		fprintf(stderr, "m2msactl usim check: --reader and --impi go with --pcsc (see "
 				"--help)\n");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (pcsc)
 		return check_pcsc(reader, card_impi);
@@ -375,25 +303,25 @@ static int usim_check(int argc, char **argv)
 		r = usim_state_sqn_read(state_dir, &sqn, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  USIM state: %s\n", err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    USIM state in %s: IMPI %s, highest accepted SQN %" PRIu64 "\n", state_dir,
 	       impi, sqn);
 	r = tpm_open(tcti, &t, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "FAIL  TPM: %s\n", err);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = tpm_usim_key_load(t, state_dir, &k);
 	if (r == 0)
 		r = tpm_usim_key_encrypt(k, block, block);
 	secret_wipe(block, sizeof(block));
 	if (r < 0) {
-		tpm_error("FAIL  USIM key: ", t, verbose);
-		return CTL_EXIT_FAILURE;
+		ctl_tpm_error("FAIL  USIM key: ", t, verbose);
+		return CLI_EXIT_FAILURE;
 	}
 	printf("ok    K loads in the TPM at %s and AES-128 with it works\n", tcti);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static const char usim_help[] =
@@ -404,16 +332,16 @@ int ctl_usim(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(usim_help, stderr);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(usim_help, stdout);
-		return CTL_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "provision") == 0)
 		return usim_provision(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return usim_check(argc - 1, argv + 1);
 	fprintf(stderr, "m2msactl usim: unknown subcommand '%s' (provision or check)\n", argv[1]);
-	return CTL_EXIT_USAGE;
+	return CLI_EXIT_USAGE;
 }

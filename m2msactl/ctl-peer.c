@@ -12,7 +12,7 @@
 
 #include <m2msa/m2msa.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 
 struct peer_opts {
 	const char *ae;
@@ -68,16 +68,16 @@ static int parse(int argc, char **argv, struct peer_opts *o)
 			break;
 		case 'h':
 			usage(stdout, cmd);
-			return CTL_EXIT_OK;
+			return CLI_EXIT_OK;
 		default:
 			usage(stderr, cmd);
-			return CTL_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (!o->ae || optind != argc - 1) {
 		fprintf(stderr, "m2msactl %s: needs --ae AE-ID and exactly one %s (see --help)\n", cmd,
 			strcmp(cmd, "peer-key") == 0 ? "TARGET" : "KEY-ID");
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	o->arg = argv[optind];
 	return -1;
@@ -120,7 +120,7 @@ static int run(int argc, char **argv, bool resolve)
 	r = m2msa_open(o.socket, &h);
 	if (r < 0) {
 		fprintf(stderr, "m2msactl %s: cannot connect to the agent: %s\n", cmd, strerror(-r));
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	r = resolve ? m2msa_resolve_key(h, o.ae, o.arg, &k) : m2msa_get_peer_key(h, o.ae, o.arg, &k);
 	if (r < 0) {
@@ -129,12 +129,12 @@ static int run(int argc, char **argv, bool resolve)
 		fprintf(stderr, "m2msactl %s: %s for %s failed: %s%s%s\n", cmd, o.arg, o.ae,
 			strerror(-r), why[0] ? ": " : "", why);
 		m2msa_close(h);
-		return CTL_EXIT_FAILURE;
+		return CLI_EXIT_FAILURE;
 	}
 	print_key(k, &o);
 	m2msa_key_free(k);
 	m2msa_close(h);
-	return CTL_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 int ctl_peer_key(int argc, char **argv)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/ctl.h"
+#include "m2msactl/ctl.h"
 
 static void usage(FILE *f)
 {
@@ -18,16 +18,16 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
-		return CTL_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
-		return CTL_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(ctl_commands); i++)
 		if (strcmp(argv[1], ctl_commands[i].name) == 0)
 			return ctl_commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "m2msactl: unknown command '%s' (see m2msactl --help)\n", argv[1]);
-	return CTL_EXIT_USAGE;
+	return CLI_EXIT_USAGE;
 }
