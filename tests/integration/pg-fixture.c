@@ -2,6 +2,7 @@
 /* The integration suites' store backend: SQLite files or databases on a real PostgreSQL. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,27 @@ char *store_fixture_conf_lines(const char *location)
 		return harness_strdupf("backend = postgresql\nconninfo = %s\npassword_file = %s\n",
 				       location, pg_fixture_password_file());
 	return harness_strdupf("path = %s\n", location);
+}
+
+void store_fixture_exec(const char *location, const char *sql)
+{
+	if (store_backend_for_location(location) == STORE_BACKEND_POSTGRESQL) {
+		PGconn *conn = PQconnectdb(location);
+		PGresult *res;
+
+		cr_assert_eq(PQstatus(conn), CONNECTION_OK, "connect to %s: %s", location,
+			     PQerrorMessage(conn));
+		res = PQexec(conn, sql);
+		cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql,
+			     PQerrorMessage(conn));
+		PQclear(res);
+		PQfinish(conn);
+	} else {
+		sqlite3 *db = NULL;
+
+		cr_assert_eq(sqlite3_open(location, &db), SQLITE_OK, "open %s", location);
+		cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s: %s", sql,
+			     sqlite3_errmsg(db));
+		sqlite3_close(db);
+	}
 }

@@ -27,3 +27,6 @@ void pg_fixture_server_start(void);
 char *store_fixture_location(const char *dir);
 /* The lines of m2masd.conf's [store] section (without master_key) for location (free()). */
 char *store_fixture_conf_lines(const char *location);
+/* Run sql on the store at location with the database's own client (asserts), e.g. to
+ * turn a store back into an older schema version. */
+void store_fixture_exec(const char *location, const char *sql);

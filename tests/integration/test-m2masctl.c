@@ -461,6 +461,46 @@ Test(m2masctl, migrate_reports_the_schema_version)
 	run_free(&r);
 }
 
+/*
+ * A schema 1 store (no nodes.impi) is refused by m2masd's open until m2masctl
+ * migrate brings it to 2; its nodes and their Km survive, and impi is "".
+ */
+Test(m2masctl, migrate_takes_a_schema_1_store_to_2)
+{
+	bool pg = store_backend_for_location(store_path) == STORE_BACKEND_POSTGRESQL;
+	_cleanup_secret_ struct secret *mk = NULL;
+	struct secret *km = NULL;
+	struct store *s = NULL;
+	struct store_node n;
+	struct run r;
+
+	init_store();
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	store_fixture_exec(store_path, pg ? "ALTER TABLE nodes DROP COLUMN impi; "
+					    "DELETE FROM m2msa_schema WHERE version = 2" :
+					    "ALTER TABLE nodes DROP COLUMN impi; "
+					    "PRAGMA user_version = 1");
+	cr_assert_eq(mas_master_key_load(key_path, &mk), 0);
+	cr_assert_eq(store_open(store_path, mk->data, &s), -ESTALE, "schema 1 before migrate");
+	r = ctl("migrate");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "schema migrated from version 1 to 2"), "%s", r.out);
+	run_free(&r);
+	s = open_store();
+	cr_assert_eq(store_node_get(s, "/mn-cse-1", &n), 0);
+	cr_expect_str_eq(n.impi, "");
+	cr_expect_eq(store_node_get_km(s, "/mn-cse-1", &km), 0, "Km kept by the migration");
+	secret_free(km);
+	cr_expect_eq(store_node_set_impi(s, "/mn-cse-1", "node1@ims.test"), 0);
+	store_close(s);
+	r = ctl("migrate");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "schema version 2, nothing to migrate"), "%s", r.out);
+	run_free(&r);
+}
+
 /* PostgreSQL only: the password comes from [store] password_file, and a wrong one is named. */
 Test(m2masctl, postgresql_password_file_is_used_and_errors_name_the_fix)
 {
