@@ -152,7 +152,7 @@ static void print_key_json(const char *event, const struct m2msa_key *k, bool sh
 {
 	printf("{");
 	if (event)
-		printf("\"event\":\"%s\",", event);
+		printf("\"event\":\"%s\"%s", event, k ? "," : "");
 	if (k) {
 		printf("\"key_id\":");
 		json_write_string(stdout, m2msa_key_id(k));

@@ -146,27 +146,18 @@ static const struct conf_item node_conf_table[] = {
 	{ "node", "policy", conf_parse_string, offsetof(struct node_conf, policy) },
 };
 
-int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_pub,
-		   TPM2B_PRIVATE *ret_priv, char **ret_node_id, char **ret_km_id,
-		   uint32_t *ret_pcr_mask, bool *ret_signed_policy)
+/* km.pub: a marshalled HMAC-SHA256 KEYEDHASH public area. */
+static int read_km_pub(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret)
 {
-	bool signed_policy = false;
 	uint8_t buf[STATE_FILE_MAX];
+	size_t len = sizeof(buf), off = 0;
 	TPM2B_PUBLIC pub = { 0 };
-	TPM2B_PRIVATE priv = { 0 };
-	struct node_conf nc = { 0 };
-	_cleanup_free_ char *conf_path = NULL;
-	char err[CONF_ERR_MAX];
-	uint32_t mask = 0;
-	size_t len, off;
 	TSS2_RC rc;
 	int r;
 
-	len = sizeof(buf);
 	r = read_blob(t, state_dir, TPM_KM_PUB_FILE, buf, &len);
 	if (r < 0)
 		return r;
-	off = 0;
 	rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, &pub);
 	if (rc != TSS2_RC_SUCCESS || off != len)
 		return tpm_fail(t, -EBADMSG, rc,
@@ -179,84 +170,126 @@ int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_p
 		return tpm_fail(t, -EBADMSG, 0,
 				"%s/%s is not an HMAC-SHA256 key (re-provision the key)", state_dir,
 				TPM_KM_PUB_FILE);
+	*ret = pub;
+	return 0;
+}
 
-	len = sizeof(buf);
+/* km.priv: a marshalled TPM2B_PRIVATE (the file buffer is wiped). */
+static int read_km_priv(struct tpm_ctx *t, const char *state_dir, TPM2B_PRIVATE *ret)
+{
+	uint8_t buf[STATE_FILE_MAX];
+	size_t len = sizeof(buf), off = 0;
+	TSS2_RC rc;
+	int r;
+
 	r = read_blob(t, state_dir, TPM_KM_PRIV_FILE, buf, &len);
 	if (r < 0)
 		return r;
-	off = 0;
-	rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, &priv);
+	rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, ret);
 	secret_wipe(buf, sizeof(buf));
 	if (rc != TSS2_RC_SUCCESS || off != len)
 		return tpm_fail(t, -EBADMSG, rc,
 				"%s/%s is corrupt: not a marshalled TPM2B_PRIVATE (re-provision the key)",
 				state_dir, TPM_KM_PRIV_FILE);
+	return 0;
+}
 
-	r = path_join(state_dir, TPM_NODE_CONF_FILE, &conf_path);
-	if (r < 0)
-		return r;
-	r = conf_parse_file(conf_path, node_conf_table, ARRAY_SIZE(node_conf_table), &nc, err,
+static void node_conf_done(struct node_conf *nc)
+{
+	free(nc->node_id);
+	free(nc->km_id);
+	free(nc->pcrs);
+	free(nc->policy);
+}
+
+/* node.conf, parsed and checked on its own (ids, pcrs, policy). */
+static int read_node_conf(struct tpm_ctx *t, const char *conf_path, struct node_conf *nc,
+			  uint32_t *ret_mask)
+{
+	char err[CONF_ERR_MAX];
+	uint32_t mask = 0;
+	int r;
+
+	r = conf_parse_file(conf_path, node_conf_table, ARRAY_SIZE(node_conf_table), nc, err,
 			    sizeof(err));
-	if (r == -ENOENT) {
-		r = tpm_fail(t, -ENOENT, 0,
-			     "no provisioned key: %s is missing (provision one with m2msactl provision)",
-			     conf_path);
-		goto out;
-	}
-	if (r < 0) {
-		r = tpm_fail(t, r == -EACCES ? r : -EBADMSG, 0, "%s (re-provision the key)", err);
-		goto out;
-	}
-	if (!tpm_id_valid(nc.node_id) || !tpm_id_valid(nc.km_id)) {
-		r = tpm_fail(t, -EBADMSG, 0,
-			     "%s is corrupt: node_id and km_id must be set (re-provision the key)",
-			     conf_path);
-		goto out;
-	}
-	if (nc.pcrs && tpm_pcrs_parse(nc.pcrs, &mask) < 0) {
-		r = tpm_fail(t, -EBADMSG, 0,
-			     "%s is corrupt: bad pcrs '%s' (expected e.g. sha256:0,7)", conf_path,
-			     nc.pcrs);
-		goto out;
-	}
-	if (nc.policy && strcmp(nc.policy, "signed") != 0) {
-		r = tpm_fail(t, -EBADMSG, 0, "%s is corrupt: policy must be 'signed' (re-provision "
-					     "the key)", conf_path);
-		goto out;
-	}
-	signed_policy = nc.policy != NULL;
-	if (signed_policy && (mask || !pub.publicArea.authPolicy.size ||
-			      (pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH))) {
-		r = tpm_fail(t, -EBADMSG, 0,
-			     "%s does not match %s/%s: the key has no signed-policy authPolicy "
-			     "(re-provision the key)", conf_path, state_dir, TPM_KM_PUB_FILE);
-		goto out;
+	if (r == -ENOENT)
+		return tpm_fail(t, -ENOENT, 0,
+				"no provisioned key: %s is missing (provision one with m2msactl provision)",
+				conf_path);
+	if (r < 0)
+		return tpm_fail(t, r == -EACCES ? r : -EBADMSG, 0, "%s (re-provision the key)", err);
+	if (!tpm_id_valid(nc->node_id) || !tpm_id_valid(nc->km_id))
+		return tpm_fail(t, -EBADMSG, 0,
+				"%s is corrupt: node_id and km_id must be set (re-provision the key)",
+				conf_path);
+	if (nc->pcrs && tpm_pcrs_parse(nc->pcrs, &mask) < 0)
+		return tpm_fail(t, -EBADMSG, 0,
+				"%s is corrupt: bad pcrs '%s' (expected e.g. sha256:0,7)", conf_path,
+				nc->pcrs);
+	if (nc->policy && strcmp(nc->policy, "signed") != 0)
+		return tpm_fail(t, -EBADMSG, 0, "%s is corrupt: policy must be 'signed' (re-provision "
+						"the key)", conf_path);
+	*ret_mask = mask;
+	return 0;
+}
+
+/* Does km.pub's authPolicy fit what node.conf says (no policy, PCRs, or signed)? */
+static int check_policy_matches(struct tpm_ctx *t, const char *state_dir, const char *conf_path,
+				const TPM2B_PUBLIC *pub, uint32_t mask, bool signed_policy)
+{
+	bool has_policy = pub->publicArea.authPolicy.size != 0;
+	bool user_auth = pub->publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH;
+
+	if (signed_policy) {
+		if (mask || !has_policy || user_auth)
+			return tpm_fail(t, -EBADMSG, 0,
+					"%s does not match %s/%s: the key has no signed-policy "
+					"authPolicy (re-provision the key)", conf_path, state_dir,
+					TPM_KM_PUB_FILE);
+		return 0;
 	}
 	/* A key without PCRs may carry a policy it does not need (USERWITHAUTH set, e.g.
 	 * the PolicyCommandCode(Duplicate) of a key tpm2_duplicate moved here). */
-	if (signed_policy) {
-		/* checked above */
-	} else if ((mask && !pub.publicArea.authPolicy.size) ||
-	    (!mask && pub.publicArea.authPolicy.size &&
-	     !(pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH))) {
-		r = tpm_fail(t, -EBADMSG, 0,
-			     "%s does not match %s/%s: the PCR policy differs (re-provision the key)",
-			     conf_path, state_dir, TPM_KM_PUB_FILE);
-		goto out;
+	if ((mask && !has_policy) || (!mask && has_policy && !user_auth))
+		return tpm_fail(t, -EBADMSG, 0,
+				"%s does not match %s/%s: the PCR policy differs (re-provision the key)",
+				conf_path, state_dir, TPM_KM_PUB_FILE);
+	return 0;
+}
+
+int tpm_state_read(struct tpm_ctx *t, const char *state_dir, TPM2B_PUBLIC *ret_pub,
+		   TPM2B_PRIVATE *ret_priv, char **ret_node_id, char **ret_km_id,
+		   uint32_t *ret_pcr_mask, bool *ret_signed_policy)
+{
+	TPM2B_PUBLIC pub = { 0 };
+	TPM2B_PRIVATE priv = { 0 };
+	struct node_conf nc = { 0 };
+	_cleanup_free_ char *conf_path = NULL;
+	uint32_t mask = 0;
+	int r;
+
+	r = read_km_pub(t, state_dir, &pub);
+	if (r < 0)
+		return r;
+	r = read_km_priv(t, state_dir, &priv);
+	if (r < 0)
+		return r;
+	r = path_join(state_dir, TPM_NODE_CONF_FILE, &conf_path);
+	if (r >= 0)
+		r = read_node_conf(t, conf_path, &nc, &mask);
+	if (r >= 0)
+		r = check_policy_matches(t, state_dir, conf_path, &pub, mask, nc.policy != NULL);
+	if (r >= 0) {
+		*ret_pub = pub;
+		*ret_priv = priv;
+		*ret_node_id = nc.node_id;
+		*ret_km_id = nc.km_id;
+		*ret_pcr_mask = mask;
+		*ret_signed_policy = nc.policy != NULL;
+		nc.node_id = nc.km_id = NULL;
+		r = 0;
 	}
-	*ret_pub = pub;
-	*ret_priv = priv;
-	*ret_node_id = nc.node_id;
-	*ret_km_id = nc.km_id;
-	*ret_pcr_mask = mask;
-	*ret_signed_policy = signed_policy;
-	nc.node_id = nc.km_id = NULL;
-	r = 0;
-out:
-	free(nc.node_id);
-	free(nc.km_id);
-	free(nc.pcrs);
-	free(nc.policy);
+	node_conf_done(&nc);
 	secret_wipe(&priv, sizeof(priv));
 	return r;
 }
