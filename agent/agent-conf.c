@@ -109,6 +109,8 @@ void agent_conf_free(struct agent_conf *c)
 	free(c->state_dir);
 	free(c->tcti);
 	free(c->mas_address);
+	for (size_t i = 0; i < c->n_mas_addresses; i++)
+		free(c->mas_addresses[i]);
 	free(c->mas_ca);
 	free(c->server_name);
 	free(c->log_level);
@@ -142,6 +144,33 @@ static int check_gba(const char *path, const struct agent_conf *c, struct m2msa_
 	return 0;
 }
 
+/* [mas] address: one or more host:port, separated by commas and/or blanks. */
+static int split_addresses(const char *path, struct agent_conf *c, struct m2msa_err *err)
+{
+	_cleanup_free_ char *copy = strdup(c->mas_address);
+	char host[256], *save = NULL;
+	uint16_t port;
+
+	if (!copy)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (tcp_parse_hostport(t, host, sizeof(host), &port) < 0)
+			return err_set(err, -EINVAL, "%s: [mas] address '%s' is not host:port", path,
+				       t);
+		if (c->n_mas_addresses == AGENT_CONF_MAS_MAX)
+			return err_set(err, -EINVAL, "%s: [mas] address lists more than %d endpoints",
+				       path, AGENT_CONF_MAS_MAX);
+		c->mas_addresses[c->n_mas_addresses] = strdup(t);
+		if (!c->mas_addresses[c->n_mas_addresses])
+			return err_set(err, -ENOMEM, "out of memory");
+		c->n_mas_addresses++;
+	}
+	if (c->n_mas_addresses == 0)
+		return err_set(err, -EINVAL, "%s: [mas] address is empty (host:port, or several)",
+			       path);
+	return 0;
+}
+
 int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *err)
 {
 	_cleanup_(agent_conf_free) struct agent_conf c = {
@@ -154,9 +183,8 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 		.clients_per_uid = 64,
 		.gba_timeout = 10,
 	};
-	char dropin[4096], host[256];
+	char dropin[4096];
 	enum log_level lvl;
-	uint16_t port;
 	int r;
 
 	c.state_dir = strdup("/var/lib/m2msa");
@@ -177,9 +205,9 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 	if (!c.mas_address || !c.mas_ca || !c.server_name)
 		return err_set(err, -EINVAL, "%s: [mas] %s is required", path,
 			       !c.mas_address ? "address" : !c.mas_ca ? "ca" : "server_name");
-	if (tcp_parse_hostport(c.mas_address, host, sizeof(host), &port) < 0)
-		return err_set(err, -EINVAL, "%s: [mas] address '%s' is not host:port", path,
-			       c.mas_address);
+	r = split_addresses(path, &c, err);
+	if (r < 0)
+		return r;
 	if (c.node_id && !wire_id_valid(c.node_id))
 		return err_set(err, -EINVAL,
 			       "%s: [node] node_id '%s' is not a valid CSE-ID (A-Z a-z 0-9 . _ - @ /, "
@@ -207,6 +235,20 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 	*ret = c;
 	c = (struct agent_conf){ .n_methods = 0 }; /* handed over: nothing left to free */
 	return 0;
+}
+
+bool agent_conf_failover_helps(int r)
+{
+	switch (r) {
+	case -ENOENT:	       /* unknown node */
+	case -EKEYREVOKED:     /* revoked */
+	case -EKEYREJECTED:    /* wrong Km or refused certificate */
+	case -EPROTONOSUPPORT: /* no common method or version */
+	case -EPERM:	       /* the MAS certificate did not verify: same CA for all */
+		return false;
+	default:
+		return true;
+	}
 }
 
 bool agent_conf_offers(const struct agent_conf *c, uint8_t method)

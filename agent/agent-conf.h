@@ -9,7 +9,8 @@
  *   tcti = device:/dev/tpmrm0
  *   methods = psk                offered in this order
  *   [mas]
- *   address = mas.example.net:5683   (required)
+ *   address = mas1.example.net:5683, mas2.example.net:5683   (required; one or
+ *                                    more MAS instances, tried in this order)
  *   ca = /etc/m2msa/mas-ca.crt       CA that signed the MAS certificate (required)
  *   server_name = mas.example.net    name the MAS certificate must carry (required)
  *   timeout = 10s
@@ -47,6 +48,7 @@
 #define AGENT_CONF_STATUS_FILE_DEFAULT "/run/m2msa/status.json"
 #define AGENT_CONF_SOCKET_DEFAULT "/run/m2msa/agent.sock"
 #define AGENT_CONF_CLIENTS_DIR_DEFAULT "/etc/m2msa/clients.d"
+#define AGENT_CONF_MAS_MAX 8
 
 struct agent_conf {
 	char *node_id;
@@ -54,7 +56,9 @@ struct agent_conf {
 	char *tcti;
 	uint8_t methods[WIRE_METHODS_MAX];
 	size_t n_methods;
-	char *mas_address;
+	char *mas_address; /* as written: one or more host:port, for messages */
+	char *mas_addresses[AGENT_CONF_MAS_MAX]; /* each endpoint, in order */
+	size_t n_mas_addresses;
 	char *mas_ca;
 	char *server_name;
 	uint64_t timeout;
@@ -78,6 +82,13 @@ struct agent_conf {
 	/* [esp] (m2msad only; read at start, not on reload) */
 	struct agent_esp_peers esp_peers;
 };
+
+/*
+ * Whether a failed establishment at one MAS endpoint may succeed at the next:
+ * yes for an unreachable, silent, overloaded or failing instance; no when the
+ * answer is about the node itself (unknown, revoked, wrong Km, no common method).
+ */
+bool agent_conf_failover_helps(int r);
 
 /* Defaults, then path and "<path>.d/". Checks required keys and value syntax. */
 int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *err);

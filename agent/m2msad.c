@@ -299,7 +299,10 @@ static int run(struct daemon *d)
 		if (r < 0) {
 			log_error("cannot set up ESP through netlink XFRM: %s (is xfrm_user loaded? "
 				  "does m2msad have CAP_NET_ADMIN? the shipped unit gives it none: "
-				  "see docs/esp.md, \"Running under systemd\")", strerror(-r));
+				  "add the drop-in /etc/systemd/system/m2msad.service.d/esp.conf "
+				  "with AmbientCapabilities=CAP_NET_ADMIN and "
+				  "CapabilityBoundingSet=CAP_NET_ADMIN, see docs/esp.md, "
+				  "\"Running under systemd\")", strerror(-r));
 			return r;
 		}
 	}

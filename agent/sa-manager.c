@@ -38,6 +38,7 @@ struct sa_assoc {
 
 struct sa_manager {
 	const struct agent_conf *conf;
+	size_t endpoint; /* which of conf->mas_addresses this attempt uses */
 	enum sa_manager_state state;
 	struct sa_assoc *current, *next;
 
@@ -265,6 +266,19 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 		gba_keeper_drop_tpm(m->gba); /* before its TPM context goes */
 	if (node_creds_failed(m->creds, tpm_suspect))
 		log_info("closing the TPM connection; it is reopened on the next attempt");
+	/* Another MAS instance may serve us: try the next one at once, backoff after the last. */
+	if (!tpm_suspect && agent_conf_failover_helps(r) &&
+	    m->endpoint + 1 < m->conf->n_mas_addresses) {
+		m->endpoint++;
+		log_warning("%s at the MAS %s failed: %s; trying the next MAS, %s", what,
+			    m->conf->mas_addresses[m->endpoint - 1], reason,
+			    m->conf->mas_addresses[m->endpoint]);
+		m->retry_at = now;
+		m->retry_at_wall = wall_ms() / 1000;
+		set_state(m, SA_MANAGER_BACKOFF);
+		return;
+	}
+	m->endpoint = 0;
 	m->failures++;
 	m->last_failure_time = (uint64_t)time(NULL);
 	snprintf(m->last_failure, sizeof(m->last_failure), "%s", reason);
@@ -275,7 +289,6 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 		    what, m->failures, reason, (unsigned long long)(delay / 1000),
 		    (unsigned long long)(delay % 1000),
 		    (unsigned long long)(m->backoff.ceiling_ms / 1000));
-	(void)r;
 	set_state(m, SA_MANAGER_BACKOFF);
 	emit(m, SA_MANAGER_EVENT_FAILED, NULL, false, reason);
 }
@@ -328,13 +341,15 @@ static void begin_attempt(struct sa_manager *m)
 	abort_op(m);
 	m->retry_at = 0;
 	m->retry_at_wall = 0;
+	if (m->endpoint >= m->conf->n_mas_addresses) /* a reload shortened the list */
+		m->endpoint = 0;
 	r = node_creds_prepare(m->creds, &err, &tpm_suspect);
 	if (r < 0) {
 		fail(m, r, err.msg, tpm_suspect);
 		return;
 	}
 	p = (struct establish_params){
-		.mas_address = m->conf->mas_address,
+		.mas_address = m->conf->mas_addresses[m->endpoint],
 		.server_name = m->conf->server_name,
 		.node_id = node_creds_node_id(m->creds),
 		.methods = methods,
@@ -347,6 +362,8 @@ static void begin_attempt(struct sa_manager *m)
 			 : gba_keeper_running(m->gba) ? "bootstrapping with the BSF"
 			 : gba_keeper_last_error(m->gba)[0] ? gba_keeper_last_error(m->gba)
 							    : "waiting to retry");
+		/* Not the MAS's doing: no failover to the next one, backoff from the first. */
+		m->endpoint = m->conf->n_mas_addresses - 1;
 		fail(m, -EAGAIN, err.msg, false);
 		return;
 	}
@@ -363,7 +380,8 @@ static void begin_attempt(struct sa_manager *m)
 		return;
 	}
 	m->op_deadline = mono_ms() + m->conf->timeout * 1000;
-	log_info("%s with the MAS at %s", rekey ? "rekeying" : "establishing", m->conf->mas_address);
+	log_info("%s with the MAS at %s", rekey ? "rekeying" : "establishing",
+		 m->conf->mas_addresses[m->endpoint]);
 	set_state(m, rekey ? SA_MANAGER_REKEYING : SA_MANAGER_ESTABLISHING);
 }
 
@@ -383,6 +401,7 @@ static void on_success(struct sa_manager *m, struct establish_result *res)
 	char exp[16], rk[16], red[SECRET_REDACT_MAX];
 
 	abort_op(m);
+	m->endpoint = 0; /* the next attempt starts again at the first MAS */
 	if (!a) {
 		establish_result_clear(res);
 		fail(m, -ENOMEM, "out of memory", false);
@@ -524,7 +543,7 @@ static void on_timer(struct sa_manager *m)
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "no answer from the MAS at %s within %llu s",
-			 m->conf->mas_address, (unsigned long long)m->conf->timeout);
+			 m->conf->mas_addresses[m->endpoint], (unsigned long long)m->conf->timeout);
 		fail(m, -ETIMEDOUT, msg, false);
 		return;
 	}

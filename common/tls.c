@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,16 +21,20 @@
 
 DEFINE_CLEANUP(struct addrinfo *, freeaddrinfo)
 
-static int tls_initialised;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int tls_init_result;
 
+static void tls_init_once(void)
+{
+	tls_init_result = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -EIO;
+}
+
+/* Once per process, whichever thread asks first (two threads may build contexts
+ * at the same time: the MAS's workers, a test's client and server threads). */
 int tls_init(void)
 {
-	if (tls_initialised)
-		return 0;
-	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
-		return -EIO;
-	tls_initialised = 1;
-	return 0;
+	pthread_once(&tls_once, tls_init_once);
+	return tls_init_result;
 }
 
 /* Only ECDHE key exchange: P-256, X25519, P-384. */

@@ -140,19 +140,26 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 			return CLI_EXIT_FAILURE;
 		tpm_key_prf(gba_key, &gba_prf);
 	}
-	r = establish_run(node_creds_tls(creds),
-			  &(struct establish_params){
-				  .mas_address = conf->mas_address,
-				  .server_name = conf->server_name,
-				  .node_id = node_id,
-				  .methods = conf->methods,
-				  .n_methods = conf->n_methods,
-				  .timeout_ms = (int)(conf->timeout * 1000),
-				  .btid = gba_key ? slot.btid : NULL,
-				  .gba_km = gba_key ? &gba_prf : NULL,
-				  .gba_expiry = gba_key ? (uint64_t)slot.expiry : 0,
-			  },
-			  node_creds_km(creds), &res, &err);
+	/* Each MAS instance in [mas] address in turn, while another one may help. */
+	for (size_t i = 0; i < conf->n_mas_addresses; i++) {
+		r = establish_run(node_creds_tls(creds),
+				  &(struct establish_params){
+					  .mas_address = conf->mas_addresses[i],
+					  .server_name = conf->server_name,
+					  .node_id = node_id,
+					  .methods = conf->methods,
+					  .n_methods = conf->n_methods,
+					  .timeout_ms = (int)(conf->timeout * 1000),
+					  .btid = gba_key ? slot.btid : NULL,
+					  .gba_km = gba_key ? &gba_prf : NULL,
+					  .gba_expiry = gba_key ? (uint64_t)slot.expiry : 0,
+				  },
+				  node_creds_km(creds), &res, &err);
+		if (r >= 0 || !agent_conf_failover_helps(r) || i + 1 == conf->n_mas_addresses)
+			break;
+		fprintf(stderr, "m2msactl establish: %s; trying the next MAS, %s\n", err.msg,
+			conf->mas_addresses[i + 1]);
+	}
 	tpm_key_free(gba_key);
 	if (r < 0 && gba_key && err.wire_code == WIRE_ERR_EXPIRED) {
 		char path[4096];

@@ -25,7 +25,9 @@ struct ctl {
 	struct cli cli; /* "m2masctl" and "node add", for messages */
 	const char *config_path;
 	bool config_given;
-	char *store_path;
+	char *store_path; /* the SQLite file or the PostgreSQL connection string */
+	enum store_backend backend;
+	char *password_file; /* PostgreSQL: [store] password_file, or NULL */
 	char *master_key_path;
 	char *fqdn; /* from the config, for key IDs; may be NULL */
 };
@@ -40,6 +42,7 @@ struct ctl_command {
 
 /* ctl-init.c */
 int ctl_init(struct ctl *c, int argc, char **argv);
+int ctl_migrate(struct ctl *c, int argc, char **argv);
 
 /* ctl-node.c */
 int ctl_node_add(struct ctl *c, int argc, char **argv);
@@ -65,6 +68,7 @@ int ctl_assoc_purge(struct ctl *c, int argc, char **argv);
 
 static const struct ctl_command ctl_commands[] _unused_ = {
 	{ NULL, "init", "", "create the master key file and an empty store", ctl_init },
+	{ NULL, "migrate", "", "bring the store's schema up to this version's", ctl_migrate },
 	{ "node", "add",
 	  "NODE-ID --km-id KMID --target TARGET-CSE-ID\n"
 	  "           [--methods psk,pki] [--lifetime 1h] [--impi IMPI] (--km-file FILE | --generate-km)\n"
@@ -103,12 +107,20 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 void ctl_usage(FILE *f);
 
 /* ctl-store.c: the store the global options name. */
-/* Fill in store_path, master_key_path and fqdn from the configuration file as needed. */
+/*
+ * Fill in store_path (backend, password_file), master_key_path and fqdn from the
+ * configuration file as needed.
+ */
 int ctl_resolve_paths(struct ctl *c);
+/* The store_config for store_path (points into c; err may be NULL). */
+void ctl_store_config(const struct ctl *c, struct store_config *ret, char *err, size_t err_len);
 /* Open the existing store: CLI_EXIT_OK and *ret, or the exit status after a message. */
 int ctl_open(struct ctl *c, struct store **ret);
-/* Messages for store_open's and the node functions' errors; return CLI_EXIT_FAILURE. */
-int ctl_report_open_error(const struct ctl *c, int r);
+/*
+ * Messages for store_open's and the node functions' errors; return CLI_EXIT_FAILURE.
+ * detail: the backend's own words (libpq's message) or NULL.
+ */
+int ctl_report_open_error(const struct ctl *c, int r, const char *detail);
 int ctl_report_node_error(const struct ctl *c, const char *node_id, const char *action, int r);
 
 /* ctl-args.c: parsing and formatting the commands share. */

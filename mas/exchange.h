@@ -22,6 +22,7 @@
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/wire.h"
+#include "mas/metrics.h"
 #include "mas/ratelimit.h"
 #include "mas/store.h"
 
@@ -40,6 +41,7 @@ struct mas_ctx {
 	bool pki;	   /* [mas] node_ca is set: client certificates verified, method pki on */
 	struct zn_client *zn;	    /* [zn] configured: method gba on (with gba) */
 	struct mas_gba_cache *gba; /* Ks_NAF per B-TID, sealed */
+	struct mas_metrics *metrics; /* NULL: not counted */
 };
 
 /* The peer of one connection, for logs ("addr:port") and rate limiting (addr). */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2masctl: the MAS administrator's tool: global options, usage and dispatch to
- * the commands in ctl.h. It works on the node store file directly (m2masd reads
+ * the commands in ctl.h. It works on the node store directly (m2masd reads
  * the rows again for every request, so no IPC is needed; SQLite's WAL journal and
- * busy timeout let both use the file at once).
+ * busy timeout let both use the file at once, PostgreSQL is a server).
  * Exit status: common/cli.h's (0 success, 1 the operation failed, 2 bad usage).
  * Key bytes reach stdout exactly once: the Km that `node add --generate-km` made.
  */
@@ -39,8 +39,10 @@ void ctl_usage(FILE *f)
 	fputs("\n"
 	      "Options:\n"
 	      "  --config FILE      m2masd configuration (default " MAS_CONF_DEFAULT "); only\n"
-	      "                     [store] path and master_key (and [mas] fqdn) are used\n"
-	      "  --store PATH       the store file, instead of [store] path\n"
+	      "                     [store] and [mas] fqdn are used\n"
+	      "  --store PATH|URL   the SQLite file, or a postgresql:// URL (password from\n"
+	      "                     [store] password_file, PGPASSFILE or ~/.pgpass), instead\n"
+	      "                     of [store] backend, path and conninfo\n"
 	      "  --master-key PATH  the master key file, instead of [store] master_key\n"
 	      "  -h, --help         this text\n"
 	      "\n"
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
 
 	r = run(&c, argc, argv);
 	free(c.store_path);
+	free(c.password_file);
 	free(c.master_key_path);
 	free(c.fqdn);
 	if (fflush(stdout) != 0 && r == CLI_EXIT_OK)

@@ -19,6 +19,8 @@
 #include "common/tls.h"
 #include "mas/gba-cache.h"
 #include "mas/mas-conf.h"
+#include "mas/metrics-http.h"
+#include "mas/metrics.h"
 #include "mas/ratelimit.h"
 #include "mas/server.h"
 #include "mas/keyfile.h"
@@ -46,6 +48,8 @@ struct daemon {
 	struct mas_ratelimit *rl;
 	struct mas_ctx ctx;
 	struct mas_server *server;
+	struct mas_metrics *metrics;
+	struct metrics_http *metrics_http;
 };
 
 static void usage(FILE *f)
@@ -185,6 +189,81 @@ static int check_fqdn(const char *fqdn, char *err, size_t err_len)
 	return 0;
 }
 
+/* The store's connection events (PostgreSQL) go to the log. */
+static void on_store_event(enum store_event ev, const char *msg, void *userdata)
+{
+	if (ev == STORE_EVENT_RECONNECTED)
+		log_notice("store: %s", msg);
+	else
+		log_warning("store: %s", msg);
+}
+
+static void on_store_observed(uint64_t ns, bool failed, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	mas_metrics_store(d->metrics, ns, failed);
+}
+
+static size_t n_conns(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return d->server ? mas_server_n_conns(d->server) : 0;
+}
+
+static int open_store(struct daemon *d, const struct secret *mk, char *err, size_t err_len)
+{
+	struct store_config sc;
+	char detail[256] = "";
+	const char *hint;
+	int r;
+
+	mas_conf_store_config(&d->conf, &sc);
+	sc.application_name = "m2masd";
+	sc.err = detail;
+	sc.err_len = sizeof(detail);
+	r = store_open_config(&sc, mk->data, STORE_OPEN_CREATE, &d->store);
+	if (r >= 0) {
+		store_set_notify(d->store, on_store_event, d);
+		store_set_observer(d->store, on_store_observed, d);
+		return 0;
+	}
+	switch (r) {
+	case -EIO:
+		hint = " (not an m2masd store, or damaged)";
+		break;
+	case -EKEYREJECTED:
+		hint = " (the master key is not this store's)";
+		break;
+	case -ESTALE:
+		hint = " (an older schema: run m2masctl migrate)";
+		break;
+	case -EPROTO:
+		hint = " (made by another program or a newer m2msa)";
+		break;
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+		hint = " (is the database server running and reachable? see [store] conninfo)";
+		break;
+	case -EACCES:
+	case -EPERM:
+		hint = sc.backend == STORE_BACKEND_POSTGRESQL ?
+			       " (check the role, [store] password_file and pg_hba.conf)" :
+			       " (does the file belong to the m2masd user?)";
+		break;
+	default:
+		hint = sc.backend == STORE_BACKEND_SQLITE ?
+			       " (does the folder exist and belong to the m2masd user?)" :
+			       "";
+	}
+	snprintf(err, err_len, "cannot open node store %s (%s): %s%s%s%s",
+		 sc.location ? sc.location : "", store_backend_to_string(sc.backend), strerror(-r),
+		 hint, detail[0] ? ": " : "", detail);
+	return r;
+}
+
 /* Everything m2masd needs besides its sockets; --check stops after this. */
 static int open_resources(struct daemon *d, char *err, size_t err_len)
 {
@@ -213,6 +292,13 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s (target_ca)", tls_err);
 		return -EINVAL;
 	}
+	r = mas_metrics_new(&d->metrics);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot set up metrics: %s", strerror(-r));
+		return r;
+	}
+	mas_metrics_set_conns(d->metrics, n_conns, d);
+	d->ctx.metrics = d->metrics;
 	r = mas_master_key_load(d->conf.master_key, &mk);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot read master key %s: %s%s", d->conf.master_key,
@@ -222,14 +308,9 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 					: "");
 		return r;
 	}
-	r = store_open(d->conf.store_path, mk->data, &d->store);
-	if (r < 0) {
-		snprintf(err, err_len, "cannot open node store %s: %s%s", d->conf.store_path,
-			 strerror(-r),
-			 r == -EIO ? " (not an m2masd store, or the master key does not match)"
-				   : " (does the folder exist and belong to the m2masd user?)");
+	r = open_store(d, mk, err, err_len);
+	if (r < 0)
 		return r;
-	}
 	r = mas_ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
 			      d->conf.failure_window * 1000, &d->rl);
 	if (r < 0) {
@@ -256,6 +337,8 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 
 static void close_resources(struct daemon *d)
 {
+	metrics_http_free(d->metrics_http);
+	d->metrics_http = NULL;
 	mas_server_free(d->server);
 	d->server = NULL;
 	zn_client_free(d->ctx.zn);
@@ -264,6 +347,8 @@ static void close_resources(struct daemon *d)
 	d->rl = NULL;
 	store_close(d->store);
 	d->store = NULL;
+	mas_metrics_free(d->metrics);
+	d->metrics = NULL;
 	wolfSSL_CTX_free(d->est_ctx);
 	wolfSSL_CTX_free(d->ret_ctx);
 	d->est_ctx = d->ret_ctx = NULL;
@@ -273,10 +358,12 @@ static void close_resources(struct daemon *d)
 	d->have_conf = false;
 }
 
-static int write_port_file(const char *path, uint16_t est, uint16_t ret)
+static int write_port_file(const char *path, uint16_t est, uint16_t ret, uint16_t metrics)
 {
-	char line[64];
-	int n = snprintf(line, sizeof(line), "establish=%u retrieve=%u\n", est, ret);
+	char line[80];
+	int n = metrics ? snprintf(line, sizeof(line), "establish=%u retrieve=%u metrics=%u\n", est,
+				   ret, metrics) :
+			  snprintf(line, sizeof(line), "establish=%u retrieve=%u\n", est, ret);
 
 	return fileio_write_atomic(path, line, (size_t)n, 0644);
 }
@@ -320,6 +407,10 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	    str_differs(nc.key, d->conf.key) || str_differs(nc.target_ca, d->conf.target_ca) ||
 	    str_differs(nc.node_ca, d->conf.node_ca) ||
 	    str_differs(nc.store_path, d->conf.store_path) ||
+	    str_differs(nc.store_backend, d->conf.store_backend) ||
+	    str_differs(nc.store_conninfo, d->conf.store_conninfo) ||
+	    str_differs(nc.store_password_file, d->conf.store_password_file) ||
+	    str_differs(nc.metrics_listen, d->conf.metrics_listen) ||
 	    str_differs(nc.master_key, d->conf.master_key))
 		log_notice("listen addresses, fqdn, certificates and the store are read only at "
 			   "start; restart m2masd to apply those changes");
@@ -413,12 +504,25 @@ static int run(struct daemon *d)
 		}
 		log_info("method gba on: Ks_NAF from the BSF at %s over Zn", d->conf.zn_bsf_url);
 	}
+	if (d->conf.metrics_listen && d->conf.metrics_listen[0]) {
+		r = metrics_http_new(mas_server_loop(d->server), d->conf.metrics_listen, d->metrics,
+				     &d->metrics_http, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			return r;
+		}
+	}
 	mas_server_ports(d->server, &est, &ret);
 	log_info("listening on %s (establishment), %s (retrieval)",
 		 bound_addr(d->conf.listen, est, est_addr, sizeof(est_addr)),
 		 bound_addr(d->conf.retrieval_listen, ret, ret_addr, sizeof(ret_addr)));
+	if (d->metrics_http)
+		log_info("metrics on http://%s/metrics",
+			 bound_addr(d->conf.metrics_listen, metrics_http_port(d->metrics_http),
+				    est_addr, sizeof(est_addr)));
 	if (d->opt.port_file) {
-		r = write_port_file(d->opt.port_file, est, ret);
+		r = write_port_file(d->opt.port_file, est, ret,
+				    d->metrics_http ? metrics_http_port(d->metrics_http) : 0);
 		if (r < 0) {
 			log_error("cannot write port file %s: %s", d->opt.port_file, strerror(-r));
 			return r;
@@ -474,7 +578,7 @@ int main(int argc, char **argv)
 		else
 			printf("m2masd: configuration %s is usable (certificates, target CA, master "
 			       "key and store %s checked)\n",
-			       d.opt.config, d.conf.store_path);
+			       d.opt.config, store_location(d.store));
 		close_resources(&d);
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	}

@@ -12,6 +12,7 @@
 #include "common/tls.h"
 #include "common/util.h"
 #include "mas/mas-conf.h"
+#include "mas/store.h"
 
 static const struct conf_item mas_items[] = {
 	{ "mas", "listen", conf_parse_string, offsetof(struct mas_conf, listen) },
@@ -40,8 +41,13 @@ static const struct conf_item mas_items[] = {
 	{ "zn", "cert", conf_parse_path, offsetof(struct mas_conf, zn_cert) },
 	{ "zn", "key", conf_parse_path, offsetof(struct mas_conf, zn_key) },
 	{ "zn", "timeout", conf_parse_duration, offsetof(struct mas_conf, zn_timeout) },
+	{ "store", "backend", conf_parse_string, offsetof(struct mas_conf, store_backend) },
 	{ "store", "path", conf_parse_path, offsetof(struct mas_conf, store_path) },
+	{ "store", "conninfo", conf_parse_string, offsetof(struct mas_conf, store_conninfo) },
+	{ "store", "password_file", conf_parse_path,
+	  offsetof(struct mas_conf, store_password_file) },
 	{ "store", "master_key", conf_parse_path, offsetof(struct mas_conf, master_key) },
+	{ "metrics", "listen", conf_parse_string, offsetof(struct mas_conf, metrics_listen) },
 	{ "log", "level", conf_parse_string, offsetof(struct mas_conf, log_level) },
 };
 
@@ -60,8 +66,12 @@ void mas_conf_free(struct mas_conf *c)
 	free(c->zn_bsf_ca);
 	free(c->zn_cert);
 	free(c->zn_key);
+	free(c->store_backend);
 	free(c->store_path);
+	free(c->store_conninfo);
+	free(c->store_password_file);
 	free(c->master_key);
+	free(c->metrics_listen);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
 }
@@ -102,6 +112,60 @@ static int check_listen(const char *path, const char *key, const char *value, ch
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Does a connection string carry a password (password=..., or user:password@ in a URI)? */
+static bool conninfo_has_password(const char *ci)
+{
+	const char *scheme = strstr(ci, "://"), *at;
+
+	if (strstr(ci, "password"))
+		return true;
+	if (!scheme)
+		return false;
+	at = strchr(scheme + 3, '@');
+	return at && memchr(scheme + 3, ':', (size_t)(at - (scheme + 3))) != NULL;
+}
+
+static int check_store(const char *path, const struct mas_conf *c, char *err, size_t err_len)
+{
+	enum store_backend b;
+
+	if (store_backend_from_string(c->store_backend, &b) < 0) {
+		snprintf(err, err_len, "%s: [store] backend '%s' is not sqlite or postgresql", path,
+			 c->store_backend);
+		return -EINVAL;
+	}
+	if (b != STORE_BACKEND_POSTGRESQL)
+		return 0;
+	if (!c->store_conninfo || !*c->store_conninfo) {
+		snprintf(err, err_len,
+			 "%s: [store] backend = postgresql needs conninfo (e.g. host=db.example.net "
+			 "dbname=m2msa user=m2masd)",
+			 path);
+		return -EINVAL;
+	}
+	/* A password in the connection string would sit in a world-readable file. */
+	if (conninfo_has_password(c->store_conninfo)) {
+		snprintf(err, err_len,
+			 "%s: [store] conninfo must not hold the password; put it in a file of "
+			 "its own (mode 0600) and name it with password_file",
+			 path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void mas_conf_store_config(const struct mas_conf *c, struct store_config *ret)
+{
+	enum store_backend b = STORE_BACKEND_SQLITE;
+
+	(void)store_backend_from_string(c->store_backend, &b);
+	*ret = (struct store_config){
+		.backend = b,
+		.location = b == STORE_BACKEND_POSTGRESQL ? c->store_conninfo : c->store_path,
+		.password_file = b == STORE_BACKEND_POSTGRESQL ? c->store_password_file : NULL,
+	};
 }
 
 /* The checks every user of the file needs: values that parse but make no sense. */
@@ -167,6 +231,20 @@ static int check_values(const char *path, const struct mas_conf *c, char *err, s
 		snprintf(err, err_len, "%s: [zn] timeout must be at least 1s", path);
 		return -EINVAL;
 	}
+	if (c->metrics_listen && c->metrics_listen[0] != '\0') {
+		char host[256];
+		uint16_t port;
+
+		if (tcp_parse_hostport(c->metrics_listen, host, sizeof(host), &port) < 0) {
+			snprintf(err, err_len,
+				 "%s: [metrics] listen '%s' is not host:port (e.g. 127.0.0.1:9641)",
+				 path, c->metrics_listen);
+			return -EINVAL;
+		}
+	}
+	r = check_store(path, c, err, err_len);
+	if (r < 0)
+		return r;
 	if (log_level_from_string(c->log_level, &lvl) < 0) {
 		snprintf(err, err_len,
 			 "%s: [log] level '%s' is not one of error, warning, notice, info, debug",
@@ -212,10 +290,11 @@ static int load(const char *path, bool require_server, struct mas_conf *ret, cha
 		err[0] = '\0';
 	c.listen = strdup("0.0.0.0:5683");
 	c.retrieval_listen = strdup("0.0.0.0:5684");
+	c.store_backend = strdup("sqlite");
 	c.store_path = strdup("/var/lib/m2msa/mas.db");
 	c.master_key = strdup("/etc/m2msa/mas-master.key");
 	c.log_level = strdup("info");
-	if (!c.listen || !c.retrieval_listen || !c.store_path || !c.master_key || !c.log_level ||
+	if (!c.listen || !c.retrieval_listen || !c.store_backend || !c.store_path || !c.master_key || !c.log_level ||
 	    asprintf(&dropin, "%s.d", path) < 0) {
 		dropin = NULL;
 		r = -ENOMEM;

@@ -29,8 +29,13 @@
  *   key = /etc/m2msa/naf.key
  *   timeout = 5s
  *   [store]
- *   path = /var/lib/m2msa/mas.db
+ *   backend = sqlite               sqlite (one instance) or postgresql (several)
+ *   path = /var/lib/m2msa/mas.db   sqlite: the file
+ *   conninfo = host=db dbname=m2msa user=m2masd   postgresql: libpq connection string
+ *   password_file = /etc/m2msa/pg-password        postgresql: the password, not in conninfo
  *   master_key = /etc/m2msa/mas-master.key
+ *   [metrics]
+ *   listen = 127.0.0.1:9641        Prometheus GET /metrics (unset: off)
  *   [log]
  *   level = info
  */
@@ -65,8 +70,12 @@ struct mas_conf {
 	char *zn_cert;
 	char *zn_key;
 	uint64_t zn_timeout; /* seconds */
+	char *store_backend; /* "sqlite" or "postgresql", validated at load */
 	char *store_path;
+	char *store_conninfo; /* required with postgresql */
+	char *store_password_file;
 	char *master_key;
+	char *metrics_listen; /* NULL: no metrics endpoint */
 	char *log_level; /* validated at load */
 };
 
@@ -79,3 +88,7 @@ int mas_conf_load(const char *path, struct mas_conf *ret, char *err, size_t err_
 int mas_conf_load_store(const char *path, struct mas_conf *ret, char *err, size_t err_len);
 /* Free c's strings (c itself is the caller's: _cleanup_(mas_conf_free) on the stack works). */
 void mas_conf_free(struct mas_conf *c);
+
+struct store_config;
+/* The store the loaded configuration names (pointers into c). */
+void mas_conf_store_config(const struct mas_conf *c, struct store_config *ret);

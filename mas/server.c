@@ -58,6 +58,7 @@ struct mas_conn {
 	WOLFSSL *ssl;
 	uint32_t events; /* registered with the loop */
 	uint64_t deadline_ms;
+	uint64_t started_ms; /* accepted at, for the latency metrics */
 	struct mas_peer peer;
 	char source[MAS_SOURCE_MAX]; /* its connection budget (connbudget.h) */
 	struct mas_est est;
@@ -282,6 +283,7 @@ static void on_zn_done(int r, const struct zn_key *key, const char *err, void *u
 
 	c->zn_req = NULL;
 	next = mas_establish_zn_done(s->ctx, &c->est, &c->peer, r, key, err, &reply);
+	mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply, mas_now_ms() - c->started_ms);
 	c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
 	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
 		wire_msg_wipe(&reply);
@@ -306,6 +308,8 @@ static enum step conn_wait_zn(struct mas_server *s, struct mas_conn *c, struct w
 		log_error("node %s from %s: cannot ask the BSF for B-TID %s: %s", c->est.node_id,
 			  c->peer.name, c->est.btid, err[0] ? err : strerror(-r));
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "the MAS cannot reach the BSF (Zn)");
+		mas_metrics_exchange(s->ctx->metrics, c->retrieval, reply,
+				     mas_now_ms() - c->started_ms);
 		return conn_queue(c, reply, MAS_NEXT_CLOSE);
 	}
 	c->state = CONN_WAIT_ZN;
@@ -352,7 +356,13 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
 	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
 		mas_connbudget_refund(s->budget[c->retrieval], c->source);
-	st = next == MAS_NEXT_WAIT ? conn_wait_zn(s, c, &reply) : conn_queue(c, &reply, next);
+	if (next == MAS_NEXT_WAIT) /* counted when the Zn answer gives the reply */
+		st = conn_wait_zn(s, c, &reply);
+	else {
+		mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply,
+				     mas_now_ms() - c->started_ms);
+		st = conn_queue(c, &reply, next);
+	}
 	wire_msg_wipe(&msg);
 	wire_msg_wipe(&reply);
 	return st;
@@ -550,6 +560,7 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 	c->deadline_ms = mas_now_ms() + (s->first_byte_timeout_ms < s->handshake_timeout_ms
 						 ? s->first_byte_timeout_ms
 						 : s->handshake_timeout_ms);
+	c->started_ms = mas_now_ms();
 	peer_from(ss, &c->peer);
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	(void)tcp_set_nodelay(fd);
@@ -869,6 +880,11 @@ void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdat
 {
 	s->reload = fn;
 	s->reload_userdata = userdata;
+}
+
+size_t mas_server_n_conns(const struct mas_server *s)
+{
+	return s->n_conns;
 }
 
 int mas_server_run(struct mas_server *s)

@@ -70,7 +70,8 @@ void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms
 /* SIGHUP: new per-source limits and first-byte timeout (the port split stays). */
 void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budgets *b);
 void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata);
-/* The server's event loop, for other watchers (the Zn client). */
+size_t mas_server_n_conns(const struct mas_server *s);
+/* The server's event loop, for more watches (the Zn client, the metrics listener). */
 struct loop *mas_server_loop(const struct mas_server *s);
 
 /* Purge expired associations now, then run until SIGTERM/SIGINT. Returns 0 or -errno. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The MAS node store: nodes (subscriptions) and associations (registered keys).
- * This is the one interface m2masd and m2masctl use, whatever keeps the rows; a
- * backend implements every function below in its own file (store-sqlite.c, the
- * embedded default; each backend documents its location format and files there).
+ * This is the one interface m2masd and m2masctl use, whatever keeps the rows:
+ * SQLite (store-sqlite.c, the embedded default: a file) or PostgreSQL
+ * (store-pg.c: several m2masd instances share one database). mas/store.c holds
+ * what is common (checks, sealing, schema versions); a backend only moves rows
+ * (mas/store-backend.h).
  * The master key comes from the caller (mas/keyfile.h reads its file). Km, Kc
  * and AE roots are encrypted at rest with AES-256-GCM under it (common/crypto.h
  * crypto_seal), each record's ID bound as additional data, so a blob moved to
@@ -23,9 +25,48 @@
 
 #define STORE_MASTER_KEY_LEN 32
 #define STORE_KCID_LEN 16
+/* The schema this code reads and writes; older stores need store_open(..MIGRATE). */
+/* 1: nodes, associations, meta, pairwise keys; 2: nodes.impi (method gba). */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_IMPI_MAX 255 /* a GBA IMPI (NAI), method gba */
 
 struct store;
+
+enum store_backend {
+	STORE_BACKEND_SQLITE,
+	STORE_BACKEND_POSTGRESQL,
+	_STORE_BACKEND_MAX,
+};
+
+/* Where the store is. */
+struct store_config {
+	enum store_backend backend;
+	/* SQLite: the file's path. PostgreSQL: a libpq connection string, either
+	 * "host=... dbname=..." or a postgresql:// URI (never with a password in it). */
+	const char *location;
+	/* PostgreSQL: a file whose first line is the password, or NULL (then libpq's
+	 * own PGPASSFILE / ~/.pgpass apply). Read at every (re)connection. */
+	const char *password_file;
+	/* PostgreSQL: application_name, for pg_stat_activity; NULL: "m2msa". */
+	const char *application_name;
+	/* Where a backend may put a detail for a failed open (libpq's message), or NULL. */
+	char *err;
+	size_t err_len;
+};
+
+enum store_open_flags {
+	STORE_OPEN_CREATE = 1 << 0, /* create the schema in an empty store */
+	STORE_OPEN_MIGRATE = 1 << 1, /* bring an older schema up to STORE_SCHEMA_VERSION */
+};
+
+/* Connection events a server backend reports (it never logs itself). */
+enum store_event {
+	STORE_EVENT_CONNECTION_LOST, /* the operation will be retried after a reconnection */
+	STORE_EVENT_RECONNECTED,
+	STORE_EVENT_RETRY, /* serialization failure or deadlock: the transaction runs again */
+	_STORE_EVENT_MAX,
+};
+typedef void (*store_notify_fn)(enum store_event ev, const char *msg, void *userdata);
 
 enum store_node_state {
 	STORE_NODE_ACTIVE,
@@ -56,18 +97,47 @@ struct store_assoc {
 };
 
 /*
- * Open (creating the schema if needed) the store at location (for SQLite a file
- * path) with the 32-byte master key, which is copied into locked memory.
- * Errors: -ENOENT (location missing, e.g. its folder), -EACCES/-EPERM, -EIO (not
- * a store, or damaged), -EPROTO (unknown schema), -EKEYREJECTED (the master key
- * is not this store's), -EBUSY (locked).
+ * Open the store c names with the 32-byte master key, which is copied into
+ * locked memory. flags: enum store_open_flags.
+ * Errors: -ENOENT (location missing, e.g. its folder or database), -EACCES/-EPERM
+ * (permissions, or a refused password), -EIO (not a store, or damaged), -EPROTO
+ * (unknown or newer schema), -ESTALE (an older schema: run m2masctl migrate),
+ * -ENODATA (empty store and no STORE_OPEN_CREATE), -EKEYREJECTED (the master key
+ * is not this store's), -EBUSY (locked), -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT
+ * (database server not reachable), -EPROTONOSUPPORT (backend not built in).
+ */
+int store_open_config(const struct store_config *c,
+		      const uint8_t master_key[static STORE_MASTER_KEY_LEN], unsigned flags,
+		      struct store **ret);
+/*
+ * store_open_config with STORE_OPEN_CREATE on location: a postgresql:// or
+ * postgres:// URI is a PostgreSQL store, anything else an SQLite file.
  */
 int store_open(const char *location, const uint8_t master_key[static STORE_MASTER_KEY_LEN],
 	       struct store **ret);
+/*
+ * Connect to the store c names without the master key and tell its schema
+ * version (0: empty), for m2masctl init and migrate. Errors as store_open_config.
+ */
+int store_probe(const struct store_config *c, int *ret_version);
+/* The backend location names (see store_open). */
+enum store_backend store_backend_for_location(const char *location);
 void store_close(struct store *s);
 DEFINE_CLEANUP(struct store *, store_close)
 /* Where the store is (for SQLite the absolute file name), for messages. */
 const char *store_location(const struct store *s);
+/* The backend's name: "sqlite" or "postgresql". */
+const char *store_backend_name(const struct store *s);
+/* "sqlite" / "postgresql" <-> enum; -EINVAL for another name. */
+const char *store_backend_to_string(enum store_backend b);
+int store_backend_from_string(const char *name, enum store_backend *ret);
+/* The schema version the open store has (STORE_SCHEMA_VERSION once open). */
+int store_schema_version(struct store *s, int *ret);
+/* Hear how long each store operation took (ns) and whether it failed, e.g. for metrics. */
+typedef void (*store_observe_fn)(uint64_t ns, bool failed, void *userdata);
+void store_set_observer(struct store *s, store_observe_fn fn, void *userdata);
+/* Receive connection events (PostgreSQL), e.g. to log them. */
+void store_set_notify(struct store *s, store_notify_fn fn, void *userdata);
 
 /* Nodes. -EEXIST if node_id is taken, -ENOENT if unknown. */
 int store_node_add(struct store *s, const struct store_node *n, const uint8_t km[static 32]);
@@ -81,12 +151,12 @@ int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifet
 /*
  * Method gba: the IMPI the BSF must report for this node's B-TID ("" clears it).
  * -EINVAL for an IMPI that is not 1..255 of A-Z a-z 0-9 . _ - @ + ! ~ %.
- * Backends keep it in the nodes table (SQLite: column nodes.impi, schema 2).
+ * Backends keep it in the nodes table (column nodes.impi, schema 2).
  */
 int store_node_set_impi(struct store *s, const char *node_id, const char *impi);
 /* True for "" and for a valid IMPI (NAI, RFC 7542 / TS 23.003 §13.3). */
 bool store_impi_valid(const char *impi);
-/* Revoking a node also revokes all its associations. */
+/* Revoking a node also revokes all its associations and its pairwise keys. */
 int store_node_revoke(struct store *s, const char *node_id);
 int store_node_delete(struct store *s, const char *node_id);
 /* Calls cb for every node in node_id order; cb returning non-zero stops with that value. */

@@ -20,6 +20,7 @@
 #include "secrets.h"
 #include "mas/keyfile.h"
 #include "tpm/keystore.h"
+#include "pg-fixture.h"
 #include "tpm/tpm-ctx.h"
 
 const char *fixture_builddir(void)
@@ -162,7 +163,7 @@ void mas_fixture_init(struct mas_fixture *m)
 		cr_skip_test("openssl is not installed (apt install openssl)");
 	cr_assert_eq(harness_tmpdir(&m->dir), 0);
 	fixture_make_certs(m->dir);
-	m->db = mas_fixture_path(m, "mas.db");
+	m->db = store_fixture_location(m->dir); /* a file, or a PostgreSQL database */
 	m->master = mas_fixture_path(m, "master.key");
 	m->conf = mas_fixture_path(m, "m2masd.conf");
 	m->log = mas_fixture_path(m, "m2masd.log");
@@ -191,30 +192,36 @@ void mas_fixture_fini(struct mas_fixture *m)
 
 void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra)
 {
+	char *store = store_fixture_conf_lines(m->db);
 	char *text = harness_strdupf(
 		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = " FIXTURE_FQDN
 		"\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n%s[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = debug\n",
-		m->est_port, m->ret_port, m->dir, m->dir, m->dir, mas_extra ? mas_extra : "", m->db,
+		"lifetime = 1h\n%s[store]\n%smaster_key = %s\n[log]\nlevel = debug\n",
+		m->est_port, m->ret_port, m->dir, m->dir, m->dir, mas_extra ? mas_extra : "", store,
 		m->master);
 
 	cr_assert_eq(harness_write_file(m->conf, text, strlen(text), 0600), 0);
 	free(text);
+	free(store);
 }
 
 void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
 				  const struct fixture_agent_conf *c)
 {
+	char *addr = c->mas_address ? strdup(c->mas_address) :
+				      harness_strdupf("127.0.0.1:%u", m->est_port);
 	char *text = harness_strdupf(
 		"[node]\nstate_dir = %s/node\ntcti = %s\n%s"
-		"[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
+		"[mas]\naddress = %s\nca = %s/pki/ca.crt\nserver_name = " FIXTURE_FQDN "\n"
 		"timeout = %us\n[agent]\nstatus_file = %s/status.json\nbackoff_min = %us\n"
 		"backoff_max = %us\nsocket = %s\nclients_dir = %s\n",
-		m->dir, c->tcti, c->node_extra ? c->node_extra : "", m->est_port, m->dir,
+		m->dir, c->tcti, c->node_extra ? c->node_extra : "", addr, m->dir,
 		c->timeout_s, m->dir, c->backoff_min_s, c->backoff_max_s, c->sock, c->clients_dir);
 
+	cr_assert_not_null(addr);
 	cr_assert_eq(harness_write_file(path, text, strlen(text), 0644), 0);
 	free(text);
+	free(addr);
 }
 
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)
@@ -225,6 +232,8 @@ void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)
 	m->pid = fork();
 	cr_assert_geq(m->pid, 0);
 	if (m->pid == 0) {
+		/* Dies with the test process, even when Criterion kills or loses it. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (!freopen(m->log, "a", stderr))
 			_exit(126);
 		execl(mas, mas, "--config", m->conf, "--port-file", m->ports, "--log-target",

@@ -77,6 +77,7 @@ struct fixture_agent_conf {
 	const char *node_extra; /* more "key = value\n" lines for [node], or NULL */
 	unsigned timeout_s, backoff_min_s, backoff_max_s;
 	const char *sock, *clients_dir;
+	const char *mas_address; /* [mas] address; NULL: 127.0.0.1:<m->est_port> */
 };
 
 /*

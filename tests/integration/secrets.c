@@ -351,7 +351,8 @@ int secrets_check_dir(const char *dir, const char *db, const char *master, char 
 {
 	int r;
 
-	if (db && master && access(db, F_OK) == 0) {
+	if (db && master &&
+	    (store_backend_for_location(db) == STORE_BACKEND_POSTGRESQL || access(db, F_OK) == 0)) {
 		r = secrets_note_store(db, master, dir);
 		/* Tests that break the store or its master key on purpose: search the keys
 		 * the test noted, and say what was not searched. */

@@ -15,6 +15,7 @@
 #include "mas/keyfile.h"
 #include "mas/store.h"
 #include "secrets.h"
+#include "pg-fixture.h"
 
 struct run {
 	int status;
@@ -33,12 +34,14 @@ static void setup(void)
 	if (access(bin, X_OK) != 0)
 		cr_skip_test("%s is not built (meson compile m2masctl)", bin);
 	cr_assert_eq(harness_tmpdir(&dir), 0);
-	store_path = harness_strdupf("%s/mas.db", dir);
+	store_path = store_fixture_location(dir); /* a file, or a PostgreSQL database */
 	key_path = harness_strdupf("%s/master.key", dir);
 }
 
 static void teardown(void)
 {
+	if (!dir)
+		return; /* already done (a skipped test calls it itself) */
 	secrets_assert_logs_clean(dir, store_path, key_path); /* no key byte in any log */
 	if (dir)
 		harness_rmtree(dir);
@@ -114,8 +117,10 @@ Test(m2masctl, init_creates_and_refuses_to_overwrite)
 	init_store();
 	cr_assert_eq(stat(key_path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "master key file mode");
-	cr_assert_eq(stat(store_path, &st), 0);
-	cr_assert_eq(st.st_mode & 0077, 0, "store not readable by others");
+	if (!pg_fixture_enabled()) {
+		cr_assert_eq(stat(store_path, &st), 0);
+		cr_assert_eq(st.st_mode & 0077, 0, "store not readable by others");
+	}
 
 	r = ctl("init");
 	cr_assert_eq(r.status, 1);
@@ -449,8 +454,9 @@ Test(m2masctl, usage_errors_exit_2)
 Test(m2masctl, config_file_supplies_store_paths)
 {
 	char *conf = harness_strdupf("%s/m2masd.conf", dir);
-	char *text = harness_strdupf("[store]\npath = %s\nmaster_key = %s\n[log]\nlevel = debug\n",
-				     store_path, key_path);
+	char *lines = store_fixture_conf_lines(store_path);
+	char *text = harness_strdupf("[store]\n%smaster_key = %s\n[log]\nlevel = debug\n", lines,
+				     key_path);
 	struct run r = { 0 };
 	const char *init[] = { bin, "--config", conf, "init", NULL };
 	const char *list[] = { bin, "--config", conf, "node", "list", "--json", NULL };
@@ -460,7 +466,8 @@ Test(m2masctl, config_file_supplies_store_paths)
 	cr_assert_eq(harness_run(init, NULL, NULL, &r.status, &r.out, &r.err), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_free(&r);
-	cr_assert_eq(access(store_path, F_OK), 0, "init used [store] path");
+	if (!pg_fixture_enabled())
+		cr_assert_eq(access(store_path, F_OK), 0, "init used [store] path");
 	cr_assert_eq(harness_run(list, NULL, NULL, &r.status, &r.out, &r.err), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "[]\n");
@@ -471,4 +478,118 @@ Test(m2masctl, config_file_supplies_store_paths)
 	run_free(&r);
 	free(conf);
 	free(text);
+	free(lines);
+}
+
+Test(m2masctl, migrate_reports_the_schema_version)
+{
+	struct run r = ctl("migrate");
+
+	cr_assert_eq(r.status, 1, "nothing to migrate before init");
+	cr_assert(strstr(r.err, "run m2masctl init"), "%s", r.err);
+	run_free(&r);
+	init_store();
+	r = ctl("migrate");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "schema version 2, nothing to migrate"), "%s", r.out);
+	run_free(&r);
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", "--generate-km");
+	cr_assert_eq(r.status, 0, "the migrated store is usable: %s", r.err);
+	run_free(&r);
+}
+
+/*
+ * A schema 1 store (no nodes.impi) is refused by m2masd's open until m2masctl
+ * migrate brings it to 2; its nodes and their Km survive, and impi is "".
+ */
+Test(m2masctl, migrate_takes_a_schema_1_store_to_2)
+{
+	bool pg = store_backend_for_location(store_path) == STORE_BACKEND_POSTGRESQL;
+	_cleanup_secret_ struct secret *mk = NULL;
+	struct secret *km = NULL;
+	struct store *s = NULL;
+	struct store_node n;
+	struct run r;
+
+	init_store();
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k", "--target", "/in", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	store_fixture_exec(store_path, pg ? "ALTER TABLE nodes DROP COLUMN impi; "
+					    "DELETE FROM m2msa_schema WHERE version = 2" :
+					    "ALTER TABLE nodes DROP COLUMN impi; "
+					    "PRAGMA user_version = 1");
+	cr_assert_eq(mas_master_key_load(key_path, &mk), 0);
+	cr_assert_eq(store_open(store_path, mk->data, &s), -ESTALE, "schema 1 before migrate");
+	r = ctl("migrate");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "schema migrated from version 1 to 2"), "%s", r.out);
+	run_free(&r);
+	s = open_store();
+	cr_assert_eq(store_node_get(s, "/mn-cse-1", &n), 0);
+	cr_expect_str_eq(n.impi, "");
+	cr_expect_eq(store_node_get_km(s, "/mn-cse-1", &km), 0, "Km kept by the migration");
+	secret_free(km);
+	cr_expect_eq(store_node_set_impi(s, "/mn-cse-1", "node1@ims.test"), 0);
+	store_close(s);
+	r = ctl("migrate");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "schema version 2, nothing to migrate"), "%s", r.out);
+	run_free(&r);
+}
+
+/* PostgreSQL only: the password comes from [store] password_file, and a wrong one is named. */
+Test(m2masctl, postgresql_password_file_is_used_and_errors_name_the_fix)
+{
+	char *conf, *text, *pw;
+	const char *list[] = { bin, "--config", NULL, "node", "list", NULL };
+	struct run r = { 0 };
+
+	if (!pg_fixture_enabled()) {
+		teardown(); /* a skipped test does not reach .fini */
+		cr_skip_test("needs the PostgreSQL suite (meson test --suite integration-pg)");
+	}
+	init_store();
+	conf = harness_strdupf("%s/m2masd.conf", dir);
+	pw = harness_strdupf("%s/pg-password", dir);
+	list[2] = conf;
+	text = harness_strdupf("[store]\nbackend = postgresql\nconninfo = %s\npassword_file = %s\n"
+			       "master_key = %s\n",
+			       store_path, pw, key_path);
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0644), 0);
+	cr_assert_eq(harness_write_file(pw, "not-the-password\n", 17, 0600), 0);
+	/* libpq would use PGPASSFILE's right password if ours were not passed. */
+	cr_assert_eq(harness_run(list, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 1, "a wrong password is refused");
+	cr_assert(strstr(r.err, "password_file"), "names the setting: %s", r.err);
+	run_free(&r);
+
+	cr_assert_eq(chmod(pw, 0644), 0);
+	cr_assert_eq(harness_run(list, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "chmod 600"), "a readable password file is refused: %s", r.err);
+	run_free(&r);
+
+	free(text);
+	text = harness_strdupf("[store]\nbackend = postgresql\nconninfo = %s\npassword_file = %s\n"
+			       "master_key = %s\n",
+			       store_path, pg_fixture_password_file(), key_path);
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0644), 0);
+	cr_assert_eq(harness_run(list, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 0, "the right password file: %s", r.err);
+	run_free(&r);
+
+	free(text);
+	text = harness_strdupf("[store]\nbackend = postgresql\nconninfo = host=127.0.0.1 port=1 "
+			       "dbname=x connect_timeout=2\nmaster_key = %s\n",
+			       key_path);
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0644), 0);
+	cr_assert_eq(harness_run(list, NULL, NULL, &r.status, &r.out, &r.err), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "is the server running"), "an unreachable server: %s", r.err);
+	run_free(&r);
+
+	free(text);
+	free(pw);
+	free(conf);
 }

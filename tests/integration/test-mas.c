@@ -28,6 +28,7 @@
 #include "common/tls.h"
 #include "fixture.h"
 #include "harness.h"
+#include "pg-fixture.h"
 #include "mas/store.h"
 
 #define NODE "/mn-cse-1"
@@ -915,15 +916,17 @@ Test(mas, check_accepts_a_good_configuration)
 
 Test(mas, check_refuses_a_missing_certificate)
 {
+	char *store = store_fixture_conf_lines(fx.mas.db);
 	char *text = harness_strdupf("[mas]\nfqdn = " FQDN "\ncert = %s/pki/nope.crt\n"
 				     "key = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-				     "[store]\npath = %s\nmaster_key = %s\n",
-				     fx.mas.dir, fx.mas.dir, fx.mas.dir, fx.mas.db, fx.mas.master);
+				     "[store]\n%smaster_key = %s\n",
+				     fx.mas.dir, fx.mas.dir, fx.mas.dir, store, fx.mas.master);
 	char *conf = path("bad.conf"), *out = NULL, *err = NULL;
 
 	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
 	cr_assert_eq(run_mas(conf, &out, &err), 1, "stdout: %s\nstderr: %s", out, err);
 	cr_assert_not_null(strstr(err, "nope.crt"), "the message does not name the file: %s", err);
+	free(store);
 	free(text);
 	free(conf);
 	free(out);

@@ -99,6 +99,30 @@ inpk=$(awk '/^[[:space:]]*[0-9]+\(bytes\), [0-9]+\(packets\)/ { gsub(/\(packets\
 echo "ESP packets counted on the node: $inpk"
 grep -q "soft (INF)(packets), hard (INF)(packets)" /tmp/n.state || fail "packet limits are not XFRM_INF"
 
+step "3b. A wrong Kc fails the handshake with a clear error and installs nothing"
+# esp-wrong-kc: the node side of the agreement (common/esp-session.c, real XFRM
+# ops) with a random Kc for the agent's key ID, against the real m2msa-espd.
+kid=$(m2msactl status --socket "$W/agent.sock" | sed -n 's/^key ID: *//p')
+[ -n "$kid" ] || fail "no key ID in m2msactl status"
+xcount() { # NS: lines of ip xfrm state and policy
+	echo "$($IP netns exec "$1" $IP xfrm state | wc -l) $($IP netns exec "$1" $IP xfrm policy | wc -l)"
+}
+nb=$(xcount n); tb=$(xcount t)
+$N esp-wrong-kc "$kid" 10.0.0.2:4500 2> /tmp/wrongkc
+rc=$?
+cat /tmp/wrongkc
+[ $rc -eq 0 ] || fail "esp-wrong-kc: expected the handshake to fail with EACCES (exit $rc)"
+grep -q "TLS 1.3 PSK handshake with m2msa-espd at 10.0.0.2 failed: .*wrong or expired Kc" /tmp/wrongkc \
+	|| fail "the node's error does not name the wrong Kc"
+wait_log "$W/espd.log" "PSK handshake with 10.0.0.1, key ID $kid, failed" 5 \
+	|| fail "m2msa-espd did not log the failed handshake with the key ID"
+grep "PSK handshake with 10.0.0.1" "$W/espd.log" | tail -1
+na=$(xcount n); ta=$(xcount t)
+[ "$nb" = "$na" ] || fail "the node's XFRM states/policies changed ($nb -> $na)"
+[ "$tb" = "$ta" ] || fail "the target's XFRM states/policies changed ($tb -> $ta)"
+echo "nothing installed: node state/policy lines $nb -> $na, target $tb -> $ta"
+$N ping -c 1 -W 2 10.0.0.2 > /dev/null || fail "ping over ESP after the wrong-Kc attempt"
+
 step "4. Without SAs the policies block: nothing passes in clear"
 # InEchos: the 10th field of the second Icmp: line of the target's /proc/net/snmp.
 echos() { $T cat /proc/net/snmp | awk '/^Icmp:/ { if (h) { print $10; exit } h = 1 }'; }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "mas/mas-conf.h"
+#include "mas/store.h"
 
 static char dir[64];
 static char conf_path[128];
@@ -220,4 +221,60 @@ Test(mas_conf, missing_file_is_enoent)
 	char err[512] = "";
 
 	cr_assert_eq(mas_conf_load(conf_path, &c, err, sizeof(err)), -ENOENT);
+}
+
+Test(mas_conf, postgresql_store_and_metrics)
+{
+	struct mas_conf c = { 0 };
+	struct store_config sc;
+	char err[512] = "", text[1024];
+
+	snprintf(text, sizeof(text),
+		 "%s[store]\nbackend = postgresql\nconninfo = host=db dbname=m2msa user=m2masd\n"
+		 "password_file = /etc/m2msa/pg-password\n[metrics]\nlisten = 127.0.0.1:9641\n",
+		 minimal);
+	write_text(conf_path, text);
+	cr_assert_eq(mas_conf_load(conf_path, &c, err, sizeof(err)), 0, "%s", err);
+	mas_conf_store_config(&c, &sc);
+	cr_assert_eq(sc.backend, STORE_BACKEND_POSTGRESQL);
+	cr_assert_str_eq(sc.location, "host=db dbname=m2msa user=m2masd");
+	cr_assert_str_eq(sc.password_file, "/etc/m2msa/pg-password");
+	cr_assert_str_eq(c.metrics_listen, "127.0.0.1:9641");
+	mas_conf_free(&c);
+
+	/* The default stays SQLite on its path. */
+	write_text(conf_path, minimal);
+	cr_assert_eq(mas_conf_load(conf_path, &c, err, sizeof(err)), 0, "%s", err);
+	mas_conf_store_config(&c, &sc);
+	cr_assert_eq(sc.backend, STORE_BACKEND_SQLITE);
+	cr_assert_str_eq(sc.location, "/var/lib/m2msa/mas.db");
+	cr_assert_null(c.metrics_listen, "metrics are off by default");
+	mas_conf_free(&c);
+}
+
+Test(mas_conf, bad_store_settings_name_the_fix)
+{
+	static const struct {
+		const char *store, *needle;
+	} cases[] = {
+		{ "backend = mysql\n", "is not sqlite or postgresql" },
+		{ "backend = postgresql\n", "needs conninfo" },
+		{ "backend = postgresql\nconninfo = host=db password=secret\n", "password_file" },
+		{ "backend = postgresql\nconninfo = postgresql://u:secret@db/m2msa\n", "password_file" },
+	};
+	char err[512], text[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mas_conf c = { 0 };
+
+		snprintf(text, sizeof(text), "%s[store]\n%s", minimal, cases[i].store);
+		write_text(conf_path, text);
+		err[0] = '\0';
+		cr_assert_eq(mas_conf_load(conf_path, &c, err, sizeof(err)), -EINVAL, "case %zu", i);
+		cr_assert(strstr(err, cases[i].needle), "case %zu: %s", i, err);
+	}
+	snprintf(text, sizeof(text), "%s[metrics]\nlisten = nowhere\n", minimal);
+	write_text(conf_path, text);
+	cr_assert_eq(mas_conf_load(conf_path, &(struct mas_conf){ 0 }, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "[metrics] listen"), "%s", err);
 }

@@ -563,102 +563,6 @@ Test(store, foreign_schema_is_eproto)
 	cr_assert_eq(store_open(db_path, mk, &s), -EPROTO, "a newer schema version");
 }
 
-/* A pairwise key of node /mn-cse-1 whose ID is all id_byte: store_peer_key_add()'s result. */
-static int add_peer_key(struct store *s, uint8_t id_byte)
-{
-	struct store_peer_key k = { .node_id = "/mn-cse-1", .ae_id = "Cae1",
-				    .target = "/mn-cse-2/Cae2", .created = 100,
-				    .expiry = UINT32_MAX };
-	uint8_t key[32];
-
-	memset(key, 0x5a, sizeof(key));
-	memset(k.id, id_byte, sizeof(k.id));
-	return store_peer_key_add(s, &k, key);
-}
-
-Test(store, node_impi_is_kept_set_and_checked)
-{
-	struct store_node n = make_node("/mn-cse-1", "/in-cse"), got;
-	uint8_t km[32];
-
-	fill(km, sizeof(km), 1);
-	st = open_store();
-	snprintf(n.impi, sizeof(n.impi), "node1@ims.test");
-	cr_assert_eq(store_node_add(st, &n, km), 0);
-	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
-	cr_assert_str_eq(got.impi, "node1@ims.test");
-	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "001010000000001@ims.mnc001.mcc001.3gppnetwork.org"), 0);
-	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
-	cr_assert_str_eq(got.impi, "001010000000001@ims.mnc001.mcc001.3gppnetwork.org");
-	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "bad impi"), -EINVAL);
-	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "x'; DROP TABLE nodes; --"), -EINVAL);
-	cr_assert_eq(store_node_set_impi(st, "/nobody", "a@b"), -ENOENT);
-	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", ""), 0);
-	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
-	cr_assert_str_eq(got.impi, "");
-	snprintf(n.node_id, sizeof(n.node_id), "/mn-cse-2");
-	snprintf(n.impi, sizeof(n.impi), "no spaces allowed");
-	cr_assert_eq(store_node_add(st, &n, km), -EINVAL);
-}
-
-Test(store, schema_1_store_is_migrated_to_2)
-{
-	struct store_node got;
-	struct secret *k = NULL;
-
-	st = open_store();
-	add_node("/mn-cse-1", 9);
-	store_close(st);
-	st = NULL;
-	/* Back to what a version 1 m2masd wrote before end-to-end keys: no impi column, no
-	 * peer_keys table, user_version 1. */
-	exec("DROP TABLE peer_keys; ALTER TABLE nodes DROP COLUMN impi; PRAGMA user_version = 1");
-	st = open_store();
-	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
-	cr_assert_str_eq(got.impi, "");
-	cr_assert_eq(store_node_get_km(st, "/mn-cse-1", &k), 0, "Km lost in the migration");
-	secret_free(k);
-	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "node1@ims.test"), 0);
-	cr_assert_eq(add_peer_key(st, 0x11), 0, "the migration creates peer_keys");
-	store_close(st);
-	st = NULL;
-	exec("SELECT 1"); /* the file is still a valid SQLite database */
-	st = open_store();
-	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
-	cr_assert_str_eq(got.impi, "node1@ims.test");
-	cr_assert_eq(add_peer_key(st, 0x11), -EEXIST, "the pairwise key was kept");
-}
-
-Test(store, schema_1_store_with_peer_keys_is_migrated_to_2)
-{
-	struct store_node got;
-
-	st = open_store();
-	add_node("/mn-cse-1", 9);
-	cr_assert_eq(add_peer_key(st, 0x22), 0);
-	store_close(st);
-	st = NULL;
-	/* What a version 1 m2masd with end-to-end keys wrote: peer_keys, no impi column. */
-	exec("ALTER TABLE nodes DROP COLUMN impi; PRAGMA user_version = 1");
-	st = open_store();
-	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
-	cr_assert_str_eq(got.impi, "");
-	cr_assert_eq(add_peer_key(st, 0x22), -EEXIST, "the pairwise key survived the migration");
-	cr_assert_eq(add_peer_key(st, 0x23), 0);
-}
-
-Test(store, schema_2_store_without_peer_keys_gains_them_at_open)
-{
-	st = open_store();
-	add_node("/mn-cse-1", 9);
-	store_close(st);
-	st = NULL;
-	/* What a schema 2 m2masd without end-to-end keys wrote. */
-	exec("DROP TABLE peer_keys");
-	st = open_store();
-	cr_assert_eq(add_peer_key(st, 0x33), 0);
-}
-
 Test(store, missing_folder_is_enoent)
 {
 	struct store *s = NULL;
@@ -788,4 +692,140 @@ Test(store, peer_keys_sealed_revoked_with_their_node_and_purged)
 	cr_expect_eq(store_peer_key_get(s, k.id, &g, NULL), -ENOENT);
 	store_close(s);
 	unlink(path);
+}
+
+/* The same store calls for a pairwise key, as used below. */
+static struct store_peer_key make_peer(uint8_t id_byte, const char *node_id)
+{
+	struct store_peer_key k = { .ae_id = "Cae1", .target = "/mn-cse-2/Cae2", .created = 100,
+				    .expiry = 200 };
+
+	memset(k.id, id_byte, sizeof(k.id));
+	snprintf(k.node_id, sizeof(k.node_id), "%s", node_id);
+	return k;
+}
+
+Test(store, peer_key_unknown_node_moved_blob_and_node_delete)
+{
+	struct store_peer_key a = make_peer(0x11, "/mn-cse-1"), b = make_peer(0x22, "/mn-cse-1");
+	struct store_peer_key c = make_peer(0x33, "/nobody"), g;
+	uint8_t key[32], sealed[128];
+	struct secret *got = NULL;
+	size_t len;
+	char sql[512];
+
+	fill(key, sizeof(key), 3);
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	cr_assert_eq(store_peer_key_add(st, &a, key), 0);
+	cr_assert_eq(store_peer_key_add(st, &b, key), 0);
+	cr_expect_eq(store_peer_key_add(st, &c, key), -ENOENT, "a key for an unknown node");
+	cr_expect_eq(store_peer_key_revoke(st, c.id), -ENOENT);
+	/* a's sealed key in b's row: bound to its ID, it does not open there. */
+	len = read_blob("SELECT key_sealed FROM peer_keys WHERE id = x'11111111111111111111111111111111'",
+			sealed, sizeof(sealed));
+	cr_assert_gt(len, 32);
+	snprintf(sql, sizeof(sql), "UPDATE peer_keys SET key_sealed = x'");
+	for (size_t i = 0; i < len; i++)
+		snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), "%02x", sealed[i]);
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
+		 "' WHERE id = x'22222222222222222222222222222222'");
+	exec(sql);
+	cr_expect_eq(store_peer_key_get(st, b.id, &g, &got), -EBADMSG);
+	cr_expect_eq(store_peer_key_get(st, a.id, &g, &got), 0);
+	secret_free(got);
+	cr_assert_eq(store_peer_key_revoke(st, a.id), 0);
+	cr_assert_eq(store_peer_key_get(st, a.id, &g, NULL), 0);
+	cr_expect(g.revoked);
+	cr_assert_eq(store_node_delete(st, "/mn-cse-1"), 0);
+	cr_expect_eq(store_peer_key_get(st, a.id, &g, NULL), -ENOENT, "deleted with their node");
+	cr_expect_eq(store_peer_key_get(st, b.id, &g, NULL), -ENOENT, "deleted with their node");
+}
+
+Test(store, node_impi_is_kept_set_and_checked)
+{
+	struct store_node n = make_node("/mn-cse-1", "/in-cse"), got;
+	uint8_t km[32];
+
+	fill(km, sizeof(km), 1);
+	st = open_store();
+	snprintf(n.impi, sizeof(n.impi), "node1@ims.test");
+	cr_assert_eq(store_node_add(st, &n, km), 0);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "node1@ims.test");
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1",
+					 "001010000000001@ims.mnc001.mcc001.3gppnetwork.org"),
+		     0);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "001010000000001@ims.mnc001.mcc001.3gppnetwork.org");
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "bad impi"), -EINVAL);
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "x'; DROP TABLE nodes; --"), -EINVAL);
+	cr_assert_eq(store_node_set_impi(st, "/nobody", "a@b"), -ENOENT);
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", ""), 0);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "");
+	snprintf(n.node_id, sizeof(n.node_id), "/mn-cse-2");
+	snprintf(n.impi, sizeof(n.impi), "no spaces allowed");
+	cr_assert_eq(store_node_add(st, &n, km), -EINVAL);
+	cr_expect(store_impi_valid(""));
+	cr_expect_not(store_impi_valid(NULL));
+	memset(n.impi, 'a', STORE_IMPI_MAX);
+	n.impi[STORE_IMPI_MAX] = '\0';
+	cr_expect(store_impi_valid(n.impi), "255 characters");
+}
+
+/*
+ * A schema 1 file as main's m2masd wrote it before pairwise keys (no impi, no
+ * peer_keys): refused without migration (-ESTALE, "run m2masctl migrate"),
+ * migrated to 2 by STORE_OPEN_MIGRATE with its Km intact, peer_keys added.
+ */
+Test(store, schema_1_store_is_migrated_to_2)
+{
+	struct store_config c = { .backend = STORE_BACKEND_SQLITE, .location = db_path };
+	struct store_peer_key k = make_peer(0x44, "/mn-cse-1");
+	struct store_node got;
+	struct secret *km = NULL;
+	uint8_t key[32] = { 5 };
+	int version = -1;
+
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	store_close(st);
+	st = NULL;
+	exec("ALTER TABLE nodes DROP COLUMN impi; DROP TABLE peer_keys; PRAGMA user_version = 1");
+	cr_assert_eq(store_probe(&c, &version), 0);
+	cr_assert_eq(version, 1);
+	cr_assert_eq(store_open(db_path, mk, &st), -ESTALE, "an older schema needs migrate");
+	cr_assert_null(st);
+	cr_assert_eq(store_open_config(&c, mk, STORE_OPEN_MIGRATE, &st), 0);
+	cr_assert_eq(store_schema_version(st, &version), 0);
+	cr_expect_eq(version, 2);
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "");
+	cr_assert_eq(store_node_get_km(st, "/mn-cse-1", &km), 0, "Km lost in the migration");
+	secret_free(km);
+	cr_assert_eq(store_node_set_impi(st, "/mn-cse-1", "node1@ims.test"), 0);
+	cr_assert_eq(store_peer_key_add(st, &k, key), 0, "peer_keys added at open");
+	store_close(st);
+	st = open_store();
+	cr_assert_eq(store_node_get(st, "/mn-cse-1", &got), 0);
+	cr_assert_str_eq(got.impi, "node1@ims.test");
+}
+
+/* A schema 2 file without peer_keys (written before the two merged) gains it at open. */
+Test(store, peer_keys_added_at_open_to_a_file_without_them)
+{
+	struct store_peer_key k = make_peer(0x55, "/mn-cse-1"), g;
+	uint8_t key[32] = { 6 };
+
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	store_close(st);
+	st = NULL;
+	exec("DROP TABLE peer_keys");
+	st = open_store();
+	cr_assert_eq(store_peer_key_add(st, &k, key), 0);
+	cr_assert_eq(store_node_revoke(st, "/mn-cse-1"), 0);
+	cr_assert_eq(store_peer_key_get(st, k.id, &g, NULL), 0);
+	cr_expect(g.revoked);
 }

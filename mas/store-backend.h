@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a store backend implements (mas/store.h is what callers use). mas/store.c
+ * does everything that is the same for every backend: argument checks, sealing
+ * and opening key blobs under the master key, the key check, schema creation
+ * and migration order. A backend only moves rows: it sees sealed blobs, never
+ * a key, and keeps the SQL of its database (store-sqlite.c, store-pg.c).
+ *
+ * A backend's struct starts with struct store (its first member), so the
+ * backend casts the struct store * it gets back to its own type.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/crypto.h"
+#include "common/secret.h"
+#include "common/util.h"
+#include "common/wire.h"
+#include "mas/store.h"
+
+#define STORE_KEY_LEN 32
+#define STORE_SEALED_LEN (STORE_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
+#define STORE_METHODS_TEXT_MAX 64
+
+/* The node fields that m2masctl changes one at a time. */
+enum store_node_field {
+	STORE_NODE_FIELD_TARGET,
+	STORE_NODE_FIELD_METHODS,
+	STORE_NODE_FIELD_LIFETIME,
+	STORE_NODE_FIELD_IMPI,
+	_STORE_NODE_FIELD_MAX,
+};
+
+struct store_ops {
+	const char *name; /* "sqlite", "postgresql" */
+	/*
+	 * Connect to or open location; no schema check yet. Errors as store_open
+	 * (mas/store.h), plus -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT for a server.
+	 */
+	int (*open)(const struct store_config *c, struct store **ret);
+	void (*close)(struct store *s);
+	const char *(*location)(const struct store *s);
+	/*
+	 * The schema version: 0 for an empty store (nothing of ours, nothing
+	 * foreign), -EPROTO for a store made by something else.
+	 */
+	int (*schema_version)(struct store *s, int *ret);
+	/*
+	 * In one transaction: if the store's version is still from, apply the
+	 * migrations from+1 .. to; if from is 0, also insert key_check (a sealed
+	 * blob) as meta "key_check". Another process may race: if the version is no
+	 * longer from, change nothing and return 0 (the caller looks again).
+	 */
+	int (*migrate)(struct store *s, int from, int to, const uint8_t *key_check, size_t len);
+	/*
+	 * After the schema and key checks: additions that joined a schema version
+	 * without a new number (SQLite: peer_keys, added to schema 1 files at
+	 * open), idempotent. NULL if the backend has none.
+	 */
+	int (*settle)(struct store *s);
+	/* The sealed meta value name into buf (exactly len bytes, else -EIO). */
+	int (*meta_get)(struct store *s, const char *name, uint8_t *buf, size_t len);
+
+	int (*node_insert)(struct store *s, const struct store_node *n, const char *methods,
+			   uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN]);
+	int (*node_get)(struct store *s, const char *node_id, struct store_node *ret);
+	int (*node_get_km)(struct store *s, const char *node_id,
+			   uint8_t ret_sealed[static STORE_SEALED_LEN]);
+	/* text for TARGET, METHODS and IMPI, num for LIFETIME; -ENOENT if no such node. */
+	int (*node_set)(struct store *s, enum store_node_field f, const char *node_id,
+			const char *text, uint64_t num);
+	/* Also revokes the node's associations and pairwise keys, in one transaction. */
+	int (*node_revoke)(struct store *s, const char *node_id);
+	int (*node_delete)(struct store *s, const char *node_id);
+	int (*node_foreach)(struct store *s, int (*cb)(const struct store_node *n, void *userdata),
+			    void *userdata);
+
+	int (*assoc_insert)(struct store *s, const struct store_assoc *a,
+			    const uint8_t kc_sealed[static STORE_SEALED_LEN],
+			    const uint8_t ae_sealed[static STORE_SEALED_LEN]);
+	int (*assoc_get)(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
+			 struct store_assoc *ret);
+	int (*assoc_get_keys)(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
+			      uint8_t kc_sealed[static STORE_SEALED_LEN],
+			      uint8_t ae_sealed[static STORE_SEALED_LEN]);
+	int (*assoc_revoke)(struct store *s, const uint8_t kcid[static STORE_KCID_LEN]);
+	int (*assoc_foreach)(struct store *s, const char *node_id,
+			     int (*cb)(const struct store_assoc *a, void *userdata), void *userdata);
+	int (*assoc_purge)(struct store *s, uint64_t now);
+
+	/* Pairwise keys (docs/protocol.md §14): -EEXIST, -ENOENT for an unknown node. */
+	int (*peer_insert)(struct store *s, const struct store_peer_key *k,
+			   const uint8_t key_sealed[static STORE_SEALED_LEN]);
+	int (*peer_get)(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
+			struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN]);
+	int (*peer_revoke)(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN]);
+	int (*peer_purge)(struct store *s, uint64_t now);
+};
+
+/* The part every backend's struct begins with. */
+struct store {
+	const struct store_ops *ops;
+	struct secret *master_key;
+	store_notify_fn notify;
+	void *notify_userdata;
+	store_observe_fn observe;
+	void *observe_userdata;
+	bool open_failed; /* set before close() when store_open_config fails: undo a creation */
+};
+
+extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
+
+/* For backends: tell the store's user about a connection event (see store_set_notify). */
+void store_notify(struct store *s, enum store_event ev, const char *fmt, ...) _printf_(3, 4);
+/* "psk,pki" as kept in a row -> the method codes; -EIO if it is not a valid list. */
+int store_methods_from_text(const char *text, uint8_t methods[static WIRE_METHODS_MAX],
+			    size_t *ret_n);
+/* state text as kept in a row ("active", "revoked") -> enum; -EIO otherwise. */
+int store_node_state_from_string(const char *text, enum store_node_state *ret);
