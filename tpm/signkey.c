@@ -50,8 +50,6 @@ int tpm_signkey_create(struct tpm_ctx *t, const char *state_dir)
 	const TPML_PCR_SELECTION creation_pcr = { 0 };
 	TPM2B_PRIVATE *priv = NULL;
 	TPM2B_PUBLIC *pub = NULL;
-	uint8_t buf[BLOB_MAX];
-	size_t off = 0;
 	TSS2_RC rc;
 	int r;
 
@@ -72,23 +70,8 @@ int tpm_signkey_create(struct tpm_ctx *t, const char *state_dir)
 		return tpm_fail(t, tpm_rc_to_errno(rc), rc,
 				"cannot create an ECDSA P-256 key under the storage primary key: %s",
 				tpm_rc_text(rc));
-	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tpm_fail(t, -EIO, rc, "cannot encode the signing key's private blob");
-		goto out;
-	}
-	r = tpm_file_write_atomic(t, state_dir, TPM_SIGNKEY_PRIV_FILE, buf, off);
-	if (r < 0)
-		goto out;
-	off = 0;
-	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tpm_fail(t, -EIO, rc, "cannot encode the signing key's public blob");
-		goto out;
-	}
-	r = tpm_file_write_atomic(t, state_dir, TPM_SIGNKEY_PUB_FILE, buf, off);
-out:
-	secret_wipe(buf, sizeof(buf));
+	r = tpm_blobs_write(t, state_dir, TPM_SIGNKEY_PRIV_FILE, TPM_SIGNKEY_PUB_FILE, priv, pub,
+			    "the signing key's");
 	Esys_Free(priv);
 	Esys_Free(pub);
 	return r;

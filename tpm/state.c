@@ -63,11 +63,8 @@ int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC
 		    const TPM2B_PRIVATE *priv, const char *node_id, const char *km_id,
 		    uint32_t pcr_mask, bool signed_policy)
 {
-	uint8_t buf[sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE)];
 	_cleanup_free_ char *conf = NULL;
 	char pcrs[96] = "";
-	size_t off = 0;
-	TSS2_RC rc;
 	int r;
 
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
@@ -84,20 +81,38 @@ int tpm_state_write(struct tpm_ctx *t, const char *state_dir, const TPM2B_PUBLIC
 				     "policy = signed\n" : "") < 0)
 		return -ENOMEM;
 
-	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_fail(t, -EIO, rc, "cannot encode the key's private blob");
-	r = tpm_file_write_atomic(t, state_dir, TPM_KM_PRIV_FILE, buf, off);
-	if (r < 0)
-		return r;
-	off = 0;
-	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_fail(t, -EIO, rc, "cannot encode the key's public blob");
-	r = tpm_file_write_atomic(t, state_dir, TPM_KM_PUB_FILE, buf, off);
+	r = tpm_blobs_write(t, state_dir, TPM_KM_PRIV_FILE, TPM_KM_PUB_FILE, priv, pub,
+			    "the key's");
 	if (r < 0)
 		return r;
 	return tpm_file_write_atomic(t, state_dir, TPM_NODE_CONF_FILE, conf, strlen(conf));
+}
+
+int tpm_blobs_write(struct tpm_ctx *t, const char *dir, const char *priv_name,
+		    const char *pub_name, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+		    const char *whose)
+{
+	uint8_t buf[STATE_FILE_MAX];
+	size_t off = 0;
+	TSS2_RC rc;
+	int r;
+
+	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(t, -EIO, rc, "cannot encode %s private blob", whose);
+	r = tpm_file_write_atomic(t, dir, priv_name, buf, off);
+	if (r < 0)
+		goto out;
+	off = 0;
+	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = tpm_fail(t, -EIO, rc, "cannot encode %s public blob", whose);
+		goto out;
+	}
+	r = tpm_file_write_atomic(t, dir, pub_name, buf, off);
+out:
+	secret_wipe(buf, sizeof(buf));
+	return r;
 }
 
 int tpm_file_read(struct tpm_ctx *t, const char *dir, const char *name, uint8_t *buf, size_t *len,

@@ -78,6 +78,11 @@ void tpm_key_signed_policy_free(struct tpm_key *k);
 
 /* state dir files (state.c) */
 /* Write dir/name atomically (common/fileio.h), mode 0600. */
+/* Marshal priv and pub and write them atomically as dir/priv_name and dir/pub_name;
+ * whose names the key in errors ("the signing key's"). */
+int tpm_blobs_write(struct tpm_ctx *t, const char *dir, const char *priv_name,
+		    const char *pub_name, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+		    const char *whose);
 int tpm_file_write_atomic(struct tpm_ctx *t, const char *dir, const char *name, const void *data,
 			  size_t len);
 /*

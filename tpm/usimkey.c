@@ -30,27 +30,8 @@ static int read_blob(struct tpm_ctx *t, const char *dir, const char *name, uint8
 static int write_blobs(struct tpm_ctx *t, const char *dir, const TPM2B_PUBLIC *pub,
 		       const TPM2B_PRIVATE *priv)
 {
-	uint8_t buf[BLOB_MAX];
-	size_t off = 0;
-	TSS2_RC rc;
-	int r;
-
-	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_fail(t, -EIO, rc, "cannot encode the USIM key's private blob");
-	r = tpm_file_write_atomic(t, dir, TPM_USIM_PRIV_FILE, buf, off);
-	if (r < 0)
-		goto out;
-	off = 0;
-	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tpm_fail(t, -EIO, rc, "cannot encode the USIM key's public blob");
-		goto out;
-	}
-	r = tpm_file_write_atomic(t, dir, TPM_USIM_PUB_FILE, buf, off);
-out:
-	secret_wipe(buf, sizeof(buf));
-	return r;
+	return tpm_blobs_write(t, dir, TPM_USIM_PRIV_FILE, TPM_USIM_PUB_FILE, priv, pub,
+			       "the USIM key's");
 }
 
 int tpm_usim_key_provision(struct tpm_ctx *t, const char *state_dir,
