@@ -9,7 +9,6 @@
 
 #include "netlink/esp-xfrm.h"
 
-int nl_xfrm_nle_to_errno(int nle);
 unsigned int nl_xfrm_kernel_mode(enum nl_xfrm_mode m);
 /* A numeric host address; *family AF_UNSPEC on the first call, checked after. */
 int nl_xfrm_parse_addr(const char *s, int *family, xfrm_address_t *ret);

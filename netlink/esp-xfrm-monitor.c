@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netlink/errno.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
 #include "netlink/esp-xfrm-internal.h"
+#include "netlink/nl-sock.h"
 
 struct nl_xfrm_monitor {
 	struct nl_sock *sock;
@@ -66,21 +66,16 @@ int nl_xfrm_monitor_new(nl_xfrm_expire_cb cb, void *userdata, struct nl_xfrm_mon
 		return -ENOMEM;
 	m->cb = cb;
 	m->userdata = userdata;
-	m->sock = nl_socket_alloc();
-	if (!m->sock) {
+	r = nl_sock_open(NETLINK_XFRM, NL_SOCK_EVENTS, &m->sock);
+	if (r < 0) {
 		free(m);
-		return -ENOMEM;
+		return r;
 	}
-	nl_socket_disable_seq_check(m->sock);
 	nl_socket_modify_cb(m->sock, NL_CB_VALID, NL_CB_CUSTOM, on_msg, m);
-	r = nl_connect(m->sock, NETLINK_XFRM);
-	if (r >= 0)
-		r = nl_socket_add_membership(m->sock, XFRMNLGRP_EXPIRE);
-	if (r >= 0)
-		r = nl_socket_set_nonblocking(m->sock);
+	r = nl_socket_add_membership(m->sock, XFRMNLGRP_EXPIRE);
 	if (r < 0) {
 		nl_xfrm_monitor_free(m);
-		return nl_xfrm_nle_to_errno(r);
+		return nl_sock_errno(r);
 	}
 	*ret = m;
 	return 0;
@@ -98,7 +93,7 @@ int nl_xfrm_monitor_process(struct nl_xfrm_monitor *m)
 
 		if (r >= 0)
 			continue;
-		r = nl_xfrm_nle_to_errno(r);
+		r = nl_sock_errno(r);
 		return r == -EAGAIN ? 0 : r;
 	}
 }

@@ -8,7 +8,6 @@
 
 #include <netlink/addr.h>
 #include <netlink/cache.h>
-#include <netlink/errno.h>
 #include <netlink/msg.h>
 #include <netlink/xfrm/sa.h>
 #include <netlink/xfrm/selector.h>
@@ -16,6 +15,7 @@
 #include <netlink/xfrm/template.h>
 
 #include "netlink/esp-xfrm-internal.h"
+#include "netlink/nl-sock.h"
 
 /* Policies m2msa installs; below the default 0 in number = checked first. */
 #define XFRM_POLICY_PRIORITY 0x1000
@@ -191,8 +191,8 @@ static void flush_sa(struct nl_object *obj, void *arg)
 	    ((uint32_t)xfrmnl_sa_get_reqid(sa) & c->mask) != c->base)
 		return;
 	r = xfrmnl_sa_delete(c->sock, sa, 0);
-	if (r < 0 && c->error == 0 && nl_xfrm_nle_to_errno(r) != -ENOENT)
-		c->error = nl_xfrm_nle_to_errno(r);
+	if (r < 0 && c->error == 0 && nl_sock_errno(r) != -ENOENT)
+		c->error = nl_sock_errno(r);
 	else if (r >= 0)
 		c->deleted++;
 }
@@ -207,8 +207,8 @@ static void flush_sp(struct nl_object *obj, void *arg)
 	if (!t || ((uint32_t)xfrmnl_user_tmpl_get_reqid(t) & c->mask) != c->base)
 		return;
 	r = xfrmnl_sp_delete(c->sock, sp, 0);
-	if (r < 0 && c->error == 0 && nl_xfrm_nle_to_errno(r) != -ENOENT)
-		c->error = nl_xfrm_nle_to_errno(r);
+	if (r < 0 && c->error == 0 && nl_sock_errno(r) != -ENOENT)
+		c->error = nl_sock_errno(r);
 	else if (r >= 0)
 		c->deleted++;
 }
@@ -221,13 +221,13 @@ int nl_xfrm_flush_owned(struct nl_xfrm *x, uint32_t base, uint32_t mask)
 
 	r = xfrmnl_sp_alloc_cache(c.sock, &cache);
 	if (r < 0)
-		return nl_xfrm_nle_to_errno(r);
+		return nl_sock_errno(r);
 	nl_cache_foreach(cache, flush_sp, &c);
 	nl_cache_free(cache);
 	cache = NULL;
 	r = xfrmnl_sa_alloc_cache(c.sock, &cache);
 	if (r < 0)
-		return nl_xfrm_nle_to_errno(r);
+		return nl_sock_errno(r);
 	nl_cache_foreach(cache, flush_sa, &c);
 	/* The dump held keys in libnl's objects; freed unwiped (libnl offers no way). */
 	nl_cache_free(cache);

@@ -13,7 +13,6 @@
 
 #include <netlink/addr.h>
 #include <netlink/cache.h>
-#include <netlink/errno.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
@@ -25,6 +24,7 @@
 
 #include "common/secret.h"
 #include "netlink/esp-xfrm-internal.h"
+#include "netlink/nl-sock.h"
 
 #define XFRM_REPLAY_WINDOW 32
 /* Policies m2msa installs; above the default 0 so that they win over broader ones. */
@@ -80,7 +80,7 @@ int nl_xfrm_result(struct nl_xfrm *x, int nle)
 		return -ENOENT;
 	if (x->kernel_errno)
 		return -x->kernel_errno;
-	return nl_xfrm_nle_to_errno(nle);
+	return nl_sock_errno(nle);
 }
 
 int nl_xfrm_new(struct nl_xfrm **ret)
@@ -90,17 +90,12 @@ int nl_xfrm_new(struct nl_xfrm **ret)
 
 	if (!x)
 		return -ENOMEM;
-	x->sock = nl_socket_alloc();
-	if (!x->sock) {
+	r = nl_sock_open(NETLINK_XFRM, NL_SOCK_REQUEST, &x->sock);
+	if (r < 0) {
 		free(x);
-		return -ENOMEM;
+		return r;
 	}
 	nl_socket_modify_err_cb(x->sock, NL_CB_CUSTOM, on_error, x);
-	r = nl_connect(x->sock, NETLINK_XFRM);
-	if (r < 0) {
-		nl_xfrm_free(x);
-		return r == -NLE_PROTO_MISMATCH ? -EPROTONOSUPPORT : nl_xfrm_nle_to_errno(r);
-	}
 	*ret = x;
 	return 0;
 }
@@ -424,50 +419,6 @@ int nl_xfrm_alloc_spi(struct nl_xfrm *x, const char *src, const char *dst, uint3
 		return -EPROTO;
 	*ret_spi = spi;
 	return 0;
-}
-
-int nl_xfrm_nle_to_errno(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case NLE_SUCCESS:
-		return 0;
-	case NLE_INTR:
-	case NLE_DUMP_INTR:
-		return -EINTR;
-	case NLE_AGAIN:
-		return -EAGAIN;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_INVAL:
-		return -EINVAL;
-	case NLE_RANGE:
-		return -ERANGE;
-	case NLE_MSGSIZE:
-	case NLE_MSG_TRUNC:
-		return -EMSGSIZE;
-	case NLE_OPNOTSUPP:
-	case NLE_MSGTYPE_NOSUPPORT:
-		return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT:
-		return -EAFNOSUPPORT;
-	case NLE_PROTO_MISMATCH:
-		return -EPROTONOSUPPORT;
-	case NLE_NOADDR:
-	case NLE_OBJ_NOTFOUND:
-		return -ENOENT;
-	case NLE_MSG_OVERFLOW:
-		return -ENOBUFS;
-	case NLE_BUSY:
-		return -EBUSY;
-	case NLE_NOACCESS:
-		return -EACCES;
-	case NLE_PERM:
-		return -EPERM;
-	default:
-		return -EIO;
-	}
 }
 
 int nl_xfrm_socket_bypass(int fd)

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Uplink monitor: tracks link run state and usable addresses from rtnetlink (libnl-route). */
 #include <errno.h>
-#include <fcntl.h>
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -22,6 +21,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/rtnl.h>
 
+#include "netlink/nl-sock.h"
 #include "netlink/uplink.h"
 
 /* One datagram from the kernel; rtnetlink notifications are far smaller. */
@@ -81,51 +81,6 @@ const char *nl_uplink_event_type_to_string(enum nl_uplink_event_type t)
 	if ((unsigned int)t >= _NL_UPLINK_EVENT_MAX)
 		return NULL;
 	return event_names[t];
-}
-
-/* libnl's NLE_* codes to -errno. */
-static int nle_to_errno(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case NLE_SUCCESS:
-		return 0;
-	case NLE_INTR:
-		return -EINTR;
-	case NLE_BAD_SOCK:
-		return -EBADF;
-	case NLE_AGAIN:
-		return -EAGAIN;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_INVAL:
-		return -EINVAL;
-	case NLE_RANGE:
-		return -ERANGE;
-	case NLE_MSGSIZE:
-	case NLE_MSG_TRUNC:
-		return -EMSGSIZE;
-	case NLE_OPNOTSUPP:
-	case NLE_MSGTYPE_NOSUPPORT:
-		return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT:
-		return -EAFNOSUPPORT;
-	case NLE_MSG_OVERFLOW:
-		return -ENOBUFS;
-	case NLE_BUSY:
-		return -EBUSY;
-	case NLE_NOACCESS:
-		return -EACCES;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_DUMP_INTR:
-		return -EINTR;
-	default:
-		return -EIO;
-	}
 }
 
 static void state_clear(struct uplink_state *st)
@@ -381,13 +336,13 @@ static int dump_one(struct nl_sock *sk, int type)
 
 	r = nl_rtgen_request(sk, type, AF_UNSPEC, NLM_F_DUMP);
 	if (r < 0)
-		return nle_to_errno(r);
+		return nl_sock_errno(r);
 	r = nl_recvmsgs_default(sk);
 	if (r == -NLE_AGAIN)
 		return -ETIMEDOUT; /* SO_RCVTIMEO expired */
 	if (r == -NLE_DUMP_INTR)
 		return -EAGAIN; /* caller retries */
-	return r < 0 ? nle_to_errno(r) : 0;
+	return r < 0 ? nl_sock_errno(r) : 0;
 }
 
 /*
@@ -400,25 +355,18 @@ static int uplink_dump(struct nl_uplink *u, struct uplink_state *st)
 	struct uplink_parse p = { .u = u, .st = st, .emit = false };
 	struct timeval tv = { .tv_sec = UPLINK_DUMP_TIMEOUT_SEC };
 	struct nl_sock *sk;
-	int r, fd;
+	int r;
 
-	sk = nl_socket_alloc();
-	if (!sk)
-		return -ENOMEM;
-	r = nl_connect(sk, NETLINK_ROUTE);
-	if (r < 0) {
-		r = nle_to_errno(r);
-		goto out;
-	}
-	fd = nl_socket_get_fd(sk);
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+	r = nl_sock_open(NETLINK_ROUTE, NL_SOCK_REQUEST, &sk);
+	if (r < 0)
+		return r;
+	if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
 		r = -errno;
 		goto out;
 	}
 	r = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, &p);
 	if (r < 0) {
-		r = nle_to_errno(r);
+		r = nl_sock_errno(r);
 		goto out;
 	}
 
@@ -590,7 +538,7 @@ int nl_uplink_process(struct nl_uplink *u)
 int nl_uplink_new(const char *ifname, nl_uplink_cb cb, void *userdata, struct nl_uplink **ret)
 {
 	struct nl_uplink *u;
-	int fd, r;
+	int r;
 
 	if (!cb || !ret)
 		return -EINVAL;
@@ -606,34 +554,18 @@ int nl_uplink_new(const char *ifname, nl_uplink_cb cb, void *userdata, struct nl
 	u->cb = cb;
 	u->userdata = userdata;
 	u->buf = malloc(UPLINK_RECV_BUF);
-	u->sock = nl_socket_alloc();
-	if (!u->buf || !u->sock) {
+	if (!u->buf) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	/* Notifications carry no sequence number we asked for. */
-	nl_socket_disable_seq_check(u->sock);
-	nl_socket_disable_auto_ack(u->sock);
-	r = nl_connect(u->sock, NETLINK_ROUTE);
-	if (r < 0) {
-		r = nle_to_errno(r);
+	r = nl_sock_open(NETLINK_ROUTE, NL_SOCK_EVENTS, &u->sock);
+	if (r < 0)
 		goto fail;
-	}
-	fd = nl_socket_get_fd(u->sock);
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = nl_socket_set_nonblocking(u->sock);
-	if (r < 0) {
-		r = nle_to_errno(r);
-		goto fail;
-	}
 	/* Subscribe before the dump: nothing that happens in between is missed. */
 	r = nl_socket_add_memberships(u->sock, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
 				      RTNLGRP_IPV6_IFADDR, 0);
 	if (r < 0) {
-		r = nle_to_errno(r);
+		r = nl_sock_errno(r);
 		goto fail;
 	}
 	r = uplink_dump(u, &u->state);
