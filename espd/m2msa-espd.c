@@ -171,9 +171,7 @@ static void usage(FILE *f)
 		"netlink XFRM. Kc comes from the MAS. See m2msa-espd(8) and docs/esp.md.\n"
 		"\n"
 		"  --listen HOST:PORT  where nodes connect (port 0: any free port)\n"
-		"  --mas HOST:PORT     the MAS key retrieval listener\n"
-		"  --mas-ca FILE       CA certificate that signed the MAS certificate\n"
-		"  --mas-name NAME     name the MAS certificate must carry\n"
+		RETRIEVE_CONF_USAGE
 		"  --cert FILE         our certificate for the MAS (the target the nodes register)\n"
 		"  --key FILE          its private key\n"
 		"  --allow RULE        selectors nodes may ask for: any, tcp, udp, sctp, icmp, a\n"
@@ -188,11 +186,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
-		{ "mas", required_argument, NULL, 'm' },
-		{ "mas-ca", required_argument, NULL, 'A' },
-		{ "mas-name", required_argument, NULL, 'N' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
+		RETRIEVE_CONF_LONGOPTS,
 		{ "allow", required_argument, NULL, 'a' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "once", no_argument, NULL, '1' },
@@ -206,11 +200,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': o->listen = optarg; break;
-		case 'm': o->mas.mas = optarg; break;
-		case 'A': o->mas.mas_ca = optarg; break;
-		case 'N': o->mas.mas_name = optarg; break;
-		case 'c': o->mas.cert = optarg; break;
-		case 'k': o->mas.key = optarg; break;
 		case 'a':
 			if (espd_allow_add(&o->allow, optarg, err, sizeof(err)) < 0) {
 				fprintf(stderr, "m2msa-espd: --allow %s\n", err);
@@ -227,11 +216,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -EINVAL;
+		default:
+			if (retrieve_conf_option(&o->mas, opt, optarg))
+				break;
+			usage(stderr);
+			return -EINVAL;
 		}
 	}
-	if (optind < argc || !o->listen || !o->mas.mas || !o->mas.mas_ca || !o->mas.mas_name ||
-	    !o->mas.cert || !o->mas.key) {
+	if (optind < argc || !o->listen || !retrieve_conf_complete(&o->mas)) {
 		fprintf(stderr, "m2msa-espd: --listen, --mas, --mas-ca, --mas-name, --cert and "
 				"--key are required (see --help)\n");
 		return -EINVAL;

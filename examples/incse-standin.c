@@ -347,9 +347,7 @@ static void usage(FILE *f)
 		"retrieves each key from the MAS over mutual TLS. See docs/incse.md.\n"
 		"\n"
 		"  --listen HOST:PORT  where to accept TLS 1.3 PSK clients (port 0: any free port)\n"
-		"  --mas HOST:PORT     the MAS key retrieval listener\n"
-		"  --mas-ca FILE       CA certificate that signed the MAS certificate\n"
-		"  --mas-name NAME     name the MAS certificate must carry\n"
+		RETRIEVE_CONF_USAGE
 		"  --cert FILE         our client certificate for the MAS (URI SAN/CN = CSE-ID)\n"
 		"  --key FILE          its private key\n"
 		"  --port-file FILE    write the bound port there once listening\n"
@@ -361,11 +359,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
-		{ "mas", required_argument, NULL, 'm' },
-		{ "mas-ca", required_argument, NULL, 'A' },
-		{ "mas-name", required_argument, NULL, 'N' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
+		RETRIEVE_CONF_LONGOPTS,
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "once", no_argument, NULL, '1' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -377,11 +371,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': o->listen = optarg; break;
-		case 'm': o->mas.mas = optarg; break;
-		case 'A': o->mas.mas_ca = optarg; break;
-		case 'N': o->mas.mas_name = optarg; break;
-		case 'c': o->mas.cert = optarg; break;
-		case 'k': o->mas.key = optarg; break;
 		case 'p': o->port_file = optarg; break;
 		case '1': o->once = true; break;
 		case 'L':
@@ -392,11 +381,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -EINVAL;
+		default:
+			if (retrieve_conf_option(&o->mas, opt, optarg))
+				break;
+			usage(stderr);
+			return -EINVAL;
 		}
 	}
-	if (optind < argc || !o->listen || !o->mas.mas || !o->mas.mas_ca || !o->mas.mas_name ||
-	    !o->mas.cert || !o->mas.key) {
+	if (optind < argc || !o->listen || !retrieve_conf_complete(&o->mas)) {
 		fprintf(stderr, "m2msa-incse-standin: --listen, --mas, --mas-ca, --mas-name, "
 				"--cert and --key are required (see --help)\n");
 		return -EINVAL;

@@ -20,13 +20,30 @@ struct retrieve_client {
 	int timeout_ms;
 };
 
+bool retrieve_conf_option(struct retrieve_conf *conf, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'm': conf->mas = arg; return true;
+	case 'A': conf->mas_ca = arg; return true;
+	case 'N': conf->mas_name = arg; return true;
+	case 'c': conf->cert = arg; return true;
+	case 'k': conf->key = arg; return true;
+	default: return false;
+	}
+}
+
+bool retrieve_conf_complete(const struct retrieve_conf *conf)
+{
+	return conf->mas && conf->mas_ca && conf->mas_name && conf->cert && conf->key;
+}
+
 int retrieve_client_new(const struct retrieve_conf *conf, struct retrieve_client **ret,
 			char *err, size_t err_len)
 {
 	struct retrieve_client *c;
 	int r;
 
-	if (!conf->mas || !conf->mas_ca || !conf->mas_name || !conf->cert || !conf->key) {
+	if (!retrieve_conf_complete(conf)) {
 		snprintf(err, err_len,
 			 "key retrieval needs the MAS address, its CA, its name, and our "
 			 "certificate and key");

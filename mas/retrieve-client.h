@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <wolfssl/options.h>
@@ -30,6 +31,30 @@ struct retrieve_conf {
 	const char *key;       /* its private key (PEM) */
 	int timeout_ms;        /* connect and per-read/write timeout; 0: the default */
 };
+
+/*
+ * The command-line options of a program that retrieves keys (m2msa-espd,
+ * m2msa-incse-standin): put RETRIEVE_CONF_LONGOPTS in the getopt_long table
+ * (needs <getopt.h>), hand each option getopt returns to retrieve_conf_option()
+ * and check retrieve_conf_complete() after the loop. The option characters
+ * 'm', 'A', 'N', 'c', 'k' are taken.
+ */
+#define RETRIEVE_CONF_LONGOPTS                                 \
+	{ "mas", required_argument, NULL, 'm' },              \
+	{ "mas-ca", required_argument, NULL, 'A' },           \
+	{ "mas-name", required_argument, NULL, 'N' },         \
+	{ "cert", required_argument, NULL, 'c' },             \
+	{ "key", required_argument, NULL, 'k' }
+/* The usage lines of --mas, --mas-ca and --mas-name (--cert and --key say whose they are). */
+#define RETRIEVE_CONF_USAGE                                                             \
+	"  --mas HOST:PORT     the MAS key retrieval listener\n"                        \
+	"  --mas-ca FILE       CA certificate that signed the MAS certificate\n"        \
+	"  --mas-name NAME     name the MAS certificate must carry\n"
+
+/* Store arg when opt is one of RETRIEVE_CONF_LONGOPTS (arg must outlive conf); false if not. */
+bool retrieve_conf_option(struct retrieve_conf *conf, int opt, const char *arg);
+/* Whether the MAS address, its CA and name, and our certificate and key are all set. */
+bool retrieve_conf_complete(const struct retrieve_conf *conf);
 
 /* Filled when the MAS answers with an ERROR message (retrieve_key returns -EACCES). */
 struct retrieve_refusal {
