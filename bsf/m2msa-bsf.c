@@ -25,7 +25,7 @@
 #include "common/loop.h"
 #include "common/secret.h"
 #include "common/tls.h"
-#include "mas/keyfile.h"
+#include "common/keyfile.h"
 
 #define PENDING_SLOTS 1024
 #define RATELIMIT_SLOTS 4096
@@ -258,7 +258,7 @@ static int open_state(struct bsf *b, const char *config)
 	char err[CONF_ERR_MAX];
 	int r;
 
-	r = mas_master_key_load(b->conf.master_key, &mk);
+	r = keyfile_master_load(b->conf.master_key, &mk);
 	if (r < 0) {
 		log_error("cannot read the master key %s: %s%s", b->conf.master_key, strerror(-r),
 			  r == -EPERM ? " (make it mode 0600: chmod 600)" :

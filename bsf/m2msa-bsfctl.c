@@ -21,7 +21,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "gba/datetime.h"
-#include "mas/keyfile.h"
+#include "common/keyfile.h"
 
 struct ctl {
 	const char *config;
@@ -58,7 +58,7 @@ static int open_store(struct ctl *c, struct bsf_store **ret)
 	_cleanup_secret_ struct secret *mk = NULL;
 	int r;
 
-	r = mas_master_key_load(c->conf.master_key, &mk);
+	r = keyfile_master_load(c->conf.master_key, &mk);
 	if (r < 0)
 		return fail("cannot read the master key %s: %s%s", c->conf.master_key, strerror(-r),
 			    r == -EPERM ? " (make it mode 0600)" :
@@ -97,7 +97,7 @@ static int cmd_init(struct ctl *c)
 	struct bsf_store *s = NULL;
 	int r;
 
-	r = mas_master_key_create(c->conf.master_key);
+	r = keyfile_master_create(c->conf.master_key);
 	if (r < 0 && r != -EEXIST)
 		return fail("cannot create the master key %s: %s", c->conf.master_key, strerror(-r));
 	if (r == 0)
