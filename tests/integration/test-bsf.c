@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/aka.h"
 #include "common/secret.h"
+#include "bsf-fixture.h"
 #include "fixture.h"
 #include "gba/base64.h"
 #include "gba/bootstrap-info.h"
@@ -32,7 +32,7 @@
 #include "secrets.h"
 
 #define IMPI "node1@ims.test"
-#define DOMAIN "bsf.test"
+#define DOMAIN BSF_FIXTURE_DOMAIN
 #define LIFETIME 3600
 
 struct bsf_env {
@@ -136,59 +136,11 @@ static void http(uint16_t port, const char *path, const char *authz, const char 
 	free(url), free(res), free(ca), free(crt), free(key), free(ah);
 }
 
-static void write_hex_file(const char *name, const uint8_t *b, size_t n)
-{
-	char *path = harness_strdupf("%s/%s", T.dir, name), hex[65];
-
-	for (size_t i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", b[i]);
-	strcat(hex, "\n");
-	cr_assert_eq(harness_write_file(path, hex, strlen(hex), 0600), 0);
-	free(path);
-}
-
-static void bsfctl(const char *const *args, char **ret_out)
-{
-	const char *argv[16] = { NULL };
-	char *bin = harness_strdupf("%s/bsf/m2msa-bsfctl", fixture_builddir());
-	char *out = NULL, *err = NULL;
-	size_t n = 0;
-	int status = -1;
-
-	argv[n++] = bin;
-	argv[n++] = "--config";
-	argv[n++] = T.conf;
-	for (; *args && n < 15; args++)
-		argv[n++] = *args;
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
-	cr_assert_eq(status, 0, "m2msa-bsfctl %s failed: %s", argv[3], err);
-	free(bin);
-	free(err);
-	if (ret_out)
-		*ret_out = out;
-	else
-		free(out);
-}
-
-static void unhex16(const char *hex, uint8_t out[static 16])
-{
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-
-		cr_assert_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
 /* The BSF with one subscriber (IMPI); extra: more "key = value\n" lines for [bsf]. */
 static void start_bsf(const char *extra)
 {
-	static const char *const init[] = { "init", NULL };
-	const char *add[] = { "subscriber", "add", "--impi", IMPI, "--k-file", NULL,
-			      "--opc-file", NULL, NULL };
 	const char *list[] = { "subscriber", "list", NULL };
-	char *conf, *bin, *out = NULL, khex[33], *kf, *of;
-	int tries = 0;
+	char *out = NULL, khex[33];
 
 	memset(&T, 0, sizeof(T));
 	if (!harness_have_program("openssl"))
@@ -198,65 +150,16 @@ static void start_bsf(const char *extra)
 	T.conf = harness_strdupf("%s/m2msa-bsf.conf", T.dir);
 	T.log = harness_strdupf("%s/bsf.log", T.dir);
 	T.ports = harness_strdupf("%s/bsf.ports", T.dir);
-	conf = harness_strdupf("[bsf]\ndomain = " DOMAIN "\nub_listen = 127.0.0.1:0\n"
-			       "zn_listen = 127.0.0.1:0\ncert = %s/pki/bsf.crt\nkey = %s/pki/bsf.key\n"
-			       "naf_ca = %s/pki/ca.crt\nlifetime = %u\n%s"
-			       "[store]\npath = %s/bsf.db\nmaster_key = %s/master.key\n"
-			       "[log]\nlevel = debug\n",
-			       T.dir, T.dir, T.dir, LIFETIME, extra ? extra : "", T.dir, T.dir);
-	cr_assert_eq(harness_write_file(T.conf, conf, strlen(conf), 0644), 0);
-	free(conf);
-	unhex16("465b5ce8b199b49faa5f0a2ee238a6bc", T.k);
-	unhex16("cd63cb71954a9f4e48a5994e37a02baf", T.opc);
-	secrets_note(T.k, 16, "K");
-	secrets_note(T.opc, 16, "OPc");
-	write_hex_file("k.hex", T.k, 16);
-	write_hex_file("opc.hex", T.opc, 16);
-	kf = harness_strdupf("%s/k.hex", T.dir);
-	of = harness_strdupf("%s/opc.hex", T.dir);
-	add[5] = kf;
-	add[7] = of;
-	bsfctl(init, NULL);
-	bsfctl(add, NULL);
-	bsfctl(list, &out);
+	memcpy(T.k, bsf_fixture_k, 16);
+	memcpy(T.opc, bsf_fixture_opc, 16);
+	bsf_fixture_provision(T.dir, T.conf, LIFETIME, extra, IMPI);
+	bsf_fixture_ctl(T.conf, list, &out);
 	cr_assert(strstr(out, IMPI " ") && strstr(out, "sqn=0 amf=8000"), "list: %s", out);
 	for (int i = 0; i < 16; i++)
 		snprintf(khex + 2 * i, 3, "%02x", T.k[i]);
 	cr_assert_null(strstr(out, khex), "subscriber list printed K");
 	free(out);
-	free(kf);
-	free(of);
-
-	bin = harness_strdupf("%s/bsf/m2msa-bsf", fixture_builddir());
-	T.pid = fork();
-	cr_assert_geq(T.pid, 0);
-	if (T.pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(T.log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		unsetenv("JOURNAL_STREAM");
-		execl(bin, bin, "--config", T.conf, "--log-target", "stderr", "--port-file", T.ports,
-		      (char *)NULL);
-		_exit(127);
-	}
-	free(bin);
-	for (;; tries++) {
-		char *text = NULL;
-		size_t len;
-		unsigned ub, zn;
-
-		if (harness_read_file(T.ports, &text, &len) == 0 &&
-		    sscanf(text, "ub=%u zn=%u", &ub, &zn) == 2) {
-			T.ub = (uint16_t)ub;
-			T.zn = (uint16_t)zn;
-			free(text);
-			break;
-		}
-		free(text);
-		cr_assert_lt(tries, 600, "m2msa-bsf did not start in 15 s (see %s)", T.log);
-		usleep(25 * 1000);
-	}
+	T.pid = bsf_fixture_start(T.conf, T.log, T.ports, &T.ub, &T.zn);
 }
 
 static void hex_of(const uint8_t *b, size_t n, bool upper, char *out)

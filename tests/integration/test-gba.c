@@ -44,6 +44,7 @@
 #include "common/crypto.h"
 #include "common/loop.h"
 #include "common/secret.h"
+#include "bsf-fixture.h"
 #include "fixture.h"
 #include "gba/ks-naf.h"
 #include "gba/ub-http.h"
@@ -57,7 +58,7 @@
 #include "usim/usim.h"
 
 #define IMPI "node1@ims.test"
-#define DOMAIN "bsf.test"
+#define DOMAIN BSF_FIXTURE_DOMAIN
 #define NAF "mas.test"
 #define NODE_ID "/mn-cse-1"
 
@@ -89,80 +90,9 @@ static void note_key(const uint8_t *key, size_t len, const char *what)
 }
 static unsigned bsf_lifetime = 3600; /* [bsf] lifetime for the next setup() */
 
-static void hexfile(const char *name, const uint8_t *b, size_t n, char **ret_path)
-{
-	char hex[65];
-
-	for (size_t i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", b[i]);
-	strcat(hex, "\n");
-	*ret_path = harness_strdupf("%s/%s", E.dir, name);
-	cr_assert_eq(harness_write_file(*ret_path, hex, strlen(hex), 0600), 0);
-}
-
-static void bsfctl(const char *const *args)
-{
-	const char *argv[16] = { NULL };
-	char *bin = harness_strdupf("%s/bsf/m2msa-bsfctl", fixture_builddir());
-	char *out = NULL, *err = NULL;
-	size_t n = 0;
-	int status = -1;
-
-	argv[n++] = bin;
-	argv[n++] = "--config";
-	argv[n++] = E.conf;
-	for (; *args && n < 15; args++)
-		argv[n++] = *args;
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
-	cr_assert_eq(status, 0, "m2msa-bsfctl %s failed: %s", argv[3], err);
-	free(bin), free(out), free(err);
-}
-
-static void start_bsf_process(void)
-{
-	char *bin = harness_strdupf("%s/bsf/m2msa-bsf", fixture_builddir());
-
-	E.pid = fork();
-	cr_assert_geq(E.pid, 0);
-	if (E.pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(E.log, "a", stderr))
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		execl(bin, bin, "--config", E.conf, "--log-target", "stderr", "--port-file", E.ports,
-		      (char *)NULL);
-		_exit(127);
-	}
-	free(bin);
-	for (int tries = 0;; tries++) {
-		char *text = NULL;
-		size_t len;
-		unsigned ub, zn;
-
-		if (harness_read_file(E.ports, &text, &len) == 0 &&
-		    sscanf(text, "ub=%u zn=%u", &ub, &zn) == 2) {
-			E.ub = (uint16_t)ub, E.zn = (uint16_t)zn;
-			free(text);
-			break;
-		}
-		free(text);
-		cr_assert_lt(tries, 200, "m2msa-bsf did not start (see %s)", E.log);
-		usleep(25 * 1000);
-	}
-}
-
 /* The BSF with subscriber IMPI (TS 35.208 test set 1 K and OPc), and swtpm. */
 static void setup(void)
 {
-	static const uint8_t k[16] = { 0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99, 0xb4, 0x9f,
-				       0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc };
-	static const uint8_t opc[16] = { 0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a, 0x9f, 0x4e,
-					 0x48, 0xa5, 0x99, 0x4e, 0x37, 0xa0, 0x2b, 0xaf };
-	const char *add[] = { "subscriber", "add", "--impi", IMPI, "--k-file", NULL,
-			      "--opc-file", NULL, NULL };
-	static const char *const init[] = { "init", NULL };
-	char *conf, *kf, *of;
-
 	memset(&E, 0, sizeof(E));
 	if (!harness_have_program("openssl"))
 		cr_skip_test("openssl is not installed (apt install openssl)");
@@ -173,25 +103,10 @@ static void setup(void)
 	E.ports = harness_strdupf("%s/bsf.ports", E.dir);
 	E.state = harness_strdupf("%s/state", E.dir);
 	E.ca = harness_strdupf("%s/pki/ca.crt", E.dir);
-	conf = harness_strdupf("[bsf]\ndomain = " DOMAIN "\nub_listen = 127.0.0.1:0\n"
-			       "zn_listen = 127.0.0.1:0\ncert = %s/pki/bsf.crt\nkey = %s/pki/bsf.key\n"
-			       "naf_ca = %s/pki/ca.crt\nlifetime = %u\n"
-			       "[store]\npath = %s/bsf.db\nmaster_key = %s/master.key\n"
-			       "[log]\nlevel = debug\n",
-			       E.dir, E.dir, E.dir, bsf_lifetime, E.dir, E.dir);
-	cr_assert_eq(harness_write_file(E.conf, conf, strlen(conf), 0644), 0);
-	free(conf);
-	memcpy(E.k, k, 16);
-	memcpy(E.opc, opc, 16);
-	secrets_note(E.k, 16, "K");
-	secrets_note(E.opc, 16, "OPc");
-	hexfile("k.hex", E.k, 16, &kf);
-	hexfile("opc.hex", E.opc, 16, &of);
-	add[5] = kf, add[7] = of;
-	bsfctl(init);
-	bsfctl(add);
-	free(kf), free(of);
-	start_bsf_process();
+	memcpy(E.k, bsf_fixture_k, 16);
+	memcpy(E.opc, bsf_fixture_opc, 16);
+	bsf_fixture_provision(E.dir, E.conf, bsf_lifetime, NULL, IMPI);
+	E.pid = bsf_fixture_start(E.conf, E.log, E.ports, &E.ub, &E.zn);
 	E.url = harness_strdupf("https://127.0.0.1:%u/", E.ub);
 	cr_assert_eq(harness_swtpm_start(NULL, &E.tpm), 0, "cannot start swtpm");
 	cr_assert_eq(gba_ub_http_global_init(), 0);
