@@ -41,6 +41,7 @@
 #define PG_PAGE 500
 #define PG_PASSWORD_MAX 512
 #define PG_MAX_PARAMS 10
+#define PG_PURGE_BATCH 10000
 #define STR_(x) #x
 #define STRINGIFY(x) STR_(x)
 
@@ -665,6 +666,64 @@ static int row_blob(const PGresult *res, void *out)
 	return col_blob(res, 0, 0, out, STORE_SEALED_LEN);
 }
 
+/* Run the read or write o (with retries); a write's row count becomes 0. */
+static int run_one(struct store *s, struct one *o)
+{
+	int r = pg_run(to_pg(s), op_one, o);
+
+	return r < 0 ? r : 0;
+}
+
+/* Run the write o (with retries): 0 if it changed a row, -ENOENT if none. */
+static int write_one(struct store *s, struct one *o)
+{
+	int r = pg_run(to_pg(s), op_one, o);
+
+	if (r < 0)
+		return r;
+	return r > 0 ? 0 : -ENOENT;
+}
+
+/* The read sql keyed by one bytea $1 (key, len): row on its single row, -ENOENT for none. */
+static int read_by_blob(struct store *s, const char *sql, const void *key, size_t len,
+			int (*row)(const PGresult *res, void *out), void *out)
+{
+	struct one o = { .sql = sql, .row = row, .out = out };
+
+	par_blob(&o.par, key, len);
+	return run_one(s, &o);
+}
+
+/* The write sql keyed by one bytea $1 (key, len): -ENOENT if no row. */
+static int write_by_blob(struct store *s, const char *sql, const void *key, size_t len)
+{
+	struct one o = { .sql = sql };
+
+	par_blob(&o.par, key, len);
+	return write_one(s, &o);
+}
+
+/*
+ * The DELETE sql of the rows expired by now ($1), which removes at most
+ * PG_PURGE_BATCH rows a run: repeated until a run removes fewer, so that no
+ * statement holds many rows locked at once. Returns how many went.
+ */
+static int purge_batched(struct store *s, const char *sql, uint64_t now)
+{
+	struct one o = { .sql = sql };
+	long total = 0;
+	int r;
+
+	par_u64(&o.par, now);
+	do {
+		r = pg_run(to_pg(s), op_one, &o);
+		if (r < 0)
+			return r;
+		total += r;
+	} while (r == PG_PURGE_BATCH && total < 0x7fffffff - PG_PURGE_BATCH);
+	return (int)total;
+}
+
 static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t len)
 {
 	struct one o = { .sql = "SELECT value FROM meta WHERE name = $1", .row = row_blob,
@@ -673,7 +732,7 @@ static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 	if (len != STORE_SEALED_LEN)
 		return -EINVAL;
 	par_text(&o.par, name);
-	return pg_run(to_pg(s), op_one, &o);
+	return run_one(s, &o);
 }
 
 /* ---- nodes ---- */
@@ -683,7 +742,6 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 {
 	struct one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
-	int r;
 
 	par_text(&o.par, n->node_id);
 	par_text(&o.par, n->km_id);
@@ -694,8 +752,7 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 	par_u64(&o.par, created);
 	par_text(&o.par, n->impi);
 	par_blob(&o.par, km_sealed, STORE_SEALED_LEN);
-	r = pg_run(to_pg(s), op_one, &o);
-	return r < 0 ? r : 0;
+	return run_one(s, &o);
 }
 
 static int row_node(const PGresult *res, void *out)
@@ -709,7 +766,7 @@ static int pg_node_get(struct store *s, const char *node_id, struct store_node *
 			 .row = row_node, .out = ret };
 
 	par_text(&o.par, node_id);
-	return pg_run(to_pg(s), op_one, &o);
+	return run_one(s, &o);
 }
 
 static int pg_node_get_km(struct store *s, const char *node_id,
@@ -719,7 +776,7 @@ static int pg_node_get_km(struct store *s, const char *node_id,
 			 .out = ret_sealed };
 
 	par_text(&o.par, node_id);
-	return pg_run(to_pg(s), op_one, &o);
+	return run_one(s, &o);
 }
 
 /* A write keyed by one text ($1), with an optional text or number $2: -ENOENT if no row. */
@@ -727,17 +784,13 @@ static int write_keyed(struct store *s, const char *sql, const char *key, const 
 		       const uint64_t *num)
 {
 	struct one o = { .sql = sql };
-	int r;
 
 	par_text(&o.par, key);
 	if (text)
 		par_text(&o.par, text);
 	if (num)
 		par_u64(&o.par, *num);
-	r = pg_run(to_pg(s), op_one, &o);
-	if (r < 0)
-		return r;
-	return r > 0 ? 0 : -ENOENT;
+	return write_one(s, &o);
 }
 
 static int pg_node_set(struct store *s, enum store_node_field f, const char *node_id,
@@ -864,7 +917,6 @@ static int pg_assoc_insert(struct store *s, const struct store_assoc *a,
 	struct one o = { .sql = "INSERT INTO assocs (" ASSOC_COLUMNS ", kc_sealed, ae_root_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 				"ON CONFLICT (kcid) DO NOTHING" };
-	int r;
 
 	par_blob(&o.par, a->kcid, STORE_KCID_LEN);
 	par_text(&o.par, a->node_id);
@@ -875,8 +927,7 @@ static int pg_assoc_insert(struct store *s, const struct store_assoc *a,
 	par_text(&o.par, a->revoked ? "true" : "false");
 	par_blob(&o.par, kc_sealed, STORE_SEALED_LEN);
 	par_blob(&o.par, ae_sealed, STORE_SEALED_LEN);
-	r = pg_run(to_pg(s), op_one, &o);
-	return r < 0 ? r : 0;
+	return run_one(s, &o);
 }
 
 static int row_assoc(const PGresult *res, void *out)
@@ -887,11 +938,8 @@ static int row_assoc(const PGresult *res, void *out)
 static int pg_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
 			struct store_assoc *ret)
 {
-	struct one o = { .sql = "SELECT " ASSOC_COLUMNS " FROM assocs WHERE kcid = $1",
-			 .row = row_assoc, .out = ret };
-
-	par_blob(&o.par, kcid, STORE_KCID_LEN);
-	return pg_run(to_pg(s), op_one, &o);
+	return read_by_blob(s, "SELECT " ASSOC_COLUMNS " FROM assocs WHERE kcid = $1", kcid,
+			    STORE_KCID_LEN, row_assoc, ret);
 }
 
 static int row_two_blobs(const PGresult *res, void *out)
@@ -907,12 +955,10 @@ static int pg_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 			     uint8_t ae_sealed[static STORE_SEALED_LEN])
 {
 	uint8_t both[2 * STORE_SEALED_LEN];
-	struct one o = { .sql = "SELECT kc_sealed, ae_root_sealed FROM assocs WHERE kcid = $1",
-			 .row = row_two_blobs, .out = both };
 	int r;
 
-	par_blob(&o.par, kcid, STORE_KCID_LEN);
-	r = pg_run(to_pg(s), op_one, &o);
+	r = read_by_blob(s, "SELECT kc_sealed, ae_root_sealed FROM assocs WHERE kcid = $1", kcid,
+			 STORE_KCID_LEN, row_two_blobs, both);
 	if (r < 0)
 		return r;
 	memcpy(kc_sealed, both, STORE_SEALED_LEN);
@@ -922,14 +968,8 @@ static int pg_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 
 static int pg_assoc_revoke(struct store *s, const uint8_t kcid[static STORE_KCID_LEN])
 {
-	struct one o = { .sql = "UPDATE assocs SET revoked = true WHERE kcid = $1" };
-	int r;
-
-	par_blob(&o.par, kcid, STORE_KCID_LEN);
-	r = pg_run(to_pg(s), op_one, &o);
-	if (r < 0)
-		return r;
-	return r > 0 ? 0 : -ENOENT;
+	return write_by_blob(s, "UPDATE assocs SET revoked = true WHERE kcid = $1", kcid,
+			     STORE_KCID_LEN);
 }
 
 static int pg_assoc_foreach(struct store *s, const char *node_id,
@@ -976,20 +1016,8 @@ static int pg_assoc_foreach(struct store *s, const char *node_id,
 
 static int pg_assoc_purge(struct store *s, uint64_t now)
 {
-	/* In batches, so that no statement holds many rows locked at once. */
-	struct one o = { .sql = "DELETE FROM assocs WHERE kcid IN (SELECT kcid FROM assocs "
-				"WHERE expiry <= $1 LIMIT 10000)" };
-	long total = 0;
-	int r;
-
-	par_u64(&o.par, now);
-	do {
-		r = pg_run(to_pg(s), op_one, &o);
-		if (r < 0)
-			return r;
-		total += r;
-	} while (r == 10000 && total < 0x7fffffff - 10000);
-	return (int)total;
+	return purge_batched(s, "DELETE FROM assocs WHERE kcid IN (SELECT kcid FROM assocs "
+				"WHERE expiry <= $1 LIMIT " STRINGIFY(PG_PURGE_BATCH) ")", now);
 }
 
 /* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
@@ -999,7 +1027,6 @@ static int pg_peer_insert(struct store *s, const struct store_peer_key *k,
 {
 	struct one o = { .sql = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" };
-	int r;
 
 	par_blob(&o.par, k->id, STORE_PEER_ID_LEN);
 	par_text(&o.par, k->node_id);
@@ -1009,8 +1036,7 @@ static int pg_peer_insert(struct store *s, const struct store_peer_key *k,
 	par_u64(&o.par, k->expiry);
 	par_text(&o.par, k->revoked ? "true" : "false");
 	par_blob(&o.par, key_sealed, STORE_SEALED_LEN);
-	r = pg_run(to_pg(s), op_one, &o);
-	return r < 0 ? r : 0;
+	return run_one(s, &o);
 }
 
 /* Where a pairwise key row goes: its fields, then its sealed key. */
@@ -1043,41 +1069,21 @@ static int pg_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LE
 		       struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN])
 {
 	struct peer_out po = { ret, key_sealed };
-	struct one o = { .sql = "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = $1",
-			 .row = row_peer, .out = &po };
 
-	par_blob(&o.par, id, STORE_PEER_ID_LEN);
-	return pg_run(to_pg(s), op_one, &o);
+	return read_by_blob(s, "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = $1",
+			    id, STORE_PEER_ID_LEN, row_peer, &po);
 }
 
 static int pg_peer_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
 {
-	struct one o = { .sql = "UPDATE peer_keys SET revoked = true WHERE id = $1" };
-	int r;
-
-	par_blob(&o.par, id, STORE_PEER_ID_LEN);
-	r = pg_run(to_pg(s), op_one, &o);
-	if (r < 0)
-		return r;
-	return r > 0 ? 0 : -ENOENT;
+	return write_by_blob(s, "UPDATE peer_keys SET revoked = true WHERE id = $1", id,
+			     STORE_PEER_ID_LEN);
 }
 
 static int pg_peer_purge(struct store *s, uint64_t now)
 {
-	/* In batches, as for associations. */
-	struct one o = { .sql = "DELETE FROM peer_keys WHERE id IN (SELECT id FROM peer_keys "
-				"WHERE expiry <= $1 LIMIT 10000)" };
-	long total = 0;
-	int r;
-
-	par_u64(&o.par, now);
-	do {
-		r = pg_run(to_pg(s), op_one, &o);
-		if (r < 0)
-			return r;
-		total += r;
-	} while (r == 10000 && total < 0x7fffffff - 10000);
-	return (int)total;
+	return purge_batched(s, "DELETE FROM peer_keys WHERE id IN (SELECT id FROM peer_keys "
+				"WHERE expiry <= $1 LIMIT " STRINGIFY(PG_PURGE_BATCH) ")", now);
 }
 
 const struct store_ops store_pg_ops = {

@@ -551,6 +551,55 @@ static const char *sq_location(const struct store *s)
 	return p && *p ? p : q->path;
 }
 
+/* ---- one-row reads and writes ---- */
+
+/* Run statement id with a blob (key, len) as ?1: 1 and st left on the row, 0 for none, or -errno. */
+static int blob_row(struct sqlite_store *q, enum stmt_id id, const void *key, size_t len,
+		    sqlite3_stmt **st)
+{
+	int r;
+
+	r = stmt_get(q, id, st);
+	if (r < 0)
+		return r;
+	r = bind_blob(*st, 1, key, len);
+	if (r < 0)
+		return r;
+	return step_row(q, *st);
+}
+
+/* Run the one-row write id keyed by a blob (key, len) as ?1: -ENOENT if it changed no row. */
+static int blob_write(struct sqlite_store *q, enum stmt_id id, const void *key, size_t len)
+{
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r = blob_row(q, id, key, len, &st);
+
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return -EIO;
+	return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
+}
+
+/* Run the DELETE id of the rows expired by now (?1); returns how many went. */
+static int purge_expired(struct sqlite_store *q, enum stmt_id id, uint64_t now)
+{
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int n, r;
+
+	r = stmt_get(q, id, &st);
+	if (r < 0)
+		return r;
+	r = bind_u64(st, 1, now);
+	if (r < 0)
+		return r;
+	r = step_done(q, st);
+	if (r < 0)
+		return r;
+	n = sqlite3_changes(q->db);
+	return n < 0 ? 0 : n;
+}
+
 /* ---- nodes ---- */
 
 static int sq_node_insert(struct store *s, const struct store_node *n, const char *methods,
@@ -733,26 +782,11 @@ static int sq_assoc_insert(struct store *s, const struct store_assoc *a,
 	return step_done(q, st);
 }
 
-/* Run statement id with kcid as ?1: 1 and st left on the row, 0 for none, or -errno. */
-static int assoc_row(struct sqlite_store *q, enum stmt_id id,
-		     const uint8_t kcid[static STORE_KCID_LEN], sqlite3_stmt **st)
-{
-	int r;
-
-	r = stmt_get(q, id, st);
-	if (r < 0)
-		return r;
-	r = bind_blob(*st, 1, kcid, STORE_KCID_LEN);
-	if (r < 0)
-		return r;
-	return step_row(q, *st);
-}
-
 static int sq_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
 			struct store_assoc *ret)
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = assoc_row(to_sq(s), STMT_ASSOC_GET, kcid, &st);
+	int r = blob_row(to_sq(s), STMT_ASSOC_GET, kcid, STORE_KCID_LEN, &st);
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
@@ -764,7 +798,7 @@ static int sq_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 			     uint8_t ae_sealed[static STORE_SEALED_LEN])
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = assoc_row(to_sq(s), STMT_ASSOC_GET_KEYS, kcid, &st);
+	int r = blob_row(to_sq(s), STMT_ASSOC_GET_KEYS, kcid, STORE_KCID_LEN, &st);
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
@@ -776,15 +810,7 @@ static int sq_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 
 static int sq_assoc_revoke(struct store *s, const uint8_t kcid[static STORE_KCID_LEN])
 {
-	struct sqlite_store *q = to_sq(s);
-	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = assoc_row(q, STMT_ASSOC_REVOKE, kcid, &st);
-
-	if (r < 0)
-		return r;
-	if (r > 0)
-		return -EIO;
-	return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
+	return blob_write(to_sq(s), STMT_ASSOC_REVOKE, kcid, STORE_KCID_LEN);
 }
 
 static int sq_assoc_foreach(struct store *s, const char *node_id,
@@ -820,21 +846,7 @@ static int sq_assoc_foreach(struct store *s, const char *node_id,
 
 static int sq_assoc_purge(struct store *s, uint64_t now)
 {
-	struct sqlite_store *q = to_sq(s);
-	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int n, r;
-
-	r = stmt_get(q, STMT_ASSOC_PURGE, &st);
-	if (r < 0)
-		return r;
-	r = bind_u64(st, 1, now);
-	if (r < 0)
-		return r;
-	r = step_done(q, st);
-	if (r < 0)
-		return r;
-	n = sqlite3_changes(q->db);
-	return n < 0 ? 0 : n;
+	return purge_expired(to_sq(s), STMT_ASSOC_PURGE, now);
 }
 
 /* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
@@ -882,26 +894,11 @@ static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)
 	return 0;
 }
 
-/* Run statement id with a pairwise key id as ?1: 1 and st on the row, 0 for none, or -errno. */
-static int peer_row(struct sqlite_store *q, enum stmt_id id,
-		    const uint8_t kid[static STORE_PEER_ID_LEN], sqlite3_stmt **st)
-{
-	int r;
-
-	r = stmt_get(q, id, st);
-	if (r < 0)
-		return r;
-	r = bind_blob(*st, 1, kid, STORE_PEER_ID_LEN);
-	if (r < 0)
-		return r;
-	return step_row(q, *st);
-}
-
 static int sq_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
 		       struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN])
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = peer_row(to_sq(s), STMT_PEER_GET, id, &st);
+	int r = blob_row(to_sq(s), STMT_PEER_GET, id, STORE_PEER_ID_LEN, &st);
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
@@ -913,34 +910,12 @@ static int sq_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LE
 
 static int sq_peer_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
 {
-	struct sqlite_store *q = to_sq(s);
-	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = peer_row(q, STMT_PEER_REVOKE, id, &st);
-
-	if (r < 0)
-		return r;
-	if (r > 0)
-		return -EIO;
-	return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
+	return blob_write(to_sq(s), STMT_PEER_REVOKE, id, STORE_PEER_ID_LEN);
 }
 
 static int sq_peer_purge(struct store *s, uint64_t now)
 {
-	struct sqlite_store *q = to_sq(s);
-	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int n, r;
-
-	r = stmt_get(q, STMT_PEER_PURGE, &st);
-	if (r < 0)
-		return r;
-	r = bind_u64(st, 1, now);
-	if (r < 0)
-		return r;
-	r = step_done(q, st);
-	if (r < 0)
-		return r;
-	n = sqlite3_changes(q->db);
-	return n < 0 ? 0 : n;
+	return purge_expired(to_sq(s), STMT_PEER_PURGE, now);
 }
 
 const struct store_ops store_sqlite_ops = {
