@@ -10,10 +10,7 @@
  * deadlock runs again. Lists page by key (WHERE key > last ORDER BY key LIMIT n),
  * never with a server-side cursor.
  *
- * The connection is blocking (libpq, like SQLite's file I/O): a slow database
- * makes m2masd slow, it does not make it fail. A lost connection is reported
- * through store_notify(), re-established, and the operation runs again up to
- * PG_ATTEMPTS times; then the caller gets -ECONNRESET (or the connect error).
+ * The connection, the retries and statement execution are store-pg-conn.c.
  * Each operation is one statement or one transaction, so a loss in the middle
  * leaves nothing half-written.
  *
@@ -21,26 +18,19 @@
  * applied); the key check in meta like the SQLite backend's.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "common/secret.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "mas/store-backend.h"
+#include "mas/store-pg-conn.h"
 #include "mas/store.h"
 
-#define PG_ATTEMPTS 4
-#define PG_CONNECT_TIMEOUT "5"
 #define PG_PAGE 500
-#define PG_PASSWORD_MAX 512
-#define PG_MAX_PARAMS 10
 #define PG_PURGE_BATCH 10000
 #define STR_(x) #x
 #define STRINGIFY(x) STR_(x)
@@ -90,144 +80,6 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 #define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
 #define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
-
-struct pg_store {
-	struct store base;
-	PGconn *conn;
-	char *conninfo;
-	char *password_file;
-	char *app_name;
-	char location[300];
-};
-
-/* Parameters of one statement: text, decimal text, or binary (bytea). */
-struct pg_params {
-	int n;
-	const char *v[PG_MAX_PARAMS];
-	int len[PG_MAX_PARAMS];
-	int fmt[PG_MAX_PARAMS];
-	char num[PG_MAX_PARAMS][24];
-};
-
-static struct pg_store *to_pg(struct store *s)
-{
-	return (struct pg_store *)s;
-}
-
-static void par_text(struct pg_params *p, const char *v)
-{
-	p->v[p->n] = v;
-	p->len[p->n] = 0;
-	p->fmt[p->n++] = 0;
-}
-
-static void par_u64(struct pg_params *p, uint64_t v)
-{
-	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%llu", (unsigned long long)v);
-	par_text(p, p->num[p->n]);
-}
-
-static void par_blob(struct pg_params *p, const void *v, size_t len)
-{
-	p->v[p->n] = v;
-	p->len[p->n] = (int)len;
-	p->fmt[p->n++] = 1;
-}
-
-/* The first line of libpq's message, for notifications. */
-static const char *first_line(const char *msg, char *buf, size_t len)
-{
-	size_t n = strcspn(msg ? msg : "", "\n");
-
-	if (n >= len)
-		n = len - 1;
-	memcpy(buf, msg ? msg : "", n);
-	buf[n] = '\0';
-	return buf;
-}
-
-/* -errno for a failed result: SQLSTATE classes, or a lost connection. */
-static int res_errno(struct pg_store *p, const PGresult *res)
-{
-	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	if (PQstatus(p->conn) != CONNECTION_OK)
-		return -ECONNRESET;
-	if (!st)
-		return -EIO;
-	if (strcmp(st, "23505") == 0)
-		return -EEXIST; /* unique_violation */
-	if (strcmp(st, "23503") == 0)
-		return -ENOENT; /* foreign_key_violation */
-	if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
-		return -EAGAIN; /* serialization_failure, deadlock_detected: run it again */
-	if (strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0)
-		return -ECONNRESET; /* connection exception, admin/crash shutdown */
-	if (strcmp(st, "42P07") == 0)
-		return -EEXIST; /* duplicate_table: another instance created the schema */
-	if (strcmp(st, "42P01") == 0 || strcmp(st, "42703") == 0)
-		return -EPROTO; /* undefined table/column: not our schema */
-	if (strcmp(st, "42501") == 0 || strncmp(st, "28", 2) == 0)
-		return -EACCES;
-	if (strcmp(st, "53100") == 0)
-		return -ENOSPC;
-	if (strncmp(st, "53", 2) == 0)
-		return -ENOMEM;
-	if (strncmp(st, "23", 2) == 0 || strncmp(st, "22", 2) == 0)
-		return -EINVAL;
-	return -EIO;
-}
-
-/* Run sql with p (NULL: none), binary results: 0 and *ret (PQclear it), or -errno. */
-static int pg_exec(struct pg_store *p, const char *sql, const struct pg_params *par,
-		   PGresult **ret)
-{
-	PGresult *res;
-	ExecStatusType st;
-	int r;
-
-	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK)
-		return -ECONNRESET;
-	if (par)
-		res = PQexecParams(p->conn, sql, par->n, NULL, par->v, par->len, par->fmt, 1);
-	else
-		res = PQexec(p->conn, sql);
-	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-		if (ret)
-			*ret = res;
-		else
-			PQclear(res);
-		return 0;
-	}
-	r = res_errno(p, res);
-	PQclear(res);
-	return r;
-}
-
-static void res_clearp(PGresult **res)
-{
-	PQclear(*res);
-}
-#define _cleanup_res_ _cleanup_(res_clearp)
-
-/* Rows a statement changed. */
-static long res_changes(PGresult *res)
-{
-	const char *n = PQcmdTuples(res);
-
-	return n && *n ? strtol(n, NULL, 10) : 0;
-}
-
-static int exec_changes(struct pg_store *p, const char *sql, const struct pg_params *par)
-{
-	_cleanup_res_ PGresult *res = NULL;
-	int r = pg_exec(p, sql, par, &res);
-
-	if (r < 0)
-		return r;
-	return (int)(res_changes(res) > 0x7fffffff ? 0x7fffffff : res_changes(res));
-}
 
 /* ---- binary result columns ---- */
 
@@ -309,181 +161,6 @@ static int assoc_from_row(const PGresult *res, int row, struct store_assoc *ret)
 	return 0;
 }
 
-/* ---- connecting ---- */
-
-/* The password file's first line into a new secret; -EPERM if group or others may read it. */
-static int read_password(const char *path, struct secret **ret)
-{
-	_cleanup_close_ int fd = -1;
-	struct secret *pw = NULL;
-	struct stat st;
-	ssize_t n;
-	int r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (st.st_mode & 077)
-		return -EPERM;
-	r = secret_new(PG_PASSWORD_MAX + 1, &pw);
-	if (r < 0)
-		return r;
-	n = read(fd, pw->data, PG_PASSWORD_MAX);
-	if (n < 0) {
-		r = -errno;
-		secret_free(pw);
-		return r;
-	}
-	pw->data[n] = 0;
-	pw->data[strcspn((char *)pw->data, "\r\n")] = 0;
-	*ret = pw;
-	return 0;
-}
-
-/* libpq's connection failure as -errno (libpq gives no SQLSTATE for these). */
-static int connect_errno(const char *msg)
-{
-	if (!msg)
-		return -EIO;
-	if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied") ||
-	    strstr(msg, "permission denied") || strstr(msg, "no pg_hba.conf entry"))
-		return -EACCES;
-	if (strstr(msg, "does not exist"))
-		return -ENOENT;
-	if (strstr(msg, "timeout expired"))
-		return -ETIMEDOUT;
-	if (strstr(msg, "Connection refused") || strstr(msg, "No such file or directory"))
-		return -ECONNREFUSED;
-	if (strstr(msg, "could not translate host name") || strstr(msg, "No route to host") ||
-	    strstr(msg, "Network is unreachable"))
-		return -EHOSTUNREACH;
-	if (strstr(msg, "invalid") || strstr(msg, "missing"))
-		return -EINVAL;
-	return -ECONNREFUSED;
-}
-
-static int pg_connect(struct pg_store *p, char *err, size_t err_len)
-{
-	_cleanup_secret_ struct secret *pw = NULL;
-	const char *keys[8], *vals[8];
-	char line[256];
-	int n = 0, r;
-
-	if (p->password_file) {
-		r = read_password(p->password_file, &pw);
-		if (r < 0) {
-			if (err)
-				snprintf(err, err_len, "cannot read password file %s: %s%s",
-					 p->password_file, strerror(-r),
-					 r == -EPERM ? " (chmod 600 it)" : "");
-			return r == -EPERM ? -EPERM : -EACCES;
-		}
-	}
-	keys[n] = "connect_timeout", vals[n++] = PG_CONNECT_TIMEOUT;
-	keys[n] = "application_name", vals[n++] = p->app_name;
-	keys[n] = "dbname", vals[n++] = p->conninfo;
-	if (pw)
-		keys[n] = "password", vals[n++] = (const char *)pw->data;
-	keys[n] = "client_encoding", vals[n++] = "UTF8";
-	keys[n] = NULL, vals[n] = NULL;
-	PQfinish(p->conn);
-	p->conn = PQconnectdbParams(keys, vals, 1);
-	if (!p->conn)
-		return -ENOMEM;
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		r = connect_errno(PQerrorMessage(p->conn));
-		if (err)
-			snprintf(err, err_len, "%s",
-				 first_line(PQerrorMessage(p->conn), line, sizeof(line)));
-		return r;
-	}
-	snprintf(p->location, sizeof(p->location), "postgresql://%s@%s:%s/%s", PQuser(p->conn),
-		 PQhost(p->conn), PQport(p->conn), PQdb(p->conn));
-	/* Quiet NOTICEs (e.g. from CREATE ... IF NOT EXISTS) stay out of stderr. */
-	(void)pg_exec(p, "SET client_min_messages = warning", NULL, NULL);
-	return 0;
-}
-
-/* A short, jittered pause before the next attempt: 50, 100, 200 ms (+0..50 %). */
-static void pause_before(int attempt)
-{
-	long ms = 50L << attempt;
-	struct timespec ts;
-
-	ms += ms * (rand() % 50) / 100;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
-/*
- * Run op (one statement or one transaction) until it succeeds or fails for a
- * reason running it again cannot change: a lost connection is re-established,
- * a serialization failure or deadlock runs the transaction again.
- */
-static int pg_run(struct pg_store *p, int (*op)(struct pg_store *p, void *ud), void *ud)
-{
-	char err[256] = "", line[256];
-	int r = -ECONNRESET;
-
-	for (int attempt = 0; attempt < PG_ATTEMPTS; attempt++) {
-		if (attempt > 0)
-			pause_before(attempt - 1);
-		if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-			r = pg_connect(p, err, sizeof(err));
-			if (r < 0)
-				continue;
-			store_notify(&p->base, STORE_EVENT_RECONNECTED, "reconnected to %s",
-				     p->location);
-		}
-		r = op(p, ud);
-		if (r == -EAGAIN) {
-			store_notify(&p->base, STORE_EVENT_RETRY,
-				     "serialization failure or deadlock at %s; running the "
-				     "transaction again",
-				     p->location);
-			continue;
-		}
-		if (r != -ECONNRESET)
-			return r;
-		store_notify(&p->base, STORE_EVENT_CONNECTION_LOST,
-			     "lost the connection to %s (%s); reconnecting", p->location,
-			     first_line(PQerrorMessage(p->conn), line, sizeof(line)));
-		PQfinish(p->conn);
-		p->conn = NULL;
-	}
-	if (r == -EAGAIN)
-		return -EBUSY;
-	if (err[0])
-		store_notify(&p->base, STORE_EVENT_CONNECTION_LOST, "cannot reconnect to %s: %s",
-			     p->location, err);
-	return r;
-}
-
-/* BEGIN; op; COMMIT, with ROLLBACK on failure: for pg_run. */
-static int pg_tx(struct pg_store *p, int (*op)(struct pg_store *p, void *ud), void *ud)
-{
-	int r;
-
-	r = pg_exec(p, "BEGIN", NULL, NULL);
-	if (r < 0)
-		return r;
-	r = op(p, ud);
-	if (r >= 0) {
-		int c = pg_exec(p, "COMMIT", NULL, NULL);
-
-		if (c < 0)
-			r = c;
-	}
-	if (r < 0 && PQstatus(p->conn) == CONNECTION_OK)
-		(void)pg_exec(p, "ROLLBACK", NULL, NULL);
-	return r;
-}
-
 static void pg_close(struct store *s)
 {
 	struct pg_store *p = to_pg(s);
@@ -530,7 +207,7 @@ static const char *pg_location(const struct store *s)
 
 static int op_schema_version(struct pg_store *p, void *ud)
 {
-	_cleanup_res_ PGresult *res = NULL;
+	_cleanup_pg_res_ PGresult *res = NULL;
 	uint64_t v;
 	int *ret = ud, n_ours = 0, n_tables;
 	bool versioned = false;
@@ -599,8 +276,8 @@ static int op_migrate_body(struct pg_store *p, void *ud)
 	for (int v = m->from + 1; v <= m->to; v++) {
 		/* The version row first: a concurrent migrator blocks on it, then fails. */
 		par = (struct pg_params){ 0 };
-		par_u64(&par, (uint64_t)v);
-		par_u64(&par, (uint64_t)time(NULL));
+		pg_par_u64(&par, (uint64_t)v);
+		pg_par_u64(&par, (uint64_t)time(NULL));
 		r = pg_exec(p, "INSERT INTO m2msa_schema (version, applied) VALUES ($1, $2)", &par,
 			    NULL);
 		if (r >= 0)
@@ -610,7 +287,7 @@ static int op_migrate_body(struct pg_store *p, void *ud)
 	}
 	if (m->from == 0) {
 		par = (struct pg_params){ 0 };
-		par_blob(&par, m->key_check, m->len);
+		pg_par_blob(&par, m->key_check, m->len);
 		r = pg_exec(p, "INSERT INTO meta (name, value) VALUES ('key_check', $1)", &par,
 			    NULL);
 	}
@@ -648,11 +325,11 @@ struct one {
 static int op_one(struct pg_store *p, void *ud)
 {
 	struct one *o = ud;
-	_cleanup_res_ PGresult *res = NULL;
+	_cleanup_pg_res_ PGresult *res = NULL;
 	int r;
 
 	if (!o->row)
-		return exec_changes(p, o->sql, &o->par);
+		return pg_exec_changes(p, o->sql, &o->par);
 	r = pg_exec(p, o->sql, &o->par, &res);
 	if (r < 0)
 		return r;
@@ -690,7 +367,7 @@ static int read_by_blob(struct store *s, const char *sql, const void *key, size_
 {
 	struct one o = { .sql = sql, .row = row, .out = out };
 
-	par_blob(&o.par, key, len);
+	pg_par_blob(&o.par, key, len);
 	return run_one(s, &o);
 }
 
@@ -699,7 +376,7 @@ static int write_by_blob(struct store *s, const char *sql, const void *key, size
 {
 	struct one o = { .sql = sql };
 
-	par_blob(&o.par, key, len);
+	pg_par_blob(&o.par, key, len);
 	return write_one(s, &o);
 }
 
@@ -714,7 +391,7 @@ static int purge_batched(struct store *s, const char *sql, uint64_t now)
 	long total = 0;
 	int r;
 
-	par_u64(&o.par, now);
+	pg_par_u64(&o.par, now);
 	do {
 		r = pg_run(to_pg(s), op_one, &o);
 		if (r < 0)
@@ -731,7 +408,7 @@ static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 
 	if (len != STORE_SEALED_LEN)
 		return -EINVAL;
-	par_text(&o.par, name);
+	pg_par_text(&o.par, name);
 	return run_one(s, &o);
 }
 
@@ -743,15 +420,15 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 	struct one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
 
-	par_text(&o.par, n->node_id);
-	par_text(&o.par, n->km_id);
-	par_text(&o.par, n->target_id);
-	par_text(&o.par, methods);
-	par_u64(&o.par, n->lifetime);
-	par_text(&o.par, store_node_state_to_string(n->state));
-	par_u64(&o.par, created);
-	par_text(&o.par, n->impi);
-	par_blob(&o.par, km_sealed, STORE_SEALED_LEN);
+	pg_par_text(&o.par, n->node_id);
+	pg_par_text(&o.par, n->km_id);
+	pg_par_text(&o.par, n->target_id);
+	pg_par_text(&o.par, methods);
+	pg_par_u64(&o.par, n->lifetime);
+	pg_par_text(&o.par, store_node_state_to_string(n->state));
+	pg_par_u64(&o.par, created);
+	pg_par_text(&o.par, n->impi);
+	pg_par_blob(&o.par, km_sealed, STORE_SEALED_LEN);
 	return run_one(s, &o);
 }
 
@@ -765,7 +442,7 @@ static int pg_node_get(struct store *s, const char *node_id, struct store_node *
 	struct one o = { .sql = "SELECT " NODE_COLUMNS " FROM nodes WHERE node_id = $1",
 			 .row = row_node, .out = ret };
 
-	par_text(&o.par, node_id);
+	pg_par_text(&o.par, node_id);
 	return run_one(s, &o);
 }
 
@@ -775,7 +452,7 @@ static int pg_node_get_km(struct store *s, const char *node_id,
 	struct one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_blob,
 			 .out = ret_sealed };
 
-	par_text(&o.par, node_id);
+	pg_par_text(&o.par, node_id);
 	return run_one(s, &o);
 }
 
@@ -785,11 +462,11 @@ static int write_keyed(struct store *s, const char *sql, const char *key, const 
 {
 	struct one o = { .sql = sql };
 
-	par_text(&o.par, key);
+	pg_par_text(&o.par, key);
 	if (text)
-		par_text(&o.par, text);
+		pg_par_text(&o.par, text);
 	if (num)
-		par_u64(&o.par, *num);
+		pg_par_u64(&o.par, *num);
 	return write_one(s, &o);
 }
 
@@ -819,14 +496,14 @@ static int op_node_revoke_body(struct pg_store *p, void *ud)
 	struct pg_params par = { 0 };
 	int r;
 
-	par_text(&par, *(const char **)ud);
-	r = exec_changes(p, "UPDATE nodes SET state = 'revoked' WHERE node_id = $1", &par);
+	pg_par_text(&par, *(const char **)ud);
+	r = pg_exec_changes(p, "UPDATE nodes SET state = 'revoked' WHERE node_id = $1", &par);
 	if (r == 0)
 		return -ENOENT;
 	if (r > 0)
-		r = exec_changes(p, "UPDATE assocs SET revoked = true WHERE node_id = $1", &par);
+		r = pg_exec_changes(p, "UPDATE assocs SET revoked = true WHERE node_id = $1", &par);
 	if (r >= 0)
-		r = exec_changes(p, "UPDATE peer_keys SET revoked = true WHERE node_id = $1",
+		r = pg_exec_changes(p, "UPDATE peer_keys SET revoked = true WHERE node_id = $1",
 				 &par);
 	return r < 0 ? r : 0;
 }
@@ -859,7 +536,7 @@ struct page {
 static int op_page(struct pg_store *p, void *ud)
 {
 	struct page *pg = ud;
-	_cleanup_res_ PGresult *res = NULL;
+	_cleanup_pg_res_ PGresult *res = NULL;
 	int r;
 
 	r = pg_exec(p, pg->sql, &pg->par, &res);
@@ -891,7 +568,7 @@ static int pg_node_foreach(struct store *s, int (*cb)(const struct store_node *n
 		 "LIMIT " STRINGIFY(PG_PAGE);
 	do {
 		pg.par = (struct pg_params){ 0 };
-		par_text(&pg.par, last);
+		pg_par_text(&pg.par, last);
 		r = pg_run(to_pg(s), op_page, &pg);
 		if (r < 0)
 			return r;
@@ -918,15 +595,15 @@ static int pg_assoc_insert(struct store *s, const struct store_assoc *a,
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 				"ON CONFLICT (kcid) DO NOTHING" };
 
-	par_blob(&o.par, a->kcid, STORE_KCID_LEN);
-	par_text(&o.par, a->node_id);
-	par_text(&o.par, a->target_id);
-	par_u64(&o.par, a->method);
-	par_u64(&o.par, a->created);
-	par_u64(&o.par, a->expiry);
-	par_text(&o.par, a->revoked ? "true" : "false");
-	par_blob(&o.par, kc_sealed, STORE_SEALED_LEN);
-	par_blob(&o.par, ae_sealed, STORE_SEALED_LEN);
+	pg_par_blob(&o.par, a->kcid, STORE_KCID_LEN);
+	pg_par_text(&o.par, a->node_id);
+	pg_par_text(&o.par, a->target_id);
+	pg_par_u64(&o.par, a->method);
+	pg_par_u64(&o.par, a->created);
+	pg_par_u64(&o.par, a->expiry);
+	pg_par_text(&o.par, a->revoked ? "true" : "false");
+	pg_par_blob(&o.par, kc_sealed, STORE_SEALED_LEN);
+	pg_par_blob(&o.par, ae_sealed, STORE_SEALED_LEN);
 	return run_one(s, &o);
 }
 
@@ -986,11 +663,11 @@ static int pg_assoc_foreach(struct store *s, const char *node_id,
 		return -ENOMEM;
 	do {
 		pg.par = (struct pg_params){ 0 };
-		par_u64(&pg.par, last_created);
-		par_blob(&pg.par, last_kcid, STORE_KCID_LEN);
-		par_text(&pg.par, first ? "1" : "0");
+		pg_par_u64(&pg.par, last_created);
+		pg_par_blob(&pg.par, last_kcid, STORE_KCID_LEN);
+		pg_par_text(&pg.par, first ? "1" : "0");
 		if (node_id)
-			par_text(&pg.par, node_id);
+			pg_par_text(&pg.par, node_id);
 		pg.sql = node_id ? "SELECT " ASSOC_COLUMNS " FROM assocs WHERE node_id = $4 AND "
 				   "($3::int = 1 OR (created, kcid) > ($1::bigint, $2::bytea)) "
 				   "ORDER BY created, kcid LIMIT " STRINGIFY(PG_PAGE) :
@@ -1028,14 +705,14 @@ static int pg_peer_insert(struct store *s, const struct store_peer_key *k,
 	struct one o = { .sql = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" };
 
-	par_blob(&o.par, k->id, STORE_PEER_ID_LEN);
-	par_text(&o.par, k->node_id);
-	par_text(&o.par, k->ae_id);
-	par_text(&o.par, k->target);
-	par_u64(&o.par, k->created);
-	par_u64(&o.par, k->expiry);
-	par_text(&o.par, k->revoked ? "true" : "false");
-	par_blob(&o.par, key_sealed, STORE_SEALED_LEN);
+	pg_par_blob(&o.par, k->id, STORE_PEER_ID_LEN);
+	pg_par_text(&o.par, k->node_id);
+	pg_par_text(&o.par, k->ae_id);
+	pg_par_text(&o.par, k->target);
+	pg_par_u64(&o.par, k->created);
+	pg_par_u64(&o.par, k->expiry);
+	pg_par_text(&o.par, k->revoked ? "true" : "false");
+	pg_par_blob(&o.par, key_sealed, STORE_SEALED_LEN);
 	return run_one(s, &o);
 }
 

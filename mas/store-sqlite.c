@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "common/wire.h"
 #include "mas/store-backend.h"
+#include "mas/store-sqlite-util.h"
 #include "mas/store.h"
 
 #define STORE_APP_ID 0x6d326d61 /* "m2ma" */
@@ -152,52 +153,6 @@ static struct sqlite_store *to_sq(struct store *s)
 	return (struct sqlite_store *)s;
 }
 
-/* Map an SQLite result code (extended codes on) to -errno. */
-static int sql_errno(sqlite3 *db, int rc)
-{
-	int e;
-
-	switch (rc) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_CONSTRAINT_PRIMARYKEY:
-	case SQLITE_CONSTRAINT_UNIQUE:
-		return -EEXIST;
-	case SQLITE_CONSTRAINT_FOREIGNKEY:
-		return -ENOENT;
-	default:
-		break;
-	}
-	switch (rc & 0xff) {
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-	case SQLITE_READONLY:
-		return -EACCES;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_RANGE:
-		return -EINVAL;
-	case SQLITE_CANTOPEN:
-		e = db ? sqlite3_system_errno(db) : 0;
-		return (e == ENOENT || e == EACCES || e == EPERM || e == ENOTDIR || e == EROFS) ?
-			       -e :
-			       -EIO;
-	default: /* SQLITE_NOTADB, SQLITE_CORRUPT, SQLITE_IOERR, ... */
-		return -EIO;
-	}
-}
-
 static int stmt_get(struct sqlite_store *q, enum stmt_id id, sqlite3_stmt **ret)
 {
 	int rc;
@@ -206,122 +161,9 @@ static int stmt_get(struct sqlite_store *q, enum stmt_id id, sqlite3_stmt **ret)
 		rc = sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 					&q->stmts[id], NULL);
 		if (rc != SQLITE_OK)
-			return sql_errno(q->db, rc);
+			return sq_errno(q->db, rc);
 	}
 	*ret = q->stmts[id];
-	return 0;
-}
-
-/* Cleanup for cached statements: ready for the next use, bindings dropped. */
-static void stmt_resetp(sqlite3_stmt **st)
-{
-	if (*st) {
-		sqlite3_reset(*st);
-		sqlite3_clear_bindings(*st);
-	}
-}
-#define _cleanup_stmt_reset_ _cleanup_(stmt_resetp)
-
-static void stmt_finalizep(sqlite3_stmt **st)
-{
-	sqlite3_finalize(*st);
-}
-#define _cleanup_stmt_finalize_ _cleanup_(stmt_finalizep)
-
-/* Step a statement that returns no rows. */
-static int step_done(struct sqlite_store *q, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc == SQLITE_ROW)
-		return -EIO;
-	return sql_errno(q->db, rc);
-}
-
-/* Step a statement expected to return one row: 1 on a row, 0 on none, or -errno. */
-static int step_row(struct sqlite_store *q, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	return sql_errno(q->db, rc);
-}
-
-static int exec_sql(struct sqlite_store *q, const char *sql)
-{
-	int rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : sql_errno(q->db, rc);
-}
-
-static int tx_end(struct sqlite_store *q, int r)
-{
-	if (r < 0) {
-		(void)exec_sql(q, "ROLLBACK");
-		return r;
-	}
-	r = exec_sql(q, "COMMIT");
-	if (r < 0)
-		(void)exec_sql(q, "ROLLBACK");
-	return r;
-}
-
-/* One integer from a PRAGMA or SELECT without parameters. */
-static int query_int(struct sqlite_store *q, const char *sql, int64_t *ret)
-{
-	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
-	int rc, r;
-
-	rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_errno(q->db, rc);
-	r = step_row(q, st);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return -EIO;
-	*ret = sqlite3_column_int64(st, 0);
-	return 0;
-}
-
-static int bind_u64(sqlite3_stmt *st, int idx, uint64_t v)
-{
-	if (v > INT64_MAX)
-		return -EINVAL;
-	return sqlite3_bind_int64(st, idx, (sqlite3_int64)v) == SQLITE_OK ? 0 : -ENOMEM;
-}
-
-static int bind_text(sqlite3_stmt *st, int idx, const char *v)
-{
-	return sqlite3_bind_text(st, idx, v, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
-}
-
-static int bind_blob(sqlite3_stmt *st, int idx, const void *v, size_t len)
-{
-	return sqlite3_bind_blob(st, idx, v, (int)len, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : -ENOMEM;
-}
-
-/* Copy a blob column that must be exactly len bytes. */
-static int column_blob(sqlite3_stmt *st, int col, uint8_t *buf, size_t len)
-{
-	const void *blob = sqlite3_column_blob(st, col);
-
-	if (!blob || sqlite3_column_bytes(st, col) != (int)len)
-		return -EIO;
-	memcpy(buf, blob, len);
-	return 0;
-}
-
-static int copy_text(char *dst, size_t dst_len, const unsigned char *src)
-{
-	if (!src || strlen((const char *)src) >= dst_len)
-		return -EIO;
-	strcpy(dst, (const char *)src);
 	return 0;
 }
 
@@ -331,11 +173,11 @@ static int node_from_row(sqlite3_stmt *st, struct store_node *ret)
 	sqlite3_int64 lifetime, created;
 	int r;
 
-	r = copy_text(n.node_id, sizeof(n.node_id), sqlite3_column_text(st, 0));
+	r = sq_copy_text(n.node_id, sizeof(n.node_id), sqlite3_column_text(st, 0));
 	if (r >= 0)
-		r = copy_text(n.km_id, sizeof(n.km_id), sqlite3_column_text(st, 1));
+		r = sq_copy_text(n.km_id, sizeof(n.km_id), sqlite3_column_text(st, 1));
 	if (r >= 0)
-		r = copy_text(n.target_id, sizeof(n.target_id), sqlite3_column_text(st, 2));
+		r = sq_copy_text(n.target_id, sizeof(n.target_id), sqlite3_column_text(st, 2));
 	if (r >= 0)
 		r = store_methods_from_text((const char *)sqlite3_column_text(st, 3), n.methods,
 					    &n.n_methods);
@@ -343,7 +185,7 @@ static int node_from_row(sqlite3_stmt *st, struct store_node *ret)
 		r = store_node_state_from_string((const char *)sqlite3_column_text(st, 5),
 						 &n.state);
 	if (r >= 0)
-		r = copy_text(n.impi, sizeof(n.impi), sqlite3_column_text(st, 7));
+		r = sq_copy_text(n.impi, sizeof(n.impi), sqlite3_column_text(st, 7));
 	if (r < 0)
 		return r;
 	lifetime = sqlite3_column_int64(st, 4);
@@ -362,11 +204,11 @@ static int assoc_from_row(sqlite3_stmt *st, struct store_assoc *ret)
 	sqlite3_int64 method, created, expiry;
 	int r;
 
-	r = column_blob(st, 0, a.kcid, STORE_KCID_LEN);
+	r = sq_column_blob(st, 0, a.kcid, STORE_KCID_LEN);
 	if (r >= 0)
-		r = copy_text(a.node_id, sizeof(a.node_id), sqlite3_column_text(st, 1));
+		r = sq_copy_text(a.node_id, sizeof(a.node_id), sqlite3_column_text(st, 1));
 	if (r >= 0)
-		r = copy_text(a.target_id, sizeof(a.target_id), sqlite3_column_text(st, 2));
+		r = sq_copy_text(a.target_id, sizeof(a.target_id), sqlite3_column_text(st, 2));
 	if (r < 0)
 		return r;
 	method = sqlite3_column_int64(st, 3);
@@ -390,13 +232,13 @@ static int sq_schema_version(struct store *s, int *ret)
 	int64_t app_id, version, n_objects;
 	int r;
 
-	r = query_int(q, "PRAGMA application_id", &app_id);
+	r = sq_query_int(q->db, "PRAGMA application_id", &app_id);
 	if (r < 0)
 		return r;
-	r = query_int(q, "PRAGMA user_version", &version);
+	r = sq_query_int(q->db, "PRAGMA user_version", &version);
 	if (r < 0)
 		return r;
-	r = query_int(q, "SELECT count(*) FROM sqlite_master", &n_objects);
+	r = sq_query_int(q->db, "SELECT count(*) FROM sqlite_master", &n_objects);
 	if (r < 0)
 		return r;
 	if (app_id == 0 && version == 0 && n_objects == 0) {
@@ -417,10 +259,10 @@ static int insert_meta(struct sqlite_store *q, const char *name, const uint8_t *
 	rc = sqlite3_prepare_v2(q->db, "INSERT INTO meta (name, value) VALUES (?1, ?2)", -1, &st,
 				NULL);
 	if (rc != SQLITE_OK)
-		return sql_errno(q->db, rc);
-	if ((r = bind_text(st, 1, name)) < 0 || (r = bind_blob(st, 2, v, len)) < 0)
+		return sq_errno(q->db, rc);
+	if ((r = sq_bind_text(st, 1, name)) < 0 || (r = sq_bind_blob(st, 2, v, len)) < 0)
 		return r;
-	return step_done(q, st);
+	return sq_step_done(q->db, st);
 }
 
 static int sq_migrate(struct store *s, int from, int to, const uint8_t *key_check, size_t len)
@@ -432,21 +274,21 @@ static int sq_migrate(struct store *s, int from, int to, const uint8_t *key_chec
 	if (from < 0 || to > STORE_SCHEMA_VERSION || from >= to)
 		return -EINVAL;
 	/* Under the write lock: another process may have done it meanwhile. */
-	r = exec_sql(q, "BEGIN IMMEDIATE");
+	r = sq_exec(q->db, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
 	r = sq_schema_version(s, &version);
 	if (r < 0 || version != from)
-		return tx_end(q, r);
+		return sq_tx_end(q->db, r);
 	for (int v = from + 1; v <= to && r >= 0; v++)
-		r = exec_sql(q, migrations[v - 1]);
+		r = sq_exec(q->db, migrations[v - 1]);
 	if (r >= 0 && from == 0)
 		r = insert_meta(q, "key_check", key_check, len);
 	if (r >= 0) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", to);
-		r = exec_sql(q, pragma);
+		r = sq_exec(q->db, pragma);
 	}
-	return tx_end(q, r);
+	return sq_tx_end(q->db, r);
 }
 
 static int sq_meta_get(struct store *s, const char *name, uint8_t *buf, size_t len)
@@ -457,12 +299,12 @@ static int sq_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 
 	r = stmt_get(q, STMT_META_GET, &st);
 	if (r >= 0)
-		r = bind_text(st, 1, name);
+		r = sq_bind_text(st, 1, name);
 	if (r >= 0)
-		r = step_row(q, st);
+		r = sq_step_row(q->db, st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	return column_blob(st, 0, buf, len);
+	return sq_column_blob(st, 0, buf, len);
 }
 
 /* Add peer_keys to a schema 1 file made before it joined (main's "added at open"). */
@@ -472,10 +314,10 @@ static int sq_settle(struct store *s)
 	int64_t n;
 	int r;
 
-	r = query_int(q, "SELECT count(*) FROM sqlite_master WHERE name = 'peer_keys'", &n);
+	r = sq_query_int(q->db, "SELECT count(*) FROM sqlite_master WHERE name = 'peer_keys'", &n);
 	if (r < 0 || n > 0)
 		return r;
-	return exec_sql(q, PEER_KEYS_SQL);
+	return sq_exec(q->db, PEER_KEYS_SQL);
 }
 
 static void sq_close(struct store *s)
@@ -518,20 +360,20 @@ static int sq_open(const struct store_config *c, struct store **ret)
 	}
 	rc = sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		r = sql_errno(q->db, rc);
+		r = sq_errno(q->db, rc);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_busy_timeout(q->db, STORE_BUSY_TIMEOUT_MS);
 	/* journal_mode is the first statement that reads the file: a file that is not
 	 * SQLite fails here with SQLITE_NOTADB -> -EIO. */
-	r = exec_sql(q, "PRAGMA journal_mode = WAL");
+	r = sq_exec(q->db, "PRAGMA journal_mode = WAL");
 	if (r < 0)
 		goto fail;
 	/* WAL with synchronous=NORMAL: no fsync per commit, and the file stays consistent
 	 * after a crash; a power loss may forget the last associations, whose nodes then
 	 * see their key refused by the IN-CSE and establish again (TS-0003 8.2.2.3). */
-	r = exec_sql(q, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+	r = sq_exec(q->db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
 			"PRAGMA synchronous = NORMAL");
 	if (r < 0)
 		goto fail;
@@ -562,10 +404,10 @@ static int blob_row(struct sqlite_store *q, enum stmt_id id, const void *key, si
 	r = stmt_get(q, id, st);
 	if (r < 0)
 		return r;
-	r = bind_blob(*st, 1, key, len);
+	r = sq_bind_blob(*st, 1, key, len);
 	if (r < 0)
 		return r;
-	return step_row(q, *st);
+	return sq_step_row(q->db, *st);
 }
 
 /* Run the one-row write id keyed by a blob (key, len) as ?1: -ENOENT if it changed no row. */
@@ -590,10 +432,10 @@ static int purge_expired(struct sqlite_store *q, enum stmt_id id, uint64_t now)
 	r = stmt_get(q, id, &st);
 	if (r < 0)
 		return r;
-	r = bind_u64(st, 1, now);
+	r = sq_bind_u64(st, 1, now);
 	if (r < 0)
 		return r;
-	r = step_done(q, st);
+	r = sq_step_done(q->db, st);
 	if (r < 0)
 		return r;
 	n = sqlite3_changes(q->db);
@@ -612,15 +454,15 @@ static int sq_node_insert(struct store *s, const struct store_node *n, const cha
 	r = stmt_get(q, STMT_NODE_INSERT, &st);
 	if (r < 0)
 		return r;
-	if ((r = bind_text(st, 1, n->node_id)) < 0 || (r = bind_text(st, 2, n->km_id)) < 0 ||
-	    (r = bind_text(st, 3, n->target_id)) < 0 || (r = bind_text(st, 4, methods)) < 0 ||
-	    (r = bind_u64(st, 5, n->lifetime)) < 0 ||
-	    (r = bind_text(st, 6, store_node_state_to_string(n->state))) < 0 ||
-	    (r = bind_u64(st, 7, created)) < 0 ||
-	    (r = bind_blob(st, 8, km_sealed, STORE_SEALED_LEN)) < 0 ||
-	    (r = bind_text(st, 9, n->impi)) < 0)
+	if ((r = sq_bind_text(st, 1, n->node_id)) < 0 || (r = sq_bind_text(st, 2, n->km_id)) < 0 ||
+	    (r = sq_bind_text(st, 3, n->target_id)) < 0 || (r = sq_bind_text(st, 4, methods)) < 0 ||
+	    (r = sq_bind_u64(st, 5, n->lifetime)) < 0 ||
+	    (r = sq_bind_text(st, 6, store_node_state_to_string(n->state))) < 0 ||
+	    (r = sq_bind_u64(st, 7, created)) < 0 ||
+	    (r = sq_bind_blob(st, 8, km_sealed, STORE_SEALED_LEN)) < 0 ||
+	    (r = sq_bind_text(st, 9, n->impi)) < 0)
 		return r;
-	return step_done(q, st);
+	return sq_step_done(q->db, st);
 }
 
 /* Run statement id with node_id as ?1: 1 and st left on the row, 0 for none, or -errno. */
@@ -632,10 +474,10 @@ static int node_row(struct sqlite_store *q, enum stmt_id id, const char *node_id
 	r = stmt_get(q, id, st);
 	if (r < 0)
 		return r;
-	r = bind_text(*st, 1, node_id);
+	r = sq_bind_text(*st, 1, node_id);
 	if (r < 0)
 		return r;
-	return step_row(q, *st);
+	return sq_step_row(q->db, *st);
 }
 
 static int sq_node_get(struct store *s, const char *node_id, struct store_node *ret)
@@ -656,7 +498,7 @@ static int sq_node_get_km(struct store *s, const char *node_id,
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	return column_blob(st, 0, ret_sealed, STORE_SEALED_LEN);
+	return sq_column_blob(st, 0, ret_sealed, STORE_SEALED_LEN);
 }
 
 /* Run a one-row UPDATE/DELETE keyed by node_id (?1) with an optional text or integer ?2. */
@@ -669,14 +511,14 @@ static int node_update(struct sqlite_store *q, enum stmt_id id, const char *node
 	r = stmt_get(q, id, &st);
 	if (r < 0)
 		return r;
-	r = bind_text(st, 1, node_id);
+	r = sq_bind_text(st, 1, node_id);
 	if (r >= 0 && text)
-		r = bind_text(st, 2, text);
+		r = sq_bind_text(st, 2, text);
 	if (r >= 0 && num)
-		r = bind_u64(st, 2, *num);
+		r = sq_bind_u64(st, 2, *num);
 	if (r < 0)
 		return r;
-	r = step_done(q, st);
+	r = sq_step_done(q->db, st);
 	if (r < 0)
 		return r;
 	return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
@@ -707,9 +549,9 @@ static int node_write_all(struct sqlite_store *q, enum stmt_id id, const char *n
 
 	r = stmt_get(q, id, &st);
 	if (r >= 0)
-		r = bind_text(st, 1, node_id);
+		r = sq_bind_text(st, 1, node_id);
 	if (r >= 0)
-		r = step_done(q, st);
+		r = sq_step_done(q->db, st);
 	return r;
 }
 
@@ -718,7 +560,7 @@ static int sq_node_revoke(struct store *s, const char *node_id)
 	struct sqlite_store *q = to_sq(s);
 	int r;
 
-	r = exec_sql(q, "BEGIN IMMEDIATE");
+	r = sq_exec(q->db, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
 	r = node_update(q, STMT_NODE_REVOKE, node_id, NULL, NULL);
@@ -726,7 +568,7 @@ static int sq_node_revoke(struct store *s, const char *node_id)
 		r = node_write_all(q, STMT_NODE_REVOKE_ASSOCS, node_id);
 	if (r >= 0)
 		r = node_write_all(q, STMT_NODE_REVOKE_PEERS, node_id);
-	return tx_end(q, r);
+	return sq_tx_end(q->db, r);
 }
 
 static int sq_node_delete(struct store *s, const char *node_id)
@@ -745,8 +587,8 @@ static int sq_node_foreach(struct store *s, int (*cb)(const struct store_node *n
 	rc = sqlite3_prepare_v2(q->db, "SELECT " NODE_COLUMNS " FROM nodes ORDER BY node_id", -1,
 				&st, NULL);
 	if (rc != SQLITE_OK)
-		return sql_errno(q->db, rc);
-	while ((r = step_row(q, st)) > 0) {
+		return sq_errno(q->db, rc);
+	while ((r = sq_step_row(q->db, st)) > 0) {
 		struct store_node n;
 
 		r = node_from_row(st, &n);
@@ -772,14 +614,14 @@ static int sq_assoc_insert(struct store *s, const struct store_assoc *a,
 	r = stmt_get(q, STMT_ASSOC_INSERT, &st);
 	if (r < 0)
 		return r;
-	if ((r = bind_blob(st, 1, a->kcid, STORE_KCID_LEN)) < 0 ||
-	    (r = bind_text(st, 2, a->node_id)) < 0 || (r = bind_text(st, 3, a->target_id)) < 0 ||
-	    (r = bind_u64(st, 4, a->method)) < 0 || (r = bind_u64(st, 5, a->created)) < 0 ||
-	    (r = bind_u64(st, 6, a->expiry)) < 0 || (r = bind_u64(st, 7, a->revoked ? 1 : 0)) < 0 ||
-	    (r = bind_blob(st, 8, kc_sealed, STORE_SEALED_LEN)) < 0 ||
-	    (r = bind_blob(st, 9, ae_sealed, STORE_SEALED_LEN)) < 0)
+	if ((r = sq_bind_blob(st, 1, a->kcid, STORE_KCID_LEN)) < 0 ||
+	    (r = sq_bind_text(st, 2, a->node_id)) < 0 || (r = sq_bind_text(st, 3, a->target_id)) < 0 ||
+	    (r = sq_bind_u64(st, 4, a->method)) < 0 || (r = sq_bind_u64(st, 5, a->created)) < 0 ||
+	    (r = sq_bind_u64(st, 6, a->expiry)) < 0 || (r = sq_bind_u64(st, 7, a->revoked ? 1 : 0)) < 0 ||
+	    (r = sq_bind_blob(st, 8, kc_sealed, STORE_SEALED_LEN)) < 0 ||
+	    (r = sq_bind_blob(st, 9, ae_sealed, STORE_SEALED_LEN)) < 0)
 		return r;
-	return step_done(q, st);
+	return sq_step_done(q->db, st);
 }
 
 static int sq_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
@@ -802,9 +644,9 @@ static int sq_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	r = column_blob(st, 0, kc_sealed, STORE_SEALED_LEN);
+	r = sq_column_blob(st, 0, kc_sealed, STORE_SEALED_LEN);
 	if (r >= 0)
-		r = column_blob(st, 1, ae_sealed, STORE_SEALED_LEN);
+		r = sq_column_blob(st, 1, ae_sealed, STORE_SEALED_LEN);
 	return r;
 }
 
@@ -825,13 +667,13 @@ static int sq_assoc_foreach(struct store *s, const char *node_id,
 				"WHERE ?1 IS NULL OR node_id = ?1 ORDER BY created, kcid",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return sql_errno(q->db, rc);
+		return sq_errno(q->db, rc);
 	if (node_id) {
-		r = bind_text(st, 1, node_id);
+		r = sq_bind_text(st, 1, node_id);
 		if (r < 0)
 			return r;
 	}
-	while ((r = step_row(q, st)) > 0) {
+	while ((r = sq_step_row(q->db, st)) > 0) {
 		struct store_assoc a;
 
 		r = assoc_from_row(st, &a);
@@ -861,13 +703,13 @@ static int sq_peer_insert(struct store *s, const struct store_peer_key *k,
 	r = stmt_get(q, STMT_PEER_INSERT, &st);
 	if (r < 0)
 		return r;
-	if ((r = bind_blob(st, 1, k->id, STORE_PEER_ID_LEN)) < 0 ||
-	    (r = bind_text(st, 2, k->node_id)) < 0 || (r = bind_text(st, 3, k->ae_id)) < 0 ||
-	    (r = bind_text(st, 4, k->target)) < 0 || (r = bind_u64(st, 5, k->created)) < 0 ||
-	    (r = bind_u64(st, 6, k->expiry)) < 0 || (r = bind_u64(st, 7, k->revoked ? 1 : 0)) < 0 ||
-	    (r = bind_blob(st, 8, key_sealed, STORE_SEALED_LEN)) < 0)
+	if ((r = sq_bind_blob(st, 1, k->id, STORE_PEER_ID_LEN)) < 0 ||
+	    (r = sq_bind_text(st, 2, k->node_id)) < 0 || (r = sq_bind_text(st, 3, k->ae_id)) < 0 ||
+	    (r = sq_bind_text(st, 4, k->target)) < 0 || (r = sq_bind_u64(st, 5, k->created)) < 0 ||
+	    (r = sq_bind_u64(st, 6, k->expiry)) < 0 || (r = sq_bind_u64(st, 7, k->revoked ? 1 : 0)) < 0 ||
+	    (r = sq_bind_blob(st, 8, key_sealed, STORE_SEALED_LEN)) < 0)
 		return r;
-	return step_done(q, st);
+	return sq_step_done(q->db, st);
 }
 
 static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)
@@ -876,13 +718,13 @@ static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)
 	sqlite3_int64 created = sqlite3_column_int64(st, 4), expiry = sqlite3_column_int64(st, 5);
 	int r;
 
-	r = column_blob(st, 0, k.id, STORE_PEER_ID_LEN);
+	r = sq_column_blob(st, 0, k.id, STORE_PEER_ID_LEN);
 	if (r >= 0)
-		r = copy_text(k.node_id, sizeof(k.node_id), sqlite3_column_text(st, 1));
+		r = sq_copy_text(k.node_id, sizeof(k.node_id), sqlite3_column_text(st, 1));
 	if (r >= 0)
-		r = copy_text(k.ae_id, sizeof(k.ae_id), sqlite3_column_text(st, 2));
+		r = sq_copy_text(k.ae_id, sizeof(k.ae_id), sqlite3_column_text(st, 2));
 	if (r >= 0)
-		r = copy_text(k.target, sizeof(k.target), sqlite3_column_text(st, 3));
+		r = sq_copy_text(k.target, sizeof(k.target), sqlite3_column_text(st, 3));
 	if (r < 0)
 		return r;
 	if (created < 0 || expiry < 0)
@@ -904,7 +746,7 @@ static int sq_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LE
 		return r < 0 ? r : -ENOENT;
 	r = peer_from_row(st, ret);
 	if (r >= 0)
-		r = column_blob(st, 7, key_sealed, STORE_SEALED_LEN);
+		r = sq_column_blob(st, 7, key_sealed, STORE_SEALED_LEN);
 	return r;
 }
 
