@@ -469,11 +469,15 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 		sync_timers(m);
 		return;
 	}
-	if (r < 0 && m->gba && eerr.wire_code == WIRE_ERR_EXPIRED) {
-		/* The MAS does not know our B-TID any more: bootstrap again at once. */
+	if (r < 0 && m->gba && establish_gba_refused(&eerr)) {
+		/*
+		 * The MAS refused the proof made with Ks_NAF: our B-TID is unknown to it
+		 * or expired (it answers that like a wrong key), so bootstrap again at
+		 * once; one Ub run per failed attempt, paced by the backoff.
+		 */
 		gba_keeper_invalidate(m->gba);
 		fail(m, r, eerr.msg, false);
-		gba_tick(m, "the MAS no longer knows the B-TID");
+		gba_tick(m, "the MAS refused the proof made with Ks_NAF");
 	} else if (r < 0) {
 		fail(m, r, eerr.msg[0] ? eerr.msg : strerror(-r), failure_may_be_tpm(r, &eerr));
 	} else {

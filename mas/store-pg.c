@@ -679,7 +679,7 @@ static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 /* ---- nodes ---- */
 
 static int pg_node_insert(struct store *s, const struct store_node *n, const char *methods,
-			  uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN])
+			  uint64_t created, const uint8_t *km_sealed, size_t km_sealed_len)
 {
 	struct one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
@@ -693,7 +693,7 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 	par_text(&o.par, store_node_state_to_string(n->state));
 	par_u64(&o.par, created);
 	par_text(&o.par, n->impi);
-	par_blob(&o.par, km_sealed, STORE_SEALED_LEN);
+	par_blob(&o.par, km_sealed, km_sealed_len); /* 0: an empty bytea, not NULL */
 	r = pg_run(to_pg(s), op_one, &o);
 	return r < 0 ? r : 0;
 }
@@ -712,10 +712,18 @@ static int pg_node_get(struct store *s, const char *node_id, struct store_node *
 	return pg_run(to_pg(s), op_one, &o);
 }
 
+/* km_sealed, or -ENOKEY when it is empty (a node stored without Km). */
+static int row_km(const PGresult *res, void *out)
+{
+	if (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) == 0)
+		return -ENOKEY;
+	return col_blob(res, 0, 0, out, STORE_SEALED_LEN);
+}
+
 static int pg_node_get_km(struct store *s, const char *node_id,
 			  uint8_t ret_sealed[static STORE_SEALED_LEN])
 {
-	struct one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_blob,
+	struct one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_km,
 			 .out = ret_sealed };
 
 	par_text(&o.par, node_id);

@@ -303,6 +303,9 @@ static int bind_text(sqlite3_stmt *st, int idx, const char *v)
 
 static int bind_blob(sqlite3_stmt *st, int idx, const void *v, size_t len)
 {
+	/* len 0: an empty blob, never SQL NULL (NOT NULL columns take it). */
+	if (len == 0)
+		return sqlite3_bind_zeroblob(st, idx, 0) == SQLITE_OK ? 0 : -ENOMEM;
 	return sqlite3_bind_blob(st, idx, v, (int)len, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : -ENOMEM;
 }
 
@@ -554,7 +557,7 @@ static const char *sq_location(const struct store *s)
 /* ---- nodes ---- */
 
 static int sq_node_insert(struct store *s, const struct store_node *n, const char *methods,
-			  uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN])
+			  uint64_t created, const uint8_t *km_sealed, size_t km_sealed_len)
 {
 	struct sqlite_store *q = to_sq(s);
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
@@ -568,7 +571,7 @@ static int sq_node_insert(struct store *s, const struct store_node *n, const cha
 	    (r = bind_u64(st, 5, n->lifetime)) < 0 ||
 	    (r = bind_text(st, 6, store_node_state_to_string(n->state))) < 0 ||
 	    (r = bind_u64(st, 7, created)) < 0 ||
-	    (r = bind_blob(st, 8, km_sealed, STORE_SEALED_LEN)) < 0 ||
+	    (r = bind_blob(st, 8, km_sealed, km_sealed_len)) < 0 ||
 	    (r = bind_text(st, 9, n->impi)) < 0)
 		return r;
 	return step_done(q, st);
@@ -607,6 +610,9 @@ static int sq_node_get_km(struct store *s, const char *node_id,
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
+	/* A node stored without Km (gba only) has an empty, not NULL, km_sealed. */
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL && sqlite3_column_bytes(st, 0) == 0)
+		return -ENOKEY;
 	return column_blob(st, 0, ret_sealed, STORE_SEALED_LEN);
 }
 
