@@ -51,7 +51,7 @@ void gba_fx_hexfile(const char *name, const uint8_t *b, size_t n, char **ret_pat
 void gba_fx_bsfctl(const char *const *args)
 {
 	const char *argv[16] = { NULL };
-	char *bin = harness_strdupf("%s/bsf/m2msa-gba_fx_bsfctl", fixture_builddir());
+	char *bin = harness_strdupf("%s/bsf/m2msa-bsfctl", fixture_builddir());
 	char *out = NULL, *err = NULL;
 	size_t n = 0;
 	int status = -1;
@@ -62,7 +62,7 @@ void gba_fx_bsfctl(const char *const *args)
 	for (; *args && n < 15; args++)
 		argv[n++] = *args;
 	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
-	cr_assert_eq(status, 0, "m2msa-gba_fx_bsfctl %s failed: %s", argv[3], err);
+	cr_assert_eq(status, 0, "m2msa-bsfctl %s failed: %s", argv[3], err);
 	free(bin), free(out), free(err);
 }
 

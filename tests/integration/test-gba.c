@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Method gba at the node against real parts: the real m2msa-bsf (its own AuC,
- * subscribers added with m2msa-gba_fx_bsfctl), a real swtpm holding the USIM's K
+ * subscribers added with m2msa-bsfctl), a real swtpm holding the USIM's K
  * (usim backend tpm) and then Ks_NAF, the node's Ub client (gba/ub-client.h,
  * gba/ub-http.h) and the agent's asynchronous bootstrap on a common/loop
  * (agent/gba-boot.h) and its Km slot (agent/gba-slot.h).
@@ -15,9 +15,8 @@
  * loop keeps running, a timeout). End to end with the real m2masd as the NAF
  * ([zn] against the real BSF): method gba establishes with Km = Ks_NAF in the
  * TPM, the target retrieves the node's Kc, the expiry is capped at Ks_NAF's,
- * the second establishment uses m2masd's cache; an IMPI other than the node's
- * is refused with its exact reason; an unknown B-TID gets `expired` (the node
- * bootstraps again); a silent BSF on Zn does not hold up a psk node, and a
+ * the second establishment uses m2masd's cache (an IMPI other than the node's
+ * and an unknown B-TID: test-gba-mas.c); a silent BSF on Zn does not hold up a psk node, and a
  * version 1 psk HELLO still works against the version 2 MAS. After each test: K, OPc and Ks_NAF
  * appear in no log (secrets.h).
  */
@@ -426,55 +425,7 @@ Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = gba_fx_s
 	free(zn_url);
 }
 
-Test(gba, impi_not_registered_for_the_node_is_refused, .init = gba_fx_setup, .fini = gba_fx_teardown,
-     .timeout = 240)
-{
-	static const uint8_t gba[] = { WIRE_METHOD_GBA };
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *want;
-	struct mas_fixture m;
-	struct gba_slot slot;
-	struct tpm_key *key = NULL;
-	struct kdf_prf prf;
-	struct establish_result res = { 0 };
-	struct m2msa_err eerr;
-
-	gba_fx_bootstrap_into_slot(&slot);
-	gba_fx_start_mas(&m, zn_url, "someone-else@ims.test", 5);
-	cr_assert_eq(gba_slot_load_key(gba_env.t, gba_env.state, &key), 0);
-	tpm_key_prf(key, &prf);
-	cr_assert_eq(gba_fx_node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry,
-				    NULL, &res, &eerr),
-		     -EKEYREJECTED, "%s", eerr.msg);
-	cr_assert_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
-	want = harness_strdupf("B-TID %s is not a bootstrap of the IMPI registered for node " NODE_ID,
-			       slot.btid);
-	cr_assert_not_null(strstr(eerr.msg, want), "%s", eerr.msg);
-	free(want);
-	tpm_key_free(key);
-	mas_fixture_fini(&m);
-	free(zn_url);
-}
-
-Test(gba, unknown_btid_at_the_mas_is_expired, .init = gba_fx_setup, .fini = gba_fx_teardown, .timeout = 240)
-{
-	static const uint8_t gba[] = { WIRE_METHOD_GBA };
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn);
-	struct kdf_sw_key sw = { .key = gba_fx_psk_km, .len = 32 };
-	struct mas_fixture m;
-	struct kdf_prf prf;
-	struct establish_result res = { 0 };
-	struct m2msa_err eerr;
-
-	gba_fx_start_mas(&m, zn_url, IMPI, 5);
-	kdf_prf_software(&sw, &prf);
-	cr_assert_lt(gba_fx_node_establish(&m, NODE_ID, gba, 1, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, &prf,
-				    0, NULL, &res, &eerr),
-		     0);
-	cr_assert_eq(eerr.wire_code, WIRE_ERR_EXPIRED, "%u %s", eerr.wire_code, eerr.msg);
-	cr_assert_not_null(strstr(eerr.msg, "bootstrap again"), "%s", eerr.msg);
-	mas_fixture_fini(&m);
-	free(zn_url);
-}
+/* A B-TID of another IMPI and an unknown B-TID: test-gba-mas.c (answered as decoys). */
 
 struct stuck_gba {
 	const struct mas_fixture *m;
