@@ -13,7 +13,10 @@
 
 #include "common/crypto.h"
 #include "common/secret.h"
+#include "common/milenage.h"
 #include "gba-fixture.h"
+#include "gba/base64.h"
+#include "gba/btid.h"
 #include "gba/ub-http.h"
 #include "harness.h"
 #include "mas/store.h"
@@ -29,8 +32,9 @@ struct gba_env gba_env;
 void gba_fx_note_key(const uint8_t *key, size_t len, const char *what)
 {
 	secrets_note(key, len, what);
-	if (len == 32 && gba_env.n_noted < 16) {
-		memcpy(gba_env.noted[gba_env.n_noted], key, 32);
+	if (len >= 16 && len <= 32 && gba_env.n_noted < GBA_FX_NOTED_MAX) {
+		memcpy(gba_env.noted[gba_env.n_noted], key, len);
+		gba_env.noted_len[gba_env.n_noted] = len;
 		snprintf(gba_env.noted_what[gba_env.n_noted], sizeof(gba_env.noted_what[0]), "%s", what);
 		gba_env.n_noted++;
 	}
@@ -155,7 +159,7 @@ void gba_fx_teardown(void)
 		secrets_note(gba_env.k, 16, "K");
 		secrets_note(gba_env.opc, 16, "OPc");
 		for (size_t i = 0; i < gba_env.n_noted; i++)
-			secrets_note(gba_env.noted[i], 32, gba_env.noted_what[i]);
+			secrets_note(gba_env.noted[i], gba_env.noted_len[i], gba_env.noted_what[i]);
 		secrets_assert_logs_clean(gba_env.dir, NULL, NULL);
 		if (!getenv("KEEP_TEST_DIR"))
 			harness_rmtree(gba_env.dir);
@@ -194,6 +198,63 @@ void gba_fx_bootstrap_ok(struct gba_ub_result *res)
 
 	cr_assert_eq(r, 0, "bootstrap: %d %s", r, err);
 	gba_fx_note_key(res->ks_naf, 32, "Ks_NAF");
+	gba_fx_note_aka(res->btid);
+}
+
+void gba_fx_note_aka(const char *btid)
+{
+	const char *at = strchr(btid, '@');
+	uint8_t rand[18], res[16] = { 0 }, ks[32];
+	struct milenage_cipher c;
+	struct milenage m;
+	int n;
+
+	cr_assert_not_null(at, "B-TID %s", btid);
+	n = gba_base64_decode(btid, (size_t)(at - btid), rand, sizeof(rand));
+	cr_assert_eq(n, 16, "B-TID %s does not carry a 16-byte RAND", btid);
+	cr_assert_eq(milenage_cipher_software_new(gba_env.k, &c), 0);
+	cr_assert_eq(milenage_begin(&m, &c, gba_env.opc, rand), 0);
+	cr_assert_eq(milenage_f2_f5(&m, res, NULL), 0);
+	cr_assert_eq(milenage_f3(&m, ks), 0);
+	cr_assert_eq(milenage_f4(&m, ks + 16), 0);
+	milenage_end(&m);
+	milenage_cipher_software_free(&c);
+	/* RES is 8 bytes: zero-padded to the scan's 16, it is searched as its hex. */
+	gba_fx_note_key(res, 16, "RES");
+	gba_fx_note_key(ks, 16, "CK");
+	gba_fx_note_key(ks + 16, 16, "IK");
+	gba_fx_note_key(ks, 32, "Ks");
+	secret_wipe(res, sizeof(res));
+	secret_wipe(ks, sizeof(ks));
+}
+
+/* Every B-TID the agent's log names: their AKA outputs noted (gba_fx_note_aka). */
+static void note_agent_btids(const struct mas_fixture *m)
+{
+	char *path = harness_strdupf("%s/m2msad.log", m->dir), *log = fixture_read_text(path);
+	char seen[8][GBA_BTID_MAX + 1];
+	size_t n_seen = 0;
+	const char *p = log;
+
+	while (p && (p = strstr(p, "B-TID ")) != NULL && n_seen < 8) {
+		char btid[GBA_BTID_MAX + 1];
+		bool known = false;
+
+		p += 6;
+		if (sscanf(p, "%255[A-Za-z0-9+/=@.-]", btid) != 1)
+			continue;
+		while (btid[0] && btid[strlen(btid) - 1] == '.')
+			btid[strlen(btid) - 1] = '\0'; /* a sentence's full stop */
+		if (!gba_btid_valid(btid))
+			continue;
+		for (size_t i = 0; i < n_seen; i++)
+			known |= strcmp(seen[i], btid) == 0;
+		if (known)
+			continue;
+		snprintf(seen[n_seen++], sizeof(seen[0]), "%s", btid);
+		gba_fx_note_aka(btid);
+	}
+	free(log), free(path);
 }
 
 const char *gba_fx_mas_extra;
@@ -334,6 +395,7 @@ int gba_fx_wait_established(const struct mas_fixture *m, int timeout_ms, struct 
 		if (agent_status_read(path, ret) == 0 && strcmp(ret->state, "established") == 0 &&
 		    ret->key_id[0]) {
 			r = 0;
+			note_agent_btids(m);
 			break;
 		}
 		usleep(50 * 1000);

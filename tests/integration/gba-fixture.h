@@ -29,6 +29,8 @@
 #define NAF "mas.test"
 #define NODE_ID "/mn-cse-1"
 
+#define GBA_FX_NOTED_MAX 96
+
 struct gba_env {
 	char *dir, *conf, *log, *ports, *state, *url, *ca;
 	pid_t pid;
@@ -38,8 +40,9 @@ struct gba_env {
 	struct usim *usim;
 	uint8_t k[16], opc[16];
 	/* Keys noted for the log scans, kept to note again: mas_fixture_fini()'s scan forgets them. */
-	uint8_t noted[16][32];
-	char noted_what[16][24];
+	uint8_t noted[GBA_FX_NOTED_MAX][32];
+	size_t noted_len[GBA_FX_NOTED_MAX];
+	char noted_what[GBA_FX_NOTED_MAX][24];
 	size_t n_noted;
 };
 
@@ -52,6 +55,12 @@ extern const char *gba_fx_mas_extra;
 
 /* secrets_note() and remember the key for gba_fx_teardown's scan of the BSF's folder. */
 void gba_fx_note_key(const uint8_t *key, size_t len, const char *what);
+/*
+ * Note the AKA outputs behind btid (its RAND is base64 in it): RES, CK, IK and
+ * Ks = CK || IK, computed with software Milenage from gba_env's K and OPc, so
+ * that the log scans look for them too.
+ */
+void gba_fx_note_aka(const char *btid);
 /* name in the test folder, holding b in hex; its path in ret_path (free()). */
 void gba_fx_hexfile(const char *name, const uint8_t *b, size_t n, char **ret_path);
 /* m2msa-bsfctl --config ... args, which must succeed. */

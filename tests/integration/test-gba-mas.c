@@ -377,6 +377,19 @@ Test(gba_mas, gba_only_node_needs_no_km_and_psk_is_refused_for_it, .init = gba_f
 					   (uint64_t)slot.expiry, NULL, &res, &eerr),
 		     0, "%s", eerr.msg);
 	gba_fx_note_key(res.kc->data, 32, "Kc (gba-only node)");
+	{
+		static const char *const list[] = { "assoc", "list", "--json", NULL };
+		char *bin = harness_strdupf("%s/mas/m2masctl", fixture_builddir()), *out = NULL;
+		const char *argv[] = { bin, "--config", m.conf, list[0], list[1], list[2], NULL };
+		char *want = harness_strdupf("\"key_id\":\"%s\",", res.key_id);
+		int status = -1;
+
+		/* The key ID is one JSON string (the FQDN was once quoted inside it). */
+		cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+		cr_expect_eq(status, 0, "%s", err);
+		cr_expect_not_null(strstr(out, want), "%s", out);
+		free(bin), free(out), free(err), free(want);
+	}
 	establish_result_clear(&res);
 	tpm_key_free(key);
 	mas_fixture_fini(&m);
