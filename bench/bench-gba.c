@@ -12,6 +12,7 @@
  *    USIM (K in swtpm, SQN fsynced) against a software USIM (Milenage with K in
  *    memory; a baseline defined here, never used by the product). RATIO
  *    ub-bootstrap-tpm-vs-software.
+ * The BSF's per-IMPI challenge limit is lifted (max_challenges): this is one IMPI on purpose.
  * Usage: bench-gba [iterations, default 20]
  */
 #include <errno.h>
@@ -148,7 +149,7 @@ static void start_bsf(uint16_t *ret_zn)
 	char *log = bench_path("bsf.log"), *kf = bench_path("k.hex"), *of = bench_path("opc.hex");
 	char *bin = harness_strdupf("%s/bsf/m2msa-bsf", bench.builddir), *text = NULL;
 	char *content = harness_strdupf("[bsf]\ndomain = bsf.test\nub_listen = 127.0.0.1:0\n"
-					"zn_listen = 127.0.0.1:0\ncert = %s/pki/bsf.crt\n"
+					"zn_listen = 127.0.0.1:0\nmax_challenges = 100000\ncert = %s/pki/bsf.crt\n"
 					"key = %s/pki/bsf.key\nnaf_ca = %s/pki/ca.crt\nlifetime = 1h\n"
 					"[store]\npath = %s/bsf.db\nmaster_key = %s/bsf-master.key\n"
 					"[log]\nlevel = warning\n",
