@@ -849,6 +849,15 @@ int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
 	return establish_op_new(node_creds_tls(m->creds), &p, node_creds_km(m->creds), ret, err);
 }
 
+void sa_manager_peer_op_failed(struct sa_manager *m, const struct m2msa_err *err)
+{
+	if (!m->gba || !establish_gba_refused(err))
+		return;
+	gba_keeper_invalidate(m->gba);
+	gba_tick(m, "the MAS refused the proof made with Ks_NAF");
+	sync_timers(m);
+}
+
 const char *sa_manager_node_id(const struct sa_manager *m)
 {
 	return node_creds_node_id(m->creds);
