@@ -76,6 +76,14 @@ int establish_errno_from_wire(uint32_t code)
 	}
 }
 
+bool establish_gba_refused(const struct m2msa_err *err)
+{
+	if (err->wire_code == WIRE_ERR_EXPIRED)
+		return true;
+	return err->method == WIRE_METHOD_GBA && (err->wire_code == WIRE_ERR_AUTH_FAILED ||
+						  err->wire_code == WIRE_ERR_RATE_LIMITED);
+}
+
 void establish_result_clear(struct establish_result *r)
 {
 	if (!r)
@@ -490,6 +498,7 @@ int establish_op_step(struct establish_op *op, struct establish_result *ret,
 		r = read_frame(op, &m, err);
 		if (r < 0)
 			return r;
+		err->method = op->method; /* e.g. a refused gba proof: bootstrap again */
 		r = check_type(&m, op->peer ? WIRE_MSG_PEER_KEY : WIRE_MSG_ESTABLISHED, err);
 		if (r == 0)
 			r = op->peer ? on_peer_key(op, &m, ret, err) : on_established(op, &m, ret, err);

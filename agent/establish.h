@@ -92,6 +92,14 @@ int establish_run(WOLFSSL_CTX *ctx, const struct establish_params *p, const stru
 struct establish_op;
 
 /* Start: resolve and begin a non-blocking connect. */
+/*
+ * Should the node bootstrap again after this failed establishment? Yes when the
+ * MAS refused a proof made with Ks_NAF (auth-failed or rate-limited after a gba
+ * CHALLENGE: the MAS answers an unknown or expired B-TID exactly so, to tell
+ * strangers nothing; docs/protocol.md §5), or said expired (MAS of 0.2).
+ */
+bool establish_gba_refused(const struct m2msa_err *err);
+
 int establish_op_new(WOLFSSL_CTX *ctx, const struct establish_params *p, const struct kdf_prf *km,
 		     struct establish_op **ret, struct m2msa_err *err);
 int establish_op_fd(const struct establish_op *op);

@@ -291,7 +291,7 @@ bool gba_keeper_due(const struct gba_keeper *k)
 void gba_keeper_invalidate(struct gba_keeper *k)
 {
 	if (k->have_slot)
-		log_info("the MAS no longer knows B-TID %s: bootstrapping again", k->slot.btid);
+		log_info("the MAS refused the proof made with the Ks_NAF of B-TID %s (it does not hold it any more): bootstrapping again", k->slot.btid);
 	k->have_slot = false;
 	k->renew_at = 0;
 	k->retry_at = 0;

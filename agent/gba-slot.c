@@ -65,6 +65,14 @@ int gba_slot_store(struct tpm_ctx *t, const char *state_dir, const char *node_id
 	struct gba_slot s = { 0 };
 	int r;
 
+	/* A node with a pcsc USIM and no Km may have nothing in state_dir yet. */
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(err, err_len, "cannot create the state directory %s: %s (the agent's "
+			 "[node] state_dir)", state_dir, strerror(-r));
+		secret_wipe(res->ks_naf, sizeof(res->ks_naf));
+		return r;
+	}
 	snprintf(dir, sizeof(dir), "%s/" GBA_SLOT_DIR, state_dir);
 	snprintf(fresh, sizeof(fresh), "%s.new", dir);
 	remove_slot_dir(fresh); /* a leftover of a crash */

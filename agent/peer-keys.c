@@ -162,6 +162,8 @@ static void on_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
 		(void)loop_timer_set(o->timer, (uint64_t)o->timeout_ms, 0, 0);
 		return;
 	}
+	if (r < 0)
+		sa_manager_peer_op_failed(o->pk->sam, &err);
 	op_done(o, r, &res, err.msg[0] ? err.msg : strerror(-r));
 	establish_result_clear(&res);
 }

@@ -469,11 +469,15 @@ static void on_op_io(struct loop_watch *w, int fd, uint32_t events, void *userda
 		sync_timers(m);
 		return;
 	}
-	if (r < 0 && m->gba && eerr.wire_code == WIRE_ERR_EXPIRED) {
-		/* The MAS does not know our B-TID any more: bootstrap again at once. */
+	if (r < 0 && m->gba && establish_gba_refused(&eerr)) {
+		/*
+		 * The MAS refused the proof made with Ks_NAF: our B-TID is unknown to it
+		 * or expired (it answers that like a wrong key), so bootstrap again at
+		 * once; one Ub run per failed attempt, paced by the backoff.
+		 */
 		gba_keeper_invalidate(m->gba);
 		fail(m, r, eerr.msg, false);
-		gba_tick(m, "the MAS no longer knows the B-TID");
+		gba_tick(m, "the MAS refused the proof made with Ks_NAF");
 	} else if (r < 0) {
 		fail(m, r, eerr.msg[0] ? eerr.msg : strerror(-r), failure_may_be_tpm(r, &eerr));
 	} else {
@@ -843,6 +847,15 @@ int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
 			       : gba_keeper_running(m->gba) ? "bootstrapping with the BSF"
 							    : "waiting to retry");
 	return establish_op_new(node_creds_tls(m->creds), &p, node_creds_km(m->creds), ret, err);
+}
+
+void sa_manager_peer_op_failed(struct sa_manager *m, const struct m2msa_err *err)
+{
+	if (!m->gba || !establish_gba_refused(err))
+		return;
+	gba_keeper_invalidate(m->gba);
+	gba_tick(m, "the MAS refused the proof made with Ks_NAF");
+	sync_timers(m);
 }
 
 const char *sa_manager_node_id(const struct sa_manager *m)

@@ -124,6 +124,11 @@ struct establish_op;
 struct wire_msg;
 int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
 			   struct establish_op **ret, int *ret_timeout_ms, struct m2msa_err *err);
+/*
+ * An end-to-end request ended with err: when the MAS refused the proof made
+ * with Ks_NAF (establish_gba_refused()), bootstrap again, as for an establishment.
+ */
+void sa_manager_peer_op_failed(struct sa_manager *m, const struct m2msa_err *err);
 /* The node's ID ("" while unknown). */
 const char *sa_manager_node_id(const struct sa_manager *m);
 

@@ -22,6 +22,7 @@
 
 struct m2msa_err {
 	uint32_t wire_code; /* the MAS's error code (WIRE_ERR_*) when the failure was its answer, else 0 */
+	uint8_t method;	    /* establishment: the CHALLENGE's method when the failure came after it, else 0 */
 	char msg[M2MSA_ERR_MAX];
 };
 

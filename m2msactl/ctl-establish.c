@@ -161,20 +161,21 @@ static int establish_once(const struct agent_conf *conf, const char *key_out, bo
 			conf->mas_addresses[i + 1]);
 	}
 	tpm_key_free(gba_key);
-	if (r < 0 && gba_key && err.wire_code == WIRE_ERR_EXPIRED) {
+	if (r < 0 && gba_key && establish_gba_refused(&err)) {
 		char path[4096];
 
-		/* The MAS no longer knows the B-TID: the next run bootstraps again. */
+		/* The MAS refused Ks_NAF (B-TID unknown or expired there): bootstrap again next run. */
 		snprintf(path, sizeof(path), "%s/" GBA_SLOT_DIR "/" GBA_SLOT_INFO_FILE, conf->state_dir);
 		(void)unlink(path);
-		fprintf(stderr, "m2msactl establish: the MAS does not know B-TID %s any more; run "
-				"m2msactl establish again to bootstrap anew\n",
+		fprintf(stderr, "m2msactl establish: the MAS refused the proof made with the Ks_NAF of "
+				"B-TID %s; run m2msactl establish again to bootstrap anew\n",
 			slot.btid);
 	}
 	if (r < 0) {
 		fprintf(stderr, "m2msactl establish: %s\n", err.msg);
 		/* With pki offered the refusal may be about the certificate: the message says which. */
-		if (r == -EKEYREJECTED && !agent_conf_offers(conf, WIRE_METHOD_PKI))
+		if (r == -EKEYREJECTED && !agent_conf_offers(conf, WIRE_METHOD_PKI) &&
+		    !establish_gba_refused(&err))
 			fprintf(stderr, "m2msactl establish: the MAS holds a different Km for %s: "
 					"provision the key the provider issued (m2msactl provision)\n",
 				node_id);

@@ -19,8 +19,12 @@ static int list_assoc_cb(const struct store_assoc *a, void *userdata)
 	if (l->json) {
 		printf("%s\n  {\"kcid\":\"%s\"", l->count ? "," : "", kcid);
 		if (l->fqdn) {
-			printf(",\"key_id\":\"%s@", kcid);
-			json_write_string(stdout, l->fqdn);
+			char key_id[2 * STORE_KCID_LEN + 2 + 256];
+
+			/* One JSON string (the fqdn used to be written quoted inside it). */
+			snprintf(key_id, sizeof(key_id), "%s@%s", kcid, l->fqdn);
+			printf(",\"key_id\":");
+			json_write_string(stdout, key_id);
 			printf(",");
 		} else {
 			printf(",");

@@ -33,6 +33,7 @@ struct node_add_args {
 	struct store_node node;
 	const char *km_file; /* or NULL with generate */
 	bool generate;
+	bool no_km; /* gba only without --km-file/--generate-km: registered without Km */
 	/* --wrap-to: Km leaves only wrapped to the node's TPM (mas/ctl-wrap.c) */
 	const char *wrap_to, *out, *tools_out, *signer;
 };
@@ -114,10 +115,25 @@ static int parse_node_add(struct ctl *c, int argc, char **argv, struct node_add_
 		return cli_usage_error(&c->cli, "NODE-ID is missing");
 	if (optind + 1 != argc)
 		return cli_no_more_args(&c->cli, argc, argv, optind + 1);
+	if (!memchr(n->methods, WIRE_METHOD_PSK, n->n_methods) && !a->km_file && !a->generate) {
+		/* gba only: Km is Ks_NAF from the BSF, KmID the B-TID; no Km to register. */
+		if (!memchr(n->methods, WIRE_METHOD_GBA, n->n_methods) || !n->impi[0])
+			return cli_usage_error(&c->cli, "a node without Km must use method gba only "
+						"with its IMPI (--methods gba --impi IMPI); "
+						"otherwise give --km-file FILE or --generate-km");
+		if (!km_id)
+			km_id = STORE_KM_ID_NONE;
+		a->no_km = true;
+	}
 	if (!km_id || !target)
 		return cli_usage_error(&c->cli, "--km-id and --target are required");
-	if (!!a->km_file == a->generate)
-		return cli_usage_error(&c->cli, "give exactly one of --km-file FILE and --generate-km");
+	if (!a->no_km && !!a->km_file == a->generate)
+		return cli_usage_error(&c->cli, "give exactly one of --km-file FILE and --generate-km "
+						"(a gba-only node, --methods gba --impi IMPI, needs "
+						"neither)");
+	if (a->no_km && a->wrap_to)
+		return cli_usage_error(&c->cli, "--wrap-to wraps a Km; a gba-only node has none (its "
+						"Km is Ks_NAF from the BSF)");
 	if (!a->wrap_to != !a->out || ((a->tools_out || a->signer) && !a->wrap_to))
 		return cli_usage_error(&c->cli, "--wrap-to SRK.pub and --out FILE go together (and "
 						"--policy-signer, --tpm2-tools-out need them)");
@@ -159,6 +175,25 @@ static int get_km(struct ctl *c, const struct node_add_args *a, struct secret **
 	return CLI_EXIT_OK;
 }
 
+/* A gba-only node: no Km in the store; its Km is Ks_NAF, fetched over Zn per B-TID. */
+static int node_add_without_km(struct ctl *c, const struct store_node *n)
+{
+	struct store *s = NULL;
+	int r = ctl_open(c, &s);
+
+	if (r != CLI_EXIT_OK)
+		return r;
+	r = store_node_add(s, n, NULL);
+	store_close(s);
+	if (r < 0)
+		return ctl_report_node_error(c, n->node_id, "add", r);
+	fprintf(stderr,
+		"m2masctl: node '%s' added for method gba only (IMPI %s), without Km: its Km is "
+		"Ks_NAF from the BSF\n",
+		n->node_id, n->impi);
+	return CLI_EXIT_OK;
+}
+
 int ctl_node_add(struct ctl *c, int argc, char **argv)
 {
 	struct node_add_args a = { .node = { .methods = { WIRE_METHOD_PSK }, .n_methods = 1 } };
@@ -171,6 +206,8 @@ int ctl_node_add(struct ctl *c, int argc, char **argv)
 	r = parse_node_add(c, argc, argv, &a);
 	if (r != CLI_EXIT_OK)
 		return r < 0 ? CLI_EXIT_OK : r;
+	if (a.no_km)
+		return node_add_without_km(c, n);
 	r = get_km(c, &a, &km);
 	if (r != CLI_EXIT_OK)
 		return r;

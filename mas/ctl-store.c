@@ -170,6 +170,11 @@ int ctl_report_node_error(const struct ctl *c, const char *node_id, const char *
 		return cli_fail(&c->cli, "node '%s' already exists (see m2masctl node show %s; delete it "
 			    "first to replace it)",
 			    node_id, node_id);
+	case -ENOKEY:
+		return cli_fail(&c->cli, "cannot %s node '%s': it was registered without Km (method gba "
+			    "only), so method psk has no key to prove with; keep it gba-only, or "
+			    "delete it and add it again with --km-file FILE or --generate-km",
+			    action, node_id);
 	case -EBUSY:
 		return cli_fail(&c->cli, "cannot %s node '%s': the store is locked by another process; "
 			    "try again",

@@ -215,6 +215,11 @@ int mas_wrap_node(struct store *s, const char *node_id, const char *srk_path,
 	}
 	if (r == 0)
 		r = store_node_get_km(s, node_id, &km);
+	if (r == -ENOKEY) {
+		fprintf(stderr, "m2masctl: node '%s' was registered without Km (method gba only: its "
+				"Km is Ks_NAF from the BSF); there is nothing to wrap\n", node_id);
+		return r;
+	}
 	if (r < 0) {
 		fprintf(stderr, "m2masctl: cannot read node '%s': %s\n", node_id, strerror(-r));
 		return r;

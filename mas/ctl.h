@@ -73,8 +73,10 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	  "NODE-ID --km-id KMID --target TARGET-CSE-ID\n"
 	  "           [--methods psk,pki] [--lifetime 1h] [--impi IMPI] (--km-file FILE | --generate-km)\n"
 	  "           [--wrap-to SRK.pub --out km.dup [--tpm2-tools-out PREFIX]\n"
-	  "            [--policy-signer signer.pem]]",
-	  "register a node and its long-term key Km (--wrap-to: only wrapped to its TPM)",
+	  "            [--policy-signer signer.pem]]\n"
+	  "           or NODE-ID --methods gba --impi IMPI --target TARGET-CSE-ID (no Km)",
+	  "register a node and its long-term key Km (--wrap-to: only wrapped to its TPM;\n"
+	  "                                    gba only: no Km, it is Ks_NAF from the BSF)",
 	  ctl_node_add },
 	{ "node", "rewrap",
 	  "NODE-ID --wrap-to SRK.pub --out km.dup [--tpm2-tools-out PREFIX]\n"

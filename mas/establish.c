@@ -186,6 +186,9 @@ static uint8_t first_supported(const struct mas_ctx *ctx, const struct wire_hell
 
 static enum mas_next send_challenge(struct mas_est *st, const struct mas_peer *peer,
 				    struct wire_msg *reply);
+static enum mas_next gba_hello(struct mas_ctx *ctx, struct mas_est *st,
+			       const struct mas_peer *peer, const struct wire_hello *h,
+			       const struct store_node *node, struct wire_msg *reply);
 
 /* CHALLENGE for method st->method with a fresh Nm; remembers the node. */
 static enum mas_next challenge(struct mas_ctx *ctx, struct mas_est *st,
@@ -247,6 +250,9 @@ static enum mas_next decoy(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl
 	/* A registered pki node without its certificate is refused here too. */
 	if (st->method == WIRE_METHOD_PKI && !pki_identity_ok(ctx, ssl, peer, h->node_id, reply))
 		return MAS_NEXT_CLOSE;
+	/* gba with a B-TID: the same Zn round trip as a registered gba node's (same timing). */
+	if (st->method == WIRE_METHOD_GBA && h->btid[0])
+		return gba_hello(ctx, st, peer, h, NULL, reply);
 	return challenge(ctx, st, peer, h, reply);
 }
 
@@ -280,26 +286,44 @@ static enum mas_next no_method(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL 
 	return MAS_NEXT_CLOSE;
 }
 
+/*
+ * A gba HELLO that cannot be the node's (B-TID unknown to the BSF or expired, or
+ * another IMPI's): from here on answered like an unknown node (decoy: CHALLENGE,
+ * then auth-failed for the PROOF), so that no stranger learns which nodes exist
+ * or use gba. The node itself re-bootstraps after a failed gba proof
+ * (docs/protocol.md §5). detail goes to the operator's log only.
+ */
+static void gba_decoy(struct mas_ctx *ctx, struct mas_est *st, const struct mas_peer *peer,
+		      const char *detail)
+{
+	char key[MAS_RATELIMIT_KEY_MAX + 1];
+
+	snprintf(key, sizeof(key), "addr:%s", peer->addr);
+	if (mas_ratelimit_limited(ctx->rl, key, mas_now_ms(), NULL))
+		log_debug("%s (source rate-limited)", detail);
+	else
+		log_warning("%s; answered like a wrong key (the node bootstraps again after the "
+			    "failed proof)",
+			    detail);
+	st->decoy = true;
+}
+
 /* Method gba with Ks_NAF (from the cache or Zn) for the B-TID of impi until expiry. */
 static enum mas_next gba_key_known(struct mas_ctx *ctx, struct mas_est *st,
 				   const struct mas_peer *peer, const char *impi, uint64_t expiry,
 				   struct wire_msg *reply)
 {
-	if (strcmp(impi, st->impi) != 0) {
-		char what[WIRE_ID_MAX + 2 * WIRE_BTID_MAX + 160], reason[WIRE_REASON_MAX + 1];
+	if (!st->decoy && strcmp(impi, st->impi) != 0) {
+		char what[WIRE_ID_MAX + 2 * WIRE_BTID_MAX + 160];
 
 		snprintf(what, sizeof(what),
 			 "node %s from %s: B-TID %s belongs to another IMPI at the BSF (%s), not to "
-			 "the node's registered IMPI %s: refused",
+			 "the node's registered IMPI %s",
 			 st->node_id, peer->name, st->btid, impi, st->impi);
-		snprintf(reason, sizeof(reason),
-			 "B-TID %s is not a bootstrap of the IMPI registered for node %s", st->btid,
-			 st->node_id);
-		fail_proof(ctx, st->node_id, peer, what, reason, reply);
-		st->step = MAS_EST_DONE;
-		return MAS_NEXT_CLOSE;
+		gba_decoy(ctx, st, peer, what);
 	}
-	st->km_expiry = expiry;
+	if (!st->decoy)
+		st->km_expiry = expiry;
 	return send_challenge(st, peer, reply);
 }
 
@@ -316,13 +340,17 @@ enum mas_next mas_establish_zn_done(struct mas_ctx *ctx, struct mas_est *st,
 	if (r == 0 && key->expiry <= (int64_t)now)
 		r = -ENOENT;
 	if (r == -ENOENT) {
-		log_info("node %s from %s: %s; the node must bootstrap again", st->node_id,
-			 peer->name, err && *err ? err : "B-TID expired");
-		mas_reply_error(reply, WIRE_ERR_EXPIRED,
-				"B-TID %s is unknown to the BSF or expired: bootstrap again",
-				st->btid);
-		st->step = MAS_EST_DONE;
-		return MAS_NEXT_CLOSE;
+		char what[WIRE_ID_MAX + WIRE_BTID_MAX + 320];
+
+		/* Unknown and expired alike: a stranger must not tell them from a node's. */
+		snprintf(what, sizeof(what), "node %s from %s: B-TID %s is unknown to the BSF or "
+			 "expired (%s)", st->node_id, peer->name, st->btid,
+			 err && *err ? err : "expired");
+		if (st->decoy)
+			log_debug("%s (decoy)", what);
+		else
+			gba_decoy(ctx, st, peer, what);
+		return send_challenge(st, peer, reply);
 	}
 	if (r < 0) {
 		log_error("node %s from %s: cannot get Ks_NAF for B-TID %s over Zn: %s",
@@ -331,13 +359,16 @@ enum mas_next mas_establish_zn_done(struct mas_ctx *ctx, struct mas_est *st,
 		st->step = MAS_EST_DONE;
 		return MAS_NEXT_CLOSE;
 	}
-	if (strcmp(key->impi, st->impi) == 0 &&
+	if (!st->decoy && strcmp(key->impi, st->impi) == 0 &&
 	    mas_gba_cache_put(ctx->gba, st->btid, key->impi, key->ks_naf, (uint64_t)key->expiry) < 0)
 		log_warning("cannot cache Ks_NAF for B-TID %s", st->btid);
 	return gba_key_known(ctx, st, peer, key->impi, (uint64_t)key->expiry, reply);
 }
 
-/* Method gba chosen: Ks_NAF from the cache, or MAS_NEXT_WAIT for the caller to ask Zn. */
+/*
+ * Method gba chosen: Ks_NAF from the cache, or MAS_NEXT_WAIT for the caller to
+ * ask Zn. node NULL: a decoy (st->decoy), which asks Zn like a node would.
+ */
 static enum mas_next gba_hello(struct mas_ctx *ctx, struct mas_est *st,
 			       const struct mas_peer *peer, const struct wire_hello *h,
 			       const struct store_node *node, struct wire_msg *reply)
@@ -355,7 +386,7 @@ static enum mas_next gba_hello(struct mas_ctx *ctx, struct mas_est *st,
 	snprintf(st->node_id, sizeof(st->node_id), "%s", h->node_id);
 	memcpy(st->nn, h->nonce, sizeof(st->nn));
 	snprintf(st->btid, sizeof(st->btid), "%s", h->btid);
-	snprintf(st->impi, sizeof(st->impi), "%s", node->impi);
+	snprintf(st->impi, sizeof(st->impi), "%s", node ? node->impi : ""); /* NULL: decoy */
 	if (mas_gba_cache_get(ctx->gba, st->btid, (uint64_t)time(NULL), &k, &expiry, impi) == 0)
 		return gba_key_known(ctx, st, peer, impi, expiry, reply);
 	st->step = MAS_EST_WAIT_ZN;
@@ -509,15 +540,28 @@ bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 		r = mas_gba_cache_get(ctx->gba, st->btid, (uint64_t)time(NULL), &a->km, &expiry,
 				      impi);
 		if (r < 0) {
-			log_info("node %s from %s: Ks_NAF of B-TID %s expired during the exchange",
+			char what[WIRE_ID_MAX + WIRE_BTID_MAX + 128];
+
+			/* Answered like a wrong key, as at HELLO: the node bootstraps again. */
+			snprintf(what, sizeof(what),
+				 "node %s from %s: Ks_NAF of B-TID %s expired during the exchange",
 				 st->node_id, peer->name, st->btid);
-			mas_reply_error(reply, WIRE_ERR_EXPIRED,
-					"B-TID %s expired: bootstrap again", st->btid);
+			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
 			return false;
 		}
 		a->sw = (struct kdf_sw_key){ .key = a->km->data, .len = a->km->len };
 	} else {
 		r = store_node_get_km(ctx->store, st->node_id, &a->km);
+		if (r == -ENOKEY) {
+			char what[WIRE_ID_MAX + 192];
+
+			snprintf(what, sizeof(what),
+				 "node %s from %s: method psk, but the node is registered without Km "
+				 "(gba only: m2masctl node add --methods gba --impi)",
+				 st->node_id, peer->name);
+			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
+			return false;
+		}
 		if (r < 0) {
 			log_error("cannot read the long-term key of node %s (from %s): %s",
 				  st->node_id, peer->name, strerror(-r));

@@ -98,9 +98,10 @@ enum mas_next mas_establish_handle(struct mas_ctx *ctx, struct mas_est *st, WOLF
 /*
  * Method gba, after MAS_NEXT_WAIT: the Zn answer (r, key, err as zn_done_fn) for
  * st->btid. Checks that the BSF's IMPI is the node's, caches Ks_NAF, and fills
- * reply with the CHALLENGE, or an ERROR: expired (the BSF does not know the
- * B-TID: the node bootstraps again), auth-failed (another IMPI), internal (the
- * BSF could not be asked).
+ * reply with the CHALLENGE. A B-TID unknown to the BSF or expired, or another
+ * IMPI's, also gets a CHALLENGE, as a decoy (auth-failed for the PROOF, like an
+ * unknown node: docs/protocol.md §5); the log says which it was. ERROR internal
+ * only when the BSF could not be asked.
  */
 enum mas_next mas_establish_zn_done(struct mas_ctx *ctx, struct mas_est *st,
 				    const struct mas_peer *peer, int r, const struct zn_key *key,

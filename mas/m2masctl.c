@@ -25,7 +25,7 @@ void ctl_usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < ARRAY_SIZE(ctl_commands); i++) {
 		const struct ctl_command *cm = &ctl_commands[i];
-		char line[256];
+		char line[512]; /* node add's synopsis is over 256 */
 		int n;
 
 		n = snprintf(line, sizeof(line), "%s%s%s%s%s", cm->group ? cm->group : "",

@@ -105,6 +105,9 @@ static void on_register(struct mas_ctx *ctx, const struct mas_est *st, struct ma
 	snprintf(k.target, sizeof(k.target), "%s", g->target);
 	k.created = (uint64_t)time(NULL);
 	k.expiry = k.created + st->lifetime;
+	/* Method gba: like Kc, no pairwise key outlives the Ks_NAF that authenticated it. */
+	if (st->km_expiry && k.expiry > st->km_expiry)
+		k.expiry = st->km_expiry;
 	r = store_peer_key_add(ctx->store, &k, key.b);
 	if (r == 0)
 		r = answer(ctx, st, a, &k, key.b, reply);

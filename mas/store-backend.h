@@ -64,9 +64,11 @@ struct store_ops {
 	/* The sealed meta value name into buf (exactly len bytes, else -EIO). */
 	int (*meta_get)(struct store *s, const char *name, uint8_t *buf, size_t len);
 
+	/* km_sealed_len is STORE_SEALED_LEN, or 0 for a node without Km (method gba only). */
 	int (*node_insert)(struct store *s, const struct store_node *n, const char *methods,
-			   uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN]);
+			   uint64_t created, const uint8_t *km_sealed, size_t km_sealed_len);
 	int (*node_get)(struct store *s, const char *node_id, struct store_node *ret);
+	/* -ENOKEY if the node was stored without Km (an empty km_sealed). */
 	int (*node_get_km)(struct store *s, const char *node_id,
 			   uint8_t ret_sealed[static STORE_SEALED_LEN]);
 	/* text for TARGET, METHODS and IMPI, num for LIFETIME; -ENOENT if no such node. */

@@ -343,6 +343,14 @@ static int row_blob(const PGresult *res, void *out)
 	return col_blob(res, 0, 0, out, STORE_SEALED_LEN);
 }
 
+/* km_sealed, or -ENOKEY when it is empty (a node stored without Km). */
+static int row_km(const PGresult *res, void *out)
+{
+	if (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) == 0)
+		return -ENOKEY;
+	return col_blob(res, 0, 0, out, STORE_SEALED_LEN);
+}
+
 /* Run the read or write o (with retries); a write's row count becomes 0. */
 static int run_one(struct store *s, struct one *o)
 {
@@ -415,7 +423,7 @@ static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 /* ---- nodes ---- */
 
 static int pg_node_insert(struct store *s, const struct store_node *n, const char *methods,
-			  uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN])
+			  uint64_t created, const uint8_t *km_sealed, size_t km_sealed_len)
 {
 	struct one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
@@ -428,7 +436,7 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 	pg_par_text(&o.par, store_node_state_to_string(n->state));
 	pg_par_u64(&o.par, created);
 	pg_par_text(&o.par, n->impi);
-	pg_par_blob(&o.par, km_sealed, STORE_SEALED_LEN);
+	pg_par_blob(&o.par, km_sealed, km_sealed_len); /* 0: an empty bytea, not NULL */
 	return run_one(s, &o);
 }
 
@@ -449,7 +457,7 @@ static int pg_node_get(struct store *s, const char *node_id, struct store_node *
 static int pg_node_get_km(struct store *s, const char *node_id,
 			  uint8_t ret_sealed[static STORE_SEALED_LEN])
 {
-	struct one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_blob,
+	struct one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_km,
 			 .out = ret_sealed };
 
 	pg_par_text(&o.par, node_id);

@@ -128,6 +128,9 @@ int sq_bind_text(sqlite3_stmt *st, int idx, const char *v)
 
 int sq_bind_blob(sqlite3_stmt *st, int idx, const void *v, size_t len)
 {
+	/* len 0: an empty blob, never SQL NULL (NOT NULL columns take it). */
+	if (len == 0)
+		return sqlite3_bind_zeroblob(st, idx, 0) == SQLITE_OK ? 0 : -ENOMEM;
 	return sqlite3_bind_blob(st, idx, v, (int)len, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : -ENOMEM;
 }
 

@@ -445,7 +445,7 @@ static int purge_expired(struct sqlite_store *q, enum stmt_id id, uint64_t now)
 /* ---- nodes ---- */
 
 static int sq_node_insert(struct store *s, const struct store_node *n, const char *methods,
-			  uint64_t created, const uint8_t km_sealed[static STORE_SEALED_LEN])
+			  uint64_t created, const uint8_t *km_sealed, size_t km_sealed_len)
 {
 	struct sqlite_store *q = to_sq(s);
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
@@ -459,7 +459,7 @@ static int sq_node_insert(struct store *s, const struct store_node *n, const cha
 	    (r = sq_bind_u64(st, 5, n->lifetime)) < 0 ||
 	    (r = sq_bind_text(st, 6, store_node_state_to_string(n->state))) < 0 ||
 	    (r = sq_bind_u64(st, 7, created)) < 0 ||
-	    (r = sq_bind_blob(st, 8, km_sealed, STORE_SEALED_LEN)) < 0 ||
+	    (r = sq_bind_blob(st, 8, km_sealed, km_sealed_len)) < 0 ||
 	    (r = sq_bind_text(st, 9, n->impi)) < 0)
 		return r;
 	return sq_step_done(q->db, st);
@@ -498,6 +498,9 @@ static int sq_node_get_km(struct store *s, const char *node_id,
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
+	/* A node stored without Km (gba only) has an empty, not NULL, km_sealed. */
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL && sqlite3_column_bytes(st, 0) == 0)
+		return -ENOKEY;
 	return sq_column_blob(st, 0, ret_sealed, STORE_SEALED_LEN);
 }
 

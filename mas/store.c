@@ -412,7 +412,7 @@ int store_schema_version(struct store *s, int *ret)
 
 /* ---- nodes ---- */
 
-int store_node_add(struct store *s, const struct store_node *n, const uint8_t km[static 32])
+int store_node_add(struct store *s, const struct store_node *n, const uint8_t *km)
 {
 	uint8_t aad[AAD_MAX], sealed[STORE_SEALED_LEN];
 	char methods[STORE_METHODS_TEXT_MAX];
@@ -426,11 +426,17 @@ int store_node_add(struct store *s, const struct store_node *n, const uint8_t km
 		return -EINVAL;
 	created = n->created ? n->created : (uint64_t)time(NULL);
 	methods_to_text(n->methods, n->n_methods, methods, sizeof(methods));
+	if (!km) {
+		/* No Km: Km is Ks_NAF (gba); psk would have nothing to prove with. */
+		if (memchr(n->methods, WIRE_METHOD_PSK, n->n_methods))
+			return -EINVAL;
+		return s->ops->node_insert(s, n, methods, created, sealed, 0);
+	}
 	aad_len = aad_node(n->node_id, aad);
 	r = crypto_seal(s->master_key->data, aad, aad_len, km, STORE_KEY_LEN, sealed);
 	if (r < 0)
 		return r;
-	return s->ops->node_insert(s, n, methods, created, sealed);
+	return s->ops->node_insert(s, n, methods, created, sealed, sizeof(sealed));
 }
 
 int store_node_get(struct store *s, const char *node_id, struct store_node *ret)
@@ -479,6 +485,13 @@ int store_node_set_methods(struct store *s, const char *node_id, const uint8_t *
 		return -EINVAL;
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
+	if (memchr(methods, WIRE_METHOD_PSK, n_methods)) {
+		uint8_t sealed[STORE_SEALED_LEN];
+		int r = s->ops->node_get_km(s, node_id, sealed);
+
+		if (r < 0) /* -ENOKEY: a gba-only node has no Km to prove psk with */
+			return r;
+	}
 	methods_to_text(methods, n_methods, text, sizeof(text));
 	return s->ops->node_set(s, STORE_NODE_FIELD_METHODS, node_id, text, 0);
 }

@@ -139,12 +139,18 @@ void store_set_observer(struct store *s, store_observe_fn fn, void *userdata);
 /* Receive connection events (PostgreSQL), e.g. to log them. */
 void store_set_notify(struct store *s, store_notify_fn fn, void *userdata);
 
-/* Nodes. -EEXIST if node_id is taken, -ENOENT if unknown. */
-int store_node_add(struct store *s, const struct store_node *n, const uint8_t km[static 32]);
+/*
+ * Nodes. -EEXIST if node_id is taken, -ENOENT if unknown. km NULL: a node
+ * without Km (its Km is Ks_NAF: method gba only; -EINVAL if methods has psk).
+ */
+int store_node_add(struct store *s, const struct store_node *n, const uint8_t *km);
+/* The KmID m2masctl records for a node without Km (its KmIDs are B-TIDs). */
+#define STORE_KM_ID_NONE "(gba)"
 int store_node_get(struct store *s, const char *node_id, struct store_node *ret);
-/* Decrypt the node's Km into ret (a new secret). */
+/* Decrypt the node's Km into ret (a new secret); -ENOKEY for a node stored without Km. */
 int store_node_get_km(struct store *s, const char *node_id, struct secret **ret);
 int store_node_set_target(struct store *s, const char *node_id, const char *target_id);
+/* -ENOKEY: methods has psk and the node was stored without Km. */
 int store_node_set_methods(struct store *s, const char *node_id, const uint8_t *methods,
 			   size_t n_methods);
 int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifetime);

@@ -15,9 +15,8 @@
  * loop keeps running, a timeout). End to end with the real m2masd as the NAF
  * ([zn] against the real BSF): method gba establishes with Km = Ks_NAF in the
  * TPM, the target retrieves the node's Kc, the expiry is capped at Ks_NAF's,
- * the second establishment uses m2masd's cache; an IMPI other than the node's
- * is refused with its exact reason; an unknown B-TID gets `expired` (the node
- * bootstraps again); a silent BSF on Zn does not hold up a psk node, and a
+ * the second establishment uses m2masd's cache (an IMPI other than the node's
+ * and an unknown B-TID: test-gba-mas.c); a silent BSF on Zn does not hold up a psk node, and a
  * version 1 psk HELLO still works against the version 2 MAS. After each test: K, OPc and Ks_NAF
  * appear in no log (secrets.h).
  */
@@ -44,8 +43,8 @@
 #include "common/crypto.h"
 #include "common/loop.h"
 #include "common/secret.h"
-#include "bsf-fixture.h"
 #include "fixture.h"
+#include "gba-fixture.h"
 #include "gba/ks-naf.h"
 #include "gba/ub-http.h"
 #include "gba/zn-json.h"
@@ -56,109 +55,14 @@
 #include "tpm/usimkey.h"
 #include "usim/usim-state.h"
 #include "usim/usim.h"
-
-#define IMPI "node1@ims.test"
-#define DOMAIN BSF_FIXTURE_DOMAIN
-#define NAF "mas.test"
-#define NODE_ID "/mn-cse-1"
-
-struct gba_env {
-	char *dir, *conf, *log, *ports, *state, *url, *ca;
-	pid_t pid;
-	uint16_t ub, zn;
-	struct harness_swtpm *tpm;
-	struct tpm_ctx *t;
-	struct usim *usim;
-	uint8_t k[16], opc[16];
-	/* Keys noted for the log scans, kept to note again: mas_fixture_fini()'s scan forgets them. */
-	uint8_t noted[16][32];
-	char noted_what[16][24];
-	size_t n_noted;
-};
-
-static struct gba_env E;
-
-/* secrets_note() and remember the key for teardown's scan of the BSF's folder. */
-static void note_key(const uint8_t *key, size_t len, const char *what)
-{
-	secrets_note(key, len, what);
-	if (len == 32 && E.n_noted < 16) {
-		memcpy(E.noted[E.n_noted], key, 32);
-		snprintf(E.noted_what[E.n_noted], sizeof(E.noted_what[0]), "%s", what);
-		E.n_noted++;
-	}
-}
-static unsigned bsf_lifetime = 3600; /* [bsf] lifetime for the next setup() */
-
-/* The BSF with subscriber IMPI (TS 35.208 test set 1 K and OPc), and swtpm. */
-static void setup(void)
-{
-	memset(&E, 0, sizeof(E));
-	if (!harness_have_program("openssl"))
-		cr_skip_test("openssl is not installed (apt install openssl)");
-	cr_assert_eq(harness_tmpdir(&E.dir), 0);
-	fixture_make_certs(E.dir);
-	E.conf = harness_strdupf("%s/m2msa-bsf.conf", E.dir);
-	E.log = harness_strdupf("%s/bsf.log", E.dir);
-	E.ports = harness_strdupf("%s/bsf.ports", E.dir);
-	E.state = harness_strdupf("%s/state", E.dir);
-	E.ca = harness_strdupf("%s/pki/ca.crt", E.dir);
-	memcpy(E.k, bsf_fixture_k, 16);
-	memcpy(E.opc, bsf_fixture_opc, 16);
-	bsf_fixture_provision(E.dir, E.conf, bsf_lifetime, NULL, IMPI);
-	E.pid = bsf_fixture_start(E.conf, E.log, E.ports, &E.ub, &E.zn);
-	E.url = harness_strdupf("https://127.0.0.1:%u/", E.ub);
-	cr_assert_eq(harness_swtpm_start(NULL, &E.tpm), 0, "cannot start swtpm");
-	cr_assert_eq(gba_ub_http_global_init(), 0);
-}
-
-static void teardown(void)
-{
-	usim_free(E.usim);
-	tpm_close(E.t);
-	harness_swtpm_stop(E.tpm);
-	harness_kill_wait(&E.pid, SIGTERM);
-	if (E.dir) {
-		secrets_note(E.k, 16, "K");
-		secrets_note(E.opc, 16, "OPc");
-		for (size_t i = 0; i < E.n_noted; i++)
-			secrets_note(E.noted[i], 32, E.noted_what[i]);
-		secrets_assert_logs_clean(E.dir, NULL, NULL);
-		if (!getenv("KEEP_TEST_DIR"))
-			harness_rmtree(E.dir);
-	}
-	free(E.dir), free(E.conf), free(E.log), free(E.ports), free(E.state), free(E.url),
-		free(E.ca);
-	secret_wipe(&E, sizeof(E));
-	bsf_lifetime = 3600;
-}
-
-/* The node's USIM: K into the TPM, OPc and SQN in the state dir; then open it on E.t. */
-static void node_usim(const uint8_t k[16], uint64_t sqn)
-{
-	char err[512] = "";
-	int r;
-
-	if (!E.t)
-		cr_assert_eq(tpm_open(harness_swtpm_tcti(E.tpm), &E.t, err, sizeof(err)), 0, "%s",
-			     err);
-	r = tpm_usim_key_provision(E.t, E.state, k);
-	cr_assert_eq(r, 0, "tpm_usim_key_provision: %s", tpm_last_error(E.t));
-	cr_assert_eq(usim_state_write(E.state, IMPI, E.opc, sqn, err, sizeof(err)), 0, "%s", err);
-	usim_free(E.usim);
-	E.usim = NULL;
-	cr_assert_eq(usim_tpm_new(E.t, E.state, &E.usim, err, sizeof(err)), 0, "%s", err);
-}
-
-/* Zn as the MAS will ask it: POST with the NAF client certificate. */
 static void zn_curl(const char *btid, struct gba_zn_response *ret)
 {
 	struct gba_zn_request req = { 0 };
 	struct gba_ub_reply *rep = calloc(1, sizeof(*rep));
-	char *json = NULL, *url = harness_strdupf("https://" DOMAIN ":%u" GBA_ZN_PATH, E.zn);
-	char *res = harness_strdupf(DOMAIN ":%u:127.0.0.1", E.zn);
-	char *crt = harness_strdupf("%s/pki/naf.crt", E.dir);
-	char *key = harness_strdupf("%s/pki/naf.key", E.dir);
+	char *json = NULL, *url = harness_strdupf("https://" DOMAIN ":%u" GBA_ZN_PATH, gba_env.zn);
+	char *res = harness_strdupf(DOMAIN ":%u:127.0.0.1", gba_env.zn);
+	char *crt = harness_strdupf("%s/pki/naf.crt", gba_env.dir);
+	char *key = harness_strdupf("%s/pki/naf.key", gba_env.dir);
 	struct curl_slist *resolve = curl_slist_append(NULL, res);
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	CURL *c = curl_easy_init();
@@ -174,7 +78,7 @@ static void zn_curl(const char *btid, struct gba_zn_response *ret)
 	body = open_memstream(&buf, &len);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
-	curl_easy_setopt(c, CURLOPT_CAINFO, E.ca);
+	curl_easy_setopt(c, CURLOPT_CAINFO, gba_env.ca);
 	curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
 	curl_easy_setopt(c, CURLOPT_SSLKEY, key);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -191,50 +95,40 @@ static void zn_curl(const char *btid, struct gba_zn_response *ret)
 	free(json), free(url), free(res), free(crt), free(key), free(rep);
 }
 
-static void bootstrap_ok(struct gba_ub_result *res)
+Test(gba, ub_ks_naf_equals_zn_and_lands_in_the_tpm_beside_the_psk_km, .init = gba_fx_setup,
+     .fini = gba_fx_teardown, .timeout = 180)
 {
-	struct gba_ub_http h = { .bsf_url = E.url, .bsf_ca = E.ca, .timeout_ms = 10000 };
-	char err[512] = "";
-	int r = gba_ub_bootstrap(&h, IMPI, E.usim, NAF, res, err, sizeof(err));
-
-	cr_assert_eq(r, 0, "bootstrap: %d %s", r, err);
-	note_key(res->ks_naf, 32, "Ks_NAF");
-}
-
-Test(gba, ub_ks_naf_equals_zn_and_lands_in_the_tpm_beside_the_psk_km, .init = setup,
-     .fini = teardown, .timeout = 180)
-{
-	static const uint8_t psk_km[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	static const uint8_t local_km[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
 	static const uint8_t msg[] = "m2msa gba test message";
 	struct gba_ub_result res;
 	struct gba_zn_response zn;
 	struct gba_slot slot;
 	struct tpm_key *key = NULL;
 	uint8_t zero[32] = { 0 }, want[32], got[32];
-	char *psk_pub = NULL, *psk_pub2 = NULL, *p = harness_strdupf("%s/km.pub", E.state), err[512];
+	char *psk_pub = NULL, *psk_pub2 = NULL, *p = harness_strdupf("%s/km.pub", gba_env.state), err[512];
 	size_t n1, n2;
 	time_t before = time(NULL);
 
-	fixture_provision_km(harness_swtpm_tcti(E.tpm), E.state, NODE_ID, "psk-km", psk_km);
+	fixture_provision_km(harness_swtpm_tcti(gba_env.tpm), gba_env.state, NODE_ID, "psk-km", local_km);
 	cr_assert_eq(harness_read_file(p, &psk_pub, &n1), 0);
-	node_usim(E.k, 0);
-	bootstrap_ok(&res);
+	gba_fx_node_usim(gba_env.k, 0);
+	gba_fx_bootstrap_ok(&res);
 	cr_assert_geq(res.lifetime, (int64_t)before + 3600);
 	zn_curl(res.btid, &zn);
 	cr_assert_arr_eq(zn.me_key, res.ks_naf, 32, "Zn's Ks_NAF differs from the node's");
 	cr_assert_str_eq(zn.impi, IMPI);
 	cr_assert_eq(zn.expiry, res.lifetime);
 
-	cr_assert_eq(gba_slot_store(E.t, E.state, NODE_ID, &res, IMPI, NAF, err, sizeof(err)), 0,
+	cr_assert_eq(gba_slot_store(gba_env.t, gba_env.state, NODE_ID, &res, IMPI, NAF, err, sizeof(err)), 0,
 		     "%s", err);
 	cr_assert_arr_eq(res.ks_naf, zero, 32, "gba_slot_store left Ks_NAF in the caller's buffer");
-	cr_assert_eq(gba_slot_read(E.state, &slot, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gba_slot_read(gba_env.state, &slot, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(slot.btid, res.btid);
 	cr_assert_eq(slot.expiry, res.lifetime);
 	cr_assert_str_eq(slot.impi, IMPI);
 	cr_assert_str_eq(slot.naf, NAF);
 	/* Km in the gba slot is Ks_NAF: the TPM's HMAC equals software HMAC under Zn's key. */
-	cr_assert_eq(gba_slot_load_key(E.t, E.state, &key), 0, "%s", tpm_last_error(E.t));
+	cr_assert_eq(gba_slot_load_key(gba_env.t, gba_env.state, &key), 0, "%s", tpm_last_error(gba_env.t));
 	cr_assert_eq(tpm_key_hmac(key, msg, sizeof(msg), got), 0);
 	cr_assert_eq(crypto_hmac_sha256(zn.me_key, 32, msg, sizeof(msg), want), 0);
 	cr_assert_arr_eq(got, want, 32);
@@ -246,47 +140,47 @@ Test(gba, ub_ks_naf_equals_zn_and_lands_in_the_tpm_beside_the_psk_km, .init = se
 	free(p), free(psk_pub), free(psk_pub2);
 }
 
-Test(gba, wrong_k_is_a_mac_failure_with_a_clear_message, .init = setup, .fini = teardown,
+Test(gba, wrong_k_is_a_mac_failure_with_a_clear_message, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 180)
 {
-	struct gba_ub_http h = { .bsf_url = E.url, .bsf_ca = E.ca };
+	struct gba_ub_http h = { .bsf_url = gba_env.url, .bsf_ca = gba_env.ca };
 	struct gba_ub_result res;
 	uint8_t wrong[16];
 	char err[512] = "";
 
-	memcpy(wrong, E.k, 16);
+	memcpy(wrong, gba_env.k, 16);
 	wrong[0] ^= 0x01;
 	secrets_note(wrong, 16, "wrong K");
-	node_usim(wrong, 0);
-	cr_assert_eq(gba_ub_bootstrap(&h, IMPI, E.usim, NAF, &res, err, sizeof(err)),
+	gba_fx_node_usim(wrong, 0);
+	cr_assert_eq(gba_ub_bootstrap(&h, IMPI, gba_env.usim, NAF, &res, err, sizeof(err)),
 		     -EKEYREJECTED);
 	cr_assert_str_eq(err, "the BSF's challenge does not verify at the USIM (MAC failure): the "
 			      "USIM's K or OPc differs from the BSF's subscriber record for " IMPI
 			      ", or 127.0.0.1 is not its home BSF");
 }
 
-Test(gba, stale_sqn_resynchronises_once_then_succeeds, .init = setup, .fini = teardown,
+Test(gba, stale_sqn_resynchronises_once_then_succeeds, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 180)
 {
 	struct gba_ub_result res;
 	char *log;
 
-	node_usim(E.k, 5000); /* the USIM is ahead of the BSF's SQN (0) */
-	bootstrap_ok(&res);
-	log = fixture_read_text(E.log);
+	gba_fx_node_usim(gba_env.k, 5000); /* the USIM is ahead of the BSF's SQN (0) */
+	gba_fx_bootstrap_ok(&res);
+	log = fixture_read_text(gba_env.log);
 	cr_assert_not_null(strstr(log, "SQN of " IMPI " resynchronised"), "no resync in %s", log);
 	free(log);
 	gba_ub_result_wipe(&res);
 }
 
-Test(gba, bsf_signed_by_another_ca_is_refused, .init = setup, .fini = teardown, .timeout = 180)
+Test(gba, bsf_signed_by_another_ca_is_refused, .init = gba_fx_setup, .fini = gba_fx_teardown, .timeout = 180)
 {
-	char *other = harness_strdupf("%s/pki/other-ca.crt", E.dir), err[512] = "";
-	struct gba_ub_http h = { .bsf_url = E.url, .bsf_ca = other };
+	char *other = harness_strdupf("%s/pki/other-ca.crt", gba_env.dir), err[512] = "";
+	struct gba_ub_http h = { .bsf_url = gba_env.url, .bsf_ca = other };
 	struct gba_ub_result res;
 
-	node_usim(E.k, 0);
-	cr_assert_eq(gba_ub_bootstrap(&h, IMPI, E.usim, NAF, &res, err, sizeof(err)), -EPERM,
+	gba_fx_node_usim(gba_env.k, 0);
+	cr_assert_eq(gba_ub_bootstrap(&h, IMPI, gba_env.usim, NAF, &res, err, sizeof(err)), -EPERM,
 		     "%s", err);
 	cr_assert_not_null(strstr(err, "bsf_ca"), "%s", err);
 	free(other);
@@ -324,7 +218,7 @@ static void run_boot(const char *url, long timeout_ms, struct boot_run *b)
 	struct loop_watch *tick = NULL;
 	struct gba_boot *g = NULL;
 	struct gba_boot_params p = {
-		.bsf_url = url, .bsf_ca = E.ca, .timeout_ms = timeout_ms, .naf_fqdn = NAF,
+		.bsf_url = url, .bsf_ca = gba_env.ca, .timeout_ms = timeout_ms, .naf_fqdn = NAF,
 	};
 	char err[512] = "";
 
@@ -332,7 +226,7 @@ static void run_boot(const char *url, long timeout_ms, struct boot_run *b)
 	cr_assert_eq(loop_new(&l), 0);
 	cr_assert_eq(loop_add_timer(l, CLOCK_MONOTONIC, on_tick, b, &tick), 0);
 	cr_assert_eq(loop_timer_set(tick, 20, 20, 0), 0);
-	cr_assert_eq(gba_boot_start(l, &p, E.usim, on_done, b, &g, err, sizeof(err)), 0, "%s",
+	cr_assert_eq(gba_boot_start(l, &p, gba_env.usim, on_done, b, &g, err, sizeof(err)), 0, "%s",
 		     err);
 	while (!b->done)
 		cr_assert_geq(loop_iterate(l, 1000), 0);
@@ -340,23 +234,23 @@ static void run_boot(const char *url, long timeout_ms, struct boot_run *b)
 	loop_free(l);
 }
 
-Test(gba, bootstrap_on_the_loop_gives_the_zn_key, .init = setup, .fini = teardown,
+Test(gba, bootstrap_on_the_loop_gives_the_zn_key, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 180)
 {
 	struct boot_run b;
 	struct gba_zn_response zn;
 
-	node_usim(E.k, 0);
-	run_boot(E.url, 10000, &b);
+	gba_fx_node_usim(gba_env.k, 0);
+	run_boot(gba_env.url, 10000, &b);
 	cr_assert_eq(b.r, 0, "%s", b.err);
-	note_key(b.res.ks_naf, 32, "Ks_NAF");
+	gba_fx_note_key(b.res.ks_naf, 32, "Ks_NAF");
 	zn_curl(b.res.btid, &zn);
 	cr_assert_arr_eq(zn.me_key, b.res.ks_naf, 32);
 	secret_wipe(&zn, sizeof(zn));
 	secret_wipe(&b, sizeof(b));
 }
 
-Test(gba, silent_bsf_does_not_stall_the_loop, .init = setup, .fini = teardown, .timeout = 180)
+Test(gba, silent_bsf_does_not_stall_the_loop, .init = gba_fx_setup, .fini = gba_fx_teardown, .timeout = 180)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
@@ -372,7 +266,7 @@ Test(gba, silent_bsf_does_not_stall_the_loop, .init = setup, .fini = teardown, .
 	cr_assert_eq(listen(s, 8), 0);
 	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &alen), 0);
 	url = harness_strdupf("https://127.0.0.1:%u/", ntohs(a.sin_port));
-	node_usim(E.k, 0);
+	gba_fx_node_usim(gba_env.k, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	run_boot(url, 1500, &b);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -414,8 +308,8 @@ static void zn_tick(struct loop_watch *w, bool clock_set, void *userdata)
 /* The MAS's Zn client on a loop, against url, for btid. */
 static void run_zn(const char *url, const char *btid, long timeout_ms, struct zn_run *z)
 {
-	char *crt = harness_strdupf("%s/pki/naf.crt", E.dir), *key = harness_strdupf("%s/pki/naf.key", E.dir);
-	struct zn_http_conf conf = { .bsf_url = url, .bsf_ca = E.ca, .cert = crt, .key = key,
+	char *crt = harness_strdupf("%s/pki/naf.crt", gba_env.dir), *key = harness_strdupf("%s/pki/naf.key", gba_env.dir);
+	struct zn_http_conf conf = { .bsf_url = url, .bsf_ca = gba_env.ca, .cert = crt, .key = key,
 				     .naf_fqdn = NAF, .timeout_ms = timeout_ms };
 	struct zn_client *c = NULL;
 	struct zn_request *req = NULL;
@@ -436,15 +330,15 @@ static void run_zn(const char *url, const char *btid, long timeout_ms, struct zn
 	free(crt), free(key);
 }
 
-Test(gba, mas_zn_client_gets_the_nodes_ks_naf_and_impi, .init = setup, .fini = teardown,
+Test(gba, mas_zn_client_gets_the_nodes_ks_naf_and_impi, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 180)
 {
 	struct gba_ub_result res;
 	struct zn_run z;
-	char *url = harness_strdupf("https://127.0.0.1:%u/", E.zn);
+	char *url = harness_strdupf("https://127.0.0.1:%u/", gba_env.zn);
 
-	node_usim(E.k, 0);
-	bootstrap_ok(&res);
+	gba_fx_node_usim(gba_env.k, 0);
+	gba_fx_bootstrap_ok(&res);
 	run_zn(url, res.btid, 5000, &z);
 	cr_assert_eq(z.r, 0, "%s", z.err);
 	cr_assert_arr_eq(z.key.ks_naf, res.ks_naf, 32, "Zn Ks_NAF differs from the node's");
@@ -459,7 +353,7 @@ Test(gba, mas_zn_client_gets_the_nodes_ks_naf_and_impi, .init = setup, .fini = t
 	free(url);
 }
 
-Test(gba, mas_zn_client_does_not_stall_on_a_silent_bsf, .init = setup, .fini = teardown,
+Test(gba, mas_zn_client_does_not_stall_on_a_silent_bsf, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 180)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -482,83 +376,11 @@ Test(gba, mas_zn_client_does_not_stall_on_a_silent_bsf, .init = setup, .fini = t
 
 /* ---- end to end with m2masd as the NAF ---- */
 
-static const uint8_t psk_km[32] = { 0x70, 0x73, 0x6b, 0x2d, 0x6b, 0x6d, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
-
-/* m2masd with [zn] at zn_url; node NODE_ID (methods gba, psk; IMPI impi) and /mn-psk (psk). */
-static void start_mas(struct mas_fixture *m, const char *zn_url, const char *impi, unsigned zn_timeout)
-{
-	static const uint8_t gba_psk[] = { WIRE_METHOD_GBA, WIRE_METHOD_PSK };
-	static const uint8_t psk[] = { WIRE_METHOD_PSK };
-	char *extra = harness_strdupf("[zn]\nbsf_url = %s\nbsf_ca = %s\ncert = %s/pki/naf.crt\n"
-				      "key = %s/pki/naf.key\ntimeout = %us\n",
-				      zn_url, E.ca, E.dir, E.dir, zn_timeout);
-	struct store *st;
-
-	mas_fixture_init(m);
-	mas_fixture_write_conf(m, extra);
-	mas_fixture_add_node(m, NODE_ID, psk_km, gba_psk, 2, 0);
-	mas_fixture_add_node(m, "/mn-psk", psk_km, psk, 1, 0);
-	st = mas_fixture_store(m);
-	cr_assert_eq(store_node_set_impi(st, NODE_ID, impi), 0);
-	store_close(st);
-	mas_fixture_start(m, NULL, NULL);
-	free(extra);
-}
-
-static WOLFSSL_CTX *mas_client_ctx(const struct mas_fixture *m)
-{
-	char err[256] = "", *ca = harness_strdupf("%s/pki/ca.crt", m->dir);
-	WOLFSSL_CTX *ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
-
-	cr_assert_not_null(ctx, "%s", err);
-	free(ca);
-	return ctx;
-}
-
-/* One establishment of node_id offering methods, Km/Ks_NAF through the PRFs given. */
-static int node_establish(const struct mas_fixture *m, const char *node_id, const uint8_t *methods,
-			  size_t n, const char *btid, const struct kdf_prf *gba_km,
-			  uint64_t gba_expiry, const struct kdf_prf *km, struct establish_result *res,
-			  struct m2msa_err *eerr)
-{
-	WOLFSSL_CTX *ctx = mas_client_ctx(m);
-	char addr[64];
-	int r;
-
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", m->est_port);
-	r = establish_run(ctx,
-			  &(struct establish_params){ .mas_address = addr,
-						      .server_name = FIXTURE_FQDN,
-						      .node_id = node_id,
-						      .methods = methods,
-						      .n_methods = n,
-						      .timeout_ms = 8000,
-						      .btid = btid,
-						      .gba_km = gba_km,
-						      .gba_expiry = gba_expiry },
-			  km, res, eerr);
-	wolfSSL_CTX_free(ctx);
-	return r;
-}
-
-/* Bootstrap, then put Ks_NAF into the gba slot: the slot's B-TID and expiry in ret. */
-static void bootstrap_into_slot(struct gba_slot *ret)
-{
-	struct gba_ub_result res;
-	char err[512] = "";
-
-	node_usim(E.k, 0);
-	bootstrap_ok(&res);
-	cr_assert_eq(gba_slot_store(E.t, E.state, NODE_ID, &res, IMPI, NAF, err, sizeof(err)), 0,
-		     "%s", err);
-	cr_assert_eq(gba_slot_read(E.state, ret, err, sizeof(err)), 0, "%s", err);
-}
-
-Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .fini = teardown,
+Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 240)
 {
 	static const uint8_t gba[] = { WIRE_METHOD_GBA };
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log;
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *log;
 	struct mas_fixture m;
 	struct gba_slot slot;
 	struct tpm_key *key = NULL;
@@ -568,15 +390,15 @@ Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .
 	struct wire_msg got;
 	int r;
 
-	bootstrap_into_slot(&slot);
-	start_mas(&m, zn_url, IMPI, 5);
-	cr_assert_eq(gba_slot_load_key(E.t, E.state, &key), 0, "%s", tpm_last_error(E.t));
+	gba_fx_bootstrap_into_slot(&slot);
+	gba_fx_start_mas(&m, zn_url, IMPI, 5);
+	cr_assert_eq(gba_slot_load_key(gba_env.t, gba_env.state, &key), 0, "%s", tpm_last_error(gba_env.t));
 	tpm_key_prf(key, &prf);
-	r = node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res,
+	r = gba_fx_node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res,
 			   &eerr);
 	cr_assert_eq(r, 0, "gba establishment: %d %s", r, eerr.msg);
 	cr_assert_eq(res.method, WIRE_METHOD_GBA);
-	note_key(res.kc->data, 32, "Kc (gba)");
+	gba_fx_note_key(res.kc->data, 32, "Kc (gba)");
 	cr_assert_leq(res.expiry, (uint64_t)slot.expiry, "Kc outlives Ks_NAF");
 	/* The target gets the same Kc from the MAS: retrieval by the node's key ID. */
 	cr_assert_eq(fixture_retrieve(&m, "target", res.key_id, &got), 0);
@@ -586,10 +408,10 @@ Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .
 	cr_assert_leq(got.key_response.expiry, (uint64_t)slot.expiry, "MAS Kc outlives Ks_NAF");
 	wire_msg_wipe(&got);
 	/* A second establishment: Ks_NAF from m2masd's cache, no second Zn request. */
-	r = node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res2,
+	r = gba_fx_node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry, NULL, &res2,
 			   &eerr);
 	cr_assert_eq(r, 0, "second gba establishment: %d %s", r, eerr.msg);
-	note_key(res2.kc->data, 32, "Kc (gba, second)");
+	gba_fx_note_key(res2.kc->data, 32, "Kc (gba, second)");
 	log = mas_fixture_read_log(&m);
 	cr_assert_not_null(strstr(log, "fetching Ks_NAF for B-TID"), "%s", log);
 	cr_assert_null(strstr(strstr(log, "fetching Ks_NAF for B-TID") + 1,
@@ -603,55 +425,7 @@ Test(gba, establishment_with_ks_naf_keys_equal_on_node_and_mas, .init = setup, .
 	free(zn_url);
 }
 
-Test(gba, impi_not_registered_for_the_node_is_refused, .init = setup, .fini = teardown,
-     .timeout = 240)
-{
-	static const uint8_t gba[] = { WIRE_METHOD_GBA };
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *want;
-	struct mas_fixture m;
-	struct gba_slot slot;
-	struct tpm_key *key = NULL;
-	struct kdf_prf prf;
-	struct establish_result res = { 0 };
-	struct m2msa_err eerr;
-
-	bootstrap_into_slot(&slot);
-	start_mas(&m, zn_url, "someone-else@ims.test", 5);
-	cr_assert_eq(gba_slot_load_key(E.t, E.state, &key), 0);
-	tpm_key_prf(key, &prf);
-	cr_assert_eq(node_establish(&m, NODE_ID, gba, 1, slot.btid, &prf, (uint64_t)slot.expiry,
-				    NULL, &res, &eerr),
-		     -EKEYREJECTED, "%s", eerr.msg);
-	cr_assert_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
-	want = harness_strdupf("B-TID %s is not a bootstrap of the IMPI registered for node " NODE_ID,
-			       slot.btid);
-	cr_assert_not_null(strstr(eerr.msg, want), "%s", eerr.msg);
-	free(want);
-	tpm_key_free(key);
-	mas_fixture_fini(&m);
-	free(zn_url);
-}
-
-Test(gba, unknown_btid_at_the_mas_is_expired, .init = setup, .fini = teardown, .timeout = 240)
-{
-	static const uint8_t gba[] = { WIRE_METHOD_GBA };
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn);
-	struct kdf_sw_key sw = { .key = psk_km, .len = 32 };
-	struct mas_fixture m;
-	struct kdf_prf prf;
-	struct establish_result res = { 0 };
-	struct m2msa_err eerr;
-
-	start_mas(&m, zn_url, IMPI, 5);
-	kdf_prf_software(&sw, &prf);
-	cr_assert_lt(node_establish(&m, NODE_ID, gba, 1, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, &prf,
-				    0, NULL, &res, &eerr),
-		     0);
-	cr_assert_eq(eerr.wire_code, WIRE_ERR_EXPIRED, "%u %s", eerr.wire_code, eerr.msg);
-	cr_assert_not_null(strstr(eerr.msg, "bootstrap again"), "%s", eerr.msg);
-	mas_fixture_fini(&m);
-	free(zn_url);
-}
+/* A B-TID of another IMPI and an unknown B-TID: test-gba-mas.c (answered as decoys). */
 
 struct stuck_gba {
 	const struct mas_fixture *m;
@@ -663,24 +437,24 @@ static void *stuck_gba_node(void *arg)
 {
 	static const uint8_t gba[] = { WIRE_METHOD_GBA };
 	struct stuck_gba *g = arg;
-	struct kdf_sw_key sw = { .key = psk_km, .len = 32 };
+	struct kdf_sw_key sw = { .key = gba_fx_psk_km, .len = 32 };
 	struct kdf_prf prf;
 	struct establish_result res = { 0 };
 
 	kdf_prf_software(&sw, &prf);
-	g->r = node_establish(g->m, NODE_ID, gba, 1, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, &prf, 0,
+	g->r = gba_fx_node_establish(g->m, NODE_ID, gba, 1, "AAAAAAAAAAAAAAAAAAAAAA==@" DOMAIN, &prf, 0,
 			      NULL, &res, &g->eerr);
 	establish_result_clear(&res);
 	return NULL;
 }
 
-Test(gba, silent_bsf_on_zn_does_not_hold_up_other_nodes, .init = setup, .fini = teardown,
+Test(gba, silent_bsf_on_zn_does_not_hold_up_other_nodes, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 240)
 {
 	static const uint8_t psk[] = { WIRE_METHOD_PSK };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
-	struct kdf_sw_key sw = { .key = psk_km, .len = 32 };
+	struct kdf_sw_key sw = { .key = gba_fx_psk_km, .len = 32 };
 	struct mas_fixture m;
 	struct kdf_prf prf;
 	struct establish_result res = { 0 };
@@ -697,14 +471,14 @@ Test(gba, silent_bsf_on_zn_does_not_hold_up_other_nodes, .init = setup, .fini = 
 	cr_assert_eq(listen(s, 8), 0);
 	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &alen), 0);
 	url = harness_strdupf("https://127.0.0.1:%u", ntohs(a.sin_port));
-	start_mas(&m, url, IMPI, 4);
+	gba_fx_start_mas(&m, url, IMPI, 4);
 	g.m = &m;
 	cr_assert_eq(pthread_create(&th, NULL, stuck_gba_node, &g), 0);
 	fixture_wait_log_count(m.log, "fetching Ks_NAF for B-TID", 1, 200, 20);
 	/* While m2masd waits for the BSF, a psk node establishes at once (version 1 HELLO). */
 	kdf_prf_software(&sw, &prf);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_assert_eq(node_establish(&m, "/mn-psk", psk, 1, NULL, NULL, 0, &prf, &res, &eerr), 0,
+	cr_assert_eq(gba_fx_node_establish(&m, "/mn-psk", psk, 1, NULL, NULL, 0, &prf, &res, &eerr), 0,
 		     "%s", eerr.msg);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -720,99 +494,19 @@ Test(gba, silent_bsf_on_zn_does_not_hold_up_other_nodes, .init = setup, .fini = 
 
 /* ---- the agent m2msad with method gba ---- */
 
-/* The USIM (K, OPc, SQN 0) in the agent's state folder; the TPM connection closed again. */
-static void agent_usim(const struct mas_fixture *m)
-{
-	char *state = harness_strdupf("%s/node", m->dir);
-
-	free(E.state);
-	E.state = state;
-	node_usim(E.k, 0);
-	usim_free(E.usim);
-	E.usim = NULL;
-	tpm_close(E.t); /* swtpm serves one connection: the agent's */
-	E.t = NULL;
-}
-
-/* m2msad.conf for node NODE_ID offering methods, [gba] with bsf_url; its path (free()). */
-static char *write_agent_conf(const struct mas_fixture *m, const char *methods, const char *bsf_url)
-{
-	char *conf = harness_strdupf("%s/m2msad.conf", m->dir);
-	char *log = harness_strdupf("%s/m2msad.log", m->dir);
-	char *sock = harness_strdupf("%s/agent.sock", m->dir);
-	char *clients = harness_strdupf("%s/clients.d", m->dir);
-	char *extra = harness_strdupf("node_id = " NODE_ID "\nmethods = %s\n[gba]\nbsf_url = %s\n"
-				      "bsf_ca = %s\nusim = tpm\ntimeout = 3s\n",
-				      methods, bsf_url, E.ca);
-
-	cr_assert_eq(mkdir(clients, 0755), 0);
-	mas_fixture_write_agent_conf(m, conf,
-				     &(struct fixture_agent_conf){
-					     .tcti = harness_swtpm_tcti(E.tpm),
-					     .node_extra = extra,
-					     .timeout_s = 5,
-					     .backoff_min_s = 1,
-					     .backoff_max_s = 2,
-					     .sock = sock,
-					     .clients_dir = clients,
-				     });
-	free(sock), free(clients), free(extra), free(log);
-	return conf;
-}
-
-/* m2msad with write_agent_conf()'s file; its pid. */
-static pid_t start_agent(const struct mas_fixture *m, const char *methods, const char *bsf_url,
-			 char **ret_log)
-{
-	char *conf = write_agent_conf(m, methods, bsf_url);
-	char *log = harness_strdupf("%s/m2msad.log", m->dir);
-	char *sock = harness_strdupf("%s/agent.sock", m->dir);
-	pid_t pid = fixture_start_agent(conf, log, sock, 400);
-
-	free(conf), free(sock);
-	*ret_log = log;
-	return pid;
-}
-
-static int wait_established(const struct mas_fixture *m, int timeout_ms, struct agent_status *ret)
-{
-	char *path = harness_strdupf("%s/status.json", m->dir);
-	int r = -ETIMEDOUT;
-
-	for (int i = 0; i < timeout_ms / 50; i++) {
-		if (agent_status_read(path, ret) == 0 && strcmp(ret->state, "established") == 0 &&
-		    ret->key_id[0]) {
-			r = 0;
-			break;
-		}
-		usleep(50 * 1000);
-	}
-	free(path);
-	return r;
-}
-
-static size_t count(const char *text, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = text; (p = strstr(p, needle)); p++)
-		n++;
-	return n;
-}
-
-Test(gba, agent_bootstraps_and_establishes_with_gba, .init = setup, .fini = teardown,
+Test(gba, agent_bootstraps_and_establishes_with_gba, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 240)
 {
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log_path = NULL, *log;
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *log_path = NULL, *log;
 	struct mas_fixture m;
 	struct agent_status st;
 	struct wire_msg got;
 	pid_t agent;
 
-	start_mas(&m, zn_url, IMPI, 5);
-	agent_usim(&m);
-	agent = start_agent(&m, "gba", E.url, &log_path);
-	cr_assert_eq(wait_established(&m, 30000, &st), 0, "m2msad did not establish (see %s)",
+	gba_fx_start_mas(&m, zn_url, IMPI, 5);
+	gba_fx_agent_usim(&m);
+	agent = gba_fx_start_agent(&m, "gba", gba_env.url, &log_path);
+	cr_assert_eq(gba_fx_wait_established(&m, 30000, &st), 0, "m2msad did not establish (see %s)",
 		     log_path);
 	log = fixture_read_text(log_path);
 	cr_assert_not_null(strstr(log, "GBA bootstrap done: B-TID "), "%s", log);
@@ -822,34 +516,34 @@ Test(gba, agent_bootstraps_and_establishes_with_gba, .init = setup, .fini = tear
 	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "%s", got.error.reason);
 	cr_assert_str_eq(got.key_response.node_id, NODE_ID);
 	cr_assert_leq(got.key_response.expiry, (uint64_t)time(NULL) + 3600);
-	note_key(got.key_response.key, 32, "Kc (agent gba)");
+	gba_fx_note_key(got.key_response.key, 32, "Kc (agent gba)");
 	wire_msg_wipe(&got);
 	harness_kill_wait(&agent, SIGTERM);
 	mas_fixture_fini(&m);
 	free(zn_url), free(log_path);
 }
 
-Test(gba, bsf_down_backs_off_and_psk_is_still_offered, .init = setup, .fini = teardown,
+Test(gba, bsf_down_backs_off_and_psk_is_still_offered, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 240)
 {
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log_path = NULL, *log;
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *log_path = NULL, *log;
 	char *state;
 	struct mas_fixture m;
 	struct agent_status st;
 	uint16_t dead;
 	pid_t agent;
 
-	start_mas(&m, zn_url, IMPI, 5);
+	gba_fx_start_mas(&m, zn_url, IMPI, 5);
 	state = harness_strdupf("%s/node", m.dir);
-	fixture_provision_km(harness_swtpm_tcti(E.tpm), state, NODE_ID, "km-1@" FIXTURE_FQDN,
-			     psk_km);
+	fixture_provision_km(harness_swtpm_tcti(gba_env.tpm), state, NODE_ID, "km-1@" FIXTURE_FQDN,
+			     gba_fx_psk_km);
 	free(state);
-	agent_usim(&m);
+	gba_fx_agent_usim(&m);
 	cr_assert_eq(harness_free_port(1, &dead), 0);
-	free(E.url);
-	E.url = harness_strdupf("https://127.0.0.1:%u/", dead); /* nothing listens */
-	agent = start_agent(&m, "gba,psk", E.url, &log_path);
-	cr_assert_eq(wait_established(&m, 30000, &st), 0, "m2msad did not establish (see %s)",
+	free(gba_env.url);
+	gba_env.url = harness_strdupf("https://127.0.0.1:%u/", dead); /* nothing listens */
+	agent = gba_fx_start_agent(&m, "gba,psk", gba_env.url, &log_path);
+	cr_assert_eq(gba_fx_wait_established(&m, 30000, &st), 0, "m2msad did not establish (see %s)",
 		     log_path);
 	fixture_wait_log_count(log_path, "GBA bootstrap with", 2, 200, 50);
 	log = fixture_read_text(log_path);
@@ -864,24 +558,24 @@ Test(gba, bsf_down_backs_off_and_psk_is_still_offered, .init = setup, .fini = te
 
 static void setup_short_ks(void)
 {
-	bsf_lifetime = 14;
-	setup();
+	gba_fx_bsf_lifetime = 14;
+	gba_fx_setup();
 }
 
 Test(gba, short_ks_lifetime_rebootstraps_without_a_gap, .init = setup_short_ks,
-     .fini = teardown, .timeout = 240)
+     .fini = gba_fx_teardown, .timeout = 240)
 {
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn), *log_path = NULL, *log;
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *log_path = NULL, *log;
 	char *status = NULL;
 	struct mas_fixture m;
 	struct agent_status st;
 	pid_t agent;
 	unsigned samples = 0;
 
-	start_mas(&m, zn_url, IMPI, 5);
-	agent_usim(&m);
-	agent = start_agent(&m, "gba", E.url, &log_path);
-	cr_assert_eq(wait_established(&m, 30000, &st), 0, "see %s", log_path);
+	gba_fx_start_mas(&m, zn_url, IMPI, 5);
+	gba_fx_agent_usim(&m);
+	agent = gba_fx_start_agent(&m, "gba", gba_env.url, &log_path);
+	cr_assert_eq(gba_fx_wait_established(&m, 30000, &st), 0, "see %s", log_path);
 	status = harness_strdupf("%s/status.json", m.dir);
 	/* 30 s = two Ks lifetimes: a valid key at every sample, the bootstrap renewed. */
 	for (int i = 0; i < 300; i++, samples++) {
@@ -895,7 +589,7 @@ Test(gba, short_ks_lifetime_rebootstraps_without_a_gap, .init = setup_short_ks,
 		usleep(100 * 1000);
 	}
 	log = fixture_read_text(log_path);
-	cr_assert_geq(count(log, "GBA bootstrap done: B-TID "), 2, "no renewal in %s", log_path);
+	cr_assert_geq(gba_fx_count(log, "GBA bootstrap done: B-TID "), 2, "no renewal in %s", log_path);
 	cr_assert_null(strstr(log, "expired without a successor"), "a gap: %s", log_path);
 	free(log);
 	harness_kill_wait(&agent, SIGTERM);
@@ -903,10 +597,10 @@ Test(gba, short_ks_lifetime_rebootstraps_without_a_gap, .init = setup_short_ks,
 	free(zn_url), free(log_path), free(status);
 }
 
-Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = setup, .fini = teardown,
+Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = gba_fx_setup, .fini = gba_fx_teardown,
      .timeout = 240)
 {
-	char *zn_url = harness_strdupf("https://127.0.0.1:%u", E.zn);
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn);
 	char *conf, *bin = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
 	char *out = NULL, *err = NULL;
 	const char *argv[] = { bin, "establish", "--config", NULL, "--json", NULL };
@@ -916,9 +610,9 @@ Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = setup, .fini =
 	const char *p;
 	int status = -1;
 
-	start_mas(&m, zn_url, IMPI, 5);
-	agent_usim(&m);
-	conf = write_agent_conf(&m, "gba", E.url);
+	gba_fx_start_mas(&m, zn_url, IMPI, 5);
+	gba_fx_agent_usim(&m);
+	conf = gba_fx_write_agent_conf(&m, "gba", gba_env.url);
 	argv[3] = conf;
 	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
 	cr_assert_eq(status, 0, "m2msactl establish: %s %s", out, err);
@@ -929,7 +623,7 @@ Test(gba, m2msactl_establish_bootstraps_then_establishes, .init = setup, .fini =
 	sscanf(p + 10, "%255[^\"]", key_id);
 	cr_assert_eq(fixture_retrieve(&m, "target", key_id, &got), 0);
 	cr_assert_eq(got.type, WIRE_MSG_KEY_RESPONSE, "%s", got.error.reason);
-	note_key(got.key_response.key, 32, "Kc (m2msactl gba)");
+	gba_fx_note_key(got.key_response.key, 32, "Kc (m2msactl gba)");
 	wire_msg_wipe(&got);
 	free(out), free(err);
 	mas_fixture_fini(&m);

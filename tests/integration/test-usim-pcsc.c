@@ -26,12 +26,10 @@
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "harness.h"
+#include "pcsc-fixture.h"
 #include "secrets.h"
 #include "usim/usim.h"
 
-#define VPCD_DRIVER "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
-#define PCSCD_PID "/run/pcscd/pcscd.pid"
-#define LOCK_PATH "/tmp/m2msa-test-pcscd.lock"
 #define IMPI "001010000000002@ims.mnc001.mcc001.3gppnetwork.org"
 
 struct fixture {
@@ -46,76 +44,13 @@ struct fixture {
 
 static struct fixture fx = { .lock = -1 };
 
-static bool pcscd_running(void)
-{
-	char *s = NULL;
-	size_t len;
-	bool alive = false;
-
-	if (harness_read_file(PCSCD_PID, &s, &len) == 0) {
-		long pid = strtol(s, NULL, 10);
-
-		alive = pid > 0 && kill((pid_t)pid, 0) == 0;
-		free(s);
-	}
-	return alive;
-}
-
-static void require_pcsc(void)
-{
-	if (!harness_have_program("pcscd"))
-		cr_skip_test("pcscd is not installed (apt install pcscd libpcsclite-dev)");
-	if (access(VPCD_DRIVER, R_OK) != 0)
-		cr_skip_test("vsmartcard's vpcd driver is not installed (apt install vsmartcard-vpcd)");
-}
-
-static void start_pcscd(struct fixture *f)
-{
-	char *conf_dir = harness_strdupf("%s/reader.conf.d", f->dir);
-	char *conf = harness_strdupf("%s/vpcd", conf_dir);
-	char *log = harness_strdupf("%s/pcscd.log", f->dir);
-	char *text;
-	const struct timespec pause = { 0, 50 * 1000 * 1000 };
-
-	cr_assert_eq(harness_free_port(2, &f->port), 0);
-	text = harness_strdupf("FRIENDLYNAME \"m2msa test vpcd\"\nDEVICENAME /dev/null:%u\n"
-			       "LIBPATH " VPCD_DRIVER "\nCHANNELID %u\n", f->port, f->port);
-	cr_assert_eq(mkdir(conf_dir, 0700), 0);
-	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
-	f->pcscd = fork();
-	cr_assert_geq(f->pcscd, 0);
-	if (f->pcscd == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execlp("pcscd", "pcscd", "--foreground", "--config", conf_dir, (char *)NULL);
-		_exit(127);
-	}
-	/* Ready when its socket answers (pcscd writes the pid file once it is ready). */
-	for (int i = 0; i < 100 && !pcscd_running(); i++)
-		nanosleep(&pause, NULL);
-	cr_assert(pcscd_running(), "pcscd did not start (see %s)", log);
-	free(conf_dir);
-	free(conf);
-	free(log);
-	free(text);
-}
-
 static void fixture_start(struct fixture *f)
 {
-	require_pcsc();
-	f->lock = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	cr_assert_geq(f->lock, 0);
-	cr_assert_eq(flock(f->lock, LOCK_EX), 0);
-	if (pcscd_running())
-		cr_skip_test("a pcscd is already running on this machine; this test needs its own "
-			     "(stop it: systemctl stop pcscd.socket pcscd)");
+	f->lock = pcsc_fx_lock();
 	cr_assert_eq(harness_tmpdir(&f->dir), 0);
 	cr_assert_eq(crypto_random(f->k, 16), 0);
 	cr_assert_eq(crypto_random(f->opc, 16), 0);
-	start_pcscd(f);
+	pcsc_fx_start_pcscd(f->dir, &f->pcscd, &f->port);
 }
 
 static void stop_pcscd(struct fixture *f)
