@@ -60,10 +60,11 @@ static void ctx_copy(struct mas_ctx *dst, const struct mas_ctx *base)
 }
 
 static int worker_new(struct mas_workers *ws, struct mas_server *primary,
-		      const struct mas_ctx *base, mas_worker_init_fn init, struct worker **ret,
-		      char *err, size_t err_len)
+		      const struct mas_ctx *base, mas_worker_init_fn init, size_t index,
+		      struct worker **ret, char *err, size_t err_len)
 {
 	struct worker *w = calloc(1, sizeof(*w));
+	char name[16];
 	int r;
 
 	if (!w) {
@@ -85,6 +86,8 @@ static int worker_new(struct mas_workers *ws, struct mas_server *primary,
 		return -r;
 	}
 	w->started = true;
+	snprintf(name, sizeof(name), "m2masd-w%zu", index + 2);
+	(void)pthread_setname_np(w->thread, name); /* ps -L, top -H */
 	return 0;
 }
 
@@ -108,7 +111,7 @@ int mas_workers_start(struct mas_server *primary, const struct mas_ctx *base, si
 	ws->userdata = userdata;
 	for (size_t i = 0; i < n; i++) {
 		ws->n = i + 1;
-		r = worker_new(ws, primary, base, init, &ws->w[i], err, err_len);
+		r = worker_new(ws, primary, base, init, i, &ws->w[i], err, err_len);
 		if (r < 0) {
 			mas_workers_stop(ws);
 			return r;
