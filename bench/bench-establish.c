@@ -8,7 +8,15 @@
  *    proof, Kc, AE root). Target ratio <= 1.2.
  * 2. Throughput: 32 concurrent software nodes (Km in memory: this measures the
  *    MAS) establishing with m2masd, against 32 concurrent bare TLS handshakes with
- *    the same m2masd (connect, handshake, close). Target ratio >= 0.8.
+ *    the same m2masd (connect, handshake, close), first with [mas] workers = 1
+ *    (mas-1worker-vs-bare-tls, target >= 0.85), then with the default (one worker
+ *    per CPU: mas-throughput, target >= 0.8); and all workers against one
+ *    (mas-workers-vs-1worker, target >= 1.6). The load generator runs on the same
+ *    cores, so the server's CPU time per establishment (/proc/PID/stat) is printed
+ *    too: it tells whether the server scales per CPU when the ratio cannot.
+ *    The MAS under test allows the bench's concurrency from 127.0.0.1
+ *    (connections_per_source, connection_rate_per_source = 0): the bare
+ *    handshakes never finish an exchange, so the default budgets would refuse them.
  * Usage: bench-establish [iterations, default 40] [seconds for throughput, default 3]
  */
 #include <errno.h>
@@ -21,12 +29,15 @@
 
 #include "agent/establish.h"
 #include "bench-common.h"
+#include "harness.h"
 #include "common/tls.h"
 #include "tpm/keystore.h"
 #include "tpm/tpm-ctx.h"
 
 #define NODE "/mn-cse-bench"
 #define THREADS 32
+/* The budgets of the MAS under test: the bench's 32 clients from one address (see above). */
+#define MAS_BUDGETS "connections_per_source = 256\nconnection_rate_per_source = 0\n"
 
 static WOLFSSL_CTX *client_ctx;
 
@@ -77,6 +88,67 @@ static double throughput(int bare, double secs, long *ret_failed)
 	return (double)total / (bench_now() - start);
 }
 
+/* utime + stime of pid in seconds (all its threads), or -1. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* after comm: state is field 3, utime 14, stime 15 */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+			 &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct mas_run {
+	double bare, est;     /* per second */
+	long bare_failed, est_failed, n_est;
+	double cpu_per_bare, cpu_per_est; /* server CPU seconds per handshake / establishment */
+};
+
+/* Restart m2masd with [mas] workers (0: its default), then both throughputs. */
+static void mas_throughput(unsigned workers, double secs, struct mas_run *r)
+{
+	char extra[160];
+	double c0, c1, c2;
+	long n_bare;
+
+	if (bench.mas_pid > 0)
+		harness_kill_wait(&bench.mas_pid, SIGTERM);
+	snprintf(extra, sizeof(extra), MAS_BUDGETS "workers = %u\n", workers);
+	bench_start_mas(BENCH_FQDN, extra, true);
+	c0 = cpu_seconds(bench.mas_pid);
+	r->bare = throughput(1, secs, &r->bare_failed);
+	n_bare = (long)(r->bare * secs + 0.5);
+	c1 = cpu_seconds(bench.mas_pid);
+	r->est = throughput(0, secs, &r->est_failed);
+	r->n_est = (long)(r->est * secs + 0.5);
+	c2 = cpu_seconds(bench.mas_pid);
+	r->cpu_per_bare = n_bare > 0 && c0 >= 0 ? (c1 - c0) / (double)n_bare : -1;
+	r->cpu_per_est = r->n_est > 0 && c1 >= 0 ? (c2 - c1) / (double)r->n_est : -1;
+}
+
+static void print_run(const char *what, const struct mas_run *r)
+{
+	printf("  %s:\n", what);
+	printf("    baseline: bare TLS 1.3 handshakes with m2masd  %8.1f /s (%ld failed), "
+	       "server CPU %.3f ms each\n",
+	       r->bare, r->bare_failed, 1000 * r->cpu_per_bare);
+	printf("    m2msa:    establishments with m2masd           %8.1f /s (%ld failed), "
+	       "server CPU %.3f ms each\n",
+	       r->est, r->est_failed, 1000 * r->cpu_per_est);
+}
+
 int main(int argc, char **argv)
 {
 	int iterations = argc > 1 ? atoi(argv[1]) : 40;
@@ -87,8 +159,9 @@ int main(int argc, char **argv)
 	uint16_t bare_port;
 	static const uint8_t psk[] = { WIRE_METHOD_PSK };
 	char err[512], *state, *ca;
-	double t_ours = 0, t_base = 0, thr_ours, thr_base;
-	long failed_ours, failed_base;
+	double t_ours = 0, t_base = 0;
+	struct mas_run one, all;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint8_t out[32], msg[160] = { 0 };
 
 	signal(SIGPIPE, SIG_IGN);
@@ -99,7 +172,7 @@ int main(int argc, char **argv)
 	if (tpm_key_load(t, state, &k) < 0)
 		bench_die("cannot provision the TPM");
 	tpm_key_prf(k, &prf);
-	bench_start_mas(BENCH_FQDN, NULL, false);
+	bench_start_mas(BENCH_FQDN, MAS_BUDGETS "workers = 1\n", true);
 
 	ca = bench_path("pki/ca.crt");
 	client_ctx = tls_client_ctx_new(ca, NULL, NULL, err, sizeof(err));
@@ -134,15 +207,25 @@ int main(int argc, char **argv)
 	printf("  ratio m2msa/baseline: %.2f (target <= 1.2)\n", t_ours / t_base);
 	printf("RATIO establish-latency %.3f <=1.2\n", t_ours / t_base);
 
-	thr_base = throughput(1, secs, &failed_base);
-	thr_ours = throughput(0, secs, &failed_ours);
-	printf("MAS throughput, %d concurrent clients, %.0f s each:\n", THREADS, secs);
-	printf("  baseline: bare TLS 1.3 handshakes with m2masd  %8.1f /s (%ld failed)\n", thr_base,
-	       failed_base);
-	printf("  m2msa:    establishments with m2masd           %8.1f /s (%ld failed)\n", thr_ours,
-	       failed_ours);
-	printf("  ratio m2msa/baseline: %.2f (target >= 0.8)\n", thr_ours / thr_base);
-	printf("RATIO mas-throughput %.3f >=0.8\n", thr_ours / thr_base);
+	printf("MAS throughput, %d concurrent clients on this machine's %ld CPUs, %.0f s each;\n"
+	       "  the MAS allows them: connections_per_source = 256, connection_rate_per_source = 0\n",
+	       THREADS, cpus, secs);
+	mas_throughput(1, secs, &one);
+	print_run("one worker ([mas] workers = 1)", &one);
+	mas_throughput(0, secs, &all);
+	print_run("the default workers (one per CPU)", &all);
+	printf("  ratio m2msa/baseline, one worker: %.2f (target >= 0.85)\n", one.est / one.bare);
+	printf("RATIO mas-1worker-vs-bare-tls %.3f >=0.85\n", one.est / one.bare);
+	printf("  ratio m2msa/baseline, all workers: %.2f (target >= 0.8)\n", all.est / all.bare);
+	printf("RATIO mas-throughput %.3f >=0.8\n", all.est / all.bare);
+	printf("  establishments/s, all workers against one: %.2f (target >= 1.6; the %d client\n"
+	       "  threads share the %ld CPUs with the server)\n", all.est / one.est, THREADS, cpus);
+	printf("RATIO mas-workers-vs-1worker %.3f >=1.6\n", all.est / one.est);
+	printf("  server CPU per establishment: %.3f ms with one worker, %.3f ms with %ld "
+	       "(ratio %.2f: ~1 means the server's work per establishment does not grow with "
+	       "workers)\n",
+	       1000 * one.cpu_per_est, 1000 * all.cpu_per_est, cpus,
+	       all.cpu_per_est / one.cpu_per_est);
 
 	bench_bare_server_stop();
 	tpm_key_free(k);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas/connbudget.h"
+#include "mas/server-int.h"
 #include "mas/server-shared.h"
 #include "mas/server.h"
 #include "mas/zn-client.h"
@@ -30,67 +30,12 @@
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64 /* connections accepted per wake-up */
 
-enum conn_state {
-	CONN_FIRST_BYTE, /* accepted; no byte yet, no TLS session yet */
-	CONN_HANDSHAKE, /* TLS accept */
-	CONN_READ,      /* reading one frame: prefix, then body */
-	CONN_WRITE,     /* sending the reply in wbuf */
-	CONN_SHUTDOWN,  /* sending close_notify */
-	CONN_LINGER,    /* write side shut; draining until the peer closes */
-	CONN_WAIT_ZN,   /* method gba: Ks_NAF being fetched over Zn, the fd not watched */
-	_CONN_STATE_MAX,
-};
-
 enum step {
 	STEP_AGAIN,
 	STEP_WANT_READ,
 	STEP_WANT_WRITE,
 	STEP_CLOSE,
 	STEP_PARK, /* nothing to do until a callback moves the connection on */
-};
-
-struct mas_conn {
-	struct mas_server *server;
-	int fd;
-	struct loop_watch *watch;
-	struct mas_conn *prev, *next;
-	bool retrieval;
-	enum conn_state state;
-	enum mas_next after_write;
-	WOLFSSL *ssl;
-	uint32_t events; /* registered with the loop */
-	uint64_t deadline_ms;
-	uint64_t started_ms; /* accepted at, for the latency metrics */
-	struct mas_peer peer;
-	char source[MAS_SOURCE_MAX]; /* its connection budget (connbudget.h) */
-	struct mas_est est;
-	struct zn_request *zn_req; /* CONN_WAIT_ZN */
-	size_t have, need; /* bytes in rbuf, bytes wanted */
-	size_t wlen;
-	uint8_t rbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
-	uint8_t wbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
-};
-
-struct mas_server {
-	struct loop *loop;
-	struct mas_server_shared *sh; /* the primary's, owned by it */
-	bool primary; /* signals, purge timer, reload; owns sh */
-	unsigned index; /* worker 1 (the primary), 2, ... for the debug log */
-	int est_fd, ret_fd; /* the listeners */
-	int stop_fd; /* eventfd: mas_server_stop() from another thread */
-	struct loop_watch *est_watch, *ret_watch;
-	uint16_t est_port, ret_port;
-	char est_host[256], ret_host[256];
-	bool reuseport;
-	unsigned n_workers; /* primary: workers made so far, itself included */
-	WOLFSSL_CTX *est_ctx, *ret_ctx;
-	struct mas_ctx *ctx;
-	struct mas_conn *conns;
-	size_t n_local; /* this worker's connections */
-	bool accept_paused;
-	mas_reload_fn reload;
-	void *reload_userdata;
-	bool quit;
 };
 
 static const char *conn_role(const struct mas_conn *c)
@@ -127,7 +72,7 @@ static bool hostile_log(struct mas_server *s)
 	return mas_shared_hostile_log(s->sh);
 }
 
-static void conn_free(struct mas_server *s, struct mas_conn *c)
+void mas_conn_free(struct mas_server *s, struct mas_conn *c)
 {
 	mas_shared_release(s->sh, c->retrieval, c->source);
 	if (c->zn_req)
@@ -263,7 +208,7 @@ static void on_zn_done(int r, const struct zn_key *key, const char *err, void *u
 	c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
 		wire_msg_wipe(&reply);
-		conn_free(s, c);
+		mas_conn_free(s, c);
 		return;
 	}
 	wire_msg_wipe(&reply);
@@ -487,13 +432,13 @@ static void conn_run(struct mas_server *s, struct mas_conn *c)
 		if (st == STEP_PARK)
 			return;
 		if (st == STEP_CLOSE) {
-			conn_free(s, c);
+			mas_conn_free(s, c);
 			return;
 		}
 		ev = st == STEP_WANT_READ ? EPOLLIN : EPOLLOUT;
 		if (ev != c->events) {
 			if (loop_io_set_events(c->watch, ev) < 0) {
-				conn_free(s, c);
+				mas_conn_free(s, c);
 				return;
 			}
 			c->events = ev;
@@ -509,7 +454,7 @@ static void on_conn(struct loop_watch *w, int fd, uint32_t events, void *userdat
 	if (c->state == CONN_WAIT_ZN) {
 		/* Only a hangup or an error gets here: the node is gone, stop asking. */
 		if (events & (EPOLLHUP | EPOLLERR))
-			conn_free(c->server, c);
+			mas_conn_free(c->server, c);
 		return;
 	}
 	conn_run(c->server, c);
@@ -577,7 +522,7 @@ static bool admit(struct mas_server *s, bool retrieval, const struct sockaddr_st
 	return false;
 }
 
-static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
+void mas_server_on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
 {
 	struct mas_server *s = userdata;
 	bool retrieval = w == s->ret_watch;
@@ -623,12 +568,13 @@ static void purge(struct mas_server *s)
 		log_info("purged %d expired pairwise key%s", r, r == 1 ? "" : "s");
 }
 
-static void on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)
+void mas_server_on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)
 {
 	purge(userdata);
 }
 
-static void on_signal(struct loop_watch *w, const struct signalfd_siginfo *si, void *userdata)
+void mas_server_on_signal(struct loop_watch *w, const struct signalfd_siginfo *si,
+			  void *userdata)
 {
 	struct mas_server *s = userdata;
 
@@ -667,7 +613,7 @@ static void expire_conns(struct mas_server *s, uint64_t now)
 			log_info("closing connection from %s %s%s%s: idle for %" PRIu64 " ms",
 				 conn_role(c), c->peer.name, c->est.node_id[0] ? " of node " : "",
 				 c->est.node_id, s->sh->idle_timeout_ms);
-		conn_free(s, c);
+		mas_conn_free(s, c);
 	}
 }
 
@@ -685,207 +631,10 @@ static int next_timeout(const struct mas_server *s, uint64_t now)
 	return min - now > 60000 ? 60000 : (int)(min - now);
 }
 
-/* One listener; host and port are kept so that the workers bind the same address. */
-static int listen_on(struct mas_server *s, const char *hostport, bool retrieval, char *err,
-		     size_t err_len)
-{
-	char *host = retrieval ? s->ret_host : s->est_host;
-	uint16_t *port = retrieval ? &s->ret_port : &s->est_port;
-	int fd;
-
-	if (tcp_parse_hostport(hostport, host, sizeof(s->est_host), port) < 0) {
-		snprintf(err, err_len, "invalid listen address '%s' (expected HOST:PORT or [V6]:PORT)",
-			 hostport);
-		return -EINVAL;
-	}
-	fd = s->reuseport ? tcp_listen_reuseport(host, *port, port) : tcp_listen(host, *port, port);
-	if (fd < 0) {
-		snprintf(err, err_len, "cannot listen on %s: %s", hostport, strerror(-fd));
-		return fd;
-	}
-	*(retrieval ? &s->ret_fd : &s->est_fd) = fd;
-	return 0;
-}
-
-static void on_stop(struct loop_watch *w, int fd, uint32_t events, void *userdata)
-{
-	struct mas_server *s = userdata;
-	uint64_t v;
-
-	(void)!read(fd, &v, sizeof(v));
-	s->quit = true;
-}
-
-/* The loop: the stop eventfd, both listeners; on the primary signals and the purge timer. */
-static int setup_loop(struct mas_server *s)
-{
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
-	struct loop_watch *purge_watch;
-	int r;
-
-	r = loop_new(&s->loop);
-	if (r < 0)
-		return r;
-	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->stop_fd < 0)
-		return -errno;
-	r = loop_add_io(s->loop, s->stop_fd, EPOLLIN, on_stop, s, NULL);
-	if (r < 0)
-		return r;
-	if (s->primary) {
-		r = loop_add_signals(s->loop, signals, ARRAY_SIZE(signals), on_signal, s, NULL);
-		if (r < 0)
-			return r;
-		r = loop_add_timer(s->loop, CLOCK_MONOTONIC, on_purge_timer, s, &purge_watch);
-		if (r < 0)
-			return r;
-		r = loop_timer_set(purge_watch, MAS_PURGE_INTERVAL_MS, MAS_PURGE_INTERVAL_MS, 0);
-		if (r < 0)
-			return r;
-	}
-	r = loop_add_io(s->loop, s->est_fd, EPOLLIN, on_accept, s, &s->est_watch);
-	if (r < 0)
-		return r;
-	return loop_add_io(s->loop, s->ret_fd, EPOLLIN, on_accept, s, &s->ret_watch);
-}
-
-static struct mas_server *server_alloc(struct mas_ctx *ctx, WOLFSSL_CTX *est_ctx,
-				       WOLFSSL_CTX *ret_ctx)
-{
-	struct mas_server *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return NULL;
-	s->est_fd = s->ret_fd = s->stop_fd = -1;
-	s->ctx = ctx;
-	s->est_ctx = est_ctx;
-	s->ret_ctx = ret_ctx;
-	return s;
-}
-
-int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
-		   struct mas_server **ret, char *err, size_t err_len)
-{
-	_cleanup_(mas_server_freep) struct mas_server *s = server_alloc(ctx, conf->est_ctx,
-									conf->ret_ctx);
-	int r;
-
-	if (!s) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	s->primary = true;
-	s->index = s->n_workers = 1;
-	s->reuseport = conf->reuseport;
-	r = mas_shared_new(conf->max_conns ? conf->max_conns : MAS_MAX_CONNS_DEFAULT,
-			   conf->budgets.retrieval_conns ? conf->budgets.retrieval_conns
-							 : MAS_RETRIEVAL_CONNS_DEFAULT,
-			   &s->sh);
-	if (r < 0) {
-		snprintf(err, err_len, "out of memory");
-		return r;
-	}
-	mas_server_set_timeouts(s, conf->handshake_timeout_ms, conf->idle_timeout_ms);
-	mas_server_set_budgets(s, &conf->budgets);
-	r = listen_on(s, conf->listen, false, err, err_len);
-	if (r < 0)
-		return r;
-	r = listen_on(s, conf->retrieval_listen, true, err, err_len);
-	if (r < 0)
-		return r;
-	r = setup_loop(s);
-	if (r < 0) {
-		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(-r));
-		return r;
-	}
-	*ret = s;
-	s = NULL;
-	return 0;
-}
-
-int mas_server_new_worker(struct mas_server *primary, struct mas_ctx *ctx,
-			  struct mas_server **ret, char *err, size_t err_len)
-{
-	_cleanup_(mas_server_freep) struct mas_server *s = server_alloc(ctx, primary->est_ctx,
-									primary->ret_ctx);
-	char hostport[300];
-	int r;
-
-	if (!s) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	if (!primary->reuseport) {
-		snprintf(err, err_len, "the primary's listeners are not SO_REUSEPORT");
-		return -EINVAL;
-	}
-	s->sh = primary->sh;
-	s->index = ++primary->n_workers;
-	s->reuseport = true;
-	/* The primary's addresses with the ports it really got (the configured may be 0). */
-	for (int i = 0; i < 2; i++) {
-		const char *h = i ? primary->ret_host : primary->est_host;
-
-		snprintf(hostport, sizeof(hostport), strchr(h, ':') ? "[%s]:%u" : "%s:%u", h,
-			 i ? primary->ret_port : primary->est_port);
-		r = listen_on(s, hostport, i, err, err_len);
-		if (r < 0)
-			return r;
-	}
-	r = setup_loop(s);
-	if (r < 0) {
-		snprintf(err, err_len, "cannot set up a worker's event loop: %s", strerror(-r));
-		return r;
-	}
-	*ret = s;
-	s = NULL;
-	return 0;
-}
-
-void mas_server_free(struct mas_server *s)
-{
-	if (!s)
-		return;
-	while (s->conns)
-		conn_free(s, s->conns);
-	loop_free(s->loop); /* unblocks the signals again */
-	if (s->primary)
-		mas_shared_free(s->sh);
-	if (s->est_fd >= 0)
-		close(s->est_fd);
-	if (s->ret_fd >= 0)
-		close(s->ret_fd);
-	if (s->stop_fd >= 0)
-		close(s->stop_fd);
-	free(s);
-}
-
-void mas_server_stop(struct mas_server *s)
-{
-	uint64_t one = 1;
-
-	(void)!write(s->stop_fd, &one, sizeof(one));
-}
-
 void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *ret_ret)
 {
 	*ret_est = s->est_port;
 	*ret_ret = s->ret_port;
-}
-
-void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
-			     uint64_t idle_timeout_ms)
-{
-	s->sh->handshake_timeout_ms = handshake_timeout_ms ? handshake_timeout_ms : 10000;
-	s->sh->idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 30000;
-}
-
-void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budgets *b)
-{
-	for (int i = 0; i < 2; i++)
-		mas_connbudget_set_limits(s->sh->budget[i], b->per_source, b->per_source_rate);
-	s->sh->first_byte_timeout_ms = b->first_byte_timeout_ms ? b->first_byte_timeout_ms
-								: MAS_FIRST_BYTE_TIMEOUT_MS_DEFAULT;
 }
 
 struct loop *mas_server_loop(const struct mas_server *s)
