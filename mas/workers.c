@@ -2,6 +2,7 @@
 /* m2masd's worker threads: one mas_server each, started and joined by the main thread. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@ struct mas_workers {
 unsigned mas_workers_default(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	/* A CPU affinity (taskset, systemd CPUAffinity=, a cpuset) narrows it down. */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 &&
+	    CPU_COUNT(&set) < n)
+		n = CPU_COUNT(&set);
 
 	return n < 1 ? 1 : n > MAS_WORKERS_MAX_AUTO ? MAS_WORKERS_MAX_AUTO : (unsigned)n;
 }

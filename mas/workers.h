@@ -47,5 +47,5 @@ void mas_workers_set_lifetime(struct mas_workers *w, uint64_t lifetime);
 /* Stop every worker (eventfd), join its thread, free it and its resources. NULL is fine. */
 void mas_workers_stop(struct mas_workers *w);
 
-/* [mas] workers = 0: the number of online CPUs (at least 1). */
+/* [mas] workers = 0: the online CPUs this process may run on (its affinity), at least 1. */
 unsigned mas_workers_default(void);
