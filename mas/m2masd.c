@@ -437,9 +437,9 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	    str_differs(nc.store_conninfo, d->conf.store_conninfo) ||
 	    str_differs(nc.store_password_file, d->conf.store_password_file) ||
 	    str_differs(nc.metrics_listen, d->conf.metrics_listen) ||
-	    str_differs(nc.master_key, d->conf.master_key))
-		log_notice("listen addresses, fqdn, certificates and the store are read only at "
-			   "start; restart m2masd to apply those changes");
+	    str_differs(nc.master_key, d->conf.master_key) || nc.workers != d->conf.workers)
+		log_notice("listen addresses, fqdn, certificates, the store and workers are read "
+			   "only at start; restart m2masd to apply those changes");
 	/* Keep the settings that only take effect at start; take the others. */
 	d->conf.lifetime = nc.lifetime;
 	d->conf.handshake_timeout = nc.handshake_timeout;
