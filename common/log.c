@@ -32,9 +32,10 @@ void log_setup(const char *ident, enum log_target target, enum log_level max_lev
 	log_max = max_level;
 }
 
+/* m2masd's workers log while its main thread changes the level (SIGHUP): atomic. */
 void log_set_level(enum log_level max_level)
 {
-	log_max = max_level;
+	__atomic_store_n(&log_max, max_level, __ATOMIC_RELAXED);
 }
 
 int log_level_from_string(const char *s, enum log_level *ret)
@@ -52,7 +53,8 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	char buf[2048];
 	int saved_errno = errno;
 
-	if (level < 0 || level >= _LOG_LEVEL_MAX || level > log_max)
+	if (level < 0 || level >= _LOG_LEVEL_MAX ||
+	    level > __atomic_load_n(&log_max, __ATOMIC_RELAXED))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (log_target == LOG_TARGET_JOURNAL)

@@ -352,7 +352,7 @@ int tcp_connect_result(int fd)
 	return soerr ? -soerr : 0;
 }
 
-int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
+static int listen_on(const char *host, uint16_t port, bool reuseport, uint16_t *ret_port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	_cleanup_(freeaddrinfop) struct addrinfo *res = NULL;
@@ -367,6 +367,8 @@ int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
 	if (fd < 0)
 		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return -errno;
 	(void)tcp_set_nodelay(fd);
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 512) < 0)
 		return -errno;
@@ -381,6 +383,16 @@ int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
 					  : ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	return TAKE_FD(fd);
+}
+
+int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port)
+{
+	return listen_on(host, port, false, ret_port);
+}
+
+int tcp_listen_reuseport(const char *host, uint16_t port, uint16_t *ret_port)
+{
+	return listen_on(host, port, true, ret_port);
 }
 
 int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret_port)

@@ -74,6 +74,11 @@ int tcp_connect_start(const char *host, uint16_t port);
 /* 0 when the connect started by tcp_connect_start() succeeded, else -errno. */
 int tcp_connect_result(int fd);
 int tcp_listen(const char *host, uint16_t port, uint16_t *ret_port);
+/*
+ * The same with SO_REUSEPORT: several sockets (one per m2masd worker thread) on
+ * one address, the kernel spreading new connections over them.
+ */
+int tcp_listen_reuseport(const char *host, uint16_t port, uint16_t *ret_port);
 int tcp_set_nodelay(int fd);
 /* Split "host:port" / "[v6]:port"; host buffer len >= 256. */
 int tcp_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *ret_port);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Per-source open-connection caps and token-bucket connection rates (connbudget.h). */
+/*
+ * Per-source open-connection caps and token-bucket connection rates (connbudget.h).
+ * One budget serves every worker thread of m2masd: each public call holds its mutex.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@ struct mas_connbudget {
 	size_t n_sets;
 	uint32_t max_open, per_second;
 	uint64_t seed;
+	pthread_mutex_t lock;
 };
 
 int mas_connbudget_new(size_t n_slots, struct mas_connbudget **ret)
@@ -47,6 +52,7 @@ int mas_connbudget_new(size_t n_slots, struct mas_connbudget **ret)
 	if (crypto_random(&b->seed, sizeof(b->seed)) < 0)
 		b->seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)b;
 	b->n_sets = n_sets;
+	pthread_mutex_init(&b->lock, NULL);
 	*ret = b;
 	return 0;
 }
@@ -55,14 +61,17 @@ void mas_connbudget_free(struct mas_connbudget *b)
 {
 	if (!b)
 		return;
+	pthread_mutex_destroy(&b->lock);
 	free(b->table);
 	free(b);
 }
 
 void mas_connbudget_set_limits(struct mas_connbudget *b, uint32_t max_open, uint32_t per_second)
 {
+	pthread_mutex_lock(&b->lock);
 	b->max_open = max_open;
 	b->per_second = per_second;
+	pthread_mutex_unlock(&b->lock);
 }
 
 void mas_source_of(const struct sockaddr_storage *ss, char source[MAS_SOURCE_MAX])
@@ -154,7 +163,7 @@ static bool take_token(const struct mas_connbudget *b, struct entry *e, uint64_t
 	return true;
 }
 
-int mas_connbudget_open(struct mas_connbudget *b, const char *source, uint64_t now_ms)
+static int budget_open(struct mas_connbudget *b, const char *source, uint64_t now_ms)
 {
 	struct entry *e = lookup(b, source);
 
@@ -171,26 +180,48 @@ int mas_connbudget_open(struct mas_connbudget *b, const char *source, uint64_t n
 	return 0;
 }
 
+int mas_connbudget_open(struct mas_connbudget *b, const char *source, uint64_t now_ms)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = budget_open(b, source, now_ms);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
 void mas_connbudget_close(struct mas_connbudget *b, const char *source)
 {
-	struct entry *e = lookup(b, source);
+	struct entry *e;
 
+	pthread_mutex_lock(&b->lock);
+	e = lookup(b, source);
 	if (e && e->open > 0)
 		e->open--;
+	pthread_mutex_unlock(&b->lock);
 }
 
 void mas_connbudget_refund(struct mas_connbudget *b, const char *source)
 {
-	struct entry *e = lookup(b, source);
-	uint64_t cap = (uint64_t)b->per_second * 1000 * BURST_SECONDS;
+	struct entry *e;
+	uint64_t cap;
 
+	pthread_mutex_lock(&b->lock);
+	e = lookup(b, source);
+	cap = (uint64_t)b->per_second * 1000 * BURST_SECONDS;
 	if (e && b->per_second)
 		e->tokens = e->tokens + 1000 > cap ? cap : e->tokens + 1000;
+	pthread_mutex_unlock(&b->lock);
 }
 
 uint32_t mas_connbudget_n_open(struct mas_connbudget *b, const char *source)
 {
-	struct entry *e = lookup(b, source);
+	struct entry *e;
+	uint32_t n;
 
-	return e ? e->open : 0;
+	pthread_mutex_lock(&b->lock);
+	e = lookup(b, source);
+	n = e ? e->open : 0;
+	pthread_mutex_unlock(&b->lock);
+	return n;
 }

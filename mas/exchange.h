@@ -37,7 +37,7 @@ struct mas_ctx {
 	struct store *store;
 	struct mas_ratelimit *rl;
 	char fqdn[MAS_FQDN_MAX + 1];
-	uint64_t lifetime; /* seconds, the default for nodes without their own */
+	_Atomic uint64_t lifetime; /* seconds, the default for nodes without their own; SIGHUP */
 	bool pki;	   /* [mas] node_ca is set: client certificates verified, method pki on */
 	struct zn_client *zn;	    /* [zn] configured: method gba on (with gba) */
 	struct mas_gba_cache *gba; /* Ks_NAF per B-TID, sealed */

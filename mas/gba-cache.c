@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* m2masd's Ks_NAF cache per B-TID, sealed under the master key until the BSF's expiry. */
+/*
+ * m2masd's Ks_NAF cache per B-TID, sealed under the master key until the BSF's expiry.
+ * One cache serves every worker thread: each public call holds its mutex.
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@ struct mas_gba_cache {
 	struct secret *key;
 	struct entry *e;
 	size_t n, max;
+	pthread_mutex_t lock;
 };
 
 int mas_gba_cache_new(const uint8_t master_key[static 32], size_t max_entries,
@@ -32,6 +37,7 @@ int mas_gba_cache_new(const uint8_t master_key[static 32], size_t max_entries,
 
 	if (!c)
 		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
 	c->max = max_entries ? max_entries : MAS_GBA_CACHE_MAX_DEFAULT;
 	c->e = calloc(c->max, sizeof(*c->e));
 	r = c->e ? secret_dup(master_key, 32, &c->key) : -ENOMEM;
@@ -47,6 +53,7 @@ void mas_gba_cache_free(struct mas_gba_cache *c)
 {
 	if (!c)
 		return;
+	pthread_mutex_destroy(&c->lock);
 	secret_free(c->key);
 	free(c->e);
 	free(c);
@@ -91,7 +98,7 @@ static struct entry *slot(struct mas_gba_cache *c, uint64_t now)
 	return soonest;
 }
 
-int mas_gba_cache_put(struct mas_gba_cache *c, const char *btid, const char *impi,
+static int cache_put(struct mas_gba_cache *c, const char *btid, const char *impi,
 		      const uint8_t ks_naf[static 32], uint64_t expiry)
 {
 	uint8_t aad[4 + WIRE_BTID_MAX];
@@ -114,9 +121,9 @@ int mas_gba_cache_put(struct mas_gba_cache *c, const char *btid, const char *imp
 	return 0;
 }
 
-int mas_gba_cache_get(struct mas_gba_cache *c, const char *btid, uint64_t now,
-		      struct secret **ret_ks_naf, uint64_t *ret_expiry,
-		      char ret_impi[static STORE_IMPI_MAX + 1])
+static int cache_get(struct mas_gba_cache *c, const char *btid, uint64_t now,
+		     struct secret **ret_ks_naf, uint64_t *ret_expiry,
+		     char ret_impi[static STORE_IMPI_MAX + 1])
 {
 	_cleanup_secret_ struct secret *k = NULL;
 	uint8_t aad[4 + WIRE_BTID_MAX];
@@ -143,7 +150,35 @@ int mas_gba_cache_get(struct mas_gba_cache *c, const char *btid, uint64_t now,
 	return 0;
 }
 
-size_t mas_gba_cache_size(const struct mas_gba_cache *c)
+int mas_gba_cache_put(struct mas_gba_cache *c, const char *btid, const char *impi,
+		      const uint8_t ks_naf[static 32], uint64_t expiry)
 {
-	return c->n;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = cache_put(c, btid, impi, ks_naf, expiry);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int mas_gba_cache_get(struct mas_gba_cache *c, const char *btid, uint64_t now,
+		      struct secret **ret_ks_naf, uint64_t *ret_expiry,
+		      char ret_impi[static STORE_IMPI_MAX + 1])
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = cache_get(c, btid, now, ret_ks_naf, ret_expiry, ret_impi);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+size_t mas_gba_cache_size(struct mas_gba_cache *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->n;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }

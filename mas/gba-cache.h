@@ -5,7 +5,8 @@
  * under the store's master key with "gba:" || B-TID as additional data, so the
  * plaintext Ks_NAF exists only while a proof is checked. In memory, per m2masd
  * instance: another instance fetches it over Zn once for itself. Bounded: when
- * full, expired entries go first, then the one expiring soonest.
+ * full, expired entries go first, then the one expiring soonest. Thread-safe:
+ * one cache serves all of m2masd's workers.
  */
 #pragma once
 
@@ -35,4 +36,4 @@ int mas_gba_cache_put(struct mas_gba_cache *c, const char *btid, const char *imp
 int mas_gba_cache_get(struct mas_gba_cache *c, const char *btid, uint64_t now,
 		      struct secret **ret_ks_naf, uint64_t *ret_expiry,
 		      char ret_impi[static STORE_IMPI_MAX + 1]);
-size_t mas_gba_cache_size(const struct mas_gba_cache *c);
+size_t mas_gba_cache_size(struct mas_gba_cache *c);

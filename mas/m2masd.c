@@ -25,6 +25,7 @@
 #include "mas/server.h"
 #include "mas/keyfile.h"
 #include "mas/store.h"
+#include "mas/workers.h"
 #include "mas/zn-client.h"
 
 /* Rate-limiting table: node IDs and addresses tracked at once. */
@@ -50,6 +51,10 @@ struct daemon {
 	struct mas_server *server;
 	struct mas_metrics *metrics;
 	struct metrics_http *metrics_http;
+	unsigned n_workers;	   /* [mas] workers: the primary and n_workers - 1 threads */
+	struct store **extra_stores; /* the other workers' own connections, until they take them */
+	size_t n_extra_taken;
+	struct mas_workers *workers;
 };
 
 static void usage(FILE *f)
@@ -212,7 +217,8 @@ static size_t n_conns(void *userdata)
 	return d->server ? mas_server_n_conns(d->server) : 0;
 }
 
-static int open_store(struct daemon *d, const struct secret *mk, char *err, size_t err_len)
+static int open_store(struct daemon *d, const struct secret *mk, struct store **ret, char *err,
+		      size_t err_len)
 {
 	struct store_config sc;
 	char detail[256] = "";
@@ -223,10 +229,10 @@ static int open_store(struct daemon *d, const struct secret *mk, char *err, size
 	sc.application_name = "m2masd";
 	sc.err = detail;
 	sc.err_len = sizeof(detail);
-	r = store_open_config(&sc, mk->data, STORE_OPEN_CREATE, &d->store);
+	r = store_open_config(&sc, mk->data, STORE_OPEN_CREATE, ret);
 	if (r >= 0) {
-		store_set_notify(d->store, on_store_event, d);
-		store_set_observer(d->store, on_store_observed, d);
+		store_set_notify(*ret, on_store_event, d);
+		store_set_observer(*ret, on_store_observed, d);
 		return 0;
 	}
 	switch (r) {
@@ -308,9 +314,23 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 					: "");
 		return r;
 	}
-	r = open_store(d, mk, err, err_len);
+	r = open_store(d, mk, &d->store, err, err_len);
 	if (r < 0)
 		return r;
+	/* Each further worker has a store connection of its own (not for --check). */
+	d->n_workers = d->opt.check ? 1 : d->conf.workers ? d->conf.workers : mas_workers_default();
+	if (d->n_workers > 1) {
+		d->extra_stores = calloc(d->n_workers - 1, sizeof(*d->extra_stores));
+		if (!d->extra_stores) {
+			snprintf(err, err_len, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i + 1 < d->n_workers; i++) {
+		r = open_store(d, mk, &d->extra_stores[i], err, err_len);
+		if (r < 0)
+			return r;
+	}
 	r = mas_ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
 			      d->conf.failure_window * 1000, &d->rl);
 	if (r < 0) {
@@ -339,8 +359,14 @@ static void close_resources(struct daemon *d)
 {
 	metrics_http_free(d->metrics_http);
 	d->metrics_http = NULL;
+	mas_workers_stop(d->workers);
+	d->workers = NULL;
 	mas_server_free(d->server);
 	d->server = NULL;
+	for (unsigned i = 0; d->extra_stores && i + 1 < d->n_workers; i++)
+		store_close(d->extra_stores[i]);
+	free(d->extra_stores);
+	d->extra_stores = NULL;
 	zn_client_free(d->ctx.zn);
 	mas_gba_cache_free(d->ctx.gba);
 	mas_ratelimit_free(d->rl);
@@ -411,9 +437,9 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	    str_differs(nc.store_conninfo, d->conf.store_conninfo) ||
 	    str_differs(nc.store_password_file, d->conf.store_password_file) ||
 	    str_differs(nc.metrics_listen, d->conf.metrics_listen) ||
-	    str_differs(nc.master_key, d->conf.master_key))
-		log_notice("listen addresses, fqdn, certificates and the store are read only at "
-			   "start; restart m2masd to apply those changes");
+	    str_differs(nc.master_key, d->conf.master_key) || nc.workers != d->conf.workers)
+		log_notice("listen addresses, fqdn, certificates, the store and workers are read "
+			   "only at start; restart m2masd to apply those changes");
 	/* Keep the settings that only take effect at start; take the others. */
 	d->conf.lifetime = nc.lifetime;
 	d->conf.handshake_timeout = nc.handshake_timeout;
@@ -430,6 +456,7 @@ static void on_reload(struct mas_server *srv, void *userdata)
 
 	apply_log_level(d);
 	d->ctx.lifetime = d->conf.lifetime;
+	mas_workers_set_lifetime(d->workers, d->conf.lifetime);
 	mas_server_set_timeouts(srv, d->conf.handshake_timeout * 1000, d->conf.idle_timeout * 1000);
 	mas_ratelimit_set_limits(d->rl, d->conf.max_failures, d->conf.failure_window * 1000);
 	budgets = budgets_of(&d->conf);
@@ -464,6 +491,47 @@ static const char *bound_addr(const char *conf_addr, uint16_t port, char *buf, s
 	return buf;
 }
 
+/* Method gba: a Zn client on one worker's loop. */
+static int zn_client_on(struct daemon *d, struct loop *loop, struct zn_client **ret)
+{
+	struct zn_http_conf zc = {
+		.bsf_url = d->conf.zn_bsf_url,
+		.bsf_ca = d->conf.zn_bsf_ca,
+		.cert = d->conf.zn_cert,
+		.key = d->conf.zn_key,
+		.naf_fqdn = d->conf.fqdn,
+		.timeout_ms = (long)d->conf.zn_timeout * 1000,
+	};
+
+	return zn_http_new(loop, &zc, ret);
+}
+
+/* A further worker's own store connection (opened at start) and Zn client. */
+static int worker_init(struct mas_ctx *ctx, struct loop *loop, void *userdata, char *err,
+		       size_t err_len)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	if (d->conf.zn_bsf_url) {
+		r = zn_client_on(d, loop, &ctx->zn);
+		if (r < 0) {
+			snprintf(err, err_len, "cannot set up a worker's Zn client for %s: %s",
+				 d->conf.zn_bsf_url, strerror(-r));
+			return r;
+		}
+	}
+	ctx->store = d->extra_stores[d->n_extra_taken];
+	d->extra_stores[d->n_extra_taken++] = NULL;
+	return 0;
+}
+
+static void worker_fini(struct mas_ctx *ctx, void *userdata)
+{
+	zn_client_free(ctx->zn);
+	store_close(ctx->store);
+}
+
 static int run(struct daemon *d)
 {
 	struct mas_server_conf sc = {
@@ -475,6 +543,7 @@ static int run(struct daemon *d)
 		.handshake_timeout_ms = d->conf.handshake_timeout * 1000,
 		.idle_timeout_ms = d->conf.idle_timeout * 1000,
 		.budgets = budgets_of(&d->conf),
+		.reuseport = d->n_workers > 1,
 	};
 	char err[CONF_ERR_MAX], est_addr[300], ret_addr[300];
 	uint16_t est, ret;
@@ -487,16 +556,7 @@ static int run(struct daemon *d)
 	}
 	mas_server_set_reload(d->server, on_reload, d);
 	if (d->conf.zn_bsf_url) {
-		struct zn_http_conf zc = {
-			.bsf_url = d->conf.zn_bsf_url,
-			.bsf_ca = d->conf.zn_bsf_ca,
-			.cert = d->conf.zn_cert,
-			.key = d->conf.zn_key,
-			.naf_fqdn = d->conf.fqdn,
-			.timeout_ms = (long)d->conf.zn_timeout * 1000,
-		};
-
-		r = zn_http_new(mas_server_loop(d->server), &zc, &d->ctx.zn);
+		r = zn_client_on(d, mas_server_loop(d->server), &d->ctx.zn);
 		if (r < 0) {
 			log_error("cannot set up the Zn client for %s: %s", d->conf.zn_bsf_url,
 				  strerror(-r));
@@ -512,7 +572,14 @@ static int run(struct daemon *d)
 			return r;
 		}
 	}
+	r = mas_workers_start(d->server, &d->ctx, d->n_workers - 1, worker_init, worker_fini, d,
+			      &d->workers, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
 	mas_server_ports(d->server, &est, &ret);
+	log_info("%u worker%s (event loop threads)", d->n_workers, d->n_workers == 1 ? "" : "s");
 	log_info("listening on %s (establishment), %s (retrieval)",
 		 bound_addr(d->conf.listen, est, est_addr, sizeof(est_addr)),
 		 bound_addr(d->conf.retrieval_listen, ret, ret_addr, sizeof(ret_addr)));
@@ -531,6 +598,8 @@ static int run(struct daemon *d)
 	sd_notifyf(0, "READY=1\nSTATUS=establishment on port %u, retrieval on port %u", est, ret);
 	r = mas_server_run(d->server);
 	sd_notify(0, "STOPPING=1");
+	mas_workers_stop(d->workers);
+	d->workers = NULL;
 	log_info("m2masd stopped");
 	return r;
 }

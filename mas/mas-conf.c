@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Loading and validating the MAS configuration (m2masd.conf and its drop-in folder). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ static const struct conf_item mas_items[] = {
 	  offsetof(struct mas_conf, connection_rate_per_source) },
 	{ "mas", "first_byte_timeout", conf_parse_duration,
 	  offsetof(struct mas_conf, first_byte_timeout) },
+	{ "mas", "workers", conf_parse_uint32, offsetof(struct mas_conf, workers) },
 	{ "zn", "bsf_url", conf_parse_string, offsetof(struct mas_conf, zn_bsf_url) },
 	{ "zn", "bsf_ca", conf_parse_path, offsetof(struct mas_conf, zn_bsf_ca) },
 	{ "zn", "cert", conf_parse_path, offsetof(struct mas_conf, zn_cert) },
@@ -209,6 +211,11 @@ static int check_values(const char *path, const struct mas_conf *c, char *err, s
 		snprintf(err, err_len, "%s: [mas] %s must be at least 1", path,
 			 c->retrieval_connections == 0 ? "retrieval_connections" :
 							 "connections_per_source");
+		return -EINVAL;
+	}
+	if (c->workers > MAS_WORKERS_MAX) {
+		snprintf(err, err_len, "%s: [mas] workers must be from 0 (one per online CPU) to %d, "
+			 "not %" PRIu32, path, MAS_WORKERS_MAX, c->workers);
 		return -EINVAL;
 	}
 	if (c->first_byte_timeout == 0) {

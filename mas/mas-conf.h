@@ -22,6 +22,7 @@
  *   connection_rate_per_source = 20 new connections a second per source and port that
  *                                  do not succeed (a success gives its token back)
  *   first_byte_timeout = 3s        a connection that sends nothing is closed
+ *   workers = 0                    event-loop threads; 0: one per online CPU
  *   [zn]                           method gba (all of bsf_url, bsf_ca, cert, key; or none)
  *   bsf_url = https://bsf.example.net:8443   Nbsp_GBA API root of the BSF
  *   bsf_ca = /etc/m2msa/bsf-ca.crt  CA of the BSF's certificate (pinned)
@@ -47,6 +48,7 @@
 #include "common/log.h"
 
 #define MAS_CONF_DEFAULT "/etc/m2msa/m2masd.conf"
+#define MAS_WORKERS_MAX 256
 
 struct mas_conf {
 	char *listen;
@@ -65,6 +67,7 @@ struct mas_conf {
 	uint32_t connections_per_source;
 	uint32_t connection_rate_per_source; /* 0: unlimited */
 	uint64_t first_byte_timeout;
+	uint32_t workers; /* 0: one per online CPU (sysconf(_SC_NPROCESSORS_ONLN)) */
 	char *zn_bsf_url; /* NULL: method gba off */
 	char *zn_bsf_ca;
 	char *zn_cert;

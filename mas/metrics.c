@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* m2masd's counters and histograms, and their Prometheus text exposition (mas/metrics.h). */
+/*
+ * m2masd's counters and histograms, and their Prometheus text exposition (mas/metrics.h).
+ * Every worker thread counts into the one set; a mutex keeps a histogram's buckets,
+ * count and sum consistent with each other (a scrape never sees half an update).
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,7 @@ struct mas_metrics {
 	uint64_t rate_limited;
 	size_t (*conns)(void *userdata);
 	void *conns_userdata;
+	pthread_mutex_t lock;
 };
 
 static const char *const code_names[_WIRE_ERR_MAX] = {
@@ -54,12 +60,15 @@ int mas_metrics_new(struct mas_metrics **ret)
 
 	if (!m)
 		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
 	*ret = m;
 	return 0;
 }
 
 void mas_metrics_free(struct mas_metrics *m)
 {
+	if (m)
+		pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
@@ -90,6 +99,7 @@ void mas_metrics_exchange(struct mas_metrics *m, bool retrieval, const struct wi
 		idx = 0;
 	else
 		return; /* not a final reply (CHALLENGE) */
+	pthread_mutex_lock(&m->lock);
 	if (idx == WIRE_ERR_RATE_LIMITED)
 		m->rate_limited++;
 	if (retrieval) {
@@ -99,15 +109,18 @@ void mas_metrics_exchange(struct mas_metrics *m, bool retrieval, const struct wi
 		m->est[idx]++;
 		observe(&m->est_lat, (double)elapsed_ms / 1000.0);
 	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 void mas_metrics_store(struct mas_metrics *m, uint64_t ns, bool failed)
 {
 	if (!m)
 		return;
+	pthread_mutex_lock(&m->lock);
 	observe(&m->store_lat, (double)ns / 1e9);
 	if (failed)
 		m->store_errors++;
+	pthread_mutex_unlock(&m->lock);
 }
 
 void mas_metrics_set_conns(struct mas_metrics *m, size_t (*fn)(void *userdata), void *userdata)
@@ -184,10 +197,12 @@ static void render_histogram(struct out *o, const char *name, const char *help,
 int mas_metrics_render(struct mas_metrics *m, char **ret)
 {
 	struct out o = { .cap = 8192 };
+	size_t conns = m->conns ? m->conns(m->conns_userdata) : 0;
 
 	o.buf = malloc(o.cap);
 	if (!o.buf)
 		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
 	render_outcomes(&o, "m2masd_establishments_total",
 			"Finished establishments by outcome and MAS error code.", m->est);
 	render_outcomes(&o, "m2masd_retrievals_total",
@@ -203,10 +218,11 @@ int mas_metrics_render(struct mas_metrics *m, char **ret)
 		   (unsigned long long)m->store_errors);
 	out_printf(&o, "# HELP m2masd_open_connections Connections open now.\n"
 		       "# TYPE m2masd_open_connections gauge\nm2masd_open_connections %zu\n",
-		   m->conns ? m->conns(m->conns_userdata) : (size_t)0);
+		   conns);
 	out_printf(&o, "# HELP m2masd_rate_limited_total Exchanges refused as rate limited.\n"
 		       "# TYPE m2masd_rate_limited_total counter\nm2masd_rate_limited_total %llu\n",
 		   (unsigned long long)m->rate_limited);
+	pthread_mutex_unlock(&m->lock);
 	if (o.err) {
 		free(o.buf);
 		return o.err;

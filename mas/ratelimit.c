@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fixed-size, set-associative table of failure counts with per-key windows. */
+/*
+ * Fixed-size, set-associative table of failure counts with per-key windows.
+ * One table serves every worker thread of m2masd (docs/architecture.md "Event
+ * loops"): each public call holds the table's mutex.
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +26,7 @@ struct mas_ratelimit {
 	uint32_t max_failures;
 	uint64_t window_ms;
 	uint64_t seed;
+	pthread_mutex_t lock;
 };
 
 int mas_ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
@@ -45,6 +51,7 @@ int mas_ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
 	rl->n_sets = n_sets;
 	rl->max_failures = max_failures;
 	rl->window_ms = window_ms;
+	pthread_mutex_init(&rl->lock, NULL);
 	*ret = rl;
 	return 0;
 }
@@ -53,6 +60,7 @@ void mas_ratelimit_free(struct mas_ratelimit *rl)
 {
 	if (!rl)
 		return;
+	pthread_mutex_destroy(&rl->lock);
 	free(rl->table);
 	free(rl);
 }
@@ -60,8 +68,10 @@ void mas_ratelimit_free(struct mas_ratelimit *rl)
 void mas_ratelimit_set_limits(struct mas_ratelimit *rl, uint32_t max_failures,
 			      uint64_t window_ms)
 {
+	pthread_mutex_lock(&rl->lock);
 	rl->max_failures = max_failures;
 	rl->window_ms = window_ms;
+	pthread_mutex_unlock(&rl->lock);
 }
 
 /* FNV-1a over the key, mixed with the seed. */
@@ -92,7 +102,7 @@ static struct entry *lookup(struct mas_ratelimit *rl, const char *key)
 	return NULL;
 }
 
-bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_ms,
+static bool rl_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_ms,
 			   uint64_t *ret_remaining_ms)
 {
 	struct entry *e;
@@ -107,7 +117,7 @@ bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t n
 	return true;
 }
 
-int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
+static int rl_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
 {
 	size_t len = strlen(key);
 	struct entry *e, *set;
@@ -139,7 +149,7 @@ int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_m
 	return 0;
 }
 
-void mas_ratelimit_clear(struct mas_ratelimit *rl, const char *key)
+static void rl_clear(struct mas_ratelimit *rl, const char *key)
 {
 	struct entry *e;
 
@@ -150,4 +160,32 @@ void mas_ratelimit_clear(struct mas_ratelimit *rl, const char *key)
 		e->count = 0;
 		e->start_ms = 0;
 	}
+}
+
+bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_ms,
+			   uint64_t *ret_remaining_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&rl->lock);
+	r = rl_limited(rl, key, now_ms, ret_remaining_ms);
+	pthread_mutex_unlock(&rl->lock);
+	return r;
+}
+
+int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
+{
+	int r;
+
+	pthread_mutex_lock(&rl->lock);
+	r = rl_fail(rl, key, now_ms);
+	pthread_mutex_unlock(&rl->lock);
+	return r;
+}
+
+void mas_ratelimit_clear(struct mas_ratelimit *rl, const char *key)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl_clear(rl, key);
+	pthread_mutex_unlock(&rl->lock);
 }

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* m2masd's epoll loop: listeners, non-blocking TLS connections, signals, the purge timer. */
+/*
+ * One m2masd worker's epoll loop: its listeners, non-blocking TLS connections and,
+ * on the primary (the main thread's), signals and the purge timer. What the
+ * workers share is in server-shared.c; their threads in workers.c.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -12,32 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log-throttle.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/secret.h"
 #include "common/tls.h"
 #include "mas/connbudget.h"
+#include "mas/server-int.h"
+#include "mas/server-shared.h"
 #include "mas/server.h"
 #include "mas/zn-client.h"
 
 /* After the final reply and close_notify: drain the peer until EOF for at most this long. */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64 /* connections accepted per wake-up */
-#define BUDGET_SLOTS 4096 /* sources tracked per port */
-/* Lines a second about failed or hostile connections before they are only counted. */
-#define HOSTILE_LOG_PER_S 10
-
-enum conn_state {
-	CONN_FIRST_BYTE, /* accepted; no byte yet, no TLS session yet */
-	CONN_HANDSHAKE, /* TLS accept */
-	CONN_READ,      /* reading one frame: prefix, then body */
-	CONN_WRITE,     /* sending the reply in wbuf */
-	CONN_SHUTDOWN,  /* sending close_notify */
-	CONN_LINGER,    /* write side shut; draining until the peer closes */
-	CONN_WAIT_ZN,   /* method gba: Ks_NAF being fetched over Zn, the fd not watched */
-	_CONN_STATE_MAX,
-};
 
 enum step {
 	STEP_AGAIN,
@@ -46,73 +37,6 @@ enum step {
 	STEP_CLOSE,
 	STEP_PARK, /* nothing to do until a callback moves the connection on */
 };
-
-struct mas_conn {
-	struct mas_server *server;
-	int fd;
-	struct loop_watch *watch;
-	struct mas_conn *prev, *next;
-	bool retrieval;
-	enum conn_state state;
-	enum mas_next after_write;
-	WOLFSSL *ssl;
-	uint32_t events; /* registered with the loop */
-	uint64_t deadline_ms;
-	uint64_t started_ms; /* accepted at, for the latency metrics */
-	struct mas_peer peer;
-	char source[MAS_SOURCE_MAX]; /* its connection budget (connbudget.h) */
-	struct mas_est est;
-	struct zn_request *zn_req; /* CONN_WAIT_ZN */
-	size_t have, need; /* bytes in rbuf, bytes wanted */
-	size_t wlen;
-	uint8_t rbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
-	uint8_t wbuf[WIRE_PREFIX_LEN + WIRE_FRAME_MAX];
-};
-
-struct mas_server {
-	struct loop *loop;
-	int est_fd, ret_fd; /* the listeners */
-	struct loop_watch *est_watch, *ret_watch;
-	uint16_t est_port, ret_port;
-	WOLFSSL_CTX *est_ctx, *ret_ctx;
-	struct mas_ctx *ctx;
-	struct mas_conn *conns;
-	size_t n_conns, max_conns;
-	size_t n_port[2], max_port[2]; /* [0] establishment, [1] retrieval */
-	struct mas_connbudget *budget[2];
-	bool accept_paused;
-	struct log_throttle refusals; /* connections over a budget: one line a second */
-	struct log_throttle hostile; /* lines about failed or hostile connections */
-	uint64_t handshake_timeout_ms, idle_timeout_ms, first_byte_timeout_ms;
-	mas_reload_fn reload;
-	void *reload_userdata;
-	bool quit;
-};
-
-static void peer_from(const struct sockaddr_storage *ss, struct mas_peer *p)
-{
-	unsigned port = 0;
-
-	snprintf(p->addr, sizeof(p->addr), "unknown");
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, p->addr, sizeof(p->addr));
-		port = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], p->addr, sizeof(p->addr));
-		else
-			inet_ntop(AF_INET6, &in6->sin6_addr, p->addr, sizeof(p->addr));
-		port = ntohs(in6->sin6_port);
-	}
-	if (strchr(p->addr, ':'))
-		snprintf(p->name, sizeof(p->name), "[%s]:%u", p->addr, port);
-	else
-		snprintf(p->name, sizeof(p->name), "%s:%u", p->addr, port);
-}
 
 static const char *conn_role(const struct mas_conn *c)
 {
@@ -142,18 +66,15 @@ static void accept_pause(struct mas_server *s, bool pause)
 	(void)loop_io_set_events(s->ret_watch, ev);
 }
 
-#define HOSTILE_WHAT "messages about failed or refused connections"
-
 /* May one more line about a failed or hostile connection be logged (log-throttle.h)? */
 static bool hostile_log(struct mas_server *s)
 {
-	return log_throttle_ok(&s->hostile, mas_now_ms(), HOSTILE_WHAT);
+	return mas_shared_hostile_log(s->sh);
 }
 
-static void conn_free(struct mas_server *s, struct mas_conn *c)
+void mas_conn_free(struct mas_server *s, struct mas_conn *c)
 {
-	mas_connbudget_close(s->budget[c->retrieval], c->source);
-	s->n_port[c->retrieval]--;
+	mas_shared_release(s->sh, c->retrieval, c->source);
 	if (c->zn_req)
 		zn_cancel(s->ctx->zn, c->zn_req);
 	loop_remove(c->watch);
@@ -165,7 +86,7 @@ static void conn_free(struct mas_server *s, struct mas_conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	s->n_conns--;
+	s->n_local--;
 	/* rbuf may hold a proof, wbuf a key: wipe the whole connection. */
 	secret_wipe(c, sizeof(*c));
 	free(c);
@@ -225,7 +146,7 @@ static enum step conn_first_byte(struct mas_server *s, struct mas_conn *c)
 		return STEP_CLOSE;
 	}
 	c->state = CONN_HANDSHAKE;
-	c->deadline_ms = mas_now_ms() + s->handshake_timeout_ms;
+	c->deadline_ms = mas_now_ms() + s->sh->handshake_timeout_ms;
 	return STEP_AGAIN;
 }
 
@@ -240,7 +161,7 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 			  wolfSSL_get_cipher(c->ssl));
 		c->state = CONN_READ;
 		c->need = WIRE_PREFIX_LEN;
-		c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
+		c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 		return STEP_AGAIN;
 	}
 	st = want(c->ssl, r);
@@ -284,10 +205,10 @@ static void on_zn_done(int r, const struct zn_key *key, const char *err, void *u
 	c->zn_req = NULL;
 	next = mas_establish_zn_done(s->ctx, &c->est, &c->peer, r, key, err, &reply);
 	mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply, mas_now_ms() - c->started_ms);
-	c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
+	c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
 		wire_msg_wipe(&reply);
-		conn_free(s, c);
+		mas_conn_free(s, c);
 		return;
 	}
 	wire_msg_wipe(&reply);
@@ -331,7 +252,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 	secret_wipe(c->rbuf, c->need);
 	c->have = 0;
 	c->need = WIRE_PREFIX_LEN;
-	c->deadline_ms = mas_now_ms() + s->idle_timeout_ms;
+	c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 	if (r == -EPROTONOSUPPORT) {
 		char reason[WIRE_REASON_MAX + 1];
 
@@ -355,7 +276,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 	else
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
 	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
-		mas_connbudget_refund(s->budget[c->retrieval], c->source);
+		mas_connbudget_refund(s->sh->budget[c->retrieval], c->source);
 	if (next == MAS_NEXT_WAIT) /* counted when the Zn answer gives the reply */
 		st = conn_wait_zn(s, c, &reply);
 	else {
@@ -511,13 +432,13 @@ static void conn_run(struct mas_server *s, struct mas_conn *c)
 		if (st == STEP_PARK)
 			return;
 		if (st == STEP_CLOSE) {
-			conn_free(s, c);
+			mas_conn_free(s, c);
 			return;
 		}
 		ev = st == STEP_WANT_READ ? EPOLLIN : EPOLLOUT;
 		if (ev != c->events) {
 			if (loop_io_set_events(c->watch, ev) < 0) {
-				conn_free(s, c);
+				mas_conn_free(s, c);
 				return;
 			}
 			c->events = ev;
@@ -533,7 +454,7 @@ static void on_conn(struct loop_watch *w, int fd, uint32_t events, void *userdat
 	if (c->state == CONN_WAIT_ZN) {
 		/* Only a hangup or an error gets here: the node is gone, stop asking. */
 		if (events & (EPOLLHUP | EPOLLERR))
-			conn_free(c->server, c);
+			mas_conn_free(c->server, c);
 		return;
 	}
 	conn_run(c->server, c);
@@ -547,7 +468,7 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 
 	if (!c) {
 		log_error("out of memory: dropping a connection");
-		mas_connbudget_close(s->budget[retrieval], source);
+		mas_shared_release(s->sh, retrieval, source);
 		close(fd);
 		return;
 	}
@@ -557,18 +478,18 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 	c->state = CONN_FIRST_BYTE;
 	c->need = WIRE_PREFIX_LEN;
 	/* Never later than the handshake timeout would be. */
-	c->deadline_ms = mas_now_ms() + (s->first_byte_timeout_ms < s->handshake_timeout_ms
-						 ? s->first_byte_timeout_ms
-						 : s->handshake_timeout_ms);
+	c->deadline_ms = mas_now_ms() + (s->sh->first_byte_timeout_ms < s->sh->handshake_timeout_ms
+						 ? s->sh->first_byte_timeout_ms
+						 : s->sh->handshake_timeout_ms);
 	c->started_ms = mas_now_ms();
-	peer_from(ss, &c->peer);
+	mas_peer_from(ss, &c->peer);
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	(void)tcp_set_nodelay(fd);
 	c->events = EPOLLIN;
 	r = loop_add_io(s->loop, fd, c->events, on_conn, c, &c->watch);
 	if (r < 0) {
 		log_error("cannot watch the connection from %s: %s", c->peer.name, strerror(-r));
-		mas_connbudget_close(s->budget[retrieval], source);
+		mas_shared_release(s->sh, retrieval, source);
 		close(fd);
 		free(c);
 		return;
@@ -577,62 +498,31 @@ static void conn_new(struct mas_server *s, int fd, bool retrieval,
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
-	s->n_conns++;
-	s->n_port[retrieval]++;
-	log_debug("connection from %s %s (%zu open)", conn_role(c), c->peer.name, s->n_conns);
+	s->n_local++;
+	log_debug("connection from %s %s (worker %u, %zu open)", conn_role(c), c->peer.name,
+		  s->index, atomic_load(&s->sh->n_conns));
 	conn_run(s, c);
-}
-
-static const char *port_name(bool retrieval)
-{
-	return retrieval ? "retrieval" : "establishment";
-}
-
-#define REFUSED_WHAT "connection refusals"
-
-/* One warning a second at most, counting the others: a flood must not flood the log too. */
-static void refused(struct mas_server *s, bool retrieval, const struct sockaddr_storage *ss,
-		    const char *why)
-{
-	struct mas_peer p;
-
-	if (!log_throttle_ok(&s->refusals, mas_now_ms(), REFUSED_WHAT))
-		return;
-	peer_from(ss, &p);
-	log_warning("refusing connection from %s to the %s port: %s", p.name, port_name(retrieval),
-		    why);
 }
 
 /* The connection budgets (server.h): true when this connection may stay. */
 static bool admit(struct mas_server *s, bool retrieval, const struct sockaddr_storage *ss,
 		  char source[MAS_SOURCE_MAX])
 {
+	struct mas_peer p;
 	char why[160];
-	int r;
 
-	if (s->n_conns >= s->max_conns || s->n_port[retrieval] >= s->max_port[retrieval]) {
-		snprintf(why, sizeof(why), "%zu connections open (the maximum), %zu on this port",
-			 s->n_conns, s->n_port[retrieval]);
-		refused(s, retrieval, ss, why);
-		return false;
-	}
-	mas_source_of(ss, source);
-	r = mas_connbudget_open(s->budget[retrieval], source, mas_now_ms());
-	if (r == 0)
+	if (mas_shared_admit(s->sh, retrieval, ss, source, why, sizeof(why)) == 0)
 		return true;
-	if (r == -EMFILE)
-		snprintf(why, sizeof(why), "%s holds as many connections as one source may",
-			 source);
-	else if (r == -EAGAIN)
-		snprintf(why, sizeof(why), "%s opens connections faster than one source may",
-			 source);
-	else
-		snprintf(why, sizeof(why), "too many sources hold connections");
-	refused(s, retrieval, ss, why);
+	/* One warning a second at most, counting the others: a flood must not flood the log too. */
+	if (mas_shared_refusal_log(s->sh)) {
+		mas_peer_from(ss, &p);
+		log_warning("refusing connection from %s to the %s port: %s", p.name,
+			    retrieval ? "retrieval" : "establishment", why);
+	}
 	return false;
 }
 
-static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
+void mas_server_on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata)
 {
 	struct mas_server *s = userdata;
 	bool retrieval = w == s->ret_watch;
@@ -652,7 +542,7 @@ static void on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void
 			/* Out of fds or memory: stop accepting until a connection closes. */
 			log_warning("cannot accept connections: %s; pausing until one closes",
 				    strerror(errno));
-			if (s->n_conns > 0)
+			if (s->n_local > 0)
 				accept_pause(s, true);
 			return;
 		}
@@ -678,12 +568,13 @@ static void purge(struct mas_server *s)
 		log_info("purged %d expired pairwise key%s", r, r == 1 ? "" : "s");
 }
 
-static void on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)
+void mas_server_on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)
 {
 	purge(userdata);
 }
 
-static void on_signal(struct loop_watch *w, const struct signalfd_siginfo *si, void *userdata)
+void mas_server_on_signal(struct loop_watch *w, const struct signalfd_siginfo *si,
+			  void *userdata)
 {
 	struct mas_server *s = userdata;
 
@@ -711,18 +602,18 @@ static void expire_conns(struct mas_server *s, uint64_t now)
 			log_info("closing connection from %s %s: it sent nothing within %" PRIu64
 				 " ms",
 				 conn_role(c), c->peer.name,
-				 s->first_byte_timeout_ms < s->handshake_timeout_ms
-					 ? s->first_byte_timeout_ms
-					 : s->handshake_timeout_ms);
+				 s->sh->first_byte_timeout_ms < s->sh->handshake_timeout_ms
+					 ? s->sh->first_byte_timeout_ms
+					 : s->sh->handshake_timeout_ms);
 		else if (c->state == CONN_HANDSHAKE)
 			log_info("closing connection from %s %s: no TLS handshake within %" PRIu64
 				 " ms",
-				 conn_role(c), c->peer.name, s->handshake_timeout_ms);
+				 conn_role(c), c->peer.name, s->sh->handshake_timeout_ms);
 		else if (c->state != CONN_LINGER)
 			log_info("closing connection from %s %s%s%s: idle for %" PRIu64 " ms",
 				 conn_role(c), c->peer.name, c->est.node_id[0] ? " of node " : "",
-				 c->est.node_id, s->idle_timeout_ms);
-		conn_free(s, c);
+				 c->est.node_id, s->sh->idle_timeout_ms);
+		mas_conn_free(s, c);
 	}
 }
 
@@ -740,135 +631,10 @@ static int next_timeout(const struct mas_server *s, uint64_t now)
 	return min - now > 60000 ? 60000 : (int)(min - now);
 }
 
-static int listen_on(const char *hostport, int *ret_fd, uint16_t *ret_port, char *err,
-		     size_t err_len)
-{
-	char host[256];
-	uint16_t port;
-	int fd;
-
-	if (tcp_parse_hostport(hostport, host, sizeof(host), &port) < 0) {
-		snprintf(err, err_len, "invalid listen address '%s' (expected HOST:PORT or [V6]:PORT)",
-			 hostport);
-		return -EINVAL;
-	}
-	fd = tcp_listen(host, port, ret_port);
-	if (fd < 0) {
-		snprintf(err, err_len, "cannot listen on %s: %s", hostport, strerror(-fd));
-		return fd;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-/* The loop: signals, the purge timer, both listeners. */
-static int setup_loop(struct mas_server *s)
-{
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
-	struct loop_watch *purge_watch;
-	int r;
-
-	r = loop_new(&s->loop);
-	if (r < 0)
-		return r;
-	r = loop_add_signals(s->loop, signals, ARRAY_SIZE(signals), on_signal, s, NULL);
-	if (r < 0)
-		return r;
-	r = loop_add_timer(s->loop, CLOCK_MONOTONIC, on_purge_timer, s, &purge_watch);
-	if (r < 0)
-		return r;
-	r = loop_timer_set(purge_watch, MAS_PURGE_INTERVAL_MS, MAS_PURGE_INTERVAL_MS, 0);
-	if (r < 0)
-		return r;
-	r = loop_add_io(s->loop, s->est_fd, EPOLLIN, on_accept, s, &s->est_watch);
-	if (r < 0)
-		return r;
-	return loop_add_io(s->loop, s->ret_fd, EPOLLIN, on_accept, s, &s->ret_watch);
-}
-
-int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
-		   struct mas_server **ret, char *err, size_t err_len)
-{
-	_cleanup_(mas_server_freep) struct mas_server *s = calloc(1, sizeof(*s));
-	int r;
-
-	if (!s) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	s->est_fd = s->ret_fd = -1;
-	s->ctx = ctx;
-	s->hostile.per_second = HOSTILE_LOG_PER_S;
-	s->refusals.per_second = 1;
-	s->est_ctx = conf->est_ctx;
-	s->ret_ctx = conf->ret_ctx;
-	s->max_conns = conf->max_conns ? conf->max_conns : MAS_MAX_CONNS_DEFAULT;
-	/* The retrieval port's share: at most half, at least one. */
-	s->max_port[1] = conf->budgets.retrieval_conns ? conf->budgets.retrieval_conns
-						       : MAS_RETRIEVAL_CONNS_DEFAULT;
-	if (s->max_port[1] > s->max_conns / 2)
-		s->max_port[1] = s->max_conns / 2 ? s->max_conns / 2 : 1;
-	s->max_port[0] = s->max_conns - s->max_port[1] ? s->max_conns - s->max_port[1] : 1;
-	mas_server_set_timeouts(s, conf->handshake_timeout_ms, conf->idle_timeout_ms);
-	for (int i = 0; i < 2; i++) {
-		r = mas_connbudget_new(BUDGET_SLOTS, &s->budget[i]);
-		if (r < 0) {
-			snprintf(err, err_len, "out of memory");
-			return r;
-		}
-	}
-	mas_server_set_budgets(s, &conf->budgets);
-	r = listen_on(conf->listen, &s->est_fd, &s->est_port, err, err_len);
-	if (r < 0)
-		return r;
-	r = listen_on(conf->retrieval_listen, &s->ret_fd, &s->ret_port, err, err_len);
-	if (r < 0)
-		return r;
-	r = setup_loop(s);
-	if (r < 0) {
-		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(-r));
-		return r;
-	}
-	*ret = s;
-	s = NULL;
-	return 0;
-}
-
-void mas_server_free(struct mas_server *s)
-{
-	if (!s)
-		return;
-	while (s->conns)
-		conn_free(s, s->conns);
-	loop_free(s->loop); /* unblocks the signals again */
-	mas_connbudget_free(s->budget[0]);
-	mas_connbudget_free(s->budget[1]);
-	if (s->est_fd >= 0)
-		close(s->est_fd);
-	if (s->ret_fd >= 0)
-		close(s->ret_fd);
-	free(s);
-}
-
 void mas_server_ports(const struct mas_server *s, uint16_t *ret_est, uint16_t *ret_ret)
 {
 	*ret_est = s->est_port;
 	*ret_ret = s->ret_port;
-}
-
-void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
-			     uint64_t idle_timeout_ms)
-{
-	s->handshake_timeout_ms = handshake_timeout_ms ? handshake_timeout_ms : 10000;
-	s->idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 30000;
-}
-
-void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budgets *b)
-{
-	for (int i = 0; i < 2; i++)
-		mas_connbudget_set_limits(s->budget[i], b->per_source, b->per_source_rate);
-	s->first_byte_timeout_ms = b->first_byte_timeout_ms ? b->first_byte_timeout_ms
-							    : MAS_FIRST_BYTE_TIMEOUT_MS_DEFAULT;
 }
 
 struct loop *mas_server_loop(const struct mas_server *s)
@@ -884,12 +650,13 @@ void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdat
 
 size_t mas_server_n_conns(const struct mas_server *s)
 {
-	return s->n_conns;
+	return atomic_load(&s->sh->n_conns);
 }
 
 int mas_server_run(struct mas_server *s)
 {
-	purge(s);
+	if (s->primary)
+		purge(s);
 	while (!s->quit) {
 		int r = loop_iterate(s->loop, next_timeout(s, mas_now_ms()));
 
@@ -899,8 +666,7 @@ int mas_server_run(struct mas_server *s)
 		}
 		expire_conns(s, mas_now_ms());
 		/* A second with suppressed lines gets its count at the next wake-up. */
-		log_throttle_flush(&s->hostile, mas_now_ms(), HOSTILE_WHAT);
-		log_throttle_flush(&s->refusals, mas_now_ms(), REFUSED_WHAT);
+		mas_shared_log_flush(s->sh);
 	}
 	return 0;
 }

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * m2masd's event loop (common/loop.h) with the establishment and retrieval
- * listeners, every connection (non-blocking wolfSSL), the signals (SIGTERM,
- * SIGINT: stop; SIGHUP: reload) and a timer that purges expired associations.
+ * One m2masd worker's event loop (common/loop.h) with the establishment and
+ * retrieval listeners, every connection (non-blocking wolfSSL), and on the
+ * primary worker (the main thread's) the signals (SIGTERM, SIGINT: stop;
+ * SIGHUP: reload) and a timer that purges expired associations.
  * Each connection carries one exchange (exchange.h) and is closed after its
  * final reply; handshake and idle timeouts and a connection cap keep slow or
  * silent peers from holding the MAS. The server never logs key bytes.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +51,7 @@ struct mas_server_conf {
 	uint64_t handshake_timeout_ms;
 	uint64_t idle_timeout_ms;
 	struct mas_server_budgets budgets;
+	bool reuseport; /* SO_REUSEPORT listeners: more workers will bind the same ports */
 };
 
 /* Called on SIGHUP from the loop; its errors are the callback's to log. */
@@ -60,6 +63,18 @@ typedef void (*mas_reload_fn)(struct mas_server *s, void *userdata);
  */
 int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
 		   struct mas_server **ret, char *err, size_t err_len);
+/*
+ * One more worker (docs/architecture.md "Event loops"): its own loop and its own
+ * SO_REUSEPORT listeners on the primary's addresses, no signals and no purge
+ * timer; it shares the primary's budgets, counts, timeouts and log throttles,
+ * and uses ctx (its own store connection and Zn client). The primary must have
+ * been made with reuseport and must outlive it. Run it with mas_server_run() in
+ * its own thread; stop it with mas_server_stop().
+ */
+int mas_server_new_worker(struct mas_server *primary, struct mas_ctx *ctx,
+			  struct mas_server **ret, char *err, size_t err_len);
+/* Make mas_server_run() return soon; safe from any thread. */
+void mas_server_stop(struct mas_server *s);
 /* Close every connection and listener; the TLS contexts are the caller's. */
 void mas_server_free(struct mas_server *s);
 DEFINE_CLEANUP(struct mas_server *, mas_server_free)
@@ -70,6 +85,7 @@ void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms
 /* SIGHUP: new per-source limits and first-byte timeout (the port split stays). */
 void mas_server_set_budgets(struct mas_server *s, const struct mas_server_budgets *b);
 void mas_server_set_reload(struct mas_server *s, mas_reload_fn fn, void *userdata);
+/* Connections open now, over all workers. */
 size_t mas_server_n_conns(const struct mas_server *s);
 /* The server's event loop, for more watches (the Zn client, the metrics listener). */
 struct loop *mas_server_loop(const struct mas_server *s);

@@ -190,14 +190,29 @@ void mas_fixture_fini(struct mas_fixture *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * M2MSA_TEST_MAS_WORKERS=N runs every fixture MAS with [mas] workers = N (unset:
+ * m2masd's default, one worker per online CPU), unless the test sets workers itself.
+ */
+static const char *workers_line(const char *mas_extra, char *buf, size_t len)
+{
+	const char *n = getenv("M2MSA_TEST_MAS_WORKERS");
+
+	if (!n || !n[0] || (mas_extra && strstr(mas_extra, "workers")))
+		return "";
+	snprintf(buf, len, "workers = %s\n", n);
+	return buf;
+}
+
 void mas_fixture_write_conf(struct mas_fixture *m, const char *mas_extra)
 {
-	char *store = store_fixture_conf_lines(m->db);
+	char *store = store_fixture_conf_lines(m->db), workers[64];
 	char *text = harness_strdupf(
 		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = " FIXTURE_FQDN
 		"\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
-		"lifetime = 1h\n%s[store]\n%smaster_key = %s\n[log]\nlevel = debug\n",
-		m->est_port, m->ret_port, m->dir, m->dir, m->dir, mas_extra ? mas_extra : "", store,
+		"lifetime = 1h\n%s%s[store]\n%smaster_key = %s\n[log]\nlevel = debug\n",
+		m->est_port, m->ret_port, m->dir, m->dir, m->dir,
+		workers_line(mas_extra, workers, sizeof(workers)), mas_extra ? mas_extra : "", store,
 		m->master);
 
 	cr_assert_eq(harness_write_file(m->conf, text, strlen(text), 0600), 0);

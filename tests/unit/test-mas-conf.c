@@ -77,6 +77,7 @@ Test(mas_conf, defaults)
 	cr_assert_eq(c.connections_per_source, 64);
 	cr_assert_eq(c.connection_rate_per_source, 20);
 	cr_assert_eq(c.first_byte_timeout, 3);
+	cr_assert_eq(c.workers, 0, "one worker per online CPU");
 	cr_assert_str_eq(c.store_path, "/var/lib/m2msa/mas.db");
 	cr_assert_str_eq(c.master_key, "/etc/m2msa/mas-master.key");
 	cr_assert_str_eq(c.log_level, "info");
@@ -102,6 +103,7 @@ Test(mas_conf, full_file_with_dropin_override)
 			      "idle_timeout = 1m\n"
 			      "max_failures = 3\n"
 			      "failure_window = 10m\n"
+			      "workers = 3\n"
 			      "[store]\n"
 			      "path = /srv/mas.db\n"
 			      "master_key = /srv/master.key\n"
@@ -118,6 +120,7 @@ Test(mas_conf, full_file_with_dropin_override)
 	cr_assert_eq(c.idle_timeout, 60);
 	cr_assert_eq(c.max_failures, 3);
 	cr_assert_eq(c.failure_window, 600);
+	cr_assert_eq(c.workers, 3);
 	cr_assert_str_eq(c.store_path, "/srv/other.db", "later drop-in wins");
 	cr_assert_str_eq(c.master_key, "/srv/master.key", "untouched key keeps the main file's");
 	cr_assert_str_eq(c.log_level, "warning");
@@ -199,6 +202,8 @@ Test(mas_conf, bad_values)
 		{ "[mas]\nconnections_per_source = 0\n", "connections_per_source must be at least 1" },
 		{ "[mas]\nretrieval_connections = 0\n", "retrieval_connections must be at least 1" },
 		{ "[mas]\nfirst_byte_timeout = 0s\n", "first_byte_timeout must be at least 1s" },
+		{ "[mas]\nworkers = 257\n", "workers must be from 0 (one per online CPU) to 256" },
+		{ "[mas]\nworkers = -1\n", "workers" },
 		{ "[mas]\nprot = 1\n", "unknown key 'prot'" },
 		{ "[stor]\npath = /x\n", "unknown section [stor]" },
 	};
