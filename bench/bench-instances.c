@@ -404,12 +404,18 @@ static void cpu_snap(struct cpu_snap *s)
 	s->t = bench_now();
 }
 
-/* One phase of secs over instances 1..ep; prints its line, returns establishments/s. */
-static double phase(int ep, double secs)
+/* What one phase measured: rates per second, CPU in cores (1.0: one core busy). */
+struct phase_res {
+	double rate, mas_cpu, pg_cpu, self_cpu, busy;
+};
+
+/* One phase of secs over instances 1..ep: prints its line, adds what it measured to *sum. */
+static void phase(int ep, double secs, struct phase_res *sum)
 {
-	double hz = (double)sysconf(_SC_CLK_TCK), wall, rate = 0;
+	double hz = (double)sysconf(_SC_CLK_TCK), wall;
+	struct phase_res p = { 0 };
 	struct cpu_snap a, b;
-	long fail0 = atomic_load(&n_fail);
+	long fail0 = atomic_load(&n_fail), cores = sysconf(_SC_NPROCESSORS_ONLN);
 
 	n_ep = ep;
 	cpu_snap(&a);
@@ -419,38 +425,74 @@ static double phase(int ep, double secs)
 	printf("  %d instance%s:", ep, ep > 1 ? "s" : " ");
 	for (int i = 0; i < N_INST; i++) {
 		double r = (double)(b.ok[i] - a.ok[i]) / wall;
+		double c = (double)(b.mas[i] - a.mas[i]) / hz / wall;
 
-		rate += r;
-		printf(" m2masd%d %6.1f/s cpu %3.0f%%,", i + 1, r,
-		       100.0 * (double)(b.mas[i] - a.mas[i]) / hz / wall);
+		p.rate += r;
+		p.mas_cpu += c;
+		printf(" m2masd%d %6.1f/s cpu %3.0f%%,", i + 1, r, 100 * c);
 	}
+	p.pg_cpu = (double)(b.pg - a.pg) / hz / wall;
+	p.self_cpu = (double)(b.self - a.self) / hz / wall;
+	p.busy = b.total > a.total ? (double)cores * (double)(b.busy - a.busy) /
+					     (double)(b.total - a.total) :
+				     0;
 	printf(" total %6.1f/s; postgres cpu %3.0f%%, loadgen cpu %3.0f%%, machine busy %3.0f%% of "
 	       "%ld cores; failed %ld\n",
-	       rate, 100.0 * (double)(b.pg - a.pg) / hz / wall,
-	       100.0 * (double)(b.self - a.self) / hz / wall,
-	       b.total > a.total ? 100.0 * (double)(b.busy - a.busy) / (double)(b.total - a.total) : 0,
-	       sysconf(_SC_NPROCESSORS_ONLN), atomic_load(&n_fail) - fail0);
+	       p.rate, 100 * p.pg_cpu, 100 * p.self_cpu, 100 * p.busy / (double)cores, cores,
+	       atomic_load(&n_fail) - fail0);
 	fflush(stdout);
-	return rate;
+	if (sum) {
+		sum->rate += p.rate / 2;
+		sum->mas_cpu += p.mas_cpu / 2;
+		sum->pg_cpu += p.pg_cpu / 2;
+		sum->self_cpu += p.self_cpu / 2;
+		sum->busy += p.busy / 2;
+	}
+}
+
+/* Why the ratio is what it is: who used the cores, per establishment. */
+static void explain(const struct phase_res *one, const struct phase_res *two)
+{
+	double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (one->rate <= 0 || two->rate <= 0)
+		return;
+	printf("  CPU per establishment (ms): m2masd %.2f, postgres %.2f, loadgen %.2f (one "
+	       "instance); m2masd %.2f, postgres %.2f, loadgen %.2f (two)\n",
+	       1000 * one->mas_cpu / one->rate, 1000 * one->pg_cpu / one->rate,
+	       1000 * one->self_cpu / one->rate, 1000 * two->mas_cpu / two->rate,
+	       1000 * two->pg_cpu / two->rate, 1000 * two->self_cpu / two->rate);
+	printf("  one instance: m2masd busy %.0f%% of its core (the rest waiting on PostgreSQL "
+	       "and clients), machine %.0f%% busy; two: machine %.0f%% busy\n",
+	       100 * one->mas_cpu, 100 * one->busy / cores, 100 * two->busy / cores);
+	if (two->busy / cores >= 0.85)
+		printf("  verdict: CPU-bound: the two instances, PostgreSQL and the load generator "
+		       "share %.0f cores, which are saturated; more instances on these cores "
+		       "cannot add throughput (one instance alone would do %.0f/s per core it "
+		       "gets)\n",
+		       cores, one->rate / one->mas_cpu);
+	else
+		printf("  verdict: not CPU-bound (cores left over): the instances wait on "
+		       "PostgreSQL or on the clients\n");
 }
 
 static int run_ratio(void)
 {
-	double one = 0, two = 0;
-
+	struct phase_res one = { 0 }, two = { 0 };
 	char fs[16], sc[16];
 
 	printf("bench-instances: %ld nodes, %ld connections, PostgreSQL fsync = %s, "
 	       "synchronous_commit = %s, phases of %.0f s\n",
 	       opt.nodes, opt.concurrency, pg_show("fsync", fs, sizeof(fs)),
 	       pg_show("synchronous_commit", sc, sizeof(sc)), opt.phase);
-	(void)phase(2, opt.phase / 4); /* warm-up: connections, caches */
+	phase(2, opt.phase / 4, NULL); /* warm-up: connections, caches */
 	for (int round = 0; round < 2; round++) { /* alternating: load drifts hit both */
-		one += phase(1, opt.phase);
-		two += phase(2, opt.phase);
+		phase(1, opt.phase, &one);
+		phase(2, opt.phase, &two);
 	}
-	printf("  establishments/s: one instance %.1f, two instances %.1f\n", one / 2, two / 2);
-	printf("RATIO mas-2instances-vs-1-pg %.3f >=1.6\n", one > 0 ? two / one : 0);
+	printf("  establishments/s: one instance %.1f, two instances %.1f\n", one.rate, two.rate);
+	explain(&one, &two);
+	printf("RATIO mas-2instances-vs-1-pg %.3f >=1.6\n", one.rate > 0 ? two.rate / one.rate : 0);
 	return atomic_load(&n_fail) ? 1 : 0;
 }
 
