@@ -106,8 +106,8 @@ static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct assoc_rec *recs;
 static size_t n_recs, cap_recs;
 
-static const char *MAS_EXTRA =
-	"connections_per_source = 100000\nconnection_rate_per_source = 0\n";
+/* Every simulated node connects from 127.0.0.1: one source, so no per-source caps. */
+#define MAS_EXTRA "connections_per_source = 100000\nconnection_rate_per_source = 0\n"
 
 /* Run again under pg-cluster.sh run (which sets M2MSA_TEST_PG_*). */
 static void reexec_under_pg(int argc, char **argv)
@@ -115,12 +115,15 @@ static void reexec_under_pg(int argc, char **argv)
 	const char *src = getenv("SRCDIR") ? getenv("SRCDIR") : ".";
 	char *script = harness_strdupf("%s/tests/integration/pg-cluster.sh", src);
 	char **args = calloc((size_t)argc + 3, sizeof(*args));
+	static char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	if (!args)
-		bench_die("out of memory");
+	if (!args || n <= 0)
+		bench_die("out of memory, or no /proc/self/exe");
 	args[0] = script;
 	args[1] = (char *)"run";
-	for (int i = 0; i < argc; i++)
+	args[2] = self; /* the same program, whatever the caller's PATH and folder */
+	for (int i = 1; i < argc; i++)
 		args[i + 2] = argv[i];
 	if (opt.fsync)
 		setenv("M2MSA_TEST_PG_OPTS", "-c fsync=on -c full_page_writes=on", 1);
