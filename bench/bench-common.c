@@ -152,7 +152,7 @@ void bench_provision(const char *node_id, struct tpm_ctx **ret_open)
 	free(state);
 }
 
-static pid_t spawn(char **args, const char *log)
+pid_t bench_spawn(char **args, const char *log)
 {
 	pid_t pid = fork();
 
@@ -167,11 +167,63 @@ static pid_t spawn(char **args, const char *log)
 	return pid;
 }
 
+/* Wait up to 5 s for m2masd's --port-file; false if it did not appear. */
+static bool wait_ports(const char *ports, uint16_t *est, uint16_t *ret)
+{
+	char *content = NULL;
+	size_t len;
+	bool ok;
+
+	for (int i = 0; i < 200 && !content; i++) {
+		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
+			free(content);
+			content = NULL;
+			usleep(25000);
+		}
+	}
+	ok = content && sscanf(content, "establish=%hu retrieve=%hu", est, ret) == 2;
+	free(content);
+	return ok;
+}
+
+pid_t bench_start_mas_instance(const char *name, const char *fqdn, const char *mas_extra,
+			       const char *store_lines, uint16_t *est, uint16_t *ret)
+{
+	const char *d = bench.dir;
+	char *conf = harness_strdupf("%s/%s.conf", d, name);
+	char *ports = harness_strdupf("%s/%s.ports", d, name);
+	char *mlog = harness_strdupf("%s/%s.log", d, name);
+	char *mas = harness_strdupf("%s/mas/m2masd", bench.builddir);
+	char *text = harness_strdupf(
+		"[mas]\nlisten = 127.0.0.1:%u\nretrieval_listen = 127.0.0.1:%u\nfqdn = %s\n"
+		"cert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
+		"%slifetime = 1h\n[store]\n%smaster_key = %s/master.key\n[log]\nlevel = warning\n",
+		*est, *ret, fqdn, d, d, d, mas_extra ? mas_extra : "", store_lines, d);
+	char *args[] = { mas, "--config", conf, "--port-file", ports, "--foreground", NULL };
+	pid_t pid;
+
+	unlink(ports);
+	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
+		bench_die("cannot write %s", conf);
+	pid = bench_spawn(args, mlog);
+	if (pid < 0 || !wait_ports(ports, est, ret)) {
+		if (pid > 0)
+			harness_kill_wait(&pid, SIGKILL);
+		bench_die("m2masd did not start (see %s; KEEP_TEST_DIR=1 keeps it)", mlog);
+	}
+	free(conf);
+	free(ports);
+	free(mlog);
+	free(mas);
+	free(text);
+	return pid;
+}
+
 void bench_start_mas(const char *fqdn, const char *mas_extra, bool log)
 {
 	const char *d = bench.dir;
 	char *conf = bench_path("m2masd.conf"), *ports = bench_path("mas.ports");
-	char *mlog = log ? bench_path("m2masd.log") : NULL, *content = NULL;
+	char *mlog = log ? bench_path("m2masd.log") : NULL;
 	char *mas = harness_strdupf("%s/mas/m2masd", bench.builddir);
 	char *text = harness_strdupf(
 		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = %s\n"
@@ -180,23 +232,13 @@ void bench_start_mas(const char *fqdn, const char *mas_extra, bool log)
 		"[log]\nlevel = warning\n",
 		fqdn, d, d, d, mas_extra ? mas_extra : "", d, d);
 	char *args[] = { mas, "--config", conf, "--port-file", ports, "--foreground", NULL };
-	size_t len;
 
 	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
 		bench_die("cannot write m2masd.conf");
-	bench.mas_pid = spawn(args, mlog);
-	for (int i = 0; i < 200 && !content; i++) {
-		if (harness_read_file(ports, &content, &len) < 0 || !strchr(content, '\n')) {
-			free(content);
-			content = NULL;
-			usleep(25000);
-		}
-	}
-	if (!content ||
-	    sscanf(content, "establish=%hu retrieve=%hu", &bench.est_port, &bench.ret_port) != 2)
+	bench.mas_pid = bench_spawn(args, mlog);
+	if (!wait_ports(ports, &bench.est_port, &bench.ret_port))
 		bench_die("m2masd did not start%s%s%s", mlog ? " (see " : "", mlog ? mlog : "",
 			  mlog ? "; KEEP_TEST_DIR=1 keeps it)" : "");
-	free(content);
 	free(conf);
 	free(ports);
 	free(mlog);
@@ -221,7 +263,7 @@ void bench_start_agent(void)
 		d, harness_swtpm_tcti(bench.tpm), bench.est_port, d, d, bench.sock, d);
 	if (harness_write_file(conf, text, strlen(text), 0600) < 0)
 		bench_die("cannot write m2msad.conf");
-	bench.agent_pid = spawn(args, log);
+	bench.agent_pid = bench_spawn(args, log);
 	free(conf);
 	free(log);
 	free(agent);

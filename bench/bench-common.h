@@ -64,6 +64,17 @@ void bench_provision(const char *node_id, struct tpm_ctx **ret_open);
 /* Write dir/m2masd.conf (fqdn, the PKI, lifetime 1h; mas_extra: more [mas] lines, or
  * NULL), start m2masd (stderr to dir/m2masd.log when log) and wait for its ports. */
 void bench_start_mas(const char *fqdn, const char *mas_extra, bool log);
+/*
+ * Another m2masd (several instances on one store): dir/NAME.conf like bench_start_mas's
+ * but with store_lines as its [store] section (without master_key: dir/master.key) and
+ * listening on 127.0.0.1:*est / *ret (0: any; a restart passes the old ports), logging
+ * to dir/NAME.log. Waits for its ports, fills *est and *ret, returns its pid; the
+ * caller stops it (bench_cleanup does not know it).
+ */
+pid_t bench_start_mas_instance(const char *name, const char *fqdn, const char *mas_extra,
+			       const char *store_lines, uint16_t *est, uint16_t *ret);
+/* fork + execv args (PR_SET_PDEATHSIG: dies with us), stderr appended to log if not NULL. */
+pid_t bench_spawn(char **args, const char *log);
 /* The key service's whole setup: bench_init_pki(), node_id with method psk in the
  * store and in swtpm, m2masd (logging to dir/m2masd.log), then bench_start_agent(). */
 void bench_start_key_service(const char *node_id);

@@ -654,7 +654,10 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		log_error("%s", err);
 		close_resources(&d);
-		return EXIT_FAILURE;
+		/* The database server not (yet) reachable: 75 (EX_TEMPFAIL), which the unit's
+		 * Restart=on-failure retries, unlike 1 (RestartPreventExitStatus). */
+		return r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT ? 75 :
+										  EXIT_FAILURE;
 	}
 	raise_fd_limit();
 	r = run(&d);

@@ -17,7 +17,9 @@
 #   M2MSA_TEST_PG_PASSWORD_FILE  the password, one line, mode 0600
 #   PGPASSFILE              a .pgpass for the same password (libpq reads it)
 # Without PostgreSQL's binaries: exit 77 (meson's "skipped") with a message.
-# M2MSA_TEST_PG_BIN overrides the folder of initdb/pg_ctl.
+# M2MSA_TEST_PG_BIN overrides the folder of initdb/pg_ctl. M2MSA_TEST_PG_OPTS: more
+# server options, after ours (they win), e.g. "-c fsync=on" for a durable commit
+# (the default is fsync=off: the tests need no durability, only speed).
 set -eu
 
 BIN="${M2MSA_TEST_PG_BIN:-}"
@@ -66,7 +68,7 @@ start() {
 	port="$(cat "$dir/port")"
 	touch "$dir/log" && chown "$OWNER" "$dir/log"
 	$RUNAS "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-		-o "-h 127.0.0.1 -p $port -k $dir/sock -c fsync=off -c full_page_writes=off -c max_connections=200" \
+		-o "-h 127.0.0.1 -p $port -k $dir/sock -c fsync=off -c full_page_writes=off -c max_connections=200 ${M2MSA_TEST_PG_OPTS:-}" \
 		start >/dev/null || { cat "$dir/log" >&2; exit 1; }
 	printf '127.0.0.1:%s:*:%s:%s\n' "$port" "$PGUSER_NAME" "$(cat "$dir/password")" > "$dir/pgpass"
 	chmod 600 "$dir/pgpass"

@@ -984,3 +984,30 @@ Test(mas, sighup_reloads_and_sigterm_exits_cleanly)
 	fx.mas.pid = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "m2masd exited with %d", status);
 }
+
+/* A database server that is not up yet (boot order, its restart): exit 75, which the
+ * unit's Restart=on-failure retries (exit 1 it does not: RestartPreventExitStatus). */
+Test(mas, unreachable_database_exits_75_to_be_restarted)
+{
+	char *text = harness_strdupf("[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\n"
+				     "fqdn = " FQDN "\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\n"
+				     "target_ca = %s/pki/ca.crt\n[store]\nbackend = postgresql\n"
+				     "conninfo = host=127.0.0.1 port=1 dbname=x connect_timeout=2\n"
+				     "master_key = %s\n",
+				     fx.mas.dir, fx.mas.dir, fx.mas.dir, fx.mas.master);
+	char *conf = path("nodb.conf"), *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
+	const char *argv[] = { mas, "--config", conf, "--foreground", "--log-target", "stderr",
+			       NULL };
+	char *out = NULL, *err = NULL;
+	int status = -1;
+
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+	cr_assert_eq(status, 75, "stdout: %s\nstderr: %s", out, err);
+	cr_assert_not_null(strstr(err, "is the database server running"), "%s", err);
+	free(text);
+	free(out);
+	free(err);
+	free(conf);
+	free(mas);
+}
