@@ -112,8 +112,8 @@ static int b64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
 	return 0;
 }
 
-int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr[static JWE_RAND_LEN],
-		    const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
+int jwe_session_key_hk(const struct crypto_hmac_key *pairwise, const uint8_t rr[static JWE_RAND_LEN],
+		       const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
 {
 	uint8_t data[2 * JWE_RAND_LEN + sizeof(jwe_session_label)];
 	size_t n = 0;
@@ -125,8 +125,20 @@ int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr
 	n += JWE_RAND_LEN;
 	memcpy(data + n, jwe_session_label, sizeof(jwe_session_label) - 1);
 	n += sizeof(jwe_session_label) - 1;
-	r = crypto_hmac_sha256(pairwise, JWE_KEY_LEN, data, n, out);
+	r = crypto_hmac_key_sha256(pairwise, data, n, out);
 	secret_wipe(data, sizeof(data));
+	return r;
+}
+
+int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr[static JWE_RAND_LEN],
+		    const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
+{
+	struct crypto_hmac_key hk;
+	int r = crypto_hmac_key_init(&hk, pairwise, JWE_KEY_LEN);
+
+	if (r == 0)
+		r = jwe_session_key_hk(&hk, rr, ro, out);
+	crypto_hmac_key_clear(&hk);
 	return r;
 }
 
@@ -167,6 +179,23 @@ int jwe_seal(const uint8_t pairwise[static JWE_KEY_LEN], const char *kid,
 	     const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
 	     const uint8_t *msg, size_t len, char **ret)
 {
+	struct crypto_hmac_key hk;
+	uint8_t iv[AES_GCM_IV_LEN];
+	int r = crypto_random(iv, sizeof(iv));
+
+	if (r == 0)
+		r = crypto_hmac_key_init(&hk, pairwise, JWE_KEY_LEN);
+	if (r < 0)
+		return r;
+	r = jwe_seal_hk(&hk, kid, ro, rr, iv, msg, len, ret);
+	crypto_hmac_key_clear(&hk);
+	return r;
+}
+
+int jwe_seal_hk(const struct crypto_hmac_key *pairwise, const char *kid,
+		const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
+		const uint8_t iv[static AES_GCM_IV_LEN], const uint8_t *msg, size_t len, char **ret)
+{
 	_cleanup_key32_ struct key32 cek = { 0 };
 	char hdr[HEADER_MAX], *out, *p;
 	size_t sealed_len = len + CRYPTO_SEAL_OVERHEAD, hdr64_len, total;
@@ -189,9 +218,9 @@ int jwe_seal(const uint8_t pairwise[static JWE_KEY_LEN], const char *kid,
 		return -ENOMEM;
 	}
 	b64_encode((const uint8_t *)hdr, (size_t)n, out);
-	r = jwe_session_key(pairwise, rr, ro, cek.b);
+	r = jwe_session_key_hk(pairwise, rr, ro, cek.b);
 	if (r == 0)
-		r = crypto_seal(cek.b, (const uint8_t *)out, hdr64_len, msg, len, sealed);
+		r = crypto_seal_iv(cek.b, iv, (const uint8_t *)out, hdr64_len, msg, len, sealed);
 	if (r < 0) {
 		secret_free_buf(sealed, sealed_len);
 		free(out);
@@ -319,6 +348,18 @@ int jwe_parse(const char *jwe, size_t len, struct jwe_parsed *ret)
 int jwe_open(const uint8_t pairwise[static JWE_KEY_LEN], const struct jwe_parsed *p,
 	     uint8_t **ret_msg, size_t *ret_len)
 {
+	struct crypto_hmac_key hk;
+	int r = crypto_hmac_key_init(&hk, pairwise, JWE_KEY_LEN);
+
+	if (r == 0)
+		r = jwe_open_hk(&hk, p, ret_msg, ret_len);
+	crypto_hmac_key_clear(&hk);
+	return r;
+}
+
+int jwe_open_hk(const struct crypto_hmac_key *pairwise, const struct jwe_parsed *p,
+		uint8_t **ret_msg, size_t *ret_len)
+{
 	_cleanup_key32_ struct key32 cek = { 0 };
 	size_t len = p->sealed_len - CRYPTO_SEAL_OVERHEAD;
 	uint8_t *out = malloc(len ? len : 1);
@@ -326,7 +367,7 @@ int jwe_open(const uint8_t pairwise[static JWE_KEY_LEN], const struct jwe_parsed
 
 	if (!out)
 		return -ENOMEM;
-	r = jwe_session_key(pairwise, p->rr, p->ro, cek.b);
+	r = jwe_session_key_hk(pairwise, p->rr, p->ro, cek.b);
 	if (r == 0)
 		r = crypto_open(cek.b, (const uint8_t *)p->aad, p->aad_len, p->sealed, p->sealed_len,
 				out);
