@@ -568,6 +568,19 @@ static void on_peer_request(struct keyservice *ks, struct ks_client *c, const st
 			   "%d end-to-end requests already wait on this connection", KS_PENDING_MAX);
 		return;
 	}
+	if (!resolve && !clients_may_target(ks->clients, &c->peer, m->ae_id, m->target)) {
+		c->denials++;
+		if (ks_log_ok(ks))
+			log_warning("denied get-peer-key for AE %s towards %s to pid %ld uid %u gid "
+				    "%u: no targets= entry of its clients.d file allows it",
+				    m->ae_id, m->target, (long)c->peer.pid, (unsigned)c->peer.uid,
+				    (unsigned)c->peer.gid);
+		send_error(ks, c, m->req, LOCAL_ERR_DENIED,
+			   "uid %u may not request pairwise keys towards %s (see targets= in "
+			   "clients.d)",
+			   (unsigned)c->peer.uid, m->target);
+		return;
+	}
 	c->peer_pending[i].req = m->req;
 	snprintf(c->peer_pending[i].ae_id, sizeof(c->peer_pending[i].ae_id), "%s", m->ae_id);
 	c->peer_is_resolve[i] = resolve;
