@@ -200,10 +200,11 @@ static void check_done(struct pk_op *o, int r, const struct establish_result *re
 		log_warning("pairwise key %s refused by the MAS: %s", e->key_id,
 			    r == 0 ? "another key under its ID" : reason);
 		drop(o->pk, e, PEER_KEYS_EVENT_REVOKED);
-	} else if (r == -EPROTONOSUPPORT && !o->pk->warned_no_check) {
+	} else if (r == -EPROTONOSUPPORT) {
+		if (!o->pk->warned_no_check)
+			log_warning("the MAS does not re-validate pairwise keys (no protocol "
+				    "version 4): cached keys stay until their expiry");
 		o->pk->warned_no_check = true;
-		log_warning("the MAS does not re-validate pairwise keys (no protocol version 4): "
-			    "cached keys stay until their expiry");
 	} else {
 		log_warning("cannot check pairwise key %s with the MAS (kept, next check later): "
 			    "%s",

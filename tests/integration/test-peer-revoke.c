@@ -230,6 +230,12 @@ Test(peer_revoke, expiry_reaches_both_agents)
 		 ") expired: dropped from the cache", kid);
 	cr_expect_eq(count_in(ag_a.log, want), 1, "agent A's log lacks '%s'", want);
 	cr_expect_eq(count_in(ag_b.log, want), 1, "agent B's log lacks '%s'", want);
+	/* Before the expiry both agents checked the key (every 3.75..6.25 s) and kept it. */
+	cr_expect_geq(count_in(mas.log, ") checked by node " NODE_A), 1, "no check by node A");
+	cr_expect_geq(count_in(mas.log, ") checked by node " NODE_B), 1, "no check by node B");
+	cr_expect_eq(count_in(ag_a.log, "cannot check pairwise key"), 0);
+	cr_expect_eq(count_in(ag_b.log, "cannot check pairwise key"), 0);
+	cr_expect_eq(count_in(ag_a.log, "refused by the MAS"), 0);
 	m2msa_close(sub_a);
 	m2msa_close(sub_b);
 	free(kid);
