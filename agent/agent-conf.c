@@ -88,6 +88,8 @@ static const struct conf_item agent_items[] = {
 	  offsetof(struct agent_conf, client_idle_timeout) },
 	{ "agent", "clients_per_uid", conf_parse_uint32,
 	  offsetof(struct agent_conf, clients_per_uid) },
+	{ "agent", "peer_check_interval", conf_parse_duration,
+	  offsetof(struct agent_conf, peer_check_interval) },
 	{ "gba", "bsf_url", conf_parse_string, offsetof(struct agent_conf, gba_bsf_url) },
 	{ "gba", "bsf_ca", conf_parse_path, offsetof(struct agent_conf, gba_bsf_ca) },
 	{ "gba", "usim", conf_parse_string, offsetof(struct agent_conf, gba_usim) },
@@ -181,6 +183,7 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 		.backoff_max = 300,
 		.client_idle_timeout = 60,
 		.clients_per_uid = 64,
+		.peer_check_interval = 60,
 		.gba_timeout = 10,
 	};
 	char dropin[4096];
@@ -224,6 +227,9 @@ int agent_conf_load(const char *path, struct agent_conf *ret, struct m2msa_err *
 	if (c.client_idle_timeout == 0)
 		return err_set(err, -EINVAL, "%s: [agent] client_idle_timeout must be at least 1s",
 			       path);
+	if (c.peer_check_interval < 5 || c.peer_check_interval > 86400)
+		return err_set(err, -EINVAL,
+			       "%s: [agent] peer_check_interval must be between 5s and 24h", path);
 	if (c.backoff_max < c.backoff_min)
 		return err_set(err, -EINVAL,
 			       "%s: [agent] backoff_max (%llus) must not be below backoff_min (%llus)",

@@ -72,6 +72,7 @@ struct agent_conf {
 	char *clients_dir;
 	uint64_t client_idle_timeout; /* seconds; a client with nothing pending is closed */
 	uint32_t clients_per_uid;     /* open key service connections per uid (not root) */
+	uint64_t peer_check_interval; /* seconds between re-validations of a cached pairwise key */
 	/* [gba] */
 	char *gba_bsf_url;
 	char *gba_bsf_ca;

@@ -27,6 +27,8 @@ struct rule {
 	unsigned id; /* uid or gid */
 	char **ae;
 	size_t n_ae;
+	char **targets; /* targets=: absolute AE-IDs or a CSE wildcard; none: any target */
+	size_t n_targets;
 	bool cse;
 	bool admin;
 };
@@ -38,13 +40,19 @@ struct clients {
 	gid_t admin_gid;
 };
 
+static void list_clear(char ***list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
 static void rule_clear(struct rule *r)
 {
-	for (size_t i = 0; i < r->n_ae; i++)
-		free(r->ae[i]);
-	free(r->ae);
-	r->ae = NULL;
-	r->n_ae = 0;
+	list_clear(&r->ae, &r->n_ae);
+	list_clear(&r->targets, &r->n_targets);
 }
 
 static int set_match(struct rule *r, enum match_kind k, unsigned id, char *err, size_t err_len)
@@ -96,16 +104,37 @@ static int parse_group(const char *value, void *dst, char *err, size_t err_len)
 	return set_match(dst, MATCH_GID, (unsigned)gr.gr_gid, err, err_len);
 }
 
-/* "C-ae1, C-ae2": AE-IDs (identifiers without '@', which ends a key ID). */
-static int parse_ae(const char *value, void *dst, char *err, size_t err_len)
+/* An AE-ID (an identifier without '@', which ends a key ID). */
+static bool ae_valid(const char *tok)
 {
-	struct rule *r = dst;
+	return wire_id_valid(tok) && !strchr(tok, '@');
+}
+
+/* A targets= entry: an absolute AE-ID, or "/<CSE-ID>/" and a star for every AE of that CSE. */
+static bool target_pattern_valid(const char *tok)
+{
+	char t[WIRE_TARGET_MAX + 2], cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+	size_t n = strlen(tok);
+
+	if (n > WIRE_TARGET_MAX)
+		return false;
+	if (n >= 2 && strcmp(tok + n - 2, "/*") == 0) {
+		snprintf(t, sizeof(t), "%.*sx", (int)(n - 1), tok); /* any AE-ID in place of '*' */
+		return wire_target_split(t, cse, ae) == 0;
+	}
+	return wire_target_split(tok, cse, ae) == 0;
+}
+
+/* "a, b": a comma-separated list of what valid() accepts, at most CLIENTS_AE_MAX. */
+static int parse_list(const char *value, bool (*valid)(const char *), const char *what,
+		      char ***list, size_t *n_list, char *err, size_t err_len)
+{
 	_cleanup_free_ char *copy = strdup(value);
 	char *save = NULL;
 
 	if (!copy)
 		return -ENOMEM;
-	rule_clear(r);
+	list_clear(list, n_list);
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char **n;
 
@@ -113,35 +142,54 @@ static int parse_ae(const char *value, void *dst, char *err, size_t err_len)
 			tok++;
 		for (size_t l = strlen(tok); l > 0 && (tok[l - 1] == ' ' || tok[l - 1] == '\t'); l--)
 			tok[l - 1] = '\0';
-		if (!wire_id_valid(tok) || strchr(tok, '@')) {
-			snprintf(err, err_len,
-				 "'%s' is not an AE-ID (1..128 of A-Z a-z 0-9 . _ - /, no '@')", tok);
-			rule_clear(r);
+		if (!valid(tok)) {
+			snprintf(err, err_len, "'%s' is not %s", tok, what);
+			list_clear(list, n_list);
 			return -EINVAL;
 		}
-		if (r->n_ae >= CLIENTS_AE_MAX) {
-			snprintf(err, err_len, "more than %d AE-IDs", CLIENTS_AE_MAX);
-			rule_clear(r);
+		if (*n_list >= CLIENTS_AE_MAX) {
+			snprintf(err, err_len, "more than %d entries", CLIENTS_AE_MAX);
+			list_clear(list, n_list);
 			return -EINVAL;
 		}
-		n = realloc(r->ae, (r->n_ae + 1) * sizeof(*n));
+		n = realloc(*list, (*n_list + 1) * sizeof(*n));
 		if (!n) {
-			rule_clear(r);
+			list_clear(list, n_list);
 			return -ENOMEM;
 		}
-		r->ae = n;
-		r->ae[r->n_ae] = strdup(tok);
-		if (!r->ae[r->n_ae]) {
-			rule_clear(r);
+		*list = n;
+		(*list)[*n_list] = strdup(tok);
+		if (!(*list)[*n_list]) {
+			list_clear(list, n_list);
 			return -ENOMEM;
 		}
-		r->n_ae++;
+		(*n_list)++;
 	}
-	if (r->n_ae == 0) {
-		snprintf(err, err_len, "expected a comma-separated list of AE-IDs");
+	if (*n_list == 0) {
+		snprintf(err, err_len, "expected a comma-separated list");
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* "C-ae1, C-ae2": the AE-IDs the client may act as. */
+static int parse_ae(const char *value, void *dst, char *err, size_t err_len)
+{
+	struct rule *r = dst;
+
+	return parse_list(value, ae_valid, "an AE-ID (1..128 of A-Z a-z 0-9 . _ - /, no '@')",
+			  &r->ae, &r->n_ae, err, err_len);
+}
+
+/* "/mn-cse-2/Cae2, /mn-cse-3/" and a star": the targets it may request pairwise keys towards. */
+static int parse_targets(const char *value, void *dst, char *err, size_t err_len)
+{
+	struct rule *r = dst;
+
+	return parse_list(value, target_pattern_valid,
+			  "a target (an absolute AE-ID /<CSE-ID>/<AE-ID>, or /<CSE-ID>/* for "
+			  "every AE of that CSE)",
+			  &r->targets, &r->n_targets, err, err_len);
 }
 
 /* One file's [client] section parses straight into its rule (conf.h table destinations). */
@@ -150,6 +198,7 @@ static const struct conf_item client_table[] = {
 	{ "client", "uid", parse_uid, 0 },
 	{ "client", "group", parse_group, 0 },
 	{ "client", "ae", parse_ae, 0 },
+	{ "client", "targets", parse_targets, 0 },
 	{ "client", "cse", conf_parse_bool, offsetof(struct rule, cse) },
 	{ "client", "admin", conf_parse_bool, offsetof(struct rule, admin) },
 };
@@ -189,6 +238,9 @@ static int load_file(struct clients *c, const char *path, struct m2msa_err *err)
 	if (rule.match == MATCH_NONE)
 		return err_set(err, -EINVAL, "%s: [client] needs one of user=, uid= or group=",
 			       path);
+	if (rule.n_targets && rule.n_ae == 0)
+		return err_set(err, -EINVAL,
+			       "%s: targets= restricts the AEs of ae=, but the file has no ae=", path);
 	if (rule.n_ae == 0 && !rule.cse && !rule.admin)
 		return err_set(err, -EINVAL,
 			       "%s: the client is granted nothing (set ae=, cse=yes or admin=yes)",
@@ -296,6 +348,41 @@ bool clients_may_act_as(const struct clients *c, const struct clients_peer *p, c
 			return true;
 		for (size_t j = 0; !cse && j < r->n_ae; j++)
 			if (strcmp(r->ae[j], ae_id) == 0)
+				return true;
+	}
+	return false;
+}
+
+static bool target_matches(const char *pattern, const char *target)
+{
+	size_t n = strlen(pattern);
+	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
+
+	if (n >= 2 && strcmp(pattern + n - 2, "/*") == 0)
+		return wire_target_split(target, cse, ae) == 0 && strlen(cse) == n - 2 &&
+		       memcmp(cse, pattern, n - 2) == 0;
+	return strcmp(pattern, target) == 0;
+}
+
+bool clients_may_target(const struct clients *c, const struct clients_peer *p, const char *ae_id,
+			const char *target)
+{
+	if (p->uid == 0)
+		return true;
+	for (size_t i = 0; c && i < c->n_rules; i++) {
+		const struct rule *r = &c->rules[i];
+		bool acts_as = false;
+
+		if (!rule_matches(r, p))
+			continue;
+		for (size_t j = 0; j < r->n_ae && !acts_as; j++)
+			acts_as = strcmp(r->ae[j], ae_id) == 0;
+		if (!acts_as)
+			continue;
+		if (r->n_targets == 0)
+			return true;
+		for (size_t j = 0; j < r->n_targets; j++)
+			if (target_matches(r->targets[j], target))
 				return true;
 	}
 	return false;

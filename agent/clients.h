@@ -6,6 +6,9 @@
  *   [client]
  *   user = app1          exactly one of user= (name), uid= (number), group= (name)
  *   ae = C-ae1, C-ae2    the AE-IDs it may get keys for and subscribe to
+ *   targets = /mn-cse-2/Cae2, /mn-cse-3/<star>   optional: the only targets its AEs
+ *                        may request pairwise keys towards (none: any target);
+ *                        "/<CSE-ID>/" and a star is every AE of that CSE
  *   cse = no             the node's CSE key (Kc)
  *   admin = no           status and rekey requests
  *
@@ -51,6 +54,13 @@ int clients_peer_from_fd(int fd, struct clients_peer *ret);
 
 /* May the peer act as ae_id ("" or NULL: the node's CSE)? */
 bool clients_may_act_as(const struct clients *c, const struct clients_peer *p, const char *ae_id);
+/*
+ * May the peer, acting as ae_id, request a pairwise key towards target? True when
+ * a clients.d file that matches the peer and grants ae_id has no targets= or a
+ * targets= entry that matches (exactly, or "/<CSE-ID>/" then a star for any AE of it).
+ */
+bool clients_may_target(const struct clients *c, const struct clients_peer *p, const char *ae_id,
+			const char *target);
 /* May the peer ask for status and rekey? */
 bool clients_is_admin(const struct clients *c, const struct clients_peer *p);
 /* May the peer ask for anything at all (an admin, or a clients.d file matches it)? */

@@ -24,6 +24,7 @@
 #include "common/loop.h"
 #include "common/sa.h"
 #include "common/secret.h"
+#include "common/wire.h"
 
 #define KS_SUBS_MAX 8     /* subscriptions per connection */
 #define KS_PENDING_MAX 16 /* get-key requests waiting for an establishment */
@@ -514,6 +515,41 @@ static bool resolve_allowed(struct keyservice *ks, struct ks_client *c, const st
 	return false;
 }
 
+/*
+ * A cached pairwise key was revoked or expired (agent/peer-keys.c): an EVENT
+ * (no key bytes) to every subscriber of the AE it belongs to on this node: the
+ * originator AE on the originator's node, the target AE on the target's node.
+ */
+static void on_peer_event(enum peer_keys_event ev, const struct peer_key_view *k, void *userdata)
+{
+	struct keyservice *ks = userdata;
+	const char *own = sa_manager_node_id(ks->sam);
+	char cse[WIRE_ID_MAX + 1], target_ae[WIRE_ID_MAX + 1];
+	bool originator = strcmp(k->node_id, own) == 0;
+	bool target = wire_target_names_node(k->target, own) &&
+		      wire_target_split(k->target, cse, target_ae) == 0;
+
+	for (struct ks_client *c = ks->head; c; c = c->next) {
+		for (size_t i = 0; i < c->n_subs && !c->dead; i++) {
+			const char *sub = c->subs[i].ae_id;
+			struct local_msg m = {
+				.type = LOCAL_MSG_EVENT,
+				.req = c->subs[i].req,
+				.event = ev == PEER_KEYS_EVENT_REVOKED ? LOCAL_EVENT_REVOKED
+								       : LOCAL_EVENT_EXPIRED,
+				.expiry = k->expiry,
+			};
+
+			if (!(originator && strcmp(sub, k->ae_id) == 0) &&
+			    !(target && strcmp(sub, target_ae) == 0))
+				continue;
+			snprintf(m.ae_id, sizeof(m.ae_id), "%s", sub);
+			snprintf(m.key_id, sizeof(m.key_id), "%s", k->key_id);
+			client_send(ks, c, &m);
+		}
+	}
+}
+
 static void on_peer_answer(void *owner, uint32_t req, int r, const struct peer_key_view *k,
 			   const char *reason, void *userdata)
 {
@@ -566,6 +602,19 @@ static void on_peer_request(struct keyservice *ks, struct ks_client *c, const st
 	if (i >= KS_PENDING_MAX) {
 		send_error(ks, c, m->req, LOCAL_ERR_BUSY,
 			   "%d end-to-end requests already wait on this connection", KS_PENDING_MAX);
+		return;
+	}
+	if (!resolve && !clients_may_target(ks->clients, &c->peer, m->ae_id, m->target)) {
+		c->denials++;
+		if (ks_log_ok(ks))
+			log_warning("denied get-peer-key for AE %s towards %s to pid %ld uid %u gid "
+				    "%u: no targets= entry of its clients.d file allows it",
+				    m->ae_id, m->target, (long)c->peer.pid, (unsigned)c->peer.uid,
+				    (unsigned)c->peer.gid);
+		send_error(ks, c, m->req, LOCAL_ERR_DENIED,
+			   "uid %u may not request pairwise keys towards %s (see targets= in "
+			   "clients.d)",
+			   (unsigned)c->peer.uid, m->target);
 		return;
 	}
 	c->peer_pending[i].req = m->req;
@@ -802,10 +851,12 @@ static void on_idle_timer(struct loop_watch *w, bool clock_set, void *userdata)
 	log_throttle_flush(&ks->log, now, KS_LOG_WHAT);
 }
 
-void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid)
+void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid,
+			   uint64_t peer_check_s)
 {
 	ks->idle_ms = idle_ms;
 	ks->per_uid = per_uid;
+	peer_keys_set_check_interval(ks->peers, peer_check_s);
 }
 
 void keyservice_reap(struct keyservice *ks)
@@ -1022,6 +1073,7 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 	r = peer_keys_new(sam, loop, on_peer_answer, ks, &ks->peers);
 	if (r < 0)
 		return err_set(err, r, "out of memory");
+	peer_keys_set_event_handler(ks->peers, on_peer_event, ks);
 	sa_manager_set_event_handler(sam, on_sa_event, ks);
 	log_info("key service listening on %s (%zu clients.d files from %s)", path,
 		 clients_count(ks->clients), clients_dir);

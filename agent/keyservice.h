@@ -39,9 +39,12 @@ int keyservice_new(const char *path, const char *clients_dir, struct sa_manager 
 /*
  * Hostile-load limits (docs/m2msad.md "Local key service"): a connection with no
  * subscription and no waiting get-key that sends nothing for idle_ms is closed;
- * a uid other than root may hold per_uid connections (0: no limit).
+ * a uid other than root may hold per_uid connections (0: no limit). Cached
+ * pairwise keys are re-validated with the MAS every peer_check_s seconds
+ * (jittered; docs/protocol.md §14.6).
  */
-void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid);
+void keyservice_set_limits(struct keyservice *ks, uint64_t idle_ms, uint32_t per_uid,
+			   uint64_t peer_check_s);
 /* Disconnect every client, remove the socket (if it is still ours); NULL is fine. */
 void keyservice_free(struct keyservice *ks);
 DEFINE_CLEANUP(struct keyservice *, keyservice_free)

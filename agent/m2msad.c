@@ -187,7 +187,8 @@ static void reload(struct daemon *d)
 		log_warning("[agent] socket changed to %s: the key service stays on %s until m2msad "
 			    "restarts", c->socket_path, old->socket_path);
 	if (d->keys)
-		keyservice_set_limits(d->keys, c->client_idle_timeout * 1000, c->clients_per_uid);
+		keyservice_set_limits(d->keys, c->client_idle_timeout * 1000, c->clients_per_uid,
+				      c->peer_check_interval);
 	r = d->keys ? keyservice_reload(d->keys, c->clients_dir, &err) : 0;
 	if (r < 0)
 		log_error("reloading clients.d failed, keeping the running policy: %s", err.msg);
@@ -292,7 +293,7 @@ static int run(struct daemon *d)
 			  "applications cannot get keys): %s", err.msg);
 	else
 		keyservice_set_limits(d->keys, d->conf->client_idle_timeout * 1000,
-				      d->conf->clients_per_uid);
+				      d->conf->clients_per_uid, d->conf->peer_check_interval);
 
 	if (d->conf->esp_peers.n) {
 		r = esp_peers_new(&d->conf->esp_peers, d->sam, d->loop, &d->esp);

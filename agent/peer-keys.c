@@ -25,6 +25,7 @@ struct pk_entry {
 	char target[WIRE_TARGET_MAX + 1];
 	uint8_t key[WIRE_KEY_LEN];
 	uint64_t expiry;
+	uint64_t next_check; /* wall-clock seconds */
 };
 
 struct pk_op {
@@ -34,6 +35,7 @@ struct pk_op {
 	struct loop_watch *io, *timer;
 	int timeout_ms;
 	void *owner; /* NULL once cancelled */
+	bool check;  /* a re-validation of the cached key_id (§14.6) */
 	uint32_t req;
 	char what[WIRE_TARGET_MAX + 64]; /* for logs: "Cae1 -> /mn-cse-2/Cae2" or the key ID */
 };
@@ -47,7 +49,15 @@ struct peer_keys {
 	size_t n_ops;
 	struct pk_entry *cache; /* PEER_KEYS_CACHE_MAX, mlocked, wiped when dropped */
 	size_t cache_next;
+	peer_keys_event_fn event_fn;
+	void *event_userdata;
+	uint64_t check_s;
+	struct loop_watch *tick; /* the next expiry or due check */
+	uint64_t rng;		 /* jitter only (splitmix64), not for keys */
+	bool warned_no_check;
 };
+
+static void rearm(struct peer_keys *pk);
 
 static uint64_t now_s(void)
 {
@@ -58,6 +68,38 @@ static void view_of(const struct pk_entry *e, struct peer_key_view *v)
 {
 	*v = (struct peer_key_view){ .key_id = e->key_id, .key = e->key, .expiry = e->expiry,
 				     .node_id = e->node_id, .ae_id = e->ae_id, .target = e->target };
+}
+
+/* Forget a cached key and tell the subscribers why. */
+static void drop(struct peer_keys *pk, struct pk_entry *e, enum peer_keys_event ev)
+{
+	struct peer_key_view v;
+
+	log_info("pairwise key %s (%s on %s towards %s) %s: dropped from the cache", e->key_id,
+		 e->ae_id, e->node_id, e->target,
+		 ev == PEER_KEYS_EVENT_REVOKED ? "revoked" : "expired");
+	view_of(e, &v);
+	if (pk->event_fn)
+		pk->event_fn(ev, &v, pk->event_userdata);
+	secret_wipe(e, sizeof(*e));
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): spreads the checks, nothing secret. */
+static uint64_t next_rand(struct peer_keys *pk)
+{
+	uint64_t z = (pk->rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* now + the check interval, jittered to 75..125 % so the agents do not align. */
+static uint64_t check_due(struct peer_keys *pk, uint64_t now)
+{
+	uint64_t span = pk->check_s / 2 + 1;
+
+	return now + pk->check_s - pk->check_s / 4 + next_rand(pk) % span;
 }
 
 /* A valid cached entry: by key ID, or (key_id NULL) by this node's (ae_id, target). */
@@ -72,7 +114,7 @@ static struct pk_entry *cache_find(struct peer_keys *pk, const char *key_id, con
 		if (!e->used)
 			continue;
 		if (e->expiry <= now) {
-			secret_wipe(e, sizeof(*e));
+			drop(pk, e, PEER_KEYS_EVENT_EXPIRED);
 			continue;
 		}
 		/* A resolution is answered from the cache only for a target on this node:
@@ -99,6 +141,8 @@ static struct pk_entry *cache_put(struct peer_keys *pk, const struct establish_r
 	if (!e) {
 		e = &pk->cache[pk->cache_next];
 		pk->cache_next = (pk->cache_next + 1) % PEER_KEYS_CACHE_MAX;
+		if (e->used) /* evicted to make room: still valid, so no event */
+			log_debug("pairwise key %s leaves the full cache", e->key_id);
 	}
 	secret_wipe(e, sizeof(*e));
 	e->used = true;
@@ -108,6 +152,8 @@ static struct pk_entry *cache_put(struct peer_keys *pk, const struct establish_r
 	memcpy(e->target, res->peer_target, sizeof(e->target));
 	memcpy(e->key, res->kc->data, WIRE_KEY_LEN);
 	e->expiry = res->expiry;
+	e->next_check = check_due(pk, now_s());
+	rearm(pk);
 	return e;
 }
 
@@ -128,6 +174,44 @@ static void op_free(struct pk_op *o)
 	free(o);
 }
 
+static struct pk_entry *cache_by_id(struct peer_keys *pk, const char *key_id)
+{
+	for (size_t i = 0; i < PEER_KEYS_CACHE_MAX; i++)
+		if (pk->cache[i].used && strcmp(pk->cache[i].key_id, key_id) == 0)
+			return &pk->cache[i];
+	return NULL;
+}
+
+/* A check ended: keep the key, or drop it with the MAS's reason. */
+static void check_done(struct pk_op *o, int r, const struct establish_result *res,
+		       const char *reason)
+{
+	struct pk_entry *e = cache_by_id(o->pk, o->what);
+
+	if (!e)
+		return; /* dropped meanwhile */
+	if (r == 0 && strcmp(res->key_id, e->key_id) == 0 &&
+	    secret_equal(res->kc->data, e->key, WIRE_KEY_LEN)) {
+		log_debug("pairwise key %s is still valid at the MAS", e->key_id);
+	} else if (r == -EKEYEXPIRED) {
+		drop(o->pk, e, PEER_KEYS_EVENT_EXPIRED);
+	} else if (r == -EKEYREVOKED || r == -ENOKEY || r == -EACCES || r == 0) {
+		/* revoked, purged, or no longer this node's: it must not be used */
+		log_warning("pairwise key %s refused by the MAS: %s", e->key_id,
+			    r == 0 ? "another key under its ID" : reason);
+		drop(o->pk, e, PEER_KEYS_EVENT_REVOKED);
+	} else if (r == -EPROTONOSUPPORT) {
+		if (!o->pk->warned_no_check)
+			log_warning("the MAS does not re-validate pairwise keys (no protocol "
+				    "version 4): cached keys stay until their expiry");
+		o->pk->warned_no_check = true;
+	} else {
+		log_warning("cannot check pairwise key %s with the MAS (kept, next check later): "
+			    "%s",
+			    e->key_id, reason);
+	}
+}
+
 /* The exchange ended: cache, answer, free. */
 static void op_done(struct pk_op *o, int r, struct establish_result *res, const char *reason)
 {
@@ -135,6 +219,12 @@ static void op_done(struct pk_op *o, int r, struct establish_result *res, const 
 	struct peer_key_view v;
 	struct pk_entry *e;
 
+	if (o->check) {
+		check_done(o, r, res, reason);
+		op_free(o);
+		rearm(pk);
+		return;
+	}
 	if (r == 0) {
 		e = cache_put(pk, res);
 		log_info("pairwise key %s (%s on %s towards %s) from the MAS, expires %llu",
@@ -180,22 +270,26 @@ static void on_timeout(struct loop_watch *w, bool clock_set, void *userdata)
 static void start(struct peer_keys *pk, void *owner, uint32_t req, const struct wire_msg *q,
 		  const char *what)
 {
+	bool check = q->type == WIRE_MSG_PEER_RESOLVE && q->peer_resolve.check;
 	struct m2msa_err err = { .wire_code = 0 };
 	struct pk_op *o;
 	int r;
 
 	if (pk->n_ops >= PEER_KEYS_OPS_MAX) {
-		pk->fn(owner, req, -EBUSY, NULL, "too many end-to-end requests in flight; retry",
-		       pk->userdata);
+		if (!check)
+			pk->fn(owner, req, -EBUSY, NULL,
+			       "too many end-to-end requests in flight; retry", pk->userdata);
 		return;
 	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
-		pk->fn(owner, req, -ENOMEM, NULL, "out of memory", pk->userdata);
+		if (!check)
+			pk->fn(owner, req, -ENOMEM, NULL, "out of memory", pk->userdata);
 		return;
 	}
 	o->pk = pk;
 	o->owner = owner;
+	o->check = check;
 	o->req = req;
 	snprintf(o->what, sizeof(o->what), "%s", what);
 	o->next = pk->ops;
@@ -251,6 +345,75 @@ void peer_keys_resolve(struct peer_keys *pk, void *owner, uint32_t req, const ch
 	start(pk, owner, req, &q, what);
 }
 
+/* Checks in flight leave this many exchanges to the AEs' own requests. */
+#define PEER_KEYS_CHECK_RESERVE 4
+
+static void on_tick(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	struct peer_keys *pk = userdata;
+	uint64_t now = now_s();
+
+	for (size_t i = 0; i < PEER_KEYS_CACHE_MAX; i++) {
+		struct pk_entry *e = &pk->cache[i];
+		struct wire_msg q = { .type = WIRE_MSG_PEER_RESOLVE };
+
+		if (!e->used)
+			continue;
+		if (e->expiry <= now) {
+			drop(pk, e, PEER_KEYS_EVENT_EXPIRED);
+			continue;
+		}
+		if (e->next_check > now || pk->n_ops + PEER_KEYS_CHECK_RESERVE >= PEER_KEYS_OPS_MAX)
+			continue;
+		e->next_check = check_due(pk, now);
+		snprintf(q.peer_resolve.key_id, sizeof(q.peer_resolve.key_id), "%s", e->key_id);
+		q.peer_resolve.check = true;
+		start(pk, NULL, 0, &q, e->key_id); /* what = the key ID, for check_done */
+	}
+	rearm(pk);
+}
+
+/* Arm the tick for the earliest expiry or due check (at least 1 s ahead). */
+static void rearm(struct peer_keys *pk)
+{
+	uint64_t now = now_s(), next = UINT64_MAX;
+
+	if (!pk->tick)
+		return;
+	for (size_t i = 0; i < PEER_KEYS_CACHE_MAX; i++) {
+		const struct pk_entry *e = &pk->cache[i];
+
+		if (!e->used)
+			continue;
+		if (e->expiry < next)
+			next = e->expiry;
+		if (e->next_check < next)
+			next = e->next_check;
+	}
+	if (next == UINT64_MAX) {
+		(void)loop_timer_set(pk->tick, 0, 0, 0);
+		return;
+	}
+	(void)loop_timer_set(pk->tick, next > now + 1 ? (next - now) * 1000 : 1000, 0, 0);
+}
+
+void peer_keys_set_event_handler(struct peer_keys *pk, peer_keys_event_fn fn, void *userdata)
+{
+	pk->event_fn = fn;
+	pk->event_userdata = userdata;
+}
+
+void peer_keys_set_check_interval(struct peer_keys *pk, uint64_t seconds)
+{
+	if (!pk || seconds == 0 || seconds == pk->check_s)
+		return;
+	pk->check_s = seconds;
+	for (size_t i = 0; i < PEER_KEYS_CACHE_MAX; i++)
+		if (pk->cache[i].used)
+			pk->cache[i].next_check = check_due(pk, now_s());
+	rearm(pk);
+}
+
 void peer_keys_cancel(struct peer_keys *pk, const void *owner)
 {
 	if (!pk)
@@ -277,6 +440,12 @@ int peer_keys_new(struct sa_manager *sam, struct loop *loop, peer_keys_fn fn, vo
 	pk->loop = loop;
 	pk->fn = fn;
 	pk->userdata = userdata;
+	pk->check_s = PEER_KEYS_CHECK_DEFAULT_S;
+	pk->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)pk;
+	if (loop_add_timer(loop, CLOCK_MONOTONIC, on_tick, pk, &pk->tick) < 0) {
+		peer_keys_free(pk);
+		return -ENOMEM;
+	}
 	*ret = pk;
 	return 0;
 }
@@ -285,6 +454,7 @@ void peer_keys_free(struct peer_keys *pk)
 {
 	if (!pk)
 		return;
+	loop_remove(pk->tick);
 	while (pk->ops)
 		op_free(pk->ops);
 	secret_wipe(pk->cache, PEER_KEYS_CACHE_MAX * sizeof(*pk->cache));

@@ -8,6 +8,12 @@
  * their expiry: a second get-peer-key for the same pair, or a second resolution
  * of the same ID, is answered without the MAS. Authorisation (clients.d) is the
  * caller's (agent/keyservice.c).
+ *
+ * Revocation and expiry (docs/protocol.md §14.6): every cached key is checked
+ * again with the MAS (PEER_RESOLVE with check, version 4) once per check
+ * interval (jittered: 75..125 %), and dropped when the MAS answers revoked,
+ * expired or unknown-key; at its expiry it is dropped without asking. Each drop
+ * is reported through the event handler (for the local subscribers).
  */
 #pragma once
 
@@ -40,8 +46,22 @@ struct peer_key_view {
 typedef void (*peer_keys_fn)(void *owner, uint32_t req, int r, const struct peer_key_view *k,
 			     const char *reason, void *userdata);
 
+enum peer_keys_event {
+	PEER_KEYS_EVENT_EXPIRED,
+	PEER_KEYS_EVENT_REVOKED,
+};
+
+/* A cached key was dropped; k is valid during the call (its key bytes included). */
+typedef void (*peer_keys_event_fn)(enum peer_keys_event ev, const struct peer_key_view *k,
+				   void *userdata);
+
+#define PEER_KEYS_CHECK_DEFAULT_S 60
+
 int peer_keys_new(struct sa_manager *sam, struct loop *loop, peer_keys_fn fn, void *userdata,
 		  struct peer_keys **ret);
+void peer_keys_set_event_handler(struct peer_keys *pk, peer_keys_event_fn fn, void *userdata);
+/* Seconds between two checks of one cached key (before jitter); NULL is fine. */
+void peer_keys_set_check_interval(struct peer_keys *pk, uint64_t seconds);
 /* Abort every exchange (no callbacks), wipe the cache; NULL is fine. */
 void peer_keys_free(struct peer_keys *pk);
 DEFINE_CLEANUP(struct peer_keys *, peer_keys_free)

@@ -35,6 +35,76 @@ out:
 	return r;
 }
 
+/*
+ * The per-message copy of a hash state is a plain struct copy: true unless wolfSSL
+ * keeps a cached W buffer or an async context in it (the states are made with
+ * INVALID_DEVID, so no crypto-callback device holds state for them either).
+ */
+#if defined(WOLFSSL_SMALL_STACK_CACHE) || defined(WOLFSSL_ASYNC_CRYPT)
+#error "crypto_hmac_key copies wc_Sha256 by assignment; use wc_Sha256Copy for this wolfSSL build"
+#endif
+
+#define HMAC_BLOCK 64
+
+int crypto_hmac_key_init(struct crypto_hmac_key *hk, const uint8_t *key, size_t key_len)
+{
+	uint8_t k0[HMAC_BLOCK] = { 0 }, pad[HMAC_BLOCK];
+	int r = 0;
+
+	if (key_len > UINT32_MAX)
+		return -EINVAL;
+	memset(hk, 0, sizeof(*hk));
+	/* RFC 2104 §2: a key longer than the block is hashed first, a shorter one zero-padded. */
+	if (key_len > HMAC_BLOCK) {
+		r = wc_Sha256Hash(key, (word32)key_len, k0) != 0 ? -EIO : 0;
+	} else if (key_len) {
+		memcpy(k0, key, key_len);
+	}
+	for (size_t i = 0; i < HMAC_BLOCK && r == 0; i++)
+		pad[i] = k0[i] ^ 0x36;
+	if (r == 0 && (wc_InitSha256_ex(&hk->inner, NULL, INVALID_DEVID) != 0 || wc_Sha256Update(&hk->inner, pad, HMAC_BLOCK) != 0))
+		r = -EIO;
+	for (size_t i = 0; i < HMAC_BLOCK && r == 0; i++)
+		pad[i] = k0[i] ^ 0x5c;
+	if (r == 0 && (wc_InitSha256_ex(&hk->outer, NULL, INVALID_DEVID) != 0 || wc_Sha256Update(&hk->outer, pad, HMAC_BLOCK) != 0))
+		r = -EIO;
+	secret_wipe(k0, sizeof(k0));
+	secret_wipe(pad, sizeof(pad));
+	if (r < 0)
+		crypto_hmac_key_clear(hk);
+	return r;
+}
+
+int crypto_hmac_key_sha256(const struct crypto_hmac_key *hk, const uint8_t *data, size_t data_len,
+			   uint8_t out[static SHA256_LEN])
+{
+	uint8_t inner[SHA256_LEN];
+	wc_Sha256 h = hk->inner;
+	int r = 0;
+
+	if (data_len > UINT32_MAX)
+		r = -EINVAL;
+	else if ((data_len && wc_Sha256Update(&h, data, (word32)data_len) != 0) ||
+		 wc_Sha256Final(&h, inner) != 0)
+		r = -EIO;
+	wc_Sha256Free(&h);
+	if (r == 0) {
+		h = hk->outer;
+		if (wc_Sha256Update(&h, inner, SHA256_LEN) != 0 || wc_Sha256Final(&h, out) != 0)
+			r = -EIO;
+		wc_Sha256Free(&h);
+	}
+	secret_wipe(&h, sizeof(h));
+	secret_wipe(inner, sizeof(inner));
+	return r;
+}
+
+void crypto_hmac_key_clear(struct crypto_hmac_key *hk)
+{
+	if (hk)
+		secret_wipe(hk, sizeof(*hk));
+}
+
 int crypto_hkdf_sha256_extract(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
 			       size_t salt_len, uint8_t prk[static SHA256_LEN])
 {
@@ -108,14 +178,22 @@ int crypto_random(void *buf, size_t len)
 int crypto_seal(const uint8_t key[static 32], const uint8_t *aad, size_t aad_len,
 		const uint8_t *in, size_t in_len, uint8_t *out)
 {
+	uint8_t iv[AES_GCM_IV_LEN];
+	int r = crypto_random(iv, sizeof(iv));
+
+	return r < 0 ? r : crypto_seal_iv(key, iv, aad, aad_len, in, in_len, out);
+}
+
+int crypto_seal_iv(const uint8_t key[static 32], const uint8_t iv[static AES_GCM_IV_LEN],
+		   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
+		   uint8_t *out)
+{
 	Aes aes;
 	int r;
 
 	if (in_len > UINT32_MAX || aad_len > UINT32_MAX)
 		return -EINVAL;
-	r = crypto_random(out, AES_GCM_IV_LEN);
-	if (r < 0)
-		return r;
+	memmove(out, iv, AES_GCM_IV_LEN);
 	if (wc_AesInit(&aes, NULL, INVALID_DEVID) != 0)
 		return -EIO;
 	r = -EIO;

@@ -2,6 +2,9 @@
 /* HMAC-SHA256, HKDF-SHA256 (RFC 5869), AES-256-GCM and a CSPRNG, on wolfCrypt. */
 #pragma once
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +14,21 @@
 
 int crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len,
 		       uint8_t out[static SHA256_LEN]);
+
+/*
+ * HMAC-SHA256 under one key many times (RFC 2104 §4: the hash states after
+ * K xor ipad and K xor opad are computed once per key and copied per message,
+ * which saves two of the compression-function calls of each HMAC). The result
+ * is crypto_hmac_sha256's, bit for bit. The states derive from the key: wipe
+ * them with crypto_hmac_key_clear().
+ */
+struct crypto_hmac_key {
+	wc_Sha256 inner, outer;
+};
+int crypto_hmac_key_init(struct crypto_hmac_key *hk, const uint8_t *key, size_t key_len);
+int crypto_hmac_key_sha256(const struct crypto_hmac_key *hk, const uint8_t *data, size_t data_len,
+			   uint8_t out[static SHA256_LEN]);
+void crypto_hmac_key_clear(struct crypto_hmac_key *hk);
 
 /* RFC 5869: Extract then Expand; salt may be NULL with salt_len 0. out_len <= 255*32. */
 int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
@@ -29,5 +47,9 @@ int crypto_random(void *buf, size_t len);
 #define CRYPTO_SEAL_OVERHEAD (AES_GCM_IV_LEN + AES_GCM_TAG_LEN)
 int crypto_seal(const uint8_t key[static 32], const uint8_t *aad, size_t aad_len,
 		const uint8_t *in, size_t in_len, uint8_t *out);
+/* crypto_seal with an IV the caller drew (with other random bytes, in one call). */
+int crypto_seal_iv(const uint8_t key[static 32], const uint8_t iv[static AES_GCM_IV_LEN],
+		   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
+		   uint8_t *out);
 int crypto_open(const uint8_t key[static 32], const uint8_t *aad, size_t aad_len,
 		const uint8_t *in, size_t in_len, uint8_t *out);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msa's JWE compact profile for ESPrim-protected messages (common/jwe.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,18 +20,34 @@ static size_t b64_len(size_t n)
 	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
 }
 
+/*
+ * Two output characters per lookup: the 4096 pairs of the alphabet, built once
+ * (b64_pairs_init under pthread_once), so a 3-byte group costs two lookups.
+ */
+static uint16_t b64_pairs[4096];
+static pthread_once_t b64_pairs_once = PTHREAD_ONCE_INIT;
+
+static void b64_pairs_init(void)
+{
+	for (unsigned i = 0; i < 4096; i++) {
+		char two[2] = { b64url[i >> 6], b64url[i & 63] };
+
+		memcpy(&b64_pairs[i], two, 2);
+	}
+}
+
 /* RFC 4648 §5 without padding; out gets b64_len(n) chars and a NUL. */
 static void b64_encode(const uint8_t *in, size_t n, char *out)
 {
 	size_t o = 0, i;
 
+	(void)pthread_once(&b64_pairs_once, b64_pairs_init);
 	for (i = 0; i + 2 < n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
-		out[o++] = b64url[v >> 18];
-		out[o++] = b64url[(v >> 12) & 63];
-		out[o++] = b64url[(v >> 6) & 63];
-		out[o++] = b64url[v & 63];
+		memcpy(out + o, &b64_pairs[v >> 12], 2);
+		memcpy(out + o + 2, &b64_pairs[v & 4095], 2);
+		o += 4;
 	}
 	if (n - i == 1) {
 		out[o++] = b64url[in[i] >> 2];
@@ -45,26 +62,31 @@ static void b64_encode(const uint8_t *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-/* The alphabet's values, -1 elsewhere (a table: the decoder's hot spot). */
-static const int8_t b64_table[256] = {
-	['A'] = 0,  ['B'] = 1,	['C'] = 2,  ['D'] = 3,	['E'] = 4,  ['F'] = 5,	['G'] = 6,  ['H'] = 7,
-	['I'] = 8,  ['J'] = 9,	['K'] = 10, ['L'] = 11, ['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15,
-	['Q'] = 16, ['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23,
-	['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29, ['e'] = 30, ['f'] = 31,
-	['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35, ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39,
-	['o'] = 40, ['p'] = 41, ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47,
-	['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55,
-	['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61, ['-'] = 62, ['_'] = 63,
+/* The alphabet's values (RFC 4648 table 2), 0xff for every other byte. */
+static const uint8_t b64_table[256] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0xff,
+	0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+	0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0x3f,
+	0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+	0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 
-/* The table stores value + 1 in spirit: 'A' is 0, so "not in the alphabet" needs its own test. */
 static int b64_val(char c)
 {
-	unsigned char u = (unsigned char)c;
+	uint8_t v = b64_table[(unsigned char)c];
 
-	if (b64_table[u] == 0 && u != 'A')
-		return -1;
-	return b64_table[u];
+	return v == 0xff ? -1 : v;
 }
 
 /*
@@ -74,25 +96,23 @@ static int b64_val(char c)
 static int b64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
 {
 	size_t o = 0, i = 0;
-	uint32_t acc = 0;
-	int bits = 0, bad = 0;
+	uint32_t acc = 0, bad = 0;
+	int bits = 0;
 
 	if (len % 4 == 1)
 		return -EBADMSG;
 	/* Whole quads first, then the 2 or 3 chars of the tail. */
 	for (; i + 4 <= len; i += 4) {
-		int a = b64_val(in[i]), b = b64_val(in[i + 1]), c = b64_val(in[i + 2]),
-		    d = b64_val(in[i + 3]);
-		uint32_t v;
+		uint32_t a = b64_table[(unsigned char)in[i]], b = b64_table[(unsigned char)in[i + 1]],
+			 c = b64_table[(unsigned char)in[i + 2]], d = b64_table[(unsigned char)in[i + 3]];
+		uint32_t v = a << 18 | b << 12 | c << 6 | d;
 
-		bad |= a | b | c | d;
-		v = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 | (uint32_t)(c & 63) << 6 |
-		    (uint32_t)(d & 63);
+		bad |= a | b | c | d; /* 0xff (bit 7) only from a byte outside the alphabet */
 		out[o++] = (uint8_t)(v >> 16);
 		out[o++] = (uint8_t)(v >> 8);
 		out[o++] = (uint8_t)v;
 	}
-	if (bad < 0)
+	if (bad & 0x80)
 		return -EBADMSG;
 	for (; i < len; i++) {
 		int v = b64_val(in[i]);
@@ -112,8 +132,8 @@ static int b64_decode(const char *in, size_t len, uint8_t *out, size_t *ret_n)
 	return 0;
 }
 
-int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr[static JWE_RAND_LEN],
-		    const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
+int jwe_session_key_hk(const struct crypto_hmac_key *pairwise, const uint8_t rr[static JWE_RAND_LEN],
+		       const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
 {
 	uint8_t data[2 * JWE_RAND_LEN + sizeof(jwe_session_label)];
 	size_t n = 0;
@@ -125,8 +145,20 @@ int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr
 	n += JWE_RAND_LEN;
 	memcpy(data + n, jwe_session_label, sizeof(jwe_session_label) - 1);
 	n += sizeof(jwe_session_label) - 1;
-	r = crypto_hmac_sha256(pairwise, JWE_KEY_LEN, data, n, out);
+	r = crypto_hmac_key_sha256(pairwise, data, n, out);
 	secret_wipe(data, sizeof(data));
+	return r;
+}
+
+int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr[static JWE_RAND_LEN],
+		    const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN])
+{
+	struct crypto_hmac_key hk;
+	int r = crypto_hmac_key_init(&hk, pairwise, JWE_KEY_LEN);
+
+	if (r == 0)
+		r = jwe_session_key_hk(&hk, rr, ro, out);
+	crypto_hmac_key_clear(&hk);
 	return r;
 }
 
@@ -146,19 +178,34 @@ static bool kid_valid(const char *kid)
 	return true;
 }
 
-/* The protected header, exactly: the only form jwe_parse() accepts. */
+/* The protected header, exactly: the only form jwe_parse() accepts. Built with
+ * memcpy (no format parsing per message); kid is valid (kid_valid), so no escaping. */
 static int header_json(const char *kid, const uint8_t ro[static JWE_RAND_LEN],
 		       const uint8_t rr[static JWE_RAND_LEN], char *out, size_t out_len)
 {
-	char ro64[32], rr64[32];
-	int n;
+	static const char pre[] = "{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"kid\":\"";
+	static const char mid_ro[] = "\",\"ro\":\"", mid_rr[] = "\",\"rr\":\"", end[] = "\"}";
+	size_t kid_len = strlen(kid), n = 0, r64 = b64_len(JWE_RAND_LEN);
+	size_t total = sizeof(pre) - 1 + kid_len + sizeof(mid_ro) - 1 + r64 + sizeof(mid_rr) - 1 +
+		       r64 + sizeof(end) - 1;
 
-	b64_encode(ro, JWE_RAND_LEN, ro64);
-	b64_encode(rr, JWE_RAND_LEN, rr64);
-	n = snprintf(out, out_len,
-		     "{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"kid\":\"%s\",\"ro\":\"%s\",\"rr\":\"%s\"}",
-		     kid, ro64, rr64);
-	return n < 0 || (size_t)n >= out_len ? -EINVAL : n;
+	if (total >= out_len)
+		return -EINVAL;
+	memcpy(out, pre, sizeof(pre) - 1);
+	n += sizeof(pre) - 1;
+	memcpy(out + n, kid, kid_len);
+	n += kid_len;
+	memcpy(out + n, mid_ro, sizeof(mid_ro) - 1);
+	n += sizeof(mid_ro) - 1;
+	b64_encode(ro, JWE_RAND_LEN, out + n);
+	n += r64;
+	memcpy(out + n, mid_rr, sizeof(mid_rr) - 1);
+	n += sizeof(mid_rr) - 1;
+	b64_encode(rr, JWE_RAND_LEN, out + n);
+	n += r64;
+	memcpy(out + n, end, sizeof(end)); /* with the NUL */
+	n += sizeof(end) - 1;
+	return (int)n;
 }
 
 #define HEADER_MAX (WIRE_KEY_ID_MAX + 128)
@@ -166,6 +213,23 @@ static int header_json(const char *kid, const uint8_t ro[static JWE_RAND_LEN],
 int jwe_seal(const uint8_t pairwise[static JWE_KEY_LEN], const char *kid,
 	     const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
 	     const uint8_t *msg, size_t len, char **ret)
+{
+	struct crypto_hmac_key hk;
+	uint8_t iv[AES_GCM_IV_LEN];
+	int r = crypto_random(iv, sizeof(iv));
+
+	if (r == 0)
+		r = crypto_hmac_key_init(&hk, pairwise, JWE_KEY_LEN);
+	if (r < 0)
+		return r;
+	r = jwe_seal_hk(&hk, kid, ro, rr, iv, msg, len, ret);
+	crypto_hmac_key_clear(&hk);
+	return r;
+}
+
+int jwe_seal_hk(const struct crypto_hmac_key *pairwise, const char *kid,
+		const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
+		const uint8_t iv[static AES_GCM_IV_LEN], const uint8_t *msg, size_t len, char **ret)
 {
 	_cleanup_key32_ struct key32 cek = { 0 };
 	char hdr[HEADER_MAX], *out, *p;
@@ -189,9 +253,9 @@ int jwe_seal(const uint8_t pairwise[static JWE_KEY_LEN], const char *kid,
 		return -ENOMEM;
 	}
 	b64_encode((const uint8_t *)hdr, (size_t)n, out);
-	r = jwe_session_key(pairwise, rr, ro, cek.b);
+	r = jwe_session_key_hk(pairwise, rr, ro, cek.b);
 	if (r == 0)
-		r = crypto_seal(cek.b, (const uint8_t *)out, hdr64_len, msg, len, sealed);
+		r = crypto_seal_iv(cek.b, iv, (const uint8_t *)out, hdr64_len, msg, len, sealed);
 	if (r < 0) {
 		secret_free_buf(sealed, sealed_len);
 		free(out);
@@ -319,6 +383,18 @@ int jwe_parse(const char *jwe, size_t len, struct jwe_parsed *ret)
 int jwe_open(const uint8_t pairwise[static JWE_KEY_LEN], const struct jwe_parsed *p,
 	     uint8_t **ret_msg, size_t *ret_len)
 {
+	struct crypto_hmac_key hk;
+	int r = crypto_hmac_key_init(&hk, pairwise, JWE_KEY_LEN);
+
+	if (r == 0)
+		r = jwe_open_hk(&hk, p, ret_msg, ret_len);
+	crypto_hmac_key_clear(&hk);
+	return r;
+}
+
+int jwe_open_hk(const struct crypto_hmac_key *pairwise, const struct jwe_parsed *p,
+		uint8_t **ret_msg, size_t *ret_len)
+{
 	_cleanup_key32_ struct key32 cek = { 0 };
 	size_t len = p->sealed_len - CRYPTO_SEAL_OVERHEAD;
 	uint8_t *out = malloc(len ? len : 1);
@@ -326,7 +402,7 @@ int jwe_open(const uint8_t pairwise[static JWE_KEY_LEN], const struct jwe_parsed
 
 	if (!out)
 		return -ENOMEM;
-	r = jwe_session_key(pairwise, p->rr, p->ro, cek.b);
+	r = jwe_session_key_hk(pairwise, p->rr, p->ro, cek.b);
 	if (r == 0)
 		r = crypto_open(cek.b, (const uint8_t *)p->aad, p->aad_len, p->sealed, p->sealed_len,
 				out);

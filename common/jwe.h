@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/crypto.h"
 #include "common/wire.h"
 
 #define JWE_RAND_LEN 16
@@ -38,6 +39,8 @@ struct jwe_parsed {
 };
 
 /* sessionESPrimKey into out (32 bytes). */
+int jwe_session_key_hk(const struct crypto_hmac_key *pairwise, const uint8_t rr[static JWE_RAND_LEN],
+		       const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN]);
 int jwe_session_key(const uint8_t pairwise[static JWE_KEY_LEN], const uint8_t rr[static JWE_RAND_LEN],
 		    const uint8_t ro[static JWE_RAND_LEN], uint8_t out[static JWE_KEY_LEN]);
 
@@ -46,6 +49,14 @@ int jwe_seal(const uint8_t pairwise[static JWE_KEY_LEN], const char *kid,
 	     const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
 	     const uint8_t *msg, size_t len, char **ret);
 
+/*
+ * jwe_seal with the pairwise key's HMAC pads computed once (crypto_hmac_key_init)
+ * and the AES-GCM IV drawn by the caller (fresh random for every message).
+ */
+int jwe_seal_hk(const struct crypto_hmac_key *pairwise, const char *kid,
+		const uint8_t ro[static JWE_RAND_LEN], const uint8_t rr[static JWE_RAND_LEN],
+		const uint8_t iv[static AES_GCM_IV_LEN], const uint8_t *msg, size_t len, char **ret);
+
 /* Strict parse of len bytes (no NUL needed). -EBADMSG when malformed. jwe_parsed_clear() after. */
 int jwe_parse(const char *jwe, size_t len, struct jwe_parsed *ret);
 void jwe_parsed_clear(struct jwe_parsed *p);
@@ -53,3 +64,5 @@ void jwe_parsed_clear(struct jwe_parsed *p);
 /* Decrypt a parsed JWE with the pairwise key: -EBADMSG when the tag does not verify. */
 int jwe_open(const uint8_t pairwise[static JWE_KEY_LEN], const struct jwe_parsed *p,
 	     uint8_t **ret_msg, size_t *ret_len);
+int jwe_open_hk(const struct crypto_hmac_key *pairwise, const struct jwe_parsed *p,
+		uint8_t **ret_msg, size_t *ret_len);

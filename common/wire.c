@@ -34,6 +34,7 @@ enum wire_key {
 	WIRE_KEY_SUID = 14,    /* uint */
 	WIRE_KEY_BTID = 15,    /* tstr, version 2 */
 	WIRE_KEY_TARGET = 16,  /* tstr, version 3 */
+	WIRE_KEY_CHECK = 17,   /* uint, always 1, version 4 */
 	_WIRE_KEY_MAX,
 };
 
@@ -66,6 +67,21 @@ static const uint32_t type_keys[_WIRE_MSG_MAX] = {
 static const uint32_t type_keys_v2_optional[_WIRE_MSG_MAX] = {
 	[WIRE_MSG_HELLO] = BIT(WIRE_KEY_BTID),
 };
+
+/* Keys a message type may carry at version 4. */
+static const uint32_t type_keys_v4_optional[_WIRE_MSG_MAX] = {
+	[WIRE_MSG_PEER_RESOLVE] = BIT(WIRE_KEY_CHECK),
+};
+
+/* The version one message is written at: its form's lowest. */
+static uint32_t msg_version(const struct wire_msg *m)
+{
+	if (m->type == WIRE_MSG_HELLO && m->hello.btid[0])
+		return WIRE_VERSION_BTID;
+	if (m->type == WIRE_MSG_PEER_RESOLVE && m->peer_resolve.check)
+		return WIRE_VERSION_CHECK;
+	return wire_type_version(m->type);
+}
 
 uint32_t wire_type_version(enum wire_msg_type t)
 {
@@ -305,7 +321,8 @@ int wire_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
 			      WIRE_TARGET_MAX + 1);
 	case WIRE_MSG_PEER_RESOLVE:
 		return memcmp(a->peer_resolve.proof, b->peer_resolve.proof, WIRE_PROOF_LEN) == 0 &&
-		       str_eq(a->peer_resolve.key_id, b->peer_resolve.key_id, WIRE_KEY_ID_MAX + 1);
+		       str_eq(a->peer_resolve.key_id, b->peer_resolve.key_id, WIRE_KEY_ID_MAX + 1) &&
+		       a->peer_resolve.check == b->peer_resolve.check;
 	case WIRE_MSG_PEER_KEY:
 		return peer_key_equal(&a->peer_key, &b->peer_key);
 	default:
@@ -392,8 +409,11 @@ static int encode_peer(const struct wire_msg *m, struct cbor_util_writer *w)
 		return r < 0 ? r : w_key_target(w, g->target, sizeof(g->target));
 	case WIRE_MSG_PEER_RESOLVE:
 		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, v->proof, WIRE_PROOF_LEN);
-		return w_key_text(w, WIRE_KEY_KEY_ID, v->key_id, sizeof(v->key_id), WIRE_KEY_ID_MAX,
-				  true);
+		r = w_key_text(w, WIRE_KEY_KEY_ID, v->key_id, sizeof(v->key_id), WIRE_KEY_ID_MAX,
+			       true);
+		if (r == 0 && v->check)
+			cbor_util_put_key_uint(w, WIRE_KEY_CHECK, 1);
+		return r;
 	default: /* WIRE_MSG_PEER_KEY */
 		r = w_key_text(w, WIRE_KEY_NODE_ID, k->node_id, sizeof(k->node_id), WIRE_ID_MAX,
 			       true);
@@ -420,15 +440,15 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 {
 	uint32_t keys = type_keys[m->type];
 	bool btid = m->type == WIRE_MSG_HELLO && m->hello.btid[0];
-	size_t n_keys = (size_t)__builtin_popcount(keys) + btid;
+	bool check = m->type == WIRE_MSG_PEER_RESOLVE && m->peer_resolve.check;
+	size_t n_keys = (size_t)__builtin_popcount(keys) + btid + check;
 	int r = 0;
 
 	cbor_util_put_map(w, n_keys);
 	/* Keys in ascending order: the RFC 8949 §4.2.1 deterministic order for small uints. */
 	cbor_util_put_key_uint(w, WIRE_KEY_TYPE, (uint64_t)m->type);
 	/* The lowest version that carries the message (docs/protocol.md §10). */
-	cbor_util_put_key_uint(w, WIRE_KEY_VERSION,
-			       btid ? WIRE_VERSION_BTID : wire_type_version(m->type));
+	cbor_util_put_key_uint(w, WIRE_KEY_VERSION, msg_version(m));
 
 	switch (m->type) {
 	case WIRE_MSG_HELLO: {
@@ -563,7 +583,7 @@ static const enum cbor_util_kind key_kind[_WIRE_KEY_MAX] = {
 	[WIRE_KEY_CODE] = CBOR_UTIL_UINT,    [WIRE_KEY_REASON] = CBOR_UTIL_TEXT,
 	[WIRE_KEY_KEY] = CBOR_UTIL_BYTES,    [WIRE_KEY_AE_ID] = CBOR_UTIL_TEXT,
 	[WIRE_KEY_SUID] = CBOR_UTIL_UINT,    [WIRE_KEY_BTID] = CBOR_UTIL_TEXT,
-	[WIRE_KEY_TARGET] = CBOR_UTIL_TEXT,
+	[WIRE_KEY_TARGET] = CBOR_UTIL_TEXT,  [WIRE_KEY_CHECK] = CBOR_UTIL_UINT,
 };
 
 _Static_assert(_WIRE_KEY_MAX <= CBOR_UTIL_MAP_KEYS, "map keys fit cbor_util_map");
@@ -651,6 +671,9 @@ static int fill_peer(const struct cbor_util_map *f, struct wire_msg *m)
 			r = get_ae_part(f, m->peer_register.ae_id);
 		return r < 0 ? r : get_target(f, m->peer_register.target);
 	case WIRE_MSG_PEER_RESOLVE:
+		if ((f->present & BIT(WIRE_KEY_CHECK)) && f->v[WIRE_KEY_CHECK].value != 1)
+			return -EBADMSG; /* one form: check is present as 1, or absent */
+		m->peer_resolve.check = f->present & BIT(WIRE_KEY_CHECK);
 		r = get_fixed(f, WIRE_KEY_PROOF, WIRE_PROOF_LEN, m->peer_resolve.proof);
 		return r < 0 ? r
 			     : get_text(f, WIRE_KEY_KEY_ID, WIRE_KEY_ID_MAX, true,
@@ -778,8 +801,9 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 		goto out;
 	}
 	if (!type_known(type) || f.unknown_key ||
-	    (f.present & ~(version == WIRE_VERSION_BTID ? type_keys_v2_optional[type] : 0)) !=
-		    type_keys[type]) {
+	    (f.present & ~(version == WIRE_VERSION_BTID    ? type_keys_v2_optional[type]
+			   : version == WIRE_VERSION_CHECK ? type_keys_v4_optional[type]
+							   : 0)) != type_keys[type]) {
 		r = -EBADMSG;
 		goto out;
 	}
@@ -789,8 +813,7 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 	if (r < 0)
 		goto out;
 	/* One form per message: written at the lowest version that carries it. */
-	if (m.version != (m.type == WIRE_MSG_HELLO && m.hello.btid[0] ? WIRE_VERSION_BTID
-								       : wire_type_version(m.type))) {
+	if (m.version != msg_version(&m)) {
 		r = -EBADMSG;
 		goto out;
 	}

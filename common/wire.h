@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -16,13 +17,15 @@
  * the lowest version that carries it, so a version 1 peer sees unchanged bytes:
  * 1 for every message but these two, 2 for a HELLO that carries the B-TID of
  * method gba (key 15), 3 for the end-to-end (AE <-> AE) messages PEER_REGISTER,
- * PEER_RESOLVE, PEER_KEY (docs/protocol.md §14).
+ * PEER_RESOLVE, PEER_KEY (docs/protocol.md §14), 4 for a PEER_RESOLVE that carries
+ * check (key 17): the re-validation of a cached pairwise key (§14.6).
  */
 #define WIRE_VERSION 1
 #define WIRE_VERSION_MIN 1
 #define WIRE_VERSION_BTID 2 /* the first version with HELLO's btid */
 #define WIRE_VERSION_PEER 3
-#define WIRE_VERSION_MAX 3 /* the highest version this code speaks */
+#define WIRE_VERSION_CHECK 4 /* the first version with PEER_RESOLVE's check */
+#define WIRE_VERSION_MAX 4 /* the highest version this code speaks */
 #define WIRE_SUID_PEER 33 /* TS-0004 m2m:suid: MAF-distributed key for ESPrim */
 #define WIRE_TARGET_MAX 255 /* absolute AE-ID "/<CSE-ID>/<AE-ID>" */
 #define WIRE_PREFIX_LEN 4
@@ -126,6 +129,7 @@ struct wire_peer_register {
 struct wire_peer_resolve {
 	uint8_t proof[WIRE_PROOF_LEN];
 	char key_id[WIRE_KEY_ID_MAX + 1];
+	bool check; /* version 4: re-validate a cached key, originator's node allowed too */
 };
 
 struct wire_peer_key {

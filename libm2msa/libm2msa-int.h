@@ -8,6 +8,7 @@
 
 #include <m2msa/m2msa.h>
 
+#include "common/crypto.h"
 #include "common/local-wire.h"
 
 /*
@@ -18,3 +19,8 @@
 int libm2msa_request(struct m2msa *h, struct local_msg *req, struct local_msg *ret);
 /* A key object from a KEY, EVENT or PEER_KEY message; NULL when out of memory. */
 struct m2msa_key *libm2msa_key_new(const struct local_msg *m);
+/*
+ * The key's HMAC-SHA256 pads (crypto_hmac_key), computed once when the object is
+ * made, for the per-message sessionESPrimKey; NULL for a key without 32 bytes.
+ */
+const struct crypto_hmac_key *libm2msa_key_hmac(const struct m2msa_key *k);

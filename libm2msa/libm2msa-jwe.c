@@ -111,7 +111,7 @@ static int replay_check(struct m2msa_replay *rp, const uint8_t ro[static JWE_RAN
 
 static int usable(const struct m2msa_key *k)
 {
-	if (!k || m2msa_key_len(k) != M2MSA_KEY_LEN)
+	if (!k || m2msa_key_len(k) != M2MSA_KEY_LEN || !libm2msa_key_hmac(k))
 		return -EINVAL;
 	return m2msa_key_expiry(k) > (uint64_t)time(NULL) ? 0 : -EKEYEXPIRED;
 }
@@ -139,17 +139,17 @@ int m2msa_jwe_kid(const char *jwe, char *buf, size_t buf_len)
 int m2msa_seal_request(const struct m2msa_key *k, const void *msg, size_t len, char **ret_jwe,
 		       uint8_t ret_token[M2MSA_TOKEN_LEN])
 {
-	uint8_t rand[2 * JWE_RAND_LEN]; /* ro || rr */
+	uint8_t rand[2 * JWE_RAND_LEN + AES_GCM_IV_LEN]; /* ro || rr || iv: one getrandom */
 	int r = usable(k);
 
 	if (r < 0 || !ret_jwe || !ret_token)
 		return r < 0 ? r : -EINVAL;
 	r = crypto_random(rand, sizeof(rand));
 	if (r == 0)
-		r = jwe_seal(m2msa_key_data(k), m2msa_key_id(k), rand, rand + JWE_RAND_LEN, msg, len,
-			     ret_jwe);
+		r = jwe_seal_hk(libm2msa_key_hmac(k), m2msa_key_id(k), rand, rand + JWE_RAND_LEN,
+				rand + 2 * JWE_RAND_LEN, msg, len, ret_jwe);
 	if (r == 0)
-		memcpy(ret_token, rand, sizeof(rand));
+		memcpy(ret_token, rand, 2 * JWE_RAND_LEN);
 	return r;
 }
 
@@ -168,7 +168,7 @@ static int open_common(const struct m2msa_key *k, const char *jwe, struct jwe_pa
 		jwe_parsed_clear(p);
 		return -ENOKEY;
 	}
-	r = jwe_open(m2msa_key_data(k), p, ret_msg, ret_len);
+	r = jwe_open_hk(libm2msa_key_hmac(k), p, ret_msg, ret_len);
 	if (r < 0)
 		jwe_parsed_clear(p);
 	return r;
@@ -203,13 +203,15 @@ int m2msa_open_request(struct m2msa_replay *rp, const struct m2msa_key *k, const
 int m2msa_seal_response(const struct m2msa_key *k, const uint8_t ro[M2MSA_RAND_LEN],
 			const void *msg, size_t len, char **ret_jwe)
 {
-	uint8_t rr[JWE_RAND_LEN];
+	uint8_t rand[JWE_RAND_LEN + AES_GCM_IV_LEN]; /* rr || iv */
 	int r = usable(k);
 
 	if (r < 0 || !ro || !ret_jwe)
 		return r < 0 ? r : -EINVAL;
-	r = crypto_random(rr, sizeof(rr));
-	return r < 0 ? r : jwe_seal(m2msa_key_data(k), m2msa_key_id(k), ro, rr, msg, len, ret_jwe);
+	r = crypto_random(rand, sizeof(rand));
+	return r < 0 ? r
+		     : jwe_seal_hk(libm2msa_key_hmac(k), m2msa_key_id(k), ro, rand,
+				   rand + JWE_RAND_LEN, msg, len, ret_jwe);
 }
 
 int m2msa_open_response(const struct m2msa_key *k, const uint8_t token[M2MSA_TOKEN_LEN],

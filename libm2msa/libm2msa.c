@@ -35,6 +35,8 @@ struct m2msa_key {
 	uint8_t data[M2MSA_KEY_LEN];
 	char target[WIRE_TARGET_MAX + 1]; /* pairwise keys: the registered target */
 	char node_id[WIRE_ID_MAX + 1];	  /* pairwise keys: the originator's node */
+	bool has_hmac;
+	struct crypto_hmac_key hmac; /* of data, for sealed messages (libm2msa_key_hmac) */
 };
 
 struct event {
@@ -100,7 +102,15 @@ struct m2msa_key *libm2msa_key_new(const struct local_msg *m)
 	k->len = m->key_len;
 	if (m->key_len)
 		memcpy(k->data, m->key, M2MSA_KEY_LEN);
+	/* Two SHA-256 blocks now save two in every seal and open with this key. */
+	if (m->key_len == M2MSA_KEY_LEN)
+		k->has_hmac = crypto_hmac_key_init(&k->hmac, k->data, M2MSA_KEY_LEN) == 0;
 	return k;
+}
+
+const struct crypto_hmac_key *libm2msa_key_hmac(const struct m2msa_key *k)
+{
+	return k && k->has_hmac ? &k->hmac : NULL;
 }
 
 void m2msa_key_free(struct m2msa_key *k)

@@ -66,6 +66,10 @@ int ctl_assoc_list(struct ctl *c, int argc, char **argv);
 int ctl_assoc_revoke(struct ctl *c, int argc, char **argv);
 int ctl_assoc_purge(struct ctl *c, int argc, char **argv);
 
+/* ctl-peer.c: pairwise end-to-end keys */
+int ctl_peer_key_show(struct ctl *c, int argc, char **argv);
+int ctl_peer_key_revoke(struct ctl *c, int argc, char **argv);
+
 static const struct ctl_command ctl_commands[] _unused_ = {
 	{ NULL, "init", "", "create the master key file and an empty store", ctl_init },
 	{ NULL, "migrate", "", "bring the store's schema up to this version's", ctl_migrate },
@@ -99,6 +103,11 @@ static const struct ctl_command ctl_commands[] _unused_ = {
 	  ctl_assoc_list },
 	{ "assoc", "revoke", "KCID|KEY-ID", "revoke one association", ctl_assoc_revoke },
 	{ "assoc", "purge", "", "delete expired associations", ctl_assoc_purge },
+	{ "peer-key", "show", "KEY-ID", "show one pairwise end-to-end key (never key bytes)",
+	  ctl_peer_key_show },
+	{ "peer-key", "revoke", "KEY-ID",
+	  "revoke a pairwise key: refused to resolutions at once, dropped by agents at their next check",
+	  ctl_peer_key_revoke },
 	{ "policy", "sign",
 	  "--pcrs sha256:0,2,4,7 --pcr-values FILE --key signer.key --epoch N --out FILE",
 	  "sign a PCR policy for nodes whose Km names the signer (--policy-signer)",

@@ -121,10 +121,13 @@ static void on_register(struct mas_ctx *ctx, const struct mas_est *st, struct ma
 		 reply->peer_key.key_id, g->ae_id, st->node_id, g->target, k.expiry);
 }
 
-/* The checks of §14.4 in order; 0 when the key may go to this node, else reply is filled. */
+/*
+ * The checks of §14.4 in order; 0 when the key may go to this node, else reply is
+ * filled. A check (§14.6, version 4) is also answered to the originator's node.
+ */
 static int resolve_check(struct mas_ctx *ctx, const struct mas_est *st, const char *key_id,
-			 uint8_t id[static STORE_PEER_ID_LEN], struct store_peer_key *k,
-			 struct secret **key, struct wire_msg *reply)
+			 bool check, uint8_t id[static STORE_PEER_ID_LEN],
+			 struct store_peer_key *k, struct secret **key, struct wire_msg *reply)
 {
 	char ae[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1];
 	uint64_t now = (uint64_t)time(NULL);
@@ -144,7 +147,8 @@ static int resolve_check(struct mas_ctx *ctx, const struct mas_est *st, const ch
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
 		return r;
 	}
-	if (!wire_target_names_node(k->target, st->node_id)) {
+	if (!wire_target_names_node(k->target, st->node_id) &&
+	    !(check && strcmp(k->node_id, st->node_id) == 0)) {
 		mas_reply_error(reply, WIRE_ERR_NOT_AUTHORISED,
 				"key %s is registered for %s, not for node %s", key_id, k->target,
 				st->node_id);
@@ -171,7 +175,7 @@ static void on_resolve(struct mas_ctx *ctx, const struct mas_est *st, struct mas
 	struct store_peer_key k;
 	int r;
 
-	r = resolve_check(ctx, st, v->key_id, id, &k, &key, reply);
+	r = resolve_check(ctx, st, v->key_id, v->check, id, &k, &key, reply);
 	if (r < 0) {
 		log_warning("node %s from %s: pairwise key %s refused: %s: %s", st->node_id,
 			    peer->name, v->key_id, wire_error_code_to_string(reply->error.code),
@@ -188,8 +192,8 @@ static void on_resolve(struct mas_ctx *ctx, const struct mas_est *st, struct mas
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "MAS store failure");
 		return;
 	}
-	log_info("pairwise key %s (%s on %s towards %s) resolved by node %s at %s", v->key_id,
-		 k.ae_id, k.node_id, k.target, st->node_id, peer->name);
+	log_info("pairwise key %s (%s on %s towards %s) %s by node %s at %s", v->key_id, k.ae_id,
+		 k.node_id, k.target, v->check ? "checked" : "resolved", st->node_id, peer->name);
 }
 
 enum mas_next mas_peer_handle(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,

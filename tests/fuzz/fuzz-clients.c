@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for the agent's clients.d parser (agent/clients.c): the input
  * is one client file in a private folder; when it loads, the authorisation
- * checks run against a few peers (root, an unlisted uid, uid 65533 with groups).
+ * checks run against a few peers (root, an unlisted uid, uid 65533 with groups),
+ * and the targets= checks against a few targets (exact, wildcard, nested CSE).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ .uid = 65533, .gid = 100, .groups = { 0, 27, 65534 }, .n_groups = 3 },
 	};
 	static const char *const ae_ids[] = { NULL, "", "Cae1", "C-ae2", "Cae1,Cae2", "S" };
+	static const char *const targets[] = { "/mn-cse-2/Cae2", "/mn-cse-2/*", "/mn-cse-3/C",
+					       "/a/b/Cae2", "" };
 	struct clients *c = NULL;
 	struct m2msa_err err;
 	FILE *f;
@@ -43,8 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (clients_load(dir, &c, &err) == 0) {
 		for (size_t p = 0; p < sizeof(peers) / sizeof(peers[0]); p++) {
 			(void)clients_is_admin(c, &peers[p]);
-			for (size_t a = 0; a < sizeof(ae_ids) / sizeof(ae_ids[0]); a++)
+			for (size_t a = 0; a < sizeof(ae_ids) / sizeof(ae_ids[0]); a++) {
 				(void)clients_may_act_as(c, &peers[p], ae_ids[a]);
+				for (size_t t = 0; ae_ids[a] && t < sizeof(targets) / sizeof(targets[0]);
+				     t++)
+					(void)clients_may_target(c, &peers[p], ae_ids[a], targets[t]);
+			}
 		}
 		(void)clients_count(c);
 		clients_free(c);

@@ -44,10 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(r == -EBADMSG);
 		return 0;
 	}
-	/* One form per message: a HELLO with a btid at version 2, else its type's version. */
+	/*
+	 * One form per message: a HELLO with a btid at version 2, a PEER_RESOLVE with
+	 * check at version 4, else its type's version.
+	 */
 	check(r == 0 && size <= WIRE_FRAME_MAX &&
 	      m.version == (m.type == WIRE_MSG_HELLO && m.hello.btid[0] ? WIRE_VERSION_BTID
-									 : wire_type_version(m.type)));
+			    : m.type == WIRE_MSG_PEER_RESOLVE && m.peer_resolve.check
+				    ? WIRE_VERSION_CHECK
+				    : wire_type_version(m.type)));
 
 	check(wire_encode(&m, buf, sizeof(buf), &len) == 0);
 	check(len > WIRE_PREFIX_LEN && len - WIRE_PREFIX_LEN == size);

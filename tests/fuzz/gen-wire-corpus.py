@@ -52,6 +52,8 @@ CORPUS = {
     '9-peer-resolve': {0: 9, 1: 3, 6: bytes(range(0x41, 0x61)), 7: KID},
     '10-peer-key': {0: 10, 1: 3, 2: '/mn-cse-1', 6: bytes(range(0x60, 0x80)), 7: KID,
                     8: 1767225600, 12: bytes(32), 13: 'Cae1', 14: 33, 16: '/mn-cse-2/Cae2'},
+    # Version 4: PEER_RESOLVE with check (key 17), the re-validation of §14.6.
+    '9-peer-check': {0: 9, 1: 4, 6: bytes(range(0x41, 0x61)), 7: KID, 17: 1},
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus', 'wire')

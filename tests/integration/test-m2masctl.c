@@ -358,6 +358,60 @@ Test(m2masctl, revoke_node_and_assocs)
 	run_free(&r);
 }
 
+/* peer-key show and revoke on a pairwise key as m2masd would register it (docs/m2masctl.md). */
+Test(m2masctl, peer_key_show_and_revoke)
+{
+	struct store_peer_key k = { .created = 1000 };
+	uint8_t key[32] = { 0 };
+	char id_hex[33], key_id[64];
+	struct store *s;
+	struct run r;
+
+	init_store();
+	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k1", "--target", "/in-cse", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	s = open_store();
+	memset(k.id, 0x33, sizeof(k.id));
+	strcpy(k.node_id, "/mn-cse-1");
+	strcpy(k.ae_id, "Cae1");
+	strcpy(k.target, "/mn-cse-2/Cae2");
+	k.expiry = (uint64_t)time(NULL) + 3600;
+	cr_assert_eq(store_peer_key_add(s, &k, key), 0);
+	store_close(s);
+	memset(id_hex, '3', 32);
+	id_hex[32] = '\0';
+	snprintf(key_id, sizeof(key_id), "%s@mas.example.net", id_hex);
+
+	r = ctl("peer-key", "show", key_id);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "originator Cae1 on node /mn-cse-1\ntarget /mn-cse-2/Cae2\n"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "state active\n"), "%s", r.out);
+	run_free(&r);
+	r = ctl("peer-key", "revoke", id_hex);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.err, "pairwise key 33333333333333333333333333333333 revoked"), "%s", r.err);
+	run_free(&r);
+	r = ctl("peer-key", "show", id_hex);
+	cr_expect(strstr(r.out, "state revoked\n"), "%s", r.out);
+	run_free(&r);
+	s = open_store();
+	cr_assert_eq(store_peer_key_get(s, k.id, &k, NULL), 0);
+	cr_expect(k.revoked);
+	store_close(s);
+	/* Unknown and malformed IDs. */
+	r = ctl("peer-key", "revoke", "00112233445566778899aabbccddeeff");
+	cr_expect_eq(r.status, 1);
+	cr_expect(strstr(r.err, "pairwise key '00112233445566778899aabbccddeeff' not found"), "%s",
+		  r.err);
+	run_free(&r);
+	r = ctl("peer-key", "show", "xyz");
+	cr_expect_eq(r.status, 2);
+	cr_expect(strstr(r.err, "'xyz' is not a pairwise key ID (32 hex digits"), "%s", r.err);
+	run_free(&r);
+}
+
 Test(m2masctl, failures_exit_1_and_name_the_fix)
 {
 	struct run r;

@@ -278,6 +278,37 @@ Test(peer_agent, refusals_have_their_exact_errors)
 	secret_wipe(&o, sizeof(o));
 }
 
+/* clients.d targets=: uid 65531 may act as Cae1 on node A, towards /mn-cse-2/Cae2 only. */
+Test(peer_agent, targets_in_clients_d_restrict_pairwise_keys)
+{
+	char *p = harness_strdupf("%s/targets.conf", ag_a.clients), *log;
+	const char *t = "[client]\nuid = 65531\nae = Cae1\ntargets = " TARGET "\n";
+	struct result r;
+
+	cr_assert_eq(harness_write_file(p, t, strlen(t), 0644), 0);
+	free(p);
+	kill(ag_a.pid, SIGHUP);
+	for (int i = 0; i < 100 && count_in(ag_a.log, "SIGHUP: reload done") == 0; i++)
+		usleep(50 * 1000);
+	r = as_uid(65531, &ag_a, false, "Cae1", TARGET);
+	cr_expect_eq(r.r, 0, "%s", r.reason);
+	r = as_uid(65531, &ag_a, false, "Cae1", "/mn-cse-2/Cae3");
+	cr_expect_eq(r.r, -EACCES, "%d", r.r);
+	cr_expect_str_eq(r.reason, "uid 65531 may not request pairwise keys towards "
+				   "/mn-cse-2/Cae3 (see targets= in clients.d)");
+	log = fixture_read_text(ag_a.log);
+	cr_expect_not_null(strstr(log, "denied get-peer-key for AE Cae1 towards /mn-cse-2/Cae3 to "
+				       "pid "),
+			   "agent A's log lacks the denial");
+	cr_expect_not_null(strstr(log, " uid 65531 gid 65534: no targets= entry of its clients.d "
+				       "file allows it"),
+			   "agent A's log lacks uid/gid of the denial");
+	free(log);
+	/* uid 65533's file has no targets=: any target. */
+	r = as_uid(UID_AE1, &ag_a, false, "Cae1", "/mn-cse-2/Cae3");
+	cr_expect_eq(r.r, 0, "%s", r.reason);
+}
+
 /* In this process (root may act as any AE): the originator's and the receiver's key objects. */
 static void root_keys(const char *target, struct m2msa_key **ret_o, struct m2msa_key **ret_t)
 {

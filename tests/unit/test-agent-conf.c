@@ -54,6 +54,7 @@ Test(agent_conf, minimal_file_gets_defaults)
 	cr_expect_str_eq(c.mas_address, "mas.example.net:5683");
 	cr_expect_eq(c.client_idle_timeout, 60);
 	cr_expect_eq(c.clients_per_uid, 64);
+	cr_expect_eq(c.peer_check_interval, 60);
 	agent_conf_free(&c);
 }
 
@@ -116,6 +117,14 @@ Test(agent_conf, bad_node_id)
 {
 	expect_error("[node]\nnode_id = mn cse\n[mas]\naddress = a:1\nca = /x\nserver_name = m\n",
 		     ": [node] node_id 'mn cse' is not a valid CSE-ID (A-Z a-z 0-9 . _ - @ /, at most 128)");
+}
+
+Test(agent_conf, peer_check_interval_bounds)
+{
+	expect_error("[mas]\naddress = a:1\nca = /x\nserver_name = m\n[agent]\npeer_check_interval = 4s\n",
+		     ": [agent] peer_check_interval must be between 5s and 24h");
+	expect_error("[mas]\naddress = a:1\nca = /x\nserver_name = m\n[agent]\npeer_check_interval = 25h\n",
+		     ": [agent] peer_check_interval must be between 5s and 24h");
 }
 
 Test(agent_conf, bad_log_level)

@@ -106,6 +106,11 @@ Test(clients, errors_name_file_line_and_key)
 		{ "[client]\nae = Cae1\n", "bad.conf: [client] needs one of user=, uid= or group=" },
 		{ "[client]\nuid = 1\n", "bad.conf: the client is granted nothing" },
 		{ "[clients]\nuid = 1\n", "bad.conf:1: unknown section [clients]" },
+		{ "[client]\nuid = 1\nae = a\ntargets = Cae2\n", "bad.conf:4: invalid value for 'targets' in [client]: 'Cae2' is not a target (an absolute AE-ID" },
+		{ "[client]\nuid = 1\nae = a\ntargets = /mn-cse-2/C*\n", "'/mn-cse-2/C*' is not a target" },
+		{ "[client]\nuid = 1\nae = a\ntargets = /*\n", "'/*' is not a target" },
+		{ "[client]\nuid = 1\nae = a\ntargets = /mn-cse-2/C@2\n", "'/mn-cse-2/C@2' is not a target" },
+		{ "[client]\nuid = 1\ncse = yes\ntargets = /mn-cse-2/Cae2\n", "bad.conf: targets= restricts the AEs of ae=, but the file has no ae=" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -118,4 +123,32 @@ Test(clients, errors_name_file_line_and_key)
 				   bad[i].want);
 		cr_expect_null(c);
 	}
+}
+
+/* targets=: exact absolute AE-IDs and CSE wildcards; no targets= is any target. */
+Test(clients, targets_restrict_pairwise_keys)
+{
+	struct clients *c = NULL;
+	struct m2msa_err err = { .wire_code = 0 };
+	struct clients_peer app = peer(1001, 1001), free_app = peer(1002, 1002),
+			    root = peer(0, 0), unlisted = peer(1003, 1003);
+
+	put("app.conf", "[client]\nuid = 1001\nae = Cae1\n"
+			"targets = /mn-cse-2/Cae2, /mn-cse-3/*\n");
+	put("free.conf", "[client]\nuid = 1002\nae = Cae1\n");
+	cr_assert_eq(clients_load(dir, &c, &err), 0, "%s", err.msg);
+	cr_expect(clients_may_target(c, &app, "Cae1", "/mn-cse-2/Cae2"));
+	cr_expect_not(clients_may_target(c, &app, "Cae1", "/mn-cse-2/Cae3"), "another AE");
+	cr_expect_not(clients_may_target(c, &app, "Cae1", "/mn-cse-2/Cae22"), "a longer AE-ID");
+	cr_expect(clients_may_target(c, &app, "Cae1", "/mn-cse-3/Cany"));
+	cr_expect_not(clients_may_target(c, &app, "Cae1", "/mn-cse-33/Cany"), "a longer CSE-ID");
+	cr_expect_not(clients_may_target(c, &app, "Cae1", "/mn-cse-3/sub/Cany"),
+		      "a CSE-ID below the pattern's");
+	cr_expect_not(clients_may_target(c, &app, "Cae1", "/mn-cse-9/Cae2"), "another CSE");
+	cr_expect_not(clients_may_target(c, &app, "Cae9", "/mn-cse-2/Cae2"), "an AE it is not");
+	cr_expect(clients_may_target(c, &free_app, "Cae1", "/mn-cse-9/Cae2"), "no targets=");
+	cr_expect(clients_may_target(c, &root, "Cx", "/mn-cse-9/Cae2"), "root");
+	cr_expect_not(clients_may_target(c, &unlisted, "Cae1", "/mn-cse-2/Cae2"),
+		      "an unlisted uid");
+	clients_free(c);
 }

@@ -30,6 +30,33 @@ Test(crypto, hmac_rfc4231_case2)
 	cr_assert_arr_eq(out, expect, 32);
 }
 
+/*
+ * crypto_hmac_key (pads computed once) gives RFC 4231's answers: case 2 (short key),
+ * case 6 (a 131-byte key, hashed first), and the same key used twice in a row.
+ */
+Test(crypto, hmac_key_pads_rfc4231_cases_2_and_6)
+{
+	static const char d2[] = "what do ya want for nothing?";
+	static const char d6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+	struct crypto_hmac_key hk;
+	uint8_t key6[131], expect[32], out[32];
+
+	cr_assert_eq(crypto_hmac_key_init(&hk, (const uint8_t *)"Jefe", 4), 0);
+	unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", expect, 32);
+	for (int i = 0; i < 2; i++) {
+		memset(out, 0, sizeof(out));
+		cr_assert_eq(crypto_hmac_key_sha256(&hk, (const uint8_t *)d2, sizeof(d2) - 1, out), 0);
+		cr_assert_arr_eq(out, expect, 32);
+	}
+	crypto_hmac_key_clear(&hk);
+	memset(key6, 0xaa, sizeof(key6));
+	cr_assert_eq(crypto_hmac_key_init(&hk, key6, sizeof(key6)), 0);
+	unhex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", expect, 32);
+	cr_assert_eq(crypto_hmac_key_sha256(&hk, (const uint8_t *)d6, sizeof(d6) - 1, out), 0);
+	cr_assert_arr_eq(out, expect, 32);
+	crypto_hmac_key_clear(&hk);
+}
+
 /* RFC 5869 appendix A.1 (basic test case with SHA-256). */
 Test(crypto, hkdf_rfc5869_a1)
 {

@@ -14,6 +14,12 @@ static const char register_frame_hex[] =
 	"0000003ea5000801030658204142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
 	"600d6443616531106e2f6d6e2d6373652d322f43616532";
 
+/* docs/protocol.md §14.6: PEER_RESOLVE with check (version 4) for a cached key. */
+static const char check_frame_hex[] =
+	"0000005da5000901040658204142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"600778303030313132323333343435353636373738383939616162626363646465656666406d61732e6578"
+	"616d706c652e636f6d1101";
+
 static struct wire_msg good_register(void)
 {
 	struct wire_msg m = { .type = WIRE_MSG_PEER_REGISTER };
@@ -125,13 +131,18 @@ Test(wire_peer, one_form_per_message)
 				"5a5b5c5d5e5f60",
 				&m),
 		     -EBADMSG);
-	/* Version 4 is not spoken by this codec: unsupported, type reported. */
+	/* A PROOF at version 4 (the version of a PEER_RESOLVE with check only): malformed. */
 	cr_assert_eq(decode_hex("a3000301040658204142434445464748494a4b4c4d4e4f50515253545556575859"
+				"5a5b5c5d5e5f60",
+				&m),
+		     -EBADMSG);
+	/* Version 5 is not spoken by this codec: unsupported, type reported. */
+	cr_assert_eq(decode_hex("a3000301050658204142434445464748494a4b4c4d4e4f50515253545556575859"
 				"5a5b5c5d5e5f60",
 				&m),
 		     -EPROTONOSUPPORT);
 	cr_assert_eq(m.type, WIRE_MSG_PROOF);
-	cr_assert_eq(m.version, 4);
+	cr_assert_eq(m.version, 5);
 }
 
 Test(wire_peer, bad_targets_and_ae_ids_are_refused_both_ways)
@@ -187,4 +198,53 @@ Test(wire_peer, protocol_doc_shows_the_tested_frame)
 	fclose(f);
 	doc[n] = '\0';
 	cr_assert_not_null(strstr(doc, register_frame_hex), "PEER_REGISTER frame missing");
+	cr_assert_not_null(strstr(doc, check_frame_hex), "PEER_RESOLVE check frame missing");
+}
+
+Test(wire_peer, check_encodes_to_documented_vector_at_version_4)
+{
+	struct wire_msg m = { .type = WIRE_MSG_PEER_RESOLVE }, d;
+	uint8_t buf[256];
+	char hex[600];
+	size_t len;
+
+	for (int i = 0; i < WIRE_PROOF_LEN; i++)
+		m.peer_resolve.proof[i] = (uint8_t)(0x41 + i);
+	strcpy(m.peer_resolve.key_id, "00112233445566778899aabbccddeeff@mas.example.com");
+	m.peer_resolve.check = true;
+	cr_assert_eq(wire_encode(&m, buf, sizeof(buf), &len), 0);
+	tohex(buf, len, hex);
+	cr_assert_str_eq(hex, check_frame_hex);
+	cr_assert_eq(roundtrip(&m, &d), 0);
+	cr_assert_eq(d.version, WIRE_VERSION_CHECK);
+	cr_assert(d.peer_resolve.check);
+	m.version = WIRE_VERSION_CHECK;
+	cr_assert(wire_msg_equal(&m, &d));
+	/* Without check the same request stays a version 3 message. */
+	m.peer_resolve.check = false;
+	cr_assert_eq(roundtrip(&m, &d), 0);
+	cr_assert_eq(d.version, WIRE_VERSION_PEER);
+	cr_assert_not(d.peer_resolve.check);
+}
+
+Test(wire_peer, check_has_one_form)
+{
+	struct wire_msg m;
+	/* The documented check body (without the length prefix), then variants. */
+	char hex[400];
+
+	snprintf(hex, sizeof(hex), "%s", check_frame_hex + 8);
+	cr_assert_eq(decode_hex(hex, &m), 0);
+	/* check = 2: malformed. */
+	hex[strlen(hex) - 1] = '2';
+	cr_assert_eq(decode_hex(hex, &m), -EBADMSG);
+	/* check at version 3: malformed. */
+	snprintf(hex, sizeof(hex), "%s", check_frame_hex + 8);
+	hex[9] = '3';
+	cr_assert_eq(decode_hex(hex, &m), -EBADMSG);
+	/* A version 4 PEER_RESOLVE without check (map of 4, key 17 cut): malformed. */
+	snprintf(hex, sizeof(hex), "%s", check_frame_hex + 8);
+	hex[1] = '4';
+	hex[strlen(hex) - 4] = '\0';
+	cr_assert_eq(decode_hex(hex, &m), -EBADMSG);
 }

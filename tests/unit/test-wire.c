@@ -355,7 +355,9 @@ static void round_trip(struct wire_msg *m)
 	size_t len = 0;
 
 	m->version = m->type == WIRE_MSG_HELLO && m->hello.btid[0] ? WIRE_VERSION_BTID
-								   : wire_type_version(m->type);
+		     : m->type == WIRE_MSG_PEER_RESOLVE && m->peer_resolve.check
+			     ? WIRE_VERSION_CHECK
+			     : wire_type_version(m->type);
 	cr_assert_eq(wire_encode(m, buf, sizeof(buf), &len), 0, "encode %s",
 		     wire_msg_type_to_string(m->type));
 	cr_assert_eq(wire_frame_length(buf), (int)(len - WIRE_PREFIX_LEN));
@@ -899,9 +901,9 @@ Test(wire, other_version_is_reported_with_type)
 	build_hello(&c, &s);
 	cr_assert_eq(decode_cb(&c, &m), -EPROTONOSUPPORT);
 	cr_assert_eq(m.version, 0);
-	cr_assert_eq(decode_hex("a6" "0001" "0104" "02692f6d6e2d6373652d31" "03820102"
+	cr_assert_eq(decode_hex("a6" "0001" "0105" "02692f6d6e2d6373652d31" "03820102"
 				"045820" NONCE_A_HEX "1820" "6474657874", &m), -EPROTONOSUPPORT);
-	cr_assert_eq(m.version, 4);
+	cr_assert_eq(m.version, 5);
 	/* Still garbage if the version is unreadable. */
 	cr_assert_eq(decode_hex("a5" "0001" "016132" "02692f6d6e2d6373652d31" "03820102"
 				"045820" NONCE_A_HEX, &m), -EBADMSG);
