@@ -123,7 +123,7 @@ static struct pk_entry *cache_find(struct peer_keys *pk, const char *key_id, con
 		if (key_id && strcmp(e->key_id, key_id) == 0 &&
 		    wire_target_names_node(e->target, sa_manager_node_id(pk->sam)))
 			return e;
-		if (!key_id && e->expiry > now + PEER_KEYS_REUSE_MARGIN_S &&
+		if (!key_id && ae_id && target && e->expiry > now + PEER_KEYS_REUSE_MARGIN_S &&
 		    strcmp(e->node_id, sa_manager_node_id(pk->sam)) == 0 &&
 		    strcmp(e->ae_id, ae_id) == 0 && strcmp(e->target, target) == 0)
 			return e;

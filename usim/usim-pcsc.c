@@ -306,7 +306,7 @@ static int read_ef(struct usim *u, uint16_t fid, const char *name, uint8_t *out,
 	struct usim_pcsc *p = u->backend;
 	uint8_t fcp[RAPDU_MAX];
 	size_t fcp_len = sizeof(fcp);
-	uint16_t sw;
+	uint16_t sw = 0;
 	int r;
 
 	r = transmit(u, sel, sizeof(sel), fcp, &fcp_len, &sw, name);
