@@ -71,6 +71,19 @@ char *fixture_read_text(const char *path)
 	return text;
 }
 
+int fixture_count_in(const char *path, const char *needle)
+{
+	char *text = fixture_read_text(path), *at = text;
+	int n = 0;
+
+	while ((at = strstr(at, needle))) {
+		n++;
+		at++;
+	}
+	free(text);
+	return n;
+}
+
 void fixture_wait_log_count(const char *path, const char *needle, int n, int tries,
 			    unsigned interval_ms)
 {

@@ -282,16 +282,11 @@ void gba_fx_agent_usim(const struct mas_fixture *m)
 	gba_env.t = NULL;
 }
 
-/* m2msad.conf for node NODE_ID offering methods, [gba] with bsf_url; its path (free()). */
-char *gba_fx_write_agent_conf(const struct mas_fixture *m, const char *methods, const char *bsf_url)
+char *gba_fx_write_agent_conf_extra(const struct mas_fixture *m, const char *extra)
 {
 	char *conf = harness_strdupf("%s/m2msad.conf", m->dir);
-	char *log = harness_strdupf("%s/m2msad.log", m->dir);
 	char *sock = harness_strdupf("%s/agent.sock", m->dir);
 	char *clients = harness_strdupf("%s/clients.d", m->dir);
-	char *extra = harness_strdupf("node_id = " NODE_ID "\nmethods = %s\n[gba]\nbsf_url = %s\n"
-				      "bsf_ca = %s\nusim = tpm\ntimeout = 3s\n",
-				      methods, bsf_url, gba_env.ca);
 
 	cr_assert_eq(mkdir(clients, 0755), 0);
 	mas_fixture_write_agent_conf(m, conf,
@@ -304,7 +299,19 @@ char *gba_fx_write_agent_conf(const struct mas_fixture *m, const char *methods, 
 					     .sock = sock,
 					     .clients_dir = clients,
 				     });
-	free(sock), free(clients), free(extra), free(log);
+	free(sock), free(clients);
+	return conf;
+}
+
+/* m2msad.conf for node NODE_ID offering methods, [gba] with bsf_url; its path (free()). */
+char *gba_fx_write_agent_conf(const struct mas_fixture *m, const char *methods, const char *bsf_url)
+{
+	char *extra = harness_strdupf("node_id = " NODE_ID "\nmethods = %s\n[gba]\nbsf_url = %s\n"
+				      "bsf_ca = %s\nusim = tpm\ntimeout = 3s\n",
+				      methods, bsf_url, gba_env.ca);
+	char *conf = gba_fx_write_agent_conf_extra(m, extra);
+
+	free(extra);
 	return conf;
 }
 

@@ -88,6 +88,11 @@ int gba_fx_node_establish(const struct mas_fixture *m, const char *node_id,
 void gba_fx_bootstrap_into_slot(struct gba_slot *ret);
 /* The USIM (K, OPc, SQN 0) in the agent's state folder; the TPM connection closed again. */
 void gba_fx_agent_usim(const struct mas_fixture *m);
+/*
+ * m2msad.conf in m's folder: socket agent.sock, clients.d (created, empty), and
+ * extra under [node] (the node ID, methods and a [gba] section); its path (free()).
+ */
+char *gba_fx_write_agent_conf_extra(const struct mas_fixture *m, const char *extra);
 /* m2msad.conf for node NODE_ID offering methods, [gba] with bsf_url; its path (free()). */
 char *gba_fx_write_agent_conf(const struct mas_fixture *m, const char *methods,
 			      const char *bsf_url);

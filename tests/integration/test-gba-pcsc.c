@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../vcard/vusim.h"
@@ -66,29 +65,17 @@ static void insert_card(bool drop_on_auth)
 /* m2msad for NODE_ID, method gba with usim = pcsc; its pid, its log in ret_log. */
 static pid_t start_pcsc_agent(const struct mas_fixture *m, char **ret_log)
 {
-	char *conf = harness_strdupf("%s/m2msad.conf", m->dir);
 	char *sock = harness_strdupf("%s/agent.sock", m->dir);
-	char *clients = harness_strdupf("%s/clients.d", m->dir);
 	char *extra = harness_strdupf("node_id = " NODE_ID "\nmethods = gba\n[gba]\n"
 				      "bsf_url = %s\nbsf_ca = %s\nusim = pcsc\nimpi = " IMPI "\n"
 				      "timeout = 3s\n",
 				      gba_env.url, gba_env.ca);
+	char *conf = gba_fx_write_agent_conf_extra(m, extra);
 	pid_t pid;
 
-	cr_assert_eq(mkdir(clients, 0755), 0);
-	mas_fixture_write_agent_conf(m, conf,
-				     &(struct fixture_agent_conf){
-					     .tcti = harness_swtpm_tcti(gba_env.tpm),
-					     .node_extra = extra,
-					     .timeout_s = 5,
-					     .backoff_min_s = 1,
-					     .backoff_max_s = 2,
-					     .sock = sock,
-					     .clients_dir = clients,
-				     });
 	*ret_log = harness_strdupf("%s/m2msad.log", m->dir);
 	pid = fixture_start_agent(conf, *ret_log, sock, 400);
-	free(conf), free(sock), free(clients), free(extra);
+	free(conf), free(sock), free(extra);
 	return pid;
 }
 

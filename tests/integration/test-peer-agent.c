@@ -188,19 +188,6 @@ static struct result as_uid(uid_t uid, const struct agent *a, bool resolve, cons
 	return res;
 }
 
-static int count_in(const char *path, const char *needle)
-{
-	char *text = fixture_read_text(path), *at = text;
-	int n = 0;
-
-	while ((at = strstr(at, needle))) {
-		n++;
-		at++;
-	}
-	free(text);
-	return n;
-}
-
 Test(peer_agent, originator_and_target_get_the_same_key_and_no_key_in_any_log)
 {
 	struct result o = as_uid(UID_AE1, &ag_a, false, "Cae1", TARGET), t, t2, o2, other;
@@ -224,8 +211,8 @@ Test(peer_agent, originator_and_target_get_the_same_key_and_no_key_in_any_log)
 	t2 = as_uid(UID_AE2, &ag_b, true, "Cae2", o.key_id);
 	cr_assert_eq(t2.r, 0);
 	cr_expect_arr_eq(t2.key, o.key, 32);
-	cr_expect_eq(count_in(mas.log, "resolved by node " NODE_B), 1);
-	cr_expect_eq(count_in(mas.log, "registered pairwise key"), 1);
+	cr_expect_eq(fixture_count_in(mas.log, "resolved by node " NODE_B), 1);
+	cr_expect_eq(fixture_count_in(mas.log, "registered pairwise key"), 1);
 	/* Another target: another key. */
 	other = as_uid(UID_AE1, &ag_a, false, "Cae1", "/mn-cse-2/Cae3");
 	cr_assert_eq(other.r, 0);
@@ -288,7 +275,7 @@ Test(peer_agent, targets_in_clients_d_restrict_pairwise_keys)
 	cr_assert_eq(harness_write_file(p, t, strlen(t), 0644), 0);
 	free(p);
 	kill(ag_a.pid, SIGHUP);
-	for (int i = 0; i < 100 && count_in(ag_a.log, "SIGHUP: reload done") == 0; i++)
+	for (int i = 0; i < 100 && fixture_count_in(ag_a.log, "SIGHUP: reload done") == 0; i++)
 		usleep(50 * 1000);
 	r = as_uid(65531, &ag_a, false, "Cae1", TARGET);
 	cr_expect_eq(r.r, 0, "%s", r.reason);

@@ -160,19 +160,6 @@ static double wait_event(struct m2msa *sub, enum m2msa_event_type want, const ch
 	}
 }
 
-static int count_in(const char *path, const char *needle)
-{
-	char *text = fixture_read_text(path), *at = text;
-	int n = 0;
-
-	while ((at = strstr(at, needle))) {
-		n++;
-		at++;
-	}
-	free(text);
-	return n;
-}
-
 Test(peer_revoke, revocation_reaches_both_agents_and_the_key_no_longer_resolves)
 {
 	struct m2msa *sub_a = NULL, *sub_b = NULL, *hb = NULL;
@@ -197,8 +184,8 @@ Test(peer_revoke, revocation_reaches_both_agents_and_the_key_no_longer_resolves)
 	cr_expect_geq(tb, 0, "no revoked event on node B's subscriber within %d s", REVOKE_BOUND_S);
 	snprintf(want, sizeof(want), "pairwise key %s (Cae1 on " NODE_A " towards " TARGET
 		 ") revoked: dropped from the cache", kid);
-	cr_expect_eq(count_in(ag_a.log, want), 1, "agent A's log lacks '%s'", want);
-	cr_expect_eq(count_in(ag_b.log, want), 1, "agent B's log lacks '%s'", want);
+	cr_expect_eq(fixture_count_in(ag_a.log, want), 1, "agent A's log lacks '%s'", want);
+	cr_expect_eq(fixture_count_in(ag_b.log, want), 1, "agent B's log lacks '%s'", want);
 
 	cr_assert_eq(m2msa_open(ag_b.sock, &hb), 0);
 	cr_expect_eq(m2msa_resolve_key(hb, "Cae2", kid, &k), -EKEYREVOKED);
@@ -228,14 +215,14 @@ Test(peer_revoke, expiry_reaches_both_agents)
 	cr_expect_geq(ta, left - 2.0, "expired %.1f s early", left - ta);
 	snprintf(want, sizeof(want), "pairwise key %s (Cae1 on " NODE_A " towards " TARGET
 		 ") expired: dropped from the cache", kid);
-	cr_expect_eq(count_in(ag_a.log, want), 1, "agent A's log lacks '%s'", want);
-	cr_expect_eq(count_in(ag_b.log, want), 1, "agent B's log lacks '%s'", want);
+	cr_expect_eq(fixture_count_in(ag_a.log, want), 1, "agent A's log lacks '%s'", want);
+	cr_expect_eq(fixture_count_in(ag_b.log, want), 1, "agent B's log lacks '%s'", want);
 	/* Before the expiry both agents checked the key (every 3.75..6.25 s) and kept it. */
-	cr_expect_geq(count_in(mas.log, ") checked by node " NODE_A), 1, "no check by node A");
-	cr_expect_geq(count_in(mas.log, ") checked by node " NODE_B), 1, "no check by node B");
-	cr_expect_eq(count_in(ag_a.log, "cannot check pairwise key"), 0);
-	cr_expect_eq(count_in(ag_b.log, "cannot check pairwise key"), 0);
-	cr_expect_eq(count_in(ag_a.log, "refused by the MAS"), 0);
+	cr_expect_geq(fixture_count_in(mas.log, ") checked by node " NODE_A), 1, "no check by node A");
+	cr_expect_geq(fixture_count_in(mas.log, ") checked by node " NODE_B), 1, "no check by node B");
+	cr_expect_eq(fixture_count_in(ag_a.log, "cannot check pairwise key"), 0);
+	cr_expect_eq(fixture_count_in(ag_b.log, "cannot check pairwise key"), 0);
+	cr_expect_eq(fixture_count_in(ag_a.log, "refused by the MAS"), 0);
 	m2msa_close(sub_a);
 	m2msa_close(sub_b);
 	free(kid);
