@@ -5,7 +5,8 @@
  * decoding walks the body with libcbor's streaming decoder (cbor_stream_decode),
  * one data item at a time (both through common/cbor-util.h): neither direction
  * allocates, so no copy of a key ever sits in a libcbor heap item, and nothing
- * has to be freed on the error paths.
+ * has to be freed on the error paths. What a well-formed identifier is, and
+ * the names of methods, errors and types: common/wire-names.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 
 #include "common/cbor-util.h"
 #include "common/secret.h"
+#include "common/wire-int.h"
 #include "common/wire.h"
 
 /* Map keys (docs/protocol.md "Map keys"). One key always carries one CBOR type. */
@@ -89,171 +91,6 @@ uint32_t wire_type_version(enum wire_msg_type t)
 								       : WIRE_VERSION;
 }
 
-/* ---- identifiers and names ---------------------------------------------- */
-
-static bool id_char_valid(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-' || c == '@' || c == '/';
-}
-
-/* 1..max octets, each from the identifier set. */
-static bool id_bytes_valid(const char *s, size_t len, size_t max)
-{
-	if (len == 0 || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!id_char_valid((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-static bool btid_bytes_valid(const char *s, size_t len)
-{
-	const char *at = memchr(s, '@', len);
-
-	if (len == 0 || len > WIRE_BTID_MAX || !at || at == s || at == s + len - 1 ||
-	    memchr(at + 1, '@', len - (size_t)(at + 1 - s)))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '+' || c == '/' || c == '=' || c == '.' || c == '-' || c == '@'))
-			return false;
-	}
-	return true;
-}
-
-int wire_btid_valid(const char *s)
-{
-	return s && btid_bytes_valid(s, strnlen(s, WIRE_BTID_MAX + 1));
-}
-
-int wire_id_valid(const char *s)
-{
-	if (!s)
-		return 0;
-	return id_bytes_valid(s, strnlen(s, WIRE_ID_MAX + 1), WIRE_ID_MAX);
-}
-
-/* An AE-ID that can be the last part of an absolute AE-ID: no '/', no '@'. */
-static bool ae_part_valid(const char *s, size_t len)
-{
-	return id_bytes_valid(s, len, WIRE_ID_MAX) && !memchr(s, '/', len) && !memchr(s, '@', len);
-}
-
-/* "/<CSE-ID>/<AE-ID>": a leading '/', a CSE part of 2.. bytes, an AE part. */
-static bool target_bytes_valid(const char *s, size_t len)
-{
-	const char *slash;
-
-	if (!id_bytes_valid(s, len, WIRE_TARGET_MAX) || s[0] != '/')
-		return false;
-	slash = memrchr(s, '/', len);
-	return slash > s + 1 && (size_t)(slash - s) <= WIRE_ID_MAX &&
-	       ae_part_valid(slash + 1, len - (size_t)(slash + 1 - s));
-}
-
-int wire_target_names_node(const char *target, const char *node_id)
-{
-	char cse[WIRE_ID_MAX + 1], ae[WIRE_ID_MAX + 1];
-
-	if (!node_id || !node_id[0] || wire_target_split(target, cse, ae) < 0)
-		return 0;
-	return strcmp(cse, node_id) == 0 || (node_id[0] != '/' && strcmp(cse + 1, node_id) == 0);
-}
-
-int wire_target_split(const char *target, char *cse, char *ae)
-{
-	size_t len, cse_len;
-	const char *slash;
-
-	if (!target)
-		return -EINVAL;
-	len = strnlen(target, WIRE_TARGET_MAX + 1);
-	if (!target_bytes_valid(target, len))
-		return -EINVAL;
-	slash = memrchr(target, '/', len);
-	cse_len = (size_t)(slash - target);
-	memcpy(cse, target, cse_len);
-	cse[cse_len] = '\0';
-	memcpy(ae, slash + 1, len - cse_len - 1);
-	ae[len - cse_len - 1] = '\0';
-	return 0;
-}
-
-static bool method_known(uint64_t m)
-{
-	return m >= WIRE_METHOD_PSK && m < _WIRE_METHOD_MAX;
-}
-
-static const char *const method_names[_WIRE_METHOD_MAX] = {
-	[WIRE_METHOD_PSK] = "psk",
-	[WIRE_METHOD_PKI] = "pki",
-	[WIRE_METHOD_GBA] = "gba",
-};
-
-const char *wire_method_to_string(uint8_t method)
-{
-	return method_known(method) ? method_names[method] : "unknown";
-}
-
-int wire_method_from_string(const char *s, uint8_t *ret)
-{
-	if (!s)
-		return -EINVAL;
-	for (uint8_t m = WIRE_METHOD_PSK; m < _WIRE_METHOD_MAX; m++)
-		if (strcmp(s, method_names[m]) == 0) {
-			*ret = m;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-static const char *const error_names[_WIRE_ERR_MAX] = {
-	[WIRE_ERR_MALFORMED] = "malformed",
-	[WIRE_ERR_VERSION] = "unsupported-version",
-	[WIRE_ERR_UNKNOWN_NODE] = "unknown-node",
-	[WIRE_ERR_REVOKED] = "revoked",
-	[WIRE_ERR_NO_METHOD] = "no-common-method",
-	[WIRE_ERR_AUTH_FAILED] = "auth-failed",
-	[WIRE_ERR_RATE_LIMITED] = "rate-limited",
-	[WIRE_ERR_UNKNOWN_KEY] = "unknown-key",
-	[WIRE_ERR_EXPIRED] = "expired",
-	[WIRE_ERR_NOT_AUTHORISED] = "not-authorised",
-	[WIRE_ERR_INTERNAL] = "internal",
-};
-
-const char *wire_error_code_to_string(uint32_t code)
-{
-	if (code >= WIRE_ERR_MALFORMED && code < _WIRE_ERR_MAX)
-		return error_names[code];
-	return "unknown";
-}
-
-static const char *const type_names[_WIRE_MSG_MAX] = {
-	[WIRE_MSG_HELLO] = "hello",
-	[WIRE_MSG_CHALLENGE] = "challenge",
-	[WIRE_MSG_PROOF] = "proof",
-	[WIRE_MSG_ESTABLISHED] = "established",
-	[WIRE_MSG_ERROR] = "error",
-	[WIRE_MSG_KEY_REQUEST] = "key-request",
-	[WIRE_MSG_KEY_RESPONSE] = "key-response",
-	[WIRE_MSG_PEER_REGISTER] = "peer-register",
-	[WIRE_MSG_PEER_RESOLVE] = "peer-resolve",
-	[WIRE_MSG_PEER_KEY] = "peer-key",
-};
-
-static bool type_known(uint64_t t)
-{
-	return t >= WIRE_MSG_HELLO && t < _WIRE_MSG_MAX;
-}
-
-const char *wire_msg_type_to_string(enum wire_msg_type t)
-{
-	return type_known((uint64_t)t) ? type_names[t] : "unknown";
-}
 
 void wire_msg_wipe(struct wire_msg *m)
 {
@@ -348,7 +185,7 @@ int wire_frame_length(const uint8_t prefix[static WIRE_PREFIX_LEN])
 static bool text_valid(const char *s, size_t len, size_t max, bool want_id)
 {
 	if (want_id)
-		return id_bytes_valid(s, len, max);
+		return wire_id_bytes_valid(s, len, max);
 	return len <= max && !memchr(s, '\0', len);
 }
 
@@ -358,7 +195,7 @@ static bool methods_valid(const uint64_t *methods, size_t n)
 	if (n == 0 || n > WIRE_METHODS_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (!method_known(methods[i]))
+		if (!wire_method_known(methods[i]))
 			return false;
 		for (size_t j = 0; j < i; j++)
 			if (methods[j] == methods[i])
@@ -386,7 +223,7 @@ static int w_key_target(struct cbor_util_writer *w, const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
 
-	if (n == cap || !target_bytes_valid(s, n))
+	if (n == cap || !wire_target_bytes_valid(s, n))
 		return -EINVAL;
 	cbor_util_put_key_bytes(w, WIRE_KEY_TARGET, true, s, n);
 	return 0;
@@ -403,7 +240,7 @@ static int encode_peer(const struct wire_msg *m, struct cbor_util_writer *w)
 	switch (m->type) {
 	case WIRE_MSG_PEER_REGISTER:
 		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, g->proof, WIRE_PROOF_LEN);
-		if (!ae_part_valid(g->ae_id, strnlen(g->ae_id, sizeof(g->ae_id))))
+		if (!wire_ae_part_valid(g->ae_id, strnlen(g->ae_id, sizeof(g->ae_id))))
 			return -EINVAL;
 		r = w_key_text(w, WIRE_KEY_AE_ID, g->ae_id, sizeof(g->ae_id), WIRE_ID_MAX, true);
 		return r < 0 ? r : w_key_target(w, g->target, sizeof(g->target));
@@ -426,7 +263,7 @@ static int encode_peer(const struct wire_msg *m, struct cbor_util_writer *w)
 			return r;
 		cbor_util_put_key_uint(w, WIRE_KEY_EXPIRY, k->expiry);
 		cbor_util_put_key_bytes(w, WIRE_KEY_KEY, false, k->key, WIRE_KEY_LEN);
-		if (!ae_part_valid(k->ae_id, strnlen(k->ae_id, sizeof(k->ae_id))))
+		if (!wire_ae_part_valid(k->ae_id, strnlen(k->ae_id, sizeof(k->ae_id))))
 			return -EINVAL;
 		r = w_key_text(w, WIRE_KEY_AE_ID, k->ae_id, sizeof(k->ae_id), WIRE_ID_MAX, true);
 		if (r < 0)
@@ -472,14 +309,14 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 		if (btid) {
 			size_t n = strnlen(h->btid, sizeof(h->btid));
 
-			if (n == sizeof(h->btid) || !btid_bytes_valid(h->btid, n))
+			if (n == sizeof(h->btid) || !wire_btid_bytes_valid(h->btid, n))
 				return -EINVAL;
 			cbor_util_put_key_bytes(w, WIRE_KEY_BTID, true, h->btid, n);
 		}
 		break;
 	}
 	case WIRE_MSG_CHALLENGE:
-		if (!method_known(m->challenge.method))
+		if (!wire_method_known(m->challenge.method))
 			return -EINVAL;
 		cbor_util_put_key_bytes(w, WIRE_KEY_NONCE, false, m->challenge.nonce, WIRE_NONCE_LEN);
 		cbor_util_put_key_uint(w, WIRE_KEY_METHOD, m->challenge.method);
@@ -490,7 +327,7 @@ static int encode_body(const struct wire_msg *m, struct cbor_util_writer *w)
 	case WIRE_MSG_ESTABLISHED: {
 		const struct wire_established *e = &m->established;
 
-		if (!method_known(e->method))
+		if (!wire_method_known(e->method))
 			return -EINVAL;
 		cbor_util_put_key_uint(w, WIRE_KEY_METHOD, e->method);
 		cbor_util_put_key_bytes(w, WIRE_KEY_PROOF, false, e->proof, WIRE_PROOF_LEN);
@@ -547,7 +384,7 @@ int wire_encode(const struct wire_msg *m, uint8_t *buf, size_t buf_len, size_t *
 	size_t body;
 	int r;
 
-	if (!m || !buf || !ret_len || !type_known((uint64_t)m->type))
+	if (!m || !buf || !ret_len || !wire_type_known((uint64_t)m->type))
 		return -EINVAL;
 	if (buf_len < WIRE_PREFIX_LEN)
 		return -EMSGSIZE;
@@ -622,7 +459,7 @@ static int get_method(const struct cbor_util_map *f, uint8_t *out)
 {
 	uint64_t v = f->v[WIRE_KEY_METHOD].value;
 
-	if (!method_known(v))
+	if (!wire_method_known(v))
 		return -EBADMSG;
 	*out = (uint8_t)v;
 	return 0;
@@ -642,7 +479,7 @@ static int get_ae_part(const struct cbor_util_map *f, char *out)
 {
 	const struct cbor_util_item *it = &f->v[WIRE_KEY_AE_ID];
 
-	if (!ae_part_valid((const char *)it->data, it->len))
+	if (!wire_ae_part_valid((const char *)it->data, it->len))
 		return -EBADMSG;
 	cbor_util_copy_text(it, out);
 	return 0;
@@ -652,7 +489,7 @@ static int get_target(const struct cbor_util_map *f, char *out)
 {
 	const struct cbor_util_item *it = &f->v[WIRE_KEY_TARGET];
 
-	if (!target_bytes_valid((const char *)it->data, it->len))
+	if (!wire_target_bytes_valid((const char *)it->data, it->len))
 		return -EBADMSG;
 	cbor_util_copy_text(it, out);
 	return 0;
@@ -717,7 +554,7 @@ static int fill_msg(const struct cbor_util_map *f, struct wire_msg *m)
 		if (f->present & BIT(WIRE_KEY_BTID)) {
 			const struct cbor_util_item *it = &f->v[WIRE_KEY_BTID];
 
-			if (!btid_bytes_valid((const char *)it->data, it->len))
+			if (!wire_btid_bytes_valid((const char *)it->data, it->len))
 				return -EBADMSG;
 			cbor_util_copy_text(it, m->hello.btid);
 		}
@@ -795,12 +632,12 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *ret)
 	if (version < WIRE_VERSION_MIN || version > WIRE_VERSION_MAX) {
 		/* Tell the caller what arrived, so it can answer with WIRE_ERR_VERSION. */
 		wire_msg_wipe(ret);
-		ret->type = type_known(type) ? (enum wire_msg_type)type : 0;
+		ret->type = wire_type_known(type) ? (enum wire_msg_type)type : 0;
 		ret->version = version > UINT32_MAX ? UINT32_MAX : (uint32_t)version;
 		r = -EPROTONOSUPPORT;
 		goto out;
 	}
-	if (!type_known(type) || f.unknown_key ||
+	if (!wire_type_known(type) || f.unknown_key ||
 	    (f.present & ~(version == WIRE_VERSION_BTID    ? type_keys_v2_optional[type]
 			   : version == WIRE_VERSION_CHECK ? type_keys_v4_optional[type]
 							   : 0)) != type_keys[type]) {
