@@ -61,7 +61,8 @@ int wire_id_valid(const char *s)
 /* An AE-ID that can be the last part of an absolute AE-ID: no '/', no '@'. */
 bool wire_ae_part_valid(const char *s, size_t len)
 {
-	return wire_id_bytes_valid(s, len, WIRE_ID_MAX) && !memchr(s, '/', len) && !memchr(s, '@', len);
+	return wire_id_bytes_valid(s, len, WIRE_ID_MAX) && !memchr(s, '/', len) &&
+	       !memchr(s, '@', len);
 }
 
 /* "/<CSE-ID>/<AE-ID>": a leading '/', a CSE part of 2.. bytes, an AE part. */
