@@ -78,6 +78,8 @@ int establish_errno_from_wire(uint32_t code)
 
 bool establish_gba_refused(const struct m2msa_err *err)
 {
+	/* For an establishment "expired" is its B-TID's (a MAS before the decoys said
+	 * so); not for end-to-end requests, where it is the pairwise key's. */
 	if (err->wire_code == WIRE_ERR_EXPIRED)
 		return true;
 	return err->method == WIRE_METHOD_GBA && (err->wire_code == WIRE_ERR_AUTH_FAILED ||

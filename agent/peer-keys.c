@@ -36,6 +36,7 @@ struct pk_op {
 	int timeout_ms;
 	void *owner; /* NULL once cancelled */
 	bool check;  /* a re-validation of the cached key_id (§14.6) */
+	int wire_code; /* the MAS's error code when it answered one, else 0 */
 	uint32_t req;
 	char what[WIRE_TARGET_MAX + 64]; /* for logs: "Cae1 -> /mn-cse-2/Cae2" or the key ID */
 };
@@ -142,7 +143,9 @@ static struct pk_entry *cache_put(struct peer_keys *pk, const struct establish_r
 		e = &pk->cache[pk->cache_next];
 		pk->cache_next = (pk->cache_next + 1) % PEER_KEYS_CACHE_MAX;
 		if (e->used) /* evicted to make room: still valid, so no event */
-			log_debug("pairwise key %s leaves the full cache", e->key_id);
+			log_warning("pairwise key %s leaves the full cache: a revocation of it "
+				    "is no longer pushed (AEs holding it learn at its expiry)",
+				    e->key_id);
 	}
 	secret_wipe(e, sizeof(*e));
 	e->used = true;
@@ -182,30 +185,48 @@ static struct pk_entry *cache_by_id(struct peer_keys *pk, const char *key_id)
 	return NULL;
 }
 
-/* A check ended: keep the key, or drop it with the MAS's reason. */
+/*
+ * A check ended: keep the key, or drop it when the MAS said so. Only the MAS's
+ * own answer drops a key: a local failure (a certificate not readable, the TPM
+ * busy, no route) keeps it for the next check.
+ */
 static void check_done(struct pk_op *o, int r, const struct establish_result *res,
 		       const char *reason)
 {
-	struct pk_entry *e = cache_by_id(o->pk, o->what);
+	struct peer_keys *pk = o->pk;
+	struct pk_entry *e = cache_by_id(pk, o->what);
 
 	if (!e)
 		return; /* dropped meanwhile */
 	if (r == 0 && strcmp(res->key_id, e->key_id) == 0 &&
 	    secret_equal(res->kc->data, e->key, WIRE_KEY_LEN)) {
 		log_debug("pairwise key %s is still valid at the MAS", e->key_id);
-	} else if (r == -EKEYEXPIRED) {
-		drop(o->pk, e, PEER_KEYS_EVENT_EXPIRED);
-	} else if (r == -EKEYREVOKED || r == -ENOKEY || r == -EACCES || r == 0) {
+		return;
+	}
+	switch (r == 0 ? -1 : o->wire_code) {
+	case -1: /* another key under its ID */
+	case WIRE_ERR_REVOKED:
+	case WIRE_ERR_UNKNOWN_KEY:
+	case WIRE_ERR_NOT_AUTHORISED:
 		/* revoked, purged, or no longer this node's: it must not be used */
 		log_warning("pairwise key %s refused by the MAS: %s", e->key_id,
 			    r == 0 ? "another key under its ID" : reason);
-		drop(o->pk, e, PEER_KEYS_EVENT_REVOKED);
-	} else if (r == -EPROTONOSUPPORT) {
-		if (!o->pk->warned_no_check)
+		drop(pk, e, PEER_KEYS_EVENT_REVOKED);
+		break;
+	case WIRE_ERR_EXPIRED:
+		drop(pk, e, PEER_KEYS_EVENT_EXPIRED);
+		break;
+	case WIRE_ERR_VERSION:
+		/* No version 4 at this MAS: stop asking until a reload or a new key. */
+		if (!pk->warned_no_check)
 			log_warning("the MAS does not re-validate pairwise keys (no protocol "
 				    "version 4): cached keys stay until their expiry");
-		o->pk->warned_no_check = true;
-	} else {
+		pk->warned_no_check = true;
+		for (size_t i = 0; i < PEER_KEYS_CACHE_MAX; i++)
+			if (pk->cache[i].used)
+				pk->cache[i].next_check = pk->cache[i].expiry;
+		break;
+	default:
 		log_warning("cannot check pairwise key %s with the MAS (kept, next check later): "
 			    "%s",
 			    e->key_id, reason);
@@ -254,6 +275,7 @@ static void on_io(struct loop_watch *w, int fd, uint32_t events, void *userdata)
 	}
 	if (r < 0)
 		sa_manager_peer_op_failed(o->pk->sam, &err);
+	o->wire_code = r < 0 ? (int)err.wire_code : 0;
 	op_done(o, r, &res, err.msg[0] ? err.msg : strerror(-r));
 	establish_result_clear(&res);
 }

@@ -47,6 +47,7 @@ struct sa_manager {
 
 	struct establish_op *op;
 	uint64_t op_deadline; /* mono ms */
+	uint64_t peer_verify_at; /* mono ms: the last rekey asked for by a refused end-to-end proof */
 
 	struct loop *loop;
 	struct loop_watch *op_watch;	    /* the fd of op */
@@ -849,13 +850,27 @@ int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
 	return establish_op_new(node_creds_tls(m->creds), &p, node_creds_km(m->creds), ret, err);
 }
 
+/* At most one verifying rekey per this many ms for refused end-to-end proofs. */
+#define PEER_VERIFY_SPACING_MS (60 * 1000)
+
 void sa_manager_peer_op_failed(struct sa_manager *m, const struct m2msa_err *err)
 {
-	if (!m->gba || !establish_gba_refused(err))
+	uint64_t now = mono_ms();
+
+	/*
+	 * Only a refused gba proof says something about Ks_NAF (an "expired" here
+	 * is the pairwise key's). It does not throw the bootstrap away itself: it
+	 * asks for a rekey, whose own refusal bootstraps again under the
+	 * establishment backoff; so local requests can never drive Ub runs.
+	 */
+	if (!m->gba || err->method != WIRE_METHOD_GBA ||
+	    (err->wire_code != WIRE_ERR_AUTH_FAILED && err->wire_code != WIRE_ERR_RATE_LIMITED))
 		return;
-	gba_keeper_invalidate(m->gba);
-	gba_tick(m, "the MAS refused the proof made with Ks_NAF");
-	sync_timers(m);
+	if (m->state != SA_MANAGER_ESTABLISHED || m->op ||
+	    (m->peer_verify_at && now - m->peer_verify_at < PEER_VERIFY_SPACING_MS))
+		return;
+	m->peer_verify_at = now;
+	sa_manager_rekey(m, "the MAS refused an end-to-end proof made with Ks_NAF");
 }
 
 const char *sa_manager_node_id(const struct sa_manager *m)

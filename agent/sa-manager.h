@@ -125,8 +125,10 @@ struct wire_msg;
 int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
 			   struct establish_op **ret, int *ret_timeout_ms, struct m2msa_err *err);
 /*
- * An end-to-end request ended with err: when the MAS refused the proof made
- * with Ks_NAF (establish_gba_refused()), bootstrap again, as for an establishment.
+ * An end-to-end request ended with err: when the MAS refused a gba proof
+ * (auth-failed or rate-limited), rekey now (at most once a minute) so that the
+ * establishment path finds out whether Ks_NAF is still good and bootstraps
+ * again under its own backoff if not.
  */
 void sa_manager_peer_op_failed(struct sa_manager *m, const struct m2msa_err *err);
 /* The node's ID ("" while unknown). */

@@ -37,10 +37,10 @@ out:
 
 /*
  * The per-message copy of a hash state is a plain struct copy: true unless wolfSSL
- * keeps a cached W buffer or an async context in it (the states are made with
+ * keeps a cached W buffer, the message (WOLFSSL_HASH_KEEP) or an async context in it (the states are made with
  * INVALID_DEVID, so no crypto-callback device holds state for them either).
  */
-#if defined(WOLFSSL_SMALL_STACK_CACHE) || defined(WOLFSSL_ASYNC_CRYPT)
+#if defined(WOLFSSL_SMALL_STACK_CACHE) || defined(WOLFSSL_ASYNC_CRYPT) || defined(WOLFSSL_HASH_KEEP)
 #error "crypto_hmac_key copies wc_Sha256 by assignment; use wc_Sha256Copy for this wolfSSL build"
 #endif
 
@@ -101,8 +101,11 @@ int crypto_hmac_key_sha256(const struct crypto_hmac_key *hk, const uint8_t *data
 
 void crypto_hmac_key_clear(struct crypto_hmac_key *hk)
 {
-	if (hk)
-		secret_wipe(hk, sizeof(*hk));
+	if (!hk)
+		return;
+	wc_Sha256Free(&hk->inner);
+	wc_Sha256Free(&hk->outer);
+	secret_wipe(hk, sizeof(*hk));
 }
 
 int crypto_hkdf_sha256_extract(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
