@@ -142,18 +142,36 @@ void fixture_provision_km(const char *tcti, const char *state, const char *node_
 
 pid_t fixture_start_agent(const char *conf, const char *log, const char *sock, int tries)
 {
+	return fixture_start_agent_under(NULL, conf, log, sock, tries);
+}
+
+pid_t fixture_start_agent_under(const char *const *wrapper, const char *conf, const char *log,
+				const char *sock, int tries)
+{
 	char *bin = harness_strdupf("%s/agent/m2msad", fixture_builddir());
 	pid_t pid = fork();
 
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		char *argv[24];
+		size_t n = 0;
+
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (!freopen(log, "a", stderr))
 			_exit(126);
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("JOURNAL_STREAM");
-		execl(bin, bin, "--config", conf, "--log-level", "debug", "--log-target", "stderr",
-		      (char *)NULL);
+		for (; wrapper && *wrapper && n < 16; wrapper++)
+			argv[n++] = strdup(*wrapper); /* execvp's argv is not const */
+		argv[n++] = bin;
+		argv[n++] = "--config";
+		argv[n++] = strdup(conf);
+		argv[n++] = "--log-level";
+		argv[n++] = "debug";
+		argv[n++] = "--log-target";
+		argv[n++] = "stderr";
+		argv[n] = NULL;
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	free(bin);

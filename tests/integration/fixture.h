@@ -61,6 +61,10 @@ void fixture_provision_km(const char *tcti, const char *state, const char *node_
  * key service's socket sock exists. Returns its pid.
  */
 pid_t fixture_start_agent(const char *conf, const char *log, const char *sock, int tries);
+/* The same, run as wrapper[0] wrapper[1..] m2msad ... (wrapper NULL-terminated, looked up
+ * in $PATH; e.g. setpriv to drop capabilities). */
+pid_t fixture_start_agent_under(const char *const *wrapper, const char *conf, const char *log,
+				const char *sock, int tries);
 
 /* Skips the test without openssl. Writes m2masd.conf with mas_fixture_write_conf(m, NULL). */
 void mas_fixture_init(struct mas_fixture *m);

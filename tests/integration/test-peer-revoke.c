@@ -7,6 +7,9 @@
  * its own agent; `m2masctl peer-key revoke` (or the key's expiry) must reach
  * both subscribers as an event, and the key must not resolve afresh. Root acts
  * as the AEs here (test-peer-agent covers the clients.d side).
+ * A check that fails for a local reason keeps the key and pushes no event: the
+ * MAS stopped for a while, and (node A a pki node) the node certificate made
+ * unreadable for an m2msad without CAP_DAC_OVERRIDE (setpriv), a real -EACCES.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -45,42 +48,104 @@ static struct mas_fixture mas;
 static struct agent ag_a = { .name = "a", .node_id = NODE_A },
 		    ag_b = { .name = "b", .node_id = NODE_B };
 
-static void agent_start(struct agent *a, uint64_t lifetime)
+/* Run a program, which must exit 0. */
+static void run_ok(const char *const *argv)
 {
-	static const uint8_t psk = WIRE_METHOD_PSK;
+	char *out = NULL, *err = NULL;
+	int status = -1;
+
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+	cr_assert_eq(status, 0, "%s %s exited %d: %s%s", argv[0], argv[1], status, out, err);
+	free(out);
+	free(err);
+}
+
+/* Method pki for a's node: a TPM key, its CSR signed by the test node CA, installed. */
+static void enrol(const struct agent *a)
+{
+	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
+	char *csr = harness_strdupf("%s/node-%s.csr", mas.dir, a->name);
+	char *crt = harness_strdupf("%s/node-%s-issued.crt", mas.dir, a->name);
+	char *subject = harness_strdupf("CN=%s,O=m2msa test", a->node_id);
+	char *pki = harness_strdupf("%s/pki", mas.dir);
+	char *script = harness_strdupf("%s/tests/integration/mkcerts.sh", getenv("SRCDIR"));
+	const char *keygen[] = { ctl, "pki-keygen", "--config", a->conf, "--subject", subject,
+				 "--out", csr, NULL };
+	const char *sign[] = { "sh", script, "sign-csr", pki, "node-ca", csr, crt, NULL };
+	const char *install[] = { ctl, "pki-install", "--config", a->conf, "--cert", crt, NULL };
+
+	run_ok(keygen);
+	run_ok(sign);
+	run_ok(install);
+	free(ctl), free(csr), free(crt), free(subject), free(pki), free(script);
+}
+
+/*
+ * pki: the node offers method pki only (its certificate enrolled first), and
+ * m2msad runs without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, so that a file
+ * root cannot read by its mode is refused to it as to any user (-EACCES).
+ */
+static void agent_start(struct agent *a, uint64_t lifetime, bool pki)
+{
+	static const uint8_t psk = WIRE_METHOD_PSK, pki_m = WIRE_METHOD_PKI;
+	static const char *const no_dac[] = { "setpriv", "--bounding-set",
+					      "-dac_override,-dac_read_search", NULL };
 	char *state = harness_strdupf("%s/node-%s", mas.dir, a->name), *text;
 
 	cr_assert_eq(harness_swtpm_start(NULL, &a->tpm), 0);
 	cr_assert_eq(crypto_random(a->km, 32), 0);
 	fixture_provision_km(harness_swtpm_tcti(a->tpm), state, a->node_id, "km-1@" FIXTURE_FQDN,
 			     a->km);
-	mas_fixture_add_node(&mas, a->node_id, a->km, &psk, 1, lifetime);
+	mas_fixture_add_node(&mas, a->node_id, a->km, pki ? &pki_m : &psk, 1, lifetime);
 	a->sock = harness_strdupf("%s/agent-%s.sock", mas.dir, a->name);
 	a->log = harness_strdupf("%s/m2msad-%s.log", mas.dir, a->name);
 	a->conf = harness_strdupf("%s/m2msad-%s.conf", mas.dir, a->name);
-	text = harness_strdupf("[node]\nstate_dir = %s\ntcti = %s\n"
+	text = harness_strdupf("[node]\nstate_dir = %s\ntcti = %s\n%s"
 			       "[mas]\naddress = 127.0.0.1:%u\nca = %s/pki/ca.crt\n"
 			       "server_name = " FIXTURE_FQDN "\ntimeout = 5s\n"
 			       "[agent]\nstatus_file = %s/status-%s.json\nbackoff_min = 1s\n"
 			       "backoff_max = 2s\nsocket = %s\nclients_dir = %s/none.d\n"
 			       "peer_check_interval = %ds\n",
-			       state, harness_swtpm_tcti(a->tpm), mas.est_port, mas.dir, mas.dir,
-			       a->name, a->sock, mas.dir, CHECK_S);
+			       state, harness_swtpm_tcti(a->tpm),
+			       pki ? "node_id = " NODE_A "\nmethods = pki\n" : "", mas.est_port,
+			       mas.dir, mas.dir, a->name, a->sock, mas.dir, CHECK_S);
 	cr_assert_eq(harness_write_file(a->conf, text, strlen(text), 0644), 0);
 	free(text);
 	free(state);
-	a->pid = fixture_start_agent(a->conf, a->log, a->sock, 200);
+	if (pki)
+		enrol(a); /* before m2msad: swtpm serves one connection */
+	a->pid = fixture_start_agent_under(pki ? no_dac : NULL, a->conf, a->log, a->sock, 200);
 }
 
-/* Node A's lifetime (0: the MAS default) is the lifetime of the keys it registers. */
-static void start_all(uint64_t lifetime_a)
+/* The MAS accepts node certificates of the test node CA. */
+static void write_mas_conf(void)
+{
+	char *extra = harness_strdupf("node_ca = %s/pki/node-ca.crt\n", mas.dir);
+
+	mas_fixture_write_conf(&mas, extra);
+	free(extra);
+}
+
+/*
+ * Node A's lifetime (0: the MAS default) is the lifetime of the keys it
+ * registers; pki_a: node A uses method pki (agent_start()).
+ */
+static void start_nodes(uint64_t lifetime_a, bool pki_a)
 {
 	signal(SIGPIPE, SIG_IGN);
 	HARNESS_REQUIRE_SWTPM();
+	if (pki_a && !harness_have_program("setpriv"))
+		cr_skip_test("setpriv is not installed (apt install util-linux)");
 	mas_fixture_init(&mas);
+	write_mas_conf();
 	mas_fixture_start(&mas, NULL, NULL);
-	agent_start(&ag_a, lifetime_a);
-	agent_start(&ag_b, 0);
+	agent_start(&ag_a, lifetime_a, pki_a);
+	agent_start(&ag_b, 0, false);
+}
+
+static void start_all(uint64_t lifetime_a)
+{
+	start_nodes(lifetime_a, false);
 }
 
 static void agent_stop(struct agent *a)
@@ -225,5 +290,105 @@ Test(peer_revoke, expiry_reaches_both_agents)
 	cr_expect_eq(fixture_count_in(ag_a.log, "refused by the MAS"), 0);
 	m2msa_close(sub_a);
 	m2msa_close(sub_b);
+	free(kid);
+}
+
+/* The key a (Cae1 -> TARGET) is still served from its cache on A (and B when resolve_b). */
+static void expect_served(const char *kid, bool resolve_b)
+{
+	struct m2msa *h = NULL;
+	struct m2msa_key *k = NULL;
+
+	cr_assert_eq(m2msa_open(ag_a.sock, &h), 0);
+	cr_expect_eq(m2msa_get_peer_key(h, "Cae1", TARGET, &k), 0, "%s", m2msa_last_error(h));
+	if (k)
+		cr_expect_str_eq(m2msa_key_id(k), kid, "node A handed out another key");
+	m2msa_key_free(k);
+	k = NULL;
+	m2msa_close(h);
+	if (!resolve_b)
+		return;
+	cr_assert_eq(m2msa_open(ag_b.sock, &h), 0);
+	cr_expect_eq(m2msa_resolve_key(h, "Cae2", kid, &k), 0, "%s", m2msa_last_error(h));
+	m2msa_key_free(k);
+	m2msa_close(h);
+}
+
+/* No event at all about key_id on sub for secs. */
+static void expect_no_event(struct m2msa *sub, const char *key_id, const char *who, double secs)
+{
+	cr_expect_lt(wait_event(sub, M2MSA_EVENT_REVOKED, key_id, secs), 0,
+		     "a revoked event reached %s's subscriber", who);
+	cr_expect_lt(wait_event(sub, M2MSA_EVENT_EXPIRED, key_id, 0.3), 0,
+		     "an expired event reached %s's subscriber", who);
+}
+
+Test(peer_revoke, a_check_that_cannot_reach_the_mas_keeps_the_key)
+{
+	struct m2msa *sub_a = NULL, *sub_b = NULL;
+	uint64_t expiry;
+	char *kid, want[512];
+	int checks;
+
+	start_all(0);
+	kid = pair(&sub_a, &sub_b, &expiry);
+	mas_fixture_stop(&mas);
+	/* Each agent checks within 1.25 intervals; connect() is refused at once. */
+	snprintf(want, sizeof(want), "cannot check pairwise key %s with the MAS (kept, next check "
+		 "later): ", kid);
+	fixture_wait_log_count(ag_a.log, want, 1, 2 * REVOKE_BOUND_S * 10, 100);
+	fixture_wait_log_count(ag_b.log, want, 1, 2 * REVOKE_BOUND_S * 10, 100);
+	/* The MAS is still away: the key is served from the caches, and nobody heard of a drop. */
+	expect_served(kid, true);
+	expect_no_event(sub_a, kid, "node A", 0.5);
+	expect_no_event(sub_b, kid, "node B", 0.5);
+	cr_expect_eq(fixture_count_in(ag_a.log, "dropped from the cache"), 0);
+	cr_expect_eq(fixture_count_in(ag_b.log, "dropped from the cache"), 0);
+	/* The MAS back on its ports: the next checks pass and keep the key. */
+	checks = fixture_count_in(mas.log, ") checked by node " NODE_A);
+	write_mas_conf();
+	mas_fixture_start(&mas, NULL, NULL);
+	fixture_wait_log_count(mas.log, ") checked by node " NODE_A, checks + 1,
+			       2 * REVOKE_BOUND_S * 10, 100);
+	expect_served(kid, true);
+	expect_no_event(sub_a, kid, "node A", 0.3);
+	expect_no_event(sub_b, kid, "node B", 0.3);
+	m2msa_close(sub_a);
+	m2msa_close(sub_b);
+	free(kid);
+}
+
+Test(peer_revoke, a_check_refused_locally_keeps_the_key)
+{
+	struct m2msa *sub_a = NULL, *sub_b = NULL;
+	uint64_t expiry;
+	char *kid, *cert, want[512];
+	int checks;
+
+	start_nodes(0, true); /* node A: method pki, m2msad without CAP_DAC_OVERRIDE */
+	kid = pair(&sub_a, &sub_b, &expiry);
+	/* The node certificate unreadable, and read again (a reload re-reads it, §pki-install). */
+	cert = harness_strdupf("%s/node-a/node.crt", mas.dir);
+	cr_assert_eq(chmod(cert, 0), 0);
+	cr_assert_eq(kill(ag_a.pid, SIGHUP), 0);
+	fixture_wait_log_count(ag_a.log, "SIGHUP: reload done", 1, 100, 50);
+	snprintf(want, sizeof(want), "cannot check pairwise key %s with the MAS (kept, next check "
+		 "later): method pki is configured but the node certificate %s is Permission "
+		 "denied", kid, cert);
+	fixture_wait_log_count(ag_a.log, want, 1, 2 * REVOKE_BOUND_S * 10, 100);
+	expect_served(kid, false);
+	expect_no_event(sub_a, kid, "node A", 0.5);
+	cr_expect_eq(fixture_count_in(ag_a.log, "refused by the MAS"), 0);
+	cr_expect_eq(fixture_count_in(ag_a.log, "dropped from the cache"), 0);
+	/* Readable again: the next check passes at the MAS, with the certificate. */
+	checks = fixture_count_in(mas.log, ") checked by node " NODE_A);
+	cr_assert_eq(chmod(cert, 0644), 0);
+	fixture_wait_log_count(mas.log, ") checked by node " NODE_A, checks + 1,
+			       2 * REVOKE_BOUND_S * 10, 100);
+	expect_served(kid, false);
+	expect_no_event(sub_a, kid, "node A", 0.3);
+	m2msa_close(sub_a);
+	m2msa_close(sub_b);
+	free(cert);
 	free(kid);
 }
