@@ -10,6 +10,8 @@
  * - Establishments that waited for Zn give their connection token back.
  * - A gba-only node registered without Km (m2masctl node add --methods gba
  *   --impi), and psk refused for it with the reason.
+ * - The agent resolving a pairwise key that expired ("expired" from the MAS
+ *   after its gba proof) keeps Ks_NAF: no new Ub bootstrap.
  * Runs on SQLite (integration) and PostgreSQL (integration-pg, pg-cluster.sh).
  */
 #include <criterion/criterion.h>
@@ -20,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <m2msa/m2msa.h>
 
 #include "agent/establish.h"
 #include "agent/gba-slot.h"
@@ -394,4 +398,92 @@ Test(gba_mas, gba_only_node_needs_no_km_and_psk_is_refused_for_it, .init = gba_f
 	tpm_key_free(key);
 	mas_fixture_fini(&m);
 	free(zn_url);
+}
+
+#define SHORT_NODE "/mn-short"
+#define SHORT_LIFETIME_S 5
+
+/* SHORT_NODE (psk, keys of SHORT_LIFETIME_S) registers Cae1 -> NODE_ID/Cae2; the key ID. */
+static char *register_short_key(const struct mas_fixture *m, uint64_t *ret_expiry)
+{
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
+	struct kdf_sw_key sw = { .key = gba_fx_psk_km, .len = 32 };
+	struct wire_msg q = { .type = WIRE_MSG_PEER_REGISTER };
+	struct establish_result res = { 0 };
+	struct m2msa_err eerr;
+	struct kdf_prf prf;
+	WOLFSSL_CTX *ctx = gba_fx_mas_client_ctx(m);
+	char addr[64], *kid;
+
+	kdf_prf_software(&sw, &prf);
+	snprintf(q.peer_register.ae_id, sizeof(q.peer_register.ae_id), "Cae1");
+	snprintf(q.peer_register.target, sizeof(q.peer_register.target), NODE_ID "/Cae2");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", m->est_port);
+	cr_assert_eq(establish_run(ctx,
+				   &(struct establish_params){ .mas_address = addr,
+							       .server_name = FIXTURE_FQDN,
+							       .node_id = SHORT_NODE,
+							       .methods = psk,
+							       .n_methods = 1,
+							       .timeout_ms = 8000,
+							       .peer_request = &q },
+				   &prf, &res, &eerr),
+		     0, "PEER_REGISTER by " SHORT_NODE ": %s", eerr.msg);
+	gba_fx_note_key(res.kc->data, 32, "pairwise key (short)");
+	cr_assert_leq(res.expiry, (uint64_t)time(NULL) + SHORT_LIFETIME_S);
+	kid = strdup(res.key_id);
+	*ret_expiry = res.expiry;
+	establish_result_clear(&res);
+	wolfSSL_CTX_free(ctx);
+	return kid;
+}
+
+Test(gba_mas, an_expired_pairwise_key_does_not_bootstrap_again, .init = gba_fx_setup,
+     .fini = gba_fx_teardown, .timeout = 240)
+{
+	static const uint8_t psk[] = { WIRE_METHOD_PSK };
+	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *log_path = NULL;
+	char *sock, *log, *kid, want[512];
+	struct mas_fixture m;
+	struct agent_status st;
+	struct m2msa *h = NULL;
+	struct m2msa_key *k = NULL;
+	uint64_t expiry;
+	pid_t agent;
+
+	gba_fx_start_mas(&m, zn_url, IMPI, 5);
+	mas_fixture_add_node(&m, SHORT_NODE, gba_fx_psk_km, psk, 1, SHORT_LIFETIME_S);
+	gba_fx_agent_usim(&m);
+	agent = gba_fx_start_agent(&m, "gba", gba_env.url, &log_path);
+	cr_assert_eq(gba_fx_wait_established(&m, 40000, &st), 0, "m2msad did not establish (see %s)",
+		     log_path);
+	cr_assert_eq(fixture_count_in(log_path, "GBA bootstrap done: B-TID "), 1);
+	kid = register_short_key(&m, &expiry);
+	while ((uint64_t)time(NULL) <= expiry)
+		usleep(200 * 1000);
+	/* Not in the agent's cache: it asks the MAS, with a gba proof, and hears "expired". */
+	sock = harness_strdupf("%s/agent.sock", m.dir);
+	cr_assert_eq(m2msa_open(sock, &h), 0);
+	cr_expect_eq(m2msa_resolve_key(h, "Cae2", kid, &k), -EKEYEXPIRED, "%s",
+		     m2msa_last_error(h));
+	snprintf(want, sizeof(want), "MAS refused: expired: key %s expired at %llu", kid,
+		 (unsigned long long)expiry);
+	cr_expect_str_eq(m2msa_last_error(h), want);
+	m2msa_key_free(k);
+	m2msa_close(h);
+	/* The key's expiry says nothing about Ks_NAF: no Ub run, now or a little later. */
+	snprintf(want, sizeof(want), "end-to-end request resolve %s failed: MAS refused: expired", kid);
+	fixture_wait_log_count(log_path, want, 1, 100, 50);
+	sleep(4);
+	log = fixture_read_text(log_path);
+	cr_expect_eq(gba_fx_count(log, "GBA bootstrap done: B-TID "), 1, "%s", log);
+	cr_expect_null(strstr(log, "the MAS refused the proof made with Ks_NAF"), "%s", log);
+	cr_expect_null(strstr(log, "the MAS refused an end-to-end proof"), "%s", log);
+	free(log);
+	log = mas_fixture_read_log(&m);
+	cr_expect(log_has(log, "node " NODE_ID " from ", ": pairwise key "), "%s", log);
+	free(log);
+	harness_kill_wait(&agent, SIGTERM);
+	mas_fixture_fini(&m);
+	free(zn_url), free(log_path), free(sock), free(kid);
 }
