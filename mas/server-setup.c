@@ -195,6 +195,26 @@ void mas_server_stop(struct mas_server *s)
 	(void)!write(s->stop_fd, &one, sizeof(one));
 }
 
+void mas_server_fail(struct mas_server *primary, struct mas_server *worker, int error)
+{
+	int none = 0;
+
+	/* Its SO_REUSEPORT listeners would keep their share of new connections unaccepted. */
+	for (int i = 0; i < 2; i++) {
+		struct loop_watch **w = i ? &worker->ret_watch : &worker->est_watch;
+		int *fd = i ? &worker->ret_fd : &worker->est_fd;
+
+		loop_remove(*w);
+		*w = NULL;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+	(void)atomic_compare_exchange_strong(&primary->sh->worker_error, &none,
+					     error < 0 ? error : -EIO);
+	mas_server_stop(primary);
+}
+
 void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,
 			     uint64_t idle_timeout_ms)
 {

@@ -661,12 +661,13 @@ int mas_server_run(struct mas_server *s)
 		int r = loop_iterate(s->loop, next_timeout(s, mas_now_ms()));
 
 		if (r < 0) {
-			log_error("event loop failed: %s", strerror(-r));
+			log_error("event loop of worker %u failed: %s", s->index, strerror(-r));
 			return r;
 		}
 		expire_conns(s, mas_now_ms());
 		/* A second with suppressed lines gets its count at the next wake-up. */
 		mas_shared_log_flush(s->sh);
 	}
-	return 0;
+	/* A worker that failed stopped the primary (mas_server_fail()): m2masd exits non-zero. */
+	return s->primary ? atomic_load(&s->sh->worker_error) : 0;
 }
