@@ -194,6 +194,19 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 
 static void conn_run(struct mas_server *s, struct mas_conn *c);
 
+/*
+ * A connection that did what it came for gives its token back to the source's
+ * rate budget: an association, a key for a target, and a pairwise key (register,
+ * resolve and the version-4 checks an agent makes every minute per cached key),
+ * so a node with many cached keys, or many nodes behind one NAT, stay within it.
+ */
+static void refund(struct mas_server *s, const struct mas_conn *c, const struct wire_msg *reply)
+{
+	if (reply->type == WIRE_MSG_ESTABLISHED || reply->type == WIRE_MSG_KEY_RESPONSE ||
+	    reply->type == WIRE_MSG_PEER_KEY)
+		mas_connbudget_refund(s->sh->budget[c->retrieval], c->source);
+}
+
 /* The Zn answer for a connection in CONN_WAIT_ZN: its reply, then the connection goes on. */
 static void on_zn_done(int r, const struct zn_key *key, const char *err, void *userdata)
 {
@@ -204,6 +217,7 @@ static void on_zn_done(int r, const struct zn_key *key, const char *err, void *u
 
 	c->zn_req = NULL;
 	next = mas_establish_zn_done(s->ctx, &c->est, &c->peer, r, key, err, &reply);
+	refund(s, c, &reply);
 	mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply, mas_now_ms() - c->started_ms);
 	c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
@@ -275,8 +289,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		next = mas_retrieve_handle(s->ctx, c->ssl, &c->peer, &msg, &reply);
 	else
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
-	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
-		mas_connbudget_refund(s->sh->budget[c->retrieval], c->source);
+	refund(s, c, &reply);
 	if (next == MAS_NEXT_WAIT) /* counted when the Zn answer gives the reply */
 		st = conn_wait_zn(s, c, &reply);
 	else {

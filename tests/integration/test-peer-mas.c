@@ -311,3 +311,40 @@ Test(peer_mas, no_key_bytes_in_the_mas_log)
 	establish_result_clear(&a);
 	establish_result_clear(&b);
 }
+
+#define N_RESOLVES 6
+
+Test(peer_mas, pairwise_key_answers_refund_their_connection_token)
+{
+	struct establish_result a, b;
+	struct m2msa_err e;
+	struct timespec t0, t1;
+	double secs;
+	char *log;
+
+	/* One new connection per second per source, a bucket of two. */
+	mas_fixture_stop(&mas);
+	mas_fixture_write_conf(&mas, "handshake_timeout = 5s\nmax_failures = 1000\n"
+				     "connection_rate_per_source = 1\n");
+	mas_fixture_start(&mas, NULL, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
+	for (int i = 0; i < N_RESOLVES; i++) {
+		cr_assert_eq(resolve(&nb, a.key_id, &b, &e), 0, "resolve %d: %s", i + 1, e.msg);
+		establish_result_clear(&b);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Without the refunds at most 2 + secs connections would have been admitted. */
+	cr_assert_lt(secs, N_RESOLVES + 1 - 3, "the exchanges took %.1f s: too slow to tell", secs);
+	log = mas_fixture_read_log(&mas);
+	cr_expect_null(strstr(log, "opens connections faster than one source may"), "%s", log);
+	free(log);
+	/* The control: a refused resolve keeps its token, and the budget does refuse. */
+	for (int i = 0; i < N_RESOLVES; i++)
+		if (resolve(&nb, "00112233445566778899aabbccddeeff@" FQDN, &b, &e) < 0 &&
+		    e.wire_code == 0)
+			break;
+	cr_expect_eq(e.wire_code, 0, "the budget never refused: %s", e.msg);
+	establish_result_clear(&a);
+}
