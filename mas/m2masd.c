@@ -254,6 +254,10 @@ static int open_store(struct daemon *d, const struct secret *mk, struct store **
 	case -ETIMEDOUT:
 		hint = " (is the database server running and reachable? see [store] conninfo)";
 		break;
+	case -ENOTCONN:
+		hint = " (check [store] conninfo: host name, port, sslmode and the CA; restarting "
+		       "will not help)";
+		break;
 	case -EACCES:
 	case -EPERM:
 		hint = sc.backend == STORE_BACKEND_POSTGRESQL ?

@@ -1011,3 +1011,57 @@ Test(mas, unreachable_database_exits_75_to_be_restarted)
 	free(conf);
 	free(mas);
 }
+
+/* m2masd against the test server with conninfo lines; its exit status, stderr in *ret_err. */
+static int run_with_conninfo(const char *name, const char *store_lines, char **ret_err)
+{
+	char *text = harness_strdupf("[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\n"
+				     "fqdn = " FQDN "\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\n"
+				     "target_ca = %s/pki/ca.crt\n[store]\n%smaster_key = %s\n",
+				     fx.mas.dir, fx.mas.dir, fx.mas.dir, store_lines, fx.mas.master);
+	char *conf = path(name), *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
+	const char *argv[] = { mas, "--config", conf, "--foreground", "--log-target", "stderr",
+			       NULL };
+	char *out = NULL;
+	int status = -1;
+
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, ret_err), 0);
+	free(text);
+	free(out);
+	free(conf);
+	free(mas);
+	return status;
+}
+
+/* A misconfiguration restarting cannot mend exits 1, not 75: the unit must not loop on it. */
+Test(mas, database_misconfiguration_exits_1_not_75)
+{
+	char *url, *lines, *err = NULL, *pw = path("wrong.pw");
+	int status;
+
+	if (!pg_fixture_enabled())
+		cr_skip_test("PostgreSQL only (suite integration-pg)");
+	url = pg_fixture_new_db();
+	/* SSL required, the test server has none: libpq's message is no temporary one. */
+	lines = harness_strdupf("backend = postgresql\nconninfo = %s%ssslmode=require\n"
+				"password_file = %s\n",
+				url, strchr(url, '?') ? "&" : "?", pg_fixture_password_file());
+	status = run_with_conninfo("ssl.conf", lines, &err);
+	cr_expect_eq(status, 1, "stderr: %s", err);
+	cr_expect_not_null(strstr(err, "SSL"), "%s", err);
+	cr_expect_not_null(strstr(err, "check [store] conninfo"), "%s", err);
+	free(lines);
+	free(err);
+	/* A refused password: exit 1 too. */
+	lines = harness_strdupf("backend = postgresql\nconninfo = %s\npassword_file = %s\n", url,
+				pw);
+	cr_assert_eq(harness_write_file(pw, "wrong\n", 6, 0600), 0);
+	status = run_with_conninfo("pw.conf", lines, &err);
+	cr_expect_eq(status, 1, "stderr: %s", err);
+	cr_expect_not_null(strstr(err, "password"), "%s", err);
+	free(lines);
+	free(err);
+	free(url);
+	free(pw);
+}
