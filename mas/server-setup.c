@@ -71,6 +71,10 @@ static int setup_loop(struct mas_server *s)
 		if (r < 0)
 			return r;
 	}
+	r = loop_add_timer(s->loop, CLOCK_MONOTONIC, mas_server_on_accept_timer, s,
+			   &s->accept_timer);
+	if (r < 0)
+		return r;
 	r = loop_add_io(s->loop, s->est_fd, EPOLLIN, mas_server_on_accept, s, &s->est_watch);
 	if (r < 0)
 		return r;

@@ -29,6 +29,7 @@
 /* After the final reply and close_notify: drain the peer until EOF for at most this long. */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64 /* connections accepted per wake-up */
+#define ACCEPT_RETRY_MS 100 /* after running out of fds: accept again this much later */
 
 enum step {
 	STEP_AGAIN,
@@ -62,8 +63,10 @@ static void accept_pause(struct mas_server *s, bool pause)
 	if (s->accept_paused == pause)
 		return;
 	s->accept_paused = pause;
-	(void)loop_io_set_events(s->est_watch, ev);
-	(void)loop_io_set_events(s->ret_watch, ev);
+	if (s->est_watch) /* NULL once mas_server_fail() closed the listeners */
+		(void)loop_io_set_events(s->est_watch, ev);
+	if (s->ret_watch)
+		(void)loop_io_set_events(s->ret_watch, ev);
 }
 
 /* May one more line about a failed or hostile connection be logged (log-throttle.h)? */
@@ -552,12 +555,23 @@ void mas_server_on_accept(struct loop_watch *w, int listen_fd, uint32_t events, 
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			/* Out of fds or memory: stop accepting until a connection closes. */
-			log_warning("cannot accept connections: %s; pausing until one closes",
-				    strerror(errno));
-			if (s->n_local > 0)
-				accept_pause(s, true);
+			/*
+			 * Out of fds (process- or system-wide: any worker's or anyone's
+			 * close frees them) or memory: pause and try again after
+			 * ACCEPT_RETRY_MS, whoever frees them; never spin on a readable
+			 * listener meanwhile.
+			 */
+			if (!s->accept_failing)
+				log_warning("cannot accept connections: %s; trying again every %d ms",
+					    strerror(errno), ACCEPT_RETRY_MS);
+			s->accept_failing = true;
+			accept_pause(s, true);
+			(void)loop_timer_set(s->accept_timer, ACCEPT_RETRY_MS, 0, 0);
 			return;
+		}
+		if (s->accept_failing) {
+			s->accept_failing = false;
+			log_notice("accepting connections again");
 		}
 		if (admit(s, retrieval, &ss, source))
 			conn_new(s, fd, retrieval, &ss, source);
@@ -579,6 +593,11 @@ static void purge(struct mas_server *s)
 		log_error("cannot purge expired pairwise keys from the store: %s", strerror(-r));
 	else if (r > 0)
 		log_info("purged %d expired pairwise key%s", r, r == 1 ? "" : "s");
+}
+
+void mas_server_on_accept_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	accept_pause(userdata, false);
 }
 
 void mas_server_on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)

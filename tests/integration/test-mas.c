@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1064,4 +1066,103 @@ Test(mas, database_misconfiguration_exits_1_not_75)
 	free(err);
 	free(url);
 	free(pw);
+}
+
+/* ---- running out of file descriptors ---- */
+
+static int log_count(const char *needle)
+{
+	char *log = read_log();
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+/* The lowest fd number m2masd has free: as its soft RLIMIT_NOFILE, every accept fails. */
+static rlim_t lowest_free_fd(pid_t pid)
+{
+	char dir[64];
+	bool used[4096] = { false };
+	struct dirent *e;
+	DIR *d;
+	rlim_t n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < 4096)
+			used[atoi(e->d_name)] = true;
+	closedir(d);
+	while (n < 4096 && used[n])
+		n++;
+	return n;
+}
+
+static void set_nofile(pid_t pid, rlim_t soft, struct rlimit *ret_old)
+{
+	struct rlimit old, lim;
+
+	cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0, "%s", strerror(errno));
+	lim = (struct rlimit){ .rlim_cur = soft, .rlim_max = old.rlim_max };
+	cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &lim, NULL), 0, "%s", strerror(errno));
+	if (ret_old)
+		*ret_old = old;
+}
+
+/* Wait up to ms for the MAS log to hold at least n lines with needle. */
+static bool wait_log_count(const char *needle, int n, int ms)
+{
+	for (int i = 0; i < ms / 20; i++) {
+		if (log_count(needle) >= n)
+			return true;
+		usleep(20 * 1000);
+	}
+	return log_count(needle) >= n;
+}
+
+/*
+ * Out of fds is process-wide: a worker with no connection of its own must not spin
+ * on its readable listener, and a paused one accepts again (about every 100 ms)
+ * once fds are free, whoever frees them, not only when one of its own closes.
+ */
+Test(mas, accepting_pauses_and_retries_when_out_of_fds)
+{
+	static const char accepted[] = "connection from node 127.0.0.1";
+	static const char failed[] = "cannot accept connections";
+	struct rlimit old;
+	int a, b1, b2, before;
+
+	stop_mas();
+	write_conf("workers = 1\nhandshake_timeout = 30s\nfirst_byte_timeout = 30s\n");
+	start_mas();
+	/* No connection of its own: a readable listener, every accept EMFILE. */
+	set_nofile(fx.mas.pid, lowest_free_fd(fx.mas.pid), &old);
+	before = log_count(accepted);
+	b1 = connect_from(NULL, fx.mas.est_port);
+	cr_assert(wait_log_count(failed, 1, 2000), "accept never failed");
+	usleep(1000 * 1000);
+	/* Before: one warning per loop turn, thousands a second. */
+	cr_expect_leq(log_count(failed), 5, "%d warnings in a second: spinning",
+		      log_count(failed));
+	set_nofile(fx.mas.pid, old.rlim_cur, NULL);
+	cr_expect(wait_log_count(accepted, before + 1, 2000), "never accepted again");
+	/* Paused with a connection of its own that stays open (30 s). */
+	a = connect_from(NULL, fx.mas.est_port); /* b1 is open too */
+	cr_assert(wait_log_count(accepted, before + 2, 2000), "the first connection not accepted");
+	set_nofile(fx.mas.pid, lowest_free_fd(fx.mas.pid), NULL);
+	before = log_count(accepted);
+	b2 = connect_from(NULL, fx.mas.est_port);
+	usleep(300 * 1000);
+	cr_assert_eq(log_count(accepted), before, "accepted in spite of the limit");
+	set_nofile(fx.mas.pid, old.rlim_cur, NULL);
+	/* Before: paused until a or b1 closes, 30 s from now. */
+	cr_expect(wait_log_count(accepted, before + 1, 2000),
+		  "not accepting again while its own connections stay open");
+	close(b2);
+	close(a);
+	close(b1);
 }
