@@ -49,9 +49,10 @@ static int start(struct ctl *c, int argc, char **argv, uint8_t id[static STORE_P
 	if (at && c->fqdn && strcmp(at + 1, c->fqdn) != 0) {
 		store_close(*ret);
 		*ret = NULL;
-		return cli_usage_error(&c->cli, "'%s' is a pairwise key ID of the MAS %s, not of this "
-				      "one (%s, [mas] fqdn): ask that MAS's m2masctl",
-				   argv[optind], at + 1, c->fqdn);
+		return cli_usage_error(&c->cli,
+				       "'%s' is a pairwise key ID of the MAS %s, not of this one "
+				       "(%s, [mas] fqdn): ask that MAS's m2masctl",
+				       argv[optind], at + 1, c->fqdn);
 	}
 	return CLI_EXIT_OK;
 }

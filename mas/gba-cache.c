@@ -184,7 +184,8 @@ size_t mas_gba_cache_size(struct mas_gba_cache *c)
 }
 
 int mas_gba_cache_seal(struct mas_gba_cache *c, const char *btid,
-		       const uint8_t ks_naf[static 32], uint8_t ret_sealed[static MAS_GBA_SEALED_LEN])
+		       const uint8_t ks_naf[static 32],
+		       uint8_t ret_sealed[static MAS_GBA_SEALED_LEN])
 {
 	uint8_t aad[4 + WIRE_BTID_MAX];
 	int r;

@@ -44,6 +44,7 @@ size_t mas_gba_cache_size(struct mas_gba_cache *c);
  * PROOF (an entry may be evicted meanwhile), and opened again as a new secret.
  */
 int mas_gba_cache_seal(struct mas_gba_cache *c, const char *btid,
-		       const uint8_t ks_naf[static 32], uint8_t ret_sealed[static MAS_GBA_SEALED_LEN]);
+		       const uint8_t ks_naf[static 32],
+		       uint8_t ret_sealed[static MAS_GBA_SEALED_LEN]);
 int mas_gba_cache_open(struct mas_gba_cache *c, const char *btid,
 		       const uint8_t sealed[static MAS_GBA_SEALED_LEN], struct secret **ret_ks_naf);

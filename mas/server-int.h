@@ -57,7 +57,7 @@ struct mas_server {
 	unsigned index; /* worker 1 (the primary), 2, ... for the debug log */
 	int est_fd, ret_fd; /* the listeners */
 	int stop_fd; /* eventfd: mas_server_stop() from another thread */
-	int est_claim, ret_claim; /* primary with reuseport: abstract sockets naming its addresses */
+	int est_claim, ret_claim; /* primary, reuseport: abstract sockets naming its addresses */
 	struct loop_watch *est_watch, *ret_watch;
 	struct loop_watch *accept_timer; /* re-arms accepting after fd exhaustion */
 	uint16_t est_port, ret_port;

@@ -70,12 +70,14 @@ static int claim_address(struct mas_server *s, bool retrieval, char *err, size_t
 
 		close(fd);
 		if (r == -EADDRINUSE)
-			snprintf(err, err_len, "another m2masd already listens on %s (with workers > 1 "
-				 "the listeners use SO_REUSEPORT and would share its connections): "
+			snprintf(err, err_len,
+				 "another m2masd already listens on %s (with workers > 1 the "
+				 "listeners use SO_REUSEPORT and would share its connections): "
 				 "stop it, or give this one another %s address",
 				 p.name, retrieval ? "retrieval_listen" : "listen");
 		else
-			snprintf(err, err_len, "cannot claim the address %s: %s", p.name, strerror(-r));
+			snprintf(err, err_len, "cannot claim the address %s: %s", p.name,
+				 strerror(-r));
 		return r;
 	}
 	*(retrieval ? &s->ret_claim : &s->est_claim) = fd;

@@ -562,7 +562,8 @@ void mas_server_on_accept(struct loop_watch *w, int listen_fd, uint32_t events, 
 			 * listener meanwhile.
 			 */
 			if (!s->accept_failing)
-				log_warning("cannot accept connections: %s; trying again every %d ms",
+				log_warning("cannot accept connections: %s; trying again every "
+					    "%d ms",
 					    strerror(errno), ACCEPT_RETRY_MS);
 			s->accept_failing = true;
 			accept_pause(s, true);

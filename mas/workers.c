@@ -50,7 +50,8 @@ static void *worker_main(void *userdata)
 	w->result = mas_server_run(w->server);
 	if (w->result < 0) {
 		/* Now, not at shutdown: systemd restarts m2masd (Restart=on-failure). */
-		log_error("worker %zu (thread m2masd-w%zu) stopped with an error: %s; stopping m2masd",
+		log_error("worker %zu (thread m2masd-w%zu) stopped with an error: %s; stopping "
+			  "m2masd",
 			  w->number, w->number, strerror(-w->result));
 		mas_server_fail(w->primary, w->server, w->result);
 	}

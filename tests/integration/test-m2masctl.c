@@ -427,8 +427,9 @@ Test(m2masctl, peer_key_show_and_revoke)
 		run_free(&r);
 		cr_assert_eq(harness_run(revoke, NULL, NULL, &r.status, &r.out, &r.err), 0);
 		cr_expect_eq(r.status, 2, "%s", r.err);
-		cr_expect(strstr(r.err, "is a pairwise key ID of the MAS mas.other.net, not of this "
-				 "one (mas.example.net, [mas] fqdn)"), "%s", r.err);
+		cr_expect(strstr(r.err, "is a pairwise key ID of the MAS mas.other.net, not of "
+				 "this one (mas.example.net, [mas] fqdn)"),
+			  "%s", r.err);
 		run_free(&r);
 		show[5] = other;
 		cr_assert_eq(harness_run(show, NULL, NULL, &r.status, &r.out, &r.err), 0);

@@ -1017,10 +1017,11 @@ Test(mas, unreachable_database_exits_75_to_be_restarted)
 /* m2masd against the test server with conninfo lines; its exit status, stderr in *ret_err. */
 static int run_with_conninfo(const char *name, const char *store_lines, char **ret_err)
 {
-	char *text = harness_strdupf("[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\n"
-				     "fqdn = " FQDN "\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\n"
-				     "target_ca = %s/pki/ca.crt\n[store]\n%smaster_key = %s\n",
-				     fx.mas.dir, fx.mas.dir, fx.mas.dir, store_lines, fx.mas.master);
+	char *text = harness_strdupf(
+		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN
+		"\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
+		"[store]\n%smaster_key = %s\n",
+		fx.mas.dir, fx.mas.dir, fx.mas.dir, store_lines, fx.mas.master);
 	char *conf = path(name), *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
 	const char *argv[] = { mas, "--config", conf, "--foreground", "--log-target", "stderr",
 			       NULL };
