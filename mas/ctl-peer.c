@@ -31,6 +31,7 @@ static int start(struct ctl *c, int argc, char **argv, uint8_t id[static STORE_P
 		 struct store **ret)
 {
 	int r = ctl_parse_no_opts(c, argc, argv, 1);
+	const char *at;
 
 	if (r != CLI_EXIT_OK)
 		return r < 0 ? CLI_EXIT_OK : r;
@@ -40,7 +41,20 @@ static int start(struct ctl *c, int argc, char **argv, uint8_t id[static STORE_P
 		return cli_usage_error(&c->cli, "'%s' is not a pairwise key ID (32 hex digits, "
 				      "optionally followed by @MAS-FQDN)",
 				   argv[optind]);
-	return ctl_open(c, ret);
+	r = ctl_open(c, ret);
+	if (r != CLI_EXIT_OK)
+		return r;
+	/* Known once the configuration is read (not with --store and --master-key alone). */
+	at = strchr(argv[optind], '@');
+	if (at && c->fqdn && strcmp(at + 1, c->fqdn) != 0) {
+		store_close(*ret);
+		*ret = NULL;
+		return cli_usage_error(&c->cli,
+				       "'%s' is a pairwise key ID of the MAS %s, not of this one "
+				       "(%s, [mas] fqdn): ask that MAS's m2masctl",
+				       argv[optind], at + 1, c->fqdn);
+	}
+	return CLI_EXIT_OK;
 }
 
 int ctl_peer_key_show(struct ctl *c, int argc, char **argv)

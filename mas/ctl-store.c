@@ -123,6 +123,10 @@ int ctl_report_open_error(const struct ctl *c, int r, const char *detail)
 		return cli_fail(&c->cli, "cannot reach the database of store %s: %s (is the server "
 			    "running? check [store] conninfo)",
 			    c->store_path, d);
+	case -ENOTCONN:
+		return cli_fail(&c->cli, "cannot connect to the database of store %s: %s (check "
+			    "[store] conninfo: host name, port, sslmode and the CA)",
+			    c->store_path, d);
 	case -EBUSY:
 		return cli_fail(&c->cli, "store %s is locked by another process; try again",
 			    c->store_path);

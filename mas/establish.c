@@ -310,7 +310,8 @@ static void gba_decoy(struct mas_ctx *ctx, struct mas_est *st, const struct mas_
 
 /* Method gba with Ks_NAF (from the cache or Zn) for the B-TID of impi until expiry. */
 static enum mas_next gba_key_known(struct mas_ctx *ctx, struct mas_est *st,
-				   const struct mas_peer *peer, const char *impi, uint64_t expiry,
+				   const struct mas_peer *peer, const char *impi,
+				   const uint8_t ks_naf[static 32], uint64_t expiry,
 				   struct wire_msg *reply)
 {
 	if (!st->decoy && strcmp(impi, st->impi) != 0) {
@@ -322,8 +323,16 @@ static enum mas_next gba_key_known(struct mas_ctx *ctx, struct mas_est *st,
 			 st->node_id, peer->name, st->btid, impi, st->impi);
 		gba_decoy(ctx, st, peer, what);
 	}
-	if (!st->decoy)
+	if (!st->decoy) {
 		st->km_expiry = expiry;
+		/* PROOF must not depend on the shared cache keeping the entry (4096 of them). */
+		if (mas_gba_cache_seal(ctx->gba, st->btid, ks_naf, st->ks_naf_sealed) == 0)
+			st->have_ks_naf = true;
+		else
+			log_warning("node %s from %s: cannot seal Ks_NAF of B-TID %s for the "
+				    "exchange; its proof will be refused",
+				    st->node_id, peer->name, st->btid);
+	}
 	return send_challenge(st, peer, reply);
 }
 
@@ -362,7 +371,7 @@ enum mas_next mas_establish_zn_done(struct mas_ctx *ctx, struct mas_est *st,
 	if (!st->decoy && strcmp(key->impi, st->impi) == 0 &&
 	    mas_gba_cache_put(ctx->gba, st->btid, key->impi, key->ks_naf, (uint64_t)key->expiry) < 0)
 		log_warning("cannot cache Ks_NAF for B-TID %s", st->btid);
-	return gba_key_known(ctx, st, peer, key->impi, (uint64_t)key->expiry, reply);
+	return gba_key_known(ctx, st, peer, key->impi, key->ks_naf, (uint64_t)key->expiry, reply);
 }
 
 /*
@@ -388,7 +397,7 @@ static enum mas_next gba_hello(struct mas_ctx *ctx, struct mas_est *st,
 	snprintf(st->btid, sizeof(st->btid), "%s", h->btid);
 	snprintf(st->impi, sizeof(st->impi), "%s", node ? node->impi : ""); /* NULL: decoy */
 	if (mas_gba_cache_get(ctx->gba, st->btid, (uint64_t)time(NULL), &k, &expiry, impi) == 0)
-		return gba_key_known(ctx, st, peer, impi, expiry, reply);
+		return gba_key_known(ctx, st, peer, impi, k->data, expiry, reply);
 	st->step = MAS_EST_WAIT_ZN;
 	log_debug("node %s from %s: method gba, fetching Ks_NAF for B-TID %s over Zn",
 		  st->node_id, peer->name, st->btid);
@@ -534,18 +543,21 @@ bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 		sa_pki_kc(&a->b, a->kc.b);
 		a->sw = (struct kdf_sw_key){ .key = a->kc.b, .len = sizeof(a->kc.b) };
 	} else if (st->method == WIRE_METHOD_GBA) {
-		char impi[STORE_IMPI_MAX + 1];
-		uint64_t expiry;
+		bool expired = st->km_expiry <= (uint64_t)time(NULL);
 
-		r = mas_gba_cache_get(ctx->gba, st->btid, (uint64_t)time(NULL), &a->km, &expiry,
-				      impi);
+		/* The Ks_NAF HELLO found, kept sealed by the connection: not the shared cache. */
+		r = st->have_ks_naf && !expired ?
+			    mas_gba_cache_open(ctx->gba, st->btid, st->ks_naf_sealed, &a->km) :
+			    -ENOENT;
+		secret_wipe(st->ks_naf_sealed, sizeof(st->ks_naf_sealed));
+		st->have_ks_naf = false;
 		if (r < 0) {
 			char what[WIRE_ID_MAX + WIRE_BTID_MAX + 128];
 
 			/* Answered like a wrong key, as at HELLO: the node bootstraps again. */
-			snprintf(what, sizeof(what),
-				 "node %s from %s: Ks_NAF of B-TID %s expired during the exchange",
-				 st->node_id, peer->name, st->btid);
+			snprintf(what, sizeof(what), "node %s from %s: Ks_NAF of B-TID %s %s",
+				 st->node_id, peer->name, st->btid,
+				 expired ? "expired during the exchange" : "could not be kept");
 			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
 			return false;
 		}

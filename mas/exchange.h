@@ -22,6 +22,7 @@
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/wire.h"
+#include "mas/gba-cache.h"
 #include "mas/metrics.h"
 #include "mas/ratelimit.h"
 #include "mas/store.h"
@@ -71,6 +72,9 @@ struct mas_est {
 	char btid[WIRE_BTID_MAX + 1];  /* method gba: KmID */
 	char impi[STORE_IMPI_MAX + 1]; /* method gba: the node's registered IMPI */
 	uint64_t km_expiry;	       /* method gba: Ks_NAF expiry; associations end by then */
+	/* Method gba: Ks_NAF as HELLO found it, sealed (gba-cache.h), until PROOF; wiped after. */
+	bool have_ks_naf;
+	uint8_t ks_naf_sealed[MAS_GBA_SEALED_LEN];
 };
 
 /* Whether the connection carries on after the reply. */

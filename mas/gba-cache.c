@@ -13,7 +13,7 @@
 #include "common/crypto.h"
 #include "mas/gba-cache.h"
 
-#define SEALED_LEN (32 + CRYPTO_SEAL_OVERHEAD)
+#define SEALED_LEN MAS_GBA_SEALED_LEN
 
 struct entry {
 	char btid[WIRE_BTID_MAX + 1];
@@ -181,4 +181,41 @@ size_t mas_gba_cache_size(struct mas_gba_cache *c)
 	n = c->n;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+int mas_gba_cache_seal(struct mas_gba_cache *c, const char *btid,
+		       const uint8_t ks_naf[static 32],
+		       uint8_t ret_sealed[static MAS_GBA_SEALED_LEN])
+{
+	uint8_t aad[4 + WIRE_BTID_MAX];
+	int r;
+
+	if (!wire_btid_valid(btid))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	r = crypto_seal(c->key->data, aad, aad_of(btid, aad), ks_naf, 32, ret_sealed) < 0 ? -EIO
+											      : 0;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int mas_gba_cache_open(struct mas_gba_cache *c, const char *btid,
+		       const uint8_t sealed[static MAS_GBA_SEALED_LEN], struct secret **ret_ks_naf)
+{
+	_cleanup_secret_ struct secret *k = NULL;
+	uint8_t aad[4 + WIRE_BTID_MAX];
+	int r;
+
+	if (!wire_btid_valid(btid))
+		return -EINVAL;
+	r = secret_new(32, &k);
+	if (r < 0)
+		return r;
+	/* The key is read-only after mas_gba_cache_new(): no lock needed to open. */
+	r = crypto_open(c->key->data, aad, aad_of(btid, aad), sealed, MAS_GBA_SEALED_LEN, k->data);
+	if (r < 0)
+		return r;
+	*ret_ks_naf = k;
+	k = NULL;
+	return 0;
 }

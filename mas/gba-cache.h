@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/crypto.h"
 #include "common/secret.h"
 #include "common/wire.h"
 #include "mas/store.h"
 
 #define MAS_GBA_CACHE_MAX_DEFAULT 4096
+#define MAS_GBA_SEALED_LEN (32 + CRYPTO_SEAL_OVERHEAD) /* one sealed Ks_NAF */
 
 struct mas_gba_cache;
 
@@ -37,3 +39,12 @@ int mas_gba_cache_get(struct mas_gba_cache *c, const char *btid, uint64_t now,
 		      struct secret **ret_ks_naf, uint64_t *ret_expiry,
 		      char ret_impi[static STORE_IMPI_MAX + 1]);
 size_t mas_gba_cache_size(struct mas_gba_cache *c);
+/*
+ * Ks_NAF for btid sealed as in the cache, for a connection to keep from HELLO to
+ * PROOF (an entry may be evicted meanwhile), and opened again as a new secret.
+ */
+int mas_gba_cache_seal(struct mas_gba_cache *c, const char *btid,
+		       const uint8_t ks_naf[static 32],
+		       uint8_t ret_sealed[static MAS_GBA_SEALED_LEN]);
+int mas_gba_cache_open(struct mas_gba_cache *c, const char *btid,
+		       const uint8_t sealed[static MAS_GBA_SEALED_LEN], struct secret **ret_ks_naf);

@@ -44,6 +44,7 @@ struct daemon {
 	struct options opt;
 	struct mas_conf conf;
 	bool have_conf;
+	bool loop_failed; /* an event loop (the primary's or a worker's) failed while serving */
 	WOLFSSL_CTX *est_ctx, *ret_ctx;
 	struct store *store;
 	struct mas_ratelimit *rl;
@@ -252,6 +253,10 @@ static int open_store(struct daemon *d, const struct secret *mk, struct store **
 	case -EHOSTUNREACH:
 	case -ETIMEDOUT:
 		hint = " (is the database server running and reachable? see [store] conninfo)";
+		break;
+	case -ENOTCONN:
+		hint = " (check [store] conninfo: host name, port, sslmode and the CA; restarting "
+		       "will not help)";
 		break;
 	case -EACCES:
 	case -EPERM:
@@ -597,6 +602,7 @@ static int run(struct daemon *d)
 	}
 	sd_notifyf(0, "READY=1\nSTATUS=establishment on port %u, retrieval on port %u", est, ret);
 	r = mas_server_run(d->server);
+	d->loop_failed = r < 0;
 	sd_notify(0, "STOPPING=1");
 	mas_workers_stop(d->workers);
 	d->workers = NULL;
@@ -663,5 +669,6 @@ int main(int argc, char **argv)
 	r = run(&d);
 	close_resources(&d);
 	wolfSSL_Cleanup();
-	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* 70 (EX_SOFTWARE) is restarted by the unit, unlike 1 (RestartPreventExitStatus). */
+	return r < 0 ? (d.loop_failed ? 70 : EXIT_FAILURE) : EXIT_SUCCESS;
 }

@@ -127,7 +127,8 @@ static void on_register(struct mas_ctx *ctx, const struct mas_est *st, struct ma
  */
 static int resolve_check(struct mas_ctx *ctx, const struct mas_est *st, const char *key_id,
 			 bool check, uint8_t id[static STORE_PEER_ID_LEN],
-			 struct store_peer_key *k, struct secret **key, struct wire_msg *reply)
+			 struct store_peer_key *k, struct secret **key, char *why, size_t why_len,
+			 struct wire_msg *reply)
 {
 	char ae[WIRE_ID_MAX + 1], fqdn[WIRE_KEY_ID_MAX + 1];
 	uint64_t now = (uint64_t)time(NULL);
@@ -149,10 +150,19 @@ static int resolve_check(struct mas_ctx *ctx, const struct mas_est *st, const ch
 	}
 	if (!wire_target_names_node(k->target, st->node_id) &&
 	    !(check && strcmp(k->node_id, st->node_id) == 0)) {
-		mas_reply_error(reply, WIRE_ERR_NOT_AUTHORISED,
-				"key %s is registered for %s, not for node %s", key_id, k->target,
-				st->node_id);
-		return -EACCES;
+		/* The whole story for the MAS log only; the wire tells the node no target. */
+		snprintf(why, why_len, "key %s is registered by node %s for %s, not for node %s",
+			 key_id, k->node_id, k->target, st->node_id);
+		if (strcmp(k->node_id, st->node_id) == 0) {
+			/* The originator's node: it knows the key exists and where it goes. */
+			mas_reply_error(reply, WIRE_ERR_NOT_AUTHORISED,
+					"key %s is not for node %s: only its target's node may "
+					"resolve it", key_id, st->node_id);
+			return -EACCES;
+		}
+		/* Any other node: the same answer as for a key that does not exist (§14.4). */
+		mas_reply_error(reply, WIRE_ERR_UNKNOWN_KEY, "no pairwise key %s", key_id);
+		return -ENOENT;
 	}
 	if (k->revoked) {
 		mas_reply_error(reply, WIRE_ERR_REVOKED, "key %s is revoked", key_id);
@@ -173,13 +183,14 @@ static void on_resolve(struct mas_ctx *ctx, const struct mas_est *st, struct mas
 	_cleanup_secret_ struct secret *key = NULL;
 	uint8_t id[STORE_PEER_ID_LEN];
 	struct store_peer_key k;
+	char why[3 * WIRE_ID_MAX + WIRE_KEY_ID_MAX + 64] = "";
 	int r;
 
-	r = resolve_check(ctx, st, v->key_id, v->check, id, &k, &key, reply);
+	r = resolve_check(ctx, st, v->key_id, v->check, id, &k, &key, why, sizeof(why), reply);
 	if (r < 0) {
-		log_warning("node %s from %s: pairwise key %s refused: %s: %s", st->node_id,
+		log_warning("node %s from %s: pairwise key %s refused: %s: %s%s%s%s", st->node_id,
 			    peer->name, v->key_id, wire_error_code_to_string(reply->error.code),
-			    reply->error.reason);
+			    reply->error.reason, why[0] ? " (" : "", why, why[0] ? ")" : "");
 		return;
 	}
 	if (key->len != WIRE_KEY_LEN)

@@ -57,7 +57,9 @@ struct mas_server {
 	unsigned index; /* worker 1 (the primary), 2, ... for the debug log */
 	int est_fd, ret_fd; /* the listeners */
 	int stop_fd; /* eventfd: mas_server_stop() from another thread */
+	int est_claim, ret_claim; /* primary, reuseport: abstract sockets naming its addresses */
 	struct loop_watch *est_watch, *ret_watch;
+	struct loop_watch *accept_timer; /* re-arms accepting after fd exhaustion */
 	uint16_t est_port, ret_port;
 	char est_host[256], ret_host[256];
 	bool reuseport;
@@ -67,6 +69,7 @@ struct mas_server {
 	struct mas_conn *conns;
 	size_t n_local; /* this worker's connections */
 	bool accept_paused;
+	bool accept_failing; /* out of fds: warned once, until an accept succeeds */
 	mas_reload_fn reload;
 	void *reload_userdata;
 	bool quit;
@@ -74,6 +77,7 @@ struct mas_server {
 
 void mas_conn_free(struct mas_server *s, struct mas_conn *c);
 void mas_server_on_accept(struct loop_watch *w, int listen_fd, uint32_t events, void *userdata);
+void mas_server_on_accept_timer(struct loop_watch *w, bool clock_set, void *userdata);
 void mas_server_on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata);
 void mas_server_on_signal(struct loop_watch *w, const struct signalfd_siginfo *si,
 			  void *userdata);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,53 @@ static int listen_on(struct mas_server *s, const char *hostport, bool retrieval,
 		return fd;
 	}
 	*(retrieval ? &s->ret_fd : &s->est_fd) = fd;
+	return 0;
+}
+
+/*
+ * With SO_REUSEPORT a second m2masd of the same user on the same address would
+ * bind it too and silently take a share of the connections, where without it
+ * bind fails with EADDRINUSE. So the primary also binds an abstract Unix socket
+ * named after the bound address: one per network namespace, like the port, and
+ * gone with the process, whatever way it ends (no file to clean up).
+ */
+static int claim_address(struct mas_server *s, bool retrieval, char *err, size_t err_len)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct mas_peer p;
+	int fd, n;
+
+	if (getsockname(retrieval ? s->ret_fd : s->est_fd, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(err, err_len, "cannot read a listener's address: %s", strerror(errno));
+		return -errno;
+	}
+	mas_peer_from(&ss, &p);
+	/* sun_path[0] = 0: the abstract namespace. */
+	n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "m2masd-listen/%s", p.name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot make a socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (bind(fd, (struct sockaddr *)&un,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		if (r == -EADDRINUSE)
+			snprintf(err, err_len,
+				 "another m2masd already listens on %s (with workers > 1 the "
+				 "listeners use SO_REUSEPORT and would share its connections): "
+				 "stop it, or give this one another %s address",
+				 p.name, retrieval ? "retrieval_listen" : "listen");
+		else
+			snprintf(err, err_len, "cannot claim the address %s: %s", p.name,
+				 strerror(-r));
+		return r;
+	}
+	*(retrieval ? &s->ret_claim : &s->est_claim) = fd;
 	return 0;
 }
 
@@ -71,6 +120,10 @@ static int setup_loop(struct mas_server *s)
 		if (r < 0)
 			return r;
 	}
+	r = loop_add_timer(s->loop, CLOCK_MONOTONIC, mas_server_on_accept_timer, s,
+			   &s->accept_timer);
+	if (r < 0)
+		return r;
 	r = loop_add_io(s->loop, s->est_fd, EPOLLIN, mas_server_on_accept, s, &s->est_watch);
 	if (r < 0)
 		return r;
@@ -84,7 +137,7 @@ static struct mas_server *server_alloc(struct mas_ctx *ctx, WOLFSSL_CTX *est_ctx
 
 	if (!s)
 		return NULL;
-	s->est_fd = s->ret_fd = s->stop_fd = -1;
+	s->est_fd = s->ret_fd = s->stop_fd = s->est_claim = s->ret_claim = -1;
 	s->ctx = ctx;
 	s->est_ctx = est_ctx;
 	s->ret_ctx = ret_ctx;
@@ -121,6 +174,11 @@ int mas_server_new(const struct mas_server_conf *conf, struct mas_ctx *ctx,
 	r = listen_on(s, conf->retrieval_listen, true, err, err_len);
 	if (r < 0)
 		return r;
+	for (int i = 0; s->reuseport && i < 2; i++) {
+		r = claim_address(s, i, err, err_len);
+		if (r < 0)
+			return r;
+	}
 	r = setup_loop(s);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot set up the event loop: %s", strerror(-r));
@@ -185,6 +243,10 @@ void mas_server_free(struct mas_server *s)
 		close(s->ret_fd);
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
+	if (s->est_claim >= 0)
+		close(s->est_claim);
+	if (s->ret_claim >= 0)
+		close(s->ret_claim);
 	free(s);
 }
 
@@ -193,6 +255,26 @@ void mas_server_stop(struct mas_server *s)
 	uint64_t one = 1;
 
 	(void)!write(s->stop_fd, &one, sizeof(one));
+}
+
+void mas_server_fail(struct mas_server *primary, struct mas_server *worker, int error)
+{
+	int none = 0;
+
+	/* Its SO_REUSEPORT listeners would keep their share of new connections unaccepted. */
+	for (int i = 0; i < 2; i++) {
+		struct loop_watch **w = i ? &worker->ret_watch : &worker->est_watch;
+		int *fd = i ? &worker->ret_fd : &worker->est_fd;
+
+		loop_remove(*w);
+		*w = NULL;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+	(void)atomic_compare_exchange_strong(&primary->sh->worker_error, &none,
+					     error < 0 ? error : -EIO);
+	mas_server_stop(primary);
 }
 
 void mas_server_set_timeouts(struct mas_server *s, uint64_t handshake_timeout_ms,

@@ -29,6 +29,7 @@ struct mas_server_shared {
 	pthread_mutex_t log_lock;
 	struct log_throttle refusals; /* connections over a budget: one line a second */
 	struct log_throttle hostile;  /* lines about failed or hostile connections */
+	atomic_int worker_error; /* -errno of a worker whose loop failed: m2masd stops */
 };
 
 int mas_shared_new(size_t max_conns, size_t retrieval_conns, struct mas_server_shared **ret);

@@ -29,6 +29,7 @@
 /* After the final reply and close_notify: drain the peer until EOF for at most this long. */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64 /* connections accepted per wake-up */
+#define ACCEPT_RETRY_MS 100 /* after running out of fds: accept again this much later */
 
 enum step {
 	STEP_AGAIN,
@@ -62,8 +63,10 @@ static void accept_pause(struct mas_server *s, bool pause)
 	if (s->accept_paused == pause)
 		return;
 	s->accept_paused = pause;
-	(void)loop_io_set_events(s->est_watch, ev);
-	(void)loop_io_set_events(s->ret_watch, ev);
+	if (s->est_watch) /* NULL once mas_server_fail() closed the listeners */
+		(void)loop_io_set_events(s->est_watch, ev);
+	if (s->ret_watch)
+		(void)loop_io_set_events(s->ret_watch, ev);
 }
 
 /* May one more line about a failed or hostile connection be logged (log-throttle.h)? */
@@ -194,6 +197,19 @@ static enum step conn_handshake(struct mas_server *s, struct mas_conn *c)
 
 static void conn_run(struct mas_server *s, struct mas_conn *c);
 
+/*
+ * A connection that did what it came for gives its token back to the source's
+ * rate budget: an association, a key for a target, and a pairwise key (register,
+ * resolve and the version-4 checks an agent makes every minute per cached key),
+ * so a node with many cached keys, or many nodes behind one NAT, stay within it.
+ */
+static void refund(struct mas_server *s, const struct mas_conn *c, const struct wire_msg *reply)
+{
+	if (reply->type == WIRE_MSG_ESTABLISHED || reply->type == WIRE_MSG_KEY_RESPONSE ||
+	    reply->type == WIRE_MSG_PEER_KEY)
+		mas_connbudget_refund(s->sh->budget[c->retrieval], c->source);
+}
+
 /* The Zn answer for a connection in CONN_WAIT_ZN: its reply, then the connection goes on. */
 static void on_zn_done(int r, const struct zn_key *key, const char *err, void *userdata)
 {
@@ -204,6 +220,7 @@ static void on_zn_done(int r, const struct zn_key *key, const char *err, void *u
 
 	c->zn_req = NULL;
 	next = mas_establish_zn_done(s->ctx, &c->est, &c->peer, r, key, err, &reply);
+	refund(s, c, &reply);
 	mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply, mas_now_ms() - c->started_ms);
 	c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
@@ -275,8 +292,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 		next = mas_retrieve_handle(s->ctx, c->ssl, &c->peer, &msg, &reply);
 	else
 		next = mas_establish_handle(s->ctx, &c->est, c->ssl, &c->peer, &msg, &reply);
-	if (reply.type == WIRE_MSG_ESTABLISHED || reply.type == WIRE_MSG_KEY_RESPONSE)
-		mas_connbudget_refund(s->sh->budget[c->retrieval], c->source);
+	refund(s, c, &reply);
 	if (next == MAS_NEXT_WAIT) /* counted when the Zn answer gives the reply */
 		st = conn_wait_zn(s, c, &reply);
 	else {
@@ -539,12 +555,24 @@ void mas_server_on_accept(struct loop_watch *w, int listen_fd, uint32_t events, 
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			/* Out of fds or memory: stop accepting until a connection closes. */
-			log_warning("cannot accept connections: %s; pausing until one closes",
-				    strerror(errno));
-			if (s->n_local > 0)
-				accept_pause(s, true);
+			/*
+			 * Out of fds (process- or system-wide: any worker's or anyone's
+			 * close frees them) or memory: pause and try again after
+			 * ACCEPT_RETRY_MS, whoever frees them; never spin on a readable
+			 * listener meanwhile.
+			 */
+			if (!s->accept_failing)
+				log_warning("cannot accept connections: %s; trying again every "
+					    "%d ms",
+					    strerror(errno), ACCEPT_RETRY_MS);
+			s->accept_failing = true;
+			accept_pause(s, true);
+			(void)loop_timer_set(s->accept_timer, ACCEPT_RETRY_MS, 0, 0);
 			return;
+		}
+		if (s->accept_failing) {
+			s->accept_failing = false;
+			log_notice("accepting connections again");
 		}
 		if (admit(s, retrieval, &ss, source))
 			conn_new(s, fd, retrieval, &ss, source);
@@ -566,6 +594,11 @@ static void purge(struct mas_server *s)
 		log_error("cannot purge expired pairwise keys from the store: %s", strerror(-r));
 	else if (r > 0)
 		log_info("purged %d expired pairwise key%s", r, r == 1 ? "" : "s");
+}
+
+void mas_server_on_accept_timer(struct loop_watch *w, bool clock_set, void *userdata)
+{
+	accept_pause(userdata, false);
 }
 
 void mas_server_on_purge_timer(struct loop_watch *w, bool clock_set, void *userdata)
@@ -661,12 +694,13 @@ int mas_server_run(struct mas_server *s)
 		int r = loop_iterate(s->loop, next_timeout(s, mas_now_ms()));
 
 		if (r < 0) {
-			log_error("event loop failed: %s", strerror(-r));
+			log_error("event loop of worker %u failed: %s", s->index, strerror(-r));
 			return r;
 		}
 		expire_conns(s, mas_now_ms());
 		/* A second with suppressed lines gets its count at the next wake-up. */
 		mas_shared_log_flush(s->sh);
 	}
-	return 0;
+	/* A worker that failed stopped the primary (mas_server_fail()): m2masd exits non-zero. */
+	return s->primary ? atomic_load(&s->sh->worker_error) : 0;
 }

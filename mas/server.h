@@ -75,6 +75,12 @@ int mas_server_new_worker(struct mas_server *primary, struct mas_ctx *ctx,
 			  struct mas_server **ret, char *err, size_t err_len);
 /* Make mas_server_run() return soon; safe from any thread. */
 void mas_server_stop(struct mas_server *s);
+/*
+ * From a worker's thread once its mas_server_run() failed with error: close the
+ * worker's listeners (its share of new connections goes to the others) and stop
+ * the primary, whose mas_server_run() then returns error (m2masd exits non-zero).
+ */
+void mas_server_fail(struct mas_server *primary, struct mas_server *worker, int error);
 /* Close every connection and listener; the TLS contexts are the caller's. */
 void mas_server_free(struct mas_server *s);
 DEFINE_CLEANUP(struct mas_server *, mas_server_free)

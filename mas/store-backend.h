@@ -38,7 +38,8 @@ struct store_ops {
 	const char *name; /* "sqlite", "postgresql" */
 	/*
 	 * Connect to or open location; no schema check yet. Errors as store_open
-	 * (mas/store.h), plus -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT for a server.
+	 * (mas/store.h), plus -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT (temporary) or
+	 * -ENOTCONN (for good) for a server.
 	 */
 	int (*open)(const struct store_config *c, struct store **ret);
 	void (*close)(struct store *s);

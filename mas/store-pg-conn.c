@@ -159,9 +159,32 @@ static int read_password(const char *path, struct secret **ret)
 	return 0;
 }
 
-/* libpq's connection failure as -errno (libpq gives no SQLSTATE for these). */
+/*
+ * libpq's connection failure as -errno (libpq gives no SQLSTATE for these). Only
+ * the conditions that pass by themselves are temporary (-ECONNREFUSED,
+ * -EHOSTUNREACH, -ETIMEDOUT: m2masd exits 75 and is restarted); anything else, an
+ * SSL or CA failure, an unknown host, a message not known here, is a
+ * misconfiguration (-ENOTCONN: exit 1 with libpq's message).
+ */
 static int connect_errno(const char *msg)
 {
+	static const char *const refused[] = {
+		"Connection refused",
+		"No such file or directory", /* the Unix socket: server not started */
+		"the database system is starting up",
+		"the database system is shutting down",
+		"the database system is in recovery mode",
+		"too many clients",
+		"remaining connection slots are reserved",
+		"server closed the connection unexpectedly",
+		"Connection reset by peer",
+	};
+	static const char *const unreachable[] = {
+		"No route to host",
+		"Network is unreachable",
+		"Temporary failure in name resolution", /* DNS not up yet, not a wrong name */
+	};
+
 	if (!msg)
 		return -EIO;
 	if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied") ||
@@ -171,14 +194,15 @@ static int connect_errno(const char *msg)
 		return -ENOENT;
 	if (strstr(msg, "timeout expired"))
 		return -ETIMEDOUT;
-	if (strstr(msg, "Connection refused") || strstr(msg, "No such file or directory"))
-		return -ECONNREFUSED;
-	if (strstr(msg, "could not translate host name") || strstr(msg, "No route to host") ||
-	    strstr(msg, "Network is unreachable"))
-		return -EHOSTUNREACH;
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+		if (strstr(msg, refused[i]))
+			return -ECONNREFUSED;
+	for (size_t i = 0; i < ARRAY_SIZE(unreachable); i++)
+		if (strstr(msg, unreachable[i]))
+			return -EHOSTUNREACH;
 	if (strstr(msg, "invalid") || strstr(msg, "missing"))
 		return -EINVAL;
-	return -ECONNREFUSED;
+	return -ENOTCONN;
 }
 
 int pg_connect(struct pg_store *p, char *err, size_t err_len)

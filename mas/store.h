@@ -104,7 +104,8 @@ struct store_assoc {
  * (unknown or newer schema), -ESTALE (an older schema: run m2masctl migrate),
  * -ENODATA (empty store and no STORE_OPEN_CREATE), -EKEYREJECTED (the master key
  * is not this store's), -EBUSY (locked), -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT
- * (database server not reachable), -EPROTONOSUPPORT (backend not built in).
+ * (database server not reachable yet: temporary), -ENOTCONN (the connection
+ * failed for good: SSL, CA, host name, ...), -EPROTONOSUPPORT (backend not built in).
  */
 int store_open_config(const struct store_config *c,
 		      const uint8_t master_key[static STORE_MASTER_KEY_LEN], unsigned flags,

@@ -16,8 +16,9 @@
 
 struct worker {
 	struct mas_ctx ctx; /* the server points here: never moved */
-	struct mas_server *server;
+	struct mas_server *server, *primary;
 	pthread_t thread;
+	size_t number; /* 2, 3, ...: its thread is m2masd-w<number>, the primary's 1 */
 	bool have_ctx, started;
 	int result;
 };
@@ -47,6 +48,13 @@ static void *worker_main(void *userdata)
 	struct worker *w = userdata;
 
 	w->result = mas_server_run(w->server);
+	if (w->result < 0) {
+		/* Now, not at shutdown: systemd restarts m2masd (Restart=on-failure). */
+		log_error("worker %zu (thread m2masd-w%zu) stopped with an error: %s; stopping "
+			  "m2masd",
+			  w->number, w->number, strerror(-w->result));
+		mas_server_fail(w->primary, w->server, w->result);
+	}
 #ifdef FP_ECC
 	wc_ecc_fp_free(); /* wolfCrypt's ECC point cache is per thread */
 #endif
@@ -79,6 +87,8 @@ static int worker_new(struct mas_workers *ws, struct mas_server *primary,
 		return -ENOMEM;
 	}
 	ctx_copy(&w->ctx, base);
+	w->primary = primary;
+	w->number = index + 2;
 	*ret = w; /* freed by mas_workers_stop() from here on */
 	r = mas_server_new_worker(primary, &w->ctx, &w->server, err, err_len);
 	if (r < 0)
@@ -93,7 +103,7 @@ static int worker_new(struct mas_workers *ws, struct mas_server *primary,
 		return -r;
 	}
 	w->started = true;
-	snprintf(name, sizeof(name), "m2masd-w%zu", index + 2);
+	snprintf(name, sizeof(name), "m2masd-w%zu", w->number);
 	(void)pthread_setname_np(w->thread, name); /* ps -L, top -H */
 	return 0;
 }
@@ -146,12 +156,8 @@ void mas_workers_stop(struct mas_workers *ws)
 
 		if (!w)
 			continue;
-		if (w->started) {
-			pthread_join(w->thread, NULL);
-			if (w->result < 0)
-				log_error("worker %zu stopped with an error: %s", i + 1,
-					  strerror(-w->result));
-		}
+		if (w->started)
+			pthread_join(w->thread, NULL); /* an error was logged by worker_main() */
 		mas_server_free(w->server); /* cancels its Zn requests: before fini */
 		if (w->have_ctx)
 			ws->fini(&w->ctx, ws->userdata);

@@ -410,6 +410,36 @@ Test(m2masctl, peer_key_show_and_revoke)
 	cr_expect_eq(r.status, 2);
 	cr_expect(strstr(r.err, "'xyz' is not a pairwise key ID (32 hex digits"), "%s", r.err);
 	run_free(&r);
+	/* With the configuration read, a key ID of another MAS is refused, not looked up. */
+	{
+		char *conf = harness_strdupf("%s/m2masd.conf", dir);
+		char *lines = store_fixture_conf_lines(store_path);
+		char *text = harness_strdupf("[mas]\nfqdn = mas.example.net\n[store]\n%s"
+					     "master_key = %s\n", lines, key_path);
+		char other[64];
+		const char *show[] = { bin, "--config", conf, "peer-key", "show", key_id, NULL };
+		const char *revoke[] = { bin, "--config", conf, "peer-key", "revoke", other, NULL };
+
+		snprintf(other, sizeof(other), "%s@mas.other.net", id_hex);
+		cr_assert_eq(harness_write_file(conf, text, strlen(text), 0644), 0);
+		cr_assert_eq(harness_run(show, NULL, NULL, &r.status, &r.out, &r.err), 0);
+		cr_expect_eq(r.status, 0, "%s", r.err);
+		run_free(&r);
+		cr_assert_eq(harness_run(revoke, NULL, NULL, &r.status, &r.out, &r.err), 0);
+		cr_expect_eq(r.status, 2, "%s", r.err);
+		cr_expect(strstr(r.err, "is a pairwise key ID of the MAS mas.other.net, not of "
+				 "this one (mas.example.net, [mas] fqdn)"),
+			  "%s", r.err);
+		run_free(&r);
+		show[5] = other;
+		cr_assert_eq(harness_run(show, NULL, NULL, &r.status, &r.out, &r.err), 0);
+		cr_expect_eq(r.status, 2, "%s", r.err);
+		cr_expect_null(strstr(r.out, "originator"), "%s", r.out);
+		run_free(&r);
+		free(conf);
+		free(text);
+		free(lines);
+	}
 }
 
 Test(m2masctl, failures_exit_1_and_name_the_fix)

@@ -398,3 +398,43 @@ Test(mas_workers, sigterm_stops_every_worker)
 	cr_assert_null(strstr(log, "stopped with an error"), "%s", log);
 	free(log);
 }
+
+/*
+ * With workers the listeners are SO_REUSEPORT: a second m2masd (same user, same
+ * addresses) would bind them too and take a share of the connections. It must
+ * fail to start instead, naming the address. timeout(1) ends it if it does not.
+ */
+Test(mas_workers, second_instance_on_the_same_address_refuses_to_start)
+{
+	struct mas_fixture other;
+	char *mas_bin = harness_strdupf("%s/mas/m2masd", fixture_builddir()), *out = NULL,
+	     *err = NULL, *want;
+	const char *argv[] = { "timeout", "10", mas_bin, "--config", NULL, "--foreground",
+			       "--log-target", "stderr", NULL };
+	int status = -1;
+
+	mas_fixture_init(&other);
+	mas_fixture_add_node(&other, NODE, km, psk_only, 1, 0);
+	other.est_port = mas.est_port;
+	other.ret_port = mas.ret_port;
+	mas_fixture_write_conf(&other, "workers = 2\n");
+	argv[4] = other.conf;
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
+	cr_expect_eq(status, 1, "status %d (124: it ran, sharing the port)\n%s", status, err);
+	want = harness_strdupf("another m2masd already listens on 127.0.0.1:%u (with workers > 1 "
+			       "the listeners use SO_REUSEPORT", mas.est_port);
+	cr_expect_not_null(strstr(err, want), "%s", err);
+	/* The first one still serves. */
+	{
+		struct node_result nr;
+
+		node_establish(km, &nr);
+		cr_expect_eq(nr.code, 0, "code %u", nr.code);
+		secret_wipe(&nr, sizeof(nr));
+	}
+	free(want);
+	free(out);
+	free(err);
+	free(mas_bin);
+	mas_fixture_fini(&other);
+}

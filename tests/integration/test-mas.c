@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1010,4 +1012,158 @@ Test(mas, unreachable_database_exits_75_to_be_restarted)
 	free(err);
 	free(conf);
 	free(mas);
+}
+
+/* m2masd against the test server with conninfo lines; its exit status, stderr in *ret_err. */
+static int run_with_conninfo(const char *name, const char *store_lines, char **ret_err)
+{
+	char *text = harness_strdupf(
+		"[mas]\nlisten = 127.0.0.1:0\nretrieval_listen = 127.0.0.1:0\nfqdn = " FQDN
+		"\ncert = %s/pki/mas.crt\nkey = %s/pki/mas.key\ntarget_ca = %s/pki/ca.crt\n"
+		"[store]\n%smaster_key = %s\n",
+		fx.mas.dir, fx.mas.dir, fx.mas.dir, store_lines, fx.mas.master);
+	char *conf = path(name), *mas = harness_strdupf("%s/mas/m2masd", fixture_builddir());
+	const char *argv[] = { mas, "--config", conf, "--foreground", "--log-target", "stderr",
+			       NULL };
+	char *out = NULL;
+	int status = -1;
+
+	cr_assert_eq(harness_write_file(conf, text, strlen(text), 0600), 0);
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, ret_err), 0);
+	free(text);
+	free(out);
+	free(conf);
+	free(mas);
+	return status;
+}
+
+/* A misconfiguration restarting cannot mend exits 1, not 75: the unit must not loop on it. */
+Test(mas, database_misconfiguration_exits_1_not_75)
+{
+	char *url, *lines, *err = NULL, *pw = path("wrong.pw");
+	int status;
+
+	if (!pg_fixture_enabled())
+		cr_skip_test("PostgreSQL only (suite integration-pg)");
+	url = pg_fixture_new_db();
+	/* SSL required, the test server has none: libpq's message is no temporary one. */
+	lines = harness_strdupf("backend = postgresql\nconninfo = %s%ssslmode=require\n"
+				"password_file = %s\n",
+				url, strchr(url, '?') ? "&" : "?", pg_fixture_password_file());
+	status = run_with_conninfo("ssl.conf", lines, &err);
+	cr_expect_eq(status, 1, "stderr: %s", err);
+	cr_expect_not_null(strstr(err, "SSL"), "%s", err);
+	cr_expect_not_null(strstr(err, "check [store] conninfo"), "%s", err);
+	free(lines);
+	free(err);
+	/* A refused password: exit 1 too. */
+	lines = harness_strdupf("backend = postgresql\nconninfo = %s\npassword_file = %s\n", url,
+				pw);
+	cr_assert_eq(harness_write_file(pw, "wrong\n", 6, 0600), 0);
+	status = run_with_conninfo("pw.conf", lines, &err);
+	cr_expect_eq(status, 1, "stderr: %s", err);
+	cr_expect_not_null(strstr(err, "password"), "%s", err);
+	free(lines);
+	free(err);
+	free(url);
+	free(pw);
+}
+
+/* ---- running out of file descriptors ---- */
+
+static int log_count(const char *needle)
+{
+	char *log = read_log();
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+/* The lowest fd number m2masd has free: as its soft RLIMIT_NOFILE, every accept fails. */
+static rlim_t lowest_free_fd(pid_t pid)
+{
+	char dir[64];
+	bool used[4096] = { false };
+	struct dirent *e;
+	DIR *d;
+	rlim_t n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < 4096)
+			used[atoi(e->d_name)] = true;
+	closedir(d);
+	while (n < 4096 && used[n])
+		n++;
+	return n;
+}
+
+static void set_nofile(pid_t pid, rlim_t soft, struct rlimit *ret_old)
+{
+	struct rlimit old, lim;
+
+	cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0, "%s", strerror(errno));
+	lim = (struct rlimit){ .rlim_cur = soft, .rlim_max = old.rlim_max };
+	cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &lim, NULL), 0, "%s", strerror(errno));
+	if (ret_old)
+		*ret_old = old;
+}
+
+/* Wait up to ms for the MAS log to hold at least n lines with needle. */
+static bool wait_log_count(const char *needle, int n, int ms)
+{
+	for (int i = 0; i < ms / 20; i++) {
+		if (log_count(needle) >= n)
+			return true;
+		usleep(20 * 1000);
+	}
+	return log_count(needle) >= n;
+}
+
+/*
+ * Out of fds is process-wide: a worker with no connection of its own must not spin
+ * on its readable listener, and a paused one accepts again (about every 100 ms)
+ * once fds are free, whoever frees them, not only when one of its own closes.
+ */
+Test(mas, accepting_pauses_and_retries_when_out_of_fds)
+{
+	static const char accepted[] = "connection from node 127.0.0.1";
+	static const char failed[] = "cannot accept connections";
+	struct rlimit old;
+	int a, b1, b2, before;
+
+	stop_mas();
+	write_conf("workers = 1\nhandshake_timeout = 30s\nfirst_byte_timeout = 30s\n");
+	start_mas();
+	/* No connection of its own: a readable listener, every accept EMFILE. */
+	set_nofile(fx.mas.pid, lowest_free_fd(fx.mas.pid), &old);
+	before = log_count(accepted);
+	b1 = connect_from(NULL, fx.mas.est_port);
+	cr_assert(wait_log_count(failed, 1, 2000), "accept never failed");
+	usleep(1000 * 1000);
+	/* Before: one warning per loop turn, thousands a second. */
+	cr_expect_leq(log_count(failed), 5, "%d warnings in a second: spinning",
+		      log_count(failed));
+	set_nofile(fx.mas.pid, old.rlim_cur, NULL);
+	cr_expect(wait_log_count(accepted, before + 1, 2000), "never accepted again");
+	/* Paused with a connection of its own that stays open (30 s). */
+	a = connect_from(NULL, fx.mas.est_port); /* b1 is open too */
+	cr_assert(wait_log_count(accepted, before + 2, 2000), "the first connection not accepted");
+	set_nofile(fx.mas.pid, lowest_free_fd(fx.mas.pid), NULL);
+	before = log_count(accepted);
+	b2 = connect_from(NULL, fx.mas.est_port);
+	usleep(300 * 1000);
+	cr_assert_eq(log_count(accepted), before, "accepted in spite of the limit");
+	set_nofile(fx.mas.pid, old.rlim_cur, NULL);
+	/* Before: paused until a or b1 closes, 30 s from now. */
+	cr_expect(wait_log_count(accepted, before + 1, 2000),
+		  "not accepting again while its own connections stay open");
+	close(b2);
+	close(a);
+	close(b1);
 }

@@ -205,8 +205,42 @@ Test(peer_mas, key_for_another_node_is_refused_not_authorised)
 	/* The originator's own node is not the target's either. */
 	cr_assert_eq(resolve(&na, a.key_id, &b, &e), -EACCES, "%s", e.msg);
 	cr_expect_eq(e.wire_code, WIRE_ERR_NOT_AUTHORISED);
-	expect_msg(&e, "MAS refused: not-authorised: key %s is registered for "
-		       "/mn-cse-2/Cae2, not for node /mn-cse-1", a.key_id);
+	/* Deliberately changed: the wire reason no longer names the key's target. */
+	expect_msg(&e, "MAS refused: not-authorised: key %s is not for node /mn-cse-1: only "
+		       "its target's node may resolve it", a.key_id);
+	establish_result_clear(&a);
+}
+
+Test(peer_mas, key_of_other_nodes_is_unknown_key_to_a_third_node)
+{
+	struct establish_result a, b;
+	struct m2msa_err e, unknown;
+	char *log, *other;
+
+	node_setup(&nc, 0);
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
+	/* Neither originator nor target: the very answer of a key that does not exist. */
+	for (int check = 0; check < 2; check++) {
+		struct wire_msg q = { .type = WIRE_MSG_PEER_RESOLVE };
+
+		snprintf(q.peer_resolve.key_id, sizeof(q.peer_resolve.key_id), "%s", a.key_id);
+		q.peer_resolve.check = check;
+		cr_assert_eq(run(&nc, &q, &b, &e), -ENOKEY, "check %d: %s", check, e.msg);
+		cr_expect_eq(e.wire_code, WIRE_ERR_UNKNOWN_KEY);
+		expect_msg(&e, "MAS refused: unknown-key: no pairwise key %s", a.key_id);
+		cr_expect_null(strstr(e.msg, "Cae2"), "the target leaked: %s", e.msg);
+	}
+	/* The same bytes of reason as an unknown ID of the same shape. */
+	other = harness_strdupf("%s", a.key_id);
+	memset(other, 'f', 32);
+	cr_assert_eq(resolve(&nc, other, &b, &unknown), -ENOKEY, "%s", unknown.msg);
+	cr_expect_eq(strlen(unknown.msg), strlen(e.msg));
+	/* The MAS log keeps the details. */
+	log = mas_fixture_read_log(&mas);
+	cr_expect_not_null(strstr(log, "registered by node " NODE_A " for " TARGET_B
+				       ", not for node " NODE_C), "%s", log);
+	free(log);
+	free(other);
 	establish_result_clear(&a);
 }
 
@@ -310,4 +344,41 @@ Test(peer_mas, no_key_bytes_in_the_mas_log)
 	free(log);
 	establish_result_clear(&a);
 	establish_result_clear(&b);
+}
+
+#define N_RESOLVES 6
+
+Test(peer_mas, pairwise_key_answers_refund_their_connection_token)
+{
+	struct establish_result a, b;
+	struct m2msa_err e;
+	struct timespec t0, t1;
+	double secs;
+	char *log;
+
+	/* One new connection per second per source, a bucket of two. */
+	mas_fixture_stop(&mas);
+	mas_fixture_write_conf(&mas, "handshake_timeout = 5s\nmax_failures = 1000\n"
+				     "connection_rate_per_source = 1\n");
+	mas_fixture_start(&mas, NULL, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
+	for (int i = 0; i < N_RESOLVES; i++) {
+		cr_assert_eq(resolve(&nb, a.key_id, &b, &e), 0, "resolve %d: %s", i + 1, e.msg);
+		establish_result_clear(&b);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Without the refunds at most 2 + secs connections would have been admitted. */
+	cr_assert_lt(secs, N_RESOLVES + 1 - 3, "the exchanges took %.1f s: too slow to tell", secs);
+	log = mas_fixture_read_log(&mas);
+	cr_expect_null(strstr(log, "opens connections faster than one source may"), "%s", log);
+	free(log);
+	/* The control: a refused resolve keeps its token, and the budget does refuse. */
+	for (int i = 0; i < N_RESOLVES; i++)
+		if (resolve(&nb, "00112233445566778899aabbccddeeff@" FQDN, &b, &e) < 0 &&
+		    e.wire_code == 0)
+			break;
+	cr_expect_eq(e.wire_code, 0, "the budget never refused: %s", e.msg);
+	establish_result_clear(&a);
 }

@@ -9,6 +9,7 @@
  * run; the TSan build (docs/architecture.md) catches the race itself.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -205,4 +206,40 @@ Test(mas_shared, gba_cache_gives_each_thread_its_own_keys)
 	cr_assert_eq(atomic_load(&g.wrong), 0, "wrong or unsealable entries");
 	cr_assert_leq(mas_gba_cache_size(g.c), 16);
 	mas_gba_cache_free(g.c);
+}
+
+/*
+ * What a gba connection keeps from HELLO to PROOF (establish.c): the shared cache
+ * may evict the entry meanwhile (here a cache of one), the sealed copy still opens
+ * to the same Ks_NAF, bound to its B-TID and not forgeable.
+ */
+Test(mas_shared, sealed_ks_naf_outlives_the_cache_entry)
+{
+	static const char a[] = "QUJDREVGR0hJSktMTU5PUA==@bsf.test",
+			  b[] = "UVJTVFVWV1hZWltcXV5fYA==@bsf.test";
+	uint8_t master[32], ks[32], sealed[MAS_GBA_SEALED_LEN];
+	struct mas_gba_cache *c;
+	struct secret *got = NULL;
+	char impi[STORE_IMPI_MAX + 1];
+	uint64_t expiry;
+
+	memset(master, 0x5a, sizeof(master));
+	memset(ks, 0xa5, sizeof(ks));
+	cr_assert_eq(mas_gba_cache_new(master, 1, &c), 0);
+	cr_assert_eq(mas_gba_cache_put(c, a, "user@ims.test", ks, 4000000000u), 0);
+	cr_assert_eq(mas_gba_cache_seal(c, a, ks, sealed), 0);
+	cr_assert_eq(mas_gba_cache_put(c, b, "other@ims.test", master, 4000000000u), 0);
+	/* Evicted: what PROOF used to read again. */
+	cr_assert_eq(mas_gba_cache_get(c, a, 1000, &got, &expiry, impi), -ENOENT);
+	cr_assert_eq(mas_gba_cache_open(c, a, sealed, &got), 0);
+	cr_assert_eq(got->len, 32);
+	cr_assert_eq(memcmp(got->data, ks, 32), 0);
+	secret_free(got);
+	got = NULL;
+	/* Bound to its B-TID; a changed byte does not open. */
+	cr_assert_lt(mas_gba_cache_open(c, b, sealed, &got), 0);
+	sealed[MAS_GBA_SEALED_LEN - 1] ^= 1;
+	cr_assert_lt(mas_gba_cache_open(c, a, sealed, &got), 0);
+	cr_assert_null(got);
+	mas_gba_cache_free(c);
 }
