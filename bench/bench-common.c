@@ -48,6 +48,27 @@ long bench_rss_kb(pid_t pid)
 	return v;
 }
 
+long bench_proc_ticks(pid_t pid, pid_t *ret_ppid)
+{
+	char *p = harness_strdupf("/proc/%d/stat", (int)pid), *text = NULL, *at;
+	unsigned long ut = 0, st = 0;
+	long pp = -1, v = -1;
+	size_t len;
+
+	/* After the command name (which may hold spaces and parentheses): state is field
+	 * 3, the parent 4, utime 14, stime 15 (proc(5)). */
+	if (harness_read_file(p, &text, &len) == 0 && (at = strrchr(text, ')')) &&
+	    sscanf(at + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &pp, &ut,
+		   &st) == 3) {
+		v = (long)(ut + st);
+		if (ret_ppid)
+			*ret_ppid = (pid_t)pp;
+	}
+	free(text);
+	free(p);
+	return v;
+}
+
 char *bench_path(const char *name)
 {
 	return harness_strdupf("%s/%s", bench.dir, name);

@@ -44,6 +44,8 @@ extern struct bench_env bench;
 double bench_now(void);
 /* VmRSS of pid in kB, or -1. */
 long bench_rss_kb(pid_t pid);
+/* utime + stime of pid in clock ticks, all its threads (its parent in *ret_ppid), or -1. */
+long bench_proc_ticks(pid_t pid, pid_t *ret_ppid);
 /* "dir/name", free() it. */
 char *bench_path(const char *name);
 

@@ -92,23 +92,9 @@ static double throughput(int bare, double secs, long *ret_failed)
 /* utime + stime of pid in seconds (all its threads), or -1. */
 static double cpu_seconds(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long ut, st;
-	FILE *f;
-	size_t n;
+	long t = bench_proc_ticks(pid, NULL);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* after comm: state is field 3, utime 14, stime 15 */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-			 &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return t < 0 ? -1 : (double)t / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Sums over the rounds of one setting: counts, wall seconds, CPU seconds. */

@@ -317,38 +317,14 @@ static void workers_join(pthread_t *th)
 	free(th);
 }
 
-/* utime + stime of pid in clock ticks (and its parent in *ppid), or -1. */
-static long proc_ticks(long pid, long *ppid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	long pp = -1;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* after the command name, which may hold spaces */
-	if (!p || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &pp, &ut,
-			 &st) != 3)
-		return -1;
-	if (ppid)
-		*ppid = pp;
-	return (long)(ut + st);
-}
-
 /* The PostgreSQL server's ticks: its postmaster and the postmaster's children. */
 static long pg_ticks(void)
 {
 	char *pidf = harness_strdupf("%s/data/postmaster.pid", getenv("M2MSA_TEST_PG_DIR"));
 	char *text = NULL;
 	size_t len;
-	long pm, sum, pp;
+	long sum;
+	pid_t pm, pp;
 	DIR *d;
 	struct dirent *e;
 
@@ -356,15 +332,16 @@ static long pg_ticks(void)
 		free(pidf);
 		return 0;
 	}
-	pm = atol(text);
+	pm = (pid_t)atol(text);
 	free(text);
 	free(pidf);
-	sum = proc_ticks(pm, NULL);
+	sum = bench_proc_ticks(pm, NULL);
 	d = opendir("/proc");
 	while (d && (e = readdir(d))) {
-		long pid = atol(e->d_name), t;
+		pid_t pid = (pid_t)atol(e->d_name);
+		long t;
 
-		if (pid > 0 && pid != pm && (t = proc_ticks(pid, &pp)) >= 0 && pp == pm)
+		if (pid > 0 && pid != pm && (t = bench_proc_ticks(pid, &pp)) >= 0 && pp == pm)
 			sum += t;
 	}
 	if (d)
@@ -399,11 +376,11 @@ struct cpu_snap {
 static void cpu_snap(struct cpu_snap *s)
 {
 	for (int i = 0; i < N_INST; i++) {
-		s->mas[i] = proc_ticks(inst[i].pid, NULL);
+		s->mas[i] = bench_proc_ticks(inst[i].pid, NULL);
 		s->ok[i] = atomic_load(&inst[i].ok);
 	}
 	s->pg = pg_ticks();
-	s->self = proc_ticks(getpid(), NULL);
+	s->self = bench_proc_ticks(getpid(), NULL);
 	machine_ticks(&s->busy, &s->total);
 	s->t = bench_now();
 }
