@@ -198,6 +198,13 @@ static void check_done(struct pk_op *o, int r, const struct establish_result *re
 
 	if (!e)
 		return; /* dropped meanwhile */
+	if (r < 0 && e->expiry <= now_s()) {
+		/* The key ran out during its check (an answer sent in its last second
+		 * reads here as "an expiry in the past"): it expired, whatever the
+		 * check said, and is not a check that failed. */
+		drop(pk, e, PEER_KEYS_EVENT_EXPIRED);
+		return;
+	}
 	if (r == 0 && strcmp(res->key_id, e->key_id) == 0 &&
 	    secret_equal(res->kc->data, e->key, WIRE_KEY_LEN)) {
 		log_debug("pairwise key %s is still valid at the MAS", e->key_id);
