@@ -12,7 +12,7 @@
 #include "bsf/bsf-conf.h"
 #include "bsf/bsf-store.h"
 #include "bsf/pending.h"
-#include "mas/ratelimit.h"
+#include "common/ratelimit.h"
 
 #define BSF_BODY_MAX 8192 /* longest request body read */
 #define BSF_ADDR_MAX 64
@@ -21,8 +21,8 @@ struct bsf {
 	struct bsf_conf conf;
 	struct bsf_store *store;
 	struct bsf_pending_table *pending;
-	struct mas_ratelimit *rl;         /* failed answers */
-	struct mas_ratelimit *rl_challenge; /* challenges sent, per minute */
+	struct ratelimit *rl;         /* failed answers */
+	struct ratelimit *rl_challenge; /* challenges sent, per minute */
 };
 
 #define BSF_CHALLENGE_WINDOW_MS 60000

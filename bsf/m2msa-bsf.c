@@ -274,10 +274,10 @@ static int open_state(struct bsf *b, const char *config)
 	}
 	r = bsf_pending_new(PENDING_SLOTS, &b->pending);
 	if (r == 0)
-		r = mas_ratelimit_new(RATELIMIT_SLOTS, b->conf.max_failures,
+		r = ratelimit_new(RATELIMIT_SLOTS, b->conf.max_failures,
 				      b->conf.failure_window * 1000, &b->rl);
 	if (r == 0)
-		r = mas_ratelimit_new(RATELIMIT_SLOTS, b->conf.max_challenges,
+		r = ratelimit_new(RATELIMIT_SLOTS, b->conf.max_challenges,
 				      BSF_CHALLENGE_WINDOW_MS, &b->rl_challenge);
 	if (r < 0)
 		log_error("cannot allocate the BSF tables: %s", strerror(-r));
@@ -427,8 +427,8 @@ out:
 	if (key)
 		secret_wipe(key, strlen(key));
 	bsf_pending_free(b.pending);
-	mas_ratelimit_free(b.rl);
-	mas_ratelimit_free(b.rl_challenge);
+	ratelimit_free(b.rl);
+	ratelimit_free(b.rl_challenge);
 	bsf_store_close(b.store);
 	bsf_conf_free(&b.conf);
 	return status;

@@ -6,7 +6,7 @@
  *     Authentication-Info with rspauth (the BSF's proof that it knows RES too)
  *   GET with auts= (synchronisation failure)        -> SQN resync, 401, a new challenge
  * Each nonce is answered once (pending.h); wrong answers count against the IMPI
- * and the peer address (mas/ratelimit.h). Ks = CK || IK is stored sealed under
+ * and the peer address (common/ratelimit.h). Ks = CK || IK is stored sealed under
  * the B-TID. RES, CK, IK and Ks never reach a log line.
  */
 #include <errno.h>
@@ -29,10 +29,10 @@ static void fail_count(struct bsf *b, const char *impi, const char *addr)
 	uint64_t now = bsf_now_ms();
 
 	snprintf(key, sizeof(key), "addr:%s", addr);
-	(void)mas_ratelimit_fail(b->rl, key, now);
+	(void)ratelimit_fail(b->rl, key, now);
 	if (impi) {
 		snprintf(key, sizeof(key), "impi:%s", impi);
-		(void)mas_ratelimit_fail(b->rl, key, now);
+		(void)ratelimit_fail(b->rl, key, now);
 	}
 }
 
@@ -47,7 +47,7 @@ static int limited(struct bsf *b, struct MHD_Connection *c, const char *impi, co
 		snprintf(key, sizeof(key), "impi:%s", impi);
 	else
 		snprintf(key, sizeof(key), "addr:%s", addr);
-	if (!mas_ratelimit_limited(b->rl, key, bsf_now_ms(), &left))
+	if (!ratelimit_limited(b->rl, key, bsf_now_ms(), &left))
 		return 0;
 	log_warning("Ub: %s %s is rate limited after failed answers (%llu s left)",
 		    impi ? "IMPI" : "address", impi ? impi : addr,
@@ -74,7 +74,7 @@ static bool challenge_flood(struct bsf *b, struct MHD_Connection *c, const char 
 		char key[RL_KEY_MAX], after[32];
 
 		snprintf(key, sizeof(key), "%s:%s", kinds[i][0], kinds[i][1]);
-		if (!mas_ratelimit_limited(b->rl_challenge, key, now, &left))
+		if (!ratelimit_limited(b->rl_challenge, key, now, &left))
 			continue;
 		log_warning("Ub: too many challenges for %s %s (max_challenges a minute); %llu s left",
 			    i ? "IMPI" : "address", kinds[i][1], (unsigned long long)(left / 1000 + 1));
@@ -88,7 +88,7 @@ static bool challenge_flood(struct bsf *b, struct MHD_Connection *c, const char 
 		char key[RL_KEY_MAX];
 
 		snprintf(key, sizeof(key), "%s:%s", kinds[i][0], kinds[i][1]);
-		(void)mas_ratelimit_fail(b->rl_challenge, key, now);
+		(void)ratelimit_fail(b->rl_challenge, key, now);
 	}
 	return false;
 }

@@ -74,11 +74,11 @@ static bool method_usable(const struct mas_ctx *ctx, uint8_t m, const struct wir
 
 /* The failure counters of a proof from peer for node_id (docs/m2masd.md "Rate limiting"). */
 static void limit_keys(const char *node_id, const struct mas_peer *peer,
-		       char pair[MAS_RATELIMIT_KEY_MAX + 1], char addr[MAS_RATELIMIT_KEY_MAX + 1])
+		       char pair[RATELIMIT_KEY_MAX + 1], char addr[RATELIMIT_KEY_MAX + 1])
 {
 	/* Address first: a node ID too long for the key is cut, never the address. */
-	snprintf(pair, MAS_RATELIMIT_KEY_MAX + 1, "pair:%s|%s", peer->addr, node_id);
-	snprintf(addr, MAS_RATELIMIT_KEY_MAX + 1, "addr:%s", peer->addr);
+	snprintf(pair, RATELIMIT_KEY_MAX + 1, "pair:%s|%s", peer->addr, node_id);
+	snprintf(addr, RATELIMIT_KEY_MAX + 1, "addr:%s", peer->addr);
 }
 
 /*
@@ -92,17 +92,17 @@ static void limit_keys(const char *node_id, const struct mas_peer *peer,
 static void fail_proof(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer,
 		       const char *what, const char *reason, struct wire_msg *reply)
 {
-	char pair[MAS_RATELIMIT_KEY_MAX + 1], addr[MAS_RATELIMIT_KEY_MAX + 1];
+	char pair[RATELIMIT_KEY_MAX + 1], addr[RATELIMIT_KEY_MAX + 1];
 	uint64_t now = mas_now_ms(), w1 = 0, w2 = 0, wait;
 	bool was, is;
 
 	limit_keys(node_id, peer, pair, addr);
-	was = mas_ratelimit_limited(ctx->rl, pair, now, NULL) ||
-	      mas_ratelimit_limited(ctx->rl, addr, now, NULL);
-	(void)mas_ratelimit_fail(ctx->rl, pair, now);
-	(void)mas_ratelimit_fail(ctx->rl, addr, now);
-	is = mas_ratelimit_limited(ctx->rl, pair, now, &w1) |
-	     mas_ratelimit_limited(ctx->rl, addr, now, &w2);
+	was = ratelimit_limited(ctx->rl, pair, now, NULL) ||
+	      ratelimit_limited(ctx->rl, addr, now, NULL);
+	(void)ratelimit_fail(ctx->rl, pair, now);
+	(void)ratelimit_fail(ctx->rl, addr, now);
+	is = ratelimit_limited(ctx->rl, pair, now, &w1) |
+	     ratelimit_limited(ctx->rl, addr, now, &w2);
 	wait = w1 > w2 ? w1 : w2;
 	if (was)
 		log_debug("%s (source rate-limited)", what);
@@ -123,10 +123,10 @@ static void fail_proof(struct mas_ctx *ctx, const char *node_id, const struct ma
 /* A verified proof: this node's counter at this address starts again. */
 static void proof_ok(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer)
 {
-	char pair[MAS_RATELIMIT_KEY_MAX + 1], addr[MAS_RATELIMIT_KEY_MAX + 1];
+	char pair[RATELIMIT_KEY_MAX + 1], addr[RATELIMIT_KEY_MAX + 1];
 
 	limit_keys(node_id, peer, pair, addr);
-	mas_ratelimit_clear(ctx->rl, pair);
+	ratelimit_clear(ctx->rl, pair);
 }
 
 /*
@@ -233,10 +233,10 @@ static enum mas_next decoy(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl
 			   const struct mas_peer *peer, const struct wire_hello *h,
 			   const char *detail, struct wire_msg *reply)
 {
-	char key[MAS_RATELIMIT_KEY_MAX + 1];
+	char key[RATELIMIT_KEY_MAX + 1];
 
 	snprintf(key, sizeof(key), "addr:%s", peer->addr);
-	if (mas_ratelimit_limited(ctx->rl, key, mas_now_ms(), NULL))
+	if (ratelimit_limited(ctx->rl, key, mas_now_ms(), NULL))
 		log_debug("%s (source rate-limited)", detail);
 	else
 		log_warning("%s; answered like a wrong key", detail);
@@ -296,10 +296,10 @@ static enum mas_next no_method(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL 
 static void gba_decoy(struct mas_ctx *ctx, struct mas_est *st, const struct mas_peer *peer,
 		      const char *detail)
 {
-	char key[MAS_RATELIMIT_KEY_MAX + 1];
+	char key[RATELIMIT_KEY_MAX + 1];
 
 	snprintf(key, sizeof(key), "addr:%s", peer->addr);
-	if (mas_ratelimit_limited(ctx->rl, key, mas_now_ms(), NULL))
+	if (ratelimit_limited(ctx->rl, key, mas_now_ms(), NULL))
 		log_debug("%s (source rate-limited)", detail);
 	else
 		log_warning("%s; answered like a wrong key (the node bootstraps again after the "

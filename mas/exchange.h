@@ -24,7 +24,7 @@
 #include "common/wire.h"
 #include "mas/gba-cache.h"
 #include "mas/metrics.h"
-#include "mas/ratelimit.h"
+#include "common/ratelimit.h"
 #include "mas/store.h"
 
 #define MAS_FQDN_MAX 253
@@ -36,7 +36,7 @@ struct mas_gba_cache;
 /* What the handlers share; owned by m2masd.c. */
 struct mas_ctx {
 	struct store *store;
-	struct mas_ratelimit *rl;
+	struct ratelimit *rl;
 	char fqdn[MAS_FQDN_MAX + 1];
 	_Atomic uint64_t lifetime; /* seconds, the default for nodes without their own; SIGHUP */
 	bool pki;	   /* [mas] node_ca is set: client certificates verified, method pki on */

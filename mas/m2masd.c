@@ -21,7 +21,7 @@
 #include "mas/mas-conf.h"
 #include "mas/metrics-http.h"
 #include "mas/metrics.h"
-#include "mas/ratelimit.h"
+#include "common/ratelimit.h"
 #include "mas/server.h"
 #include "mas/keyfile.h"
 #include "mas/store.h"
@@ -47,7 +47,7 @@ struct daemon {
 	bool loop_failed; /* an event loop (the primary's or a worker's) failed while serving */
 	WOLFSSL_CTX *est_ctx, *ret_ctx;
 	struct store *store;
-	struct mas_ratelimit *rl;
+	struct ratelimit *rl;
 	struct mas_ctx ctx;
 	struct mas_server *server;
 	struct mas_metrics *metrics;
@@ -336,7 +336,7 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 		if (r < 0)
 			return r;
 	}
-	r = mas_ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
+	r = ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
 			      d->conf.failure_window * 1000, &d->rl);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot set up rate limiting: %s", strerror(-r));
@@ -374,7 +374,7 @@ static void close_resources(struct daemon *d)
 	d->extra_stores = NULL;
 	zn_client_free(d->ctx.zn);
 	mas_gba_cache_free(d->ctx.gba);
-	mas_ratelimit_free(d->rl);
+	ratelimit_free(d->rl);
 	d->rl = NULL;
 	store_close(d->store);
 	d->store = NULL;
@@ -463,7 +463,7 @@ static void on_reload(struct mas_server *srv, void *userdata)
 	d->ctx.lifetime = d->conf.lifetime;
 	mas_workers_set_lifetime(d->workers, d->conf.lifetime);
 	mas_server_set_timeouts(srv, d->conf.handshake_timeout * 1000, d->conf.idle_timeout * 1000);
-	mas_ratelimit_set_limits(d->rl, d->conf.max_failures, d->conf.failure_window * 1000);
+	ratelimit_set_limits(d->rl, d->conf.max_failures, d->conf.failure_window * 1000);
 	budgets = budgets_of(&d->conf);
 	mas_server_set_budgets(srv, &budgets);
 	log_info("configuration reloaded from %s", d->opt.config);

@@ -20,7 +20,7 @@
 #include "mas/connbudget.h"
 #include "mas/gba-cache.h"
 #include "mas/metrics.h"
-#include "mas/ratelimit.h"
+#include "common/ratelimit.h"
 
 #define THREADS 4
 
@@ -63,24 +63,24 @@ static void run_threads(void *(*fn)(void *), void *arg)
 
 static void *fail_many(void *p)
 {
-	struct mas_ratelimit *rl = ((struct targ *)p)->arg;
+	struct ratelimit *rl = ((struct targ *)p)->arg;
 
 	for (int i = 0; i < FAILS_PER_THREAD; i++)
-		(void)mas_ratelimit_fail(rl, "127.0.0.1", 1000);
+		(void)ratelimit_fail(rl, "127.0.0.1", 1000);
 	return NULL;
 }
 
 Test(mas_shared, ratelimit_counts_every_failure_of_every_thread)
 {
-	struct mas_ratelimit *rl;
+	struct ratelimit *rl;
 
-	cr_assert_eq(mas_ratelimit_new(64, THREADS * FAILS_PER_THREAD, 60000, &rl), 0);
+	cr_assert_eq(ratelimit_new(64, THREADS * FAILS_PER_THREAD, 60000, &rl), 0);
 	run_threads(fail_many, rl);
 	/* Exactly THREADS * FAILS_PER_THREAD failures: limited at that count, not one more. */
-	cr_assert(mas_ratelimit_limited(rl, "127.0.0.1", 1000, NULL), "failures were lost");
-	mas_ratelimit_set_limits(rl, THREADS * FAILS_PER_THREAD + 1, 60000);
-	cr_assert_not(mas_ratelimit_limited(rl, "127.0.0.1", 1000, NULL), "failures counted twice");
-	mas_ratelimit_free(rl);
+	cr_assert(ratelimit_limited(rl, "127.0.0.1", 1000, NULL), "failures were lost");
+	ratelimit_set_limits(rl, THREADS * FAILS_PER_THREAD + 1, 60000);
+	cr_assert_not(ratelimit_limited(rl, "127.0.0.1", 1000, NULL), "failures counted twice");
+	ratelimit_free(rl);
 }
 
 #define OPENS_PER_THREAD 200000

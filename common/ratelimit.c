@@ -10,17 +10,17 @@
 #include <string.h>
 
 #include "common/crypto.h"
-#include "mas/ratelimit.h"
+#include "common/ratelimit.h"
 
 #define WAYS 8
 
 struct entry {
 	uint64_t start_ms; /* first failure of the current window */
 	uint32_t count;    /* 0: the slot is free */
-	char key[MAS_RATELIMIT_KEY_MAX + 1];
+	char key[RATELIMIT_KEY_MAX + 1];
 };
 
-struct mas_ratelimit {
+struct ratelimit {
 	struct entry *table;
 	size_t n_sets;
 	uint32_t max_failures;
@@ -29,10 +29,10 @@ struct mas_ratelimit {
 	pthread_mutex_t lock;
 };
 
-int mas_ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
-		      struct mas_ratelimit **ret)
+int ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
+		      struct ratelimit **ret)
 {
-	struct mas_ratelimit *rl;
+	struct ratelimit *rl;
 	size_t n_sets = (n_slots + WAYS - 1) / WAYS;
 
 	if (n_sets == 0)
@@ -56,7 +56,7 @@ int mas_ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
 	return 0;
 }
 
-void mas_ratelimit_free(struct mas_ratelimit *rl)
+void ratelimit_free(struct ratelimit *rl)
 {
 	if (!rl)
 		return;
@@ -65,7 +65,7 @@ void mas_ratelimit_free(struct mas_ratelimit *rl)
 	free(rl);
 }
 
-void mas_ratelimit_set_limits(struct mas_ratelimit *rl, uint32_t max_failures,
+void ratelimit_set_limits(struct ratelimit *rl, uint32_t max_failures,
 			      uint64_t window_ms)
 {
 	pthread_mutex_lock(&rl->lock);
@@ -75,7 +75,7 @@ void mas_ratelimit_set_limits(struct mas_ratelimit *rl, uint32_t max_failures,
 }
 
 /* FNV-1a over the key, mixed with the seed. */
-static size_t set_of(const struct mas_ratelimit *rl, const char *key)
+static size_t set_of(const struct ratelimit *rl, const char *key)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ rl->seed;
 
@@ -87,12 +87,12 @@ static size_t set_of(const struct mas_ratelimit *rl, const char *key)
 	return (size_t)(h % rl->n_sets);
 }
 
-static bool expired(const struct mas_ratelimit *rl, const struct entry *e, uint64_t now_ms)
+static bool expired(const struct ratelimit *rl, const struct entry *e, uint64_t now_ms)
 {
 	return e->count == 0 || now_ms - e->start_ms >= rl->window_ms;
 }
 
-static struct entry *lookup(struct mas_ratelimit *rl, const char *key)
+static struct entry *lookup(struct ratelimit *rl, const char *key)
 {
 	struct entry *set = rl->table + set_of(rl, key) * WAYS;
 
@@ -102,12 +102,12 @@ static struct entry *lookup(struct mas_ratelimit *rl, const char *key)
 	return NULL;
 }
 
-static bool rl_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_ms,
+static bool rl_limited(struct ratelimit *rl, const char *key, uint64_t now_ms,
 			   uint64_t *ret_remaining_ms)
 {
 	struct entry *e;
 
-	if (rl->max_failures == 0 || strlen(key) > MAS_RATELIMIT_KEY_MAX)
+	if (rl->max_failures == 0 || strlen(key) > RATELIMIT_KEY_MAX)
 		return false;
 	e = lookup(rl, key);
 	if (!e || expired(rl, e, now_ms) || e->count < rl->max_failures)
@@ -117,12 +117,12 @@ static bool rl_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_m
 	return true;
 }
 
-static int rl_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
+static int rl_fail(struct ratelimit *rl, const char *key, uint64_t now_ms)
 {
 	size_t len = strlen(key);
 	struct entry *e, *set;
 
-	if (len > MAS_RATELIMIT_KEY_MAX)
+	if (len > RATELIMIT_KEY_MAX)
 		return -ENAMETOOLONG;
 	e = lookup(rl, key);
 	if (!e) {
@@ -149,11 +149,11 @@ static int rl_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
 	return 0;
 }
 
-static void rl_clear(struct mas_ratelimit *rl, const char *key)
+static void rl_clear(struct ratelimit *rl, const char *key)
 {
 	struct entry *e;
 
-	if (strlen(key) > MAS_RATELIMIT_KEY_MAX)
+	if (strlen(key) > RATELIMIT_KEY_MAX)
 		return;
 	e = lookup(rl, key);
 	if (e) {
@@ -162,7 +162,7 @@ static void rl_clear(struct mas_ratelimit *rl, const char *key)
 	}
 }
 
-bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t now_ms,
+bool ratelimit_limited(struct ratelimit *rl, const char *key, uint64_t now_ms,
 			   uint64_t *ret_remaining_ms)
 {
 	bool r;
@@ -173,7 +173,7 @@ bool mas_ratelimit_limited(struct mas_ratelimit *rl, const char *key, uint64_t n
 	return r;
 }
 
-int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_ms)
+int ratelimit_fail(struct ratelimit *rl, const char *key, uint64_t now_ms)
 {
 	int r;
 
@@ -183,7 +183,7 @@ int mas_ratelimit_fail(struct mas_ratelimit *rl, const char *key, uint64_t now_m
 	return r;
 }
 
-void mas_ratelimit_clear(struct mas_ratelimit *rl, const char *key)
+void ratelimit_clear(struct ratelimit *rl, const char *key)
 {
 	pthread_mutex_lock(&rl->lock);
 	rl_clear(rl, key);
