@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mas/ratelimit.c: failures per key within a window, bounded table. */
+/* common/ratelimit.c: failures per key within a window, bounded table. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
