@@ -11,71 +11,12 @@
 #include "agent/establish.h"
 #include "agent/gba-keeper.h"
 #include "agent/node-creds.h"
+#include "agent/sa-manager-int.h"
 #include "agent/sa-manager.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/secret.h"
-
-enum sa_manager_state {
-	SA_MANAGER_IDLE,
-	SA_MANAGER_ESTABLISHING,
-	SA_MANAGER_ESTABLISHED,
-	SA_MANAGER_REKEYING,
-	SA_MANAGER_BACKOFF,
-	_SA_MANAGER_STATE_MAX,
-};
-
-struct sa_assoc {
-	char key_id[WIRE_KEY_ID_MAX + 1];
-	struct secret *kc;
-	struct secret *ae_root;
-	uint64_t issued_ms; /* wall clock */
-	uint64_t expiry;    /* epoch seconds, from the MAS */
-	uint8_t method;
-	char suite[WIRE_SUITE_MAX + 1];
-};
-
-struct sa_manager {
-	const struct agent_conf *conf;
-	size_t endpoint; /* which of conf->mas_addresses this attempt uses */
-	enum sa_manager_state state;
-	struct sa_assoc *current, *next;
-
-	struct node_creds *creds; /* TPM, Km, node certificate, TLS context: cached */
-	struct gba_keeper *gba;   /* method gba offered: the bootstrap kept fresh */
-
-	struct establish_op *op;
-	uint64_t op_deadline; /* mono ms */
-	uint64_t peer_verify_at; /* mono ms: the last rekey asked for by a refused end-to-end proof */
-
-	struct loop *loop;
-	struct loop_watch *op_watch;	    /* the fd of op */
-	struct loop_watch *t_mono, *t_wall; /* CLOCK_BOOTTIME deadlines, CLOCK_REALTIME instants */
-	bool armed;			    /* armed_* hold what the timers are set to */
-	uint64_t armed_mono, armed_wall;
-
-	struct backoff backoff;
-	uint64_t retry_at;      /* mono ms, 0: none */
-	uint64_t retry_at_wall; /* epoch s, for the status */
-	uint64_t rekey_at;      /* wall ms, 0: none */
-
-	uint32_t failures;
-	uint64_t last_failure_time;
-	char last_failure[AGENT_STATUS_REASON_MAX];
-	bool changed;
-
-	sa_manager_event_fn event_fn;
-	void *event_userdata;
-};
-
-static const char *const state_names[_SA_MANAGER_STATE_MAX] = {
-	[SA_MANAGER_IDLE] = "idle",
-	[SA_MANAGER_ESTABLISHING] = "establishing",
-	[SA_MANAGER_ESTABLISHED] = "established",
-	[SA_MANAGER_REKEYING] = "rekeying",
-	[SA_MANAGER_BACKOFF] = "backoff",
-};
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -90,7 +31,7 @@ static uint64_t mono_ms(void)
 	return clock_ms(CLOCK_BOOTTIME);
 }
 
-static uint64_t wall_ms(void)
+uint64_t sa_manager_wall_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);
 }
@@ -98,7 +39,7 @@ static uint64_t wall_ms(void)
 static void set_state(struct sa_manager *m, enum sa_manager_state s)
 {
 	if (m->state != s)
-		log_debug("state %s -> %s", state_names[m->state], state_names[s]);
+		log_debug("state %s -> %s", sa_manager_state_names[m->state], sa_manager_state_names[s]);
 	m->state = s;
 	m->changed = true;
 }
@@ -138,7 +79,7 @@ static void assoc_free(struct sa_assoc *a)
 	free(a);
 }
 
-static bool assoc_valid(const struct sa_assoc *a, uint64_t now_wall)
+bool sa_manager_assoc_valid(const struct sa_assoc *a, uint64_t now_wall)
 {
 	return a && a->expiry * 1000 > now_wall;
 }
@@ -211,15 +152,6 @@ void sa_manager_free(struct sa_manager *m)
 	free(m);
 }
 
-static void fmt_time(uint64_t epoch, char *buf, size_t len)
-{
-	time_t t = (time_t)epoch;
-	struct tm tm;
-
-	if (!localtime_r(&t, &tm) || strftime(buf, len, "%H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "%llu", (unsigned long long)epoch);
-}
-
 /* Rekey at issue + lifetime * U(0.75, 0.85) of the newest key. */
 static void schedule_rekey(struct sa_manager *m, const struct sa_assoc *a)
 {
@@ -260,7 +192,8 @@ static void begin_attempt(struct sa_manager *m);
 static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspect)
 {
 	uint64_t delay, now = mono_ms();
-	const char *what = assoc_valid(m->current, wall_ms()) || m->next ? "rekey" : "establishment";
+	bool rekey = sa_manager_assoc_valid(m->current, sa_manager_wall_ms()) || m->next;
+	const char *what = rekey ? "rekey" : "establishment";
 
 	abort_op(m);
 	if (m->gba && tpm_suspect)
@@ -275,7 +208,7 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 			    m->conf->mas_addresses[m->endpoint - 1], reason,
 			    m->conf->mas_addresses[m->endpoint]);
 		m->retry_at = now;
-		m->retry_at_wall = wall_ms() / 1000;
+		m->retry_at_wall = sa_manager_wall_ms() / 1000;
 		set_state(m, SA_MANAGER_BACKOFF);
 		return;
 	}
@@ -285,7 +218,7 @@ static void fail(struct sa_manager *m, int r, const char *reason, bool tpm_suspe
 	snprintf(m->last_failure, sizeof(m->last_failure), "%s", reason);
 	delay = backoff_next(&m->backoff);
 	m->retry_at = now + delay;
-	m->retry_at_wall = (wall_ms() + delay + 999) / 1000;
+	m->retry_at_wall = (sa_manager_wall_ms() + delay + 999) / 1000;
 	log_warning("%s failed (attempt %u): %s; retrying in %llu.%03llu s (backoff ceiling %llu s)",
 		    what, m->failures, reason, (unsigned long long)(delay / 1000),
 		    (unsigned long long)(delay % 1000),
@@ -335,7 +268,7 @@ static void begin_attempt(struct sa_manager *m)
 	struct m2msa_err err = { .wire_code = 0 };
 	struct establish_params p;
 	uint8_t methods[WIRE_METHODS_MAX];
-	bool rekey = assoc_valid(m->current, wall_ms()) || m->next;
+	bool rekey = sa_manager_assoc_valid(m->current, sa_manager_wall_ms()) || m->next;
 	bool tpm_suspect = false;
 	int r;
 
@@ -398,7 +331,7 @@ void sa_manager_start(struct sa_manager *m)
 static void on_success(struct sa_manager *m, struct establish_result *res)
 {
 	struct sa_assoc *a = calloc(1, sizeof(*a));
-	uint64_t now = wall_ms();
+	uint64_t now = sa_manager_wall_ms();
 	char exp[16], rk[16], red[SECRET_REDACT_MAX];
 
 	abort_op(m);
@@ -418,12 +351,12 @@ static void on_success(struct sa_manager *m, struct establish_result *res)
 	snprintf(a->suite, sizeof(a->suite), "%s", res->suite);
 	establish_result_clear(res);
 
-	if (!assoc_valid(m->current, now)) {
+	if (!sa_manager_assoc_valid(m->current, now)) {
 		/* Nothing usable: the new key is current at once. */
 		assoc_free(m->current);
 		m->current = m->next;
 		m->next = NULL;
-		if (!assoc_valid(m->current, now)) {
+		if (!sa_manager_assoc_valid(m->current, now)) {
 			assoc_free(m->current);
 			m->current = a;
 		} else {
@@ -444,8 +377,8 @@ static void on_success(struct sa_manager *m, struct establish_result *res)
 	m->failures = 0;
 	m->retry_at = 0;
 	m->retry_at_wall = 0;
-	fmt_time(a->expiry, exp, sizeof(exp));
-	fmt_time(m->rekey_at / 1000, rk, sizeof(rk));
+	sa_manager_fmt_time(a->expiry, exp, sizeof(exp));
+	sa_manager_fmt_time(m->rekey_at / 1000, rk, sizeof(rk));
 	log_notice("established key %s (%s, %s), expires %s, next rekey %s", a->key_id,
 		   wire_method_to_string(a->method), a->suite, exp, rk);
 	log_debug("Kc for %s: %s", a->key_id, secret_redact(a->kc->len, red));
@@ -497,8 +430,8 @@ static void on_gba(void *userdata)
 
 	gba_tick(m, "renewal due");
 	/* A node that waits for its first key goes at once when the bootstrap lands. */
-	if (!m->op && m->state == SA_MANAGER_BACKOFF && !assoc_valid(m->current, wall_ms()) &&
-	    node_creds_tpm(m->creds) &&
+	if (!m->op && m->state == SA_MANAGER_BACKOFF &&
+	    !sa_manager_assoc_valid(m->current, sa_manager_wall_ms()) && node_creds_tpm(m->creds) &&
 	    gba_keeper_km(m->gba, node_creds_tpm(m->creds), &btid, &prf, &expiry) == 0)
 		begin_attempt(m);
 	sync_timers(m);
@@ -509,16 +442,16 @@ static bool expire_keys(struct sa_manager *m, uint64_t now)
 {
 	char exp[16];
 
-	if (m->next && !assoc_valid(m->next, now)) {
-		fmt_time(m->next->expiry, exp, sizeof(exp));
+	if (m->next && !sa_manager_assoc_valid(m->next, now)) {
+		sa_manager_fmt_time(m->next->expiry, exp, sizeof(exp));
 		log_warning("key %s expired at %s", m->next->key_id, exp);
 		emit(m, SA_MANAGER_EVENT_EXPIRED, m->next, false, NULL);
 		assoc_free(m->next);
 		m->next = NULL;
 		m->changed = true;
 	}
-	if (m->current && !assoc_valid(m->current, now)) {
-		fmt_time(m->current->expiry, exp, sizeof(exp));
+	if (m->current && !sa_manager_assoc_valid(m->current, now)) {
+		sa_manager_fmt_time(m->current->expiry, exp, sizeof(exp));
 		emit(m, SA_MANAGER_EVENT_EXPIRED, m->current, false, NULL);
 		if (m->next) {
 			log_info("key %s expired at %s; its successor %s is in use", m->current->key_id,
@@ -541,7 +474,7 @@ static bool expire_keys(struct sa_manager *m, uint64_t now)
 
 static void on_timer(struct sa_manager *m)
 {
-	uint64_t now = wall_ms(), mono = mono_ms();
+	uint64_t now = sa_manager_wall_ms(), mono = mono_ms();
 	bool lost = expire_keys(m, now);
 
 	if (m->op && m->op_deadline && mono >= m->op_deadline) {
@@ -651,7 +584,7 @@ void sa_manager_kick(struct sa_manager *m, const char *why)
 		log_notice("%s: restarting the exchange in flight", why);
 		begin_attempt(m);
 	} else {
-		log_debug("%s: nothing to do in state %s", why, state_names[m->state]);
+		log_debug("%s: nothing to do in state %s", why, sa_manager_state_names[m->state]);
 	}
 	sync_timers(m);
 }
@@ -693,7 +626,7 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	gba_keeper_free(m->gba); /* the TPM context may change: start over from the slot */
 	m->gba = NULL;
 	if (agent_conf_offers(c, WIRE_METHOD_GBA) &&
-	    gba_keeper_new(c, m->loop, (uint64_t)wall_ms(), on_gba, m, &m->gba) < 0)
+	    gba_keeper_new(c, m->loop, (uint64_t)sa_manager_wall_ms(), on_gba, m, &m->gba) < 0)
 		log_error("cannot set up method gba (out of memory?): it is not offered");
 	node_creds_set_conf(m->creds, c, true);
 	backoff_reset(&m->backoff);
@@ -704,30 +637,13 @@ void sa_manager_reconfigure(struct sa_manager *m, const struct agent_conf *c)
 	sync_timers(m);
 }
 
-int sa_manager_get_key(const struct sa_manager *m, struct sa_manager_key *ret)
-{
-	uint64_t now = wall_ms();
-	const struct sa_assoc *a = assoc_valid(m->next, now) ? m->next : m->current;
-
-	if (!assoc_valid(a, now) || !a->kc || !a->ae_root)
-		return -ENOKEY;
-	*ret = (struct sa_manager_key){
-		.key_id = a->key_id,
-		.kc = a->kc->data,
-		.ae_root = a->ae_root->data,
-		.expiry = a->expiry,
-		.suite = a->suite,
-	};
-	return 0;
-}
-
 bool sa_manager_want_key(struct sa_manager *m)
 {
-	uint64_t now = wall_ms();
+	uint64_t now = sa_manager_wall_ms();
 
 	if (m->op)
 		return true;
-	if (assoc_valid(m->current, now) || assoc_valid(m->next, now))
+	if (sa_manager_assoc_valid(m->current, now) || sa_manager_assoc_valid(m->next, now))
 		return false;
 	log_info("a local client asked for a key and the node holds none: establishing now");
 	begin_attempt(m);
@@ -744,78 +660,6 @@ void sa_manager_rekey(struct sa_manager *m, const char *why)
 	log_notice("%s: rekeying now", why);
 	begin_attempt(m);
 	sync_timers(m);
-}
-
-bool sa_manager_take_changed(struct sa_manager *m)
-{
-	bool c = m->changed;
-
-	m->changed = false;
-	return c;
-}
-
-void sa_manager_status(const struct sa_manager *m, struct agent_status *ret)
-{
-	struct agent_status st;
-
-	memset(&st, 0, sizeof(st));
-	snprintf(st.state, sizeof(st.state), "%s", state_names[m->state]);
-	snprintf(st.node_id, sizeof(st.node_id), "%s", node_creds_node_id(m->creds));
-	snprintf(st.mas, sizeof(st.mas), "%s", m->conf->mas_address);
-	if (m->current) {
-		snprintf(st.key_id, sizeof(st.key_id), "%s", m->current->key_id);
-		st.expiry = m->current->expiry;
-	}
-	if (m->next) {
-		snprintf(st.next_key_id, sizeof(st.next_key_id), "%s", m->next->key_id);
-		st.next_expiry = m->next->expiry;
-	}
-	if (m->state == SA_MANAGER_ESTABLISHED && m->rekey_at)
-		st.next_rekey = m->rekey_at / 1000; /* rounded down: always before expiry */
-	if (m->state == SA_MANAGER_BACKOFF)
-		st.retry_at = m->retry_at_wall;
-	st.failures = m->failures;
-	st.last_failure_time = m->last_failure_time;
-	snprintf(st.last_failure_reason, sizeof(st.last_failure_reason), "%s", m->last_failure);
-	st.updated = (uint64_t)time(NULL);
-	*ret = st;
-}
-
-void sa_manager_describe(const struct sa_manager *m, char *buf, size_t len)
-{
-	const struct sa_assoc *a = m->next ? m->next : m->current;
-	char t1[16], t2[16];
-
-	switch (m->state) {
-	case SA_MANAGER_ESTABLISHED:
-		fmt_time(a ? a->expiry : 0, t1, sizeof(t1));
-		fmt_time(m->rekey_at / 1000, t2, sizeof(t2));
-		snprintf(buf, len, "established, key %s expires %s, next rekey %s",
-			 a ? a->key_id : "?", t1, t2);
-		break;
-	case SA_MANAGER_REKEYING:
-		fmt_time(a ? a->expiry : 0, t1, sizeof(t1));
-		snprintf(buf, len, "rekeying with %s, key %s expires %s", m->conf->mas_address,
-			 a ? a->key_id : "?", t1);
-		break;
-	case SA_MANAGER_BACKOFF:
-		fmt_time(m->retry_at_wall, t1, sizeof(t1));
-		if (a) {
-			fmt_time(a->expiry, t2, sizeof(t2));
-			snprintf(buf, len, "rekey failed %u times (%s), retry at %s; key %s expires %s",
-				 m->failures, m->last_failure, t1, a->key_id, t2);
-		} else {
-			snprintf(buf, len, "no key: establishment failed %u times (%s), retry at %s",
-				 m->failures, m->last_failure, t1);
-		}
-		break;
-	case SA_MANAGER_ESTABLISHING:
-		snprintf(buf, len, "establishing with %s", m->conf->mas_address);
-		break;
-	default:
-		snprintf(buf, len, "idle");
-		break;
-	}
 }
 
 int sa_manager_peer_op_new(struct sa_manager *m, const struct wire_msg *req,
@@ -871,9 +715,4 @@ void sa_manager_peer_op_failed(struct sa_manager *m, const struct m2msa_err *err
 		return;
 	m->peer_verify_at = now;
 	sa_manager_rekey(m, "the MAS refused an end-to-end proof made with Ks_NAF");
-}
-
-const char *sa_manager_node_id(const struct sa_manager *m)
-{
-	return node_creds_node_id(m->creds);
 }
