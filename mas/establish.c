@@ -88,9 +88,11 @@ static void limit_keys(const char *node_id, const struct mas_peer *peer,
  * failure is answered and logged: while a source is over max_failures it gets
  * rate-limited (with the seconds left) instead of auth-failed, and its further
  * failures are logged at debug level only. Fills reply; what is the log line.
+ * logged: the refusal was logged already (a decoy, at HELLO): what goes to the
+ * debug level unless this failure is the one that reaches the limit.
  */
 static void fail_proof(struct mas_ctx *ctx, const char *node_id, const struct mas_peer *peer,
-		       const char *what, const char *reason, struct wire_msg *reply)
+		       const char *what, const char *reason, bool logged, struct wire_msg *reply)
 {
 	char pair[RATELIMIT_KEY_MAX + 1], addr[RATELIMIT_KEY_MAX + 1];
 	uint64_t now = mas_now_ms(), w1 = 0, w2 = 0, wait;
@@ -106,6 +108,8 @@ static void fail_proof(struct mas_ctx *ctx, const char *node_id, const struct ma
 	wait = w1 > w2 ? w1 : w2;
 	if (was)
 		log_debug("%s (source rate-limited)", what);
+	else if (logged && !is)
+		log_debug("%s", what);
 	else
 		log_warning("%s%s", what,
 			    is ? "; too many failed proofs from this address: its further "
@@ -157,7 +161,7 @@ static bool pki_identity_ok(struct mas_ctx *ctx, WOLFSSL *ssl, const struct mas_
 			 node_id, peer->name, r < 0 ? "no readable CSE-ID" : cert_id);
 		snprintf(reason, sizeof(reason), "the node certificate is for %s, not for node %s",
 			 r < 0 ? "no readable CSE-ID" : cert_id, node_id);
-		fail_proof(ctx, node_id, peer, what, reason, reply);
+		fail_proof(ctx, node_id, peer, what, reason, false, reply);
 		return false;
 	}
 	return true;
@@ -528,7 +532,7 @@ bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 		snprintf(what, sizeof(what), "decoy proof for node %s from %s refused", st->node_id,
 			 peer->name);
 		/* Logged at HELLO already: here at debug level only. */
-		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
+		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", true, reply);
 		return false;
 	}
 	r = sa_binding_from_tls(ssl, &a->b);
@@ -558,7 +562,7 @@ bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 			snprintf(what, sizeof(what), "node %s from %s: Ks_NAF of B-TID %s %s",
 				 st->node_id, peer->name, st->btid,
 				 expired ? "expired during the exchange" : "could not be kept");
-			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
+			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", false, reply);
 			return false;
 		}
 		a->sw = (struct kdf_sw_key){ .key = a->km->data, .len = a->km->len };
@@ -571,7 +575,7 @@ bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 				 "node %s from %s: method psk, but the node is registered without Km "
 				 "(gba only: m2masctl node add --methods gba --impi)",
 				 st->node_id, peer->name);
-			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
+			fail_proof(ctx, st->node_id, peer, what, "proof did not verify", false, reply);
 			return false;
 		}
 		if (r < 0) {
@@ -594,7 +598,7 @@ bool mas_auth_verify(struct mas_ctx *ctx, struct mas_est *st, WOLFSSL *ssl,
 			 "proof of node %s from %s did not verify (wrong long-term key, or a "
 			 "replayed or relayed proof)",
 			 st->node_id, peer->name);
-		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", reply);
+		fail_proof(ctx, st->node_id, peer, what, "proof did not verify", false, reply);
 	} else {
 		proof_ok(ctx, st->node_id, peer);
 		ok = true;

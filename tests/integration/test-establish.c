@@ -223,6 +223,11 @@ Test(establish, unknown_node_refused)
 	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), -EKEYREJECTED);
 	cr_expect_eq(eerr.wire_code, WIRE_ERR_AUTH_FAILED);
 	cr_expect_eq(count_assocs(), 0);
+	/* One warning for the attempt (at HELLO); the refused decoy proof at debug level. */
+	cr_expect_eq(fixture_count_in(fx.mas.log, "warning: unknown node /mn-cse-unknown"), 1);
+	cr_expect_eq(fixture_count_in(fx.mas.log, "warning: decoy proof"), 0);
+	cr_expect_eq(fixture_count_in(fx.mas.log, "debug: decoy proof for node /mn-cse-unknown"),
+		     1);
 }
 
 Test(establish, revoked_node_refused)
