@@ -10,13 +10,18 @@
  * A check that fails for a local reason keeps the key and pushes no event: the
  * MAS stopped for a while, and (node A a pki node) the node certificate made
  * unreadable for an m2msad without CAP_DAC_OVERRIDE (setpriv), a real -EACCES.
+ * A MAS of protocol version 3, which cannot check, is a FAKE (fake_v3_mas()):
+ * m2masd speaks version 4 and cannot be made to refuse it.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,7 +30,9 @@
 #include <m2msa/m2msa.h>
 
 #include "common/crypto.h"
+#include "common/frame.h"
 #include "common/secret.h"
+#include "common/tls.h"
 #include "fixture.h"
 #include "harness.h"
 
@@ -390,5 +397,123 @@ Test(peer_revoke, a_check_refused_locally_keeps_the_key)
 	m2msa_close(sub_a);
 	m2msa_close(sub_b);
 	free(cert);
+	free(kid);
+}
+
+/* One line at the end of path (O_APPEND: whole lines even from several writers). */
+static void append_line(const char *path, const char *line)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return;
+	(void)dprintf(fd, "%s\n", line);
+	close(fd);
+}
+
+/*
+ * FAKE: a MAS of protocol version 3 on a port, with the MAS's certificate.
+ * It answers HELLO with a CHALLENGE and the version-4 check that follows with
+ * unsupported-version, as a version-3 m2masd would; nothing is verified. Each
+ * check it refused is a line in fake.log. A thread of the test process, so it
+ * ends with it.
+ */
+static struct {
+	WOLFSSL_CTX *ctx;
+	int lfd;
+	char *log;
+} fake;
+
+static void *fake_v3_mas(void *unused)
+{
+	char err[256];
+
+	(void)unused;
+	for (;;) {
+		int fd = accept(fake.lfd, NULL, NULL);
+		WOLFSSL *ssl = fd >= 0 ? wolfSSL_new(fake.ctx) : NULL;
+		struct wire_msg q = { .type = WIRE_MSG_ERROR }, a = { .type = WIRE_MSG_CHALLENGE };
+
+		if (fd < 0 && errno != EINTR && errno != ECONNABORTED)
+			return NULL;
+		if (!ssl || wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
+		    frame_set_timeouts(fd, 5000) < 0 || frame_recv(ssl, &q, err, sizeof(err)) < 0 ||
+		    q.type != WIRE_MSG_HELLO) {
+			append_line(fake.log, err);
+			goto next;
+		}
+		a.challenge.method = q.hello.methods[0];
+		(void)crypto_random(a.challenge.nonce, sizeof(a.challenge.nonce));
+		if (frame_send(ssl, &a, err, sizeof(err)) < 0 ||
+		    frame_recv(ssl, &q, err, sizeof(err)) < 0) {
+			append_line(fake.log, err);
+			goto next;
+		}
+		append_line(fake.log, wire_msg_type_to_string(q.type));
+		if (q.type == WIRE_MSG_PEER_RESOLVE && q.peer_resolve.check) {
+			a = (struct wire_msg){ .type = WIRE_MSG_ERROR };
+			a.error.code = WIRE_ERR_VERSION;
+			snprintf(a.error.reason, sizeof(a.error.reason),
+				 "protocol version 4 is not supported");
+			(void)frame_send(ssl, &a, err, sizeof(err));
+			append_line(fake.log, "check refused");
+		}
+	next:
+		wire_msg_wipe(&q);
+		if (ssl)
+			wolfSSL_free(ssl);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void fake_v3_mas_start(uint16_t port)
+{
+	char *crt = harness_strdupf("%s/pki/mas.crt", mas.dir);
+	char *key = harness_strdupf("%s/pki/mas.key", mas.dir);
+	char err[256];
+	pthread_t t;
+
+	fake.log = harness_strdupf("%s/fake-v3.log", mas.dir);
+	cr_assert_eq(harness_write_file(fake.log, "", 0, 0600), 0);
+	fake.ctx = tls_server_ctx_new(crt, key, NULL, err, sizeof(err));
+	cr_assert_not_null(fake.ctx, "%s", err);
+	fake.lfd = tcp_listen("127.0.0.1", port, NULL);
+	cr_assert_geq(fake.lfd, 0, "cannot listen on port %u: %s", port, strerror(-fake.lfd));
+	/* tcp_listen() makes a non-blocking listener, for the daemons' loops. */
+	cr_assert_eq(fcntl(fake.lfd, F_SETFL, fcntl(fake.lfd, F_GETFL) & ~O_NONBLOCK), 0);
+	cr_assert_eq(pthread_create(&t, NULL, fake_v3_mas, NULL), 0);
+	cr_assert_eq(pthread_detach(t), 0);
+	free(crt);
+	free(key);
+}
+
+Test(peer_revoke, a_mas_without_checks_is_asked_once_and_the_key_kept_until_expiry)
+{
+	static const char warn[] = "the MAS does not re-validate pairwise keys (no protocol "
+				   "version 4): cached keys stay until their expiry";
+	struct m2msa *sub_a = NULL, *sub_b = NULL;
+	uint64_t expiry;
+	char *kid;
+
+	start_all(0);
+	kid = pair(&sub_a, &sub_b, &expiry);
+	mas_fixture_stop(&mas);
+	fake_v3_mas_start(mas.est_port);
+	/* One check from each agent, refused as unsupported: each says so once. */
+	fixture_wait_log_count(fake.log, "check refused", 2, 2 * REVOKE_BOUND_S * 10, 100);
+	fixture_wait_log_count(ag_a.log, warn, 1, 50, 100);
+	fixture_wait_log_count(ag_b.log, warn, 1, 50, 100);
+	/* Two more intervals: no agent asks again, the key is served, nothing dropped. */
+	expect_no_event(sub_a, kid, "node A", 2.0 * CHECK_S * 5 / 4);
+	expect_no_event(sub_b, kid, "node B", 0.3);
+	cr_expect_eq(fixture_count_in(fake.log, "check refused"), 2, "an agent checked again");
+	cr_expect_eq(fixture_count_in(ag_a.log, warn), 1);
+	cr_expect_eq(fixture_count_in(ag_b.log, warn), 1);
+	expect_served(kid, true);
+	cr_expect_eq(fixture_count_in(ag_a.log, "dropped from the cache"), 0);
+	cr_expect_eq(fixture_count_in(ag_b.log, "dropped from the cache"), 0);
+	m2msa_close(sub_a);
+	m2msa_close(sub_b);
 	free(kid);
 }
