@@ -474,12 +474,17 @@ static int node_change(struct ctl *c, int argc, char **argv, enum node_op op)
 	store_close(s);
 	if (r < 0)
 		return ctl_report_node_error(c, id, verbs[op], r);
+	/* r: for revoke and delete, how many pairwise keys went with the node (both directions). */
 	switch (op) {
 	case NODE_OP_REVOKE:
-		fprintf(stderr, "m2masctl: node '%s' revoked, with all its associations\n", id);
+		fprintf(stderr, "m2masctl: node '%s' revoked, with all its associations and %d "
+				"pairwise key%s (registered by it or towards its AEs)\n",
+			id, r, r == 1 ? "" : "s");
 		break;
 	case NODE_OP_DELETE:
-		fprintf(stderr, "m2masctl: node '%s' deleted, with all its associations\n", id);
+		fprintf(stderr, "m2masctl: node '%s' deleted, with all its associations and %d "
+				"pairwise key%s (registered by it or towards its AEs)\n",
+			id, r, r == 1 ? "" : "s");
 		break;
 	default:
 		fprintf(stderr, "m2masctl: node '%s' updated\n", id);

@@ -24,6 +24,8 @@
 #define STORE_KEY_LEN 32
 #define STORE_SEALED_LEN (STORE_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
 #define STORE_METHODS_TEXT_MAX 64
+/* "/" node_id "/" and the NUL. */
+#define STORE_TARGET_PREFIX_MAX (WIRE_ID_MAX + 3)
 
 /* The node fields that m2masctl changes one at a time. */
 enum store_node_field {
@@ -75,9 +77,20 @@ struct store_ops {
 	/* text for TARGET, METHODS and IMPI, num for LIFETIME; -ENOENT if no such node. */
 	int (*node_set)(struct store *s, enum store_node_field f, const char *node_id,
 			const char *text, uint64_t num);
-	/* Also revokes the node's associations and pairwise keys, in one transaction. */
-	int (*node_revoke)(struct store *s, const char *node_id);
-	int (*node_delete)(struct store *s, const char *node_id);
+	/*
+	 * Pairwise keys "of" a node are the ones it registered (node_id) and the ones
+	 * towards its AEs: target starts with target_prefix ("/<CSE-ID>/", from
+	 * store.c) and has no '/' after it, which is wire_target_names_node() in SQL
+	 * (no LIKE: '_' is an identifier character).
+	 *
+	 * node_revoke: in one transaction, revoke the node, its associations and its
+	 * pairwise keys; returns how many pairwise keys it revoked (those not revoked
+	 * before), -ENOENT if no such node.
+	 * node_delete: in one transaction, delete the node, its associations and its
+	 * pairwise keys; returns how many pairwise keys went, -ENOENT if no such node.
+	 */
+	int (*node_revoke)(struct store *s, const char *node_id, const char *target_prefix);
+	int (*node_delete)(struct store *s, const char *node_id, const char *target_prefix);
 	int (*node_foreach)(struct store *s, int (*cb)(const struct store_node *n, void *userdata),
 			    void *userdata);
 

@@ -499,21 +499,59 @@ static int pg_node_set(struct store *s, enum store_node_field f, const char *nod
 	}
 }
 
+/*
+ * The pairwise keys of node $1 in both directions: registered by it, or towards
+ * one of its AEs, i.e. target = $2 || AE-ID with $2 = "/<CSE-ID>/" and no '/' in
+ * the AE-ID (wire_target_names_node). left and strpos, not LIKE: '_' may be in a
+ * node ID and is a LIKE wildcard.
+ */
+#define PEERS_OF_NODE                                                                          \
+	"(node_id = $1 OR (left(target, length($2::text)) = $2::text AND "                     \
+	"strpos(substr(target, length($2::text) + 1), '/') = 0))"
+
+/* A node ID and the target prefix of its AEs (store-backend.h), for node_revoke/delete. */
+struct node_keys {
+	const char *node_id, *target_prefix;
+};
+
+/* Both bodies return how many pairwise keys they changed, or -errno. */
 static int op_node_revoke_body(struct pg_store *p, void *ud)
 {
-	struct pg_params par = { 0 };
+	const struct node_keys *nk = ud;
+	struct pg_params par = { 0 }, peers = { 0 };
 	int r;
 
-	pg_par_text(&par, *(const char **)ud);
+	pg_par_text(&par, nk->node_id);
+	pg_par_text(&peers, nk->node_id);
+	pg_par_text(&peers, nk->target_prefix);
 	r = pg_exec_changes(p, "UPDATE nodes SET state = 'revoked' WHERE node_id = $1", &par);
 	if (r == 0)
 		return -ENOENT;
 	if (r > 0)
 		r = pg_exec_changes(p, "UPDATE assocs SET revoked = true WHERE node_id = $1", &par);
 	if (r >= 0)
-		r = pg_exec_changes(p, "UPDATE peer_keys SET revoked = true WHERE node_id = $1",
-				 &par);
-	return r < 0 ? r : 0;
+		r = pg_exec_changes(p, "UPDATE peer_keys SET revoked = true "
+				       "WHERE NOT revoked AND " PEERS_OF_NODE, &peers);
+	return r;
+}
+
+static int op_node_delete_body(struct pg_store *p, void *ud)
+{
+	const struct node_keys *nk = ud;
+	struct pg_params par = { 0 }, peers = { 0 };
+	int r, n;
+
+	pg_par_text(&par, nk->node_id);
+	pg_par_text(&peers, nk->node_id);
+	pg_par_text(&peers, nk->target_prefix);
+	/* First, to count them all; ON DELETE CASCADE then removes the associations. */
+	n = pg_exec_changes(p, "DELETE FROM peer_keys WHERE " PEERS_OF_NODE, &peers);
+	if (n < 0)
+		return n;
+	r = pg_exec_changes(p, "DELETE FROM nodes WHERE node_id = $1", &par);
+	if (r == 0)
+		return -ENOENT;
+	return r < 0 ? r : n;
 }
 
 static int op_node_revoke(struct pg_store *p, void *ud)
@@ -521,15 +559,23 @@ static int op_node_revoke(struct pg_store *p, void *ud)
 	return pg_tx(p, op_node_revoke_body, ud);
 }
 
-static int pg_node_revoke(struct store *s, const char *node_id)
+static int op_node_delete(struct pg_store *p, void *ud)
 {
-	return pg_run(to_pg(s), op_node_revoke, &node_id);
+	return pg_tx(p, op_node_delete_body, ud);
 }
 
-static int pg_node_delete(struct store *s, const char *node_id)
+static int pg_node_revoke(struct store *s, const char *node_id, const char *target_prefix)
 {
-	/* ON DELETE CASCADE removes the node's associations in the same statement. */
-	return write_keyed(s, "DELETE FROM nodes WHERE node_id = $1", node_id, NULL, NULL);
+	struct node_keys nk = { node_id, target_prefix };
+
+	return pg_run(to_pg(s), op_node_revoke, &nk);
+}
+
+static int pg_node_delete(struct store *s, const char *node_id, const char *target_prefix)
+{
+	struct node_keys nk = { node_id, target_prefix };
+
+	return pg_run(to_pg(s), op_node_delete, &nk);
 }
 
 /* One page of a listing, copied out so that callbacks may use the store. */

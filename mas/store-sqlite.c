@@ -87,6 +87,15 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 #define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
 #define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
+/*
+ * The pairwise keys of node ?1 in both directions: registered by it, or towards
+ * one of its AEs, i.e. target = ?2 || AE-ID with ?2 = "/<CSE-ID>/" and no '/' in
+ * the AE-ID (wire_target_names_node). substr and instr, not LIKE: '_' may be in
+ * a node ID and is a LIKE wildcard.
+ */
+#define PEERS_OF_NODE                                                                          \
+	"(node_id = ?1 OR (substr(target, 1, length(?2)) = ?2 AND "                            \
+	"instr(substr(target, length(?2) + 1), '/') = 0))"
 
 enum stmt_id {
 	STMT_NODE_INSERT,
@@ -100,6 +109,7 @@ enum stmt_id {
 	STMT_NODE_REVOKE_ASSOCS,
 	STMT_NODE_REVOKE_PEERS,
 	STMT_NODE_DELETE,
+	STMT_NODE_DELETE_PEERS,
 	STMT_ASSOC_INSERT,
 	STMT_ASSOC_GET,
 	STMT_ASSOC_GET_KEYS,
@@ -124,8 +134,10 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_NODE_SET_IMPI] = "UPDATE nodes SET impi = ?2 WHERE node_id = ?1",
 	[STMT_NODE_REVOKE] = "UPDATE nodes SET state = 'revoked' WHERE node_id = ?1",
 	[STMT_NODE_REVOKE_ASSOCS] = "UPDATE assocs SET revoked = 1 WHERE node_id = ?1",
-	[STMT_NODE_REVOKE_PEERS] = "UPDATE peer_keys SET revoked = 1 WHERE node_id = ?1",
+	[STMT_NODE_REVOKE_PEERS] = "UPDATE peer_keys SET revoked = 1 "
+				   "WHERE revoked = 0 AND " PEERS_OF_NODE,
 	[STMT_NODE_DELETE] = "DELETE FROM nodes WHERE node_id = ?1",
+	[STMT_NODE_DELETE_PEERS] = "DELETE FROM peer_keys WHERE " PEERS_OF_NODE,
 	[STMT_ASSOC_INSERT] = "INSERT INTO assocs (" ASSOC_COLUMNS ", kc_sealed, ae_root_sealed) "
 			      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[STMT_ASSOC_GET] = "SELECT " ASSOC_COLUMNS " FROM assocs WHERE kcid = ?1",
@@ -558,10 +570,27 @@ static int node_write_all(struct sqlite_store *q, enum stmt_id id, const char *n
 	return r;
 }
 
-static int sq_node_revoke(struct store *s, const char *node_id)
+/* Run id over the pairwise keys of node_id (?1) and target_prefix (?2): how many rows changed. */
+static int node_peers_write(struct sqlite_store *q, enum stmt_id id, const char *node_id,
+			    const char *target_prefix)
+{
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = stmt_get(q, id, &st);
+	if (r >= 0)
+		r = sq_bind_text(st, 1, node_id);
+	if (r >= 0)
+		r = sq_bind_text(st, 2, target_prefix);
+	if (r >= 0)
+		r = sq_step_done(q->db, st);
+	return r < 0 ? r : sqlite3_changes(q->db);
+}
+
+static int sq_node_revoke(struct store *s, const char *node_id, const char *target_prefix)
 {
 	struct sqlite_store *q = to_sq(s);
-	int r;
+	int r, n = 0;
 
 	r = sq_exec(q->db, "BEGIN IMMEDIATE");
 	if (r < 0)
@@ -570,14 +599,25 @@ static int sq_node_revoke(struct store *s, const char *node_id)
 	if (r >= 0)
 		r = node_write_all(q, STMT_NODE_REVOKE_ASSOCS, node_id);
 	if (r >= 0)
-		r = node_write_all(q, STMT_NODE_REVOKE_PEERS, node_id);
-	return sq_tx_end(q->db, r);
+		r = n = node_peers_write(q, STMT_NODE_REVOKE_PEERS, node_id, target_prefix);
+	r = sq_tx_end(q->db, r);
+	return r < 0 ? r : n;
 }
 
-static int sq_node_delete(struct store *s, const char *node_id)
+static int sq_node_delete(struct store *s, const char *node_id, const char *target_prefix)
 {
-	/* ON DELETE CASCADE removes the node's associations in the same statement. */
-	return node_update(to_sq(s), STMT_NODE_DELETE, node_id, NULL, NULL);
+	struct sqlite_store *q = to_sq(s);
+	int r, n;
+
+	r = sq_exec(q->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	/* First, to count them all; ON DELETE CASCADE then removes the associations. */
+	r = n = node_peers_write(q, STMT_NODE_DELETE_PEERS, node_id, target_prefix);
+	if (r >= 0)
+		r = node_update(q, STMT_NODE_DELETE, node_id, NULL, NULL);
+	r = sq_tx_end(q->db, r);
+	return r < 0 ? r : n;
 }
 
 static int sq_node_foreach(struct store *s, int (*cb)(const struct store_node *n, void *userdata),

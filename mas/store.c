@@ -514,18 +514,33 @@ int store_node_set_impi(struct store *s, const char *node_id, const char *impi)
 	return s->ops->node_set(s, STORE_NODE_FIELD_IMPI, node_id, impi, 0);
 }
 
+/*
+ * "/<CSE-ID>/": how a pairwise key's target starts when its CSE part names node_id
+ * (wire_target_names_node: "/mn-cse-2" and "mn-cse-2" both give "/mn-cse-2/").
+ */
+static void node_target_prefix(const char *node_id, char ret[static STORE_TARGET_PREFIX_MAX])
+{
+	snprintf(ret, STORE_TARGET_PREFIX_MAX, "%s%s/", node_id[0] == '/' ? "" : "/", node_id);
+}
+
 int store_node_revoke(struct store *s, const char *node_id)
 {
+	char prefix[STORE_TARGET_PREFIX_MAX];
+
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
-	return s->ops->node_revoke(s, node_id);
+	node_target_prefix(node_id, prefix);
+	return s->ops->node_revoke(s, node_id, prefix);
 }
 
 int store_node_delete(struct store *s, const char *node_id)
 {
+	char prefix[STORE_TARGET_PREFIX_MAX];
+
 	if (!wire_id_valid(node_id))
 		return -ENOENT;
-	return s->ops->node_delete(s, node_id);
+	node_target_prefix(node_id, prefix);
+	return s->ops->node_delete(s, node_id, prefix);
 }
 
 int store_node_foreach(struct store *s, int (*cb)(const struct store_node *n, void *userdata),

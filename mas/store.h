@@ -163,8 +163,19 @@ int store_node_set_lifetime(struct store *s, const char *node_id, uint64_t lifet
 int store_node_set_impi(struct store *s, const char *node_id, const char *impi);
 /* True for "" and for a valid IMPI (NAI, RFC 7542 / TS 23.003 §13.3). */
 bool store_impi_valid(const char *impi);
-/* Revoking a node also revokes all its associations and its pairwise keys. */
+/*
+ * Revoking a node also revokes, in the same transaction, all its associations and
+ * its pairwise keys in both directions: the ones it registered and the ones other
+ * nodes registered towards an AE on it (target "/<node>/<AE-ID>", as
+ * wire_target_names_node() reads it). Returns how many pairwise keys it revoked
+ * (keys revoked before do not count), -ENOENT for an unknown node.
+ */
 int store_node_revoke(struct store *s, const char *node_id);
+/*
+ * Deleting a node deletes, in the same transaction, its associations and its
+ * pairwise keys in both directions (as store_node_revoke). Returns how many
+ * pairwise keys it deleted, -ENOENT for an unknown node.
+ */
 int store_node_delete(struct store *s, const char *node_id);
 /* Calls cb for every node in node_id order; cb returning non-zero stops with that value. */
 int store_node_foreach(struct store *s, int (*cb)(const struct store_node *n, void *userdata),
@@ -190,7 +201,7 @@ int store_assoc_purge_expired(struct store *s, uint64_t now);
  * Pairwise end-to-end keys (docs/protocol.md §14, SUID 33): registered by an
  * originator AE on node_id towards an absolute target AE-ID, the key sealed
  * with aad "peer:" || id. Revoking a node revokes the pairwise keys it
- * registered; deleting it deletes them.
+ * registered and the ones towards its AEs; deleting it deletes them.
  */
 #define STORE_PEER_ID_LEN 16
 

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,29 @@ size_t mas_fixture_count_assocs(const struct mas_fixture *m)
 char *mas_fixture_read_log(const struct mas_fixture *m)
 {
 	return fixture_read_text(m->log);
+}
+
+int mas_fixture_ctl(const struct mas_fixture *m, char **ret_err, const char *arg, ...)
+{
+	const char *argv[16] = { NULL };
+	char *bin = harness_strdupf("%s/mas/m2masctl", fixture_builddir()), *out = NULL;
+	size_t n = 0;
+	int status = -1;
+	va_list ap;
+
+	argv[n++] = bin;
+	argv[n++] = "--config";
+	argv[n++] = m->conf;
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 1, "too many m2masctl arguments");
+		argv[n++] = a;
+	}
+	va_end(ap);
+	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, ret_err), 0);
+	free(bin);
+	free(out);
+	return status;
 }
 
 int fixture_retrieve(const struct mas_fixture *m, const char *cert, const char *key_id,

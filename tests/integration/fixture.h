@@ -114,6 +114,13 @@ void mas_fixture_provision_node(const struct mas_fixture *m, const char *tcti, c
 size_t mas_fixture_count_assocs(const struct mas_fixture *m);
 /* m2masd's log so far (free()). */
 char *mas_fixture_read_log(const struct mas_fixture *m);
+/*
+ * Run the built m2masctl --config <m's m2masd.conf> arg... (NULL-terminated), as an
+ * operator would against the running m2masd's store: its exit status, its stderr in
+ * *ret_err (free()).
+ */
+int mas_fixture_ctl(const struct mas_fixture *m, char **ret_err, const char *arg, ...)
+	__attribute__((sentinel));
 
 /*
  * The IN-CSE's retrieval: mutual TLS to m->ret_port with pki/<cert>.crt/.key,

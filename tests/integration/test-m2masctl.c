@@ -358,6 +358,110 @@ Test(m2masctl, revoke_node_and_assocs)
 	run_free(&r);
 }
 
+/* A pairwise key with ID id_byte x 16, as m2masd registers it: node_id's AE Cae1 towards target. */
+static void add_peer_key(struct store *s, uint8_t id_byte, const char *node_id,
+			 const char *target)
+{
+	struct store_peer_key k = { .ae_id = "Cae1", .created = 1000 };
+	uint8_t key[32];
+
+	memset(key, id_byte, sizeof(key));
+	memset(k.id, id_byte, sizeof(k.id));
+	snprintf(k.node_id, sizeof(k.node_id), "%s", node_id);
+	snprintf(k.target, sizeof(k.target), "%s", target);
+	k.expiry = (uint64_t)time(NULL) + 3600;
+	cr_assert_eq(store_peer_key_add(s, &k, key), 0, "%s towards %s", node_id, target);
+}
+
+/* The stored state of key id_byte: "active", "revoked" or "gone". */
+static const char *peer_key_state(uint8_t id_byte)
+{
+	uint8_t id[STORE_PEER_ID_LEN];
+	struct store_peer_key k;
+	struct store *s = open_store();
+	int r;
+
+	memset(id, id_byte, sizeof(id));
+	r = store_peer_key_get(s, id, &k, NULL);
+	store_close(s);
+	cr_assert(r == 0 || r == -ENOENT, "key %02x: %s", id_byte, strerror(-r));
+	return r == -ENOENT ? "gone" : k.revoked ? "revoked" : "active";
+}
+
+/* node revoke / delete NODE: exit 0 and the message counting n pairwise keys. */
+static void node_change_counts(const char *verb, const char *node_id, int n)
+{
+	struct run r = ctl("node", verb, node_id);
+	char *want = harness_strdupf("m2masctl: node '%s' %sd, with all its associations and %d "
+				     "pairwise key%s (registered by it or towards its AEs)\n",
+				     node_id, verb, n, n == 1 ? "" : "s");
+
+	cr_assert_eq(r.status, 0, "node %s %s: %s", verb, node_id, r.err);
+	cr_expect_str_eq(r.err, want);
+	free(want);
+	run_free(&r);
+}
+
+/*
+ * node revoke and node delete take the pairwise keys in both directions: the ones
+ * the node registered and the ones towards its AEs (target "/<node>/<AE-ID>", as
+ * wire_target_names_node reads it), no others. '_' is an identifier character and
+ * a LIKE wildcard: revoking /mn_cse must leave the keys towards /mnXcse alone.
+ */
+Test(m2masctl, node_revoke_and_delete_take_the_pairwise_keys_towards_the_node)
+{
+	static const char *const nodes[] = { "/mn-cse-1", "/mn-cse-2", "/mn_cse", "/mnXcse",
+					     "mn-cse-3" };
+	struct store *s;
+	struct run r;
+
+	init_store();
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		r = ctl("node", "add", nodes[i], "--km-id", "k1", "--target", "/in-cse",
+			"--generate-km");
+		cr_assert_eq(r.status, 0, "%s: %s", nodes[i], r.err);
+		run_free(&r);
+	}
+	s = open_store();
+	add_peer_key(s, 0x01, "/mn-cse-1", "/mn-cse-2/Cae2");	 /* towards /mn-cse-2 */
+	add_peer_key(s, 0x02, "/mn-cse-2", "/mn-cse-1/Cae1");	 /* registered by it */
+	add_peer_key(s, 0x03, "/mn-cse-1", "/mnXcse/Cae1");	 /* /mn_cse as LIKE matches it */
+	add_peer_key(s, 0x04, "/mn-cse-1", "/mn-cse-2/x/Cae2"); /* CSE part /mn-cse-2/x */
+	add_peer_key(s, 0x05, "/mn-cse-1", "/mn-cse-20/Cae2");	 /* a prefix, not the node */
+	add_peer_key(s, 0x06, "/mn-cse-1", "/mn-cse-3/Cae3");	 /* node ID without the '/' */
+	add_peer_key(s, 0x07, "/mn-cse-1", "/mn_cse/Cae1");	 /* towards /mn_cse */
+	store_close(s);
+
+	node_change_counts("revoke", "/mn_cse", 1);
+	cr_expect_str_eq(peer_key_state(0x07), "revoked");
+	cr_expect_str_eq(peer_key_state(0x03), "active", "'_' matched another node's key");
+
+	node_change_counts("revoke", "/mn-cse-2", 2);
+	r = ctl("peer-key", "show", "01010101010101010101010101010101");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "target /mn-cse-2/Cae2\n"), "%s", r.out);
+	cr_expect(strstr(r.out, "state revoked\n"), "the key towards the node: %s", r.out);
+	run_free(&r);
+	cr_expect_str_eq(peer_key_state(0x02), "revoked", "the key the node registered");
+	cr_expect_str_eq(peer_key_state(0x04), "active");
+	cr_expect_str_eq(peer_key_state(0x05), "active");
+	node_change_counts("revoke", "/mn-cse-2", 0); /* revoked already: none counted again */
+
+	node_change_counts("delete", "mn-cse-3", 1);
+	cr_expect_str_eq(peer_key_state(0x06), "gone");
+	r = ctl("peer-key", "show", "06060606060606060606060606060606");
+	cr_expect_eq(r.status, 1, "%s", r.out);
+	run_free(&r);
+	node_change_counts("delete", "/mn-cse-2", 2);
+	cr_expect_str_eq(peer_key_state(0x01), "gone");
+	cr_expect_str_eq(peer_key_state(0x02), "gone");
+	node_change_counts("delete", "/mn_cse", 1);
+	cr_expect_str_eq(peer_key_state(0x07), "gone");
+	cr_expect_str_eq(peer_key_state(0x03), "active", "'_' matched another node's key");
+	cr_expect_str_eq(peer_key_state(0x04), "active");
+	cr_expect_str_eq(peer_key_state(0x05), "active");
+}
+
 /* peer-key show and revoke on a pairwise key as m2masd would register it (docs/m2masctl.md). */
 Test(m2masctl, peer_key_show_and_revoke)
 {

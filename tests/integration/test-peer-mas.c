@@ -285,13 +285,50 @@ Test(peer_mas, revoked_pairwise_key_and_revoked_originator_are_refused)
 	cr_assert_eq(resolve(&nb, a.key_id, &b, &e), -EKEYREVOKED, "%s", e.msg);
 	cr_expect_eq(e.wire_code, WIRE_ERR_REVOKED);
 	expect_msg(&e, "MAS refused: revoked: key %s is revoked", a.key_id);
-	/* Revoking node A revokes the keys it registered. */
+	/* Revoking node A revokes the keys it registered: a2 (a was revoked already). */
 	s = mas_fixture_store(&mas);
-	cr_assert_eq(store_node_revoke(s, NODE_A), 0);
+	cr_assert_eq(store_node_revoke(s, NODE_A), 1);
 	store_close(s);
 	cr_assert_eq(resolve(&nb, a2.key_id, &b, &e), -EKEYREVOKED, "%s", e.msg);
 	establish_result_clear(&a);
 	establish_result_clear(&a2);
+}
+
+/* A version-4 check of key_id by node n (§14.6). */
+static int check_key(struct node *n, const char *key_id, struct establish_result *res,
+		     struct m2msa_err *eerr)
+{
+	struct wire_msg q = { .type = WIRE_MSG_PEER_RESOLVE };
+
+	snprintf(q.peer_resolve.key_id, sizeof(q.peer_resolve.key_id), "%s", key_id);
+	q.peer_resolve.check = 1;
+	return run(n, &q, res, eerr);
+}
+
+/* m2masctl node revoke reaches the keys other nodes registered towards the node's AEs. */
+Test(peer_mas, node_revoke_revokes_the_keys_towards_its_aes)
+{
+	struct establish_result a, own, b;
+	struct m2msa_err e;
+	char *err = NULL;
+
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(reg(&na, "Cae1", NODE_A "/Cae7", &own, &e), 0, "%s", e.msg);
+	cr_assert_eq(check_key(&na, a.key_id, &b, &e), 0, "the control: valid before: %s", e.msg);
+	establish_result_clear(&b);
+	cr_assert_eq(mas_fixture_ctl(&mas, &err, "node", "revoke", NODE_B, NULL), 0, "%s", err);
+	cr_expect_str_eq(err, "m2masctl: node '" NODE_B "' revoked, with all its associations "
+			      "and 1 pairwise key (registered by it or towards its AEs)\n");
+	free(err);
+	/* The originator's check now gets revoked (its agent drops the key), not valid. */
+	cr_assert_eq(check_key(&na, a.key_id, &b, &e), -EKEYREVOKED, "%s", e.msg);
+	cr_expect_eq(e.wire_code, WIRE_ERR_REVOKED);
+	expect_msg(&e, "MAS refused: revoked: key %s is revoked", a.key_id);
+	/* A key towards another node (here node A's own AE) is untouched. */
+	cr_assert_eq(check_key(&na, own.key_id, &b, &e), 0, "%s", e.msg);
+	establish_result_clear(&b);
+	establish_result_clear(&a);
+	establish_result_clear(&own);
 }
 
 Test(peer_mas, expired_pairwise_key_is_refused)
@@ -319,7 +356,7 @@ Test(peer_mas, wrong_km_gets_auth_failed_and_no_key)
 	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
 	/* Node B's subscription now holds another Km than its TPM. */
 	s = mas_fixture_store(&mas);
-	cr_assert_eq(store_node_delete(s, NODE_B), 0);
+	cr_assert_eq(store_node_delete(s, NODE_B), 1, "the key towards node B goes with it");
 	store_close(s);
 	cr_assert_eq(crypto_random(nb.km, 32), 0);
 	mas_fixture_add_node(&mas, NODE_B, nb.km, psk, 1, 0);

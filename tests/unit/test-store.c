@@ -683,7 +683,7 @@ Test(store, peer_keys_sealed_revoked_with_their_node_and_purged)
 	strcpy(k.target, "mn-cse-2/Cae2");
 	k.id[0] = 0x22;
 	cr_expect_eq(store_peer_key_add(s, &k, key), -EINVAL, "a target that is not absolute");
-	cr_assert_eq(store_node_revoke(s, "/mn-cse-1"), 0);
+	cr_assert_eq(store_node_revoke(s, "/mn-cse-1"), 1, "one pairwise key revoked");
 	memset(k.id, 0x11, sizeof(k.id));
 	cr_assert_eq(store_peer_key_get(s, k.id, &g, NULL), 0);
 	cr_expect(g.revoked, "revoking the node revokes the keys it registered");
@@ -737,7 +737,7 @@ Test(store, peer_key_unknown_node_moved_blob_and_node_delete)
 	cr_assert_eq(store_peer_key_revoke(st, a.id), 0);
 	cr_assert_eq(store_peer_key_get(st, a.id, &g, NULL), 0);
 	cr_expect(g.revoked);
-	cr_assert_eq(store_node_delete(st, "/mn-cse-1"), 0);
+	cr_assert_eq(store_node_delete(st, "/mn-cse-1"), 2, "two pairwise keys deleted");
 	cr_expect_eq(store_peer_key_get(st, a.id, &g, NULL), -ENOENT, "deleted with their node");
 	cr_expect_eq(store_peer_key_get(st, b.id, &g, NULL), -ENOENT, "deleted with their node");
 }
@@ -825,7 +825,7 @@ Test(store, peer_keys_added_at_open_to_a_file_without_them)
 	exec("DROP TABLE peer_keys");
 	st = open_store();
 	cr_assert_eq(store_peer_key_add(st, &k, key), 0);
-	cr_assert_eq(store_node_revoke(st, "/mn-cse-1"), 0);
+	cr_assert_eq(store_node_revoke(st, "/mn-cse-1"), 1);
 	cr_assert_eq(store_peer_key_get(st, k.id, &g, NULL), 0);
 	cr_expect(g.revoked);
 }
