@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/gba-slot.h"
+#include "common/dns-name.h"
 #include "common/fileio.h"
 #include "common/secret.h"
 #include "gba/ub-client.h"
@@ -122,7 +123,7 @@ static int info_line(char *line, struct gba_slot *s, unsigned *seen)
 	} else if (strcmp(line, "impi") == 0 && usim_impi_valid(v)) {
 		snprintf(s->impi, sizeof(s->impi), "%s", v);
 		*seen |= 4;
-	} else if (strcmp(line, "naf") == 0 && gba_fqdn_valid(v) && strlen(v) < sizeof(s->naf)) {
+	} else if (strcmp(line, "naf") == 0 && dns_name_valid(v) && strlen(v) < sizeof(s->naf)) {
 		snprintf(s->naf, sizeof(s->naf), "%s", v);
 		*seen |= 8;
 	} else {

@@ -383,11 +383,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, bool *check)
 			d->log_level_forced = true;
 			break;
 		case 't':
-			if (strcmp(optarg, "stderr") == 0)
-				target = LOG_TARGET_STDERR;
-			else if (strcmp(optarg, "journal") == 0)
-				target = LOG_TARGET_JOURNAL;
-			else {
+			if (log_target_from_string(optarg, &target) < 0) {
 				fprintf(stderr, "m2msad: --log-target must be stderr or journal\n");
 				return 2;
 			}

@@ -81,24 +81,6 @@ static int run_ours(const char *tcti, const char *state, double secs, double *re
 	return r;
 }
 
-static const TPM2B_PUBLIC primary_template = {
-	.publicArea = {
-		.type = TPM2_ALG_ECC,
-		.nameAlg = TPM2_ALG_SHA256,
-		.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
-				    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-				    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-				    TPMA_OBJECT_NODA,
-		.parameters.eccDetail = {
-			.symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128,
-				       .mode.aes = TPM2_ALG_CFB },
-			.scheme.scheme = TPM2_ALG_NULL,
-			.curveID = TPM2_ECC_NIST_P256,
-			.kdf.scheme = TPM2_ALG_NULL,
-		},
-	},
-};
-
 static int read_blobs(const char *state, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv)
 {
 	char *path, *data;
@@ -154,7 +136,7 @@ static int run_bare(const char *tcti_conf, const char *state, double secs, doubl
 		rc = Esys_Initialize(&esys, tcti, NULL);
 	if (rc == TSS2_RC_SUCCESS)
 		rc = Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-					ESYS_TR_NONE, &sens, &primary_template, &outside, &pcrs,
+					ESYS_TR_NONE, &sens, &tpm_primary_template, &outside, &pcrs,
 					&primary, NULL, NULL, NULL, NULL);
 	if (rc == TSS2_RC_SUCCESS)
 		rc = Esys_Load(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv,

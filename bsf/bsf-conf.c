@@ -9,6 +9,7 @@
 
 #include "bsf/bsf-conf.h"
 #include "common/conf.h"
+#include "common/dns-name.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -64,7 +65,7 @@ static int check_values(const char *path, const struct bsf_conf *c, char *err, s
 			return -EINVAL;
 		}
 	}
-	if (c->domain && !gba_fqdn_valid(c->domain)) {
+	if (c->domain && !dns_name_valid(c->domain)) {
 		snprintf(err, err_len, "%s: [bsf] domain '%s' is not a DNS name such as bsf.example.net",
 			 path, c->domain);
 		return -EINVAL;

@@ -112,31 +112,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static int setup_logging(const struct options *o, const char *conf_level)
-{
-	enum log_target target = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
-	enum log_level level = LOG_LEVEL_INFO;
-	const char *lv = o->log_level ? o->log_level : conf_level;
-
-	if (o->log_target && strcmp(o->log_target, "stderr") == 0)
-		target = LOG_TARGET_STDERR;
-	else if (o->log_target && strcmp(o->log_target, "journal") == 0)
-		target = LOG_TARGET_JOURNAL;
-	else if (o->log_target) {
-		fprintf(stderr, "m2msa-bsf: unknown log target '%s' (use stderr or journal)\n",
-			o->log_target);
-		return -EINVAL;
-	}
-	if (lv && log_level_from_string(lv, &level) < 0) {
-		fprintf(stderr,
-			"m2msa-bsf: unknown log level '%s' (use error, warning, notice, info or debug)\n",
-			lv);
-		return -EINVAL;
-	}
-	log_setup("m2msa-bsf", target, level);
-	return 0;
-}
-
 /* A whole PEM file as a NUL-terminated string (at most 1 MiB). */
 static int read_pem(const char *path, char **ret)
 {
@@ -387,8 +362,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "m2msa-bsf: %s\n", err);
 		return EXIT_FAILURE;
 	}
-	if (setup_logging(&o, b.conf.log_level) < 0)
+	r = log_setup_daemon("m2msa-bsf", o.log_target, o.log_level ? o.log_level : b.conf.log_level,
+			     NULL, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "m2msa-bsf: %s\n", err);
 		goto out;
+	}
 	if (read_pem(b.conf.cert, &cert) < 0 || read_pem(b.conf.key, &key) < 0 ||
 	    read_pem(b.conf.naf_ca, &ca) < 0) {
 		log_error("cannot read %s, %s or %s (PEM files readable by this user?)", b.conf.cert,

@@ -2,6 +2,7 @@
 /* Levelled logging to stderr or the systemd journal. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
@@ -46,6 +47,39 @@ int log_level_from_string(const char *s, enum log_level *ret)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+int log_target_from_string(const char *s, enum log_target *ret)
+{
+	if (s && strcmp(s, "stderr") == 0)
+		*ret = LOG_TARGET_STDERR;
+	else if (s && strcmp(s, "journal") == 0)
+		*ret = LOG_TARGET_JOURNAL;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int log_setup_daemon(const char *ident, const char *target, const char *level,
+		     enum log_level *ret_level, char *err, size_t err_len)
+{
+	enum log_target t = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
+	enum log_level l = LOG_LEVEL_INFO;
+
+	if (target && log_target_from_string(target, &t) < 0) {
+		snprintf(err, err_len, "unknown log target '%s' (use stderr or journal)", target);
+		return -EINVAL;
+	}
+	if (level && log_level_from_string(level, &l) < 0) {
+		snprintf(err, err_len,
+			 "unknown log level '%s' (use error, warning, notice, info or debug)",
+			 level);
+		return -EINVAL;
+	}
+	log_setup(ident, t, l);
+	if (ret_level)
+		*ret_level = l;
+	return 0;
 }
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

@@ -29,6 +29,17 @@ void log_setup(const char *ident, enum log_target target, enum log_level max_lev
 void log_set_level(enum log_level max_level);
 /* Parses "error", "warning", "notice", "info", "debug"; -EINVAL otherwise. */
 int log_level_from_string(const char *s, enum log_level *ret);
+/* Parses "stderr", "journal"; -EINVAL otherwise. */
+int log_target_from_string(const char *s, enum log_target *ret);
+/*
+ * A daemon's log_setup() from its --log-target and --log-level values (level may come
+ * from its config file instead). NULL takes the default: the journal when systemd gave
+ * the daemon a journal stream (JOURNAL_STREAM is set), else stderr; level info. An
+ * unknown value sets up nothing: -EINVAL, and err holds a message naming the value and
+ * the ones there are. *ret_level (may be NULL) is the level set.
+ */
+int log_setup_daemon(const char *ident, const char *target, const char *level,
+		     enum log_level *ret_level, char *err, size_t err_len);
 
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 void log_vmsg(enum log_level level, const char *fmt, va_list ap) _printf_(2, 0);

@@ -4,37 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/dns-name.h"
 #include "gba/base64.h"
 #include "gba/btid.h"
-
-bool gba_fqdn_valid(const char *s)
-{
-	size_t len = strlen(s), label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (const char *p = s; *p; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-'))
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0;
-}
 
 int gba_btid_make(const uint8_t rand[static 16], const char *domain, char *out, size_t out_size)
 {
 	char b64[GBA_BASE64_LEN(16) + 1];
 	int n;
 
-	if (!gba_fqdn_valid(domain))
+	if (!dns_name_valid(domain))
 		return -EINVAL;
 	(void)gba_base64_encode(rand, 16, b64, sizeof(b64));
 	n = snprintf(out, out_size, "%s@%s", b64, domain);
@@ -53,5 +32,5 @@ bool gba_btid_valid(const char *btid)
 		return false;
 	if (gba_base64_decode(btid, (size_t)(at - btid), raw, sizeof(raw)) <= 0)
 		return false;
-	return gba_fqdn_valid(at + 1);
+	return dns_name_valid(at + 1);
 }

@@ -16,5 +16,3 @@
 int gba_btid_make(const uint8_t rand[static 16], const char *domain, char *out, size_t out_size);
 /* A B-TID of the form above (any RAND length) with a DNS name after the '@'. */
 bool gba_btid_valid(const char *btid);
-/* A DNS name: dot-separated labels of letters, digits and '-', at most 253 characters. */
-bool gba_fqdn_valid(const char *s);

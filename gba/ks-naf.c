@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/dns-name.h"
 #include "common/kdf.h"
 #include "common/secret.h"
 #include "gba/btid.h"
@@ -17,7 +18,7 @@ int gba_ks_naf(const uint8_t ks[static GBA_KS_LEN], const uint8_t rand[static 16
 	uint8_t naf_id[GBA_FQDN_MAX + 5];
 	size_t n = strlen(naf_fqdn);
 
-	if (!gba_fqdn_valid(naf_fqdn) || !impi[0] || strlen(impi) > GBA_IMPI_MAX)
+	if (!dns_name_valid(naf_fqdn) || !impi[0] || strlen(impi) > GBA_IMPI_MAX)
 		return -EINVAL;
 	memcpy(naf_id, naf_fqdn, n);
 	memcpy(naf_id + n, ua_id, 5);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/crypto.h"
+#include "common/dns-name.h"
 #include "common/secret.h"
 #include "gba/base64.h"
 #include "gba/bootstrap-info.h"
@@ -62,7 +63,7 @@ static int parse_url(const char *url, char *host, size_t host_size, char *uri, s
 		return -EINVAL;
 	memcpy(host, p, n);
 	host[n] = '\0';
-	if (!gba_fqdn_valid(host) && strspn(host, "0123456789.") != n)
+	if (!dns_name_valid(host) && strspn(host, "0123456789.") != n)
 		return -EINVAL;
 	if (snprintf(uri, uri_size, "%s", slash ? slash : "/") >= (int)uri_size)
 		return -EINVAL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dns-name.h"
 #include "common/hex.h"
 #include "common/secret.h"
 #include "common/util.h"
@@ -147,7 +148,7 @@ int gba_zn_request_format(const struct gba_zn_request *req, char **ret)
 	char ua[2 * GBA_UA_ID_LEN + 1];
 
 	setup();
-	if (!gba_btid_valid(req->btid) || !gba_fqdn_valid(req->naf_fqdn))
+	if (!gba_btid_valid(req->btid) || !dns_name_valid(req->naf_fqdn))
 		return -EINVAL;
 	hex_encode(req->ua_id, GBA_UA_ID_LEN, ua);
 	j = json_pack("{s:s, s:{s:s, s:s}}", "btId", req->btid, "nafId", "nafFqdn", req->naf_fqdn,
@@ -175,7 +176,7 @@ int gba_zn_request_parse(const char *body, size_t len, struct gba_zn_request *re
 	if (!json_is_object(naf))
 		return -EINVAL;
 	r = get_string(naf, "nafFqdn", true, req.naf_fqdn, sizeof(req.naf_fqdn));
-	if (r < 0 || !gba_fqdn_valid(req.naf_fqdn))
+	if (r < 0 || !dns_name_valid(req.naf_fqdn))
 		return -EINVAL;
 	r = get_string(naf, "uaSecProtId", true, ua, sizeof(ua));
 	if (r < 0 || unhex(ua, req.ua_id, GBA_UA_ID_LEN) < 0)

@@ -146,33 +146,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static int setup_logging(const struct options *o, enum log_level *ret_level)
-{
-	enum log_target target = getenv("JOURNAL_STREAM") ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
-	enum log_level level = LOG_LEVEL_INFO;
-
-	if (o->log_target) {
-		if (strcmp(o->log_target, "stderr") == 0)
-			target = LOG_TARGET_STDERR;
-		else if (strcmp(o->log_target, "journal") == 0)
-			target = LOG_TARGET_JOURNAL;
-		else {
-			fprintf(stderr, "m2masd: unknown log target '%s' (use stderr or journal)\n",
-				o->log_target);
-			return -EINVAL;
-		}
-	}
-	if (o->log_level && log_level_from_string(o->log_level, &level) < 0) {
-		fprintf(stderr,
-			"m2masd: unknown log level '%s' (use error, warning, notice, info or debug)\n",
-			o->log_level);
-		return -EINVAL;
-	}
-	log_setup("m2masd", target, level);
-	*ret_level = level;
-	return 0;
-}
-
 static void apply_log_level(const struct daemon *d)
 {
 	enum log_level level;
@@ -626,8 +599,13 @@ int main(int argc, char **argv)
 	enum log_level level;
 	int r;
 
-	if (parse_options(argc, argv, &d.opt) < 0 || setup_logging(&d.opt, &level) < 0)
+	if (parse_options(argc, argv, &d.opt) < 0)
 		return EXIT_FAILURE;
+	if (log_setup_daemon("m2masd", d.opt.log_target, d.opt.log_level, &level, err,
+			     sizeof(err)) < 0) {
+		fprintf(stderr, "m2masd: %s\n", err);
+		return EXIT_FAILURE;
+	}
 	harden();
 	signal(SIGPIPE, SIG_IGN);
 	r = tls_init();

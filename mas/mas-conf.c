@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/dns-name.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -76,29 +77,6 @@ void mas_conf_free(struct mas_conf *c)
 	free(c->metrics_listen);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
-}
-
-/* A DNS name as used in key IDs: labels of A-Z a-z 0-9 and '-', separated by dots. */
-static bool fqdn_valid(const char *s)
-{
-	size_t len = strlen(s), label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (const char *p = s; *p; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-'))
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0;
 }
 
 static int check_listen(const char *path, const char *key, const char *value, char *err,
@@ -182,7 +160,7 @@ static int check_values(const char *path, const struct mas_conf *c, char *err, s
 	r = check_listen(path, "retrieval_listen", c->retrieval_listen, err, err_len);
 	if (r < 0)
 		return r;
-	if (c->fqdn && !fqdn_valid(c->fqdn)) {
+	if (c->fqdn && !dns_name_valid(c->fqdn)) {
 		snprintf(err, err_len, "%s: [mas] fqdn '%s' is not a DNS name such as mas.example.net",
 			 path, c->fqdn);
 		return -EINVAL;

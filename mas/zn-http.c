@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/bg-job.h"
+#include "common/dns-name.h"
 #include "common/secret.h"
 #include "gba/ks-naf.h"
 #include "mas/zn-client.h"
@@ -247,7 +248,7 @@ int zn_http_new(struct loop *l, const struct zn_http_conf *conf, struct zn_clien
 	size_t n;
 
 	if (!conf->bsf_url || strncmp(conf->bsf_url, "https://", 8) != 0 || !conf->bsf_ca ||
-	    !conf->cert || !conf->key || !gba_fqdn_valid(conf->naf_fqdn))
+	    !conf->cert || !conf->key || !dns_name_valid(conf->naf_fqdn))
 		return -EINVAL;
 	z = calloc(1, sizeof(*z));
 	if (!z)

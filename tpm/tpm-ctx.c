@@ -248,8 +248,7 @@ fail:
 	return r;
 }
 
-/* The standard ECC P-256 storage primary (TCG / tpm2_createprimary -G ecc with noDA). */
-static const TPM2B_PUBLIC primary_template = {
+const TPM2B_PUBLIC tpm_primary_template = {
 	.publicArea = {
 		.type = TPM2_ALG_ECC,
 		.nameAlg = TPM2_ALG_SHA256,
@@ -295,8 +294,8 @@ int tpm_primary(struct tpm_ctx *t, bool *ret_persistent)
 				t->tcti_conf);
 
 	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				ESYS_TR_NONE, &sens, &primary_template, &outside, &creation_pcr, &h,
-				NULL, NULL, NULL, NULL);
+				ESYS_TR_NONE, &sens, &tpm_primary_template, &outside, &creation_pcr,
+				&h, NULL, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS && (tpm_rc_is(rc, TPM2_RC_BAD_AUTH) || tpm_rc_is(rc, TPM2_RC_AUTH_FAIL)))
 		return tpm_fail(t, -EACCES, rc,
 				t->owner_auth_src[0] ?

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #define TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
 /* The persistent storage root key handle tpm2-tools and the TCG guidance use. */
@@ -48,6 +49,11 @@ const char *tpm_last_error_detail(const struct tpm_ctx *t);
  * in the owner hierarchy. *ret_persistent (may be NULL) tells which.
  */
 int tpm_primary(struct tpm_ctx *t, bool *ret_persistent);
+/*
+ * The template of that created primary: the standard ECC P-256 storage primary (TCG,
+ * tpm2_createprimary -G ecc) with noDA. bench-tpm's bare-ESYS baseline uses it too.
+ */
+extern const TPM2B_PUBLIC tpm_primary_template;
 
 /*
  * Count the transient objects and loaded sessions present in the TPM

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/gba-slot.h"
+#include "common/dns-name.h"
 #include "gba/btid.h"
 
 #define check(x)                                                        \
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check(gba_btid_valid(s.btid) && s.expiry > 0 && usim_impi_valid(s.impi) &&
-	      gba_fqdn_valid(s.naf));
+	      dns_name_valid(s.naf));
 	n = snprintf(text, sizeof(text), "btid=%s\nexpiry=%" PRId64 "\nimpi=%s\nnaf=%s\n", s.btid,
 		     s.expiry, s.impi, s.naf);
 	check(n > 0 && (size_t)n < sizeof(text));

@@ -2,6 +2,7 @@
 /* The provider side of integration tests: PKI, store, and a running m2masd. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -269,6 +270,55 @@ void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
 	cr_assert_eq(harness_write_file(path, text, strlen(text), 0644), 0);
 	free(text);
 	free(addr);
+}
+
+void mas_fixture_agent_files(const struct mas_fixture *m, struct fixture_agent_files *ret)
+{
+	ret->sock = mas_fixture_path(m, "agent.sock");
+	ret->log = mas_fixture_path(m, "m2msad.log");
+	ret->conf = mas_fixture_path(m, "m2msad.conf");
+	ret->clients_dir = mas_fixture_path(m, "clients.d");
+	cr_assert_eq(mkdir(ret->clients_dir, 0755), 0, "mkdir %s: %s", ret->clients_dir,
+		     strerror(errno));
+}
+
+void fixture_agent_files_free(struct fixture_agent_files *f)
+{
+	free(f->sock);
+	free(f->log);
+	free(f->conf);
+	free(f->clients_dir);
+	*f = (struct fixture_agent_files){ 0 };
+}
+
+void fixture_write_client(const struct fixture_agent_files *f, const char *name, const char *text)
+{
+	char *p = harness_strdupf("%s/%s", f->clients_dir, name);
+
+	cr_assert_eq(harness_write_file(p, text, strlen(text), 0644), 0);
+	free(p);
+}
+
+void fixture_in_child(void (*fn)(const void *arg, void *out), const void *arg, void *out,
+		      size_t len)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		fn(arg, out);
+		if (write(p[1], out, len) != (ssize_t)len)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], out, len), (ssize_t)len, "the child sent no answer");
+	close(p[0]);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }
 
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val)

@@ -94,6 +94,17 @@ struct fixture_agent_conf {
 void mas_fixture_write_agent_conf(const struct mas_fixture *m, const char *path,
 				  const struct fixture_agent_conf *c);
 
+/* The files of an m2msad run beside the fixture's m2masd. */
+struct fixture_agent_files {
+	char *sock, *log, *conf, *clients_dir;
+};
+/* agent.sock, m2msad.log, m2msad.conf and clients.d in the fixture's dir (clients.d made). */
+void mas_fixture_agent_files(const struct mas_fixture *m, struct fixture_agent_files *ret);
+/* Free the paths and set them NULL (the files stay); NULL paths are fine. */
+void fixture_agent_files_free(struct fixture_agent_files *f);
+/* Write clients.d/name with text, mode 0644. */
+void fixture_write_client(const struct fixture_agent_files *f, const char *name, const char *text);
+
 /* Start m2masd (logging to m->log) and wait for its port file; opt/val: one more option. */
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val);
 /* SIGTERM and wait; no-op when not running. */
@@ -131,6 +142,14 @@ int fixture_retrieve(const struct mas_fixture *m, const char *cert, const char *
 /* The same against the m2masd at 127.0.0.1:ret_port, with the PKI in <dir>/pki. */
 int fixture_retrieve_at(const char *dir, uint16_t ret_port, const char *cert, const char *key_id,
 			struct wire_msg *ret);
+
+/*
+ * Fork: the child runs fn(arg, out) (typically after dropping to another uid) and
+ * sends out's len bytes back; the parent reads them into out and reaps the child.
+ * out holds what the caller put there until the child overwrites it.
+ */
+void fixture_in_child(void (*fn)(const void *arg, void *out), const void *arg, void *out,
+		      size_t len);
 
 /* Assert that text holds none of key's bytes: lower- or uppercase hex, or raw. */
 void fixture_assert_key_absent(const char *text, size_t len, const uint8_t key[32], const char *what);

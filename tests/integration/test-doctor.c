@@ -28,15 +28,7 @@ static struct mas_fixture mas;
 static struct harness_swtpm *tpm;
 static pid_t agent_pid;
 static uint8_t km[32];
-static char *sock_path, *agent_log, *agent_conf, *clients_dir;
-
-static void write_client(const char *name, const char *text)
-{
-	char *p = harness_strdupf("%s/%s", clients_dir, name);
-
-	cr_assert_eq(harness_write_file(p, text, strlen(text), 0644), 0);
-	free(p);
-}
+static struct fixture_agent_files agent;
 
 static void setup(void)
 {
@@ -44,12 +36,8 @@ static void setup(void)
 	mas_fixture_init(&mas);
 	cr_assert_eq(harness_swtpm_start(NULL, &tpm), 0);
 	mas_fixture_provision_node(&mas, harness_swtpm_tcti(tpm), NODE, km, 0);
-	sock_path = mas_fixture_path(&mas, "agent.sock");
-	agent_log = mas_fixture_path(&mas, "m2msad.log");
-	agent_conf = mas_fixture_path(&mas, "m2msad.conf");
-	clients_dir = mas_fixture_path(&mas, "clients.d");
-	cr_assert_eq(mkdir(clients_dir, 0755), 0);
-	write_client("app1.conf", "[client]\nuid = 65533\nae = Cae1\n");
+	mas_fixture_agent_files(&mas, &agent);
+	fixture_write_client(&agent, "app1.conf", "[client]\nuid = 65533\nae = Cae1\n");
 }
 
 static void teardown(void)
@@ -58,11 +46,7 @@ static void teardown(void)
 	mas_fixture_fini(&mas);
 	harness_swtpm_stop(tpm);
 	tpm = NULL;
-	free(sock_path);
-	free(agent_log);
-	free(agent_conf);
-	free(clients_dir);
-	sock_path = agent_log = agent_conf = clients_dir = NULL;
+	fixture_agent_files_free(&agent);
 	secret_wipe(km, sizeof(km));
 }
 
@@ -70,22 +54,22 @@ TestSuite(doctor, .init = setup, .fini = teardown, .timeout = 90);
 
 static void write_agent_conf(const char *tcti)
 {
-	mas_fixture_write_agent_conf(&mas, agent_conf,
+	mas_fixture_write_agent_conf(&mas, agent.conf,
 				     &(struct fixture_agent_conf){
 					     .tcti = tcti ? tcti : harness_swtpm_tcti(tpm),
 					     .timeout_s = 10,
 					     .backoff_min_s = 1,
 					     .backoff_max_s = 2,
-					     .sock = sock_path,
-					     .clients_dir = clients_dir,
+					     .sock = agent.sock,
+					     .clients_dir = agent.clients_dir,
 				     });
 }
 
-/* m2msactl doctor --config agent_conf [--json] --agent-user user: its exit status and stdout. */
+/* m2msactl doctor --config agent.conf [--json] --agent-user user: its exit status and stdout. */
 static int doctor(bool json, const char *user, char **ret_out)
 {
 	char *ctl = harness_strdupf("%s/m2msactl/m2msactl", fixture_builddir());
-	const char *argv[] = { ctl, "doctor", "--config", agent_conf, "--agent-user", user,
+	const char *argv[] = { ctl, "doctor", "--config", agent.conf, "--agent-user", user,
 			       json ? "--json" : NULL, NULL };
 	char *err = NULL;
 	int status = -1;
@@ -179,7 +163,7 @@ Test(doctor, healthy_gateway_no_fail)
 
 	mas_fixture_start(&mas, NULL, NULL);
 	write_agent_conf(NULL);
-	agent_pid = fixture_start_agent(agent_conf, agent_log, sock_path, 200);
+	agent_pid = fixture_start_agent(agent.conf, agent.log, agent.sock, 200);
 	for (int i = 0; i < 400 && !status_established(); i++)
 		usleep(50 * 1000);
 	cr_assert(status_established(), "m2msad did not establish within 20 s");
@@ -228,7 +212,7 @@ Test(doctor, tpm_checks_through_swtpm_without_agent)
 
 	/* A gba-only node keeps no Km in the TPM: nothing to fail there. */
 	{
-		char *dir = harness_strdupf("%s.d", agent_conf), *dropin = harness_strdupf("%s/gba.conf", dir);
+		char *dir = harness_strdupf("%s.d", agent.conf), *dropin = harness_strdupf("%s/gba.conf", dir);
 		/* Method gba needs its [gba] BSF settings (m2msad.conf(5)). */
 		const char *gba = "[node]\nmethods = gba\n[gba]\nbsf_url = https://bsf.test/\n"
 				  "bsf_ca = /etc/m2msa/bsf-ca.crt\n";
@@ -258,7 +242,7 @@ Test(doctor, broken_setup_fails_with_the_fix)
 	cr_assert_eq(harness_free_port(1, &port), 0);
 	mas.est_port = port;
 	write_agent_conf("device:/nonexistent/tpmrm0");
-	write_client("bad.conf", bad);
+	fixture_write_client(&agent, "bad.conf", bad);
 
 	cr_assert_eq(doctor(false, "root", &out), 1);
 	expect(out, "config", "ok", NULL);
@@ -279,7 +263,7 @@ Test(doctor, broken_setup_fails_with_the_fix)
 	mas.est_port = 0;
 	mas_fixture_start(&mas, NULL, NULL);
 	write_agent_conf(NULL);
-	dropin_dir = harness_strdupf("%s.d", agent_conf);
+	dropin_dir = harness_strdupf("%s.d", agent.conf);
 	dropin = harness_strdupf("%s/50-name.conf", dropin_dir);
 	cr_assert_eq(mkdir(dropin_dir, 0755), 0);
 	cr_assert_eq(harness_write_file(dropin, wrong_name, strlen(wrong_name), 0644), 0);

@@ -39,7 +39,7 @@ static struct mas_fixture mas;
 static struct harness_swtpm *tpm;
 static pid_t agent_pid;
 static uint8_t km[32];
-static char *sock_path, *agent_log, *agent_conf, *clients_dir;
+static struct fixture_agent_files agent;
 static char users[N_USERS][32];
 static uid_t uids[N_USERS];
 static gid_t user_gid;
@@ -88,24 +88,16 @@ static void remove_user(enum who w)
 	users[w][0] = '\0';
 }
 
-static void write_client(const char *name, const char *text)
-{
-	char *p = harness_strdupf("%s/%s", clients_dir, name);
-
-	cr_assert_eq(harness_write_file(p, text, strlen(text), 0644), 0);
-	free(p);
-}
-
 static void write_agent_conf(void)
 {
-	mas_fixture_write_agent_conf(&mas, agent_conf,
+	mas_fixture_write_agent_conf(&mas, agent.conf,
 				     &(struct fixture_agent_conf){
 					     .tcti = harness_swtpm_tcti(tpm),
 					     .timeout_s = 3,
 					     .backoff_min_s = 1,
 					     .backoff_max_s = 2,
-					     .sock = sock_path,
-					     .clients_dir = clients_dir,
+					     .sock = agent.sock,
+					     .clients_dir = agent.clients_dir,
 				     });
 }
 
@@ -123,19 +115,15 @@ static void setup(void)
 	cr_assert_eq(harness_swtpm_start(NULL, &tpm), 0);
 	mas_fixture_provision_node(&mas, harness_swtpm_tcti(tpm), NODE, km, 0);
 	mas_fixture_start(&mas, NULL, NULL);
-	sock_path = mas_fixture_path(&mas, "agent.sock");
-	agent_log = mas_fixture_path(&mas, "m2msad.log");
-	agent_conf = mas_fixture_path(&mas, "m2msad.conf");
-	clients_dir = mas_fixture_path(&mas, "clients.d");
-	cr_assert_eq(mkdir(clients_dir, 0755), 0);
+	mas_fixture_agent_files(&mas, &agent);
 	rule = harness_strdupf("[client]\nuser = %s\nae = Cae2\n", users[LEGIT]);
-	write_client("legit.conf", rule);
+	fixture_write_client(&agent, "legit.conf", rule);
 	free(rule);
 	rule = harness_strdupf("[client]\nuser = %s\nae = Cae1\n", users[MEMBER]);
-	write_client("member.conf", rule);
+	fixture_write_client(&agent, "member.conf", rule);
 	free(rule);
 	write_agent_conf();
-	agent_pid = fixture_start_agent(agent_conf, agent_log, sock_path, 200);
+	agent_pid = fixture_start_agent(agent.conf, agent.log, agent.sock, 200);
 }
 
 static void teardown(void)
@@ -144,11 +132,7 @@ static void teardown(void)
 	mas_fixture_fini(&mas);
 	harness_swtpm_stop(tpm);
 	tpm = NULL;
-	free(sock_path);
-	free(agent_log);
-	free(agent_conf);
-	free(clients_dir);
-	sock_path = agent_log = agent_conf = clients_dir = NULL;
+	fixture_agent_files_free(&agent);
 	for (int w = 0; w < N_USERS; w++)
 		remove_user((enum who)w);
 	secret_wipe(km, sizeof(km));
@@ -162,7 +146,7 @@ static void become(enum who w)
 	struct stat st;
 	gid_t groups[1];
 
-	if (stat(sock_path, &st) < 0)
+	if (stat(agent.sock, &st) < 0)
 		_exit(100);
 	groups[0] = st.st_gid;
 	if (setgroups(1, groups) < 0 || setresgid(user_gid, user_gid, user_gid) < 0 ||
@@ -196,7 +180,7 @@ static int get_key_as(enum who w, const char *ae_id)
 		int r;
 
 		become(w);
-		r = m2msa_open(sock_path, &h);
+		r = m2msa_open(agent.sock, &h);
 		if (r == 0)
 			r = m2msa_get_key(h, ae_id, &k);
 		m2msa_key_free(k);
@@ -217,7 +201,7 @@ static pid_t flood_as(enum who w, int n, int hold_ms)
 	if (pid == 0) {
 		become(w);
 		for (int i = 0; i < n; i++)
-			(void)raw_connect(sock_path); /* kept open until the child exits */
+			(void)raw_connect(agent.sock); /* kept open until the child exits */
 		usleep((useconds_t)hold_ms * 1000);
 		_exit(0);
 	}
@@ -251,7 +235,7 @@ Test(hostile_agent, connection_floods_do_not_starve_allowed_aes)
 	waitpid(stranger, NULL, 0);
 	waitpid(member, NULL, 0);
 	usleep(1500 * 1000);
-	log = fixture_read_text(agent_log);
+	log = fixture_read_text(agent.log);
 	cr_assert_not_null(strstr(log, "no clients.d file matches it"));
 	cr_assert_not_null(strstr(log, "connections already (clients_per_uid)"));
 	cr_assert_not_null(strstr(log, "more refusals and denials were not logged"));
@@ -279,7 +263,7 @@ Test(hostile_agent, denied_requests_close_the_connection)
 		size_t len;
 
 		become(MEMBER);
-		fd = raw_connect(sock_path);
+		fd = raw_connect(agent.sock);
 		snprintf(m.ae_id, sizeof(m.ae_id), "Cae2");
 		for (int i = 0; fd >= 0 && i < 10; i++) {
 			ssize_t got;
@@ -303,7 +287,7 @@ Test(hostile_agent, denied_requests_close_the_connection)
 	cr_assert(WIFEXITED(status));
 	cr_assert_eq(WEXITSTATUS(status), 3, "answered %d denied requests", WEXITSTATUS(status));
 	usleep(100 * 1000);
-	log = fixture_read_text(agent_log);
+	log = fixture_read_text(agent.log);
 	cr_assert_not_null(strstr(log, "after 3 denied requests"));
 	free(log);
 	cr_assert_eq(get_key_as(LEGIT, "Cae2"), 0);
@@ -317,18 +301,18 @@ Test(hostile_agent, socket_in_a_folder_others_can_write_is_refused)
 	harness_kill_wait(&agent_pid, SIGTERM);
 	cr_assert_eq(mkdir(dir, 0755), 0);
 	cr_assert_eq(chmod(dir, 01777), 0);
-	free(sock_path);
-	sock_path = harness_strdupf("%s/agent.sock", dir);
+	free(agent.sock);
+	agent.sock = harness_strdupf("%s/agent.sock", dir);
 	write_agent_conf();
-	agent_pid = fixture_start_agent(agent_conf, agent_log, NULL, 0);
-	fixture_wait_log_count(agent_log, "refusing to create", 1, 200, 50);
+	agent_pid = fixture_start_agent(agent.conf, agent.log, NULL, 0);
+	fixture_wait_log_count(agent.log, "refusing to create", 1, 200, 50);
 	{
-		char *log = fixture_read_text(agent_log);
+		char *log = fixture_read_text(agent.log);
 
 		cr_assert_not_null(strstr(log, "is writable by every user"), "%s", log);
 		free(log);
 	}
-	cr_assert_neq(access(sock_path, F_OK), 0, "the socket was created in %s", dir);
+	cr_assert_neq(access(agent.sock, F_OK), 0, "the socket was created in %s", dir);
 	free(dir);
 }
 

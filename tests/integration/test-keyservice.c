@@ -45,7 +45,7 @@ static struct mas_fixture mas;
 static struct harness_swtpm *tpm;
 static pid_t agent_pid;
 static uint8_t km[32];
-static char *sock_path, *agent_log, *agent_conf, *clients_dir;
+static struct fixture_agent_files agent;
 
 static uint64_t mono_ms(void)
 {
@@ -63,30 +63,22 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void write_client(const char *name, const char *text)
-{
-	char *p = harness_strdupf("%s/%s", clients_dir, name);
-
-	cr_assert_eq(harness_write_file(p, text, strlen(text), 0644), 0);
-	free(p);
-}
-
 static void write_agent_conf(unsigned backoff_min)
 {
-	mas_fixture_write_agent_conf(&mas, agent_conf,
+	mas_fixture_write_agent_conf(&mas, agent.conf,
 				     &(struct fixture_agent_conf){
 					     .tcti = harness_swtpm_tcti(tpm),
 					     .timeout_s = 3,
 					     .backoff_min_s = backoff_min,
 					     .backoff_max_s = backoff_min * 2,
-					     .sock = sock_path,
-					     .clients_dir = clients_dir,
+					     .sock = agent.sock,
+					     .clients_dir = agent.clients_dir,
 				     });
 }
 
 static void start_agent(void)
 {
-	agent_pid = fixture_start_agent(agent_conf, agent_log, sock_path, 200);
+	agent_pid = fixture_start_agent(agent.conf, agent.log, agent.sock, 200);
 }
 
 static void stop_agent(int sig)
@@ -96,13 +88,13 @@ static void stop_agent(int sig)
 
 static char *read_agent_log(void)
 {
-	return fixture_read_text(agent_log);
+	return fixture_read_text(agent.log);
 }
 
 /* Wait until the agent's log holds needle at least n times (20 s at most). */
 static void wait_log_count(const char *needle, int n)
 {
-	fixture_wait_log_count(agent_log, needle, n, 200, 100);
+	fixture_wait_log_count(agent.log, needle, n, 200, 100);
 }
 
 /* MAS + swtpm with Km provisioned; node lifetime in seconds (0: the MAS's 1 h). */
@@ -115,12 +107,8 @@ static void setup_provider(uint64_t lifetime, bool start_mas)
 	mas_fixture_provision_node(&mas, harness_swtpm_tcti(tpm), NODE, km, lifetime);
 	if (start_mas)
 		mas_fixture_start(&mas, NULL, NULL);
-	sock_path = mas_fixture_path(&mas, "agent.sock");
-	agent_log = mas_fixture_path(&mas, "m2msad.log");
-	agent_conf = mas_fixture_path(&mas, "m2msad.conf");
-	clients_dir = mas_fixture_path(&mas, "clients.d");
-	cr_assert_eq(mkdir(clients_dir, 0755), 0);
-	write_client("app1.conf", "[client]\nuid = 65533\nae = Cae1, Cae3\n");
+	mas_fixture_agent_files(&mas, &agent);
+	fixture_write_client(&agent, "app1.conf", "[client]\nuid = 65533\nae = Cae1, Cae3\n");
 }
 
 static void setup(void)
@@ -136,11 +124,7 @@ static void teardown(void)
 	mas_fixture_fini(&mas);
 	harness_swtpm_stop(tpm);
 	tpm = NULL;
-	free(sock_path);
-	free(agent_log);
-	free(agent_conf);
-	free(clients_dir);
-	sock_path = agent_log = agent_conf = clients_dir = NULL;
+	fixture_agent_files_free(&agent);
 	secret_wipe(km, sizeof(km));
 }
 
@@ -153,8 +137,8 @@ static struct m2msa *open_handle(void)
 	struct m2msa *h = NULL;
 	int r;
 
-	r = m2msa_open(sock_path, &h);
-	cr_assert_eq(r, 0, "m2msa_open(%s): %s", sock_path, strerror(-r));
+	r = m2msa_open(agent.sock, &h);
+	cr_assert_eq(r, 0, "m2msa_open(%s): %s", agent.sock, strerror(-r));
 	return h;
 }
 
@@ -176,7 +160,7 @@ static gid_t sock_gid(void)
 {
 	struct stat st;
 
-	cr_assert_eq(stat(sock_path, &st), 0);
+	cr_assert_eq(stat(agent.sock, &st), 0);
 	return st.st_gid;
 }
 
@@ -190,46 +174,42 @@ struct child_result {
 	pid_t pid;
 };
 
+struct get_key_args {
+	uid_t uid;
+	gid_t sock_gid;
+	const char *ae_id;
+};
+
+static void get_key_child(const void *arg, void *out)
+{
+	const struct get_key_args *a = arg;
+	struct child_result *c = out;
+	struct m2msa *h = NULL;
+	struct m2msa_key *k = NULL;
+
+	c->pid = getpid();
+	if ((c->r = drop_to(a->uid, a->sock_gid)) < 0) {
+		/* c->r says why */
+	} else if ((c->r = m2msa_open(agent.sock, &h)) == 0) {
+		c->r = m2msa_get_key(h, a->ae_id, &k);
+		if (c->r == 0) {
+			snprintf(c->key_id, sizeof(c->key_id), "%s", m2msa_key_id(k));
+			snprintf(c->ae_id, sizeof(c->ae_id), "%s", m2msa_key_ae_id(k));
+			c->len = m2msa_key_len(k);
+			memcpy(c->key, m2msa_key_data(k), sizeof(c->key));
+			m2msa_key_free(k);
+		}
+		m2msa_close(h);
+	}
+}
+
 /* Fork, drop to uid (keeping supplementary group 0 for the socket), get ae_id's key. */
 static struct child_result get_key_as(uid_t uid, const char *ae_id)
 {
+	struct get_key_args a = { .uid = uid, .sock_gid = sock_gid(), .ae_id = ae_id };
 	struct child_result res = { .r = -EIO };
-	int p[2];
-	pid_t pid;
-	int status;
-	gid_t g = sock_gid();
 
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		struct child_result c = { .r = -EIO };
-		struct m2msa *h = NULL;
-		struct m2msa_key *k = NULL;
-
-		close(p[0]);
-		c.pid = getpid();
-		if ((c.r = drop_to(uid, g)) < 0) {
-			/* c.r says why */
-		} else if ((c.r = m2msa_open(sock_path, &h)) == 0) {
-			c.r = m2msa_get_key(h, ae_id, &k);
-			if (c.r == 0) {
-				snprintf(c.key_id, sizeof(c.key_id), "%s", m2msa_key_id(k));
-				snprintf(c.ae_id, sizeof(c.ae_id), "%s", m2msa_key_ae_id(k));
-				c.len = m2msa_key_len(k);
-				memcpy(c.key, m2msa_key_data(k), sizeof(c.key));
-				m2msa_key_free(k);
-			}
-			m2msa_close(h);
-		}
-		if (write(p[1], &c, sizeof(c)) != (ssize_t)sizeof(c))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	cr_assert_eq(read(p[0], &res, sizeof(res)), (ssize_t)sizeof(res));
-	close(p[0]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	fixture_in_child(get_key_child, &a, &res, sizeof(res));
 	return res;
 }
 
@@ -254,7 +234,7 @@ static int raw_connect(void)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	cr_assert_geq(fd, 0);
-	memcpy(sa.sun_path, sock_path, strlen(sock_path));
+	memcpy(sa.sun_path, agent.sock, strlen(agent.sock));
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
 		     strerror(errno));
 	return fd;
@@ -290,7 +270,7 @@ Test(keyservice, socket_is_0660_socket)
 {
 	struct stat st;
 
-	cr_assert_eq(stat(sock_path, &st), 0);
+	cr_assert_eq(stat(agent.sock, &st), 0);
 	cr_expect(S_ISSOCK(st.st_mode));
 	cr_expect_eq(st.st_mode & 07777, 0660, "mode %o", st.st_mode & 07777);
 }
@@ -366,13 +346,13 @@ Test(keyservice, sighup_reloads_clients_d)
 	struct child_result c = get_key_as(UID_OTHER, "Cae2");
 
 	cr_assert_eq(c.r, -EACCES);
-	write_client("other.conf", "[client]\nuid = 65534\nae = Cae2\n");
+	fixture_write_client(&agent, "other.conf", "[client]\nuid = 65534\nae = Cae2\n");
 	cr_assert_eq(kill(agent_pid, SIGHUP), 0);
 	wait_log_count("SIGHUP: reload done", 1);
 	c = get_key_as(UID_OTHER, "Cae2");
 	cr_expect_eq(c.r, 0, "after SIGHUP: %d", c.r);
 	/* A bad file keeps the running policy, and the log names file, line and key. */
-	write_client("zz-bad.conf", "[client]\nuid = 65534\nae = Cae2\nfoo = bar\n");
+	fixture_write_client(&agent, "zz-bad.conf", "[client]\nuid = 65534\nae = Cae2\nfoo = bar\n");
 	cr_assert_eq(kill(agent_pid, SIGHUP), 0);
 	wait_log_count("SIGHUP: reload done", 2);
 	c = get_key_as(UID_OTHER, "Cae2");
@@ -386,35 +366,28 @@ Test(keyservice, sighup_reloads_clients_d)
 	}
 }
 
+/* As UID_APP: out[0] what rekey returned, out[1] what status returned. */
+static void rekey_and_status_child(const void *arg, void *out)
+{
+	const gid_t *g = arg;
+	int *res = out;
+	struct m2msa *h = NULL;
+	char *json = NULL;
+
+	if (drop_to(UID_APP, *g) == 0 && (res[0] = m2msa_open(agent.sock, &h)) == 0) {
+		res[0] = m2msa_rekey(h);
+		res[1] = m2msa_status(h, &json);
+		free(json);
+		m2msa_close(h);
+	}
+}
+
 Test(keyservice, non_admin_cannot_rekey_or_status)
 {
-	int p[2];
-	pid_t pid;
-	int res[2] = { 0, 0 }, status;
+	int res[2] = { -EIO, -EIO };
 	gid_t g = sock_gid();
 
-	cr_assert_eq(pipe(p), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		struct m2msa *h = NULL;
-		char *json = NULL;
-		int out[2] = { -EIO, -EIO };
-
-		if (drop_to(UID_APP, g) == 0 && (out[0] = m2msa_open(sock_path, &h)) == 0) {
-			out[0] = m2msa_rekey(h);
-			out[1] = m2msa_status(h, &json);
-			free(json);
-			m2msa_close(h);
-		}
-		if (write(p[1], out, sizeof(out)) != (ssize_t)sizeof(out))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	cr_assert_eq(read(p[0], res, sizeof(res)), (ssize_t)sizeof(res));
-	close(p[0]);
-	waitpid(pid, &status, 0);
+	fixture_in_child(rekey_and_status_child, &g, res, sizeof(res));
 	cr_expect_eq(res[0], -EACCES, "rekey: %d", res[0]);
 	cr_expect_eq(res[1], -EACCES, "status: %d", res[1]);
 }
@@ -596,7 +569,7 @@ Test(keyservice, library_reconnects_after_agent_restart)
 	m2msa_key_free(k);
 	fd_before = m2msa_fd(h);
 	stop_agent(SIGTERM);
-	cr_expect_neq(access(sock_path, F_OK), 0, "the socket outlived m2msad");
+	cr_expect_neq(access(agent.sock, F_OK), 0, "the socket outlived m2msad");
 	start_agent();
 	/* The application's loop: the same fd reports the reconnection. */
 	end = mono_ms() + 10000;
@@ -637,7 +610,7 @@ Test(keyservice, m2msactl_get_key_subscribe_rekey_status)
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", m2msa_key_data(k)[i]);
 	{
-		const char *argv[] = { ctl, "get-key", "--ae", "Cae1", "--json", "--socket", sock_path, NULL };
+		const char *argv[] = { ctl, "get-key", "--ae", "Cae1", "--json", "--socket", agent.sock, NULL };
 
 		cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
 		cr_assert_eq(status, 0, "%s", err);
@@ -649,7 +622,7 @@ Test(keyservice, m2msactl_get_key_subscribe_rekey_status)
 	}
 	{
 		const char *argv[] = { ctl, "get-key", "--ae", "Cae1", "--json", "--show-key",
-				       "--socket", sock_path, NULL };
+				       "--socket", agent.sock, NULL };
 
 		cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
 		cr_assert_eq(status, 0, "%s", err);
@@ -658,7 +631,7 @@ Test(keyservice, m2msactl_get_key_subscribe_rekey_status)
 		free(err);
 	}
 	{
-		const char *argv[] = { ctl, "status", "--json", "--socket", sock_path, NULL };
+		const char *argv[] = { ctl, "status", "--json", "--socket", agent.sock, NULL };
 
 		cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
 		cr_assert_eq(status, 0, "%s", err);
@@ -678,13 +651,13 @@ Test(keyservice, m2msactl_get_key_subscribe_rekey_status)
 			if (!freopen(outfile, "w", stdout))
 				_exit(126);
 			execl(ctl, ctl, "subscribe", "--ae", "Cae1", "--count", "1", "--socket",
-			      sock_path, (char *)NULL);
+			      agent.sock, (char *)NULL);
 			_exit(127);
 		}
 		/* Rekey only once the agent has the subscription (its log says so). */
 		wait_log_count("subscribed to the keys of Cae1", 1);
 		{
-			const char *argv[] = { ctl, "rekey", "--socket", sock_path, NULL };
+			const char *argv[] = { ctl, "rekey", "--socket", agent.sock, NULL };
 
 			cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0);
 			cr_assert_eq(status, 0, "%s", err);
@@ -870,7 +843,7 @@ Test(keyservice, example_ae_gets_key_from_agent_and_switches_after_push)
 		if (!freopen(aeout, "w", stdout))
 			_exit(126);
 		execl(ae, ae, "--connect", connect_to, "--from-agent", "--ae", "Cae1", "--socket",
-		      sock_path, "--rounds", "2", "--wait", "20", (char *)NULL);
+		      agent.sock, "--rounds", "2", "--wait", "20", (char *)NULL);
 		_exit(127);
 	}
 	/* Once the first exchange is done, rekey: the AE must switch to the pushed key. */

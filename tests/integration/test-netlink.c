@@ -22,6 +22,7 @@
 
 #include "common/util.h"
 #include "harness.h"
+#include "ip-fixture.h"
 #include "netlink/uplink.h"
 
 #define EVENT_TIMEOUT_MS 1000
@@ -80,33 +81,9 @@ static void enter_netns(void)
 	sysctl_write("/proc/sys/net/ipv6/conf/default/router_solicitation_delay", "0");
 }
 
-/* Run "ip <args>" (args split at spaces) and assert it succeeds. */
-static void ip(const char *fmt, ...) _printf_(1, 2);
-static void ip(const char *fmt, ...)
-{
-	const char *argv[32] = { "ip" };
-	char *line, *save = NULL, *out = NULL, *err = NULL;
-	size_t n = 1;
-	int status = -1;
-	va_list ap;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&line, fmt, ap), 0);
-	va_end(ap);
-	for (char *t = strtok_r(line, " ", &save); t && n < ARRAY_SIZE(argv) - 1;
-	     t = strtok_r(NULL, " ", &save))
-		argv[n++] = t;
-	argv[n] = NULL;
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0, "cannot run ip");
-	cr_assert_eq(status, 0, "ip %s failed (%d): %s", fmt, status, err ? err : "");
-	free(line);
-	free(out);
-	free(err);
-}
-
 static void veth_pair(const char *a, const char *b)
 {
-	ip("link add %s type veth peer name %s", a, b);
+	ip_fx("link add %s type veth peer name %s", a, b);
 }
 
 static long now_ms(void)
@@ -188,8 +165,8 @@ static void pair_up_and_wait(const char *a, const char *b)
 {
 	const char *argv[] = { "ip", "-o", "link", "show", a, NULL };
 
-	ip("link set %s up", b);
-	ip("link set %s up", a);
+	ip_fx("link set %s up", b);
+	ip_fx("link set %s up", a);
 	for (int i = 0; i < 100; i++) {
 		char *out = NULL;
 		int status = -1;
@@ -246,7 +223,7 @@ Test(netlink, initial_state_without_events, .fini = fini)
 	enter_netns();
 	veth_pair("veth0", "veth1");
 	pair_up_and_wait("veth0", "veth1");
-	ip("addr add 10.200.0.1/24 dev veth0");
+	ip_fx("addr add 10.200.0.1/24 dev veth0");
 
 	watch("veth0");
 	cr_assert(is_up(), "the dump at start did not see veth0 running");
@@ -261,26 +238,26 @@ Test(netlink, link_transitions, .fini = fini)
 	cr_assert_not(is_up());
 
 	/* veth1 up alone: veth0 is still administratively down, nothing to report. */
-	ip("link set veth1 up");
+	ip_fx("link set veth1 up");
 	expect_quiet(QUIET_MS);
 	cr_assert_not(is_up());
 
-	ip("link set veth0 up");
+	ip_fx("link set veth0 up");
 	expect(NL_UPLINK_LINK_UP, "veth0", NULL);
 	cr_assert(is_up());
 
 	/* veth0's carrier follows its peer. */
-	ip("link set veth1 down");
+	ip_fx("link set veth1 down");
 	expect(NL_UPLINK_LINK_DOWN, "veth0", NULL);
 	cr_assert_not(is_up());
-	ip("link set veth1 up");
+	ip_fx("link set veth1 up");
 	expect(NL_UPLINK_LINK_UP, "veth0", NULL);
 	cr_assert(is_up());
 
-	ip("link set veth0 down");
+	ip_fx("link set veth0 down");
 	expect(NL_UPLINK_LINK_DOWN, "veth0", NULL);
 	cr_assert_not(is_up());
-	ip("link set veth0 up");
+	ip_fx("link set veth0 up");
 	expect(NL_UPLINK_LINK_UP, "veth0", NULL);
 	cr_assert(is_up());
 
@@ -289,10 +266,10 @@ Test(netlink, link_transitions, .fini = fini)
 	 * The address added afterwards is the marker: its event must be the next one,
 	 * which proves the NEWLINKs before it were read and ignored.
 	 */
-	ip("link set veth0 mtu 1400");
-	ip("link set veth0 alias uplink");
-	ip("link set veth0 txqueuelen 500");
-	ip("addr add 10.200.0.1/24 dev veth0");
+	ip_fx("link set veth0 mtu 1400");
+	ip_fx("link set veth0 alias uplink");
+	ip_fx("link set veth0 txqueuelen 500");
+	ip_fx("addr add 10.200.0.1/24 dev veth0");
 	expect(NL_UPLINK_ADDR_ADDED, "veth0", "10.200.0.1");
 	expect_quiet(QUIET_MS);
 }
@@ -306,13 +283,13 @@ Test(netlink, address_events, .fini = fini)
 	pair_up_and_wait("veth0", "veth1");
 	watch("veth0");
 
-	ip("addr add 10.200.0.1/24 dev veth0");
+	ip_fx("addr add 10.200.0.1/24 dev veth0");
 	expect(NL_UPLINK_ADDR_ADDED, "veth0", "10.200.0.1");
-	ip("addr add 2001:db8::1/64 dev veth0 nodad");
+	ip_fx("addr add 2001:db8::1/64 dev veth0 nodad");
 	expect(NL_UPLINK_ADDR_ADDED, "veth0", "2001:db8::1");
-	ip("addr del 10.200.0.1/24 dev veth0");
+	ip_fx("addr del 10.200.0.1/24 dev veth0");
 	expect(NL_UPLINK_ADDR_REMOVED, "veth0", "10.200.0.1");
-	ip("addr del 2001:db8::1/64 dev veth0");
+	ip_fx("addr del 2001:db8::1/64 dev veth0");
 	expect(NL_UPLINK_ADDR_REMOVED, "veth0", "2001:db8::1");
 
 	/*
@@ -320,7 +297,7 @@ Test(netlink, address_events, .fini = fini)
 	 * exactly one ADDR_ADDED, once it is usable. Link-local fe80:: addresses
 	 * generated meanwhile are never reported (expect_quiet would fail).
 	 */
-	ip("addr add 2001:db8::2/64 dev veth0");
+	ip_fx("addr add 2001:db8::2/64 dev veth0");
 	expect(NL_UPLINK_ADDR_ADDED, "veth0", "2001:db8::2");
 	expect_quiet(QUIET_MS);
 }
@@ -333,15 +310,15 @@ Test(netlink, other_interface_ignored, .fini = fini)
 	watch("veth0");
 
 	pair_up_and_wait("veth2", "veth3");
-	ip("addr add 10.200.1.1/24 dev veth2");
-	ip("link set veth3 down");
-	ip("link set veth3 up");
-	ip("addr del 10.200.1.1/24 dev veth2");
+	ip_fx("addr add 10.200.1.1/24 dev veth2");
+	ip_fx("link set veth3 down");
+	ip_fx("link set veth3 up");
+	ip_fx("addr del 10.200.1.1/24 dev veth2");
 	cr_assert_not(is_up(), "veth2 running must not count for a monitor of veth0");
 
 	/* The first event must be veth0's, although veth2's came first. */
-	ip("link set veth1 up");
-	ip("link set veth0 up");
+	ip_fx("link set veth1 up");
+	ip_fx("link set veth0 up");
 	expect(NL_UPLINK_LINK_UP, "veth0", NULL);
 	cr_assert(is_up());
 	expect_quiet(QUIET_MS);
@@ -374,19 +351,19 @@ Test(netlink, any_non_loopback, .fini = fini)
 	watch(NULL);
 	cr_assert_not(is_up());
 
-	ip("link set lo up");
-	ip("addr add 127.0.0.2/8 dev lo");
+	ip_fx("link set lo up");
+	ip_fx("addr add 127.0.0.2/8 dev lo");
 	expect_quiet(QUIET_MS);
 	cr_assert_not(is_up(), "loopback must not count as an uplink");
 
-	ip("link set veth1 up");
-	ip("link set veth0 up");
+	ip_fx("link set veth1 up");
+	ip_fx("link set veth0 up");
 	expect_pair(NL_UPLINK_LINK_UP, "veth0", "veth1");
 	cr_assert(is_up());
-	ip("addr add 10.200.0.1/24 dev veth1");
+	ip_fx("addr add 10.200.0.1/24 dev veth1");
 	expect(NL_UPLINK_ADDR_ADDED, "veth1", "10.200.0.1");
 
-	ip("link set veth0 down");
+	ip_fx("link set veth0 down");
 	expect_pair(NL_UPLINK_LINK_DOWN, "veth0", "veth1");
 	cr_assert_not(is_up());
 }
@@ -403,7 +380,7 @@ Test(netlink, deleted_and_recreated, .fini = fini)
 	cr_assert(is_up());
 
 	ifindex = (int)if_nametoindex("veth0");
-	ip("link del veth0");
+	ip_fx("link del veth0");
 	ev = next_event(EVENT_TIMEOUT_MS);
 	cr_assert_not_null(ev, "no link-down within 1 s after deleting veth0");
 	cr_assert_eq(ev->type, NL_UPLINK_LINK_DOWN);
@@ -414,8 +391,8 @@ Test(netlink, deleted_and_recreated, .fini = fini)
 
 	/* Matched by name: the new veth0 has a new ifindex. */
 	veth_pair("veth0", "veth1");
-	ip("link set veth1 up");
-	ip("link set veth0 up");
+	ip_fx("link set veth1 up");
+	ip_fx("link set veth0 up");
 	expect(NL_UPLINK_LINK_UP, "veth0", NULL);
 	cr_assert(is_up());
 }
@@ -446,7 +423,7 @@ Test(netlink, overrun_resync, .fini = fini)
 	cr_assert_eq(harness_tmpdir(&dir), 0);
 	path = harness_strdupf("%s/batch", dir);
 	cr_assert_eq(harness_write_file(path, batch, len, 0600), 0);
-	ip("-batch %s", path);
+	ip_fx("-batch %s", path);
 	harness_rmtree(dir);
 
 	/* Read until quiet; the overrun is handled inside nl_uplink_process(). */

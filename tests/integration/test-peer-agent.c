@@ -141,50 +141,50 @@ static gid_t sock_gid(const char *sock)
 	return st.st_gid;
 }
 
+struct as_uid_args {
+	uid_t uid;
+	gid_t sock_gid;
+	const struct agent *a;
+	bool resolve;
+	const char *ae, *arg;
+};
+
+static void as_uid_child(const void *arg, void *out)
+{
+	const struct as_uid_args *x = arg;
+	struct result *c = out;
+	gid_t groups[2] = { 0, x->sock_gid };
+	struct m2msa *h = NULL;
+	struct m2msa_key *k = NULL;
+
+	if (x->uid && (setgroups(2, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		       setresuid(x->uid, x->uid, x->uid) < 0))
+		c->r = -errno;
+	else if ((c->r = m2msa_open(x->a->sock, &h)) == 0) {
+		c->r = x->resolve ? m2msa_resolve_key(h, x->ae, x->arg, &k)
+				  : m2msa_get_peer_key(h, x->ae, x->arg, &k);
+		snprintf(c->reason, sizeof(c->reason), "%s", m2msa_last_error(h));
+		if (c->r == 0) {
+			snprintf(c->key_id, sizeof(c->key_id), "%s", m2msa_key_id(k));
+			snprintf(c->ae_id, sizeof(c->ae_id), "%s", m2msa_key_ae_id(k));
+			snprintf(c->target, sizeof(c->target), "%s", m2msa_key_target(k));
+			snprintf(c->node_id, sizeof(c->node_id), "%s", m2msa_key_node_id(k));
+			memcpy(c->key, m2msa_key_data(k), 32);
+			m2msa_key_free(k);
+		}
+		m2msa_close(h);
+	}
+}
+
 /* In a child as uid (0: stay root): get-peer-key (resolve false) or resolve-key. */
 static struct result as_uid(uid_t uid, const struct agent *a, bool resolve, const char *ae,
 			    const char *arg)
 {
+	struct as_uid_args x = { .uid = uid, .sock_gid = sock_gid(a->sock), .a = a,
+				 .resolve = resolve, .ae = ae, .arg = arg };
 	struct result res = { .r = -EIO };
-	gid_t g = sock_gid(a->sock);
-	int p[2], status;
-	pid_t pid;
 
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		struct result c = { .r = -EIO };
-		gid_t groups[2] = { 0, g };
-		struct m2msa *h = NULL;
-		struct m2msa_key *k = NULL;
-
-		close(p[0]);
-		if (uid && (setgroups(2, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-			    setresuid(uid, uid, uid) < 0))
-			c.r = -errno;
-		else if ((c.r = m2msa_open(a->sock, &h)) == 0) {
-			c.r = resolve ? m2msa_resolve_key(h, ae, arg, &k)
-				      : m2msa_get_peer_key(h, ae, arg, &k);
-			snprintf(c.reason, sizeof(c.reason), "%s", m2msa_last_error(h));
-			if (c.r == 0) {
-				snprintf(c.key_id, sizeof(c.key_id), "%s", m2msa_key_id(k));
-				snprintf(c.ae_id, sizeof(c.ae_id), "%s", m2msa_key_ae_id(k));
-				snprintf(c.target, sizeof(c.target), "%s", m2msa_key_target(k));
-				snprintf(c.node_id, sizeof(c.node_id), "%s", m2msa_key_node_id(k));
-				memcpy(c.key, m2msa_key_data(k), 32);
-				m2msa_key_free(k);
-			}
-			m2msa_close(h);
-		}
-		if (write(p[1], &c, sizeof(c)) != (ssize_t)sizeof(c))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	cr_assert_eq(read(p[0], &res, sizeof(res)), (ssize_t)sizeof(res));
-	close(p[0]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	fixture_in_child(as_uid_child, &x, &res, sizeof(res));
 	return res;
 }
 

@@ -23,6 +23,7 @@
 
 #include "common/util.h"
 #include "harness.h"
+#include "ip-fixture.h"
 #include "netlink/esp-xfrm.h"
 
 #define REQID (NL_XFRM_REQID_BASE + 7)
@@ -51,30 +52,6 @@ static void fini(void)
 {
 	nl_xfrm_free(x);
 	x = NULL;
-}
-
-/* Output of "ip <args>"; asserts success. The caller frees. */
-static char *ip_out(const char *fmt, ...) _printf_(1, 2);
-static char *ip_out(const char *fmt, ...)
-{
-	const char *argv[32] = { "ip" };
-	char *line, *save = NULL, *out = NULL, *err = NULL;
-	size_t n = 1;
-	int status = -1;
-	va_list ap;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&line, fmt, ap), 0);
-	va_end(ap);
-	for (char *t = strtok_r(line, " ", &save); t && n < ARRAY_SIZE(argv) - 1;
-	     t = strtok_r(NULL, " ", &save))
-		argv[n++] = t;
-	argv[n] = NULL;
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, &err), 0, "cannot run ip");
-	cr_assert_eq(status, 0, "ip %s failed (%d): %s", fmt, status, err ? err : "");
-	free(line);
-	free(err);
-	return out ? out : strdup("");
 }
 
 static struct nl_xfrm_state state(const char *src, const char *dst, uint32_t spi)
@@ -113,7 +90,7 @@ Test(xfrm, alloc_spi_is_in_range_and_unique)
 	cr_assert(a >= NL_XFRM_SPI_MIN && a <= NL_XFRM_SPI_MAX, "SPI %#x", a);
 	cr_assert(b >= NL_XFRM_SPI_MIN && b <= NL_XFRM_SPI_MAX, "SPI %#x", b);
 	cr_assert_neq(a, b);
-	out = ip_out("xfrm state");
+	out = ip_fx_out("xfrm state");
 	cr_assert(strstr(out, "src " PEER " dst " LOCAL), "ip xfrm state: %s", out);
 	free(out);
 }
@@ -137,7 +114,7 @@ Test(xfrm, policies_install_and_delete)
 	cr_assert_eq(nl_xfrm_policy_add(x, NL_XFRM_DIR_IN, &in_st), 0);
 	/* Replacing is fine (UPDPOLICY). */
 	cr_assert_eq(nl_xfrm_policy_add(x, NL_XFRM_DIR_OUT, &out_st), 0);
-	out = ip_out("xfrm policy");
+	out = ip_fx_out("xfrm policy");
 	/* "proto 6" where /etc/protocols is missing (the qemu guest). */
 	cr_assert(strstr(out, "src " LOCAL "/32 dst " PEER "/32 proto tcp dport 443") ||
 		  strstr(out, "src " LOCAL "/32 dst " PEER "/32 proto 6 dport 443"), "%s", out);
@@ -147,7 +124,7 @@ Test(xfrm, policies_install_and_delete)
 	free(out);
 	cr_assert_eq(nl_xfrm_policy_del(x, NL_XFRM_DIR_OUT, &out_st), 0);
 	cr_assert_eq(nl_xfrm_policy_del(x, NL_XFRM_DIR_OUT, &out_st), -ENOENT);
-	out = ip_out("xfrm policy");
+	out = ip_fx_out("xfrm policy");
 	cr_assert_null(strstr(out, "dir out"), "%s", out);
 	cr_assert(strstr(out, "dir in"), "%s", out);
 	free(out);
@@ -199,8 +176,8 @@ Test(xfrm, required_policy_blocks_clear_traffic)
 	struct nl_xfrm_state out_st = state("127.0.0.1", "127.0.0.2", 0x1000);
 
 	out_st.sel = (struct nl_xfrm_sel){ 0 };
-	free(ip_out("link set lo up"));
-	free(ip_out("addr add 127.0.0.2/8 dev lo"));
+	ip_fx("link set lo up");
+	ip_fx("addr add 127.0.0.2/8 dev lo");
 	/* Loopback skips XFRM by default (disable_xfrm=1, this namespace only). */
 	sysctl_write("/proc/sys/net/ipv4/conf/lo/disable_xfrm", "0");
 	sysctl_write("/proc/sys/net/ipv4/conf/lo/disable_policy", "0");
@@ -221,17 +198,17 @@ Test(xfrm, flush_owned_leaves_foreign_entries)
 
 	cr_assert_eq(nl_xfrm_policy_add(x, NL_XFRM_DIR_OUT, &out_st), 0);
 	cr_assert_eq(nl_xfrm_alloc_spi(x, PEER, LOCAL, REQID, &spi), 0);
-	free(ip_out("xfrm policy add src 198.51.100.1/32 dst 198.51.100.2/32 dir out "
-		    "tmpl src 198.51.100.1 dst 198.51.100.2 proto esp reqid 1 mode transport"));
+	ip_fx("xfrm policy add src 198.51.100.1/32 dst 198.51.100.2/32 dir out "
+	      "tmpl src 198.51.100.1 dst 198.51.100.2 proto esp reqid 1 mode transport");
 	/* The other owner's range first: nothing of ours goes. */
 	cr_assert_eq(nl_xfrm_flush_owned(x, NL_XFRM_REQID_ESPD, NL_XFRM_REQID_OWNER_MASK), 0);
 	n = nl_xfrm_flush_owned(x, NL_XFRM_REQID_AGENT, NL_XFRM_REQID_OWNER_MASK);
 	cr_assert_geq(n, 1, "flush: %s", n < 0 ? strerror(-n) : "nothing deleted");
-	out = ip_out("xfrm policy");
+	out = ip_fx_out("xfrm policy");
 	cr_assert_null(strstr(out, PEER), "%s", out);
 	cr_assert(strstr(out, "198.51.100.2"), "the foreign policy went too: %s", out);
 	free(out);
-	out = ip_out("xfrm state");
+	out = ip_fx_out("xfrm state");
 	cr_assert_null(strstr(out, "src " PEER), "%s", out);
 	free(out);
 	cr_assert_eq(nl_xfrm_flush_owned(x, NL_XFRM_REQID_BASE, NL_XFRM_REQID_MASK), 0);
@@ -272,7 +249,7 @@ Test(xfrm, state_add_get_delete)
 	cr_assert_arr_eq(info.key, st.key, NL_XFRM_AEAD_KEY_LEN);
 	cr_assert_eq(info.soft_s, 50);
 	cr_assert_eq(info.hard_s, 60);
-	out = ip_out("-s xfrm state");
+	out = ip_fx_out("-s xfrm state");
 	/* Count limits are XFRM_INF (ip prints "(INF)"), never 0 (= expire at once). */
 	cr_assert(strstr(out, "soft (INF)(packets), hard (INF)(packets)"), "%s", out);
 	cr_assert(strstr(out, "soft (INF)(bytes), hard (INF)(bytes)"), "%s", out);
