@@ -54,25 +54,6 @@ static bool log_has(const char *log, const char *a, const char *b)
 	return false;
 }
 
-/* m2masctl --config m's file, then args; exit status, stderr in ret_err (free()). */
-static int masctl(const struct mas_fixture *m, const char *const *args, char **ret_err)
-{
-	const char *argv[16] = { NULL };
-	char *bin = harness_strdupf("%s/mas/m2masctl", fixture_builddir());
-	char *out = NULL;
-	size_t n = 0;
-	int status = -1;
-
-	argv[n++] = bin;
-	argv[n++] = "--config";
-	argv[n++] = m->conf;
-	for (; *args && n < 15; args++)
-		argv[n++] = *args;
-	cr_assert_eq(harness_run(argv, NULL, NULL, &status, &out, ret_err), 0);
-	free(bin), free(out);
-	return status;
-}
-
 /* One gba establishment of node_id with btid and a key nobody registered. */
 static void stranger(const struct mas_fixture *m, const char *node_id, const char *btid,
 		     struct m2msa_err *eerr)
@@ -315,13 +296,6 @@ Test(gba_mas, establishments_after_a_zn_wait_refund_their_connection_token, .ini
 Test(gba_mas, gba_only_node_needs_no_km_and_psk_is_refused_for_it, .init = gba_fx_setup,
      .fini = gba_fx_teardown, .timeout = 240)
 {
-	static const char *const add[] = { "node", "add", "/mn-gba", "--methods", "gba", "--impi",
-					   IMPI, "--target", "/target", NULL };
-	static const char *const add_no_impi[] = { "node", "add", "/mn-x", "--methods", "gba",
-						   "--target", "/target", NULL };
-	static const char *const add_psk[] = { "node", "add", "/mn-y", "--km-id", "km-y",
-					       "--target", "/target", NULL };
-	static const char *const set_psk[] = { "node", "set-methods", "/mn-gba", "gba,psk", NULL };
 	static const uint8_t psk[] = { WIRE_METHOD_PSK };
 	char *zn_url = harness_strdupf("https://127.0.0.1:%u", gba_env.zn), *err = NULL, *log;
 	struct kdf_sw_key sw = { .key = gba_fx_psk_km, .len = 32 };
@@ -337,22 +311,26 @@ Test(gba_mas, gba_only_node_needs_no_km_and_psk_is_refused_for_it, .init = gba_f
 
 	gba_fx_bootstrap_into_slot(&slot);
 	gba_fx_start_mas(&m, zn_url, "other@ims.test", 5);
-	cr_assert_eq(masctl(&m, add, &err), 0, "%s", err);
+	cr_assert_eq(mas_fixture_ctl(&m, &err, "node", "add", "/mn-gba", "--methods", "gba",
+				     "--impi", IMPI, "--target", "/target", NULL), 0, "%s", err);
 	cr_expect_str_eq(err, "m2masctl: node '/mn-gba' added for method gba only (IMPI " IMPI
 			      "), without Km: its Km is Ks_NAF from the BSF\n");
 	free(err);
-	cr_assert_neq(masctl(&m, add_no_impi, &err), 0);
+	cr_assert_neq(mas_fixture_ctl(&m, &err, "node", "add", "/mn-x", "--methods", "gba",
+				      "--target", "/target", NULL), 0);
 	cr_expect_not_null(strstr(err, "a node without Km must use method gba only with its IMPI "
 				       "(--methods gba --impi IMPI); otherwise give --km-file FILE "
 				       "or --generate-km"),
 			   "%s", err);
 	free(err);
-	cr_assert_neq(masctl(&m, add_psk, &err), 0);
+	cr_assert_neq(mas_fixture_ctl(&m, &err, "node", "add", "/mn-y", "--km-id", "km-y",
+				      "--target", "/target", NULL), 0);
 	cr_expect_not_null(strstr(err, "give exactly one of --km-file FILE and --generate-km (a "
 				       "gba-only node, --methods gba --impi IMPI, needs neither)"),
 			   "%s", err);
 	free(err);
-	cr_assert_neq(masctl(&m, set_psk, &err), 0);
+	cr_assert_neq(mas_fixture_ctl(&m, &err, "node", "set-methods", "/mn-gba", "gba,psk",
+				      NULL), 0);
 	cr_expect_not_null(strstr(err, "cannot set the methods of node '/mn-gba': it was registered "
 				       "without Km (method gba only), so method psk has no key to "
 				       "prove with"),
