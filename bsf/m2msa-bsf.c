@@ -250,10 +250,10 @@ static int open_state(struct bsf *b, const char *config)
 	r = bsf_pending_new(PENDING_SLOTS, &b->pending);
 	if (r == 0)
 		r = ratelimit_new(RATELIMIT_SLOTS, b->conf.max_failures,
-				      b->conf.failure_window * 1000, &b->rl);
+				  b->conf.failure_window * 1000, &b->rl);
 	if (r == 0)
 		r = ratelimit_new(RATELIMIT_SLOTS, b->conf.max_challenges,
-				      BSF_CHALLENGE_WINDOW_MS, &b->rl_challenge);
+				  BSF_CHALLENGE_WINDOW_MS, &b->rl_challenge);
 	if (r < 0)
 		log_error("cannot allocate the BSF tables: %s", strerror(-r));
 	(void)err;

@@ -30,7 +30,7 @@ struct ratelimit {
 };
 
 int ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
-		      struct ratelimit **ret)
+		  struct ratelimit **ret)
 {
 	struct ratelimit *rl;
 	size_t n_sets = (n_slots + WAYS - 1) / WAYS;
@@ -66,7 +66,7 @@ void ratelimit_free(struct ratelimit *rl)
 }
 
 void ratelimit_set_limits(struct ratelimit *rl, uint32_t max_failures,
-			      uint64_t window_ms)
+			  uint64_t window_ms)
 {
 	pthread_mutex_lock(&rl->lock);
 	rl->max_failures = max_failures;
@@ -163,7 +163,7 @@ static void rl_clear(struct ratelimit *rl, const char *key)
 }
 
 bool ratelimit_limited(struct ratelimit *rl, const char *key, uint64_t now_ms,
-			   uint64_t *ret_remaining_ms)
+		       uint64_t *ret_remaining_ms)
 {
 	bool r;
 

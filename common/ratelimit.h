@@ -24,18 +24,18 @@ struct ratelimit;
  * limiting off. Returns 0 or -ENOMEM / -EINVAL.
  */
 int ratelimit_new(size_t n_slots, uint32_t max_failures, uint64_t window_ms,
-		      struct ratelimit **ret);
+		  struct ratelimit **ret);
 void ratelimit_free(struct ratelimit *rl);
 /* Change the limits (SIGHUP); counts already collected are kept. */
 void ratelimit_set_limits(struct ratelimit *rl, uint32_t max_failures,
-			      uint64_t window_ms);
+			  uint64_t window_ms);
 
 /*
  * True when key is limited at now_ms; *ret_remaining_ms (may be NULL) gets the
  * time until the window ends.
  */
 bool ratelimit_limited(struct ratelimit *rl, const char *key, uint64_t now_ms,
-			   uint64_t *ret_remaining_ms);
+		       uint64_t *ret_remaining_ms);
 /* Count one failure for key at now_ms. -ENAMETOOLONG for an over-long key. */
 int ratelimit_fail(struct ratelimit *rl, const char *key, uint64_t now_ms);
 /* Forget key's failures (a success); no-op for an unknown key. */

@@ -19,12 +19,12 @@
 #include <wolfssl/ssl.h>
 
 #include "common/kdf.h"
+#include "common/ratelimit.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/wire.h"
 #include "mas/gba-cache.h"
 #include "mas/metrics.h"
-#include "common/ratelimit.h"
 #include "mas/store.h"
 
 #define MAS_FQDN_MAX 253

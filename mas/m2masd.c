@@ -14,6 +14,7 @@
 #include "common/conf.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/sa.h"
 #include "common/secret.h"
 #include "common/tls.h"
@@ -21,7 +22,6 @@
 #include "mas/mas-conf.h"
 #include "mas/metrics-http.h"
 #include "mas/metrics.h"
-#include "common/ratelimit.h"
 #include "mas/server.h"
 #include "mas/keyfile.h"
 #include "mas/store.h"
@@ -310,7 +310,7 @@ static int open_resources(struct daemon *d, char *err, size_t err_len)
 			return r;
 	}
 	r = ratelimit_new(RATELIMIT_SLOTS, d->conf.max_failures,
-			      d->conf.failure_window * 1000, &d->rl);
+			  d->conf.failure_window * 1000, &d->rl);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot set up rate limiting: %s", strerror(-r));
 		return r;

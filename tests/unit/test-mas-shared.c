@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ratelimit.h"
 #include "common/secret.h"
 #include "mas/connbudget.h"
 #include "mas/gba-cache.h"
 #include "mas/metrics.h"
-#include "common/ratelimit.h"
 
 #define THREADS 4
 
