@@ -4,7 +4,8 @@
  * does everything that is the same for every backend: argument checks, sealing
  * and opening key blobs under the master key, the key check, schema creation
  * and migration order. A backend only moves rows: it sees sealed blobs, never
- * a key, and keeps the SQL of its database (store-sqlite.c, store-pg.c).
+ * a key, and keeps the SQL of its database (store-sqlite.c and
+ * store-sqlite-peer.c, store-pg.c and store-pg-peer.c).
  *
  * A backend's struct starts with struct store (its first member), so the
  * backend casts the struct store * it gets back to its own type.

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The PostgreSQL backend's connection: connect, run statements, retry (store-pg-conn.h). */
+/*
+ * The PostgreSQL backend's connection: connect, run statements, retry; and, on
+ * top, one-statement operations and reading binary result columns (store-pg-conn.h).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -323,3 +326,118 @@ int pg_tx(struct pg_store *p, int (*op)(struct pg_store *p, void *ud), void *ud)
 	return r;
 }
 
+/* ---- binary result columns ---- */
+
+int pg_col_text(const PGresult *res, int row, int col, char *dst, size_t dst_len)
+{
+	int len = PQgetlength(res, row, col);
+
+	if (PQgetisnull(res, row, col) || len < 0 || (size_t)len >= dst_len)
+		return -EIO;
+	memcpy(dst, PQgetvalue(res, row, col), (size_t)len);
+	dst[len] = '\0';
+	if (strlen(dst) != (size_t)len)
+		return -EIO;
+	return 0;
+}
+
+/* A BIGINT (8 bytes, big-endian) that must not be negative. */
+int pg_col_u64(const PGresult *res, int row, int col, uint64_t *ret)
+{
+	const unsigned char *b = (const unsigned char *)PQgetvalue(res, row, col);
+	uint64_t v = 0;
+
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+		return -EIO;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	if (v > INT64_MAX)
+		return -EIO;
+	*ret = v;
+	return 0;
+}
+
+int pg_col_blob(const PGresult *res, int row, int col, uint8_t *buf, size_t len)
+{
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != (int)len)
+		return -EIO;
+	memcpy(buf, PQgetvalue(res, row, col), len);
+	return 0;
+}
+
+/* ---- one-row reads and writes ---- */
+
+/* Run o->sql: for a read, o->row on its single row (-ENOENT for none); else rows changed. */
+static int op_one(struct pg_store *p, void *ud)
+{
+	struct pg_one *o = ud;
+	_cleanup_pg_res_ PGresult *res = NULL;
+	int r;
+
+	if (!o->row)
+		return pg_exec_changes(p, o->sql, &o->par);
+	r = pg_exec(p, o->sql, &o->par, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		return -ENOENT;
+	return o->row(res, o->out);
+}
+
+/* Run the read or write o (with retries); a write's row count becomes 0. */
+int pg_run_one(struct store *s, struct pg_one *o)
+{
+	int r = pg_run(to_pg(s), op_one, o);
+
+	return r < 0 ? r : 0;
+}
+
+/* Run the write o (with retries): 0 if it changed a row, -ENOENT if none. */
+int pg_write_one(struct store *s, struct pg_one *o)
+{
+	int r = pg_run(to_pg(s), op_one, o);
+
+	if (r < 0)
+		return r;
+	return r > 0 ? 0 : -ENOENT;
+}
+
+/* The read sql keyed by one bytea $1 (key, len): row on its single row, -ENOENT for none. */
+int pg_read_by_blob(struct store *s, const char *sql, const void *key, size_t len,
+		    int (*row)(const PGresult *res, void *out), void *out)
+{
+	struct pg_one o = { .sql = sql, .row = row, .out = out };
+
+	pg_par_blob(&o.par, key, len);
+	return pg_run_one(s, &o);
+}
+
+/* The write sql keyed by one bytea $1 (key, len): -ENOENT if no row. */
+int pg_write_by_blob(struct store *s, const char *sql, const void *key, size_t len)
+{
+	struct pg_one o = { .sql = sql };
+
+	pg_par_blob(&o.par, key, len);
+	return pg_write_one(s, &o);
+}
+
+/*
+ * The DELETE sql of the rows expired by now ($1), which removes at most
+ * PG_PURGE_BATCH rows a run: repeated until a run removes fewer, so that no
+ * statement holds many rows locked at once. Returns how many went.
+ */
+int pg_purge_batched(struct store *s, const char *sql, uint64_t now)
+{
+	struct pg_one o = { .sql = sql };
+	long total = 0;
+	int r;
+
+	pg_par_u64(&o.par, now);
+	do {
+		r = pg_run(to_pg(s), op_one, &o);
+		if (r < 0)
+			return r;
+		total += r;
+	} while (r == PG_PURGE_BATCH && total < 0x7fffffff - PG_PURGE_BATCH);
+	return (int)total;
+}

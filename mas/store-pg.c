@@ -10,7 +10,8 @@
  * deadlock runs again. Lists page by key (WHERE key > last ORDER BY key LIMIT n),
  * never with a server-side cursor.
  *
- * The connection, the retries and statement execution are store-pg-conn.c.
+ * The connection, the retries, statement execution and reading result columns
+ * are store-pg-conn.c; the pairwise keys' rows are store-pg-peer.c.
  * Each operation is one statement or one transaction, so a loss in the middle
  * leaves nothing half-written.
  *
@@ -31,9 +32,6 @@
 #include "mas/store.h"
 
 #define PG_PAGE 500
-#define PG_PURGE_BATCH 10000
-#define STR_(x) #x
-#define STRINGIFY(x) STR_(x)
 
 /* Migration n takes the schema from version n-1 to n (index n-1 here). */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
@@ -79,46 +77,6 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 
 #define NODE_COLUMNS "node_id, km_id, target_id, methods, lifetime, state, created, impi"
 #define ASSOC_COLUMNS "kcid, node_id, target_id, method, created, expiry, revoked"
-#define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
-
-/* ---- binary result columns ---- */
-
-static int col_text(const PGresult *res, int row, int col, char *dst, size_t dst_len)
-{
-	int len = PQgetlength(res, row, col);
-
-	if (PQgetisnull(res, row, col) || len < 0 || (size_t)len >= dst_len)
-		return -EIO;
-	memcpy(dst, PQgetvalue(res, row, col), (size_t)len);
-	dst[len] = '\0';
-	if (strlen(dst) != (size_t)len)
-		return -EIO;
-	return 0;
-}
-
-/* A BIGINT (8 bytes, big-endian) that must not be negative. */
-static int col_u64(const PGresult *res, int row, int col, uint64_t *ret)
-{
-	const unsigned char *b = (const unsigned char *)PQgetvalue(res, row, col);
-	uint64_t v = 0;
-
-	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
-		return -EIO;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | b[i];
-	if (v > INT64_MAX)
-		return -EIO;
-	*ret = v;
-	return 0;
-}
-
-static int col_blob(const PGresult *res, int row, int col, uint8_t *buf, size_t len)
-{
-	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != (int)len)
-		return -EIO;
-	memcpy(buf, PQgetvalue(res, row, col), len);
-	return 0;
-}
 
 static int node_from_row(const PGresult *res, int row, struct store_node *ret)
 {
@@ -126,16 +84,16 @@ static int node_from_row(const PGresult *res, int row, struct store_node *ret)
 	char methods[STORE_METHODS_TEXT_MAX], state[16];
 	int r;
 
-	if ((r = col_text(res, row, 0, n.node_id, sizeof(n.node_id))) < 0 ||
-	    (r = col_text(res, row, 1, n.km_id, sizeof(n.km_id))) < 0 ||
-	    (r = col_text(res, row, 2, n.target_id, sizeof(n.target_id))) < 0 ||
-	    (r = col_text(res, row, 3, methods, sizeof(methods))) < 0 ||
+	if ((r = pg_col_text(res, row, 0, n.node_id, sizeof(n.node_id))) < 0 ||
+	    (r = pg_col_text(res, row, 1, n.km_id, sizeof(n.km_id))) < 0 ||
+	    (r = pg_col_text(res, row, 2, n.target_id, sizeof(n.target_id))) < 0 ||
+	    (r = pg_col_text(res, row, 3, methods, sizeof(methods))) < 0 ||
 	    (r = store_methods_from_text(methods, n.methods, &n.n_methods)) < 0 ||
-	    (r = col_u64(res, row, 4, &n.lifetime)) < 0 ||
-	    (r = col_text(res, row, 5, state, sizeof(state))) < 0 ||
+	    (r = pg_col_u64(res, row, 4, &n.lifetime)) < 0 ||
+	    (r = pg_col_text(res, row, 5, state, sizeof(state))) < 0 ||
 	    (r = store_node_state_from_string(state, &n.state)) < 0 ||
-	    (r = col_u64(res, row, 6, &n.created)) < 0 ||
-	    (r = col_text(res, row, 7, n.impi, sizeof(n.impi))) < 0)
+	    (r = pg_col_u64(res, row, 6, &n.created)) < 0 ||
+	    (r = pg_col_text(res, row, 7, n.impi, sizeof(n.impi))) < 0)
 		return r;
 	*ret = n;
 	return 0;
@@ -147,11 +105,12 @@ static int assoc_from_row(const PGresult *res, int row, struct store_assoc *ret)
 	uint64_t method;
 	int r;
 
-	if ((r = col_blob(res, row, 0, a.kcid, STORE_KCID_LEN)) < 0 ||
-	    (r = col_text(res, row, 1, a.node_id, sizeof(a.node_id))) < 0 ||
-	    (r = col_text(res, row, 2, a.target_id, sizeof(a.target_id))) < 0 ||
-	    (r = col_u64(res, row, 3, &method)) < 0 || (r = col_u64(res, row, 4, &a.created)) < 0 ||
-	    (r = col_u64(res, row, 5, &a.expiry)) < 0)
+	if ((r = pg_col_blob(res, row, 0, a.kcid, STORE_KCID_LEN)) < 0 ||
+	    (r = pg_col_text(res, row, 1, a.node_id, sizeof(a.node_id))) < 0 ||
+	    (r = pg_col_text(res, row, 2, a.target_id, sizeof(a.target_id))) < 0 ||
+	    (r = pg_col_u64(res, row, 3, &method)) < 0 ||
+	    (r = pg_col_u64(res, row, 4, &a.created)) < 0 ||
+	    (r = pg_col_u64(res, row, 5, &a.expiry)) < 0)
 		return r;
 	if (method > UINT8_MAX || PQgetisnull(res, row, 6) || PQgetlength(res, row, 6) != 1)
 		return -EIO;
@@ -239,7 +198,7 @@ static int op_schema_version(struct pg_store *p, void *ud)
 		    &(struct pg_params){ 0 }, &res);
 	if (r < 0)
 		return r;
-	if (PQntuples(res) != 1 || col_u64(res, 0, 0, &v) < 0 || v == 0 || v > 1000000)
+	if (PQntuples(res) != 1 || pg_col_u64(res, 0, 0, &v) < 0 || v == 0 || v > 1000000)
 		return -EPROTO;
 	*ret = (int)v;
 	return 0;
@@ -311,36 +270,9 @@ static int pg_migrate(struct store *s, int from, int to, const uint8_t *key_chec
 	return pg_run(to_pg(s), op_migrate, &m);
 }
 
-/* ---- one-row reads and writes ---- */
-
-/* A statement, its parameters and where a one-row answer goes. */
-struct one {
-	const char *sql;
-	struct pg_params par;
-	int (*row)(const PGresult *res, void *out);
-	void *out;
-};
-
-/* Run o->sql: for a read, o->row on its single row (-ENOENT for none); else rows changed. */
-static int op_one(struct pg_store *p, void *ud)
-{
-	struct one *o = ud;
-	_cleanup_pg_res_ PGresult *res = NULL;
-	int r;
-
-	if (!o->row)
-		return pg_exec_changes(p, o->sql, &o->par);
-	r = pg_exec(p, o->sql, &o->par, &res);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) == 0)
-		return -ENOENT;
-	return o->row(res, o->out);
-}
-
 static int row_blob(const PGresult *res, void *out)
 {
-	return col_blob(res, 0, 0, out, STORE_SEALED_LEN);
+	return pg_col_blob(res, 0, 0, out, STORE_SEALED_LEN);
 }
 
 /* km_sealed, or -ENOKEY when it is empty (a node stored without Km). */
@@ -348,76 +280,18 @@ static int row_km(const PGresult *res, void *out)
 {
 	if (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) == 0)
 		return -ENOKEY;
-	return col_blob(res, 0, 0, out, STORE_SEALED_LEN);
-}
-
-/* Run the read or write o (with retries); a write's row count becomes 0. */
-static int run_one(struct store *s, struct one *o)
-{
-	int r = pg_run(to_pg(s), op_one, o);
-
-	return r < 0 ? r : 0;
-}
-
-/* Run the write o (with retries): 0 if it changed a row, -ENOENT if none. */
-static int write_one(struct store *s, struct one *o)
-{
-	int r = pg_run(to_pg(s), op_one, o);
-
-	if (r < 0)
-		return r;
-	return r > 0 ? 0 : -ENOENT;
-}
-
-/* The read sql keyed by one bytea $1 (key, len): row on its single row, -ENOENT for none. */
-static int read_by_blob(struct store *s, const char *sql, const void *key, size_t len,
-			int (*row)(const PGresult *res, void *out), void *out)
-{
-	struct one o = { .sql = sql, .row = row, .out = out };
-
-	pg_par_blob(&o.par, key, len);
-	return run_one(s, &o);
-}
-
-/* The write sql keyed by one bytea $1 (key, len): -ENOENT if no row. */
-static int write_by_blob(struct store *s, const char *sql, const void *key, size_t len)
-{
-	struct one o = { .sql = sql };
-
-	pg_par_blob(&o.par, key, len);
-	return write_one(s, &o);
-}
-
-/*
- * The DELETE sql of the rows expired by now ($1), which removes at most
- * PG_PURGE_BATCH rows a run: repeated until a run removes fewer, so that no
- * statement holds many rows locked at once. Returns how many went.
- */
-static int purge_batched(struct store *s, const char *sql, uint64_t now)
-{
-	struct one o = { .sql = sql };
-	long total = 0;
-	int r;
-
-	pg_par_u64(&o.par, now);
-	do {
-		r = pg_run(to_pg(s), op_one, &o);
-		if (r < 0)
-			return r;
-		total += r;
-	} while (r == PG_PURGE_BATCH && total < 0x7fffffff - PG_PURGE_BATCH);
-	return (int)total;
+	return pg_col_blob(res, 0, 0, out, STORE_SEALED_LEN);
 }
 
 static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t len)
 {
-	struct one o = { .sql = "SELECT value FROM meta WHERE name = $1", .row = row_blob,
-			 .out = buf };
+	struct pg_one o = { .sql = "SELECT value FROM meta WHERE name = $1", .row = row_blob,
+			    .out = buf };
 
 	if (len != STORE_SEALED_LEN)
 		return -EINVAL;
 	pg_par_text(&o.par, name);
-	return run_one(s, &o);
+	return pg_run_one(s, &o);
 }
 
 /* ---- nodes ---- */
@@ -425,8 +299,8 @@ static int pg_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 static int pg_node_insert(struct store *s, const struct store_node *n, const char *methods,
 			  uint64_t created, const uint8_t *km_sealed, size_t km_sealed_len)
 {
-	struct one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
+	struct pg_one o = { .sql = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" };
 
 	pg_par_text(&o.par, n->node_id);
 	pg_par_text(&o.par, n->km_id);
@@ -437,7 +311,7 @@ static int pg_node_insert(struct store *s, const struct store_node *n, const cha
 	pg_par_u64(&o.par, created);
 	pg_par_text(&o.par, n->impi);
 	pg_par_blob(&o.par, km_sealed, km_sealed_len); /* 0: an empty bytea, not NULL */
-	return run_one(s, &o);
+	return pg_run_one(s, &o);
 }
 
 static int row_node(const PGresult *res, void *out)
@@ -447,35 +321,35 @@ static int row_node(const PGresult *res, void *out)
 
 static int pg_node_get(struct store *s, const char *node_id, struct store_node *ret)
 {
-	struct one o = { .sql = "SELECT " NODE_COLUMNS " FROM nodes WHERE node_id = $1",
-			 .row = row_node, .out = ret };
+	struct pg_one o = { .sql = "SELECT " NODE_COLUMNS " FROM nodes WHERE node_id = $1",
+			    .row = row_node, .out = ret };
 
 	pg_par_text(&o.par, node_id);
-	return run_one(s, &o);
+	return pg_run_one(s, &o);
 }
 
 static int pg_node_get_km(struct store *s, const char *node_id,
 			  uint8_t ret_sealed[static STORE_SEALED_LEN])
 {
-	struct one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_km,
-			 .out = ret_sealed };
+	struct pg_one o = { .sql = "SELECT km_sealed FROM nodes WHERE node_id = $1", .row = row_km,
+			    .out = ret_sealed };
 
 	pg_par_text(&o.par, node_id);
-	return run_one(s, &o);
+	return pg_run_one(s, &o);
 }
 
 /* A write keyed by one text ($1), with an optional text or number $2: -ENOENT if no row. */
 static int write_keyed(struct store *s, const char *sql, const char *key, const char *text,
 		       const uint64_t *num)
 {
-	struct one o = { .sql = sql };
+	struct pg_one o = { .sql = sql };
 
 	pg_par_text(&o.par, key);
 	if (text)
 		pg_par_text(&o.par, text);
 	if (num)
 		pg_par_u64(&o.par, *num);
-	return write_one(s, &o);
+	return pg_write_one(s, &o);
 }
 
 static int pg_node_set(struct store *s, enum store_node_field f, const char *node_id,
@@ -645,9 +519,11 @@ static int pg_assoc_insert(struct store *s, const struct store_assoc *a,
 {
 	/* KcIDs come from the TLS exporter: a second insert of the same one is this
 	 * insert running again after a lost connection, so it may find its own row. */
-	struct one o = { .sql = "INSERT INTO assocs (" ASSOC_COLUMNS ", kc_sealed, ae_root_sealed) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-				"ON CONFLICT (kcid) DO NOTHING" };
+	struct pg_one o = {
+		.sql = "INSERT INTO assocs (" ASSOC_COLUMNS ", kc_sealed, ae_root_sealed) "
+		       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+		       "ON CONFLICT (kcid) DO NOTHING"
+	};
 
 	pg_par_blob(&o.par, a->kcid, STORE_KCID_LEN);
 	pg_par_text(&o.par, a->node_id);
@@ -658,7 +534,7 @@ static int pg_assoc_insert(struct store *s, const struct store_assoc *a,
 	pg_par_text(&o.par, a->revoked ? "true" : "false");
 	pg_par_blob(&o.par, kc_sealed, STORE_SEALED_LEN);
 	pg_par_blob(&o.par, ae_sealed, STORE_SEALED_LEN);
-	return run_one(s, &o);
+	return pg_run_one(s, &o);
 }
 
 static int row_assoc(const PGresult *res, void *out)
@@ -669,16 +545,16 @@ static int row_assoc(const PGresult *res, void *out)
 static int pg_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
 			struct store_assoc *ret)
 {
-	return read_by_blob(s, "SELECT " ASSOC_COLUMNS " FROM assocs WHERE kcid = $1", kcid,
-			    STORE_KCID_LEN, row_assoc, ret);
+	return pg_read_by_blob(s, "SELECT " ASSOC_COLUMNS " FROM assocs WHERE kcid = $1", kcid,
+			       STORE_KCID_LEN, row_assoc, ret);
 }
 
 static int row_two_blobs(const PGresult *res, void *out)
 {
 	uint8_t *b = out;
-	int r = col_blob(res, 0, 0, b, STORE_SEALED_LEN);
+	int r = pg_col_blob(res, 0, 0, b, STORE_SEALED_LEN);
 
-	return r < 0 ? r : col_blob(res, 0, 1, b + STORE_SEALED_LEN, STORE_SEALED_LEN);
+	return r < 0 ? r : pg_col_blob(res, 0, 1, b + STORE_SEALED_LEN, STORE_SEALED_LEN);
 }
 
 static int pg_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KCID_LEN],
@@ -688,8 +564,8 @@ static int pg_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 	uint8_t both[2 * STORE_SEALED_LEN];
 	int r;
 
-	r = read_by_blob(s, "SELECT kc_sealed, ae_root_sealed FROM assocs WHERE kcid = $1", kcid,
-			 STORE_KCID_LEN, row_two_blobs, both);
+	r = pg_read_by_blob(s, "SELECT kc_sealed, ae_root_sealed FROM assocs WHERE kcid = $1", kcid,
+			    STORE_KCID_LEN, row_two_blobs, both);
 	if (r < 0)
 		return r;
 	memcpy(kc_sealed, both, STORE_SEALED_LEN);
@@ -699,8 +575,8 @@ static int pg_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 
 static int pg_assoc_revoke(struct store *s, const uint8_t kcid[static STORE_KCID_LEN])
 {
-	return write_by_blob(s, "UPDATE assocs SET revoked = true WHERE kcid = $1", kcid,
-			     STORE_KCID_LEN);
+	return pg_write_by_blob(s, "UPDATE assocs SET revoked = true WHERE kcid = $1", kcid,
+				STORE_KCID_LEN);
 }
 
 static int pg_assoc_foreach(struct store *s, const char *node_id,
@@ -747,74 +623,8 @@ static int pg_assoc_foreach(struct store *s, const char *node_id,
 
 static int pg_assoc_purge(struct store *s, uint64_t now)
 {
-	return purge_batched(s, "DELETE FROM assocs WHERE kcid IN (SELECT kcid FROM assocs "
-				"WHERE expiry <= $1 LIMIT " STRINGIFY(PG_PURGE_BATCH) ")", now);
-}
-
-/* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
-
-static int pg_peer_insert(struct store *s, const struct store_peer_key *k,
-			  const uint8_t key_sealed[static STORE_SEALED_LEN])
-{
-	struct one o = { .sql = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" };
-
-	pg_par_blob(&o.par, k->id, STORE_PEER_ID_LEN);
-	pg_par_text(&o.par, k->node_id);
-	pg_par_text(&o.par, k->ae_id);
-	pg_par_text(&o.par, k->target);
-	pg_par_u64(&o.par, k->created);
-	pg_par_u64(&o.par, k->expiry);
-	pg_par_text(&o.par, k->revoked ? "true" : "false");
-	pg_par_blob(&o.par, key_sealed, STORE_SEALED_LEN);
-	return run_one(s, &o);
-}
-
-/* Where a pairwise key row goes: its fields, then its sealed key. */
-struct peer_out {
-	struct store_peer_key *k;
-	uint8_t *sealed;
-};
-
-static int row_peer(const PGresult *res, void *out)
-{
-	struct peer_out *po = out;
-	struct store_peer_key k = { .revoked = false };
-	int r;
-
-	if ((r = col_blob(res, 0, 0, k.id, STORE_PEER_ID_LEN)) < 0 ||
-	    (r = col_text(res, 0, 1, k.node_id, sizeof(k.node_id))) < 0 ||
-	    (r = col_text(res, 0, 2, k.ae_id, sizeof(k.ae_id))) < 0 ||
-	    (r = col_text(res, 0, 3, k.target, sizeof(k.target))) < 0 ||
-	    (r = col_u64(res, 0, 4, &k.created)) < 0 || (r = col_u64(res, 0, 5, &k.expiry)) < 0 ||
-	    (r = col_blob(res, 0, 7, po->sealed, STORE_SEALED_LEN)) < 0)
-		return r;
-	if (PQgetisnull(res, 0, 6) || PQgetlength(res, 0, 6) != 1)
-		return -EIO;
-	k.revoked = PQgetvalue(res, 0, 6)[0] != 0;
-	*po->k = k;
-	return 0;
-}
-
-static int pg_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
-		       struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN])
-{
-	struct peer_out po = { ret, key_sealed };
-
-	return read_by_blob(s, "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = $1",
-			    id, STORE_PEER_ID_LEN, row_peer, &po);
-}
-
-static int pg_peer_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
-{
-	return write_by_blob(s, "UPDATE peer_keys SET revoked = true WHERE id = $1", id,
-			     STORE_PEER_ID_LEN);
-}
-
-static int pg_peer_purge(struct store *s, uint64_t now)
-{
-	return purge_batched(s, "DELETE FROM peer_keys WHERE id IN (SELECT id FROM peer_keys "
-				"WHERE expiry <= $1 LIMIT " STRINGIFY(PG_PURGE_BATCH) ")", now);
+	return pg_purge_batched(s, "DELETE FROM assocs WHERE kcid IN (SELECT kcid FROM assocs "
+				   "WHERE expiry <= $1 LIMIT " STRINGIFY(PG_PURGE_BATCH) ")", now);
 }
 
 const struct store_ops store_pg_ops = {

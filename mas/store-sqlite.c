@@ -11,6 +11,9 @@
  * Every value goes through sqlite3_bind_*; statements are prepared once and
  * cached per connection (the foreach iterators prepare their own, so a
  * callback may call back into the store).
+ *
+ * The pairwise keys' rows are store-sqlite-peer.c; what the two files share
+ * (the struct, the statement cache, the one-row helpers) is store-sqlite-int.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "common/util.h"
 #include "common/wire.h"
 #include "mas/store-backend.h"
+#include "mas/store-sqlite-int.h"
 #include "mas/store-sqlite-util.h"
 #include "mas/store.h"
 
@@ -97,32 +101,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"(node_id = ?1 OR (substr(target, 1, length(?2)) = ?2 AND "                            \
 	"instr(substr(target, length(?2) + 1), '/') = 0))"
 
-enum stmt_id {
-	STMT_NODE_INSERT,
-	STMT_NODE_GET,
-	STMT_NODE_GET_KM,
-	STMT_NODE_SET_TARGET,
-	STMT_NODE_SET_METHODS,
-	STMT_NODE_SET_LIFETIME,
-	STMT_NODE_SET_IMPI,
-	STMT_NODE_REVOKE,
-	STMT_NODE_REVOKE_ASSOCS,
-	STMT_NODE_REVOKE_PEERS,
-	STMT_NODE_DELETE,
-	STMT_NODE_DELETE_PEERS,
-	STMT_ASSOC_INSERT,
-	STMT_ASSOC_GET,
-	STMT_ASSOC_GET_KEYS,
-	STMT_ASSOC_REVOKE,
-	STMT_ASSOC_PURGE,
-	STMT_META_GET,
-	STMT_PEER_INSERT,
-	STMT_PEER_GET,
-	STMT_PEER_REVOKE,
-	STMT_PEER_PURGE,
-	_STMT_MAX,
-};
-
+/* The SQL of each cached statement (enum stmt_id, store-sqlite-int.h). */
 static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_NODE_INSERT] = "INSERT INTO nodes (" NODE_COLUMNS ", km_sealed) "
 			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
@@ -152,20 +131,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_PEER_PURGE] = "DELETE FROM peer_keys WHERE expiry <= ?1",
 };
 
-struct sqlite_store {
-	struct store base;
-	sqlite3 *db;
-	sqlite3_stmt *stmts[_STMT_MAX];
-	char *path;
-	bool created_file;
-};
-
-static struct sqlite_store *to_sq(struct store *s)
-{
-	return (struct sqlite_store *)s;
-}
-
-static int stmt_get(struct sqlite_store *q, enum stmt_id id, sqlite3_stmt **ret)
+int sq_stmt_get(struct sqlite_store *q, enum stmt_id id, sqlite3_stmt **ret)
 {
 	int rc;
 
@@ -309,7 +275,7 @@ static int sq_meta_get(struct store *s, const char *name, uint8_t *buf, size_t l
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = stmt_get(q, STMT_META_GET, &st);
+	r = sq_stmt_get(q, STMT_META_GET, &st);
 	if (r >= 0)
 		r = sq_bind_text(st, 1, name);
 	if (r >= 0)
@@ -408,12 +374,12 @@ static const char *sq_location(const struct store *s)
 /* ---- one-row reads and writes ---- */
 
 /* Run statement id with a blob (key, len) as ?1: 1 and st left on the row, 0 for none, or -errno. */
-static int blob_row(struct sqlite_store *q, enum stmt_id id, const void *key, size_t len,
-		    sqlite3_stmt **st)
+int sq_blob_row(struct sqlite_store *q, enum stmt_id id, const void *key, size_t len,
+		sqlite3_stmt **st)
 {
 	int r;
 
-	r = stmt_get(q, id, st);
+	r = sq_stmt_get(q, id, st);
 	if (r < 0)
 		return r;
 	r = sq_bind_blob(*st, 1, key, len);
@@ -423,10 +389,10 @@ static int blob_row(struct sqlite_store *q, enum stmt_id id, const void *key, si
 }
 
 /* Run the one-row write id keyed by a blob (key, len) as ?1: -ENOENT if it changed no row. */
-static int blob_write(struct sqlite_store *q, enum stmt_id id, const void *key, size_t len)
+int sq_blob_write(struct sqlite_store *q, enum stmt_id id, const void *key, size_t len)
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = blob_row(q, id, key, len, &st);
+	int r = sq_blob_row(q, id, key, len, &st);
 
 	if (r < 0)
 		return r;
@@ -436,12 +402,12 @@ static int blob_write(struct sqlite_store *q, enum stmt_id id, const void *key, 
 }
 
 /* Run the DELETE id of the rows expired by now (?1); returns how many went. */
-static int purge_expired(struct sqlite_store *q, enum stmt_id id, uint64_t now)
+int sq_purge_expired(struct sqlite_store *q, enum stmt_id id, uint64_t now)
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int n, r;
 
-	r = stmt_get(q, id, &st);
+	r = sq_stmt_get(q, id, &st);
 	if (r < 0)
 		return r;
 	r = sq_bind_u64(st, 1, now);
@@ -463,7 +429,7 @@ static int sq_node_insert(struct store *s, const struct store_node *n, const cha
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = stmt_get(q, STMT_NODE_INSERT, &st);
+	r = sq_stmt_get(q, STMT_NODE_INSERT, &st);
 	if (r < 0)
 		return r;
 	if ((r = sq_bind_text(st, 1, n->node_id)) < 0 || (r = sq_bind_text(st, 2, n->km_id)) < 0 ||
@@ -483,7 +449,7 @@ static int node_row(struct sqlite_store *q, enum stmt_id id, const char *node_id
 {
 	int r;
 
-	r = stmt_get(q, id, st);
+	r = sq_stmt_get(q, id, st);
 	if (r < 0)
 		return r;
 	r = sq_bind_text(*st, 1, node_id);
@@ -523,7 +489,7 @@ static int node_update(struct sqlite_store *q, enum stmt_id id, const char *node
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = stmt_get(q, id, &st);
+	r = sq_stmt_get(q, id, &st);
 	if (r < 0)
 		return r;
 	r = sq_bind_text(st, 1, node_id);
@@ -562,7 +528,7 @@ static int node_write_all(struct sqlite_store *q, enum stmt_id id, const char *n
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = stmt_get(q, id, &st);
+	r = sq_stmt_get(q, id, &st);
 	if (r >= 0)
 		r = sq_bind_text(st, 1, node_id);
 	if (r >= 0)
@@ -577,7 +543,7 @@ static int node_peers_write(struct sqlite_store *q, enum stmt_id id, const char 
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = stmt_get(q, id, &st);
+	r = sq_stmt_get(q, id, &st);
 	if (r >= 0)
 		r = sq_bind_text(st, 1, node_id);
 	if (r >= 0)
@@ -654,7 +620,7 @@ static int sq_assoc_insert(struct store *s, const struct store_assoc *a,
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = stmt_get(q, STMT_ASSOC_INSERT, &st);
+	r = sq_stmt_get(q, STMT_ASSOC_INSERT, &st);
 	if (r < 0)
 		return r;
 	if ((r = sq_bind_blob(st, 1, a->kcid, STORE_KCID_LEN)) < 0 ||
@@ -671,7 +637,7 @@ static int sq_assoc_get(struct store *s, const uint8_t kcid[static STORE_KCID_LE
 			struct store_assoc *ret)
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = blob_row(to_sq(s), STMT_ASSOC_GET, kcid, STORE_KCID_LEN, &st);
+	int r = sq_blob_row(to_sq(s), STMT_ASSOC_GET, kcid, STORE_KCID_LEN, &st);
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
@@ -683,7 +649,7 @@ static int sq_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 			     uint8_t ae_sealed[static STORE_SEALED_LEN])
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = blob_row(to_sq(s), STMT_ASSOC_GET_KEYS, kcid, STORE_KCID_LEN, &st);
+	int r = sq_blob_row(to_sq(s), STMT_ASSOC_GET_KEYS, kcid, STORE_KCID_LEN, &st);
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
@@ -695,7 +661,7 @@ static int sq_assoc_get_keys(struct store *s, const uint8_t kcid[static STORE_KC
 
 static int sq_assoc_revoke(struct store *s, const uint8_t kcid[static STORE_KCID_LEN])
 {
-	return blob_write(to_sq(s), STMT_ASSOC_REVOKE, kcid, STORE_KCID_LEN);
+	return sq_blob_write(to_sq(s), STMT_ASSOC_REVOKE, kcid, STORE_KCID_LEN);
 }
 
 static int sq_assoc_foreach(struct store *s, const char *node_id,
@@ -731,76 +697,7 @@ static int sq_assoc_foreach(struct store *s, const char *node_id,
 
 static int sq_assoc_purge(struct store *s, uint64_t now)
 {
-	return purge_expired(to_sq(s), STMT_ASSOC_PURGE, now);
-}
-
-/* ---- pairwise end-to-end keys (docs/protocol.md §14) ---- */
-
-static int sq_peer_insert(struct store *s, const struct store_peer_key *k,
-			  const uint8_t key_sealed[static STORE_SEALED_LEN])
-{
-	struct sqlite_store *q = to_sq(s);
-	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r;
-
-	r = stmt_get(q, STMT_PEER_INSERT, &st);
-	if (r < 0)
-		return r;
-	if ((r = sq_bind_blob(st, 1, k->id, STORE_PEER_ID_LEN)) < 0 ||
-	    (r = sq_bind_text(st, 2, k->node_id)) < 0 || (r = sq_bind_text(st, 3, k->ae_id)) < 0 ||
-	    (r = sq_bind_text(st, 4, k->target)) < 0 || (r = sq_bind_u64(st, 5, k->created)) < 0 ||
-	    (r = sq_bind_u64(st, 6, k->expiry)) < 0 || (r = sq_bind_u64(st, 7, k->revoked ? 1 : 0)) < 0 ||
-	    (r = sq_bind_blob(st, 8, key_sealed, STORE_SEALED_LEN)) < 0)
-		return r;
-	return sq_step_done(q->db, st);
-}
-
-static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)
-{
-	struct store_peer_key k = { .revoked = false };
-	sqlite3_int64 created = sqlite3_column_int64(st, 4), expiry = sqlite3_column_int64(st, 5);
-	int r;
-
-	r = sq_column_blob(st, 0, k.id, STORE_PEER_ID_LEN);
-	if (r >= 0)
-		r = sq_copy_text(k.node_id, sizeof(k.node_id), sqlite3_column_text(st, 1));
-	if (r >= 0)
-		r = sq_copy_text(k.ae_id, sizeof(k.ae_id), sqlite3_column_text(st, 2));
-	if (r >= 0)
-		r = sq_copy_text(k.target, sizeof(k.target), sqlite3_column_text(st, 3));
-	if (r < 0)
-		return r;
-	if (created < 0 || expiry < 0)
-		return -EIO;
-	k.created = (uint64_t)created;
-	k.expiry = (uint64_t)expiry;
-	k.revoked = sqlite3_column_int64(st, 6) != 0;
-	*ret = k;
-	return 0;
-}
-
-static int sq_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
-		       struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN])
-{
-	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
-	int r = blob_row(to_sq(s), STMT_PEER_GET, id, STORE_PEER_ID_LEN, &st);
-
-	if (r <= 0)
-		return r < 0 ? r : -ENOENT;
-	r = peer_from_row(st, ret);
-	if (r >= 0)
-		r = sq_column_blob(st, 7, key_sealed, STORE_SEALED_LEN);
-	return r;
-}
-
-static int sq_peer_revoke(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN])
-{
-	return blob_write(to_sq(s), STMT_PEER_REVOKE, id, STORE_PEER_ID_LEN);
-}
-
-static int sq_peer_purge(struct store *s, uint64_t now)
-{
-	return purge_expired(to_sq(s), STMT_PEER_PURGE, now);
+	return sq_purge_expired(to_sq(s), STMT_ASSOC_PURGE, now);
 }
 
 const struct store_ops store_sqlite_ops = {
