@@ -58,6 +58,10 @@ struct sa_manager {
 	struct loop_watch *t_mono, *t_wall; /* CLOCK_BOOTTIME deadlines, CLOCK_REALTIME instants */
 	bool armed;			    /* armed_* hold what the timers are set to */
 	uint64_t armed_mono, armed_wall;
+	/* When the timers were last synced: CLOCK_BOOTTIME ms and CLOCK_REALTIME minus it, to
+	 * notice a set clock when the kernel reports the wall timer as expired, not cancelled. */
+	uint64_t synced_mono;
+	int64_t synced_offset;
 
 	struct backoff backoff;
 	uint64_t retry_at;      /* mono ms, 0: none */

@@ -553,6 +553,24 @@ static void sync_timers(struct sa_manager *m)
 		m->armed_wall = wall;
 	}
 	m->armed = true;
+	m->synced_mono = mono_ms();
+	m->synced_offset = (int64_t)sa_manager_wall_ms() - (int64_t)m->synced_mono;
+}
+
+/*
+ * Whether the wall clock was set since the last sync_timers(). A jump past the armed
+ * instant can reach us as a plain expiry of the CLOCK_REALTIME timerfd, before the kernel
+ * marks it cancelled (the two happen on different CPUs), so the offset between the wall
+ * clock and CLOCK_BOOTTIME is compared as well: a change of more than 2 s plus 0.1 % of the
+ * time since (room for NTP slewing) is a set clock.
+ */
+static bool wall_clock_was_set(const struct sa_manager *m, bool cancelled)
+{
+	uint64_t mono = mono_ms();
+	int64_t off = (int64_t)sa_manager_wall_ms() - (int64_t)mono;
+	int64_t moved = off > m->synced_offset ? off - m->synced_offset : m->synced_offset - off;
+
+	return cancelled || moved > 2000 + (int64_t)((mono - m->synced_mono) / 1000);
 }
 
 static void on_mono_timer(struct loop_watch *w, bool clock_set, void *userdata)
@@ -569,7 +587,7 @@ static void on_wall_timer(struct loop_watch *w, bool clock_set, void *userdata)
 	struct sa_manager *m = userdata;
 
 	m->armed = false;
-	if (clock_set)
+	if (wall_clock_was_set(m, clock_set))
 		log_info("the wall clock was set; re-checking key expiry");
 	on_timer(m);
 	sync_timers(m);
