@@ -108,8 +108,17 @@ struct store_ops {
 			     int (*cb)(const struct store_assoc *a, void *userdata), void *userdata);
 	int (*assoc_purge)(struct store *s, uint64_t now);
 
-	/* Pairwise keys (docs/protocol.md §14): -EEXIST, -ENOENT for an unknown node. */
-	int (*peer_insert)(struct store *s, const struct store_peer_key *k,
+	/*
+	 * Pairwise keys (docs/protocol.md §14). peer_insert: in one transaction, read
+	 * the state of the originator's node (k->node_id) and of the target's node
+	 * (node target_cse "/<CSE-ID>", or if there is none, target_cse + 1, as
+	 * m2masd looks it up), then insert k only if store_peer_nodes_check() says
+	 * 0, else return what it says (-EKEYREVOKED, -ENOENT). The read keeps a
+	 * concurrent node_revoke or node_delete of either node out until the insert
+	 * is committed (PostgreSQL: FOR SHARE), so that it takes the new key, or
+	 * lets the insert see the node revoked or gone. -EEXIST for a taken id.
+	 */
+	int (*peer_insert)(struct store *s, const struct store_peer_key *k, const char *target_cse,
 			   const uint8_t key_sealed[static STORE_SEALED_LEN]);
 	int (*peer_get)(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
 			struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN]);
@@ -138,3 +147,9 @@ int store_methods_from_text(const char *text, uint8_t methods[static WIRE_METHOD
 			    size_t *ret_n);
 /* state text as kept in a row ("active", "revoked") -> enum; -EIO otherwise. */
 int store_node_state_from_string(const char *text, enum store_node_state *ret);
+/*
+ * peer_insert's verdict from the state texts of the originator's node and the
+ * target's node (NULL: no such node): -EKEYREVOKED if either is revoked, else
+ * -ENOENT if either is missing, -EIO for a state that is neither, else 0.
+ */
+int store_peer_nodes_check(const char *node_state, const char *target_state);

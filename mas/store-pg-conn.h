@@ -113,7 +113,7 @@ int pg_col_blob(const PGresult *res, int row, int col, uint8_t *buf, size_t len)
 
 /* ---- pairwise keys (store-pg-peer.c): the peer_* of store_pg_ops ---- */
 
-int pg_peer_insert(struct store *s, const struct store_peer_key *k,
+int pg_peer_insert(struct store *s, const struct store_peer_key *k, const char *target_cse,
 		   const uint8_t key_sealed[static STORE_SEALED_LEN]);
 int pg_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
 		struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN]);

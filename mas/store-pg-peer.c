@@ -2,8 +2,9 @@
 /*
  * The PostgreSQL backend's pairwise end-to-end keys (docs/protocol.md §14): the
  * peer_keys rows, each operation one statement run through store-pg-conn.c
- * (store-pg-conn.h). The table itself is in the schema in store-pg.c; so is
- * what node revoke and delete do to a node's pairwise keys.
+ * (store-pg-conn.h), the insert one transaction. The table itself is in the
+ * schema in store-pg.c; so is what node revoke and delete do to a node's
+ * pairwise keys.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -15,21 +16,83 @@
 
 #define PEER_COLUMNS "id, node_id, ae_id, target, created, expiry, revoked"
 
-int pg_peer_insert(struct store *s, const struct store_peer_key *k,
+/* A pairwise key to insert (pg_peer_insert). */
+struct peer_in {
+	const struct store_peer_key *k;
+	const char *target_cse;
+	const uint8_t *sealed;
+};
+
+/* A node state text column into buf, or *ret NULL for SQL NULL (no such node). */
+static int col_state(const PGresult *res, int col, char *buf, size_t len, const char **ret)
+{
+	int r;
+
+	if (PQgetisnull(res, 0, col)) {
+		*ret = NULL;
+		return 0;
+	}
+	r = pg_col_text(res, 0, col, buf, len);
+	if (r < 0)
+		return r;
+	*ret = buf;
+	return 0;
+}
+
+/*
+ * The node rows FOR SHARE before the insert: a node revoke (its UPDATE) or delete
+ * (its SELECT ... FOR UPDATE) of either node waits until this transaction ends
+ * and then takes the new key; or this one waits for it and reads the node
+ * revoked or gone (READ COMMITTED reads the row's newest version).
+ */
+static int op_peer_insert_body(struct pg_store *p, void *ud)
+{
+	const struct peer_in *in = ud;
+	_cleanup_pg_res_ PGresult *res = NULL;
+	struct pg_params nodes = { 0 }, par = { 0 };
+	const char *node_state, *target_state;
+	char a[16], b[16];
+	int r;
+
+	pg_par_text(&nodes, in->k->node_id);
+	pg_par_text(&nodes, in->target_cse);
+	pg_par_text(&nodes, in->target_cse + 1);
+	r = pg_exec(p, "SELECT (SELECT state FROM nodes WHERE node_id = $1 FOR SHARE), "
+		       "coalesce((SELECT state FROM nodes WHERE node_id = $2 FOR SHARE), "
+		       "(SELECT state FROM nodes WHERE node_id = $3 FOR SHARE))",
+		    &nodes, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1)
+		return -EIO;
+	if ((r = col_state(res, 0, a, sizeof(a), &node_state)) < 0 ||
+	    (r = col_state(res, 1, b, sizeof(b), &target_state)) < 0 ||
+	    (r = store_peer_nodes_check(node_state, target_state)) < 0)
+		return r;
+	pg_par_blob(&par, in->k->id, STORE_PEER_ID_LEN);
+	pg_par_text(&par, in->k->node_id);
+	pg_par_text(&par, in->k->ae_id);
+	pg_par_text(&par, in->k->target);
+	pg_par_u64(&par, in->k->created);
+	pg_par_u64(&par, in->k->expiry);
+	pg_par_text(&par, in->k->revoked ? "true" : "false");
+	pg_par_blob(&par, in->sealed, STORE_SEALED_LEN);
+	return pg_exec(p, "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
+			  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		       &par, NULL);
+}
+
+static int op_peer_insert(struct pg_store *p, void *ud)
+{
+	return pg_tx(p, op_peer_insert_body, ud);
+}
+
+int pg_peer_insert(struct store *s, const struct store_peer_key *k, const char *target_cse,
 		   const uint8_t key_sealed[static STORE_SEALED_LEN])
 {
-	struct pg_one o = { .sql = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" };
+	struct peer_in in = { k, target_cse, key_sealed };
 
-	pg_par_blob(&o.par, k->id, STORE_PEER_ID_LEN);
-	pg_par_text(&o.par, k->node_id);
-	pg_par_text(&o.par, k->ae_id);
-	pg_par_text(&o.par, k->target);
-	pg_par_u64(&o.par, k->created);
-	pg_par_u64(&o.par, k->expiry);
-	pg_par_text(&o.par, k->revoked ? "true" : "false");
-	pg_par_blob(&o.par, key_sealed, STORE_SEALED_LEN);
-	return pg_run_one(s, &o);
+	return pg_run(to_pg(s), op_peer_insert, &in);
 }
 
 /* Where a pairwise key row goes: its fields, then its sealed key. */

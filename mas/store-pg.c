@@ -398,6 +398,8 @@ static int op_node_revoke_body(struct pg_store *p, void *ud)
 	pg_par_text(&par, nk->node_id);
 	pg_par_text(&peers, nk->node_id);
 	pg_par_text(&peers, nk->target_prefix);
+	/* The node's row first: it waits for a pairwise key insert that holds it
+	 * (store-pg-peer.c), whose key the UPDATE of peer_keys then sees. */
 	r = pg_exec_changes(p, "UPDATE nodes SET state = 'revoked' WHERE node_id = $1", &par);
 	if (r == 0)
 		return -ENOENT;
@@ -418,6 +420,10 @@ static int op_node_delete_body(struct pg_store *p, void *ud)
 	pg_par_text(&par, nk->node_id);
 	pg_par_text(&peers, nk->node_id);
 	pg_par_text(&peers, nk->target_prefix);
+	/* The node's row locked first, as node revoke's UPDATE does (see there). */
+	r = pg_exec_changes(p, "SELECT 1 FROM nodes WHERE node_id = $1 FOR UPDATE", &par);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
 	/* First, to count them all; ON DELETE CASCADE then removes the associations. */
 	n = pg_exec_changes(p, "DELETE FROM peer_keys WHERE " PEERS_OF_NODE, &peers);
 	if (n < 0)

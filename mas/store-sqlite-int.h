@@ -34,6 +34,7 @@ enum stmt_id {
 	STMT_ASSOC_REVOKE,
 	STMT_ASSOC_PURGE,
 	STMT_META_GET,
+	STMT_PEER_NODES,
 	STMT_PEER_INSERT,
 	STMT_PEER_GET,
 	STMT_PEER_REVOKE,
@@ -68,7 +69,7 @@ int sq_blob_write(struct sqlite_store *q, enum stmt_id id, const void *key, size
 int sq_purge_expired(struct sqlite_store *q, enum stmt_id id, uint64_t now);
 
 /* Pairwise keys (store-sqlite-peer.c): the peer_* of store_sqlite_ops. */
-int sq_peer_insert(struct store *s, const struct store_peer_key *k,
+int sq_peer_insert(struct store *s, const struct store_peer_key *k, const char *target_cse,
 		   const uint8_t key_sealed[static STORE_SEALED_LEN]);
 int sq_peer_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],
 		struct store_peer_key *ret, uint8_t key_sealed[static STORE_SEALED_LEN]);

@@ -4,7 +4,8 @@
  * peer_keys rows, through the statements cached in store-sqlite.c
  * (store-sqlite-int.h). The table itself and its addition to older schema 1
  * files are with the rest of the schema in store-sqlite.c; so is what node
- * revoke and delete do to a node's pairwise keys.
+ * revoke and delete do to a node's pairwise keys. An insert checks, under the
+ * same write lock, that neither of the key's nodes is revoked or gone.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -16,10 +17,28 @@
 #include "mas/store-sqlite-util.h"
 #include "mas/store.h"
 
-int sq_peer_insert(struct store *s, const struct store_peer_key *k,
-		   const uint8_t key_sealed[static STORE_SEALED_LEN])
+/* store_peer_nodes_check() on the states of the originator's node and the target's node. */
+static int peer_nodes(struct sqlite_store *q, const char *node_id, const char *target_cse)
 {
-	struct sqlite_store *q = to_sq(s);
+	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = sq_stmt_get(q, STMT_PEER_NODES, &st);
+	if (r < 0)
+		return r;
+	if ((r = sq_bind_text(st, 1, node_id)) < 0 || (r = sq_bind_text(st, 2, target_cse)) < 0 ||
+	    (r = sq_bind_text(st, 3, target_cse + 1)) < 0)
+		return r;
+	r = sq_step_row(q->db, st);
+	if (r <= 0)
+		return r < 0 ? r : -EIO;
+	return store_peer_nodes_check((const char *)sqlite3_column_text(st, 0),
+				      (const char *)sqlite3_column_text(st, 1));
+}
+
+static int peer_insert_row(struct sqlite_store *q, const struct store_peer_key *k,
+			   const uint8_t key_sealed[static STORE_SEALED_LEN])
+{
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -33,6 +52,22 @@ int sq_peer_insert(struct store *s, const struct store_peer_key *k,
 	    (r = sq_bind_blob(st, 8, key_sealed, STORE_SEALED_LEN)) < 0)
 		return r;
 	return sq_step_done(q->db, st);
+}
+
+int sq_peer_insert(struct store *s, const struct store_peer_key *k, const char *target_cse,
+		   const uint8_t key_sealed[static STORE_SEALED_LEN])
+{
+	struct sqlite_store *q = to_sq(s);
+	int r;
+
+	/* Under the write lock, which node revoke and delete take too: one runs wholly first. */
+	r = sq_exec(q->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	r = peer_nodes(q, k->node_id, target_cse);
+	if (r >= 0)
+		r = peer_insert_row(q, k, key_sealed);
+	return sq_tx_end(q->db, r);
 }
 
 static int peer_from_row(sqlite3_stmt *st, struct store_peer_key *ret)

@@ -124,6 +124,10 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_ASSOC_REVOKE] = "UPDATE assocs SET revoked = 1 WHERE kcid = ?1",
 	[STMT_ASSOC_PURGE] = "DELETE FROM assocs WHERE expiry <= ?1",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE name = ?1",
+	/* The states of a pairwise key's originator node ?1 and target node (?2, else ?3). */
+	[STMT_PEER_NODES] = "SELECT (SELECT state FROM nodes WHERE node_id = ?1), "
+			    "coalesce((SELECT state FROM nodes WHERE node_id = ?2), "
+			    "(SELECT state FROM nodes WHERE node_id = ?3))",
 	[STMT_PEER_INSERT] = "INSERT INTO peer_keys (" PEER_COLUMNS ", key_sealed) "
 			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[STMT_PEER_GET] = "SELECT " PEER_COLUMNS ", key_sealed FROM peer_keys WHERE id = ?1",

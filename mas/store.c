@@ -104,11 +104,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Report one operation that started at t0 and returned r; returns r. */
+/*
+ * Report one operation that started at t0 and returned r; returns r. Not found
+ * and a pairwise key refused for a revoked node are answers, not failures.
+ */
 static int observed(struct store *s, uint64_t t0, int r)
 {
 	if (s->observe)
-		s->observe(now_ns() - t0, r < 0 && r != -ENOENT, s->observe_userdata);
+		s->observe(now_ns() - t0, r < 0 && r != -ENOENT && r != -EKEYREVOKED,
+			   s->observe_userdata);
 	return r;
 }
 
@@ -664,8 +668,31 @@ int store_peer_key_add(struct store *s, const struct store_peer_key *k,
 	{
 		uint64_t t0 = now_ns();
 
-		return observed(s, t0, s->ops->peer_insert(s, k, sealed));
+		return observed(s, t0, s->ops->peer_insert(s, k, cse, sealed));
 	}
+}
+
+/* 1 for a revoked node's state text, 0 for an active one, -ENOENT for none (NULL), else -EIO. */
+static int state_revoked(const char *state)
+{
+	enum store_node_state st;
+
+	if (!state)
+		return -ENOENT;
+	if (store_node_state_from_string(state, &st) < 0)
+		return -EIO;
+	return st == STORE_NODE_REVOKED;
+}
+
+int store_peer_nodes_check(const char *node_state, const char *target_state)
+{
+	int a = state_revoked(node_state), b = state_revoked(target_state);
+
+	if (a == -EIO || b == -EIO)
+		return -EIO;
+	if (a == 1 || b == 1)
+		return -EKEYREVOKED;
+	return a < 0 || b < 0 ? -ENOENT : 0;
 }
 
 int store_peer_key_get(struct store *s, const uint8_t id[static STORE_PEER_ID_LEN],

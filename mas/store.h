@@ -215,7 +215,14 @@ struct store_peer_key {
 	bool revoked;
 };
 
-/* -EEXIST if the id is taken, -ENOENT if node_id is unknown, -EINVAL for bad fields. */
+/*
+ * Checked in the insert's own transaction, so that a node revoke or delete at
+ * the same time (here or in another m2masd on the same database) cannot miss
+ * the new key: -EKEYREVOKED if the originator's node (node_id) or the target's
+ * node (the one its CSE part names: "/<CSE-ID>", else "<CSE-ID>") is revoked,
+ * -ENOENT if either does not exist. -EEXIST if the id is taken, -EINVAL for
+ * bad fields.
+ */
 int store_peer_key_add(struct store *s, const struct store_peer_key *k,
 		       const uint8_t key[static 32]);
 /* -ENOENT if unknown. ret_key (a new secret) may be NULL. */

@@ -116,3 +116,79 @@ void store_fixture_exec(const char *location, const char *sql)
 		sqlite3_close(db);
 	}
 }
+
+long long store_fixture_query_int(const char *location, const char *sql)
+{
+	long long v;
+
+	if (store_backend_for_location(location) == STORE_BACKEND_POSTGRESQL) {
+		PGconn *conn = PQconnectdb(location);
+		PGresult *res;
+
+		cr_assert_eq(PQstatus(conn), CONNECTION_OK, "connect to %s: %s", location,
+			     PQerrorMessage(conn));
+		res = PQexec(conn, sql);
+		cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s: %s", sql,
+			     PQerrorMessage(conn));
+		cr_assert_eq(PQntuples(res), 1, "%s", sql);
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		PQfinish(conn);
+	} else {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+
+		cr_assert_eq(sqlite3_open(location, &db), SQLITE_OK, "open %s", location);
+		cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+			     sqlite3_errmsg(db));
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
+		v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	return v;
+}
+
+/* sql on c; true if it succeeded. */
+static bool pg_ok(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	PQclear(res);
+	return ok;
+}
+
+PGconn *pg_fixture_tx_begin(const char *location, const char *sql)
+{
+	PGconn *c = PQconnectdb(location);
+
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect to %s: %s", location, PQerrorMessage(c));
+	cr_assert(pg_ok(c, "BEGIN"), "BEGIN: %s", PQerrorMessage(c));
+	cr_assert(pg_ok(c, sql), "%s: %s", sql, PQerrorMessage(c));
+	return c;
+}
+
+bool pg_fixture_tx_wait_for_waiter(PGconn *c, int timeout_ms)
+{
+	/* pg_locks is read anew by every statement, also inside this transaction. */
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		PGresult *res = PQexec(c, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+		bool waiter = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+			      strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+
+		PQclear(res);
+		if (waiter)
+			return true;
+		usleep(20 * 1000);
+	}
+	return false;
+}
+
+bool pg_fixture_tx_commit(PGconn *c)
+{
+	bool ok = pg_ok(c, "COMMIT");
+
+	PQfinish(c);
+	return ok;
+}

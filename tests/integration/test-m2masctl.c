@@ -2,6 +2,7 @@
 /* m2masctl, the built binary, run against a store in a temp dir: commands, output, exit codes. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,8 +411,9 @@ static void node_change_counts(const char *verb, const char *node_id, int n)
  */
 Test(m2masctl, node_revoke_and_delete_take_the_pairwise_keys_towards_the_node)
 {
+	/* Every target's node is registered, or the store refuses the key (-ENOENT). */
 	static const char *const nodes[] = { "/mn-cse-1", "/mn-cse-2", "/mn_cse", "/mnXcse",
-					     "mn-cse-3" };
+					     "mn-cse-3", "/mn-cse-2/x", "/mn-cse-20" };
 	struct store *s;
 	struct run r;
 
@@ -462,6 +464,78 @@ Test(m2masctl, node_revoke_and_delete_take_the_pairwise_keys_towards_the_node)
 	cr_expect_str_eq(peer_key_state(0x05), "active");
 }
 
+/* A node revoke or delete from another thread: its result. */
+struct node_change {
+	struct store *s;
+	bool delete;
+	int r;
+};
+
+static void *node_change_thread(void *arg)
+{
+	struct node_change *c = arg;
+
+	c->r = c->delete ? store_node_delete(c->s, "/mn-cse-2") :
+			   store_node_revoke(c->s, "/mn-cse-2");
+	return NULL;
+}
+
+/*
+ * PostgreSQL: a node revoke or delete while a pairwise key towards the node is
+ * being stored (held open here as the store's insert does it: the node's row FOR
+ * SHARE, then the key) waits for the insert and then takes the new key too; the
+ * delete locks the node's row before it counts the keys (store-pg.c).
+ */
+Test(m2masctl, node_revoke_and_delete_wait_for_a_pairwise_key_insert_in_flight)
+{
+	struct node_change c;
+	struct store *s;
+	struct run r;
+
+	if (!pg_fixture_enabled())
+		cr_skip_test("SQLite: the insert, node revoke and node delete take the one write "
+			     "lock (test-store checks the insert under it)");
+	init_store();
+	for (int i = 1; i <= 2; i++) {
+		char node[16];
+
+		snprintf(node, sizeof(node), "/mn-cse-%d", i);
+		r = ctl("node", "add", node, "--km-id", "k1", "--target", "/in-cse",
+			"--generate-km");
+		cr_assert_eq(r.status, 0, "%s: %s", node, r.err);
+		run_free(&r);
+	}
+	s = open_store();
+	for (int i = 1; i <= 2; i++) {
+		char *sql = harness_strdupf(
+			"SELECT 1 FROM nodes WHERE node_id = '/mn-cse-2' FOR SHARE; "
+			"INSERT INTO peer_keys (id, node_id, ae_id, target, created, expiry, "
+			"revoked, key_sealed) VALUES (decode(repeat('%02x', 16), 'hex'), "
+			"'/mn-cse-1', 'Cae1', '/mn-cse-2/Cae2', 1000, 4000000000, false, '\\x00')",
+			i);
+		PGconn *tx = pg_fixture_tx_begin(store_path, sql);
+		pthread_t t;
+		bool waited, committed;
+
+		c = (struct node_change){ .s = s, .delete = i == 2 };
+		cr_assert_eq(pthread_create(&t, NULL, node_change_thread, &c), 0);
+		waited = pg_fixture_tx_wait_for_waiter(tx, 10000);
+		committed = pg_fixture_tx_commit(tx);
+		pthread_join(t, NULL);
+		cr_assert(waited, "node %s did not wait for the insert",
+			  c.delete ? "delete" : "revoke");
+		cr_assert(committed);
+		/* The revoke revokes the new key; the delete deletes it and the revoked one. */
+		cr_expect_eq(c.r, i, "node %s: %d", c.delete ? "delete" : "revoke", c.r);
+		cr_expect_eq(store_fixture_query_int(store_path, "SELECT count(*) FROM peer_keys "
+								 "WHERE NOT revoked"),
+			     0);
+		free(sql);
+	}
+	store_close(s);
+	cr_expect_eq(store_fixture_query_int(store_path, "SELECT count(*) FROM peer_keys"), 0);
+}
+
 /* peer-key show and revoke on a pairwise key as m2masd would register it (docs/m2masctl.md). */
 Test(m2masctl, peer_key_show_and_revoke)
 {
@@ -473,6 +547,10 @@ Test(m2masctl, peer_key_show_and_revoke)
 
 	init_store();
 	r = ctl("node", "add", "/mn-cse-1", "--km-id", "k1", "--target", "/in-cse", "--generate-km");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = ctl("node", "add", "/mn-cse-2", "--km-id", "k2", "--target", "/in-cse",
+		"--generate-km");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_free(&r);
 	s = open_store();

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -672,6 +673,8 @@ Test(store, peer_keys_sealed_revoked_with_their_node_and_purged)
 	memset(k.id, 0x11, sizeof(k.id));
 	cr_assert_eq(store_open(path, master, &s), 0);
 	cr_assert_eq(store_node_add(s, &n, km), 0);
+	strcpy(n.node_id, "/mn-cse-2"); /* the target's node */
+	cr_assert_eq(store_node_add(s, &n, km), 0);
 	cr_assert_eq(store_peer_key_add(s, &k, key), 0);
 	cr_expect_eq(store_peer_key_add(s, &k, key), -EEXIST);
 	cr_assert_eq(store_peer_key_get(s, k.id, &g, &got), 0);
@@ -717,6 +720,7 @@ Test(store, peer_key_unknown_node_moved_blob_and_node_delete)
 	fill(key, sizeof(key), 3);
 	st = open_store();
 	add_node("/mn-cse-1", 9);
+	add_node("/mn-cse-2", 8);
 	cr_assert_eq(store_peer_key_add(st, &a, key), 0);
 	cr_assert_eq(store_peer_key_add(st, &b, key), 0);
 	cr_expect_eq(store_peer_key_add(st, &c, key), -ENOENT, "a key for an unknown node");
@@ -740,6 +744,105 @@ Test(store, peer_key_unknown_node_moved_blob_and_node_delete)
 	cr_assert_eq(store_node_delete(st, "/mn-cse-1"), 2, "two pairwise keys deleted");
 	cr_expect_eq(store_peer_key_get(st, a.id, &g, NULL), -ENOENT, "deleted with their node");
 	cr_expect_eq(store_peer_key_get(st, b.id, &g, NULL), -ENOENT, "deleted with their node");
+}
+
+/* A store observer (store_set_observer) that counts the operations reported failed. */
+static void count_failed(uint64_t ns, bool failed, void *userdata)
+{
+	if (failed)
+		++*(int *)userdata;
+}
+
+/*
+ * A pairwise key is refused in its insert's transaction when its originator's node
+ * or its target's node is revoked (-EKEYREVOKED) or gone (-ENOENT), and nothing is
+ * written: a node revoke between m2masd's checks and the insert cannot leave an
+ * active key towards or from the revoked node behind. A refusal is an answer, not
+ * a store failure (m2masd_store_errors_total).
+ */
+Test(store, peer_key_refused_for_a_revoked_or_missing_node)
+{
+	struct store_peer_key k = make_peer(0x11, "/mn-cse-1"), g;
+	uint8_t key[32];
+	int failed = 0;
+
+	fill(key, sizeof(key), 4);
+	st = open_store();
+	store_set_observer(st, count_failed, &failed);
+	add_node("/mn-cse-1", 9);
+	add_node("/mn-cse-2", 8);
+	add_node("mn-cse-3", 7); /* named by targets "/mn-cse-3/..." */
+	cr_assert_eq(store_peer_key_add(st, &k, key), 0, "the control: both nodes active");
+	cr_assert_eq(store_node_revoke(st, "/mn-cse-2"), 1);
+	k.id[0] = 0x12;
+	cr_expect_eq(store_peer_key_add(st, &k, key), -EKEYREVOKED, "the target's node revoked");
+	cr_expect_eq(store_peer_key_get(st, k.id, &g, NULL), -ENOENT, "a row was written");
+	k = make_peer(0x13, "/mn-cse-2");
+	strcpy(k.target, "/mn-cse-1/Cae1");
+	cr_expect_eq(store_peer_key_add(st, &k, key), -EKEYREVOKED, "the originator's revoked");
+	cr_expect_eq(store_peer_key_get(st, k.id, &g, NULL), -ENOENT, "a row was written");
+	k = make_peer(0x14, "/mn-cse-1");
+	strcpy(k.target, "/mn-cse-9/Cae2");
+	cr_expect_eq(store_peer_key_add(st, &k, key), -ENOENT, "no node for the target");
+	cr_expect_eq(store_peer_key_get(st, k.id, &g, NULL), -ENOENT, "a row was written");
+	k.id[0] = 0x15;
+	strcpy(k.target, "/mn-cse-3/Cae3");
+	cr_assert_eq(store_peer_key_add(st, &k, key), 0, "the target's node without its '/'");
+	cr_assert_eq(store_node_revoke(st, "mn-cse-3"), 1);
+	k.id[0] = 0x16;
+	cr_expect_eq(store_peer_key_add(st, &k, key), -EKEYREVOKED);
+	cr_expect_eq(store_peer_key_get(st, k.id, &g, NULL), -ENOENT, "a row was written");
+	cr_assert_eq(store_node_delete(st, "/mn-cse-1"), 2, "the two keys of the controls");
+	k = make_peer(0x17, "/mn-cse-1");
+	cr_expect_eq(store_peer_key_add(st, &k, key), -EKEYREVOKED, "revoked before missing");
+	k.target[8] = '9'; /* "/mn-cse-9/Cae2" */
+	cr_expect_eq(store_peer_key_add(st, &k, key), -ENOENT, "neither node there");
+	cr_expect_eq(store_peer_key_get(st, k.id, &g, NULL), -ENOENT, "a row was written");
+	cr_expect_eq(failed, 0, "a refused key was reported as a failed store operation");
+}
+
+/* A pairwise key stored from another thread: its result. */
+struct peer_add {
+	struct store_peer_key k;
+	int r;
+};
+
+static void *peer_add_thread(void *arg)
+{
+	struct peer_add *a = arg;
+	uint8_t key[32] = { 0 };
+
+	a->r = store_peer_key_add(st, &a->k, key);
+	return NULL;
+}
+
+/*
+ * A node revoke in flight on another connection (its write transaction open when
+ * the insert starts): the insert waits for the write lock and reads the nodes
+ * under it, so it sees the target's node revoked, not the state before.
+ */
+Test(store, peer_key_insert_waits_for_a_node_revoke_in_flight)
+{
+	struct peer_add a = { .k = make_peer(0x21, "/mn-cse-1") };
+	struct store_peer_key g;
+	sqlite3 *db = NULL;
+	pthread_t t;
+
+	st = open_store();
+	add_node("/mn-cse-1", 9);
+	add_node("/mn-cse-2", 8);
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE nodes SET state = 'revoked' "
+				      "WHERE node_id = '/mn-cse-2'",
+				  NULL, NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(pthread_create(&t, NULL, peer_add_thread, &a), 0);
+	usleep(300 * 1000); /* the insert waits for the lock meanwhile (busy timeout 5 s) */
+	cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	pthread_join(t, NULL);
+	cr_expect_eq(a.r, -EKEYREVOKED, "%s", strerror(-a.r));
+	cr_expect_eq(store_peer_key_get(st, a.k.id, &g, NULL), -ENOENT, "a row was written");
 }
 
 Test(store, node_impi_is_kept_set_and_checked)
@@ -790,6 +893,7 @@ Test(store, schema_1_store_is_migrated_to_2)
 
 	st = open_store();
 	add_node("/mn-cse-1", 9);
+	add_node("/mn-cse-2", 8);
 	store_close(st);
 	st = NULL;
 	exec("ALTER TABLE nodes DROP COLUMN impi; DROP TABLE peer_keys; PRAGMA user_version = 1");
@@ -820,6 +924,7 @@ Test(store, peer_keys_added_at_open_to_a_file_without_them)
 
 	st = open_store();
 	add_node("/mn-cse-1", 9);
+	add_node("/mn-cse-2", 8);
 	store_close(st);
 	st = NULL;
 	exec("DROP TABLE peer_keys");
