@@ -46,6 +46,29 @@ static int target_node(struct mas_ctx *ctx, const char *target, const char *cse,
 	return 0;
 }
 
+/*
+ * The store refused the key (r: -EKEYREVOKED or -ENOENT): the target's node or
+ * the requesting node was revoked or deleted after the checks above, by a node
+ * revoke or delete at the same time (§14.2). Reply what the checks say now.
+ */
+static void refused_meanwhile(struct mas_ctx *ctx, const struct mas_est *st,
+			      const struct mas_peer *peer, const struct wire_peer_register *g,
+			      const char *cse, int r, struct wire_msg *reply)
+{
+	char target_node_id[WIRE_ID_MAX + 1];
+
+	if (target_node(ctx, g->target, cse, target_node_id, reply) == 0) {
+		if (r == -EKEYREVOKED)
+			mas_reply_error(reply, WIRE_ERR_REVOKED, "node %s is revoked", st->node_id);
+		else
+			mas_reply_error(reply, WIRE_ERR_UNKNOWN_NODE,
+					"node %s is not registered with this MAS", st->node_id);
+	}
+	log_warning("node %s from %s: no pairwise key for %s towards %s: %s (refused by the "
+		    "store: a node revoked or deleted meanwhile)",
+		    st->node_id, peer->name, g->ae_id, g->target, reply->error.reason);
+}
+
 /* PEER_KEY from a stored key; the MAS proof from a->prf. */
 static int answer(struct mas_ctx *ctx, const struct mas_est *st, struct mas_auth *a,
 		  const struct store_peer_key *k, const uint8_t *key, struct wire_msg *reply)
@@ -109,6 +132,10 @@ static void on_register(struct mas_ctx *ctx, const struct mas_est *st, struct ma
 	if (st->km_expiry && k.expiry > st->km_expiry)
 		k.expiry = st->km_expiry;
 	r = store_peer_key_add(ctx->store, &k, key.b);
+	if (r == -EKEYREVOKED || r == -ENOENT) {
+		refused_meanwhile(ctx, st, peer, g, cse, r, reply);
+		return;
+	}
 	if (r == 0)
 		r = answer(ctx, st, a, &k, key.b, reply);
 	if (r < 0) {

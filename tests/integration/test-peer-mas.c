@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "fixture.h"
 #include "harness.h"
 #include "mas/store.h"
+#include "pg-fixture.h"
 #include "tpm/keystore.h"
 #include "tpm/tpm-ctx.h"
 
@@ -292,6 +294,111 @@ Test(peer_mas, revoked_pairwise_key_and_revoked_originator_are_refused)
 	cr_assert_eq(resolve(&nb, a2.key_id, &b, &e), -EKEYREVOKED, "%s", e.msg);
 	establish_result_clear(&a);
 	establish_result_clear(&a2);
+}
+
+/*
+ * A pairwise key towards or from a revoked node is refused: PEER_REGISTER towards
+ * its AE by the MAS's check of the target's node, and the store itself when asked
+ * after the revocation, as m2masd would be when a revoke lands between its checks
+ * and the insert (§14.2): -EKEYREVOKED, and nothing is written.
+ */
+Test(peer_mas, key_towards_or_from_a_revoked_node_is_refused_and_not_stored)
+{
+	struct store_peer_key k = { .ae_id = "Cae1", .target = TARGET_B, .created = 1000 }, g;
+	struct establish_result a;
+	struct m2msa_err e;
+	uint8_t key[32] = { 0 };
+	struct store *s;
+	char *err = NULL;
+
+	cr_assert_eq(mas_fixture_ctl(&mas, &err, "node", "revoke", NODE_B, NULL), 0, "%s", err);
+	free(err);
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), -EKEYREVOKED, "%s", e.msg);
+	cr_expect_eq(e.wire_code, WIRE_ERR_REVOKED);
+	expect_msg(&e, "MAS refused: revoked: the node " NODE_B " of target " TARGET_B
+		       " is revoked");
+	s = mas_fixture_store(&mas);
+	memset(k.id, 0x44, sizeof(k.id));
+	k.expiry = (uint64_t)time(NULL) + 3600;
+	strcpy(k.node_id, NODE_A);
+	cr_expect_eq(store_peer_key_add(s, &k, key), -EKEYREVOKED, "towards the revoked node");
+	cr_expect_eq(store_peer_key_get(s, k.id, &g, NULL), -ENOENT, "a row was written");
+	k.id[0] = 0x45;
+	strcpy(k.node_id, NODE_B);
+	strcpy(k.target, NODE_A "/Cae1");
+	cr_expect_eq(store_peer_key_add(s, &k, key), -EKEYREVOKED, "from the revoked node");
+	cr_expect_eq(store_peer_key_get(s, k.id, &g, NULL), -ENOENT, "a row was written");
+	store_close(s);
+	cr_expect_eq(store_fixture_query_int(mas.db, "SELECT count(*) FROM peer_keys"), 0);
+}
+
+/* A transaction held open on the store, committed once another session waits for it. */
+struct held_tx {
+	PGconn *conn;
+	bool waited, committed;
+};
+
+static void *commit_when_waited(void *arg)
+{
+	struct held_tx *h = arg;
+
+	h->waited = pg_fixture_tx_wait_for_waiter(h->conn, 10000);
+	h->committed = pg_fixture_tx_commit(h->conn);
+	return NULL;
+}
+
+/*
+ * The race of §14.2 made deterministic on PostgreSQL: a node revoke or delete held
+ * open in another transaction while node A registers a key. m2masd's checks read
+ * the node as it was (active); its insert waits for the node's row (FOR SHARE),
+ * then reads it revoked or gone and refuses with the answer the checks give now;
+ * the MAS log says the store refused it, and no key is stored.
+ */
+Test(peer_mas, node_revoked_or_deleted_while_the_key_is_stored_is_refused)
+{
+	static const struct {
+		struct node *n; /* the node the held transaction changes */
+		const char *sql, *reply;
+		int r;
+	} cases[] = {
+		{ &nb, "UPDATE nodes SET state = 'revoked' WHERE node_id = '" NODE_B "'",
+		  "MAS refused: revoked: the node " NODE_B " of target " TARGET_B " is revoked",
+		  -EKEYREVOKED },
+		{ &na, "UPDATE nodes SET state = 'revoked' WHERE node_id = '" NODE_A "'",
+		  "MAS refused: revoked: node " NODE_A " is revoked", -EKEYREVOKED },
+		{ &nb, "DELETE FROM nodes WHERE node_id = '" NODE_B "'",
+		  "MAS refused: unknown-node: no node " NODE_B " for target " TARGET_B, -ENOENT },
+	};
+	struct establish_result a;
+	struct m2msa_err e;
+	struct store *s;
+	pthread_t t;
+	int r;
+
+	if (!pg_fixture_enabled())
+		cr_skip_test("SQLite: the insert's check runs under the one write lock, which a "
+			     "node revoke takes too (test-store checks it)");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct held_tx h = { .conn = pg_fixture_tx_begin(mas.db, cases[i].sql) };
+
+		cr_assert_eq(pthread_create(&t, NULL, commit_when_waited, &h), 0);
+		r = reg(&na, "Cae1", TARGET_B, &a, &e);
+		pthread_join(t, NULL);
+		cr_assert(h.waited, "case %zu: the insert did not wait for the node's row", i);
+		cr_assert(h.committed, "case %zu", i);
+		cr_expect_eq(r, cases[i].r, "case %zu: %s", i, e.msg);
+		cr_expect_str_eq(e.msg, cases[i].reply, "case %zu", i);
+		/* The node back, active, for the next case. */
+		s = mas_fixture_store(&mas);
+		r = store_node_delete(s, cases[i].n->id);
+		store_close(s);
+		cr_assert(r >= 0 || r == -ENOENT, "%s", strerror(-r));
+		mas_fixture_add_node(&mas, cases[i].n->id, cases[i].n->km, psk, 1, 0);
+	}
+	cr_expect_eq(fixture_count_in(mas.log, "(refused by the store: a node revoked or deleted "
+					       "meanwhile)"),
+		     3);
+	cr_expect_eq(store_fixture_query_int(mas.db, "SELECT count(*) FROM peer_keys"), 0);
 }
 
 /* A version-4 check of key_id by node n (§14.6). */
