@@ -30,8 +30,8 @@ struct histogram {
 #define N_OUTCOMES (_WIRE_ERR_MAX + 1)
 
 struct mas_metrics {
-	uint64_t est[N_OUTCOMES], ret[N_OUTCOMES];
-	struct histogram est_lat, ret_lat, store_lat;
+	uint64_t est[N_OUTCOMES], ret[N_OUTCOMES], pw[N_OUTCOMES];
+	struct histogram est_lat, ret_lat, pw_lat, store_lat;
 	uint64_t store_errors;
 	uint64_t rate_limited;
 	size_t (*conns)(void *userdata);
@@ -84,9 +84,11 @@ static void observe(struct histogram *h, double seconds)
 	h->sum += seconds;
 }
 
-void mas_metrics_exchange(struct mas_metrics *m, bool retrieval, const struct wire_msg *reply,
-			  uint64_t elapsed_ms)
+void mas_metrics_exchange(struct mas_metrics *m, enum mas_metrics_kind kind,
+			  const struct wire_msg *reply, uint64_t elapsed_ms)
 {
+	uint64_t *counts;
+	struct histogram *lat;
 	size_t idx;
 
 	if (!m)
@@ -95,20 +97,30 @@ void mas_metrics_exchange(struct mas_metrics *m, bool retrieval, const struct wi
 		idx = reply->error.code > 0 && reply->error.code < _WIRE_ERR_MAX ?
 			      reply->error.code :
 			      N_OUTCOMES - 1;
-	else if (reply->type == WIRE_MSG_ESTABLISHED || reply->type == WIRE_MSG_KEY_RESPONSE)
+	else if (reply->type == WIRE_MSG_ESTABLISHED || reply->type == WIRE_MSG_KEY_RESPONSE ||
+		 reply->type == WIRE_MSG_PEER_KEY)
 		idx = 0;
 	else
 		return; /* not a final reply (CHALLENGE) */
 	pthread_mutex_lock(&m->lock);
+	switch (kind) {
+	case MAS_METRICS_RETRIEVAL:
+		counts = m->ret;
+		lat = &m->ret_lat;
+		break;
+	case MAS_METRICS_PAIRWISE:
+		counts = m->pw;
+		lat = &m->pw_lat;
+		break;
+	default:
+		counts = m->est;
+		lat = &m->est_lat;
+		break;
+	}
 	if (idx == WIRE_ERR_RATE_LIMITED)
 		m->rate_limited++;
-	if (retrieval) {
-		m->ret[idx]++;
-		observe(&m->ret_lat, (double)elapsed_ms / 1000.0);
-	} else {
-		m->est[idx]++;
-		observe(&m->est_lat, (double)elapsed_ms / 1000.0);
-	}
+	counts[idx]++;
+	observe(lat, (double)elapsed_ms / 1000.0);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -207,10 +219,15 @@ int mas_metrics_render(struct mas_metrics *m, char **ret)
 			"Finished establishments by outcome and MAS error code.", m->est);
 	render_outcomes(&o, "m2masd_retrievals_total",
 			"Finished key retrievals by outcome and MAS error code.", m->ret);
+	render_outcomes(&o, "m2masd_pairwise_keys_total",
+			"Finished pairwise key requests by outcome and MAS error code.", m->pw);
 	render_histogram(&o, "m2masd_establishment_seconds",
 			 "Establishment latency: connection accepted to final reply.", &m->est_lat);
 	render_histogram(&o, "m2masd_retrieval_seconds",
 			 "Key retrieval latency: connection accepted to final reply.", &m->ret_lat);
+	render_histogram(&o, "m2masd_pairwise_key_seconds",
+			 "Pairwise key request latency: connection accepted to final reply.",
+			 &m->pw_lat);
 	render_histogram(&o, "m2masd_store_seconds", "Latency of one node store operation.",
 			 &m->store_lat);
 	out_printf(&o, "# HELP m2masd_store_errors_total Node store operations that failed.\n"

@@ -210,6 +210,19 @@ static void refund(struct mas_server *s, const struct mas_conn *c, const struct 
 		mas_connbudget_refund(s->sh->budget[c->retrieval], c->source);
 }
 
+/*
+ * What the exchange a reply ends was, for the metrics: req is the request it answers,
+ * NULL for a HELLO answered after a Zn wait (the HELLO does not say what follows it).
+ */
+static enum mas_metrics_kind exchange_kind(const struct mas_conn *c, const struct wire_msg *req)
+{
+	if (c->retrieval)
+		return MAS_METRICS_RETRIEVAL;
+	if (req && (req->type == WIRE_MSG_PEER_REGISTER || req->type == WIRE_MSG_PEER_RESOLVE))
+		return MAS_METRICS_PAIRWISE;
+	return MAS_METRICS_ESTABLISHMENT;
+}
+
 /* The Zn answer for a connection in CONN_WAIT_ZN: its reply, then the connection goes on. */
 static void on_zn_done(int r, const struct zn_key *key, const char *err, void *userdata)
 {
@@ -221,7 +234,8 @@ static void on_zn_done(int r, const struct zn_key *key, const char *err, void *u
 	c->zn_req = NULL;
 	next = mas_establish_zn_done(s->ctx, &c->est, &c->peer, r, key, err, &reply);
 	refund(s, c, &reply);
-	mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply, mas_now_ms() - c->started_ms);
+	mas_metrics_exchange(s->ctx->metrics, exchange_kind(c, NULL), &reply,
+			     mas_now_ms() - c->started_ms);
 	c->deadline_ms = mas_now_ms() + s->sh->idle_timeout_ms;
 	if (conn_queue(c, &reply, next) == STEP_CLOSE) {
 		wire_msg_wipe(&reply);
@@ -246,7 +260,7 @@ static enum step conn_wait_zn(struct mas_server *s, struct mas_conn *c, struct w
 		log_error("node %s from %s: cannot ask the BSF for B-TID %s: %s", c->est.node_id,
 			  c->peer.name, c->est.btid, err[0] ? err : strerror(-r));
 		mas_reply_error(reply, WIRE_ERR_INTERNAL, "the MAS cannot reach the BSF (Zn)");
-		mas_metrics_exchange(s->ctx->metrics, c->retrieval, reply,
+		mas_metrics_exchange(s->ctx->metrics, exchange_kind(c, NULL), reply,
 				     mas_now_ms() - c->started_ms);
 		return conn_queue(c, reply, MAS_NEXT_CLOSE);
 	}
@@ -296,7 +310,7 @@ static enum step conn_dispatch(struct mas_server *s, struct mas_conn *c)
 	if (next == MAS_NEXT_WAIT) /* counted when the Zn answer gives the reply */
 		st = conn_wait_zn(s, c, &reply);
 	else {
-		mas_metrics_exchange(s->ctx->metrics, c->retrieval, &reply,
+		mas_metrics_exchange(s->ctx->metrics, exchange_kind(c, &msg), &reply,
 				     mas_now_ms() - c->started_ms);
 		st = conn_queue(c, &reply, next);
 	}

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -488,4 +491,25 @@ void fixture_assert_key_absent(const char *text, size_t len, const uint8_t key[3
 	cr_assert_null(strstr(text, lower), "key bytes (hex) in %s", what);
 	cr_assert_null(strstr(text, upper), "key bytes (HEX) in %s", what);
 	cr_assert_null(memmem(text, len, key, 32), "key bytes (raw) in %s", what);
+}
+
+/* GET path from 127.0.0.1:port; the whole answer (free()). */
+char *fixture_http_get(uint16_t port, const char *path)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char *req = harness_strdupf("GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	size_t len = 0, cap = 65536;
+	char *buf = calloc(1, cap);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	cr_assert(buf && fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	free(req);
+	return buf;
 }

@@ -45,6 +45,8 @@ void fixture_make_certs(const char *dir);
 struct store *fixture_store_open(const char *db, const char *master);
 /* The whole file at path, NUL-terminated (free()); asserts it can be read. */
 char *fixture_read_text(const char *path);
+/* GET path from 127.0.0.1:port over plain HTTP/1.1; the whole answer, headers included (free()). */
+char *fixture_http_get(uint16_t port, const char *path);
 /* How often needle occurs in the file at path (overlaps count); asserts it can be read. */
 int fixture_count_in(const char *path, const char *needle);
 /* Wait until the file at path holds needle at least n times: tries polls interval_ms apart. */

@@ -267,27 +267,6 @@ Test(multi, agent_fails_over_to_the_next_mas)
 	free(clients);
 }
 
-/* GET path from 127.0.0.1:port; the whole answer (free()). */
-static char *http_get(uint16_t port, const char *path)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	char *req = harness_strdupf("GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-	size_t len = 0, cap = 65536;
-	char *buf = calloc(1, cap);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ssize_t n;
-
-	cr_assert(buf && fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	free(req);
-	return buf;
-}
-
 Test(multi, metrics_count_outcomes_and_a_silent_client_does_not_stall_them)
 {
 	struct establish_result e = { 0 };
@@ -319,7 +298,7 @@ Test(multi, metrics_count_outcomes_and_a_silent_client_does_not_stall_them)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(connect(silent, (struct sockaddr *)&sa, sizeof(sa)), 0);
 
-	text = http_get(mport, "/metrics");
+	text = fixture_http_get(mport, "/metrics");
 	cr_assert(strstr(text, "HTTP/1.1 200 OK"), "%s", text);
 	cr_assert(strstr(text, "m2masd_establishments_total{outcome=\"ok\",code=\"none\"} 1\n"),
 		  "%s", text);
@@ -333,7 +312,7 @@ Test(multi, metrics_count_outcomes_and_a_silent_client_does_not_stall_them)
 		  text);
 	cr_assert(strstr(text, "m2masd_open_connections "), "%s", text);
 	free(text);
-	text = http_get(mport, "/other");
+	text = fixture_http_get(mport, "/other");
 	cr_assert(strstr(text, "HTTP/1.1 404"), "%s", text);
 	free(text);
 	close(silent);

@@ -526,3 +526,46 @@ Test(peer_mas, pairwise_key_answers_refund_their_connection_token)
 	cr_expect_eq(e.wire_code, 0, "the budget never refused: %s", e.msg);
 	establish_result_clear(&a);
 }
+
+/*
+ * The metrics count pairwise key requests as their own exchanges: a key registered and
+ * resolved is two ok answers, a registration towards a revoked node one revoked error,
+ * and none of them is an establishment.
+ */
+Test(peer_mas, metrics_count_pairwise_key_requests_apart_from_establishments)
+{
+	struct establish_result a, b;
+	struct m2msa_err e;
+	uint16_t mport = 0;
+	char *ports, *text, *err = NULL;
+
+	mas_fixture_stop(&mas);
+	mas.est_port = mas.ret_port = 0;
+	mas_fixture_write_conf(&mas, "handshake_timeout = 5s\n[metrics]\nlisten = 127.0.0.1:0\n");
+	mas_fixture_start(&mas, NULL, NULL);
+	ports = fixture_read_text(mas.ports);
+	cr_assert(strstr(ports, "metrics="), "%s", ports);
+	cr_assert_eq(sscanf(strstr(ports, "metrics="), "metrics=%hu", &mport), 1);
+	free(ports);
+
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(resolve(&nb, a.key_id, &b, &e), 0, "%s", e.msg);
+	establish_result_clear(&b);
+	establish_result_clear(&a);
+	cr_assert_eq(mas_fixture_ctl(&mas, &err, "node", "revoke", NODE_B, NULL), 0, "%s", err);
+	free(err);
+	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), -EKEYREVOKED, "%s", e.msg);
+
+	text = fixture_http_get(mport, "/metrics");
+	cr_expect(strstr(text, "m2masd_pairwise_keys_total{outcome=\"ok\",code=\"none\"} 2\n"),
+		  "%s", text);
+	cr_expect(strstr(text, "m2masd_pairwise_keys_total{outcome=\"error\",code=\"revoked\"} 1\n"),
+		  "%s", text);
+	cr_expect(strstr(text, "m2masd_pairwise_key_seconds_count 3\n"), "%s", text);
+	cr_expect(strstr(text, "m2masd_establishments_total{outcome=\"ok\",code=\"none\"} 0\n"),
+		  "%s", text);
+	cr_expect(strstr(text, "m2masd_establishments_total{outcome=\"error\",code=\"revoked\"} 0\n"),
+		  "%s", text);
+	cr_expect(strstr(text, "m2masd_establishment_seconds_count 0\n"), "%s", text);
+	free(text);
+}

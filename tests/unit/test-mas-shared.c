@@ -135,7 +135,7 @@ static void *count_exchanges(void *p)
 	struct wire_msg ok = { .type = WIRE_MSG_ESTABLISHED };
 
 	for (int i = 0; i < EXCHANGES_PER_THREAD; i++) {
-		mas_metrics_exchange(m, false, &ok, 3);
+		mas_metrics_exchange(m, MAS_METRICS_ESTABLISHMENT, &ok, 3);
 		mas_metrics_store(m, 1000, false);
 	}
 	return NULL;
