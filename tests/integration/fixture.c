@@ -349,6 +349,22 @@ void mas_fixture_stop(struct mas_fixture *m)
 	harness_kill_wait(&m->pid, SIGTERM);
 }
 
+uint16_t mas_fixture_restart_with_metrics(struct mas_fixture *m, const char *mas_extra)
+{
+	uint16_t port = 0;
+	char *ports;
+
+	mas_fixture_stop(m);
+	m->est_port = m->ret_port = 0;
+	mas_fixture_write_conf(m, mas_extra);
+	mas_fixture_start(m, NULL, NULL);
+	ports = fixture_read_text(m->ports);
+	cr_assert(strstr(ports, "metrics="), "%s", ports);
+	cr_assert_eq(sscanf(strstr(ports, "metrics="), "metrics=%hu", &port), 1);
+	free(ports);
+	return port;
+}
+
 struct store *mas_fixture_store(const struct mas_fixture *m)
 {
 	return fixture_store_open(m->db, m->master);

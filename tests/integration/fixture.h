@@ -111,6 +111,11 @@ void fixture_write_client(const struct fixture_agent_files *f, const char *name,
 void mas_fixture_start(struct mas_fixture *m, const char *opt, const char *val);
 /* SIGTERM and wait; no-op when not running. */
 void mas_fixture_stop(struct mas_fixture *m);
+/*
+ * Restarts m's m2masd on new ports with mas_extra, which holds a [metrics] section with
+ * listen = 127.0.0.1:0, and returns the metrics port it bound.
+ */
+uint16_t mas_fixture_restart_with_metrics(struct mas_fixture *m, const char *mas_extra);
 
 struct store *mas_fixture_store(const struct mas_fixture *m);
 /* Add node_id (KmID km_id, target FIXTURE_TARGET) to the store db. lifetime 0: MAS default. */

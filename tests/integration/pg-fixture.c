@@ -94,19 +94,24 @@ char *store_fixture_conf_lines(const char *location)
 	return harness_strdupf("path = %s\n", location);
 }
 
+/* sql on a connection of its own to the PostgreSQL database location; asserts want. */
+static PGresult *pg_exec_once(const char *location, const char *sql, ExecStatusType want)
+{
+	PGconn *conn = PQconnectdb(location);
+	PGresult *res;
+
+	cr_assert_eq(PQstatus(conn), CONNECTION_OK, "connect to %s: %s", location,
+		     PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	cr_assert_eq(PQresultStatus(res), want, "%s: %s", sql, PQerrorMessage(conn));
+	PQfinish(conn);
+	return res;
+}
+
 void store_fixture_exec(const char *location, const char *sql)
 {
 	if (store_backend_for_location(location) == STORE_BACKEND_POSTGRESQL) {
-		PGconn *conn = PQconnectdb(location);
-		PGresult *res;
-
-		cr_assert_eq(PQstatus(conn), CONNECTION_OK, "connect to %s: %s", location,
-			     PQerrorMessage(conn));
-		res = PQexec(conn, sql);
-		cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql,
-			     PQerrorMessage(conn));
-		PQclear(res);
-		PQfinish(conn);
+		PQclear(pg_exec_once(location, sql, PGRES_COMMAND_OK));
 	} else {
 		sqlite3 *db = NULL;
 
@@ -122,18 +127,11 @@ long long store_fixture_query_int(const char *location, const char *sql)
 	long long v;
 
 	if (store_backend_for_location(location) == STORE_BACKEND_POSTGRESQL) {
-		PGconn *conn = PQconnectdb(location);
-		PGresult *res;
+		PGresult *res = pg_exec_once(location, sql, PGRES_TUPLES_OK);
 
-		cr_assert_eq(PQstatus(conn), CONNECTION_OK, "connect to %s: %s", location,
-			     PQerrorMessage(conn));
-		res = PQexec(conn, sql);
-		cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s: %s", sql,
-			     PQerrorMessage(conn));
 		cr_assert_eq(PQntuples(res), 1, "%s", sql);
 		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
-		PQfinish(conn);
 	} else {
 		sqlite3 *db = NULL;
 		sqlite3_stmt *st = NULL;

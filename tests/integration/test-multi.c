@@ -273,18 +273,11 @@ Test(multi, metrics_count_outcomes_and_a_silent_client_does_not_stall_them)
 	struct m2msa_err err;
 	uint8_t key[32];
 	uint16_t mport = 0;
-	char *ports, *text;
+	char *text;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	int silent;
 
-	mas_fixture_stop(&a);
-	a.est_port = a.ret_port = 0;
-	mas_fixture_write_conf(&a, "[metrics]\nlisten = 127.0.0.1:0\n");
-	mas_fixture_start(&a, NULL, NULL);
-	ports = fixture_read_text(a.ports);
-	cr_assert(strstr(ports, "metrics="), "%s", ports);
-	cr_assert_eq(sscanf(strstr(ports, "metrics="), "metrics=%hu", &mport), 1);
-	free(ports);
+	mport = mas_fixture_restart_with_metrics(&a, "[metrics]\nlisten = 127.0.0.1:0\n");
 
 	cr_assert_eq(establish_at(&a, &e, &err), 0, "%s", err.msg);
 	cr_assert_eq(retrieve_at(&a, e.key_id, key), 0);

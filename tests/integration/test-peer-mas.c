@@ -537,16 +537,9 @@ Test(peer_mas, metrics_count_pairwise_key_requests_apart_from_establishments)
 	struct establish_result a, b;
 	struct m2msa_err e;
 	uint16_t mport = 0;
-	char *ports, *text, *err = NULL;
+	char *text, *err = NULL;
 
-	mas_fixture_stop(&mas);
-	mas.est_port = mas.ret_port = 0;
-	mas_fixture_write_conf(&mas, "handshake_timeout = 5s\n[metrics]\nlisten = 127.0.0.1:0\n");
-	mas_fixture_start(&mas, NULL, NULL);
-	ports = fixture_read_text(mas.ports);
-	cr_assert(strstr(ports, "metrics="), "%s", ports);
-	cr_assert_eq(sscanf(strstr(ports, "metrics="), "metrics=%hu", &mport), 1);
-	free(ports);
+	mport = mas_fixture_restart_with_metrics(&mas, "handshake_timeout = 5s\n[metrics]\nlisten = 127.0.0.1:0\n");
 
 	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
 	cr_assert_eq(resolve(&nb, a.key_id, &b, &e), 0, "%s", e.msg);
