@@ -289,10 +289,11 @@ Test(establish, expired_association_refused_to_target)
 	struct m2msa_err eerr;
 	struct wire_msg m;
 
-	add_node(NODE, fx.km, 1);
+	/* 3 s: a 1 s key could expire (whole seconds) before a busy node reads ESTABLISHED. */
+	add_node(NODE, fx.km, 3);
 	provision(NODE, fx.km);
 	cr_assert_eq(run_node("pki/ca.crt", FQDN, fx.mas.est_port, &res, &eerr), 0, "%s", eerr.msg);
-	sleep(2);
+	sleep(4);
 	cr_assert_eq(retrieve("target", res.key_id, &m), 0);
 	cr_assert_eq(m.type, WIRE_MSG_ERROR);
 	cr_expect(m.error.code == WIRE_ERR_EXPIRED || m.error.code == WIRE_ERR_UNKNOWN_KEY,
