@@ -539,7 +539,8 @@ Test(peer_mas, metrics_count_pairwise_key_requests_apart_from_establishments)
 	uint16_t mport = 0;
 	char *text, *err = NULL;
 
-	mport = mas_fixture_restart_with_metrics(&mas, "handshake_timeout = 5s\n[metrics]\nlisten = 127.0.0.1:0\n");
+	mport = mas_fixture_restart_with_metrics(&mas, "handshake_timeout = 5s\n"
+						       "[metrics]\nlisten = 127.0.0.1:0\n");
 
 	cr_assert_eq(reg(&na, "Cae1", TARGET_B, &a, &e), 0, "%s", e.msg);
 	cr_assert_eq(resolve(&nb, a.key_id, &b, &e), 0, "%s", e.msg);
@@ -552,12 +553,14 @@ Test(peer_mas, metrics_count_pairwise_key_requests_apart_from_establishments)
 	text = fixture_http_get(mport, "/metrics");
 	cr_expect(strstr(text, "m2masd_pairwise_keys_total{outcome=\"ok\",code=\"none\"} 2\n"),
 		  "%s", text);
-	cr_expect(strstr(text, "m2masd_pairwise_keys_total{outcome=\"error\",code=\"revoked\"} 1\n"),
+	cr_expect(strstr(text,
+			 "m2masd_pairwise_keys_total{outcome=\"error\",code=\"revoked\"} 1\n"),
 		  "%s", text);
 	cr_expect(strstr(text, "m2masd_pairwise_key_seconds_count 3\n"), "%s", text);
 	cr_expect(strstr(text, "m2masd_establishments_total{outcome=\"ok\",code=\"none\"} 0\n"),
 		  "%s", text);
-	cr_expect(strstr(text, "m2masd_establishments_total{outcome=\"error\",code=\"revoked\"} 0\n"),
+	cr_expect(strstr(text,
+			 "m2masd_establishments_total{outcome=\"error\",code=\"revoked\"} 0\n"),
 		  "%s", text);
 	cr_expect(strstr(text, "m2masd_establishment_seconds_count 0\n"), "%s", text);
 	free(text);
