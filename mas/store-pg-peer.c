@@ -23,22 +23,6 @@ struct peer_in {
 	const uint8_t *sealed;
 };
 
-/* A node state text column into buf, or *ret NULL for SQL NULL (no such node). */
-static int col_state(const PGresult *res, int col, char *buf, size_t len, const char **ret)
-{
-	int r;
-
-	if (PQgetisnull(res, 0, col)) {
-		*ret = NULL;
-		return 0;
-	}
-	r = pg_col_text(res, 0, col, buf, len);
-	if (r < 0)
-		return r;
-	*ret = buf;
-	return 0;
-}
-
 /*
  * The node rows FOR SHARE before the insert: a node revoke (its UPDATE) or delete
  * (its SELECT ... FOR UPDATE) of either node waits until this transaction ends
@@ -50,8 +34,6 @@ static int op_peer_insert_body(struct pg_store *p, void *ud)
 	const struct peer_in *in = ud;
 	_cleanup_pg_res_ PGresult *res = NULL;
 	struct pg_params nodes = { 0 }, par = { 0 };
-	const char *node_state, *target_state;
-	char a[16], b[16];
 	int r;
 
 	pg_par_text(&nodes, in->k->node_id);
@@ -65,9 +47,10 @@ static int op_peer_insert_body(struct pg_store *p, void *ud)
 		return r;
 	if (PQntuples(res) != 1)
 		return -EIO;
-	if ((r = col_state(res, 0, a, sizeof(a), &node_state)) < 0 ||
-	    (r = col_state(res, 1, b, sizeof(b), &target_state)) < 0 ||
-	    (r = store_peer_nodes_check(node_state, target_state)) < 0)
+	/* SQL NULL: no such node. The texts live until res is cleared, at the return. */
+	r = store_peer_nodes_check(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+				   PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1));
+	if (r < 0)
 		return r;
 	pg_par_blob(&par, in->k->id, STORE_PEER_ID_LEN);
 	pg_par_text(&par, in->k->node_id);
