@@ -94,14 +94,22 @@ char *store_fixture_conf_lines(const char *location)
 	return harness_strdupf("path = %s\n", location);
 }
 
-/* sql on a connection of its own to the PostgreSQL database location; asserts want. */
-static PGresult *pg_exec_once(const char *location, const char *sql, ExecStatusType want)
+/* A connection of its own to the PostgreSQL database location (asserts). */
+static PGconn *pg_connect(const char *location)
 {
 	PGconn *conn = PQconnectdb(location);
-	PGresult *res;
 
 	cr_assert_eq(PQstatus(conn), CONNECTION_OK, "connect to %s: %s", location,
 		     PQerrorMessage(conn));
+	return conn;
+}
+
+/* sql on a connection of its own to the PostgreSQL database location; asserts want. */
+static PGresult *pg_exec_once(const char *location, const char *sql, ExecStatusType want)
+{
+	PGconn *conn = pg_connect(location);
+	PGresult *res;
+
 	res = PQexec(conn, sql);
 	cr_assert_eq(PQresultStatus(res), want, "%s: %s", sql, PQerrorMessage(conn));
 	PQfinish(conn);
@@ -159,9 +167,8 @@ static bool pg_ok(PGconn *c, const char *sql)
 
 PGconn *pg_fixture_tx_begin(const char *location, const char *sql)
 {
-	PGconn *c = PQconnectdb(location);
+	PGconn *c = pg_connect(location);
 
-	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect to %s: %s", location, PQerrorMessage(c));
 	cr_assert(pg_ok(c, "BEGIN"), "BEGIN: %s", PQerrorMessage(c));
 	cr_assert(pg_ok(c, sql), "%s: %s", sql, PQerrorMessage(c));
 	return c;
